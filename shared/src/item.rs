@@ -1,0 +1,460 @@
+//! The archive item: the one model every source is normalised into.
+//!
+//! Its JSON form (one item per line in `raw/` batches, and what
+//! `archiver inspect` prints) is the contract between the stages. String
+//! fields borrow from the input where they can, so that parsing a large
+//! export or reading a raw batch does not allocate per field.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+/// A stable item id: 128 bits of a SHA-256 over the source's own identity of
+/// the message, written as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemId([u8; 16]);
+
+impl ItemId {
+    /// Derives an id from the parts that identify a message at its source.
+    /// Each part is length-prefixed, so `["ab", "c"]` and `["a", "bc"]` differ.
+    pub fn derive(parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        ItemId(id)
+    }
+
+    /// The id's 32 hex digits.
+    pub fn to_hex(&self) -> HexId {
+        let mut out = [0u8; 32];
+        hex::encode_to_slice(self.0, &mut out).expect("32 bytes hold 16 as hex");
+        HexId(out)
+    }
+
+    /// Parses 32 hex digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(s, &mut id).ok()?;
+        Some(ItemId(id))
+    }
+}
+
+/// An [`ItemId`] formatted as hex without allocating.
+pub struct HexId([u8; 32]);
+
+impl HexId {
+    /// The hex digits as a string slice.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.to_hex().as_str())
+    }
+}
+
+impl fmt::Debug for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ItemId({self})")
+    }
+}
+
+impl Serialize for ItemId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.to_hex().as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ItemId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Cow<'de, str> = Deserialize::deserialize(d)?;
+        ItemId::parse(&s).ok_or_else(|| de::Error::custom("item id must be 32 hex digits"))
+    }
+}
+
+/// Where an item came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// WeCom Session Content Archive.
+    Wecom,
+    /// WhatsApp Business Platform (Cloud API) webhooks.
+    WhatsappCloud,
+    /// WhatsApp "Export chat" files.
+    WhatsappExport,
+}
+
+impl SourceKind {
+    /// The name used in JSON, object keys and the `X-Archiver-Source` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Wecom => "wecom",
+            SourceKind::WhatsappCloud => "whatsapp-cloud",
+            SourceKind::WhatsappExport => "whatsapp-export",
+        }
+    }
+
+    /// The messenger's name as people know it.
+    pub fn network(self) -> Network {
+        match self {
+            SourceKind::Wecom => Network::WeChat,
+            SourceKind::WhatsappCloud | SourceKind::WhatsappExport => Network::WhatsApp,
+        }
+    }
+}
+
+/// The messenger a source belongs to; decides the default mailbox folder and
+/// the wording of subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Network {
+    /// WhatsApp (export files and the Business Platform).
+    WhatsApp,
+    /// WeChat / WeCom.
+    WeChat,
+}
+
+impl Network {
+    /// The display name, as used in subjects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::WhatsApp => "WhatsApp",
+            Network::WeChat => "WeChat",
+        }
+    }
+}
+
+/// What an item records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A chat message, with text and/or attachments.
+    Message,
+    /// A voice or video call, missed or held.
+    Call,
+    /// A line written by the messenger itself (group created, member added…).
+    System,
+    /// A message recalled by its sender (WeChat).
+    Recall,
+    /// A new version of an earlier message.
+    Edit,
+    /// A message deleted by its sender.
+    Delete,
+    /// A reaction to an earlier message.
+    Reaction,
+}
+
+impl ItemKind {
+    /// The name used in JSON and the `X-Archiver-Kind` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Message => "message",
+            ItemKind::Call => "call",
+            ItemKind::System => "system",
+            ItemKind::Recall => "recall",
+            ItemKind::Edit => "edit",
+            ItemKind::Delete => "delete",
+            ItemKind::Reaction => "reaction",
+        }
+    }
+}
+
+/// Whether a conversation is between two parties or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    /// One-to-one chat.
+    Direct,
+    /// Group chat.
+    Group,
+}
+
+/// The chat an item belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation<'a> {
+    /// Stable conversation id (source room id, or derived from custodian and chat title).
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// The chat's title as the source shows it, if any.
+    #[serde(borrow)]
+    pub title: Option<Cow<'a, str>>,
+}
+
+/// A party of a conversation. At least one of the fields is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Participant<'a> {
+    /// The source's identifier (WeCom userid, WhatsApp id, export display name).
+    #[serde(borrow)]
+    pub id: Option<Cow<'a, str>>,
+    /// Display name.
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+    /// Phone number in E.164 form.
+    #[serde(borrow)]
+    pub phone: Option<Cow<'a, str>>,
+    /// E-mail address the source carries for this party.
+    #[serde(borrow)]
+    pub email: Option<Cow<'a, str>>,
+}
+
+impl Participant<'_> {
+    /// The best human label: name, then phone, then id, then e-mail.
+    pub fn label(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.phone.as_deref())
+            .or(self.id.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or("unknown")
+    }
+
+    /// Copies every borrowed field so the participant outlives its input.
+    pub fn into_owned(self) -> Participant<'static> {
+        Participant {
+            id: self.id.map(owned),
+            name: self.name.map(owned),
+            phone: self.phone.map(owned),
+            email: self.email.map(owned),
+        }
+    }
+}
+
+/// A file sent with an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment<'a> {
+    /// The original file name.
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    /// MIME type, from the source or guessed from the name.
+    #[serde(borrow)]
+    pub content_type: Cow<'a, str>,
+    /// Size in bytes, when the file is present.
+    pub size: Option<u64>,
+    /// SHA-256 of the file (hex), when the file is present.
+    pub sha256: Option<String>,
+    /// Key of the file in the archive store (`media/<sha256>`), when stored.
+    pub object_key: Option<String>,
+    /// True when the source says the file was not included.
+    pub omitted: bool,
+}
+
+/// Details of a call item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// Video rather than voice.
+    pub video: bool,
+    /// Not answered.
+    pub missed: bool,
+    /// Length of the call, when known.
+    pub duration_secs: Option<u64>,
+}
+
+/// The source payload as received: export lines as text, API payloads as JSON.
+#[derive(Debug, Clone)]
+pub enum Raw<'a> {
+    /// Text as read from a file (the export lines of one message).
+    Text(Cow<'a, str>),
+    /// A JSON document (webhook message object, decrypted WeCom message).
+    Json(Box<RawValue>),
+}
+
+impl Raw<'_> {
+    /// The raw payload's bytes, as hashed into `X-Archiver-Raw-Sha256`.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Raw::Text(text) => text.as_bytes(),
+            Raw::Json(json) => json.get().as_bytes(),
+        }
+    }
+}
+
+impl PartialEq for Raw<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Raw::Text(a), Raw::Text(b)) => a == b,
+            (Raw::Json(a), Raw::Json(b)) => a.get() == b.get(),
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for Raw<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Raw::Text(text) => s.serialize_str(text),
+            Raw::Json(json) => json.serialize(s),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value: &'de RawValue = Deserialize::deserialize(d)?;
+        let json = value.get();
+        if json.starts_with('"') {
+            let text: Cow<'a, str> = serde_json::from_str::<BorrowedText>(json)
+                .map_err(de::Error::custom)?
+                .0;
+            Ok(Raw::Text(text))
+        } else {
+            Ok(Raw::Json(value.to_owned()))
+        }
+    }
+}
+
+/// Helper to deserialize a JSON string, borrowing when it has no escapes.
+#[derive(Deserialize)]
+struct BorrowedText<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A timestamp serialized as RFC 3339 in UTC with a `Z` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Cow<'de, str> = Deserialize::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+            .map_err(|e| de::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}")))
+    }
+}
+
+/// One archived unit: a message, call, system line, edit, delete, recall or reaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item<'a> {
+    /// Stable id (see [`ItemId`]).
+    pub id: ItemId,
+    /// The source it came from.
+    pub source: SourceKind,
+    /// What it records.
+    pub kind: ItemKind,
+    /// When it happened at the source, in UTC.
+    pub timestamp: Timestamp,
+    /// The employee whose device or account the item was collected from, if the
+    /// source has one (export files); always a mapping candidate.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub custodian: Option<Cow<'a, str>>,
+    /// The chat.
+    #[serde(borrow)]
+    pub conversation: Conversation<'a>,
+    /// Who sent it; `None` for system lines.
+    #[serde(borrow)]
+    pub sender: Option<Participant<'a>>,
+    /// The other parties of the conversation.
+    #[serde(borrow)]
+    pub recipients: Vec<Participant<'a>>,
+    /// The message text.
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
+    /// Files sent with it.
+    #[serde(borrow)]
+    pub attachments: Vec<Attachment<'a>>,
+    /// True when the source marks the message as edited.
+    #[serde(default)]
+    pub edited: bool,
+    /// Call details for `kind: call`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Call>,
+    /// The item this one replies to, edits, recalls, deletes or reacts to.
+    pub refers_to: Option<ItemId>,
+    /// The source payload as received.
+    #[serde(borrow)]
+    pub raw: Raw<'a>,
+}
+
+impl Item<'_> {
+    /// Every participant: the sender first, then the recipients.
+    pub fn participants(&self) -> impl Iterator<Item = &Participant<'_>> {
+        self.sender.iter().chain(self.recipients.iter())
+    }
+
+    /// The UTC day (`YYYY-MM-DD`) the item belongs to, used in object keys.
+    pub fn day(&self) -> String {
+        self.timestamp.0.format("%Y-%m-%d").to_string()
+    }
+}
+
+fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> Item<'static> {
+        Item {
+            id: ItemId::derive(&[b"a", b"b"]),
+            source: SourceKind::WhatsappExport,
+            kind: ItemKind::Message,
+            timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 12, 29, 21, 30, 0).unwrap()),
+            custodian: Some("+447700900123".into()),
+            conversation: Conversation {
+                id: "c1".into(),
+                kind: ConversationKind::Direct,
+                title: Some("Bob".into()),
+            },
+            sender: Some(Participant {
+                name: Some("Bob \"B\"".into()),
+                ..Default::default()
+            }),
+            recipients: vec![],
+            text: Some("line 1\nline 2".into()),
+            attachments: vec![],
+            edited: false,
+            call: None,
+            refers_to: None,
+            raw: Raw::Text("29/12/2025, 22:30 - Bob: line 1\nline 2".into()),
+        }
+    }
+
+    #[test]
+    fn json_round_trip_keeps_every_field() {
+        let item = sample();
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(json.contains("\"timestamp\":\"2025-12-29T21:30:00Z\""), "{json}");
+        assert!(json.contains("\"source\":\"whatsapp-export\""), "{json}");
+        let back: Item = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, item);
+    }
+
+    #[test]
+    fn raw_json_stays_json() {
+        let mut item = sample();
+        item.raw = Raw::Json(RawValue::from_string(r#"{"msgid":"x"}"#.into()).unwrap());
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(json.contains(r#""raw":{"msgid":"x"}"#), "{json}");
+        let back: Item = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.raw.as_bytes(), br#"{"msgid":"x"}"#);
+    }
+
+    #[test]
+    fn ids_are_length_prefixed_and_parse_back() {
+        let a = ItemId::derive(&[b"ab", b"c"]);
+        let b = ItemId::derive(&[b"a", b"bc"]);
+        assert_ne!(a, b);
+        assert_eq!(ItemId::parse(&a.to_string()), Some(a));
+        assert_eq!(ItemId::parse("zz"), None);
+    }
+}

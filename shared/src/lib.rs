@@ -1,0 +1,10 @@
+//! Mobile Archiver's library: the archive item model, the sources that
+//! produce items, EML rendering, mapping items to mailboxes, the object store
+//! and mailbox abstractions, the delivery ledger and the run report.
+//!
+//! Lambda handlers and the `archiver` command are thin layers over this crate.
+
+pub mod item;
+pub mod mapping;
+pub mod render;
+pub mod sources;

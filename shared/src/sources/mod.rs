@@ -1,0 +1,3 @@
+//! Sources: where archive items come from.
+
+pub mod whatsapp_export;
