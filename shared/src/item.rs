@@ -324,18 +324,28 @@ struct BorrowedText<'a>(#[serde(borrow)] Cow<'a, str>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub DateTime<Utc>);
 
+impl Timestamp {
+    /// The RFC 3339 form used in JSON, e.g. `2025-12-29T21:30:00Z`.
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// Parses the RFC 3339 form (any offset; converted to UTC).
+    pub fn parse(s: &str) -> Result<Self, chrono::ParseError> {
+        DateTime::parse_from_rfc3339(s).map(|t| Timestamp(t.with_timezone(&Utc)))
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        s.serialize_str(&self.to_rfc3339())
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s: Cow<'de, str> = Deserialize::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|e| de::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}")))
+        Timestamp::parse(&s).map_err(|e| de::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}")))
     }
 }
 

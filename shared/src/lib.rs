@@ -5,6 +5,10 @@
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
 pub mod item;
+pub mod ledger;
+pub mod mailbox;
 pub mod mapping;
 pub mod render;
+pub mod report;
 pub mod sources;
+pub mod store;

@@ -1,0 +1,157 @@
+//! `archiver bench`: the speed figures the README records.
+//!
+//! Pins itself (and the `inspect` child it starts) to one core, generates a
+//! synthetic Android export, and reports:
+//! - parsing throughput of the export parser alone (MB/s),
+//! - `archiver inspect` of the generated file with JSON lines to /dev/null:
+//!   wall time and peak memory of that process,
+//! - rendering of text items (items/s).
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use shared::item::Item;
+use shared::render::{self, RenderInput, RenderOptions};
+use shared::sources::whatsapp_export::{self, ExportContext, bench_data};
+
+/// Arguments of `archiver bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Size of the generated export in MB (10^6 bytes).
+    #[arg(long, default_value_t = 100)]
+    size_mb: usize,
+    /// Text items to render.
+    #[arg(long, default_value_t = 200_000)]
+    render_items: usize,
+    /// Repetitions; the best run is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+}
+
+const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
+
+/// Runs the benchmarks and prints the figures.
+pub fn bench(args: &Args) -> crate::CliResult {
+    pin_to_one_core();
+    let text = bench_data::generate_android_export(args.size_mb * 1_000_000, 7);
+    let mb = text.len() as f64 / 1e6;
+    let ctx = ExportContext {
+        custodian: "+447700900001",
+        file_name: "WhatsApp Chat with Bench.txt",
+        tz: TZ,
+        date_order: None,
+    };
+    let no_media = |_: &str| None;
+
+    let mut items = 0u64;
+    let parse = best_of(args.runs, || {
+        items = 0;
+        whatsapp_export::parse_chat(&text, &ctx, &no_media, &mut |_| items += 1)
+            .expect("generated export parses");
+    });
+    println!(
+        "export parsing:  {mb:.1} MB, {items} items in {:.3} s = {:.0} MB/s (parser only)",
+        parse.as_secs_f64(),
+        mb / parse.as_secs_f64()
+    );
+
+    let dir = std::env::temp_dir().join(format!("archiver-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("WhatsApp Chat with Bench.txt");
+    std::fs::write(&file, &text)?;
+    let inspect = inspect_child(&file, args.runs);
+    std::fs::remove_dir_all(&dir)?;
+    let (wall, peak_kb) = inspect?;
+    println!(
+        "archiver inspect: {mb:.1} MB export, JSON lines to /dev/null in {:.3} s ({:.0} MB/s), peak memory {:.0} MB",
+        wall.as_secs_f64(),
+        mb / wall.as_secs_f64(),
+        peak_kb as f64 / 1024.0
+    );
+
+    let rendered = bench_render(&text, &ctx, args.render_items, args.runs);
+    println!(
+        "rendering:       {} text items in {:.3} s = {:.0} items/s",
+        rendered.0,
+        rendered.1.as_secs_f64(),
+        rendered.0 as f64 / rendered.1.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn best_of(runs: u32, mut f: impl FnMut()) -> Duration {
+    (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .expect("at least one run")
+}
+
+/// Times `archiver inspect` in a child process; returns the best wall time
+/// and the children's peak resident memory in KiB.
+fn inspect_child(file: &Path, runs: u32) -> Result<(Duration, i64), Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?;
+    let mut best = Duration::MAX;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let status = Command::new(&exe)
+            .arg("inspect")
+            .arg(file)
+            .args(["--tz", TZ.name(), "--custodian", "+447700900001"])
+            .stdout(Stdio::null())
+            .status()?;
+        best = best.min(start.elapsed());
+        if !status.success() {
+            return Err(format!("archiver inspect failed: {status}").into());
+        }
+    }
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    Ok((best, usage.ru_maxrss))
+}
+
+/// Renders the plain text messages of the export, cycling until `count`.
+fn bench_render(text: &str, ctx: &ExportContext<'_>, count: usize, runs: u32) -> (usize, Duration) {
+    let mut items: Vec<Item<'_>> = Vec::new();
+    let no_media = |_: &str| None;
+    whatsapp_export::parse_chat(text, ctx, &no_media, &mut |item| {
+        if items.len() < count && item.attachments.is_empty() && item.sender.is_some() {
+            items.push(item);
+        }
+    })
+    .expect("generated export parses");
+    let opts = RenderOptions::default();
+    let addresses: Vec<Option<String>> = vec![Some("alice@example.com".to_owned()); 8];
+    let mut bytes = 0usize;
+    let elapsed = best_of(runs, || {
+        for item in &items {
+            let input = RenderInput {
+                item,
+                addresses: &addresses[..item.participants().count().min(addresses.len())],
+                files: &[],
+                raw_object: Some("raw/whatsapp-export/2026-01-01/bench.jsonl"),
+            };
+            bytes += render::render(&input, &opts).expect("renders").len();
+        }
+    });
+    std::hint::black_box(bytes);
+    (items.len(), elapsed)
+}
+
+/// Keeps the benchmark (and its children) on one core, as the targets say.
+fn pin_to_one_core() {
+    // SAFETY: the set is a plain bit mask on the stack.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}

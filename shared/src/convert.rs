@@ -1,0 +1,191 @@
+//! The convert stage: a raw batch in, one EML per item and one delivery job
+//! per (item, mailbox) out.
+//!
+//! EMLs are written create-only to `eml/<day>/<item-id>.eml`; rendering is
+//! deterministic, so a replayed batch finds the same bytes already there.
+//! Items that map to nobody are recorded in `unmapped/<day>/<item-id>.json`
+//! with the reason, and their EML is still written.
+
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Item, Network};
+use crate::mapping::Mapper;
+use crate::render::{self, RenderInput, RenderOptions};
+use crate::report::Report;
+use crate::store::{Created, ObjectStore, StoreError};
+
+/// Mailbox folder names per messenger.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Folders {
+    /// Folder for WhatsApp items.
+    pub whatsapp: String,
+    /// Folder for WeChat / WeCom items.
+    pub wechat: String,
+}
+
+impl Default for Folders {
+    fn default() -> Self {
+        Folders {
+            whatsapp: "WhatsApp Archiver".to_owned(),
+            wechat: "WeChat Archiver".to_owned(),
+        }
+    }
+}
+
+impl Folders {
+    /// The folder for a messenger's items.
+    pub fn for_network(&self, network: Network) -> &str {
+        match network {
+            Network::WhatsApp => &self.whatsapp,
+            Network::WeChat => &self.wechat,
+        }
+    }
+}
+
+/// One copy of one item for one mailbox: the message the deliver stage appends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// The mailbox address.
+    pub mailbox: String,
+    /// The folder in that mailbox.
+    pub folder: String,
+    /// Key of the EML in the archive store.
+    pub eml_key: String,
+    /// The EML's Message-ID.
+    pub message_id: String,
+    /// The item's source time (RFC 3339), the message's INTERNALDATE.
+    pub timestamp: String,
+}
+
+/// What `unmapped/<day>/<item-id>.json` records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmapped {
+    /// The item id.
+    pub item_id: String,
+    /// Why no mailbox was found (the identities tried).
+    pub reason: String,
+    /// The rendered EML, kept in the archive.
+    pub eml_key: String,
+    /// The raw batch the item came from.
+    pub raw_key: String,
+}
+
+/// How items are rendered and filed.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    /// Rendering options (attachment size limit, unmapped domain).
+    pub render: RenderOptions,
+    /// Folder names.
+    pub folders: Folders,
+}
+
+/// Converts every item of a raw batch; returns the delivery jobs.
+///
+/// A line that is not a valid item, or an item that cannot be rendered, is
+/// reported with its line number and the rest of the batch goes on. Only
+/// store failures stop the batch (the caller retries it; writes are
+/// create-only, so a retry redoes nothing twice).
+pub async fn convert_batch<S: ObjectStore>(
+    store: &S,
+    raw_key: &str,
+    mapper: &Mapper,
+    opts: &ConvertOptions,
+    report: &mut Report,
+) -> Result<Vec<DeliveryJob>, StoreError> {
+    let Some(batch) = store.get(raw_key).await? else {
+        report.error(format!("raw batch {raw_key}: not found"));
+        return Ok(Vec::new());
+    };
+    let mut jobs = Vec::new();
+    for (index, line) in batch.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let item: Item = match serde_json::from_slice(line) {
+            Ok(item) => item,
+            Err(e) => {
+                report.error(format!("raw batch {raw_key} line {}: {e}", index + 1));
+                continue;
+            }
+        };
+        convert_item(store, raw_key, &item, mapper, opts, report, &mut jobs).await?;
+    }
+    report.batches_converted += 1;
+    Ok(jobs)
+}
+
+async fn convert_item<S: ObjectStore>(
+    store: &S,
+    raw_key: &str,
+    item: &Item<'_>,
+    mapper: &Mapper,
+    opts: &ConvertOptions,
+    report: &mut Report,
+    jobs: &mut Vec<DeliveryJob>,
+) -> Result<(), StoreError> {
+    let resolution = mapper.resolve(item);
+    let files = load_files(store, item, opts.render.attachment_limit).await?;
+    let file_refs: Vec<Option<&[u8]>> = files.iter().map(Option::as_deref).collect();
+    let input = RenderInput {
+        item,
+        addresses: &resolution.addresses,
+        files: &file_refs,
+        raw_object: Some(raw_key),
+    };
+    let eml = match render::render(&input, &opts.render) {
+        Ok(eml) => eml,
+        Err(e) => {
+            report.error(format!("item {} of {raw_key}: {e}", item.id));
+            return Ok(());
+        }
+    };
+    let day = item.day();
+    let eml_key = format!("eml/{day}/{}.eml", item.id);
+    match store.put_new(&eml_key, &eml).await? {
+        Created::New => report.emails_written += 1,
+        Created::Exists => report.emails_existing += 1,
+    }
+    if let Some(reason) = resolution.unmapped_reason {
+        let record = Unmapped {
+            item_id: item.id.to_string(),
+            reason,
+            eml_key: eml_key.clone(),
+            raw_key: raw_key.to_owned(),
+        };
+        let record = serde_json::to_vec(&record).expect("unmapped records serialize");
+        store
+            .put_new(&format!("unmapped/{day}/{}.json", item.id), &record)
+            .await?;
+        report.unmapped += 1;
+    }
+    let folder = opts.folders.for_network(item.source.network());
+    let message_id = render::message_id(&item.id);
+    let timestamp = item.timestamp.to_rfc3339();
+    jobs.extend(resolution.mailboxes.into_iter().map(|mailbox| DeliveryJob {
+        mailbox,
+        folder: folder.to_owned(),
+        eml_key: eml_key.clone(),
+        message_id: message_id.clone(),
+        timestamp: timestamp.clone(),
+    }));
+    Ok(())
+}
+
+/// Loads each stored attachment that fits the limit; `None` for the others.
+async fn load_files<S: ObjectStore>(
+    store: &S,
+    item: &Item<'_>,
+    limit: u64,
+) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    let mut files = Vec::with_capacity(item.attachments.len());
+    for attachment in &item.attachments {
+        let fits = attachment.size.is_some_and(|size| size <= limit);
+        let bytes = match (&attachment.object_key, fits) {
+            (Some(key), true) => store.get(key).await?,
+            _ => None,
+        };
+        files.push(bytes);
+    }
+    Ok(files)
+}

@@ -1,0 +1,112 @@
+//! Maildir++ delivery: one directory per mailbox, one `.<Folder>` directory
+//! per folder, readable by Dovecot and any Maildir reader.
+//!
+//! File names are derived from the Message-ID (`<sha256>.archiver:2,S`), not
+//! from time and host as in general-purpose Maildir writers, so that finding
+//! an already-delivered message is one lookup and a repeated delivery can be
+//! detected without reading messages. That is why this is written here rather
+//! than with a Maildir crate.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{Appended, Envelope, Mailbox, MailboxError};
+
+/// A tree of Maildir++ mailboxes: `<root>/<mailbox address>/.<folder>/cur/`.
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+impl Maildir {
+    /// Mailboxes live in directories under `root`, named by address.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Maildir { root: root.into() }
+    }
+
+    /// The folder's Maildir directory, checking the address and folder name.
+    pub fn folder_dir(&self, mailbox: &str, folder: &str) -> Result<PathBuf, MailboxError> {
+        let bad_address = mailbox.is_empty()
+            || mailbox.starts_with('.')
+            || mailbox.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+        if bad_address {
+            return Err(MailboxError::InvalidAddress(mailbox.to_owned()));
+        }
+        let bad_folder = folder.trim().is_empty()
+            || folder.starts_with('.')
+            || folder.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+        if bad_folder {
+            return Err(MailboxError::InvalidFolder(folder.to_owned()));
+        }
+        Ok(self.root.join(mailbox).join(format!(".{folder}")))
+    }
+}
+
+/// The file name a message is stored under (flag `S`: seen).
+fn file_name(message_id: &str) -> String {
+    let digest = Sha256::digest(message_id.as_bytes());
+    format!("{}.archiver:2,S", hex::encode(&digest[..16]))
+}
+
+fn create_folder(dir: &Path) -> io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub))?;
+    }
+    // Maildir++ marks subfolders with an empty `maildirfolder` file.
+    let marker = dir.join("maildirfolder");
+    if !marker.exists() {
+        File::create(marker)?;
+    }
+    let inbox = dir.parent().expect("folder has a mailbox directory");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(inbox.join(sub))?;
+    }
+    Ok(())
+}
+
+fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<()> {
+    let tmp = dir.join("tmp").join(name);
+    let mut file = File::create(&tmp)?;
+    file.write_all(message.bytes)?;
+    file.set_modified(message.internal_date.into())?;
+    file.sync_data()?;
+    drop(file);
+    // Readers see the message only once it is complete.
+    fs::rename(&tmp, dir.join("cur").join(name))
+}
+
+impl Mailbox for Maildir {
+    async fn append(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        message: &Envelope<'_>,
+    ) -> Result<Appended, MailboxError> {
+        let dir = self.folder_dir(mailbox, folder)?;
+        let name = file_name(message.message_id);
+        let io_err = |source| MailboxError::Io {
+            mailbox: mailbox.to_owned(),
+            source,
+        };
+        create_folder(&dir).map_err(io_err)?;
+        write_message(&dir, &name, message).map_err(io_err)?;
+        Ok(Appended { uid: Some(name) })
+    }
+
+    async fn find(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        message_id: &str,
+    ) -> Result<Option<Appended>, MailboxError> {
+        let dir = self.folder_dir(mailbox, folder)?;
+        let name = file_name(message_id);
+        // A reader that has not yet seen new mail keeps it in new/ without flags.
+        let stem = name.split(':').next().unwrap_or(&name);
+        let found = dir.join("cur").join(&name).exists() || dir.join("new").join(stem).exists();
+        Ok(found.then_some(Appended { uid: Some(name) }))
+    }
+}

@@ -1,0 +1,70 @@
+//! Mailboxes: where rendered items are delivered, one folder per messenger.
+//!
+//! A [`Mailbox`] puts a message into a folder of a user's mailbox. The
+//! exactly-once rule (ledger first, then a search, then the append) lives in
+//! [`crate::ledger`]; implementations only append and search.
+
+mod maildir;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+pub use maildir::Maildir;
+
+/// Errors of a mailbox target.
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    /// The mailbox address cannot name a mailbox (empty, path characters).
+    #[error("invalid mailbox address {0:?}")]
+    InvalidAddress(String),
+    /// The folder name cannot be used (empty, path or control characters).
+    #[error("invalid folder name {0:?}")]
+    InvalidFolder(String),
+    /// Writing to the mailbox failed.
+    #[error("mailbox {mailbox}: {source}")]
+    Io {
+        /// The mailbox address.
+        mailbox: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// One message to deliver.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    /// The message's Message-ID, without angle brackets.
+    pub message_id: &'a str,
+    /// The RFC 5322 bytes.
+    pub bytes: &'a [u8],
+    /// The time the mailbox shows as received: the item's source time.
+    pub internal_date: DateTime<Utc>,
+}
+
+/// What the server said about an appended message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The server's id of the stored message (IMAP APPENDUID, Maildir file name), if it gives one.
+    pub uid: Option<String>,
+}
+
+/// A delivery target holding many users' mailboxes.
+pub trait Mailbox {
+    /// Appends a message to `folder` of `mailbox`, creating the folder when
+    /// missing; the message is marked seen.
+    fn append(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        message: &Envelope<'_>,
+    ) -> impl Future<Output = Result<Appended, MailboxError>>;
+
+    /// Finds a message with this Message-ID in `folder` of `mailbox`.
+    fn find(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<Appended>, MailboxError>>;
+}

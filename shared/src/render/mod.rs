@@ -1,0 +1,220 @@
+//! EML rendering: one RFC 5322 message per archive item.
+//!
+//! The message is built with `mail-builder` and is a pure function of its
+//! input: the same item, addresses and files give the same bytes in any
+//! process, at any time. To that end every header that `mail-builder` would
+//! otherwise generate is set explicitly (`Message-ID` from the item id,
+//! `Date` from the item timestamp) and every MIME boundary carries an explicit
+//! `boundary` parameter derived from the item id (see [`mime`]), so its
+//! per-process random boundaries are never used.
+//!
+//! Layout of a message:
+//!
+//! ```text
+//! Message-ID, Date, From, To, Subject, In-Reply-To + References (items that
+//! refer to another), Thread-Topic, Thread-Index, X-Archiver-* provenance,
+//! MIME-Version
+//! multipart/mixed                    (only when there are attachment parts)
+//!   multipart/alternative
+//!     text/plain                     summary block, then the message text
+//!     text/html                      the same, HTML-escaped
+//!   <file>                           original name and content type
+//!   <file>.stub.txt                  text/plain stub for a file not attached
+//! ```
+//!
+//! No source value reaches a header unsanitized: control characters (CR, LF,
+//! NUL, …) become spaces and the value is trimmed ([`sanitize`]); mapped
+//! mailbox addresses are checked to be plain `local@domain` addr-specs, and
+//! content types to be `type/subtype` tokens.
+
+mod address;
+mod attachment;
+mod body;
+mod mime;
+mod sanitize;
+mod subject;
+mod thread;
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
+use sha2::{Digest, Sha256};
+
+use crate::item::{Item, ItemId};
+
+pub use subject::subject;
+
+/// The default [`RenderOptions::attachment_limit`]: 25 MiB.
+pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 25 * 1024 * 1024;
+
+/// The default [`RenderOptions::unmapped_domain`].
+pub const DEFAULT_UNMAPPED_DOMAIN: &str = "unmapped.mobile-archiver.invalid";
+
+/// The right-hand side of every Message-ID this crate writes.
+const MESSAGE_ID_DOMAIN: &str = "mobile-archiver";
+
+/// How items are rendered; the same for every item of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Attachments larger than this are replaced by a stub part (default
+    /// 25 MiB; the delivery target's limit decides).
+    pub attachment_limit: u64,
+    /// Domain for participants that map to no mailbox, e.g.
+    /// `unmapped.mobile-archiver.invalid` (must end in `.invalid`).
+    pub unmapped_domain: String,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            attachment_limit: DEFAULT_ATTACHMENT_LIMIT,
+            unmapped_domain: DEFAULT_UNMAPPED_DOMAIN.to_owned(),
+        }
+    }
+}
+
+/// One item and everything outside it that its message shows.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderInput<'i, 'a> {
+    /// The item to render.
+    pub item: &'i Item<'a>,
+    /// Mailbox address per participant, in [`Item::participants`] order
+    /// (sender first, then recipients); `None` = unmapped.
+    pub addresses: &'i [Option<String>],
+    /// File bytes per attachment, in item order; `None` when omitted, not
+    /// stored, or over the limit (then a stub is rendered).
+    pub files: &'i [Option<&'i [u8]>],
+    /// Key of the raw batch object the item was read from
+    /// (`X-Archiver-Raw-Object`), if any.
+    pub raw_object: Option<&'i str>,
+}
+
+/// Why an item could not be rendered. Each is a fault of the caller or the
+/// configuration, never of the item's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// `addresses` does not have one entry per participant.
+    #[error("{given} mailbox addresses given for {expected} participants")]
+    AddressCount {
+        /// Participants of the item.
+        expected: usize,
+        /// Entries in `addresses`.
+        given: usize,
+    },
+    /// `files` does not have one entry per attachment.
+    #[error("{given} file entries given for {expected} attachments")]
+    FileCount {
+        /// Attachments of the item.
+        expected: usize,
+        /// Entries in `files`.
+        given: usize,
+    },
+    /// A mapped mailbox address is not a plain `local@domain` addr-spec.
+    #[error("participant {index} maps to an invalid mailbox address {address:?}")]
+    InvalidAddress {
+        /// Position of the participant in [`Item::participants`] order.
+        index: usize,
+        /// The address as given.
+        address: String,
+    },
+    /// [`RenderOptions::unmapped_domain`] is not a domain under `.invalid`.
+    #[error("unmapped domain {0:?} is not a valid domain ending in .invalid")]
+    UnmappedDomain(String),
+}
+
+/// The deterministic Message-ID of an item, without angle brackets:
+/// `<32 hex digits of the id>@mobile-archiver`.
+pub fn message_id(id: &ItemId) -> String {
+    let mut out = String::with_capacity(32 + 1 + MESSAGE_ID_DOMAIN.len());
+    out.push_str(id.to_hex().as_str());
+    out.push('@');
+    out.push_str(MESSAGE_ID_DOMAIN);
+    out
+}
+
+/// Renders one item as an RFC 5322 message. Same input => byte-identical
+/// output.
+pub fn render(input: &RenderInput<'_, '_>, opts: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+    check_counts(input)?;
+    let item = input.item;
+    let parties = address::parties(item, input.addresses, &opts.unmapped_domain)?;
+    let files = attachment::dispositions(item, input.files, opts.attachment_limit);
+    let body = body::Body::new(item, &parties, &files);
+    let builder = headers(input, &parties)?;
+    let mut out = Vec::new();
+    builder
+        .body(mime::tree(item, body, &files))
+        .serialize(&mut out);
+    Ok(out)
+}
+
+fn check_counts(input: &RenderInput<'_, '_>) -> Result<(), RenderError> {
+    let item = input.item;
+    let participants = usize::from(item.sender.is_some()) + item.recipients.len();
+    if input.addresses.len() != participants {
+        return Err(RenderError::AddressCount {
+            expected: participants,
+            given: input.addresses.len(),
+        });
+    }
+    if input.files.len() != item.attachments.len() {
+        return Err(RenderError::FileCount {
+            expected: item.attachments.len(),
+            given: input.files.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Every header of the message, in a fixed order.
+fn headers<'x>(
+    input: &RenderInput<'x, '_>,
+    parties: &'x address::Parties<'x>,
+) -> Result<MessageBuilder<'x>, RenderError> {
+    let item = input.item;
+    let mut builder = MessageBuilder::new()
+        .message_id(message_id(&item.id))
+        .date(Date::new(item.timestamp.0.timestamp()))
+        .from(parties.from_header())
+        .to(parties.to_header())
+        .subject(Text::new(subject(item)));
+    if let Some(original) = &item.refers_to {
+        builder = builder
+            .in_reply_to(MessageId::new(message_id(original)))
+            .references(MessageId::new(message_id(original)));
+    }
+    builder = builder
+        .header("Thread-Topic", Text::new(thread::topic(item)))
+        .header("Thread-Index", Raw::new(thread::index(&item.conversation.id)));
+    Ok(provenance(builder, input))
+}
+
+/// The `X-Archiver-*` headers: where the item came from and how to find its
+/// raw source.
+fn provenance<'x>(mut builder: MessageBuilder<'x>, input: &RenderInput<'x, '_>) -> MessageBuilder<'x> {
+    let item = input.item;
+    builder = builder
+        .header("X-Archiver-Source", Raw::new(item.source.as_str()))
+        .header("X-Archiver-Item-Id", Raw::new(item.id.to_string()))
+        .header(
+            "X-Archiver-Conversation-Id",
+            Text::new(sanitize::header_text(&item.conversation.id)),
+        )
+        .header("X-Archiver-Kind", Raw::new(item.kind.as_str()));
+    if item.edited {
+        builder = builder.header("X-Archiver-Edited", Raw::new("yes"));
+    }
+    if let Some(custodian) = item.custodian.as_deref() {
+        builder = builder.header("X-Archiver-Custodian", Text::new(sanitize::header_text(custodian)));
+    }
+    builder = builder.header(
+        "X-Archiver-Raw-Sha256",
+        Raw::new(hex::encode(Sha256::digest(item.raw.as_bytes()))),
+    );
+    if let Some(object) = input.raw_object {
+        builder = builder.header("X-Archiver-Raw-Object", Text::new(sanitize::header_text(object)));
+    }
+    builder
+}

@@ -1,0 +1,79 @@
+//! The run report: what a run collected, rendered, delivered, could not map
+//! and could not process. Every problem names the object, line or item it is
+//! about; message content never appears in it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Counters and problems of one run (or one Lambda invocation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Drop files read into raw batches.
+    pub drops_collected: u64,
+    /// Drop files seen before (checkpointed) and skipped.
+    pub drops_already_collected: u64,
+    /// Items written to raw batches.
+    pub items_collected: u64,
+    /// Raw batches converted.
+    pub batches_converted: u64,
+    /// EMLs written.
+    pub emails_written: u64,
+    /// EMLs that already existed with the same key (re-runs, replays).
+    pub emails_existing: u64,
+    /// Items that mapped to no mailbox (written to `unmapped/`).
+    pub unmapped: u64,
+    /// Copies delivered now, per mailbox.
+    pub delivered: BTreeMap<String, u64>,
+    /// Copies skipped because the ledger or the folder already had them.
+    pub already_delivered: u64,
+    /// Problems, each naming what it is about.
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// Records a problem.
+    pub fn error(&mut self, problem: impl fmt::Display) {
+        self.errors.push(problem.to_string());
+    }
+
+    /// Counts a copy delivered to a mailbox.
+    pub fn delivered_to(&mut self, mailbox: &str) {
+        *self.delivered.entry(mailbox.to_owned()).or_default() += 1;
+    }
+
+    /// All copies delivered now.
+    pub fn copies_delivered(&self) -> u64 {
+        self.delivered.values().sum()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "drops collected:      {} ({} already collected before)",
+            self.drops_collected, self.drops_already_collected
+        )?;
+        writeln!(f, "items collected:      {}", self.items_collected)?;
+        writeln!(
+            f,
+            "emails written:       {} ({} already present)",
+            self.emails_written, self.emails_existing
+        )?;
+        writeln!(
+            f,
+            "copies delivered:     {} ({} already delivered before)",
+            self.copies_delivered(),
+            self.already_delivered
+        )?;
+        for (mailbox, count) in &self.delivered {
+            writeln!(f, "  {mailbox}: {count}")?;
+        }
+        writeln!(f, "unmapped items:       {}", self.unmapped)?;
+        writeln!(f, "errors:               {}", self.errors.len())?;
+        for problem in &self.errors {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}

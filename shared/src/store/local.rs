@@ -1,0 +1,117 @@
+//! A local directory as an object store: each key is a file path under the root.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Created, ObjectStore, StoreError, check_key};
+
+/// Name prefix of files being written; listings skip them.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// An object store rooted at a local directory, with the S3 key layout.
+///
+/// Create-only writes go through a temporary file and a no-clobber rename, so a
+/// reader never sees a half-written object and an existing one is never
+/// replaced.
+#[derive(Debug, Clone)]
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+impl LocalDir {
+    /// A store rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalDir { root: root.into() }
+    }
+
+    /// The directory the store lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+fn io_err(key: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<Created> {
+    let dir = path.parent().expect("object paths have a parent");
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(Created::New),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
+        Err(e) => Err(e.error),
+    }
+}
+
+fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(TMP_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            list_into(root, &path, prefix, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("walked under root");
+            let key = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if key.starts_with(prefix) {
+                out.push(key);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ObjectStore for LocalDir {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(key)(e)),
+        }
+    }
+
+    async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
+        let path = self.path(key)?;
+        write_new(&path, bytes).map_err(io_err(key))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Walk only the directory part of the prefix.
+        let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        if !dir_part.is_empty() {
+            check_key(dir_part)?;
+        }
+        let mut out = Vec::new();
+        list_into(&self.root, &self.root.join(dir_part), prefix, &mut out)
+            .map_err(io_err(prefix))?;
+        out.sort();
+        Ok(out)
+    }
+}
