@@ -18,7 +18,7 @@ use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
 use shared::mailbox::Maildir;
-use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::mapping::{Mapper, MappingOptions, MappingTable, Severity, parse_region};
 use shared::report::Report;
 use shared::store::LocalDir;
 
@@ -118,11 +118,15 @@ fn load_mapper(config: &Config, report: &mut Report) -> Result<Mapper, Box<dyn s
             let (table, issues) = MappingTable::from_csv(&bytes, &opts)
                 .map_err(|e| format!("mapping CSV {}: {e}", path.display()))?;
             for issue in issues {
-                report.error(format!("mapping CSV {}: {issue}", path.display()));
+                let note = format!("mapping CSV {}: {issue}", path.display());
+                match issue.severity() {
+                    Severity::Error => report.error(note),
+                    Severity::Warning => report.warning(note),
+                }
             }
             table
         }
         None => MappingTable::default(),
     };
-    Ok(Mapper::new(table, opts))
+    Ok(Mapper::new(table, opts)?)
 }

@@ -1,0 +1,125 @@
+//! Mapping items to mailboxes.
+//!
+//! 1. The custom mapping CSV ([`MappingTable::from_csv`]) maps source
+//!    identities — mobile numbers, WhatsApp business numbers, WeCom userids,
+//!    e-mail addresses, saved contact names — to mailbox addresses.
+//! 2. Automatic mapping follows: the e-mail address a participant carries,
+//!    then, for WeCom items, `{userid}@{id_domain}` when an id domain is
+//!    configured.
+//! 3. [`Mapper::resolve`] gives every participant that maps, and the item's
+//!    custodian, a copy in their own mailbox; an item that maps to no one gets
+//!    a reason naming the identities tried, for `unmapped/` and the report.
+//!
+//! # Identities
+//!
+//! An identity written only with digits and phone punctuation (`+-(). /`) is
+//! a phone number: it is normalised to E.164 by the `phonenumber` crate, with
+//! the configured default region for national formats (`07700 900123` in GB
+//! is `+447700900123`). Every other identity — WeCom userid, e-mail address,
+//! display name — is compared trimmed and lowercase. WeCom treats userids
+//! case-insensitively, so `ZhangSan` and `zhangsan` are the same person; a
+//! WeCom userid made only of digits reads as a phone number and cannot be
+//! listed in the CSV (map it by the employee's number or e-mail instead).
+//! Mailbox addresses are stored lowercase.
+//!
+//! A participant is tried in this order: its phone number, id, then e-mail
+//! address in the CSV; its display name in the CSV, only when it has no other
+//! identifier (names are not unique, so a number or id always decides); the
+//! e-mail address it carries; the id-domain rule. The custodian is looked up
+//! in the CSV, or used directly when it is an e-mail address.
+//!
+//! # Problems in the CSV
+//!
+//! A file that is not UTF-8 or has no recognisable header is a
+//! [`MappingError`]. Problems of single rows are [`MappingIssue`]s with the
+//! row's physical line number; they never stop the rest of the file.
+//!
+//! - A conflicting duplicate (an identity already mapped to another mailbox)
+//!   is an error naming both lines, and the first mapping is kept: the result
+//!   does not depend on rows appended later, so a row added at the bottom of
+//!   the file cannot silently redirect an employee's archive — the admin has
+//!   to edit the row that is in force.
+//! - An exact duplicate is a warning: harmless, but worth cleaning up.
+//! - A number that parses but is not valid for its region (a typo, a national
+//!   number of another country) is a warning and the row is kept, because the
+//!   numbering metadata can lag new number ranges; a number that does not
+//!   parse at all is an error.
+
+mod identity;
+mod resolve;
+mod table;
+
+use phonenumber::country::Id;
+
+pub use resolve::{Mapper, Resolution};
+pub use table::{IssueKind, MappingIssue, MappingTable, Severity};
+
+/// Configuration of mapping.
+#[derive(Debug, Clone)]
+pub struct MappingOptions {
+    /// The region national phone numbers are read in (see [`parse_region`]).
+    pub default_region: Id,
+    /// The domain WeCom userids are mapped under (`zhangsan` ->
+    /// `zhangsan@corp.example`), if any. Applies to WeCom items only, and not
+    /// to external contacts or bots.
+    pub id_domain: Option<String>,
+}
+
+/// A fatal problem: the mapping file cannot be read, or the configuration is
+/// wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    /// The file is UTF-16, as some spreadsheet "Unicode text" exports are.
+    #[error("the mapping file is UTF-16; save it as \"CSV UTF-8\"")]
+    Utf16,
+    /// The file is not UTF-8.
+    #[error(
+        "the mapping file is not UTF-8 (first invalid byte on line {line}); \
+         save it as \"CSV UTF-8\""
+    )]
+    NotUtf8 {
+        /// The line of the first invalid byte, 1-based.
+        line: u64,
+    },
+    /// The file has no lines with content.
+    #[error(
+        "the mapping file is empty: expected a header such as \
+         \"External User ID,Microsoft 365 User Mailbox\" or \"identity,mailbox\""
+    )]
+    Empty,
+    /// The first line with content does not name an identity and a mailbox
+    /// column.
+    #[error(
+        "line {line} of the mapping file is not a header: expected columns such as \
+         \"External User ID,Microsoft 365 User Mailbox\" or \"identity,mailbox\", \
+         found \"{found}\""
+    )]
+    MissingHeader {
+        /// The line, 1-based.
+        line: u64,
+        /// The line's fields, as read.
+        found: String,
+    },
+    /// The CSV reader failed.
+    #[error("the mapping file cannot be read as CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// The configured default region is not a known country code.
+    #[error("unknown region {0:?}: expected a two-letter country code such as GB or US")]
+    UnknownRegion(String),
+    /// The configured id domain is not a domain name.
+    #[error("invalid id domain {0:?}: expected a domain name such as corp.example")]
+    InvalidIdDomain(String),
+}
+
+/// Reads a region code from configuration (`GB`, `us`, ` DE `).
+///
+/// # Errors
+///
+/// [`MappingError::UnknownRegion`] when it is not a CLDR region code known to
+/// the numbering metadata (note: the United Kingdom is `GB`, not `UK`).
+pub fn parse_region(code: &str) -> Result<Id, MappingError> {
+    code.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| MappingError::UnknownRegion(code.to_owned()))
+}

@@ -26,14 +26,23 @@ pub struct Report {
     pub delivered: BTreeMap<String, u64>,
     /// Copies skipped because the ledger or the folder already had them.
     pub already_delivered: u64,
-    /// Problems, each naming what it is about.
+    /// Problems, each naming what it is about: something was not archived
+    /// or not delivered.
     pub errors: Vec<String>,
+    /// Things worth an administrator's look that lost nothing (a mapping row
+    /// kept despite an unlikely phone number, a duplicate row).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
     /// Records a problem.
     pub fn error(&mut self, problem: impl fmt::Display) {
         self.errors.push(problem.to_string());
+    }
+
+    /// Records a warning.
+    pub fn warning(&mut self, note: impl fmt::Display) {
+        self.warnings.push(note.to_string());
     }
 
     /// Counts a copy delivered to a mailbox.
@@ -70,6 +79,10 @@ impl fmt::Display for Report {
             writeln!(f, "  {mailbox}: {count}")?;
         }
         writeln!(f, "unmapped items:       {}", self.unmapped)?;
+        writeln!(f, "warnings:             {}", self.warnings.len())?;
+        for note in &self.warnings {
+            writeln!(f, "  {note}")?;
+        }
         writeln!(f, "errors:               {}", self.errors.len())?;
         for problem in &self.errors {
             writeln!(f, "  {problem}")?;

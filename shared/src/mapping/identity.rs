@@ -30,8 +30,7 @@ const WECOM_USERID_MAX_LEN: usize = 64;
 /// anything else is a userid, an e-mail address or a display name.
 pub(super) fn looks_like_phone(s: &str) -> bool {
     s.chars().any(|c| c.is_ascii_digit())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_digit() || PHONE_PUNCTUATION.contains(c))
 }
 
@@ -129,4 +128,53 @@ fn is_wecom_external_id(id: &str) -> bool {
         && WECOM_NON_EMPLOYEE_PREFIXES
             .iter()
             .any(|prefix| id.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_fast_path_accepts_only_canonical_numbers() {
+        assert!(is_e164("+447400123456"));
+        assert!(!is_e164("+44 7400 123456"));
+        assert!(!is_e164("+"));
+        assert!(!is_e164("+0447400123456"));
+        assert!(!is_e164("+1234567890123456"));
+        assert!(!is_e164("447400123456"));
+    }
+
+    #[test]
+    fn addresses_are_checked_for_shape() {
+        for good in [
+            "a@b.example",
+            "o'brien+tag@corp.example",
+            "δοκιμή@παράδειγμα.δοκιμή",
+        ] {
+            assert!(is_plausible_address(good), "{good}");
+        }
+        for bad in [
+            "a@b",
+            "a..b@c.example",
+            "a.@c.example",
+            "\"a\"@c.example",
+            "a@c-.example",
+            "a@[127.0.0.1]",
+        ] {
+            assert!(!is_plausible_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wecom_userids_exclude_external_contacts_and_bots() {
+        assert!(is_wecom_userid("ZhangSan"));
+        assert!(
+            is_wecom_userid("wolfgang"),
+            "short ids starting wo are employees"
+        );
+        assert!(!is_wecom_userid("woAJ2GCAAAXtWyujaWJHDDGi0mACHAAA"));
+        assert!(!is_wecom_userid("wbAJ2GCAAAXtWyujaWJHDDGi0mACHAAA"));
+        assert!(!is_wecom_userid("_zhangsan"));
+        assert!(!is_wecom_userid(&"a".repeat(65)));
+    }
 }

@@ -38,12 +38,12 @@ pub(super) struct Parties<'x> {
 
 impl<'x> Parties<'x> {
     /// The `From` header value.
-    pub fn from_header(&'x self) -> Address<'x> {
+    pub fn sender_address(&'x self) -> Address<'x> {
         mailbox(&self.from)
     }
 
     /// The `To` header value; `undisclosed-recipients:;` when there is none.
-    pub fn to_header(&'x self) -> Address<'x> {
+    pub fn recipient_addresses(&'x self) -> Address<'x> {
         if self.to.is_empty() {
             return Address::new_group(Some("undisclosed-recipients"), Vec::new());
         }
@@ -65,16 +65,27 @@ pub(super) fn parties<'x>(
     if !is_domain(unmapped_domain) || !unmapped_domain.ends_with(".invalid") {
         return Err(RenderError::UnmappedDomain(unmapped_domain.to_owned()));
     }
-    let mut resolved = item
-        .participants()
-        .zip(addresses)
-        .enumerate()
-        .map(|(index, (participant, mapped))| party(index, participant, mapped.as_deref(), unmapped_domain));
-    let from = match item.sender {
-        Some(_) => resolved.next().expect("the sender is the first participant")?,
-        None => system_party(item, unmapped_domain),
+    let (from, recipient_addresses) = match (&item.sender, addresses.split_first()) {
+        (Some(sender), Some((mapped, rest))) => {
+            (party(0, sender, mapped.as_deref(), unmapped_domain)?, rest)
+        }
+        _ => (system_party(item, unmapped_domain), addresses),
     };
-    let to = resolved.collect::<Result<Vec<_>, _>>()?;
+    let first_recipient = addresses.len() - recipient_addresses.len();
+    let to = item
+        .recipients
+        .iter()
+        .zip(recipient_addresses)
+        .enumerate()
+        .map(|(i, (recipient, mapped))| {
+            party(
+                first_recipient + i,
+                recipient,
+                mapped.as_deref(),
+                unmapped_domain,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Parties { from, to })
 }
 
@@ -92,7 +103,10 @@ fn party<'x>(
                 address: address.to_owned(),
             });
         }
-        None => Cow::Owned(format!("{}@{unmapped_domain}", unmapped_local_part(participant))),
+        None => Cow::Owned(format!(
+            "{}@{unmapped_domain}",
+            unmapped_local_part(participant)
+        )),
     };
     Ok(Party {
         display: display_name(participant),
@@ -110,9 +124,17 @@ fn system_party<'x>(item: &Item<'_>, unmapped_domain: &str) -> Party<'x> {
 
 /// `Name (+E.164)` when both are known, otherwise the participant's best
 /// label; sanitized for a header.
-pub(super) fn display_name<'x>(participant: &'x Participant<'_>) -> Cow<'x, str> {
-    let name = participant.name.as_deref().map(header_text).filter(|n| !n.is_empty());
-    let phone = participant.phone.as_deref().map(header_text).filter(|p| !p.is_empty());
+fn display_name<'x>(participant: &'x Participant<'_>) -> Cow<'x, str> {
+    let name = participant
+        .name
+        .as_deref()
+        .map(header_text)
+        .filter(|n| !n.is_empty());
+    let phone = participant
+        .phone
+        .as_deref()
+        .map(header_text)
+        .filter(|p| !p.is_empty());
     match (name, phone) {
         (Some(name), Some(phone)) => Cow::Owned(format!("{name} ({phone})")),
         (Some(name), None) => name,
@@ -182,7 +204,10 @@ fn is_mailbox(address: &str) -> bool {
 }
 
 fn is_dot_atom(local: &str) -> bool {
-    local.len() <= 64 && local.split('.').all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
+    local.len() <= 64
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
 }
 
 /// RFC 5322 `atext`.
@@ -194,7 +219,9 @@ fn is_domain(domain: &str) -> bool {
     domain.len() <= 253
         && domain.split('.').all(|label| {
             (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -204,7 +231,11 @@ fn is_domain(domain: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn participant(id: Option<&str>, name: Option<&str>, phone: Option<&str>) -> Participant<'static> {
+    fn participant(
+        id: Option<&str>,
+        name: Option<&str>,
+        phone: Option<&str>,
+    ) -> Participant<'static> {
         Participant {
             id: id.map(|s| s.to_owned().into()),
             name: name.map(|s| s.to_owned().into()),
@@ -225,16 +256,34 @@ mod tests {
         let chinese = unmapped_local_part(&participant(None, Some("张伟"), None));
         assert_eq!(chinese.len(), IDENTITY_HASH_HEX, "{chinese}");
         let hostile = unmapped_local_part(&participant(None, None, Some("+44\r\nBcc: x")));
-        assert!(hostile.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b)), "{hostile}");
+        assert!(
+            hostile
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b)),
+            "{hostile}"
+        );
         for local in [by_id, other, chinese, hostile] {
-            assert!(is_mailbox(&format!("{local}@unmapped.example.invalid")), "{local}");
+            assert!(
+                is_mailbox(&format!("{local}@unmapped.example.invalid")),
+                "{local}"
+            );
         }
     }
 
     #[test]
     fn mailboxes_are_plain_addr_specs() {
         assert!(is_mailbox("alice.smith+wa@corp.example"));
-        for bad in ["alice", "@corp.example", "a..b@corp.example", "a@corp..example", "a b@x.example", "a@x.example>", "a@x\r\n.example", "ä@x.example", "a@-x.example"] {
+        for bad in [
+            "alice",
+            "@corp.example",
+            "a..b@corp.example",
+            "a@corp..example",
+            "a b@x.example",
+            "a@x.example>",
+            "a@x\r\n.example",
+            "ä@x.example",
+            "a@-x.example",
+        ] {
             assert!(!is_mailbox(bad), "{bad:?}");
         }
     }

@@ -5,8 +5,8 @@
 //! process, at any time. To that end every header that `mail-builder` would
 //! otherwise generate is set explicitly (`Message-ID` from the item id,
 //! `Date` from the item timestamp) and every MIME boundary carries an explicit
-//! `boundary` parameter derived from the item id (see [`mime`]), so its
-//! per-process random boundaries are never used.
+//! `boundary` parameter derived from the item id (see the `mime` submodule),
+//! so its per-process random boundaries are never used.
 //!
 //! Layout of a message:
 //!
@@ -23,7 +23,7 @@
 //! ```
 //!
 //! No source value reaches a header unsanitized: control characters (CR, LF,
-//! NUL, …) become spaces and the value is trimmed ([`sanitize`]); mapped
+//! NUL, …) become spaces and the value is trimmed (`sanitize`); mapped
 //! mailbox addresses are checked to be plain `local@domain` addr-specs, and
 //! content types to be `type/subtype` tokens.
 
@@ -142,7 +142,7 @@ pub fn render(input: &RenderInput<'_, '_>, opts: &RenderOptions) -> Result<Vec<u
     let parties = address::parties(item, input.addresses, &opts.unmapped_domain)?;
     let files = attachment::dispositions(item, input.files, opts.attachment_limit);
     let body = body::Body::new(item, &parties, &files);
-    let builder = headers(input, &parties)?;
+    let builder = headers(input, &parties);
     let mut out = Vec::new();
     builder
         .body(mime::tree(item, body, &files))
@@ -172,13 +172,13 @@ fn check_counts(input: &RenderInput<'_, '_>) -> Result<(), RenderError> {
 fn headers<'x>(
     input: &RenderInput<'x, '_>,
     parties: &'x address::Parties<'x>,
-) -> Result<MessageBuilder<'x>, RenderError> {
+) -> MessageBuilder<'x> {
     let item = input.item;
     let mut builder = MessageBuilder::new()
         .message_id(message_id(&item.id))
         .date(Date::new(item.timestamp.0.timestamp()))
-        .from(parties.from_header())
-        .to(parties.to_header())
+        .from(parties.sender_address())
+        .to(parties.recipient_addresses())
         .subject(Text::new(subject(item)));
     if let Some(original) = &item.refers_to {
         builder = builder
@@ -187,13 +187,19 @@ fn headers<'x>(
     }
     builder = builder
         .header("Thread-Topic", Text::new(thread::topic(item)))
-        .header("Thread-Index", Raw::new(thread::index(&item.conversation.id)));
-    Ok(provenance(builder, input))
+        .header(
+            "Thread-Index",
+            Raw::new(thread::index(&item.conversation.id)),
+        );
+    provenance(builder, input)
 }
 
 /// The `X-Archiver-*` headers: where the item came from and how to find its
 /// raw source.
-fn provenance<'x>(mut builder: MessageBuilder<'x>, input: &RenderInput<'x, '_>) -> MessageBuilder<'x> {
+fn provenance<'x>(
+    mut builder: MessageBuilder<'x>,
+    input: &RenderInput<'x, '_>,
+) -> MessageBuilder<'x> {
     let item = input.item;
     builder = builder
         .header("X-Archiver-Source", Raw::new(item.source.as_str()))
@@ -207,14 +213,20 @@ fn provenance<'x>(mut builder: MessageBuilder<'x>, input: &RenderInput<'x, '_>) 
         builder = builder.header("X-Archiver-Edited", Raw::new("yes"));
     }
     if let Some(custodian) = item.custodian.as_deref() {
-        builder = builder.header("X-Archiver-Custodian", Text::new(sanitize::header_text(custodian)));
+        builder = builder.header(
+            "X-Archiver-Custodian",
+            Text::new(sanitize::header_text(custodian)),
+        );
     }
     builder = builder.header(
         "X-Archiver-Raw-Sha256",
         Raw::new(hex::encode(Sha256::digest(item.raw.as_bytes()))),
     );
     if let Some(object) = input.raw_object {
-        builder = builder.header("X-Archiver-Raw-Object", Text::new(sanitize::header_text(object)));
+        builder = builder.header(
+            "X-Archiver-Raw-Object",
+            Text::new(sanitize::header_text(object)),
+        );
     }
     builder
 }

@@ -26,7 +26,10 @@ fn breaks_header(c: char) -> bool {
 /// Unicode control picture, or U+FFFD for C1 controls), so no NUL or bare CR
 /// reaches the message. Borrows when the text needs no change.
 pub(super) fn body_text(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\n' && c != '\t' && c.is_control()) {
+    if !text
+        .chars()
+        .any(|c| c != '\n' && c != '\t' && c.is_control())
+    {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -86,7 +89,10 @@ mod tests {
     #[test]
     fn body_text_normalises_breaks_and_shows_controls() {
         assert_eq!(body_text("a\r\nb\rc\nd\te"), "a\nb\nc\nd\te");
-        assert_eq!(body_text("nul\0 del\x7f c1\u{85}"), "nul\u{2400} del\u{2421} c1\u{fffd}");
+        assert_eq!(
+            body_text("nul\0 del\x7f c1\u{85}"),
+            "nul\u{2400} del\u{2421} c1\u{fffd}"
+        );
         assert!(matches!(body_text("plain\ntext"), Cow::Borrowed(_)));
     }
 
@@ -94,6 +100,9 @@ mod tests {
     fn html_escapes_the_five_specials() {
         let mut out = String::new();
         push_html(&mut out, r#"<a href="x">Tom & 'Jerry'</a>"#);
-        assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;");
+        assert_eq!(
+            out,
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
     }
 }

@@ -96,7 +96,11 @@ pub(super) fn call_details(call: Call) -> String {
 /// `m:ss`, or `h:mm:ss` from an hour on.
 fn duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
 }
 
 #[cfg(test)]
@@ -112,8 +116,15 @@ mod tests {
 
     #[test]
     fn call_details_name_video_missed_and_length() {
-        let call = |video, missed, duration_secs| Call { video, missed, duration_secs };
-        assert_eq!(call_details(call(true, false, Some(185))), "video call, 3:05");
+        let call = |video, missed, duration_secs| Call {
+            video,
+            missed,
+            duration_secs,
+        };
+        assert_eq!(
+            call_details(call(true, false, Some(185))),
+            "video call, 3:05"
+        );
         assert_eq!(call_details(call(false, true, Some(185))), "missed");
         assert_eq!(call_details(call(true, true, None)), "video call, missed");
         assert_eq!(call_details(call(false, false, None)), "");

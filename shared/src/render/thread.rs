@@ -22,12 +22,15 @@ const GUID_LEN: usize = 16;
 /// The conversation's name: its title, or else the sorted labels of its
 /// participants (so both directions of a direct chat agree), or else its id.
 pub(super) fn topic<'x>(item: &'x Item<'_>) -> Cow<'x, str> {
-    if let Some(title) = item.conversation.title.as_deref().map(header_text) {
-        if !title.is_empty() {
-            return title;
-        }
+    if let Some(title) = item.conversation.title.as_deref().map(header_text)
+        && !title.is_empty()
+    {
+        return title;
     }
-    let mut labels: Vec<Cow<'x, str>> = item.participants().map(|p| header_text(p.label())).collect();
+    let mut labels: Vec<Cow<'x, str>> = item
+        .participants()
+        .map(|p| header_text(p.label()))
+        .collect();
     labels.sort_unstable();
     labels.dedup();
     if labels.is_empty() {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command (README: "Run the tests").
+# Checks formatting and lints, then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked

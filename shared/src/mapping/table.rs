@@ -1,0 +1,444 @@
+//! The custom mapping CSV: reading it into a [`MappingTable`] and reporting
+//! the problems of its rows as [`MappingIssue`]s.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+use std::fmt;
+
+use csv::{Position, StringRecord};
+use phonenumber::ParseError;
+use phonenumber::country::Id;
+
+use super::identity::{e164, fold, is_plausible_address, looks_like_phone, parse_phone};
+use super::{MappingError, MappingOptions};
+
+/// Headers of the identity column, in order of preference, as normalised by
+/// [`header_key`].
+const IDENTITY_HEADERS: [&str; 6] = [
+    "external user id",
+    "identity",
+    "phone",
+    "userid",
+    "user id",
+    "mobile",
+];
+
+/// Headers of the mailbox column, in order of preference, as normalised by
+/// [`header_key`].
+const MAILBOX_HEADERS: [&str; 4] = ["microsoft 365 user mailbox", "mailbox", "email", "e-mail"];
+
+/// The custom mapping: normalised source identity -> mailbox address.
+///
+/// Keys are E.164 numbers for identities written like phone numbers, and the
+/// trimmed, lowercase identity for everything else (WeCom userids, e-mail
+/// addresses, display names). Mailbox addresses are stored lowercase.
+#[derive(Debug, Clone, Default)]
+pub struct MappingTable {
+    entries: HashMap<String, Entry>,
+}
+
+/// One mapping and the line it came from.
+#[derive(Debug, Clone)]
+struct Entry {
+    mailbox: String,
+    line: u64,
+}
+
+impl MappingTable {
+    /// Reads a mapping CSV.
+    ///
+    /// The header may be the Purview/TeleMessage one (`External User ID,
+    /// Microsoft 365 User Mailbox`) or a simple one (`identity,mailbox`,
+    /// `phone,email`, `userid,mailbox`…); columns are found by name, other
+    /// columns are ignored. Rows with problems are skipped (or kept, for
+    /// warnings) and reported; they never stop the rest of the file.
+    ///
+    /// # Errors
+    ///
+    /// [`MappingError`] when the file is not UTF-8, or has no recognisable
+    /// header.
+    pub fn from_csv(
+        bytes: &[u8],
+        opts: &MappingOptions,
+    ) -> Result<(MappingTable, Vec<MappingIssue>), MappingError> {
+        let text = decode(bytes)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut rows = reader
+            .records()
+            .map(|record| record.map(|record| (physical_line(text, &record), record)))
+            .filter(|row| !matches!(row, Ok((_, record)) if is_blank(record)));
+        let columns = match rows.next().transpose()? {
+            Some((line, header)) => Columns::find(line, &header)?,
+            None => return Err(MappingError::Empty),
+        };
+        let mut builder = Builder::new(opts.default_region);
+        for row in rows {
+            let (line, record) = row?;
+            builder.add(line, columns.identity(&record), columns.mailbox(&record));
+        }
+        Ok((builder.table, builder.issues))
+    }
+
+    /// The mailbox mapped to a normalised identity key.
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(|entry| entry.mailbox.as_str())
+    }
+
+    /// The number of identities mapped.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no identity is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A problem with one row of the mapping CSV.
+#[derive(Debug, Clone)]
+pub struct MappingIssue {
+    /// The row's physical line in the file, 1-based; the header is line 1.
+    pub line: u64,
+    /// What is wrong.
+    pub kind: IssueKind,
+}
+
+impl MappingIssue {
+    /// How serious the problem is.
+    pub fn severity(&self) -> Severity {
+        self.kind.severity()
+    }
+}
+
+impl fmt::Display for MappingIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.severity(), self.kind)
+    }
+}
+
+/// Whether a row was dropped or kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The row was not used.
+    Error,
+    /// The row was used, or was a harmless repeat; worth a look.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// What is wrong with a row.
+#[derive(Debug, Clone)]
+pub enum IssueKind {
+    /// The identity field is empty or missing (error).
+    EmptyIdentity,
+    /// The mailbox field is not a plausible address (error).
+    InvalidMailbox {
+        /// The field as written.
+        address: String,
+    },
+    /// The identity is written like a phone number but does not parse (error).
+    InvalidPhone {
+        /// The field as written.
+        identity: String,
+        /// Why it does not parse.
+        error: ParseError,
+    },
+    /// The identity parses as a phone number that is not valid for its
+    /// region — a typo, a national number for another country, or a range
+    /// unknown to the numbering metadata. The row is kept (warning).
+    UnlikelyPhone {
+        /// The field as written.
+        identity: String,
+        /// The E.164 number it was read as, and is mapped under.
+        e164: String,
+    },
+    /// The identity is already mapped to another mailbox by an earlier row,
+    /// whose mapping is kept (error).
+    Conflict {
+        /// The normalised identity.
+        identity: String,
+        /// The line of the mapping that is kept.
+        first_line: u64,
+        /// The mailbox of the mapping that is kept.
+        first_mailbox: String,
+        /// The mailbox of this row, which is ignored.
+        mailbox: String,
+    },
+    /// The row repeats an earlier mapping exactly (warning).
+    Duplicate {
+        /// The normalised identity.
+        identity: String,
+        /// The line of the earlier mapping.
+        first_line: u64,
+    },
+}
+
+impl IssueKind {
+    /// How serious the problem is.
+    pub fn severity(&self) -> Severity {
+        match self {
+            IssueKind::UnlikelyPhone { .. } | IssueKind::Duplicate { .. } => Severity::Warning,
+            IssueKind::EmptyIdentity
+            | IssueKind::InvalidMailbox { .. }
+            | IssueKind::InvalidPhone { .. }
+            | IssueKind::Conflict { .. } => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueKind::EmptyIdentity => f.write_str("the identity is empty"),
+            IssueKind::InvalidMailbox { address } if address.is_empty() => {
+                f.write_str("the mailbox address is empty")
+            }
+            IssueKind::InvalidMailbox { address } => {
+                write!(f, "{address:?} is not a valid mailbox address")
+            }
+            IssueKind::InvalidPhone { identity, error } => {
+                write!(f, "{identity:?} is not a phone number: {error}")
+            }
+            IssueKind::UnlikelyPhone { identity, e164 } => write!(
+                f,
+                "{identity:?} reads as {e164}, which is not a valid number; \
+                 mapped anyway (check the country code)"
+            ),
+            IssueKind::Conflict {
+                identity,
+                first_line,
+                first_mailbox,
+                mailbox,
+            } => write!(
+                f,
+                "{identity} is mapped to {first_mailbox} on line {first_line} and to \
+                 {mailbox} here; the mapping on line {first_line} is kept"
+            ),
+            IssueKind::Duplicate {
+                identity,
+                first_line,
+            } => write!(f, "{identity} repeats the mapping on line {first_line}"),
+        }
+    }
+}
+
+/// Where the identity and mailbox columns are.
+struct Columns {
+    identity: usize,
+    mailbox: usize,
+}
+
+impl Columns {
+    /// Finds the columns in the header row at `line`.
+    fn find(line: u64, header: &StringRecord) -> Result<Self, MappingError> {
+        let keys: Vec<String> = header.iter().map(header_key).collect();
+        let position = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|name| keys.iter().position(|key| key == name))
+        };
+        match (position(&IDENTITY_HEADERS), position(&MAILBOX_HEADERS)) {
+            (Some(identity), Some(mailbox)) => Ok(Columns { identity, mailbox }),
+            _ => Err(MappingError::MissingHeader {
+                line,
+                found: header.iter().collect::<Vec<_>>().join(","),
+            }),
+        }
+    }
+
+    /// The identity field of a row; empty when the row is short.
+    fn identity<'r>(&self, record: &'r StringRecord) -> &'r str {
+        record.get(self.identity).unwrap_or_default()
+    }
+
+    /// The mailbox field of a row; empty when the row is short.
+    fn mailbox<'r>(&self, record: &'r StringRecord) -> &'r str {
+        record.get(self.mailbox).unwrap_or_default()
+    }
+}
+
+/// A header field as compared with the known names: trimmed, lowercase, runs
+/// of spaces and underscores as one space.
+fn header_key(field: &str) -> String {
+    unquote(field)
+        .split(|c: char| c.is_whitespace() || c == '_')
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Builds the table row by row, collecting issues.
+struct Builder {
+    region: Id,
+    table: MappingTable,
+    issues: Vec<MappingIssue>,
+}
+
+impl Builder {
+    fn new(region: Id) -> Self {
+        Builder {
+            region,
+            table: MappingTable::default(),
+            issues: Vec::new(),
+        }
+    }
+
+    /// Adds the row at `line`, or reports why it cannot be added.
+    fn add(&mut self, line: u64, identity: &str, mailbox: &str) {
+        let key = self.identity_key(line, unquote(identity));
+        let mailbox = self.mailbox(line, unquote(mailbox));
+        if let (Some(key), Some(mailbox)) = (key, mailbox) {
+            self.insert(line, key, mailbox);
+        }
+    }
+
+    /// The normalised identity, or `None` after reporting why there is none.
+    fn identity_key(&mut self, line: u64, identity: &str) -> Option<String> {
+        if identity.is_empty() {
+            self.report(line, IssueKind::EmptyIdentity);
+            None
+        } else if looks_like_phone(identity) {
+            self.phone_key(line, identity)
+        } else {
+            Some(fold(identity).into_owned())
+        }
+    }
+
+    /// The E.164 form of a phone identity, or `None` after reporting that it
+    /// does not parse. Numbers that parse but are not valid are kept, with a
+    /// warning.
+    fn phone_key(&mut self, line: u64, identity: &str) -> Option<String> {
+        match parse_phone(identity, self.region) {
+            Ok(number) => {
+                let key = e164(&number);
+                if !number.is_valid() {
+                    let identity = identity.to_owned();
+                    let e164 = key.clone();
+                    self.report(line, IssueKind::UnlikelyPhone { identity, e164 });
+                }
+                Some(key)
+            }
+            Err(error) => {
+                let identity = identity.to_owned();
+                self.report(line, IssueKind::InvalidPhone { identity, error });
+                None
+            }
+        }
+    }
+
+    /// The lowercase mailbox address, or `None` after reporting it invalid.
+    fn mailbox(&mut self, line: u64, address: &str) -> Option<String> {
+        let mailbox = fold(address);
+        if is_plausible_address(&mailbox) {
+            Some(mailbox.into_owned())
+        } else {
+            let address = address.to_owned();
+            self.report(line, IssueKind::InvalidMailbox { address });
+            None
+        }
+    }
+
+    /// Maps `key` to `mailbox` unless an earlier row mapped it already.
+    fn insert(&mut self, line: u64, key: String, mailbox: String) {
+        match self.table.entries.entry(key) {
+            MapEntry::Vacant(vacant) => {
+                vacant.insert(Entry { mailbox, line });
+            }
+            MapEntry::Occupied(occupied) => {
+                let first = occupied.get();
+                let identity = occupied.key().clone();
+                let first_line = first.line;
+                let kind = if first.mailbox == mailbox {
+                    IssueKind::Duplicate {
+                        identity,
+                        first_line,
+                    }
+                } else {
+                    IssueKind::Conflict {
+                        identity,
+                        first_line,
+                        first_mailbox: first.mailbox.clone(),
+                        mailbox,
+                    }
+                };
+                self.report(line, kind);
+            }
+        }
+    }
+
+    fn report(&mut self, line: u64, kind: IssueKind) {
+        self.issues.push(MappingIssue { line, kind });
+    }
+}
+
+/// The file as text, without a UTF-8 byte order mark.
+fn decode(bytes: &[u8]) -> Result<&str, MappingError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(MappingError::Utf16);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let newlines = bytes[..error.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        MappingError::NotUtf8 {
+            line: newlines as u64 + 1,
+        }
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// The physical line a record starts on.
+///
+/// The reader positions a record just after the previous record's line end,
+/// before the empty lines it skips; those are counted here.
+fn physical_line(text: &str, record: &StringRecord) -> u64 {
+    let position = record
+        .position()
+        .expect("records read by a csv::Reader carry their position");
+    position.line() + skipped_newlines(text, position)
+}
+
+/// The line ends between `position` and the next character that is not one.
+fn skipped_newlines(text: &str, position: &Position) -> u64 {
+    let rest = text
+        .as_bytes()
+        .get(position.byte() as usize..)
+        .unwrap_or_default();
+    let newlines = rest
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .filter(|&&b| b == b'\n')
+        .count();
+    newlines as u64
+}
+
+/// True when every field of a record is empty, as in blank lines and the
+/// `,,,` rows spreadsheets write for empty rows.
+fn is_blank(record: &StringRecord) -> bool {
+    record.iter().all(str::is_empty)
+}
+
+/// A trimmed field without the quotes the CSV reader keeps when a space comes
+/// before the opening quote (`alice, "alice@example.com"`).
+fn unquote(field: &str) -> &str {
+    let field = field.trim();
+    field
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .map_or(field, str::trim)
+}

@@ -1,0 +1,306 @@
+//! Attachments: the file itself, a stub part naming where the file is kept,
+//! or only a line in the body when the source omitted it.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::mime::{BodyPart, MimePart};
+
+use super::body::push_plain_row;
+use super::sanitize::header_text;
+use crate::item::{Attachment, Item, SourceKind};
+
+/// Content type of files whose declared type is not a plain `type/subtype`.
+const FALLBACK_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Suffix of the file name of a stub part.
+const STUB_SUFFIX: &str = ".stub.txt";
+
+/// What a stub says of a file in the archive store.
+const STORED_NOTE: &str = "The full file is kept in the archive under the key below.";
+
+/// What a stub says of a file not in the archive store.
+const NOT_STORED_NOTE: &str = "The file is not in the archive: the source did not provide it.";
+
+/// Name of a file whose name is empty once sanitized.
+const UNNAMED: &str = "attachment";
+
+/// How one attachment appears in the message.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Disposition<'i> {
+    /// Attached with these bytes.
+    Attached(&'i [u8]),
+    /// A text stub takes the file's place.
+    Stub(StubReason),
+    /// The source says the file was not included: only listed in the body.
+    Omitted,
+}
+
+/// Why a stub takes a file's place. Whether the file is in the archive store
+/// is told by the attachment's object key, not by the reason.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum StubReason {
+    /// Larger than the attachment limit of this many bytes.
+    TooLarge(u64),
+    /// The file's bytes were not handed to the renderer.
+    Unavailable,
+}
+
+/// An attachment with its sanitized name and content type and its disposition.
+#[derive(Debug)]
+pub(super) struct File<'x> {
+    /// The item's attachment.
+    pub attachment: &'x Attachment<'x>,
+    /// The file name, safe for a header.
+    pub name: Cow<'x, str>,
+    /// `type/subtype`, lowercase, or [`FALLBACK_CONTENT_TYPE`].
+    pub content_type: Cow<'x, str>,
+    /// Attached, stubbed or omitted.
+    pub disposition: Disposition<'x>,
+}
+
+/// Decides, per attachment, whether its file is attached, stubbed or only
+/// listed. `files` has one entry per attachment (checked by the caller).
+pub(super) fn dispositions<'x>(
+    item: &'x Item<'x>,
+    files: &[Option<&'x [u8]>],
+    limit: u64,
+) -> Vec<File<'x>> {
+    item.attachments
+        .iter()
+        .zip(files)
+        .map(|(attachment, bytes)| File {
+            attachment,
+            name: file_name(&attachment.name),
+            content_type: media_type(&attachment.content_type),
+            disposition: disposition(attachment, *bytes, limit),
+        })
+        .collect()
+}
+
+fn disposition<'i>(
+    attachment: &Attachment<'_>,
+    bytes: Option<&'i [u8]>,
+    limit: u64,
+) -> Disposition<'i> {
+    if attachment.omitted {
+        return Disposition::Omitted;
+    }
+    let size = bytes.map(|b| b.len() as u64).or(attachment.size);
+    match bytes {
+        _ if size.is_some_and(|size| size > limit) => {
+            Disposition::Stub(StubReason::TooLarge(limit))
+        }
+        Some(bytes) => Disposition::Attached(bytes),
+        None => Disposition::Stub(StubReason::Unavailable),
+    }
+}
+
+fn file_name(name: &str) -> Cow<'_, str> {
+    let name = header_text(name);
+    if name.is_empty() {
+        Cow::Borrowed(UNNAMED)
+    } else {
+        name
+    }
+}
+
+/// The `type/subtype` of a declared content type, parameters dropped and
+/// lowercased; [`FALLBACK_CONTENT_TYPE`] when it is not two RFC 2045 tokens,
+/// or names a multipart or message type (which a file part cannot be).
+fn media_type(declared: &str) -> Cow<'_, str> {
+    let essence = declared.split(';').next().unwrap_or_default().trim();
+    let plain = essence
+        .split_once('/')
+        .is_some_and(|(top, sub)| is_token(top) && is_token(sub) && !is_composite(top));
+    match plain {
+        false => Cow::Borrowed(FALLBACK_CONTENT_TYPE),
+        true if essence.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Cow::Owned(essence.to_ascii_lowercase())
+        }
+        true => Cow::Borrowed(essence),
+    }
+}
+
+fn is_composite(top: &str) -> bool {
+    top.eq_ignore_ascii_case("multipart") || top.eq_ignore_ascii_case("message")
+}
+
+/// An RFC 2045 token: printable ASCII without spaces and tspecials.
+fn is_token(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+}
+
+impl File<'_> {
+    /// The MIME part for this file: the file, a stub, or none when omitted.
+    pub(super) fn part(&self, source: SourceKind) -> Option<MimePart<'_>> {
+        match self.disposition {
+            Disposition::Attached(bytes) => Some(
+                MimePart::new(
+                    ContentType::new(self.content_type.as_ref())
+                        .attribute("name", self.name.as_ref()),
+                    BodyPart::Binary(Cow::Borrowed(bytes)),
+                )
+                .attachment(self.name.as_ref()),
+            ),
+            Disposition::Stub(reason) => {
+                let name = format!("{}{STUB_SUFFIX}", self.name);
+                Some(
+                    MimePart::new(
+                        ContentType::new("text/plain")
+                            .attribute("charset", "utf-8")
+                            .attribute("name", name.clone()),
+                        BodyPart::Text(Cow::Owned(self.stub_text(reason, source))),
+                    )
+                    .attachment(name),
+                )
+            }
+            Disposition::Omitted => None,
+        }
+    }
+
+    /// One line for the body's summary: name, type, size and what became of
+    /// the file.
+    pub(super) fn summary(&self, source: SourceKind) -> String {
+        let mut out = format!("{} ({}", self.name, self.content_type);
+        if let Some(size) = self.attachment.size {
+            let _ = write!(out, ", {size} bytes");
+        }
+        out.push_str(") – ");
+        match self.disposition {
+            Disposition::Attached(_) => out.push_str("attached"),
+            Disposition::Stub(reason) => {
+                let _ = write!(
+                    out,
+                    "{}, {}; see {}{STUB_SUFFIX}",
+                    reason.summary(),
+                    if self.stored() {
+                        "kept in the archive"
+                    } else {
+                        "not in the archive"
+                    },
+                    self.name
+                );
+            }
+            Disposition::Omitted => {
+                let _ = write!(
+                    out,
+                    "{} {}",
+                    file_kind(&self.content_type),
+                    omitted_by(source)
+                );
+            }
+        }
+        out
+    }
+
+    /// Whether the file is in the archive store.
+    fn stored(&self) -> bool {
+        self.attachment.object_key.is_some()
+    }
+
+    /// The text of a stub part.
+    fn stub_text(&self, reason: StubReason, source: SourceKind) -> String {
+        let attachment = self.attachment;
+        let unknown = Cow::Borrowed("unknown");
+        let mut out = String::with_capacity(512);
+        let whereabouts = if self.stored() {
+            STORED_NOTE
+        } else {
+            NOT_STORED_NOTE
+        };
+        let _ = writeln!(out, "{}\n{whereabouts}\n", reason.explanation());
+        let rows = [
+            ("File name", self.name.clone()),
+            ("Content type", self.content_type.clone()),
+            (
+                "Size",
+                attachment
+                    .size
+                    .map_or(unknown.clone(), |s| Cow::Owned(format!("{s} bytes"))),
+            ),
+            (
+                "SHA-256",
+                attachment
+                    .sha256
+                    .as_deref()
+                    .map_or(unknown.clone(), header_text),
+            ),
+            (
+                "Archive key",
+                attachment
+                    .object_key
+                    .as_deref()
+                    .map_or(Cow::Borrowed("none"), header_text),
+            ),
+            ("Source", Cow::Borrowed(source.as_str())),
+        ];
+        for (label, value) in rows {
+            push_plain_row(&mut out, label, &value);
+        }
+        out
+    }
+}
+
+impl StubReason {
+    /// Why, briefly, for the body's summary.
+    fn summary(self) -> Cow<'static, str> {
+        match self {
+            StubReason::TooLarge(limit) => Cow::Owned(format!("over the {limit}-byte limit")),
+            StubReason::Unavailable => Cow::Borrowed("not attached"),
+        }
+    }
+
+    /// Why, in full, for the stub.
+    fn explanation(self) -> Cow<'static, str> {
+        match self {
+            StubReason::TooLarge(limit) => Cow::Owned(format!(
+                "This file is larger than the delivery limit of {limit} bytes and is not attached."
+            )),
+            StubReason::Unavailable => Cow::Borrowed("This file is not attached."),
+        }
+    }
+}
+
+/// `image`, `video`, `audio` or `file`, for "image omitted by …".
+fn file_kind(content_type: &str) -> &'static str {
+    match content_type.split('/').next() {
+        Some("image") => "image",
+        Some("video") => "video",
+        Some("audio") => "audio",
+        _ => "file",
+    }
+}
+
+fn omitted_by(source: SourceKind) -> &'static str {
+    match source {
+        SourceKind::WhatsappExport => "omitted by the exporting device",
+        SourceKind::WhatsappCloud | SourceKind::Wecom => "not included by the source",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_are_plain_tokens() {
+        assert_eq!(media_type("image/JPEG"), "image/jpeg");
+        assert_eq!(media_type("audio/ogg; codecs=opus"), "audio/ogg");
+        for bad in [
+            "",
+            "jpeg",
+            "text/html\r\nX-Evil: 1",
+            "a/b/c",
+            "multipart/mixed",
+            "Message/rfc822",
+            "ïmage/png",
+        ] {
+            assert_eq!(media_type(bad), FALLBACK_CONTENT_TYPE, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! Mapping items to mailboxes: reading the custom mapping CSV, automatic
+//! mapping, and resolving items. Fixtures are inline and written for this
+//! project; numbers are fictional (Ofcom drama ranges, US 555-01xx) or the
+//! numbering plan's own example numbers.
+
+use chrono::{TimeZone, Utc};
+use phonenumber::country::Id;
+use shared::item::{
+    Conversation, ConversationKind, Item, ItemId, ItemKind, Participant, Raw, SourceKind, Timestamp,
+};
+use shared::mapping::{
+    IssueKind, Mapper, MappingError, MappingIssue, MappingOptions, MappingTable, Severity,
+    parse_region,
+};
+
+fn options(region: Id) -> MappingOptions {
+    MappingOptions {
+        default_region: region,
+        id_domain: None,
+    }
+}
+
+fn load_bytes(csv: &[u8], region: Id) -> (MappingTable, Vec<MappingIssue>) {
+    MappingTable::from_csv(csv, &options(region)).expect("the mapping file loads")
+}
+
+fn load(csv: &str, region: Id) -> (MappingTable, Vec<MappingIssue>) {
+    load_bytes(csv.as_bytes(), region)
+}
+
+fn fatal(csv: &[u8]) -> MappingError {
+    MappingTable::from_csv(csv, &options(Id::GB)).expect_err("the mapping file is refused")
+}
+
+fn mapper_with(table: MappingTable, region: Id, id_domain: Option<&str>) -> Mapper {
+    let opts = MappingOptions {
+        default_region: region,
+        id_domain: id_domain.map(str::to_owned),
+    };
+    Mapper::new(table, opts).expect("valid options")
+}
+
+/// A mapper over a CSV that must load without any issue.
+fn clean_mapper(csv: &str, region: Id) -> Mapper {
+    let (table, issues) = load(csv, region);
+    assert!(issues.is_empty(), "unexpected issues: {issues:?}");
+    mapper_with(table, region, None)
+}
+
+/// The issues as `(line, severity)` pairs, in file order.
+fn lines(issues: &[MappingIssue]) -> Vec<(u64, Severity)> {
+    issues.iter().map(|i| (i.line, i.severity())).collect()
+}
+
+fn phone(number: &str) -> Participant<'static> {
+    Participant {
+        phone: Some(number.to_owned().into()),
+        ..Default::default()
+    }
+}
+
+fn named(name: &str) -> Participant<'static> {
+    Participant {
+        name: Some(name.to_owned().into()),
+        ..Default::default()
+    }
+}
+
+fn with_id(id: &str) -> Participant<'static> {
+    Participant {
+        id: Some(id.to_owned().into()),
+        ..Default::default()
+    }
+}
+
+fn with_email(email: &str) -> Participant<'static> {
+    Participant {
+        email: Some(email.to_owned().into()),
+        ..Default::default()
+    }
+}
+
+fn item(
+    source: SourceKind,
+    custodian: Option<&str>,
+    sender: Option<Participant<'static>>,
+    recipients: Vec<Participant<'static>>,
+) -> Item<'static> {
+    Item {
+        id: ItemId::derive(&[b"mapping-test"]),
+        source,
+        kind: ItemKind::Message,
+        timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 3, 4, 9, 15, 0).unwrap()),
+        custodian: custodian.map(|c| c.to_owned().into()),
+        conversation: Conversation {
+            id: "chat-1".into(),
+            kind: ConversationKind::Direct,
+            title: None,
+        },
+        sender,
+        recipients,
+        text: Some("hello".into()),
+        attachments: vec![],
+        edited: false,
+        call: None,
+        refers_to: None,
+        raw: Raw::Text("hello".into()),
+    }
+}
+
+/// An item from a WhatsApp Cloud webhook with these participants.
+fn cloud_item(
+    sender: Participant<'static>,
+    recipients: Vec<Participant<'static>>,
+) -> Item<'static> {
+    item(SourceKind::WhatsappCloud, None, Some(sender), recipients)
+}
+
+fn addresses(mapper: &Mapper, item: &Item<'_>) -> Vec<Option<String>> {
+    mapper.resolve(item).addresses
+}
+
+fn some(address: &str) -> Option<String> {
+    Some(address.to_owned())
+}
+
+// --- Headers ---------------------------------------------------------------
+
+#[test]
+fn telemessage_header_is_accepted() {
+    let csv = "External User ID,Microsoft 365 User Mailbox\n\
+               +447400123456,alice@contoso.example\n\
+               +12015550123,bob@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    assert_eq!(
+        mapper.lookup("+447400123456"),
+        Some("alice@contoso.example")
+    );
+    assert_eq!(mapper.lookup("+12015550123"), Some("bob@contoso.example"));
+    assert_eq!(mapper.lookup("+447400123457"), None);
+}
+
+#[test]
+fn simple_headers_are_accepted_in_any_case_and_spacing() {
+    for header in [
+        "identity,mailbox",
+        "phone,email",
+        "userid,mailbox",
+        " Identity , MAILBOX ",
+        "PHONE,E-Mail",
+        "user_id,mailbox",
+    ] {
+        let csv = format!("{header}\n07400 123456,alice@contoso.example\n");
+        let (table, issues) = load(&csv, Id::GB);
+        assert!(issues.is_empty(), "{header}: {issues:?}");
+        assert_eq!(table.len(), 1, "{header}");
+    }
+}
+
+#[test]
+fn columns_are_found_by_name_and_extra_columns_ignored() {
+    let csv = "name,mailbox,department,identity\n\
+               Alice Smith,alice@contoso.example,Sales,zhangsan\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    assert_eq!(mapper.lookup("zhangsan"), Some("alice@contoso.example"));
+    assert_eq!(
+        mapper.lookup("alice smith"),
+        None,
+        "the name column is not an identity"
+    );
+}
+
+#[test]
+fn a_missing_header_is_fatal() {
+    let error = fatal(b"+447400123456,alice@contoso.example\n");
+    assert!(
+        matches!(&error, MappingError::MissingHeader { line: 1, found } if found == "+447400123456,alice@contoso.example"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("External User ID"), "{error}");
+}
+
+#[test]
+fn a_header_without_a_mailbox_column_is_fatal() {
+    let error = fatal(b"\n\nidentity,name\n+447400123456,Alice\n");
+    assert!(
+        matches!(error, MappingError::MissingHeader { line: 3, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn an_empty_file_is_fatal() {
+    assert!(matches!(fatal(b""), MappingError::Empty));
+    assert!(matches!(
+        fatal(b"\xEF\xBB\xBF\r\n\n ,\n"),
+        MappingError::Empty
+    ));
+}
+
+#[test]
+fn a_header_alone_is_an_empty_table() {
+    let (table, issues) = load("identity,mailbox\n", Id::GB);
+    assert!(table.is_empty());
+    assert!(issues.is_empty(), "{issues:?}");
+}
+
+// --- Encoding and layout ---------------------------------------------------
+
+#[test]
+fn a_utf8_bom_is_tolerated() {
+    let csv = b"\xEF\xBB\xBFExternal User ID,Microsoft 365 User Mailbox\n+447400123456,alice@contoso.example\n";
+    let (table, issues) = load_bytes(csv, Id::GB);
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn non_utf8_is_fatal_and_names_the_line() {
+    let csv =
+        b"identity,mailbox\n+447400123456,alice@contoso.example\nJos\xE9,jose@contoso.example\n";
+    let error = fatal(csv);
+    assert!(
+        matches!(error, MappingError::NotUtf8 { line: 3 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("CSV UTF-8"), "{error}");
+}
+
+#[test]
+fn utf16_is_fatal() {
+    let csv: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "identity,mailbox\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    assert!(matches!(fatal(&csv), MappingError::Utf16));
+}
+
+#[test]
+fn blank_lines_are_skipped_and_physical_lines_counted() {
+    let csv = "\n\
+               identity,mailbox\n\
+               \n\
+               +447400123456,alice@contoso.example\n\
+               \x20  \n\
+               ,,\n\
+               \"Smith,\nBob\",bob@contoso.example\n\
+               \n\
+               +447400123457,not-an-address\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(table.len(), 2);
+    assert_eq!(lines(&issues), [(10, Severity::Error)]);
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(mapper.lookup("smith,\nbob"), Some("bob@contoso.example"));
+}
+
+#[test]
+fn whitespace_and_case_are_tolerated() {
+    let csv = "identity,mailbox\n\
+               \x20 07400 123456 \t,  Alice@Contoso.EXAMPLE  \n\
+               \x20ZhangSan ,ZHANG.SAN@contoso.example\n\
+               Old.Alias@Contoso.example,alice@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    assert_eq!(
+        mapper.lookup("+447400123456"),
+        Some("alice@contoso.example")
+    );
+    assert_eq!(mapper.lookup("zhangsan"), Some("zhang.san@contoso.example"));
+    assert_eq!(
+        mapper.lookup("  ZHANGSAN"),
+        Some("zhang.san@contoso.example")
+    );
+    assert_eq!(
+        mapper.lookup("old.alias@contoso.example"),
+        Some("alice@contoso.example")
+    );
+}
+
+#[test]
+fn crlf_line_ends_are_tolerated() {
+    let csv = "identity,mailbox\r\n\
+               +447400123456,alice@contoso.example\r\n\
+               \r\n\
+               +447400123457,bob@contoso.example\r\n\
+               +447400123458,bob@\r\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(table.len(), 2);
+    assert_eq!(lines(&issues), [(5, Severity::Error)]);
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(mapper.lookup("+447400123457"), Some("bob@contoso.example"));
+}
+
+#[test]
+fn quoted_fields_are_tolerated() {
+    let csv = "\"External User ID\",\"Microsoft 365 User Mailbox\",\"Name\"\n\
+               \"+44 7400 123456\",\"alice@contoso.example\",\"Smith, Alice\"\n\
+               +447400123457, \"bob@contoso.example\" ,Bob\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    assert_eq!(
+        mapper.lookup("+447400123456"),
+        Some("alice@contoso.example")
+    );
+    assert_eq!(mapper.lookup("+447400123457"), Some("bob@contoso.example"));
+}
+
+// --- Phone numbers ---------------------------------------------------------
+
+#[test]
+fn gb_national_and_international_forms_normalise_to_e164() {
+    for number in [
+        "07400 123456",
+        "+44 (0)7400-123456",
+        "0044 7400 123456",
+        "+44 7400 123456",
+        "447400123456",
+    ] {
+        let csv = format!("phone,email\n{number},alice@contoso.example\n");
+        let mapper = clean_mapper(&csv, Id::GB);
+        assert_eq!(
+            mapper.lookup("+447400123456"),
+            Some("alice@contoso.example"),
+            "{number}"
+        );
+    }
+}
+
+#[test]
+fn us_national_numbers_use_the_us_region() {
+    let csv = "phone,email\n(201) 555-0123,bob@contoso.example\n011 44 7400 123456,alice@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::US);
+    assert_eq!(mapper.lookup("+12015550123"), Some("bob@contoso.example"));
+    assert_eq!(
+        mapper.lookup("+447400123456"),
+        Some("alice@contoso.example")
+    );
+    let (gb, _) = load(csv, Id::GB);
+    let gb = mapper_with(gb, Id::GB, None);
+    assert_eq!(
+        gb.lookup("+12015550123"),
+        None,
+        "read in GB, (201) is a UK area code"
+    );
+}
+
+#[test]
+fn an_unparsable_phone_number_is_an_error_with_its_line() {
+    let csv = "identity,mailbox\n\
+               +999 123456,alice@contoso.example\n\
+               +44 1,bob@contoso.example\n\
+               07400 123456,carol@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(lines(&issues), [(2, Severity::Error), (3, Severity::Error)]);
+    assert!(
+        matches!(&issues[0].kind, IssueKind::InvalidPhone { identity, .. } if identity == "+999 123456"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[0]
+            .to_string()
+            .starts_with("line 2: error: \"+999 123456\""),
+        "{}",
+        issues[0]
+    );
+    assert_eq!(table.len(), 1, "the good row still loads");
+}
+
+#[test]
+fn a_number_that_is_not_valid_is_kept_with_a_warning() {
+    let csv = "identity,mailbox\n07700 900123,alice@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(lines(&issues), [(2, Severity::Warning)]);
+    assert!(
+        matches!(&issues[0].kind, IssueKind::UnlikelyPhone { e164, .. } if e164 == "+447700900123"),
+        "{issues:?}"
+    );
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(
+        mapper.lookup("+447700900123"),
+        Some("alice@contoso.example")
+    );
+}
+
+#[test]
+fn normalise_phone_leaves_e164_alone_and_parses_the_rest() {
+    let mapper = mapper_with(MappingTable::default(), Id::GB, None);
+    assert!(matches!(
+        mapper.normalise_phone("+447400123456"),
+        Some(std::borrow::Cow::Borrowed("+447400123456"))
+    ));
+    assert_eq!(
+        mapper.normalise_phone("07400 123456").as_deref(),
+        Some("+447400123456")
+    );
+    assert_eq!(mapper.normalise_phone("not a number"), None);
+}
+
+// --- Row problems ----------------------------------------------------------
+
+#[test]
+fn a_conflicting_duplicate_names_both_lines_and_keeps_the_first() {
+    let csv = "identity,mailbox\n\
+               07400 123456,alice@contoso.example\n\
+               +447400123457,bob@contoso.example\n\
+               +44 7400 123456,mallory@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(lines(&issues), [(4, Severity::Error)]);
+    match &issues[0].kind {
+        IssueKind::Conflict {
+            identity,
+            first_line,
+            first_mailbox,
+            mailbox,
+        } => {
+            assert_eq!(identity, "+447400123456");
+            assert_eq!(*first_line, 2);
+            assert_eq!(first_mailbox, "alice@contoso.example");
+            assert_eq!(mailbox, "mallory@contoso.example");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let message = issues[0].to_string();
+    assert!(message.starts_with("line 4: error:"), "{message}");
+    assert!(message.contains("on line 2"), "{message}");
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(
+        mapper.lookup("+447400123456"),
+        Some("alice@contoso.example")
+    );
+}
+
+#[test]
+fn an_exact_duplicate_is_a_warning() {
+    let csv = "identity,mailbox\n\
+               ZhangSan,zhang.san@contoso.example\n\
+               zhangsan,Zhang.San@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(lines(&issues), [(3, Severity::Warning)]);
+    assert!(
+        matches!(&issues[0].kind, IssueKind::Duplicate { identity, first_line: 2 } if identity == "zhangsan"),
+        "{issues:?}"
+    );
+    assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn invalid_addresses_are_errors_with_their_lines() {
+    let csv = "identity,mailbox\n\
+               +447400123451,alice\n\
+               +447400123452,alice@contoso\n\
+               +447400123453,al ice@contoso.example\n\
+               +447400123454,alice@@contoso.example\n\
+               +447400123455,\n\
+               +447400123456\n\
+               +447400123457,alice@-contoso.example\n\
+               +447400123458,.alice@contoso.example\n\
+               +447400123459,alice@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(
+        issues.iter().map(|i| i.line).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6, 7, 8, 9]
+    );
+    assert!(
+        issues
+            .iter()
+            .all(|i| matches!(i.kind, IssueKind::InvalidMailbox { .. })),
+        "{issues:?}"
+    );
+    assert_eq!(
+        issues[0].to_string(),
+        "line 2: error: \"alice\" is not a valid mailbox address"
+    );
+    assert_eq!(
+        issues[4].to_string(),
+        "line 6: error: the mailbox address is empty"
+    );
+    assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn an_empty_identity_is_an_error() {
+    let csv = "identity,mailbox\n,alice@contoso.example\n\"  \",bob@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(lines(&issues), [(2, Severity::Error), (3, Severity::Error)]);
+    assert!(
+        issues
+            .iter()
+            .all(|i| matches!(i.kind, IssueKind::EmptyIdentity)),
+        "{issues:?}"
+    );
+    assert!(table.is_empty());
+}
+
+#[test]
+fn a_row_with_two_problems_reports_both() {
+    let (_, issues) = load("identity,mailbox\n+999 1234567,nobody\n", Id::GB);
+    assert!(
+        matches!(
+            issues[..],
+            [
+                MappingIssue {
+                    line: 2,
+                    kind: IssueKind::InvalidPhone { .. }
+                },
+                MappingIssue {
+                    line: 2,
+                    kind: IssueKind::InvalidMailbox { .. }
+                },
+            ]
+        ),
+        "{issues:?}"
+    );
+}
+
+// --- Configuration ---------------------------------------------------------
+
+#[test]
+fn regions_parse_case_insensitively() {
+    assert_eq!(parse_region("GB").unwrap(), Id::GB);
+    assert_eq!(parse_region(" us ").unwrap(), Id::US);
+    assert!(matches!(parse_region("UK"), Err(MappingError::UnknownRegion(code)) if code == "UK"));
+    assert!(parse_region("").is_err());
+}
+
+#[test]
+fn an_invalid_id_domain_is_refused() {
+    for domain in [
+        "",
+        "@corp.example",
+        "corp",
+        "corp..example",
+        "{id}@corp.example",
+    ] {
+        let opts = MappingOptions {
+            default_region: Id::GB,
+            id_domain: Some(domain.to_owned()),
+        };
+        let result = Mapper::new(MappingTable::default(), opts);
+        assert!(
+            matches!(result, Err(MappingError::InvalidIdDomain(_))),
+            "{domain:?}"
+        );
+    }
+}
+
+// --- Resolving items -------------------------------------------------------
+
+const DIRECTORY: &str = "identity,mailbox\n\
+                         07400 123456,alice@contoso.example\n\
+                         07400 123457,bob@contoso.example\n\
+                         zhangsan,zhang.san@contoso.example\n\
+                         Carol Jones,carol@contoso.example\n";
+
+#[test]
+fn the_custodian_is_mapped_through_the_csv() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("+447400123457"),
+        Some(named("Dave Customer")),
+        vec![],
+    );
+    let resolution = mapper.resolve(&export);
+    assert_eq!(resolution.addresses, [None]);
+    assert_eq!(resolution.mailboxes, ["bob@contoso.example"]);
+    assert_eq!(resolution.unmapped_reason, None);
+}
+
+#[test]
+fn a_custodian_in_national_form_is_normalised() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("07400 123456"),
+        None,
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&export).mailboxes, ["alice@contoso.example"]);
+}
+
+#[test]
+fn an_email_custodian_is_used_directly_unless_the_csv_maps_it() {
+    let csv = "identity,mailbox\nold.alias@contoso.example,alice@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    let direct = item(
+        SourceKind::WhatsappExport,
+        Some(" Dave@Contoso.example "),
+        None,
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&direct).mailboxes, ["dave@contoso.example"]);
+    let aliased = item(
+        SourceKind::WhatsappExport,
+        Some("Old.Alias@contoso.example"),
+        None,
+        vec![],
+    );
+    assert_eq!(
+        mapper.resolve(&aliased).mailboxes,
+        ["alice@contoso.example"]
+    );
+}
+
+#[test]
+fn a_participant_email_maps_automatically() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let message = cloud_item(
+        with_email("Erin@Contoso.example"),
+        vec![with_email("not an address"), phone("+447400123456")],
+    );
+    let resolution = mapper.resolve(&message);
+    assert_eq!(
+        resolution.addresses,
+        [
+            some("erin@contoso.example"),
+            None,
+            some("alice@contoso.example")
+        ]
+    );
+    assert_eq!(
+        resolution.mailboxes,
+        ["alice@contoso.example", "erin@contoso.example"]
+    );
+}
+
+#[test]
+fn the_csv_wins_over_automatic_mapping() {
+    let csv = "identity,mailbox\nerin@contoso.example,erin.archive@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    let message = cloud_item(with_email("erin@contoso.example"), vec![]);
+    assert_eq!(
+        addresses(&mapper, &message),
+        [some("erin.archive@contoso.example")]
+    );
+}
+
+#[test]
+fn participant_identifiers_are_tried_phone_then_id_then_email() {
+    let csv = "identity,mailbox\n\
+               +447400123456,by-phone@contoso.example\n\
+               zhangsan,by-id@contoso.example\n\
+               zs@contoso.example,by-email@contoso.example\n";
+    let mapper = clean_mapper(csv, Id::GB);
+    let all = Participant {
+        phone: Some("+447400123456".into()),
+        id: Some("zhangsan".into()),
+        email: Some("zs@contoso.example".into()),
+        name: None,
+    };
+    let no_phone = Participant {
+        phone: None,
+        ..all.clone()
+    };
+    let email_only = Participant {
+        id: None,
+        ..no_phone.clone()
+    };
+    let message = cloud_item(all, vec![no_phone, email_only]);
+    assert_eq!(
+        addresses(&mapper, &message),
+        [
+            some("by-phone@contoso.example"),
+            some("by-id@contoso.example"),
+            some("by-email@contoso.example")
+        ]
+    );
+}
+
+#[test]
+fn a_display_name_maps_only_when_it_is_all_a_participant_has() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let with_number = Participant {
+        name: Some("Carol Jones".into()),
+        phone: Some("+447911123456".into()),
+        ..Default::default()
+    };
+    let export = item(
+        SourceKind::WhatsappExport,
+        None,
+        Some(named("  carol JONES ")),
+        vec![with_number, named("Carol")],
+    );
+    assert_eq!(
+        addresses(&mapper, &export),
+        [some("carol@contoso.example"), None, None]
+    );
+}
+
+#[test]
+fn the_id_domain_rule_maps_wecom_userids() {
+    let (table, _) = load(DIRECTORY, Id::GB);
+    let mapper = mapper_with(table, Id::GB, Some("Corp.Example"));
+    let wecom = item(
+        SourceKind::Wecom,
+        None,
+        Some(with_id("LiSi")),
+        vec![
+            with_id("zhangsan"),
+            with_id("wmJ2GCAAAAbCdEfGhIjKlMnOpQrStUvW"),
+            with_id("li si"),
+        ],
+    );
+    assert_eq!(
+        addresses(&mapper, &wecom),
+        [
+            some("lisi@corp.example"),
+            some("zhang.san@contoso.example"),
+            None,
+            None
+        ]
+    );
+    let whatsapp = item(
+        SourceKind::WhatsappExport,
+        None,
+        Some(with_id("dave")),
+        vec![],
+    );
+    assert_eq!(
+        addresses(&mapper, &whatsapp),
+        [None],
+        "the rule is for WeCom userids only"
+    );
+}
+
+#[test]
+fn an_item_maps_to_every_participant_once() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let group = item(
+        SourceKind::WhatsappExport,
+        Some("+447400123457"),
+        Some(phone("+447400123456")),
+        vec![
+            phone("07400 123457"),
+            named("Dave Customer"),
+            phone("+447400123456"),
+            with_id("ZhangSan"),
+        ],
+    );
+    let resolution = mapper.resolve(&group);
+    assert_eq!(
+        resolution.addresses,
+        [
+            some("alice@contoso.example"),
+            some("bob@contoso.example"),
+            None,
+            some("alice@contoso.example"),
+            some("zhang.san@contoso.example"),
+        ]
+    );
+    assert_eq!(
+        resolution.mailboxes,
+        [
+            "alice@contoso.example",
+            "bob@contoso.example",
+            "zhang.san@contoso.example"
+        ]
+    );
+    assert_eq!(resolution.unmapped_reason, None);
+}
+
+#[test]
+fn an_unmapped_item_names_the_identities_tried() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let bob = Participant {
+        name: Some("Bob".into()),
+        phone: Some("+447911123456".into()),
+        ..Default::default()
+    };
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("+447911123457"),
+        Some(bob),
+        vec![named("Alice")],
+    );
+    let resolution = mapper.resolve(&export);
+    assert_eq!(resolution.addresses, [None, None]);
+    assert!(resolution.mailboxes.is_empty());
+    assert_eq!(
+        resolution.unmapped_reason.as_deref(),
+        Some("no mapping for custodian +447911123457 or participants Bob (+447911123456), Alice")
+    );
+}
+
+#[test]
+fn unmapped_reasons_without_custodian_or_participants() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let lone = cloud_item(with_id("wxid_stranger"), vec![]);
+    assert_eq!(
+        mapper.resolve(&lone).unmapped_reason.as_deref(),
+        Some("no mapping for participant wxid_stranger")
+    );
+    let system = item(SourceKind::WhatsappCloud, None, None, vec![]);
+    assert_eq!(
+        mapper.resolve(&system).unmapped_reason.as_deref(),
+        Some("no custodian or participants to map")
+    );
+}

@@ -1,0 +1,135 @@
+//! The local object store, Maildir delivery and the exactly-once ledger,
+//! on real directories.
+
+use std::fs;
+
+use chrono::{TimeZone, Utc};
+use shared::ledger::{self, Job, Outcome, deliver_once, ledger_key};
+use shared::mailbox::{Envelope, Mailbox, Maildir};
+use shared::store::{Created, LocalDir, ObjectStore, StoreError};
+
+#[tokio::test]
+async fn put_new_is_create_only_and_list_is_sorted_by_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    assert_eq!(store.put_new("eml/2026-01-02/b.eml", b"one").await.unwrap(), Created::New);
+    assert_eq!(store.put_new("eml/2026-01-02/b.eml", b"two").await.unwrap(), Created::Exists);
+    assert_eq!(store.get("eml/2026-01-02/b.eml").await.unwrap().unwrap(), b"one");
+    store.put_new("eml/2026-01-01/a.eml", b"").await.unwrap();
+    store.put_new("raw/x.jsonl", b"").await.unwrap();
+    assert_eq!(
+        store.list("eml/").await.unwrap(),
+        ["eml/2026-01-01/a.eml", "eml/2026-01-02/b.eml"]
+    );
+    assert_eq!(store.list("eml/2026-01-02").await.unwrap(), ["eml/2026-01-02/b.eml"]);
+    assert!(store.list("nothing/").await.unwrap().is_empty());
+    assert_eq!(store.get("eml/none").await.unwrap(), None);
+    // No temporary files are left behind or listed.
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join("eml/2026-01-02")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1);
+}
+
+#[tokio::test]
+async fn keys_cannot_escape_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("root"));
+    for key in ["../x", "/etc/passwd", "a/../../x", "a//b", "", "a\nb", "a\\b"] {
+        assert!(
+            matches!(store.put_new(key, b"x").await, Err(StoreError::InvalidKey(k)) if k == key),
+            "{key:?}"
+        );
+    }
+    assert!(!dir.path().join("x").exists());
+}
+
+fn envelope<'a>(id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
+    Envelope {
+        message_id: id,
+        bytes,
+        internal_date: Utc.with_ymd_and_hms(2026, 11, 3, 9, 1, 0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn maildir_append_makes_a_seen_message_in_a_maildir_plus_plus_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut maildir = Maildir::new(dir.path());
+    let message = envelope("abc@mobile-archiver", b"Subject: hi\r\n\r\nbody\r\n");
+    let appended = maildir
+        .append("alice@corp.example", "WhatsApp Archiver", &message)
+        .await
+        .unwrap();
+    let folder = dir.path().join("alice@corp.example/.WhatsApp Archiver");
+    assert!(folder.join("maildirfolder").exists());
+    for sub in ["cur", "new", "tmp"] {
+        assert!(folder.join(sub).is_dir());
+        assert!(dir.path().join("alice@corp.example").join(sub).is_dir());
+    }
+    let name = appended.uid.unwrap();
+    assert!(name.ends_with(":2,S"), "{name}");
+    let path = folder.join("cur").join(&name);
+    assert_eq!(fs::read(&path).unwrap(), message.bytes);
+    let mtime: chrono::DateTime<Utc> = fs::metadata(&path).unwrap().modified().unwrap().into();
+    assert_eq!(mtime, message.internal_date);
+    let found = maildir
+        .find("alice@corp.example", "WhatsApp Archiver", "abc@mobile-archiver")
+        .await
+        .unwrap();
+    assert_eq!(found.unwrap().uid.unwrap(), name);
+    let other = maildir
+        .find("alice@corp.example", "WhatsApp Archiver", "other@mobile-archiver")
+        .await
+        .unwrap();
+    assert_eq!(other, None);
+}
+
+#[tokio::test]
+async fn maildir_refuses_addresses_and_folders_that_are_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut maildir = Maildir::new(dir.path());
+    let message = envelope("m", b"x");
+    for mailbox in ["../evil", "a/b", ".hidden", ""] {
+        assert!(maildir.append(mailbox, "F", &message).await.is_err(), "{mailbox:?}");
+    }
+    for folder in ["../x", "a/b", ".x", " ", "a\nb"] {
+        assert!(maildir.append("a@b", folder, &message).await.is_err(), "{folder:?}");
+    }
+}
+
+fn count_messages(dir: &std::path::Path) -> usize {
+    fs::read_dir(dir.join("cur")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn deliver_once_never_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let mut maildir = Maildir::new(dir.path().join("mail"));
+    let folder_dir = dir.path().join("mail/bob@corp.example/.WhatsApp Archiver");
+    let bytes = b"Message-ID: <m1@x>\r\n\r\nbody\r\n";
+    let job = Job {
+        mailbox: "bob@corp.example",
+        folder: "WhatsApp Archiver",
+        message: envelope("m1@x", bytes),
+    };
+    let now = Utc::now();
+    let first = deliver_once(&store, &mut maildir, &job, false, now).await.unwrap();
+    assert_eq!(first, Outcome::Delivered);
+    let again = deliver_once(&store, &mut maildir, &job, true, now).await.unwrap();
+    assert_eq!(again, Outcome::AlreadyDelivered);
+    assert_eq!(count_messages(&folder_dir), 1);
+
+    let entry = ledger::entry(&store, "bob@corp.example", "m1@x").await.unwrap().unwrap();
+    assert_eq!(entry.folder, "WhatsApp Archiver");
+    assert_eq!(entry.sha256.len(), 64);
+    assert!(entry.uid.is_some());
+
+    // A crash between the append and the ledger write: the message is in
+    // the folder, the ledger has nothing. The retry finds it and records it.
+    let key = ledger_key("bob@corp.example", "m1@x");
+    fs::remove_file(dir.path().join("store").join(&key)).unwrap();
+    let retry = deliver_once(&store, &mut maildir, &job, true, now).await.unwrap();
+    assert_eq!(retry, Outcome::Recovered);
+    assert_eq!(count_messages(&folder_dir), 1);
+    assert!(store.get(&key).await.unwrap().is_some());
+}
