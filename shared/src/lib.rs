@@ -10,5 +10,6 @@ pub mod mailbox;
 pub mod mapping;
 pub mod render;
 pub mod report;
+pub mod secrets;
 pub mod sources;
 pub mod store;

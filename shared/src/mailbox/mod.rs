@@ -4,12 +4,14 @@
 //! exactly-once rule (ledger first, then a search, then the append) lives in
 //! [`crate::ledger`]; implementations only append and search.
 
+pub mod imap;
 mod maildir;
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+pub use imap::Imap;
 pub use maildir::Maildir;
 
 /// Errors of a mailbox target.
@@ -29,6 +31,78 @@ pub enum MailboxError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The server could not be reached.
+    #[error("cannot connect to {server}: {reason}")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// What failed (DNS, TCP, TLS).
+        reason: String,
+    },
+    /// The server did not answer in time.
+    #[error("{server} did not answer {step} within {secs} s")]
+    Timeout {
+        /// `host:port`.
+        server: String,
+        /// What was waited for (connect, greeting, LOGIN, APPEND…).
+        step: &'static str,
+        /// The timeout.
+        secs: u64,
+    },
+    /// The server refused the credentials.
+    #[error("login to mailbox {mailbox} refused: {reason}")]
+    Auth {
+        /// The mailbox address.
+        mailbox: String,
+        /// The server's answer or the token endpoint's error.
+        reason: String,
+    },
+    /// The server answered NO or BAD to a command.
+    #[error("mailbox {mailbox}: {command} refused: {answer}")]
+    Refused {
+        /// The mailbox address.
+        mailbox: String,
+        /// The command.
+        command: &'static str,
+        /// The server's answer.
+        answer: String,
+        /// A throttling or temporary answer: worth retrying after a pause.
+        temporary: bool,
+    },
+    /// The connection was closed (BYE, reset) or the server sent something
+    /// that is not IMAP.
+    #[error("mailbox {mailbox}: connection lost: {reason}")]
+    Lost {
+        /// The mailbox address.
+        mailbox: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The message is larger than the target accepts.
+    #[error("message of {size} bytes exceeds the target's limit of {limit} bytes")]
+    TooLarge {
+        /// Message size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl MailboxError {
+    /// Whether trying again later (on a new connection) may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            MailboxError::Connect { .. }
+            | MailboxError::Timeout { .. }
+            | MailboxError::Lost { .. }
+            | MailboxError::Io { .. } => true,
+            MailboxError::Refused { temporary, .. } => *temporary,
+            MailboxError::InvalidAddress(_)
+            | MailboxError::InvalidFolder(_)
+            | MailboxError::Auth { .. }
+            | MailboxError::TooLarge { .. } => false,
+        }
+    }
 }
 
 /// One message to deliver.
