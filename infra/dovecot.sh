@@ -387,7 +387,7 @@ cmd_start() {
 	fi
 	local log_offset=0
 	[[ -f $LOG ]] && log_offset=$(stat -c %s "$LOG")
-	"$DOVECOT_BIN" -c "$CONF" || { log_tail; die "dovecot failed to start"; }
+	"$DOVECOT_BIN" -c "$CONF" </dev/null >>"$LOG" 2>&1 || { log_tail; die "dovecot failed to start"; }
 	local timeout=${DOVECOT_START_TIMEOUT:-20} deadline
 	deadline=$((SECONDS + timeout))
 	until answers_ok "$PORT"; do

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use shared::item::Item;
 use shared::render::{self, RenderInput, RenderOptions};
-use shared::sources::whatsapp_export::{self, ExportContext, bench_data};
+use shared::sources::whatsapp_export::{self, Chat, ExportContext, bench_data};
 
 /// Arguments of `archiver bench`.
 #[derive(clap::Args)]
@@ -120,14 +120,13 @@ fn inspect_child(file: &Path, runs: u32) -> Result<(Duration, i64), Box<dyn std:
 
 /// Renders the plain text messages of the export, cycling until `count`.
 fn bench_render(text: &str, ctx: &ExportContext<'_>, count: usize, runs: u32) -> (usize, Duration) {
+    let chat = Chat::prepare(text, ctx).expect("generated export parses");
     let mut items: Vec<Item<'_>> = Vec::new();
-    let no_media = |_: &str| None;
-    whatsapp_export::parse_chat(text, ctx, &no_media, &mut |item| {
+    chat.items(&|_| None, |item| {
         if items.len() < count && item.attachments.is_empty() && item.sender.is_some() {
             items.push(item);
         }
-    })
-    .expect("generated export parses");
+    });
     let opts = RenderOptions::default();
     let addresses: Vec<Option<String>> = vec![Some("alice@example.com".to_owned()); 8];
     let mut bytes = 0usize;

@@ -2,14 +2,17 @@
 //!
 //! - `archiver run --config <file>` runs collect -> convert -> deliver over a
 //!   local directory and Maildir (the embedded default) and prints a summary.
+//! - `archiver deliver --config <file>` delivers pending jobs (EMLs already
+//!   rendered) to the configured target.
 //! - `archiver inspect <file>` prints the items of an export as JSON lines.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
 mod config;
 mod inspect;
+mod target;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
@@ -17,15 +20,22 @@ use clap::{Parser, Subcommand};
 use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
-use shared::mailbox::Maildir;
+use shared::mailbox::imap::DEFAULT_MAX_MESSAGE_BYTES;
 use shared::mapping::{Mapper, MappingOptions, MappingTable, Severity, parse_region};
 use shared::report::Report;
 use shared::store::LocalDir;
 
+use tracing_subscriber::EnvFilter;
+
 use crate::config::Config;
+use crate::target::Target;
 
 #[derive(Parser)]
-#[command(name = "archiver", version, about = "Mobile Archiver: archive mobile business messaging into mailboxes")]
+#[command(
+    name = "archiver",
+    version,
+    about = "Mobile Archiver: archive mobile business messaging into mailboxes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +43,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Collect new drops, convert them and deliver into Maildir folders.
+    /// Collect new drops, convert them and deliver into the mailboxes.
     Run {
         /// The TOML configuration.
         #[arg(long, short)]
@@ -42,6 +52,12 @@ enum Command {
         #[arg(long)]
         day: Option<NaiveDate>,
     },
+    /// Deliver the already-rendered EMLs whose delivery jobs are pending.
+    Deliver {
+        /// The TOML configuration.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Print the normalised items of an export (.txt or .zip) as JSON lines.
     Inspect(inspect::Args),
     /// Measure export parsing (MB/s) and rendering (items/s).
@@ -49,9 +65,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ARCHIVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config, day } => run(&config, day),
+        Command::Deliver { config } => deliver(&config),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Bench(args) => bench::bench(&args),
     };
@@ -67,10 +90,32 @@ fn main() -> ExitCode {
 /// An error that ends a command, printed as one line.
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
-fn run(config_path: &std::path::Path, day: Option<NaiveDate>) -> CliResult {
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+async fn open_target(config: &Config) -> Result<Target, Box<dyn std::error::Error>> {
+    Ok(match &config.target {
+        config::Target::Maildir(path) => target::maildir(path),
+        config::Target::Imap(entry) => {
+            let secrets = config.secrets.as_deref().expect("checked when loading");
+            target::imap(entry, secrets).await?
+        }
+    })
+}
+
+fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let config = Config::load(config_path)?;
     let mut report = Report::default();
     let mapper = load_mapper(&config, &mut report)?;
+    let max_message_bytes = match &config.target {
+        config::Target::Imap(entry) => {
+            Some(entry.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES))
+        }
+        config::Target::Maildir(_) => None,
+    };
     let opts = RunOptions {
         export: ExportOptions {
             tz: config.tz,
@@ -80,24 +125,57 @@ fn run(config_path: &std::path::Path, day: Option<NaiveDate>) -> CliResult {
         convert: ConvertOptions {
             render: config.render.clone(),
             folders: config.folders.clone(),
+            max_message_bytes,
         },
         day: day.unwrap_or_else(|| Utc::now().date_naive()),
     };
     let drops = LocalDir::new(&config.drops);
     let store = LocalDir::new(&config.store);
-    let mut maildir = Maildir::new(&config.maildir);
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    runtime.block_on(embedded::run(
-        &drops,
-        &store,
-        &mut maildir,
-        &mapper,
-        &opts,
-        &mut report,
-    ))?;
+    runtime()?.block_on(async {
+        let result = match open_target(&config).await? {
+            Target::Maildir(mut maildir) => {
+                embedded::run(&drops, &store, &mut maildir, &mapper, &opts, &mut report).await
+            }
+            Target::Imap(mut imap) => {
+                let result =
+                    embedded::run(&drops, &store, imap.as_mut(), &mapper, &opts, &mut report).await;
+                imap.close().await;
+                result
+            }
+        };
+        result.map_err(Box::<dyn std::error::Error>::from)
+    })?;
+    finish(&config, &report)
+}
+
+fn deliver(config_path: &Path) -> CliResult {
+    let config = Config::load(config_path)?;
+    let mut report = Report::default();
+    let store = LocalDir::new(&config.store);
+    runtime()?.block_on(async {
+        let result = match open_target(&config).await? {
+            Target::Maildir(mut maildir) => {
+                embedded::deliver_pending(&store, &mut maildir, &mut report).await
+            }
+            Target::Imap(mut imap) => {
+                let result = embedded::deliver_pending(&store, imap.as_mut(), &mut report).await;
+                imap.close().await;
+                result
+            }
+        };
+        result.map_err(Box::<dyn std::error::Error>::from)
+    })?;
+    finish(&config, &report)
+}
+
+/// Prints the report; exit code 2 when it lists errors.
+fn finish(config: &Config, report: &Report) -> CliResult {
     print!("{report}");
     println!("archive store:        {}", config.store.display());
-    println!("maildir:              {}", config.maildir.display());
+    match &config.target {
+        config::Target::Maildir(path) => println!("maildir:              {}", path.display()),
+        config::Target::Imap(entry) => println!("imap:                 {}", entry.url),
+    }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -136,10 +136,12 @@ async fn read_drop<S: ObjectStore>(
 ) -> Result<Batch, DropError> {
     let lower = file_name.to_ascii_lowercase();
     let (text, media) = if lower.ends_with(".zip") {
-        let bundle = read_zip(bytes, &opts.zip_limits)
-            .map_err(|e| DropError::Unreadable(e.to_string()))?;
+        let bundle =
+            read_zip(bytes, &opts.zip_limits).map_err(|e| DropError::Unreadable(e.to_string()))?;
         for file in &bundle.media {
-            archive.put_new(&media_key(&file.sha256), &file.bytes).await?;
+            archive
+                .put_new(&media_key(&file.sha256), &file.bytes)
+                .await?;
         }
         let media = bundle.media_refs();
         let chat_name = bundle.title_name(file_name).to_owned();

@@ -78,6 +78,10 @@ pub struct ConvertOptions {
     pub render: RenderOptions,
     /// Folder names.
     pub folders: Folders,
+    /// The delivery target's message size limit: an EML larger than this is
+    /// rendered again with every attachment as a stub (the files stay in
+    /// the archive), so that it is delivered rather than refused.
+    pub max_message_bytes: Option<u64>,
 }
 
 /// Converts every item of a raw batch; returns the delivery jobs.
@@ -133,7 +137,7 @@ async fn convert_item<S: ObjectStore>(
         files: &file_refs,
         raw_object: Some(raw_key),
     };
-    let eml = match render::render(&input, &opts.render) {
+    let eml = match render_within_limit(&input, opts, report) {
         Ok(eml) => eml,
         Err(e) => {
             report.error(format!("item {} of {raw_key}: {e}", item.id));
@@ -170,6 +174,32 @@ async fn convert_item<S: ObjectStore>(
         timestamp: timestamp.clone(),
     }));
     Ok(())
+}
+
+/// Renders the item; when the result exceeds the target's size limit,
+/// renders it again with every attachment replaced by its stub.
+fn render_within_limit(
+    input: &RenderInput<'_, '_>,
+    opts: &ConvertOptions,
+    report: &mut Report,
+) -> Result<Vec<u8>, render::RenderError> {
+    let eml = render::render(input, &opts.render)?;
+    match opts.max_message_bytes {
+        Some(limit) if eml.len() as u64 > limit => {
+            let stubs_only = RenderOptions {
+                attachment_limit: 0,
+                ..opts.render.clone()
+            };
+            let no_files = vec![None; input.files.len()];
+            let smaller = RenderInput {
+                files: &no_files,
+                ..*input
+            };
+            report.stubbed_for_size += 1;
+            render::render(&smaller, &stubs_only)
+        }
+        _ => Ok(eml),
+    }
 }
 
 /// Loads each stored attachment that fits the limit; `None` for the others.

@@ -31,7 +31,10 @@ pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
             match store.get(&job.eml_key).await {
                 Ok(Some(bytes)) => cached = Some((&job.eml_key, bytes)),
                 Ok(None) => {
-                    report.error(format!("job for {}: {} not found", job.mailbox, job.eml_key));
+                    report.error(format!(
+                        "job for {}: {} not found",
+                        job.mailbox, job.eml_key
+                    ));
                     failed.push(index);
                     continue;
                 }
@@ -64,7 +67,10 @@ pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
             Ok(Outcome::Delivered | Outcome::Recovered) => report.delivered_to(&job.mailbox),
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
             Err(e) => {
-                report.error(format!("delivery of {} to {}: {e}", job.eml_key, job.mailbox));
+                report.error(format!(
+                    "delivery of {} to {}: {e}",
+                    job.eml_key, job.mailbox
+                ));
                 failed.push(index);
             }
         }

@@ -1,16 +1,17 @@
 //! The embedded mode: collect, convert and deliver in one process over any
-//! object store and mailbox target (a local directory and Maildir for local
-//! runs), with no queues.
+//! object store and mailbox target (a local directory and Maildir or IMAP
+//! for local runs), with the store standing in for the queues.
 //!
-//! A raw batch is marked `converted/<raw key>` once all its copies are
-//! delivered, so a run that stopped half-way picks up the batches it had not
-//! finished, and their deliveries are checked against the ledger and the
-//! folders (nothing twice).
+//! Convert writes each raw batch's delivery jobs to `jobs/<batch>` (one
+//! JSON job per line) instead of a queue; deliver works through the job
+//! files and marks each `done/<batch>` once every copy is in place. A run
+//! that stopped half-way picks up where it was, and deliveries are checked
+//! against the ledger and the folders, so nothing is delivered twice.
 
 use chrono::NaiveDate;
 
 use crate::collect::{self, ExportOptions};
-use crate::convert::{self, ConvertOptions};
+use crate::convert::{self, ConvertOptions, DeliveryJob};
 use crate::deliver;
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
@@ -39,18 +40,68 @@ pub async fn run<D: ObjectStore, S: ObjectStore, M: Mailbox>(
     report: &mut Report,
 ) -> Result<(), StoreError> {
     collect::collect_export_drops(drops, store, &opts.export, opts.day, report).await?;
+    convert_pending(store, mapper, &opts.convert, report).await?;
+    deliver_pending(store, target, report).await
+}
+
+/// Converts every raw batch that has no job file yet.
+pub async fn convert_pending<S: ObjectStore>(
+    store: &S,
+    mapper: &Mapper,
+    opts: &ConvertOptions,
+    report: &mut Report,
+) -> Result<(), StoreError> {
     for raw_key in store.list("raw/").await? {
-        if !raw_key.ends_with(".jsonl") {
+        let Some(batch) = raw_key
+            .strip_prefix("raw/")
+            .filter(|b| b.ends_with(".jsonl"))
+        else {
+            continue;
+        };
+        let jobs_key = format!("jobs/{batch}");
+        if store.get(&jobs_key).await?.is_some() {
             continue;
         }
-        let marker = format!("converted/{raw_key}");
-        if store.get(&marker).await?.is_some() {
+        let jobs = convert::convert_batch(store, &raw_key, mapper, opts, report).await?;
+        let mut lines = Vec::new();
+        for job in &jobs {
+            serde_json::to_writer(&mut lines, job).expect("jobs serialize");
+            lines.push(b'\n');
+        }
+        store.put_new(&jobs_key, &lines).await?;
+    }
+    Ok(())
+}
+
+/// Delivers every job file not yet marked done.
+pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
+    store: &S,
+    target: &mut M,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    for jobs_key in store.list("jobs/").await? {
+        let batch = jobs_key.strip_prefix("jobs/").expect("listed under jobs/");
+        let done_key = format!("done/{batch}");
+        if store.get(&done_key).await?.is_some() {
             continue;
         }
-        let jobs = convert::convert_batch(store, &raw_key, mapper, &opts.convert, report).await?;
+        let Some(bytes) = store.get(&jobs_key).await? else {
+            continue;
+        };
+        let mut jobs = Vec::new();
+        for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<DeliveryJob>(line) {
+                Ok(job) => jobs.push(job),
+                Err(e) => report.error(format!("{jobs_key} line {}: {e}", index + 1)),
+            }
+        }
+        // Jobs may have run before (an interrupted run): search before appending.
         let failed = deliver::deliver_jobs(store, target, &jobs, true, report).await;
         if failed.is_empty() {
-            store.put_new(&marker, b"").await?;
+            store.put_new(&done_key, b"").await?;
         }
     }
     Ok(())

@@ -345,7 +345,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s: Cow<'de, str> = Deserialize::deserialize(d)?;
-        Timestamp::parse(&s).map_err(|e| de::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}")))
+        Timestamp::parse(&s)
+            .map_err(|e| de::Error::custom(format!("timestamp {s:?} is not RFC 3339: {e}")))
     }
 }
 
@@ -443,7 +444,10 @@ mod tests {
     fn json_round_trip_keeps_every_field() {
         let item = sample();
         let json = serde_json::to_string(&item).unwrap();
-        assert!(json.contains("\"timestamp\":\"2025-12-29T21:30:00Z\""), "{json}");
+        assert!(
+            json.contains("\"timestamp\":\"2025-12-29T21:30:00Z\""),
+            "{json}"
+        );
         assert!(json.contains("\"source\":\"whatsapp-export\""), "{json}");
         let back: Item = serde_json::from_str(&json).unwrap();
         assert_eq!(back, item);

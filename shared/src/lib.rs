@@ -4,6 +4,10 @@
 //!
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
+pub mod collect;
+pub mod convert;
+pub mod deliver;
+pub mod embedded;
 pub mod item;
 pub mod ledger;
 pub mod mailbox;

@@ -20,6 +20,9 @@ pub struct Report {
     pub emails_written: u64,
     /// EMLs that already existed with the same key (re-runs, replays).
     pub emails_existing: u64,
+    /// Items whose attachments were all replaced by stubs to fit the
+    /// target's message size limit (the files stay in the archive).
+    pub stubbed_for_size: u64,
     /// Items that mapped to no mailbox (written to `unmapped/`).
     pub unmapped: u64,
     /// Copies delivered now, per mailbox.
@@ -69,6 +72,13 @@ impl fmt::Display for Report {
             "emails written:       {} ({} already present)",
             self.emails_written, self.emails_existing
         )?;
+        if self.stubbed_for_size > 0 {
+            writeln!(
+                f,
+                "attachments stubbed:  {} items over the target's size limit",
+                self.stubbed_for_size
+            )?;
+        }
         writeln!(
             f,
             "copies delivered:     {} ({} already delivered before)",

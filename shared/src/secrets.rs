@@ -80,7 +80,9 @@ impl SecretStore for SecretFiles {
     async fn secret(&self, name: &str) -> Result<Secret, SecretError> {
         let bad = name.is_empty()
             || name.starts_with('.')
-            || name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+            || name
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control());
         if bad {
             return Err(SecretError::InvalidName(name.to_owned()));
         }
@@ -146,12 +148,24 @@ mod tests {
             Err(SecretError::Exposed(_))
         ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(store.secret("imap-password").await.unwrap().expose(), "s3cret");
-        assert!(matches!(store.secret("missing").await, Err(SecretError::NotFound(_))));
-        assert!(matches!(store.secret("../x").await, Err(SecretError::InvalidName(_))));
+        assert_eq!(
+            store.secret("imap-password").await.unwrap().expose(),
+            "s3cret"
+        );
+        assert!(matches!(
+            store.secret("missing").await,
+            Err(SecretError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.secret("../x").await,
+            Err(SecretError::InvalidName(_))
+        ));
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
         std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(store.secret("empty").await, Err(SecretError::Unusable(_))));
+        assert!(matches!(
+            store.secret("empty").await,
+            Err(SecretError::Unusable(_))
+        ));
     }
 }

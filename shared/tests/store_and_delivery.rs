@@ -12,20 +12,34 @@ use shared::store::{Created, LocalDir, ObjectStore, StoreError};
 async fn put_new_is_create_only_and_list_is_sorted_by_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path());
-    assert_eq!(store.put_new("eml/2026-01-02/b.eml", b"one").await.unwrap(), Created::New);
-    assert_eq!(store.put_new("eml/2026-01-02/b.eml", b"two").await.unwrap(), Created::Exists);
-    assert_eq!(store.get("eml/2026-01-02/b.eml").await.unwrap().unwrap(), b"one");
+    assert_eq!(
+        store.put_new("eml/2026-01-02/b.eml", b"one").await.unwrap(),
+        Created::New
+    );
+    assert_eq!(
+        store.put_new("eml/2026-01-02/b.eml", b"two").await.unwrap(),
+        Created::Exists
+    );
+    assert_eq!(
+        store.get("eml/2026-01-02/b.eml").await.unwrap().unwrap(),
+        b"one"
+    );
     store.put_new("eml/2026-01-01/a.eml", b"").await.unwrap();
     store.put_new("raw/x.jsonl", b"").await.unwrap();
     assert_eq!(
         store.list("eml/").await.unwrap(),
         ["eml/2026-01-01/a.eml", "eml/2026-01-02/b.eml"]
     );
-    assert_eq!(store.list("eml/2026-01-02").await.unwrap(), ["eml/2026-01-02/b.eml"]);
+    assert_eq!(
+        store.list("eml/2026-01-02").await.unwrap(),
+        ["eml/2026-01-02/b.eml"]
+    );
     assert!(store.list("nothing/").await.unwrap().is_empty());
     assert_eq!(store.get("eml/none").await.unwrap(), None);
     // No temporary files are left behind or listed.
-    let leftovers: Vec<_> = fs::read_dir(dir.path().join("eml/2026-01-02")).unwrap().collect();
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join("eml/2026-01-02"))
+        .unwrap()
+        .collect();
     assert_eq!(leftovers.len(), 1);
 }
 
@@ -33,7 +47,15 @@ async fn put_new_is_create_only_and_list_is_sorted_by_prefix() {
 async fn keys_cannot_escape_the_root() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("root"));
-    for key in ["../x", "/etc/passwd", "a/../../x", "a//b", "", "a\nb", "a\\b"] {
+    for key in [
+        "../x",
+        "/etc/passwd",
+        "a/../../x",
+        "a//b",
+        "",
+        "a\nb",
+        "a\\b",
+    ] {
         assert!(
             matches!(store.put_new(key, b"x").await, Err(StoreError::InvalidKey(k)) if k == key),
             "{key:?}"
@@ -72,12 +94,20 @@ async fn maildir_append_makes_a_seen_message_in_a_maildir_plus_plus_folder() {
     let mtime: chrono::DateTime<Utc> = fs::metadata(&path).unwrap().modified().unwrap().into();
     assert_eq!(mtime, message.internal_date);
     let found = maildir
-        .find("alice@corp.example", "WhatsApp Archiver", "abc@mobile-archiver")
+        .find(
+            "alice@corp.example",
+            "WhatsApp Archiver",
+            "abc@mobile-archiver",
+        )
         .await
         .unwrap();
     assert_eq!(found.unwrap().uid.unwrap(), name);
     let other = maildir
-        .find("alice@corp.example", "WhatsApp Archiver", "other@mobile-archiver")
+        .find(
+            "alice@corp.example",
+            "WhatsApp Archiver",
+            "other@mobile-archiver",
+        )
         .await
         .unwrap();
     assert_eq!(other, None);
@@ -89,15 +119,23 @@ async fn maildir_refuses_addresses_and_folders_that_are_paths() {
     let mut maildir = Maildir::new(dir.path());
     let message = envelope("m", b"x");
     for mailbox in ["../evil", "a/b", ".hidden", ""] {
-        assert!(maildir.append(mailbox, "F", &message).await.is_err(), "{mailbox:?}");
+        assert!(
+            maildir.append(mailbox, "F", &message).await.is_err(),
+            "{mailbox:?}"
+        );
     }
     for folder in ["../x", "a/b", ".x", " ", "a\nb"] {
-        assert!(maildir.append("a@b", folder, &message).await.is_err(), "{folder:?}");
+        assert!(
+            maildir.append("a@b", folder, &message).await.is_err(),
+            "{folder:?}"
+        );
     }
 }
 
 fn count_messages(dir: &std::path::Path) -> usize {
-    fs::read_dir(dir.join("cur")).map(|d| d.count()).unwrap_or(0)
+    fs::read_dir(dir.join("cur"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -113,13 +151,20 @@ async fn deliver_once_never_duplicates() {
         message: envelope("m1@x", bytes),
     };
     let now = Utc::now();
-    let first = deliver_once(&store, &mut maildir, &job, false, now).await.unwrap();
+    let first = deliver_once(&store, &mut maildir, &job, false, now)
+        .await
+        .unwrap();
     assert_eq!(first, Outcome::Delivered);
-    let again = deliver_once(&store, &mut maildir, &job, true, now).await.unwrap();
+    let again = deliver_once(&store, &mut maildir, &job, true, now)
+        .await
+        .unwrap();
     assert_eq!(again, Outcome::AlreadyDelivered);
     assert_eq!(count_messages(&folder_dir), 1);
 
-    let entry = ledger::entry(&store, "bob@corp.example", "m1@x").await.unwrap().unwrap();
+    let entry = ledger::entry(&store, "bob@corp.example", "m1@x")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(entry.folder, "WhatsApp Archiver");
     assert_eq!(entry.sha256.len(), 64);
     assert!(entry.uid.is_some());
@@ -128,7 +173,9 @@ async fn deliver_once_never_duplicates() {
     // the folder, the ledger has nothing. The retry finds it and records it.
     let key = ledger_key("bob@corp.example", "m1@x");
     fs::remove_file(dir.path().join("store").join(&key)).unwrap();
-    let retry = deliver_once(&store, &mut maildir, &job, true, now).await.unwrap();
+    let retry = deliver_once(&store, &mut maildir, &job, true, now)
+        .await
+        .unwrap();
     assert_eq!(retry, Outcome::Recovered);
     assert_eq!(count_messages(&folder_dir), 1);
     assert!(store.get(&key).await.unwrap().is_some());

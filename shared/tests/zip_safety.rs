@@ -7,8 +7,7 @@ use zip::write::SimpleFileOptions;
 
 fn make_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options =
-        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, data) in entries {
         writer.start_file(*name, options).unwrap();
         writer.write_all(data).unwrap();
@@ -28,9 +27,15 @@ fn reads_chat_and_media_with_hashes() {
     let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
     assert_eq!(bundle.chat_name, "_chat.txt");
     assert_eq!(bundle.chat_text.as_bytes(), CHAT);
-    assert_eq!(bundle.title_name("WhatsApp Chat - Desk.zip"), "WhatsApp Chat - Desk.zip");
+    assert_eq!(
+        bundle.title_name("WhatsApp Chat - Desk.zip"),
+        "WhatsApp Chat - Desk.zip"
+    );
     let names: Vec<_> = bundle.media.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["00000003-PHOTO-2026-11-10-14-02-18.jpg", "notes.txt"]);
+    assert_eq!(
+        names,
+        ["00000003-PHOTO-2026-11-10-14-02-18.jpg", "notes.txt"]
+    );
     // sha256("jpeg bytes"), computed with sha256sum
     assert_eq!(
         bundle.media[0].sha256,
@@ -46,17 +51,30 @@ fn reads_chat_and_media_with_hashes() {
 #[test]
 fn android_chat_name_gives_the_title() {
     let bytes = make_zip(&[
-        ("WhatsApp Chat with Bob.txt", b"29/12/2025, 22:30 - Bob: hi\n"),
+        (
+            "WhatsApp Chat with Bob.txt",
+            b"29/12/2025, 22:30 - Bob: hi\n",
+        ),
         ("IMG-20251229-WA0001.jpg", b"x"),
     ]);
     let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
-    assert_eq!(bundle.title_name("export.zip"), "WhatsApp Chat with Bob.txt");
+    assert_eq!(
+        bundle.title_name("export.zip"),
+        "WhatsApp Chat with Bob.txt"
+    );
     assert_eq!(bundle.media.len(), 1);
 }
 
 #[test]
 fn refuses_path_traversal_and_absolute_names() {
-    for evil in ["../../etc/passwd", "media/../../x", "/etc/passwd", "C:/Windows/x", "c:evil", "a\\..\\b"] {
+    for evil in [
+        "../../etc/passwd",
+        "media/../../x",
+        "/etc/passwd",
+        "C:/Windows/x",
+        "c:evil",
+        "a\\..\\b",
+    ] {
         let bytes = make_zip(&[("_chat.txt", CHAT), (evil, b"x")]);
         match read_zip(&bytes, &ZipLimits::default()) {
             Err(ZipError::UnsafeName(name)) => assert_eq!(name, evil),
@@ -81,7 +99,9 @@ fn refuses_zip_bombs_by_ratio() {
 
 #[test]
 fn refuses_archives_over_the_total_size() {
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let bytes = make_zip(&[("_chat.txt", CHAT), ("a.bin", &noise), ("b.bin", &noise)]);
     let limits = ZipLimits {
         max_total_bytes: 6000,
@@ -110,7 +130,10 @@ fn refuses_too_many_entries() {
     };
     assert!(matches!(
         read_zip(&bytes, &limits),
-        Err(ZipError::TooManyEntries { count: 21, limit: 10 })
+        Err(ZipError::TooManyEntries {
+            count: 21,
+            limit: 10
+        })
     ));
 }
 

@@ -31,13 +31,17 @@ impl Maildir {
     pub fn folder_dir(&self, mailbox: &str, folder: &str) -> Result<PathBuf, MailboxError> {
         let bad_address = mailbox.is_empty()
             || mailbox.starts_with('.')
-            || mailbox.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+            || mailbox
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control());
         if bad_address {
             return Err(MailboxError::InvalidAddress(mailbox.to_owned()));
         }
         let bad_folder = folder.trim().is_empty()
             || folder.starts_with('.')
-            || folder.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+            || folder
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control());
         if bad_folder {
             return Err(MailboxError::InvalidFolder(folder.to_owned()));
         }

@@ -46,7 +46,9 @@ fn io_err(key: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
 fn write_new(path: &Path, bytes: &[u8]) -> io::Result<Created> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(TMP_PREFIX).tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_data()?;
     match tmp.persist_noclobber(path) {

@@ -57,7 +57,9 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.chars().any(|c| c.is_control() || c == '\\')
-        || key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
+        || key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
     if bad {
         Err(StoreError::InvalidKey(key.to_owned()))
     } else {

@@ -166,12 +166,17 @@ fn refused(mailbox: &str, command: &'static str, answer: String, no: bool) -> Ma
     }
 }
 
-/// The mailbox name as IMAP wants it: modified UTF-7, quoted.
-fn folder_arg(folder: &str) -> Result<String, MailboxError> {
+/// The mailbox name as IMAP wants it: modified UTF-7 (not yet quoted).
+fn folder_name(folder: &str) -> Result<String, MailboxError> {
     if folder.trim().is_empty() || folder.chars().any(char::is_control) {
         return Err(MailboxError::InvalidFolder(folder.to_owned()));
     }
-    Ok(quote(&utf7_imap::encode_utf7_imap(folder.to_owned())))
+    Ok(utf7_imap::encode_utf7_imap(folder.to_owned()))
+}
+
+/// The mailbox name as an argument of a command we write ourselves.
+fn folder_arg(folder: &str) -> Result<String, MailboxError> {
+    folder_name(folder).map(|name| quote(&name))
 }
 
 fn quote(s: &str) -> String {
@@ -204,15 +209,21 @@ impl Connection {
         )
         .await?
         .map_err(|e| connect_err(e.to_string()))?;
-        tcp.set_nodelay(true).map_err(|e| connect_err(e.to_string()))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| connect_err(e.to_string()))?;
         let stream: Stream = match server.security {
             Security::PlainLoopback => Box::new(tcp),
             Security::Tls => {
                 let name = ServerName::try_from(server.host.clone())
                     .map_err(|e| connect_err(format!("invalid host name: {e}")))?;
-                let tls = timed(&address, "TLS handshake", limit, tls_connector().connect(name, tcp))
-                    .await?
-                    .map_err(|e| connect_err(format!("TLS: {e}")))?;
+                let tls = timed(
+                    &address,
+                    "TLS handshake",
+                    limit,
+                    tls_connector().connect(name, tcp),
+                )
+                .await?
+                .map_err(|e| connect_err(format!("TLS: {e}")))?;
                 Box::new(tls)
             }
         };
@@ -228,7 +239,14 @@ impl Connection {
             } => {}
             other => return Err(connect_err(format!("unexpected greeting {other:?}"))),
         }
-        let session = login(client, credentials, mailbox, &address, server.command_timeout).await?;
+        let session = login(
+            client,
+            credentials,
+            mailbox,
+            &address,
+            server.command_timeout,
+        )
+        .await?;
         Ok(Connection {
             session,
             ctx: Ctx {
@@ -271,7 +289,8 @@ impl Connection {
         folder: &str,
         message_id: &str,
     ) -> Result<Option<Appended>, MailboxError> {
-        let name = folder_arg(folder)?;
+        // async-imap quotes the name itself.
+        let name = folder_name(folder)?;
         let ctx = &self.ctx;
         match ctx.timed("SELECT", self.session.select(&name)).await? {
             Ok(_) => {}
@@ -360,12 +379,19 @@ impl Connection {
             } if done == tag => Event::Done {
                 ok: *status == Status::Ok,
                 no: *status == Status::No,
-                answer: outcome.information.as_deref().unwrap_or("").trim().to_owned(),
+                answer: outcome
+                    .information
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned(),
                 append_uid: match &outcome.code {
                     Some(ResponseCode::AppendUid(validity, uids)) => {
                         uids.first().map(|member| match member {
                             UidSetMember::Uid(uid) => format!("{validity}:{uid}"),
-                            UidSetMember::UidRange(range) => format!("{validity}:{}", range.start()),
+                            UidSetMember::UidRange(range) => {
+                                format!("{validity}:{}", range.start())
+                            }
                         })
                     }
                     _ => None,
@@ -411,9 +437,14 @@ async fn login(
     match credentials {
         Credentials::Password { login, password } => {
             let user = login.replace("{mailbox}", mailbox);
-            timed(server, "LOGIN", limit, client.login(user, password.expose()))
-                .await?
-                .map_err(|(e, _)| auth_err(e))
+            timed(
+                server,
+                "LOGIN",
+                limit,
+                client.login(user, password.expose()),
+            )
+            .await?
+            .map_err(|(e, _)| auth_err(e))
         }
         Credentials::XOAuth2(tokens) => {
             let token = tokens.token().await.map_err(|e| MailboxError::Auth {
@@ -444,7 +475,10 @@ mod tests {
 
     #[test]
     fn folder_names_are_modified_utf7_and_quoted() {
-        assert_eq!(folder_arg("WhatsApp Archiver").unwrap(), "\"WhatsApp Archiver\"");
+        assert_eq!(
+            folder_arg("WhatsApp Archiver").unwrap(),
+            "\"WhatsApp Archiver\""
+        );
         assert_eq!(folder_arg("微信存档").unwrap(), "\"&X65P4VtYaGM-\"");
         assert_eq!(folder_arg("R&D").unwrap(), "\"R&-D\"");
         assert_eq!(folder_arg("a\"b").unwrap(), "\"a\\\"b\"");
@@ -465,11 +499,15 @@ mod tests {
             _ => unreachable!(),
         };
         assert!(temporary("[UNAVAILABLE] Server busy"));
-        assert!(temporary("Request is throttled. Suggested Backoff Time: 2000 milliseconds"));
+        assert!(temporary(
+            "Request is throttled. Suggested Backoff Time: 2000 milliseconds"
+        ));
         assert!(!temporary("[OVERQUOTA] Quota exceeded"));
         assert!(!temporary("[CANNOT] Invalid mailbox name"));
         match refused("m", "APPEND", "[UNAVAILABLE]".to_owned(), false) {
-            MailboxError::Refused { temporary, .. } => assert!(!temporary, "BAD is never temporary"),
+            MailboxError::Refused { temporary, .. } => {
+                assert!(!temporary, "BAD is never temporary")
+            }
             _ => unreachable!(),
         }
     }

@@ -21,6 +21,9 @@ pub use self::oauth::{ClientCredential, TokenSource};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::secrets::Secret;
 
+/// Exchange Online's message size limit, the default for every server.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
+
 /// How the server is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
@@ -55,10 +58,14 @@ pub struct ImapServer {
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
     /// Not `imaps://host[:port]` or `imap://loopback[:port]`.
-    #[error("IMAP server URL {0:?}: expected imaps://host[:port] (or imap://127.0.0.1:port for tests)")]
+    #[error(
+        "IMAP server URL {0:?}: expected imaps://host[:port] (or imap://127.0.0.1:port for tests)"
+    )]
     Invalid(String),
     /// Plain IMAP to a host that is not loopback.
-    #[error("IMAP server URL {0:?}: plain imap:// is only allowed to a loopback address; use imaps://")]
+    #[error(
+        "IMAP server URL {0:?}: plain imap:// is only allowed to a loopback address; use imaps://"
+    )]
     PlainRemote(String),
 }
 
@@ -95,7 +102,7 @@ impl ImapServer {
             command_timeout: Duration::from_secs(60),
             attempts: 5,
             backoff: Duration::from_secs(1),
-            max_message_bytes: 35 * 1024 * 1024,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         })
     }
 
@@ -165,10 +172,7 @@ impl Imap {
             let connection = Connection::open(&self.server, &self.credentials, mailbox).await?;
             self.connections.insert(mailbox.to_owned(), connection);
         }
-        Ok(self
-            .connections
-            .get_mut(mailbox)
-            .expect("inserted above"))
+        Ok(self.connections.get_mut(mailbox).expect("inserted above"))
     }
 
     /// One attempt: connect if needed, make sure the folder exists, search
@@ -255,7 +259,10 @@ impl Mailbox for Imap {
         message_id: &str,
     ) -> Result<Option<Appended>, MailboxError> {
         self.with_retries(mailbox, async |imap: &mut Imap, _| {
-            imap.connection(mailbox).await?.find(folder, message_id).await
+            imap.connection(mailbox)
+                .await?
+                .find(folder, message_id)
+                .await
         })
         .await
     }
@@ -268,7 +275,10 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         let tls = ImapServer::from_url("imaps://outlook.office365.com").unwrap();
-        assert_eq!((tls.host.as_str(), tls.port), ("outlook.office365.com", 993));
+        assert_eq!(
+            (tls.host.as_str(), tls.port),
+            ("outlook.office365.com", 993)
+        );
         assert_eq!(tls.security, Security::Tls);
         let local = ImapServer::from_url("imap://127.0.0.1:1143").unwrap();
         assert_eq!(local.security, Security::PlainLoopback);
@@ -277,7 +287,13 @@ mod tests {
             ImapServer::from_url("imap://mail.example.com"),
             Err(UrlError::PlainRemote(_))
         ));
-        for bad in ["https://x", "imaps://", "imaps://u:p@host", "imaps://host/INBOX", "nonsense"] {
+        for bad in [
+            "https://x",
+            "imaps://",
+            "imaps://u:p@host",
+            "imaps://host/INBOX",
+            "nonsense",
+        ] {
             assert!(ImapServer::from_url(bad).is_err(), "{bad}");
         }
     }

@@ -112,7 +112,8 @@ impl TokenSource {
         credential: ClientCredential,
         scope: &str,
     ) -> Result<TokenSource, OAuthError> {
-        let url = url::Url::parse(endpoint).map_err(|_| OAuthError::Endpoint(endpoint.to_owned()))?;
+        let url =
+            url::Url::parse(endpoint).map_err(|_| OAuthError::Endpoint(endpoint.to_owned()))?;
         let loopback = url.host_str().is_some_and(|h| {
             h == "localhost"
                 || h.trim_start_matches('[')
@@ -128,7 +129,9 @@ impl TokenSource {
             hex::decode(thumbprint)
                 .ok()
                 .filter(|bytes| bytes.len() == 20)
-                .ok_or_else(|| OAuthError::Certificate("thumbprint must be 40 hex digits (SHA-1)".to_owned()))?;
+                .ok_or_else(|| {
+                    OAuthError::Certificate("thumbprint must be 40 hex digits (SHA-1)".to_owned())
+                })?;
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -181,7 +184,10 @@ impl TokenSource {
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
                 ));
-                form.push(("client_assertion", self.assertion(private_key_pem, thumbprint)?));
+                form.push((
+                    "client_assertion",
+                    self.assertion(private_key_pem, thumbprint)?,
+                ));
             }
         }
         let unreachable = |reason: String| OAuthError::Unreachable {
@@ -200,8 +206,11 @@ impl TokenSource {
             .bytes()
             .await
             .map_err(|e| unreachable(e.without_url().to_string()))?;
-        let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|_| unreachable(format!("HTTP {status} with a body that is not a token answer")))?;
+        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
+            unreachable(format!(
+                "HTTP {status} with a body that is not a token answer"
+            ))
+        })?;
         match answer {
             TokenAnswer {
                 access_token: Some(token),
@@ -234,7 +243,12 @@ impl TokenSource {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let nonce = Sha256::digest(format!("{}:{}:{}", inner.client_id, now.as_nanos(), std::process::id()));
+        let nonce = Sha256::digest(format!(
+            "{}:{}:{}",
+            inner.client_id,
+            now.as_nanos(),
+            std::process::id()
+        ));
         let claims = AssertionClaims {
             aud: &inner.endpoint,
             iss: &inner.client_id,

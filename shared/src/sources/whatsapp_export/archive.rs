@@ -133,8 +133,8 @@ pub fn media_key(sha256: &str) -> String {
 
 /// Opens an export zip, checking every bound before trusting any entry.
 pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| ZipError::Malformed(e.to_string()))?;
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ZipError::Malformed(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(ZipError::TooManyEntries {
             count: archive.len(),
@@ -156,7 +156,10 @@ pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipErr
             continue;
         }
         let budget = limits.max_total_bytes - total;
-        let ratio_cap = entry.compressed_size().max(1).saturating_mul(limits.max_ratio);
+        let ratio_cap = entry
+            .compressed_size()
+            .max(1)
+            .saturating_mul(limits.max_ratio);
         let cap = budget.min(ratio_cap);
         let mut content = Vec::new();
         (&mut entry)
@@ -224,7 +227,10 @@ fn is_text(name: &str) -> bool {
 /// otherwise the only `.txt`. Other `.txt` files are media (shared documents).
 fn chat_index(files: &[(String, Vec<u8>)]) -> Result<usize, ZipError> {
     let named = |pred: &dyn Fn(&str) -> bool| files.iter().position(|(name, _)| pred(name));
-    let mut texts = files.iter().enumerate().filter(|(_, (name, _))| is_text(name));
+    let mut texts = files
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| is_text(name));
     let only_text = match (texts.next(), texts.next()) {
         (Some((index, _)), None) => Some(index),
         _ => None,

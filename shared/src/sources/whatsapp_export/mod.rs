@@ -1,0 +1,479 @@
+//! WhatsApp "Export chat" files: the chat text of a `.txt` export (or the
+//! `_chat.txt` of a `.zip` one) turned into archive items.
+//!
+//! ```text
+//! 12/29/25, 10:30 PM - Bob: text            Android, month first, 12-hour clock
+//! 29/12/2025, 22:30 - Bob: text             Android, day first
+//! [29/12/25, 22:30:15] Bob: text            iOS
+//! 13.6.2018 klo 21.25.15 - Bob: text        Finnish
+//! ```
+//!
+//! Parsing is streaming and borrows: items point into the export's text
+//! (`Cow::Borrowed`) wherever no cleaning was needed, and into the prepared
+//! [`Chat`] for what every item shares (conversation id, participants).
+//! [`Chat::prepare`] detects the header layout, then reads every line once:
+//! it records each header (offsets, date fields, author prefix; 32 bytes a
+//! message) and gathers the evidence for the date order, the authors and
+//! whether the chat is a group. [`Chat::items`] then emits one item per
+//! recorded message, in file order, without reading the headers again.
+//!
+//! - Headers: see `header` (layout detection: the most frequent layout among
+//!   the first header-like lines; only lines of exactly that layout start a
+//!   message, so text that merely starts with a date stays in its message).
+//! - Date order and time zones: see `dates` (values above 12, then ordering,
+//!   then the layout; inconsistent files are read best effort).
+//! - Authors and notices: see `people` (first `": "` outside quotation marks).
+//! - Markers (deleted, edited, omitted media, attachments, missed calls): see
+//!   `markers`, table-driven per language.
+//! - Item ids: see `ids`.
+//!
+//! U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 and U+FEFF are removed from
+//! names and text; NBSP and U+202F count as spaces in headers. `raw` keeps a
+//! message's lines exactly as written (without the final line break).
+
+mod archive;
+mod conversation;
+mod dates;
+mod header;
+mod ids;
+mod lines;
+mod markers;
+mod people;
+mod text;
+
+pub mod bench_data;
+
+pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, media_key, read_zip};
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::item::{Conversation, ConversationKind, Item, Participant, Raw, SourceKind, Timestamp};
+use conversation::Custodian;
+use dates::{LocalClock, LocalTime, OrderStats};
+use header::{Header, Shape, Stamp};
+use ids::{IdBase, Occurrences, message_key};
+use lines::Lines;
+use people::{Cast, Census, Person};
+
+/// Which field of a numeric date comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DateOrder {
+    /// `29/12/2025`: day, month, year.
+    DayFirst,
+    /// `12/29/2025`: month, day, year.
+    MonthFirst,
+    /// `2025/12/29`: year, month, day.
+    YearFirst,
+}
+
+impl fmt::Display for DateOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DateOrder::DayFirst => "day first",
+            DateOrder::MonthFirst => "month first",
+            DateOrder::YearFirst => "year first",
+        })
+    }
+}
+
+/// What the parser needs to know besides the text.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportContext<'c> {
+    /// The employee whose phone made the export (phone number in any form, or
+    /// an e-mail); the item's `custodian`.
+    pub custodian: &'c str,
+    /// The chat file's name as dropped: "WhatsApp Chat with Bob.txt",
+    /// "WhatsApp Chat - Sales team.zip", "_chat.txt"…; gives the chat title.
+    /// For a zip, pass the zip's name, not `_chat.txt`.
+    pub file_name: &'c str,
+    /// Time zone of the device that made the export (from configuration).
+    pub tz: Tz,
+    /// Force the date order instead of inferring it from the whole file.
+    pub date_order: Option<DateOrder>,
+}
+
+/// A media file found beside the chat text (in a zip), as stored in the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Key of the file in the archive store.
+    pub object_key: String,
+}
+
+/// What a parse found, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatSummary {
+    /// Items emitted.
+    pub items: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// The order the file's dates were read in.
+    pub date_order: DateOrder,
+    /// The header layout, e.g. `d/m/yyyy, h:mm - ` or `[m/d/yy, h:mm:ss a] `.
+    pub layout: String,
+    /// The conversation's id.
+    pub conversation_id: String,
+    /// Direct or group.
+    pub conversation_kind: ConversationKind,
+    /// The chat's title, from the file name.
+    pub title: Option<String>,
+    /// Participants: the authors in order of appearance, and in a direct chat
+    /// the custodian and the other party.
+    pub participants: Vec<String>,
+    /// Lines in the header layout whose date is impossible in the file's date
+    /// order; they are kept as text of the message before them (before the
+    /// first message, they belong to none).
+    pub rejected_headers: u64,
+    /// Non-empty lines before the first header; they belong to no message.
+    pub unattributed_lines: u64,
+}
+
+/// Why an export cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// No line starts like a WhatsApp message.
+    #[error(
+        "{file}: no WhatsApp message header found (expected lines like \
+         \"29/12/2025, 22:30 - Name: text\" or \"[29/12/25, 22:30:15] Name: text\"); \
+         is this a WhatsApp chat export?"
+    )]
+    NoHeader {
+        /// The file's name.
+        file: String,
+    },
+    /// The configured date order makes every header's date impossible.
+    #[error(
+        "{file}: no message header has a valid date when read {order}; check the configured date order"
+    )]
+    NoValidDate {
+        /// The file's name.
+        file: String,
+        /// The configured order.
+        order: DateOrder,
+    },
+}
+
+/// An export ready to be read: its layout, date order, participants and
+/// conversation are known. Items borrow from it and from the text.
+pub struct Chat<'a> {
+    text: &'a str,
+    shape: Shape,
+    order: DateOrder,
+    tz: Tz,
+    custodian: Custodian,
+    title: Option<String>,
+    /// Identifies the chat in item ids.
+    chat_digest: [u8; 16],
+    conversation_id: String,
+    kind: ConversationKind,
+    cast: Cast<'a>,
+    /// Every header line in the file's layout with a plausible date.
+    records: Vec<Record>,
+    lines: u64,
+    unattributed_lines: u64,
+}
+
+/// Shows the layout and counts, never message content.
+impl fmt::Debug for Chat<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chat")
+            .field("layout", &self.shape.describe(self.order))
+            .field("date_order", &self.order)
+            .field("kind", &self.kind)
+            .field("messages", &self.records.len())
+            .field("participants", &self.cast.people.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A header line found by the first pass.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    /// Offset of the line in the text.
+    start: usize,
+    stamp: Stamp,
+    /// The author prefix's index in the census, or `people::NO_PREFIX`.
+    prefix: u32,
+    /// Offset of the body (after the header) from `start`.
+    body: u32,
+    /// Offset of the text (after `Name: `) from the body.
+    text: u32,
+}
+
+impl<'a> Chat<'a> {
+    /// Reads the whole export once: header layout, date order, authors,
+    /// conversation.
+    pub fn prepare(text: &'a str, ctx: &ExportContext<'_>) -> Result<Self, ExportError> {
+        let file = || ctx.file_name.to_owned();
+        let shape = header::detect(text).ok_or_else(|| ExportError::NoHeader { file: file() })?;
+        let survey = Survey::read(text, &shape, ctx.date_order);
+        if survey.records.is_empty() {
+            return Err(match ctx.date_order {
+                Some(order) => ExportError::NoValidDate {
+                    file: file(),
+                    order,
+                },
+                None => ExportError::NoHeader { file: file() },
+            });
+        }
+        let order = ctx
+            .date_order
+            .unwrap_or_else(|| survey.stats.decide(&shape));
+        let group_notice = survey.census.group_notice;
+        let mut cast = survey.census.cast();
+        let title = conversation::title(ctx.file_name).map(str::to_owned);
+        let custodian = Custodian::new(ctx.custodian);
+        let kind = if cast.people.len() > 2 || group_notice {
+            ConversationKind::Group
+        } else {
+            conversation::complete_direct(&mut cast.people, title.as_deref(), &custodian);
+            ConversationKind::Direct
+        };
+        let chat_key = title
+            .as_deref()
+            .unwrap_or_else(|| conversation::base_name(ctx.file_name));
+        let chat_digest = conversation::chat_digest(&custodian, chat_key);
+        Ok(Chat {
+            text,
+            shape,
+            order,
+            tz: ctx.tz,
+            conversation_id: conversation::conversation_id(&chat_digest),
+            custodian,
+            title,
+            chat_digest,
+            kind,
+            cast,
+            records: survey.records,
+            lines: survey.lines,
+            unattributed_lines: survey.unattributed_lines,
+        })
+    }
+
+    /// The order the dates are read in.
+    pub fn date_order(&self) -> DateOrder {
+        self.order
+    }
+
+    /// The conversation every item belongs to.
+    pub fn conversation(&self) -> Conversation<'_> {
+        Conversation {
+            id: Cow::Borrowed(&self.conversation_id),
+            kind: self.kind,
+            title: self.title.as_deref().map(Cow::Borrowed),
+        }
+    }
+
+    /// Reads the messages, calling `emit` once per item in file order;
+    /// `media` finds an attachment's stored file by name.
+    ///
+    /// A header whose date is impossible in the file's date order is not a
+    /// header: its line stays in the message before it.
+    pub fn items<'c>(
+        &'c self,
+        media: &dyn Fn(&str) -> Option<MediaRef>,
+        mut emit: impl FnMut(Item<'c>),
+    ) -> ChatSummary {
+        let mut builder = Builder {
+            chat: self,
+            roster: self.cast.people.iter().map(participant).collect(),
+            conversation: self.conversation(),
+            ids: IdBase::new(self.chat_digest),
+            clock: LocalClock::new(self.tz),
+            occurrences: Occurrences::with_capacity(self.records.len()),
+            media,
+        };
+        let (mut items, mut rejected) = (0, 0);
+        let mut current: Option<(&Record, LocalTime)> = None;
+        for record in &self.records {
+            let Some(local) = dates::resolve(&record.stamp, self.order) else {
+                rejected += 1;
+                continue;
+            };
+            if let Some((message, local)) = current.replace((record, local)) {
+                emit(builder.item(message, local, Some(record.start)));
+                items += 1;
+            }
+        }
+        if let Some((message, local)) = current {
+            emit(builder.item(message, local, None));
+            items += 1;
+        }
+        ChatSummary {
+            items,
+            lines: self.lines,
+            date_order: self.order,
+            layout: self.shape.describe(self.order),
+            conversation_id: self.conversation_id.clone(),
+            conversation_kind: self.kind,
+            title: self.title.clone(),
+            participants: conversation::labels(&self.cast.people),
+            rejected_headers: rejected,
+            unattributed_lines: self.unattributed_lines,
+        }
+    }
+}
+
+/// The MIME type of a file by its name's extension, as used for attachments
+/// (`application/octet-stream` when unknown).
+pub fn content_type(file_name: &str) -> &'static str {
+    mime_guess::from_path(file_name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+}
+
+/// Parses an export's chat text, calling `emit` once per item in file order.
+///
+/// The items borrow from `text` and from the parser's tables, so they live
+/// for the call of `emit`; use [`Chat`] to keep them longer.
+pub fn parse_chat(
+    text: &str,
+    ctx: &ExportContext<'_>,
+    media: &dyn Fn(&str) -> Option<MediaRef>,
+    emit: &mut dyn FnMut(Item<'_>),
+) -> Result<ChatSummary, ExportError> {
+    Ok(Chat::prepare(text, ctx)?.items(media, emit))
+}
+
+/// What the first pass finds.
+struct Survey<'a> {
+    records: Vec<Record>,
+    stats: OrderStats,
+    census: Census<'a>,
+    lines: u64,
+    unattributed_lines: u64,
+}
+
+impl<'a> Survey<'a> {
+    /// Records every header line of `shape` whose date is possible in some
+    /// candidate order, with the evidence for the order and the authors.
+    fn read(text: &'a str, shape: &Shape, forced: Option<DateOrder>) -> Self {
+        let orders = dates::candidates(shape, forced);
+        let mut survey = Survey {
+            records: Vec::new(),
+            stats: OrderStats::default(),
+            census: Census::default(),
+            lines: 0,
+            unattributed_lines: 0,
+        };
+        for (start, end) in Lines::new(text) {
+            survey.lines += 1;
+            let header = header::scan(&text.as_bytes()[start..end]).filter(|header| {
+                header.shape == *shape
+                    && orders
+                        .iter()
+                        .any(|&order| dates::is_date(&header.stamp, order))
+            });
+            match header.and_then(|header| survey.record(text, start, end, header)) {
+                Some(record) => survey.records.push(record),
+                None if survey.records.is_empty() && start < end => survey.unattributed_lines += 1,
+                None => {}
+            }
+        }
+        survey
+    }
+
+    fn record(
+        &mut self,
+        text: &'a str,
+        start: usize,
+        end: usize,
+        header: Header,
+    ) -> Option<Record> {
+        let body = u32::try_from(header.body).ok()?;
+        let (prefix, text_at) = self.census.observe(&text[start + header.body..end]);
+        self.stats.add(&header.stamp);
+        Some(Record {
+            start,
+            stamp: header.stamp,
+            prefix,
+            body,
+            text: u32::try_from(text_at).ok()?,
+        })
+    }
+}
+
+fn participant<'c>(person: &'c Person<'_>) -> Participant<'c> {
+    Participant {
+        id: Some(Cow::Borrowed(&person.id)),
+        name: person.name.as_deref().map(Cow::Borrowed),
+        phone: person.phone.as_deref().map(Cow::Borrowed),
+        email: person.email.as_deref().map(Cow::Borrowed),
+    }
+}
+
+/// Turns messages into items; holds what items share and the caches.
+struct Builder<'c, 'a, 'm> {
+    chat: &'c Chat<'a>,
+    /// Every participant, in `cast.people` order.
+    roster: Vec<Participant<'c>>,
+    conversation: Conversation<'c>,
+    ids: IdBase,
+    clock: LocalClock,
+    occurrences: Occurrences,
+    media: &'m dyn Fn(&str) -> Option<MediaRef>,
+}
+
+impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
+    /// The item of the message starting at `record`, which ends before the
+    /// line starting at `next` (or at the end of the text).
+    fn item(&mut self, record: &Record, local: LocalTime, next: Option<usize>) -> Item<'c> {
+        let all: &'a str = self.chat.text;
+        let end = lines::message_end(all, next);
+        let body = &all[record.start + record.body as usize..end];
+        let (sender, text) = self
+            .chat
+            .cast
+            .read(record.prefix, body, record.text as usize);
+        let (seconds, timestamp) = self.clock.utc(local);
+        let content = text::clean(text);
+        let author = sender.map_or("", |index| {
+            self.chat.cast.people[index as usize].id.as_ref()
+        });
+        let occurrence = self
+            .occurrences
+            .next(seconds, message_key(sender, &content));
+        let id = self.ids.derive(seconds, occurrence, author, &content);
+        let meaning = match sender {
+            Some(_) => markers::interpret(content, self.media),
+            None => markers::Meaning::notice(content),
+        };
+        Item {
+            id,
+            source: SourceKind::WhatsappExport,
+            kind: meaning.kind,
+            timestamp: Timestamp(timestamp),
+            custodian: Some(Cow::Borrowed(&self.chat.custodian.given)),
+            conversation: self.conversation.clone(),
+            sender: sender.map(|index| self.roster[index as usize].clone()),
+            recipients: self.recipients(sender),
+            text: meaning.text,
+            attachments: meaning.attachments,
+            edited: meaning.edited,
+            call: meaning.call,
+            refers_to: None,
+            raw: Raw::Text(Cow::Borrowed(&all[record.start..end])),
+        }
+    }
+
+    /// Everyone but the sender.
+    fn recipients(&self, sender: Option<u32>) -> Vec<Participant<'c>> {
+        let mut recipients = Vec::with_capacity(self.roster.len() - usize::from(sender.is_some()));
+        for (index, participant) in self.roster.iter().enumerate() {
+            if sender != Some(index as u32) {
+                recipients.push(participant.clone());
+            }
+        }
+        recipients
+    }
+}

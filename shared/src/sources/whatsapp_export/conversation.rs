@@ -1,0 +1,277 @@
+//! The chat an export belongs to: its title (from the file name), the
+//! custodian who exported it, and the parties of a direct chat.
+
+use std::borrow::Cow;
+
+use sha2::{Digest, Sha256};
+
+use super::people::{Person, international_phone};
+
+/// The file name's start before the chat's title, per app language.
+const TITLE_PREFIXES: &[&str] = &[
+    "WhatsApp Chat with ",
+    "WhatsApp Chat - ",
+    "WhatsApp-Chat mit ",
+    "WhatsApp Chat mit ",
+    "Chat de WhatsApp con ",
+    "Discussion WhatsApp avec ",
+    "Conversa do WhatsApp com ",
+    "Chat WhatsApp con ",
+    "WhatsApp-chat met ",
+];
+
+/// The file name without directories.
+pub(super) fn base_name(file_name: &str) -> &str {
+    file_name.rsplit(['/', '\\']).next().unwrap_or(file_name)
+}
+
+/// The chat's title, from a file name like `WhatsApp Chat with Bob.txt` or
+/// `WhatsApp Chat - Sales team.zip`; `None` for `_chat.txt` and other names.
+pub(super) fn title(file_name: &str) -> Option<&str> {
+    let name = base_name(file_name);
+    let stem = [".txt", ".zip", ".TXT", ".ZIP"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name);
+    let title = TITLE_PREFIXES
+        .iter()
+        .find_map(|prefix| stem.strip_prefix(prefix))?
+        .trim();
+    (!title.is_empty()).then_some(title)
+}
+
+/// A digest identifying a chat of a custodian (`chat_key` is the title, else
+/// the file name): SHA-256 over the length-prefixed parts, first 16 bytes.
+pub(super) fn chat_digest(custodian: &Custodian, chat_key: &str) -> [u8; 16] {
+    let mut hasher = Sha256::new();
+    for part in [
+        b"whatsapp-export-chat".as_slice(),
+        custodian.key.as_bytes(),
+        chat_key.as_bytes(),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let mut digest = [0; 16];
+    digest.copy_from_slice(&hasher.finalize()[..16]);
+    digest
+}
+
+/// The stable conversation id of a chat: `wa-export:` and its digest in hex.
+pub(super) fn conversation_id(digest: &[u8; 16]) -> String {
+    format!("wa-export:{}", hex::encode(digest))
+}
+
+/// The employee whose phone made the export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Custodian {
+    /// As configured, trimmed.
+    pub given: String,
+    /// The normalised identity used in ids: E.164, lowercased e-mail, or as given.
+    pub key: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Custodian {
+    /// Reads a phone number in any international form (`+44 7700 900123`,
+    /// `447700900123`, `0044…`) or an e-mail address.
+    pub(super) fn new(given: &str) -> Self {
+        let given = given.trim().to_owned();
+        let (phone, email) = if given.contains('@') {
+            (None, Some(given.to_lowercase()))
+        } else {
+            (custodian_phone(&given), None)
+        };
+        let key = phone
+            .clone()
+            .or_else(|| email.clone())
+            .unwrap_or_else(|| given.clone());
+        Custodian {
+            given,
+            key,
+            phone,
+            email,
+        }
+    }
+
+    /// The custodian as a participant when no author is them.
+    fn person(&self) -> Person<'static> {
+        Person {
+            id: Cow::Owned(self.given.clone()),
+            name: None,
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+        }
+    }
+
+    /// Marks `person` as the custodian, keeping what the export says.
+    fn mark(&self, person: &mut Person<'_>) {
+        if person.phone.is_none() {
+            person.phone.clone_from(&self.phone);
+        }
+        if person.email.is_none() {
+            person.email.clone_from(&self.email);
+        }
+    }
+}
+
+/// A custodian's number in international form, with or without `+` or `00`.
+fn custodian_phone(given: &str) -> Option<String> {
+    if given.starts_with('+') {
+        return international_phone(given);
+    }
+    let plain = given.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let international = plain.strip_prefix("00").unwrap_or(plain);
+    international_phone(&format!("+{international}"))
+}
+
+/// Completes the parties of a direct chat with the custodian and the other
+/// party (the chat's title). The custodian is the author whose number is the
+/// custodian's, else the one author who is not the title party; when nobody
+/// wrote as the custodian (and the title party did) they are added. The title
+/// party is added when every author is the custodian.
+pub(super) fn complete_direct(
+    people: &mut Vec<Person<'_>>,
+    title: Option<&str>,
+    custodian: &Custodian,
+) {
+    let is_title = |p: &Person<'_>| title.is_some() && p.name.as_deref() == title;
+    let by_phone = people
+        .iter()
+        .position(|p| p.phone.is_some() && p.phone == custodian.phone);
+    let others: Vec<usize> = (0..people.len())
+        .filter(|&i| !is_title(&people[i]))
+        .collect();
+    let by_elimination = match (title, others.as_slice()) {
+        (Some(_), [only]) => Some(*only),
+        _ => None,
+    };
+    match by_phone.or(by_elimination) {
+        Some(index) => custodian.mark(&mut people[index]),
+        None if title.is_some() && others.is_empty() => people.push(custodian.person()),
+        None => {}
+    }
+    let only_custodian = people.iter().all(|p| !is_title(p)) && people.len() <= 1;
+    if let (Some(title), true) = (title, only_custodian) {
+        people.push(Person::named(Cow::Owned(title.to_owned())));
+    }
+}
+
+/// How participants are named in reports: display name, else identity.
+pub(super) fn labels(people: &[Person<'_>]) -> Vec<String> {
+    people
+        .iter()
+        .map(|p| p.name.as_deref().unwrap_or(&p.id).to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_from_file_names() {
+        assert_eq!(title("WhatsApp Chat with Bob.txt"), Some("Bob"));
+        assert_eq!(
+            title("drop/whatsapp-export/+447700900123/WhatsApp Chat - Sales team.zip"),
+            Some("Sales team")
+        );
+        assert_eq!(title("WhatsApp-Chat mit Jürgen.txt"), Some("Jürgen"));
+        assert_eq!(title("Chat de WhatsApp con Ana.txt"), Some("Ana"));
+        assert_eq!(title("Discussion WhatsApp avec Émile.zip"), Some("Émile"));
+        assert_eq!(title("_chat.txt"), None);
+        assert_eq!(title("WhatsApp Chat with .txt"), None);
+        assert_eq!(
+            international_phone("+44 7700 900123").as_deref(),
+            Some("+447700900123")
+        );
+    }
+
+    #[test]
+    fn custodians_in_any_form() {
+        for given in [
+            "+44 7700 900123",
+            "447700900123",
+            "0044 7700 900123",
+            " +44-7700-900123 ",
+        ] {
+            let custodian = Custodian::new(given);
+            assert_eq!(custodian.phone.as_deref(), Some("+447700900123"), "{given}");
+            assert_eq!(custodian.key, "+447700900123");
+        }
+        let custodian = Custodian::new("Alice@Example.com");
+        assert_eq!(
+            (custodian.email.as_deref(), custodian.phone),
+            (Some("alice@example.com"), None)
+        );
+        assert_eq!(Custodian::new("alice").key, "alice");
+    }
+
+    #[test]
+    fn conversation_ids_are_stable_and_distinct() {
+        let alice = Custodian::new("+44 7700 900123");
+        let same = Custodian::new("+447700900123");
+        assert_eq!(chat_digest(&alice, "Bob"), chat_digest(&same, "Bob"));
+        assert_ne!(chat_digest(&alice, "Bob"), chat_digest(&alice, "Carol"));
+        let id = conversation_id(&chat_digest(&alice, "Bob"));
+        assert!(id.starts_with("wa-export:") && id.len() == 42, "{id}");
+    }
+
+    fn names(people: &[Person<'_>]) -> Vec<(String, Option<String>)> {
+        people
+            .iter()
+            .map(|p| (p.id.to_string(), p.phone.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn direct_chat_parties() {
+        let custodian = Custodian::new("+44 7700 900123");
+        let phone = Some("+447700900123".to_owned());
+        let mut people = vec![Person::named("Bob".into()), Person::named("Alice".into())];
+        complete_direct(&mut people, Some("Bob"), &custodian);
+        assert_eq!(
+            names(&people),
+            [("Bob".into(), None), ("Alice".into(), phone.clone())]
+        );
+
+        let mut people = vec![Person::named("Bob".into())];
+        complete_direct(&mut people, Some("Bob"), &custodian);
+        assert_eq!(
+            names(&people),
+            [
+                ("Bob".into(), None),
+                ("+44 7700 900123".into(), phone.clone())
+            ]
+        );
+
+        let mut people = vec![Person::named("Alice".into())];
+        complete_direct(&mut people, Some("+1 415 555 0132"), &custodian);
+        let title_phone = Some("+14155550132".to_owned());
+        assert_eq!(
+            names(&people),
+            [
+                ("Alice".into(), phone.clone()),
+                ("+1 415 555 0132".into(), title_phone)
+            ]
+        );
+
+        let mut people = vec![
+            Person::named("Robert".into()),
+            Person::named("Alice".into()),
+        ];
+        complete_direct(&mut people, Some("Bob"), &custodian);
+        assert_eq!(
+            names(&people),
+            [("Robert".into(), None), ("Alice".into(), None)]
+        );
+
+        let mut people = vec![
+            Person::named("Bob".into()),
+            Person::named("+44 7700 900123".into()),
+        ];
+        complete_direct(&mut people, None, &custodian);
+        assert_eq!(people[1].phone, phone);
+    }
+}

@@ -1,0 +1,948 @@
+//! The WhatsApp "Export chat" parser, end to end: layouts, date order,
+//! messages, markers, participants, ids and bad input.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use chrono_tz::Tz;
+use shared::item::{Attachment, Call, ConversationKind, Item, ItemKind, Raw};
+use shared::sources::whatsapp_export::bench_data::generate_android_export;
+use shared::sources::whatsapp_export::{
+    Chat, ChatSummary, DateOrder, ExportContext, ExportError, MediaRef, parse_chat,
+};
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/whatsapp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn context<'c>(custodian: &'c str, file_name: &'c str, tz: Tz) -> ExportContext<'c> {
+    ExportContext {
+        custodian,
+        file_name,
+        tz,
+        date_order: None,
+    }
+}
+
+fn no_media(_: &str) -> Option<MediaRef> {
+    None
+}
+
+fn read_items<'c>(
+    chat: &'c Chat<'_>,
+    media: &dyn Fn(&str) -> Option<MediaRef>,
+) -> (Vec<Item<'c>>, ChatSummary) {
+    let mut items = Vec::new();
+    let summary = chat.items(media, |item| items.push(item));
+    (items, summary)
+}
+
+fn prepare<'a>(text: &'a str, ctx: &ExportContext<'_>) -> Chat<'a> {
+    Chat::prepare(text, ctx).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn time(item: &Item<'_>) -> String {
+    item.timestamp.0.to_rfc3339()
+}
+
+fn sender<'i>(item: &'i Item<'_>) -> Option<&'i str> {
+    item.sender.as_ref().and_then(|s| s.name.as_deref())
+}
+
+fn recipients(item: &Item<'_>) -> Vec<String> {
+    item.recipients
+        .iter()
+        .map(|r| r.label().to_owned())
+        .collect()
+}
+
+fn raw<'i>(item: &'i Item<'_>) -> &'i str {
+    match &item.raw {
+        Raw::Text(text) => text,
+        Raw::Json(_) => panic!("export items carry text"),
+    }
+}
+
+#[test]
+fn every_header_layout() {
+    let utc = chrono_tz::UTC;
+    // (export, UTC time of the first message, layout reported)
+    let cases = [
+        (
+            "12/29/25, 10:30 PM - Bob: text\n12/30/25, 9:00 AM - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "m/d/yy, h:mm a - ",
+        ),
+        (
+            "29/12/2025, 22:30 - Bob: text\n30/12/2025, 09:00 - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d/m/yyyy, h:mm - ",
+        ),
+        (
+            "[29/12/25, 22:30:15] Bob: text\n[30/12/25, 09:00:00] Ann: x",
+            "2025-12-29T22:30:15+00:00",
+            "[d/m/yy, h:mm:ss] ",
+        ),
+        (
+            "2023-12-20, 5:46 p.m. - Bob: text\n2023-12-21, 9:00 a.m. - Ann: x",
+            "2023-12-20T17:46:00+00:00",
+            "yyyy-m-d, h:mm a - ",
+        ),
+        (
+            "13.06.18, 21:25 - Bob: text\n14.06.18, 09:00 - Ann: x",
+            "2018-06-13T21:25:00+00:00",
+            "d.m.yy, h:mm - ",
+        ),
+        (
+            "13.6.2018 klo 21.25.15 - Bob: text\n14.6.2018 klo 9.00.00 - Ann: x",
+            "2018-06-13T21:25:15+00:00",
+            "d.m.yyyy klo h.mm.ss - ",
+        ),
+        (
+            "[2018/06/13, 21:25:15] Bob: text\n[2018/06/14, 09:00:00] Ann: x",
+            "2018-06-13T21:25:15+00:00",
+            "[yyyy/m/d, h:mm:ss] ",
+        ),
+        (
+            "12/29/25 10:30 PM - Bob: text\n12/30/25 9:00 AM - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "m/d/yy h:mm a - ",
+        ),
+        (
+            "29/12/2025, 10:30 p.\u{a0}m. - Bob: text\n30/12/2025, 9:00 a.\u{a0}m. - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d/m/yyyy, h:mm a - ",
+        ),
+        (
+            "[12/29/25, 10:30:15\u{202f}PM] Bob: text\n[12/30/25, 9:00:00\u{202f}AM] Ann: x",
+            "2025-12-29T22:30:15+00:00",
+            "[m/d/yy, h:mm:ss a] ",
+        ),
+        (
+            "29/12/2025, 10:30\u{a0}pm - Bob: text\n30/12/2025, 9:00\u{a0}am - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d/m/yyyy, h:mm a - ",
+        ),
+        (
+            "2018/06/13 21:25 - Bob: text\n2018/06/14 09:00 - Ann: x",
+            "2018-06-13T21:25:00+00:00",
+            "yyyy/m/d h:mm - ",
+        ),
+        (
+            "29-12-2025 22:30 - Bob: text\n30-12-2025 09:00 - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d-m-yyyy h:mm - ",
+        ),
+        (
+            "2018. 6. 13. 오후 9:25 - Bob: text\n2018. 6. 14. 오전 9:00 - Ann: x",
+            "2018-06-13T21:25:00+00:00",
+            "yyyy. m. d. a h:mm - ",
+        ),
+        (
+            "[29.12.25, 22:30:15] Bob: text\n[30.12.25, 09:00:00] Ann: x",
+            "2025-12-29T22:30:15+00:00",
+            "[d.m.yy, h:mm:ss] ",
+        ),
+        (
+            "2018/6/13 下午9:25 - Bob: text\n2018/6/14 上午9:00 - Ann: x",
+            "2018-06-13T21:25:00+00:00",
+            "yyyy/m/d a h:mm - ",
+        ),
+        (
+            "\u{200e}[12/29/25, 10:30:15 PM] Bob: text\n[12/30/25, 9:00:00 AM] Ann: x",
+            "2025-12-29T22:30:15+00:00",
+            "[m/d/yy, h:mm:ss a] ",
+        ),
+        (
+            "29/12/2025, 10:30 p. m. - Bob: text\n30/12/2025, 9:00 a. m. - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d/m/yyyy, h:mm a - ",
+        ),
+        (
+            "29/12/2025 22:30 - Bob: text\n30/12/2025 09:00 - Ann: x",
+            "2025-12-29T22:30:00+00:00",
+            "d/m/yyyy h:mm - ",
+        ),
+    ];
+    assert!(cases.len() >= 12);
+    for (text, first_time, layout) in cases {
+        let ctx = context("+44 7700 900123", "WhatsApp Chat with Bob.txt", utc);
+        let chat = prepare(text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(items.len(), 2, "{text}");
+        assert_eq!(time(&items[0]), first_time, "{text}");
+        assert_eq!(sender(&items[0]), Some("Bob"), "{text}");
+        assert_eq!(items[0].text.as_deref(), Some("text"), "{text}");
+        assert_eq!(sender(&items[1]), Some("Ann"), "{text}");
+        assert!(items[1].timestamp > items[0].timestamp, "{text}");
+        assert_eq!(summary.layout, layout, "{text}");
+    }
+}
+
+#[test]
+fn android_direct_chat() {
+    let text = fixture("android_us_direct.txt");
+    let ctx = context(
+        "+1 415 555 0100",
+        "WhatsApp Chat with Bob Miller.txt",
+        chrono_tz::America::New_York,
+    );
+    let chat = Chat::prepare(&text, &ctx).unwrap();
+    let media = |name: &str| {
+        (name == "IMG-20251229-WA0001.jpg").then(|| MediaRef {
+            size: 1234,
+            sha256: "ab".repeat(32),
+            content_type: "image/jpeg".into(),
+            object_key: format!("media/{}", "ab".repeat(32)),
+        })
+    };
+    let (items, summary) = read_items(&chat, &media);
+    assert_eq!(summary.items, 12);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(summary.conversation_kind, ConversationKind::Direct);
+    assert_eq!(summary.title.as_deref(), Some("Bob Miller"));
+    assert_eq!(summary.participants, ["Bob Miller", "Alice Chen"]);
+
+    let notice = &items[0];
+    assert_eq!(
+        (notice.kind, notice.sender.as_ref()),
+        (ItemKind::System, None)
+    );
+    assert!(
+        notice
+            .text
+            .as_deref()
+            .unwrap()
+            .starts_with("Messages and calls are end-to-end encrypted.")
+    );
+    assert_eq!(recipients(notice), ["Bob Miller", "Alice Chen"]);
+    assert_eq!(time(notice), "2025-12-29T02:05:00+00:00");
+
+    let hello = &items[1];
+    assert_eq!(sender(hello), Some("Bob Miller"));
+    assert_eq!(hello.sender.as_ref().unwrap().phone, None);
+    assert_eq!(hello.recipients.len(), 1);
+    // The custodian is the author who is not the chat's title.
+    assert_eq!(hello.recipients[0].name.as_deref(), Some("Alice Chen"));
+    assert_eq!(hello.recipients[0].phone.as_deref(), Some("+14155550100"));
+    assert_eq!(hello.custodian.as_deref(), Some("+1 415 555 0100"));
+    assert_eq!(hello.conversation.title.as_deref(), Some("Bob Miller"));
+    assert!(hello.conversation.id.starts_with("wa-export:"));
+
+    let agenda = &items[2];
+    assert_eq!(
+        agenda.text.as_deref(),
+        Some(
+            "Yes! Agenda:\n1. pricing\n2. delivery\n12/01/2024 was the deadline for the old quote\n\
+             12/29/25, 10:30 PM meeting in the lobby"
+        )
+    );
+    assert!(raw(agenda).starts_with("12/28/25, 9:07\u{202f}PM - Alice Chen: Yes!"));
+    assert!(raw(agenda).ends_with("meeting in the lobby"));
+    assert_eq!(recipients(agenda), ["Bob Miller"]);
+
+    let photo = &items[3];
+    assert_eq!(photo.text.as_deref(), Some("Whiteboard from Friday"));
+    assert_eq!(
+        photo.attachments,
+        [Attachment {
+            name: "IMG-20251229-WA0001.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: Some(1234),
+            sha256: Some("ab".repeat(32)),
+            object_key: Some(format!("media/{}", "ab".repeat(32))),
+            omitted: false,
+        }]
+    );
+    assert_eq!(time(photo), "2025-12-29T13:15:00+00:00");
+
+    let omitted = &items[4];
+    assert_eq!(
+        (omitted.kind, omitted.text.as_deref()),
+        (ItemKind::Message, None)
+    );
+    assert_eq!(omitted.attachments[0].name, "media");
+    assert!(omitted.attachments[0].omitted);
+
+    let deleted = &items[5];
+    assert_eq!(
+        (deleted.kind, deleted.text.as_deref()),
+        (ItemKind::Delete, None)
+    );
+    assert_eq!(
+        raw(deleted),
+        "12/29/25, 8:20\u{202f}AM - Alice Chen: This message was deleted"
+    );
+
+    let edited = &items[6];
+    assert_eq!(
+        (edited.kind, edited.edited, edited.text.as_deref()),
+        (ItemKind::Message, true, Some("See you at 10"))
+    );
+
+    let voice = &items[7];
+    assert_eq!(voice.kind, ItemKind::Call);
+    assert_eq!(
+        voice.call,
+        Some(Call {
+            video: false,
+            missed: true,
+            duration_secs: None
+        })
+    );
+    assert_eq!(voice.text, None);
+    assert_eq!(items[8].call.map(|c| c.video), Some(true));
+
+    // Without the file in the media lookup: named and typed from the name.
+    let document = &items[9];
+    let attachment = &document.attachments[0];
+    assert_eq!(
+        (attachment.name.as_ref(), attachment.content_type.as_ref()),
+        ("DOC-20251229-WA0002.pdf", "application/pdf")
+    );
+    assert_eq!(
+        (
+            attachment.size,
+            attachment.sha256.as_deref(),
+            attachment.omitted
+        ),
+        (None, None, false)
+    );
+
+    // Two identical messages in one minute: distinct, stable ids.
+    assert_eq!(
+        (items[10].text.as_deref(), items[11].text.as_deref()),
+        (Some("ok"), Some("ok"))
+    );
+    assert_ne!(items[10].id, items[11].id);
+    assert_eq!(time(&items[11]), "2025-12-30T05:30:00+00:00");
+    assert!(items.iter().all(|item| item.refers_to.is_none()));
+}
+
+#[test]
+fn ios_group_chat_with_bom_and_invisible_marks() {
+    let text = fixture("ios_group_uk.txt");
+    assert!(text.starts_with('\u{feff}'));
+    let ctx = context(
+        "alice@example.com",
+        "WhatsApp Chat - Sales EMEA.zip",
+        chrono_tz::Europe::London,
+    );
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.items, 12);
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(summary.conversation_kind, ConversationKind::Group);
+    assert_eq!(
+        summary.participants,
+        ["Alice", "+44 7700 900123", "Dr. J. Smith (Legal)"]
+    );
+
+    // iOS writes notices in the group's name, after U+200E: they are notices.
+    let [encrypted, created, added] = &items[..3] else {
+        unreachable!()
+    };
+    for notice in [encrypted, created, added] {
+        assert_eq!(
+            (notice.kind, notice.sender.as_ref()),
+            (ItemKind::System, None)
+        );
+        assert_eq!(notice.recipients.len(), 3);
+    }
+    assert_eq!(
+        created.text.as_deref(),
+        Some("Alice created group “Sales EMEA”")
+    );
+    assert_eq!(added.text.as_deref(), Some("Alice added +44 7700 900123"));
+    // The BOM is not part of the first message; other invisible marks stay in raw only.
+    assert!(raw(encrypted).starts_with("[29/12/25, 22:30:15] Sales EMEA: \u{200e}Messages"));
+    assert!(raw(created).starts_with("\u{200e}[29/12/25"));
+
+    let welcome = &items[3];
+    assert_eq!(sender(welcome), Some("Alice"));
+    assert!(matches!(welcome.text, Some(Cow::Borrowed("Welcome 👋"))));
+    assert_eq!(
+        recipients(welcome),
+        ["+44 7700 900123", "Dr. J. Smith (Legal)"]
+    );
+
+    let thanks = &items[4];
+    let from = thanks.sender.as_ref().unwrap();
+    assert_eq!(
+        (from.id.as_deref(), from.phone.as_deref()),
+        (Some("+44 7700 900123"), Some("+447700900123"))
+    );
+    assert!(matches!(&thanks.text, Some(Cow::Owned(text)) if text == "Thanks Alice"));
+
+    let photo = &items[5].attachments[0];
+    assert_eq!(photo.name, "00000012-PHOTO-2025-12-29-22-32-00.jpg");
+    assert_eq!(
+        (photo.content_type.as_ref(), photo.omitted),
+        ("image/jpeg", false)
+    );
+    assert_eq!(items[5].text, None);
+
+    let image = &items[6].attachments[0];
+    assert_eq!(
+        (
+            image.name.as_ref(),
+            image.content_type.as_ref(),
+            image.omitted
+        ),
+        ("image", "image/jpeg", true)
+    );
+
+    let document = &items[7].attachments[0];
+    assert_eq!(
+        (
+            document.name.as_ref(),
+            document.content_type.as_ref(),
+            document.omitted
+        ),
+        ("Contract v2.pdf", "application/pdf", true)
+    );
+    let attached = &items[8];
+    assert_eq!(attached.attachments[0].name, "00000014-Contract v3.pdf");
+    assert_eq!(attached.text, None);
+
+    assert_eq!(items[9].kind, ItemKind::Call);
+    assert_eq!(
+        items[9].call,
+        Some(Call {
+            video: false,
+            missed: true,
+            duration_secs: None
+        })
+    );
+
+    let (signed, again) = (&items[10], &items[11]);
+    assert_eq!(signed.text.as_deref(), Some("Signed:\nsee attachment"));
+    assert_eq!(time(signed), "2025-12-30T09:00:00+00:00");
+    assert_ne!(signed.id, again.id);
+    assert_eq!(signed.custodian.as_deref(), Some("alice@example.com"));
+}
+
+#[test]
+fn german_group_notices_and_markers() {
+    let text = fixture("android_group_de.txt");
+    let ctx = context(
+        "+49 30 123456",
+        "WhatsApp-Chat mit Vertrieb.txt",
+        chrono_tz::Europe::Berlin,
+    );
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.title.as_deref(), Some("Vertrieb"));
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(summary.conversation_kind, ConversationKind::Group);
+    assert_eq!(summary.participants, ["Jürgen", "Anna", "Mehmet"]);
+    let kinds: Vec<_> = items.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "system", "system", "system", "message", "delete", "message", "message", "call",
+            "message"
+        ]
+    );
+    // A colon inside the quoted subject does not make "Jürgen hat den Betreff von "Q1" an author.
+    assert_eq!(
+        items[2].text.as_deref(),
+        Some("Jürgen hat den Betreff von \"Q1: Planung\" zu \"Q2\" geändert")
+    );
+    assert_eq!(time(&items[3]), "2018-06-13T19:27:00+00:00");
+    assert!(items[5].attachments[0].omitted);
+    assert_eq!(
+        (items[6].edited, items[6].text.as_deref()),
+        (true, Some("Bis morgen"))
+    );
+    assert_eq!(
+        items[7].call,
+        Some(Call {
+            video: false,
+            missed: true,
+            duration_secs: None
+        })
+    );
+    assert_eq!(
+        (sender(&items[8]), items[8].text.as_deref()),
+        (Some("Anna"), Some("Ok: passt"))
+    );
+}
+
+/// `count` messages on 1/2/25 (ambiguous), then optionally one that decides.
+fn ambiguous_export(count: usize, last: Option<&str>) -> String {
+    let mut text: String = (0..count)
+        .map(|i| format!("01/02/25, 10:{:02} - Ann: message {i}\n", i % 60))
+        .collect();
+    if let Some(line) = last {
+        text.push_str(line);
+    }
+    text
+}
+
+#[test]
+fn one_late_line_decides_the_date_order() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    let text = ambiguous_export(200, Some("01/13/25, 11:00 - Ann: late\n"));
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(time(&items[0]), "2025-01-02T10:00:00+00:00");
+    assert_eq!(time(&items[200]), "2025-01-13T11:00:00+00:00");
+
+    let text = ambiguous_export(200, Some("13/01/25, 11:00 - Ann: late\n"));
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(time(&items[0]), "2025-02-01T10:00:00+00:00");
+}
+
+#[test]
+fn without_values_above_twelve_ordering_then_layout_decide() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    // Month first goes 2 Jan, 1 Feb, 3 Feb; day first would go back in time.
+    let text = "1/2/25, 10:00 - Ann: a\n2/1/25, 10:00 - Ann: b\n2/3/25, 10:00 - Ann: c\n";
+    let chat = prepare(text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(time(&items[1]), "2025-02-01T10:00:00+00:00");
+
+    // No evidence at all: day first, except in the US English layout.
+    let text = ambiguous_export(5, None);
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(time(&items[0]), "2025-02-01T10:00:00+00:00");
+    let chat = prepare(
+        "01/02/25, 10:00 AM - Ann: a\n01/02/25, 10:05 AM - Ann: b\n",
+        &ctx,
+    );
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(time(&items[0]), "2025-01-02T10:00:00+00:00");
+
+    // A configured order wins.
+    let forced = ExportContext {
+        date_order: Some(DateOrder::MonthFirst),
+        ..ctx
+    };
+    let text = ambiguous_export(5, None);
+    let chat = prepare(&text, &forced);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(time(&items[0]), "2025-01-02T10:00:00+00:00");
+}
+
+#[test]
+fn inconsistent_dates_are_read_best_effort() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    let text = "13/02/25, 10:00 - Ann: a\n14/02/25, 10:00 - Ann: b\n02/15/25, 10:00 - Ann: c\n";
+    let chat = prepare(text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(summary.rejected_headers, 1);
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[1].text.as_deref(),
+        Some("b\n02/15/25, 10:00 - Ann: c")
+    );
+}
+
+#[test]
+fn configured_order_that_fits_no_date_is_an_error() {
+    let ctx = ExportContext {
+        date_order: Some(DateOrder::YearFirst),
+        ..context(
+            "+44 7700 900123",
+            "WhatsApp Chat with Ann.txt",
+            chrono_tz::UTC,
+        )
+    };
+    let err = Chat::prepare("29/12/2025, 22:30 - Ann: a\n", &ctx).unwrap_err();
+    assert_eq!(
+        err,
+        ExportError::NoValidDate {
+            file: "WhatsApp Chat with Ann.txt".into(),
+            order: DateOrder::YearFirst
+        }
+    );
+    assert!(err.to_string().contains("year first"));
+}
+
+#[test]
+fn local_time_through_dst_changes() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::Europe::London,
+    );
+    let text = "30/03/2025, 00:30 - Ann: before\n30/03/2025, 01:30 - Ann: in the gap\n30/03/2025, 02:30 - Ann: after\n\
+                26/10/2025, 01:30 - Ann: twice\n26/10/2025, 02:30 - Ann: winter\n";
+    let chat = prepare(text, &ctx);
+    let (items, _) = read_items(&chat, &no_media);
+    let times: Vec<_> = items.iter().map(time).collect();
+    assert_eq!(
+        times,
+        [
+            "2025-03-30T00:30:00+00:00",
+            "2025-03-30T01:30:00+00:00",
+            "2025-03-30T01:30:00+00:00",
+            "2025-10-26T00:30:00+00:00",
+            "2025-10-26T02:30:00+00:00",
+        ]
+    );
+    // Same instant, different text: different ids.
+    assert_ne!(items[1].id, items[2].id);
+}
+
+#[test]
+fn chat_txt_alone_has_no_title_and_crlf_is_handled() {
+    let ctx = context("+44 7700 900123", "_chat.txt", chrono_tz::UTC);
+    let text = "[29/12/25, 22:30:15] Ann: first\r\nsecond\r\n[29/12/25, 22:31:00] Bob: x\r\n";
+    let chat = prepare(text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.title, None);
+    assert_eq!(items[0].conversation.title, None);
+    assert_eq!(items[0].text.as_deref(), Some("first\nsecond"));
+    assert_eq!(raw(&items[0]), "[29/12/25, 22:30:15] Ann: first\r\nsecond");
+    assert_eq!(raw(&items[1]), "[29/12/25, 22:31:00] Bob: x");
+    let other = context("+44 7700 900123", "WhatsApp Chat - Ann.zip", chrono_tz::UTC);
+    let chat = prepare(text, &other);
+    let (renamed, _) = read_items(&chat, &no_media);
+    assert_ne!(items[0].conversation.id, renamed[0].conversation.id);
+    assert_ne!(items[0].id, renamed[0].id);
+}
+
+/// The messages of a longer chat, one string per message.
+fn chat_messages() -> Vec<String> {
+    let mut messages = Vec::new();
+    for day in 10..20 {
+        for (minute, (author, text)) in [
+            ("Ann", "ok"),
+            ("Ann", "ok"),
+            ("Bob", "multi\nline"),
+            ("Bob", "<Media omitted>"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            messages.push(format!(
+                "12/{day}/25, 9:{:02} AM - {author}: {text}",
+                minute / 2
+            ));
+        }
+    }
+    messages
+}
+
+#[test]
+fn ids_are_stable_across_reimports_and_overlapping_exports() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Bob.txt",
+        chrono_tz::UTC,
+    );
+    let messages = chat_messages();
+    let ids = |range: std::ops::Range<usize>| {
+        let text = messages[range].join("\n");
+        let chat = prepare(&text, &ctx);
+        let (items, _) = read_items(&chat, &no_media);
+        items.iter().map(|item| item.id).collect::<Vec<_>>()
+    };
+    let whole = ids(0..40);
+    assert_eq!(whole, ids(0..40));
+    let mut unique = whole.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 40, "every message has its own id");
+    // An earlier and a later export that overlap on days 13 to 15.
+    let earlier = ids(0..24);
+    let later = ids(12..40);
+    assert_eq!(earlier[12..], later[..12]);
+    assert_eq!(earlier[..], whole[..24]);
+    assert_eq!(later[..], whole[12..]);
+    // Another custodian's export of the same chat: other ids.
+    let other = context(
+        "+44 7700 900999",
+        "WhatsApp Chat with Bob.txt",
+        chrono_tz::UTC,
+    );
+    let text = messages[0..4].join("\n");
+    let chat = prepare(&text, &other);
+    let (items, _) = read_items(&chat, &no_media);
+    assert_ne!(items[0].id, whole[0]);
+}
+
+#[test]
+fn no_header_is_a_clear_error() {
+    let ctx = context("+44 7700 900123", "notes.txt", chrono_tz::UTC);
+    for text in [
+        "",
+        "\u{feff}",
+        "hello\nworld\n",
+        "12/01/2024 was the deadline\n",
+        "99/99/2025, 10:00 - a: b",
+    ] {
+        let err = Chat::prepare(text, &ctx).unwrap_err();
+        assert_eq!(
+            err,
+            ExportError::NoHeader {
+                file: "notes.txt".into()
+            }
+        );
+        assert!(
+            err.to_string()
+                .starts_with("notes.txt: no WhatsApp message header found"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn lines_before_the_first_header_are_counted() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare("stray\n\n29/12/2025, 22:30 - Ann: a\n", &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(
+        (items.len(), summary.unattributed_lines, summary.lines),
+        (1, 1, 3)
+    );
+}
+
+#[test]
+fn parse_chat_streams_items() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Bob.txt",
+        chrono_tz::UTC,
+    );
+    let text = fixture("android_us_direct.txt");
+    let media: std::collections::HashMap<String, MediaRef> = std::collections::HashMap::new();
+    let lookup = |name: &str| media.get(name).cloned();
+    let mut out = Vec::new();
+    // The way the CLI calls it: a `&mut` closure that serializes each item.
+    let summary = parse_chat(&text, &ctx, &lookup, &mut |item| {
+        serde_json::to_writer(&mut out, &item).unwrap();
+        out.push(b'\n');
+    })
+    .unwrap();
+    let json: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+    assert_eq!(summary.items as usize, json.len());
+    assert!(
+        json[1].contains(r#""source":"whatsapp-export""#),
+        "{}",
+        json[1]
+    );
+    assert!(
+        json[1].contains(r#""timestamp":"2025-12-28T21:05:00Z""#),
+        "{}",
+        json[1]
+    );
+    assert!(
+        json[1].contains("\"raw\":\"12/28/25, 9:05\u{202f}PM - Bob Miller: Hi Alice, are we still on for tomorrow?\""),
+        "{}",
+        json[1]
+    );
+}
+
+/// A small deterministic generator for garbage.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Parses anything without panicking; items' raw text is always a line range of the input.
+fn parse_anything(text: &str) {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with X.txt",
+        chrono_tz::Europe::Berlin,
+    );
+    match Chat::prepare(text, &ctx) {
+        Ok(chat) => {
+            let (items, summary) = read_items(&chat, &no_media);
+            assert_eq!(items.len() as u64, summary.items);
+            assert!(summary.items <= summary.lines);
+            for item in &items {
+                assert!(text.contains(raw(item)));
+            }
+        }
+        Err(ExportError::NoHeader { .. }) => {}
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..2000 {
+        let bytes: Vec<u8> = (0..rng.below(400)).map(|_| rng.next() as u8).collect();
+        parse_anything(&String::from_utf8_lossy(&bytes));
+    }
+    let fragments = [
+        "12/29/25",
+        "29.12.2025",
+        "2018/06/13",
+        "2018. 6. 13.",
+        "1/1/1",
+        "99/99/99",
+        ", ",
+        " ",
+        "10:30",
+        "25:61",
+        "21.25.15",
+        ":15",
+        " PM",
+        "\u{202f}AM",
+        " a. m.",
+        "오후",
+        "午後",
+        " klo ",
+        " - ",
+        "-",
+        "[",
+        "]",
+        "] ",
+        "Bob",
+        ": ",
+        ":",
+        "\u{200e}",
+        "\u{202a}",
+        "\u{feff}",
+        "\u{a0}",
+        "\"",
+        "“",
+        "<attached: ",
+        ">",
+        " (file attached)",
+        "<Media omitted>",
+        "image omitted",
+        " • ",
+        "document omitted",
+        "This message was deleted",
+        "<This message was edited>",
+        "Missed voice call",
+        ", Tap",
+        "\n",
+        "\r\n",
+        "\r",
+        "é",
+        "👍",
+        "+44 7700 900123",
+        "added",
+        " left",
+        "changed the subject from \"a: b\"",
+    ];
+    for _ in 0..3000 {
+        let text: String = (0..rng.below(60))
+            .map(|_| fragments[rng.below(fragments.len())])
+            .collect();
+        parse_anything(&text);
+    }
+}
+
+#[test]
+fn generated_export_parses_completely() {
+    let text = generate_android_export(300_000, 42);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Sales EMEA.txt",
+        chrono_tz::Europe::London,
+    );
+    let chat = Chat::prepare(&text, &ctx).unwrap();
+    let (items, summary) = read_items(&chat, &no_media);
+    let headers = text
+        .lines()
+        .filter(|line| line.contains("\u{202f}AM - ") || line.contains("\u{202f}PM - "))
+        .count();
+    assert_eq!(items.len(), headers);
+    assert_eq!(summary.date_order, DateOrder::MonthFirst);
+    assert_eq!(summary.conversation_kind, ConversationKind::Group);
+    assert_eq!(summary.participants.len(), 6);
+    assert_eq!(summary.rejected_headers, 0);
+    assert!(items.iter().any(|item| item.kind == ItemKind::Delete));
+    assert!(items.iter().any(|item| item.kind == ItemKind::Call));
+    assert!(items.iter().any(|item| item.edited));
+    assert!(
+        items
+            .iter()
+            .any(|item| item.attachments.iter().any(|a| !a.omitted))
+    );
+    assert!(
+        items
+            .iter()
+            .filter(|item| item.kind == ItemKind::System)
+            .all(|item| item.sender.is_none())
+    );
+    assert!(
+        items
+            .windows(2)
+            .all(|pair| pair[0].timestamp <= pair[1].timestamp)
+    );
+}
+
+/// Throughput of the parser alone on a ~100 MB export. Run with
+/// `cargo test --release -p mobile-archiver-shared --test whatsapp_export -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark; run in release mode"]
+fn parse_throughput() {
+    let size = std::env::var("WA_BENCH_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000_000);
+    let text = generate_android_export(size, 1);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Sales EMEA.txt",
+        chrono_tz::Europe::London,
+    );
+    for _ in 0..3 {
+        let start = Instant::now();
+        let chat = Chat::prepare(&text, &ctx).unwrap();
+        let prepared = start.elapsed();
+        let mut checksum = 0usize;
+        let summary = chat.items(&no_media, |item| {
+            checksum += item.recipients.len();
+            std::hint::black_box(item);
+        });
+        let elapsed = start.elapsed();
+        let mb = text.len() as f64 / 1e6;
+        println!(
+            "{mb:.1} MB, {} items: prepare {:.3} s, total {:.3} s, {:.0} MB/s (checksum {checksum})",
+            summary.items,
+            prepared.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            mb / elapsed.as_secs_f64(),
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! The embedded pipeline over the example data in `examples/`: every
+//! expected message lands in the expected Maildir folder, parses, carries the
+//! expected headers and attachments, and a second run adds nothing.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use mail_parser::{MessageParser, MimeHeaders};
+use shared::collect::ExportOptions;
+use shared::convert::ConvertOptions;
+use shared::embedded::{self, RunOptions};
+use shared::mailbox::Maildir;
+use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::report::Report;
+use shared::store::LocalDir;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn mapper() -> Mapper {
+    let opts = MappingOptions {
+        default_region: parse_region("GB").unwrap(),
+        id_domain: None,
+    };
+    let csv = fs::read(examples().join("mapping.csv")).unwrap();
+    let (table, _issues) = MappingTable::from_csv(&csv, &opts).unwrap();
+    Mapper::new(table, opts).unwrap()
+}
+
+fn run_options() -> RunOptions {
+    RunOptions {
+        export: ExportOptions {
+            tz: chrono_tz::Europe::London,
+            date_order: None,
+            zip_limits: Default::default(),
+        },
+        convert: ConvertOptions::default(),
+        day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+    }
+}
+
+async fn run(store: &LocalDir, mail: &Path) -> Report {
+    let drops = LocalDir::new(examples());
+    let mut maildir = Maildir::new(mail);
+    let mut report = Report::default();
+    embedded::run(
+        &drops,
+        store,
+        &mut maildir,
+        &mapper(),
+        &run_options(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    report
+}
+
+/// Every message in a mailbox's WhatsApp folder, by file name.
+fn folder_messages(mail: &Path, mailbox: &str) -> BTreeMap<String, Vec<u8>> {
+    let cur = mail.join(mailbox).join(".WhatsApp Archiver/cur");
+    fs::read_dir(&cur)
+        .unwrap_or_else(|e| panic!("{}: {e}", cur.display()))
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn example_run_delivers_every_item_once_to_every_mapped_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mail = dir.path().join("maildir");
+    let report = run(&store, &mail).await;
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.drops_collected, 4);
+
+    let expected = [
+        ("alice.example@corp.example", 9),
+        ("bob@corp.example", 9),
+        ("carol@corp.example", 9),
+        ("dan@corp.example", 5),
+        ("evan@corp.example", 9),
+    ];
+    let mut mailboxes: Vec<_> = fs::read_dir(&mail)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    mailboxes.sort();
+    assert_eq!(mailboxes, expected.map(|(m, _)| m.to_owned()));
+    for (mailbox, count) in expected {
+        let messages = folder_messages(&mail, mailbox);
+        assert_eq!(messages.len(), count, "{mailbox}");
+        assert!(
+            messages.keys().all(|name| name.ends_with(":2,S")),
+            "seen flag"
+        );
+        assert_eq!(report.delivered[mailbox], count as u64, "{mailbox}");
+        for bytes in messages.values() {
+            let message = MessageParser::default().parse(bytes).expect("parses");
+            assert!(message.message_id().unwrap().ends_with("@mobile-archiver"));
+            assert!(message.date().is_some());
+            assert!(
+                message.subject().unwrap().contains("WhatsApp "),
+                "{:?}",
+                message.subject()
+            );
+            assert_eq!(
+                message.header_raw("X-Archiver-Source").map(str::trim),
+                Some("whatsapp-export")
+            );
+        }
+    }
+    assert_eq!(report.items_collected, 9 + 5 + 3 + 9);
+    assert_eq!(report.emails_written, report.items_collected);
+    assert_eq!(report.unmapped, 3, "the Spanish chat maps to nobody");
+    assert_eq!(store_keys(&store, "unmapped/").await.len(), 3);
+
+    // A second run finds everything collected and delivered.
+    let again = run(&store, &mail).await;
+    assert_eq!(again.errors, Vec::<String>::new());
+    assert_eq!(again.drops_collected, 0);
+    assert_eq!(again.drops_already_collected, 4);
+    assert_eq!(again.copies_delivered(), 0);
+    for (mailbox, count) in expected {
+        assert_eq!(folder_messages(&mail, mailbox).len(), count, "{mailbox}");
+    }
+}
+
+async fn store_keys(store: &LocalDir, prefix: &str) -> Vec<String> {
+    use shared::store::ObjectStore;
+    store.list(prefix).await.unwrap()
+}
+
+#[tokio::test]
+async fn group_export_with_media_carries_attachments_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mail = dir.path().join("maildir");
+    run(&store, &mail).await;
+    let messages = folder_messages(&mail, "carol@corp.example");
+    let parsed: Vec<_> = messages
+        .values()
+        .map(|bytes| MessageParser::default().parse(bytes).unwrap())
+        .collect();
+    let with_pdf = parsed
+        .iter()
+        .find(|m| {
+            m.attachments()
+                .any(|a| a.attachment_name().is_some_and(|n| n.ends_with(".pdf")))
+        })
+        .expect("the term sheet is attached");
+    let pdf = with_pdf
+        .attachments()
+        .find(|a| a.attachment_name().is_some_and(|n| n.ends_with(".pdf")))
+        .unwrap();
+    assert_eq!(
+        pdf.attachment_name(),
+        Some("00000003-DOCUMENT-2026-11-10-14-02-18.pdf")
+    );
+    assert_eq!(pdf.content_type().unwrap().ctype(), "application");
+    assert_eq!(pdf.content_type().unwrap().subtype(), Some("pdf"));
+    assert!(pdf.contents().starts_with(b"%PDF-1.4"));
+    assert_eq!(
+        with_pdf.subject(),
+        Some("WhatsApp group \"Deal Desk\": message from Carol")
+    );
+    // iOS time 14:02:18 on 10 Nov 2026 in London (GMT) is 14:02:18 UTC.
+    assert_eq!(
+        with_pdf.date().unwrap().to_rfc3339(),
+        "2026-11-10T14:02:18Z"
+    );
+    assert_eq!(
+        with_pdf.header_raw("Thread-Topic").map(str::trim),
+        Some("Deal Desk")
+    );
+
+    let png = parsed
+        .iter()
+        .flat_map(|m| m.attachments())
+        .find(|a| a.attachment_name().is_some_and(|n| n.ends_with(".png")))
+        .expect("the photo is attached");
+    assert_eq!(png.content_type().unwrap().subtype(), Some("png"));
+    assert!(png.contents().starts_with(b"\x89PNG"));
+
+    // Every message of the chat threads together.
+    let indexes: std::collections::BTreeSet<_> = parsed
+        .iter()
+        .map(|m| m.header_raw("Thread-Index").unwrap().trim().to_owned())
+        .collect();
+    assert_eq!(indexes.len(), 1);
+
+    let deleted = parsed
+        .iter()
+        .filter(|m| m.subject().unwrap().starts_with("DELETED – "))
+        .count();
+    assert_eq!(deleted, 1);
+}

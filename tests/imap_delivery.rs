@@ -1,0 +1,384 @@
+//! IMAP delivery against a real Dovecot on loopback (started by
+//! `infra/dovecot.sh`): the example data, a non-ASCII folder, XOAUTH2, and a
+//! server restart in the middle of a run.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use mail_parser::MessageParser;
+use shared::collect::ExportOptions;
+use shared::convert::{ConvertOptions, Folders};
+use shared::embedded::{self, RunOptions};
+use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
+use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError};
+use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::report::Report;
+use shared::secrets::Secret;
+use shared::store::{LocalDir, ObjectStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use support::dovecot::Dovecot;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn mapper() -> Mapper {
+    let opts = MappingOptions {
+        default_region: parse_region("GB").unwrap(),
+        id_domain: None,
+    };
+    let csv = fs::read(examples().join("mapping.csv")).unwrap();
+    let (table, _) = MappingTable::from_csv(&csv, &opts).unwrap();
+    Mapper::new(table, opts).unwrap()
+}
+
+fn password_target(dovecot: &Dovecot) -> Imap {
+    let mut server = ImapServer::from_url(&dovecot.url()).unwrap();
+    server.backoff = Duration::from_millis(200);
+    server.attempts = 8;
+    Imap::new(
+        server,
+        Credentials::Password {
+            login: "{mailbox}".to_owned(),
+            password: Secret::new(dovecot.password.clone()),
+        },
+    )
+}
+
+fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
+    Envelope {
+        message_id,
+        bytes,
+        internal_date: chrono::DateTime::parse_from_rfc3339("2026-11-10T14:02:18Z")
+            .unwrap()
+            .to_utc(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_data_lands_in_the_expected_folders_with_time_and_seen_flag() {
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let drops = LocalDir::new(examples());
+    let mut imap = password_target(&dovecot);
+    let opts = RunOptions {
+        export: ExportOptions {
+            tz: chrono_tz::Europe::London,
+            date_order: None,
+            zip_limits: Default::default(),
+        },
+        convert: ConvertOptions::default(),
+        day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+    };
+    let mut report = Report::default();
+    embedded::run(&drops, &store, &mut imap, &mapper(), &opts, &mut report)
+        .await
+        .unwrap();
+    imap.close().await;
+    assert_eq!(report.errors, Vec::<String>::new());
+
+    let expected = BTreeMap::from([
+        ("alice.example@corp.example", 9),
+        ("bob@corp.example", 9),
+        ("carol@corp.example", 9),
+        ("dan@corp.example", 5),
+        ("evan@corp.example", 9),
+    ]);
+    for (mailbox, count) in &expected {
+        assert!(
+            dovecot
+                .folders(mailbox)
+                .await
+                .contains(&"WhatsApp Archiver".to_owned()),
+            "{mailbox}"
+        );
+        let messages = dovecot.fetch_all(mailbox, "WhatsApp Archiver").await;
+        assert_eq!(messages.len(), *count, "{mailbox}");
+        for message in &messages {
+            assert!(
+                message.flags.iter().any(|f| f == "Seen"),
+                "{:?}",
+                message.flags
+            );
+            let parsed = MessageParser::default().parse(&message.body).unwrap();
+            let date = parsed.date().unwrap().to_timestamp();
+            assert_eq!(
+                message.internal_date.timestamp(),
+                date,
+                "INTERNALDATE = source time"
+            );
+            assert!(parsed.message_id().unwrap().ends_with("@mobile-archiver"));
+        }
+    }
+    // The mail landed on disk as Maildir++ (what Dovecot itself stores).
+    let on_disk = dovecot
+        .dir()
+        .join("mail/dan@corp.example/.WhatsApp Archiver/cur");
+    assert_eq!(fs::read_dir(on_disk).unwrap().count(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_ascii_folder_names_round_trip() {
+    let dovecot = Dovecot::start();
+    let mut imap = password_target(&dovecot);
+    let folders = Folders {
+        wechat: "微信存档".to_owned(),
+        ..Folders::default()
+    };
+    let folder = folders.wechat.as_str();
+    let bytes = b"Message-ID: <cjk@mobile-archiver>\r\nSubject: x\r\n\r\nbody\r\n";
+    let appended = imap
+        .append(
+            "alice@corp.example",
+            folder,
+            &envelope("cjk@mobile-archiver", bytes),
+        )
+        .await
+        .unwrap();
+    assert!(appended.uid.is_some(), "Dovecot answers APPENDUID");
+    let found = imap
+        .find("alice@corp.example", folder, "cjk@mobile-archiver")
+        .await
+        .unwrap();
+    assert!(found.is_some(), "the message is found by its Message-ID");
+    imap.close().await;
+    let folders = dovecot.folders("alice@corp.example").await;
+    assert!(folders.contains(&"微信存档".to_owned()), "{folders:?}");
+    assert!(
+        dovecot
+            .dir()
+            .join("mail/alice@corp.example/.&X65P4VtYaGM-")
+            .is_dir()
+    );
+}
+
+/// A loopback OAuth 2.0 token endpoint: client `archiver` with secret
+/// `right-secret` gets an HS256 JWT for `email`, signed with `key`.
+async fn token_endpoint(key: Vec<u8>, email: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/tenant/oauth2/v2.0/token",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head and the (small) form body.
+            let body = loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break body.to_owned();
+                    }
+                }
+                if n == 0 {
+                    break String::new();
+                }
+            };
+            let form: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            let good = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+                && form.get("client_id").map(String::as_str) == Some("archiver")
+                && form.get("client_secret").map(String::as_str) == Some("right-secret")
+                && form.get("scope").map(String::as_str)
+                    == Some("https://outlook.office365.com/.default");
+            let (status, json) = if good {
+                let exp = chrono::Utc::now().timestamp() + 3600;
+                let claims = serde_json::json!({"sub": "archiver", "email": email, "exp": exp});
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+                header.typ = Some("JWT".to_owned());
+                let token = jsonwebtoken::encode(
+                    &header,
+                    &claims,
+                    &jsonwebtoken::EncodingKey::from_secret(&key),
+                )
+                .unwrap();
+                (
+                    "200 OK",
+                    serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}),
+                )
+            } else {
+                (
+                    "401 Unauthorized",
+                    serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+                )
+            };
+            let body = json.to_string();
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(response.as_bytes()).await.unwrap();
+        }
+    });
+    url
+}
+
+fn xoauth2_target(dovecot: &Dovecot, endpoint: &str, secret: &str) -> Imap {
+    let tokens = TokenSource::new(
+        endpoint,
+        "archiver",
+        ClientCredential::Secret(Secret::new(secret)),
+        shared::mailbox::imap::oauth::EXCHANGE_SCOPE,
+    )
+    .unwrap();
+    let mut server = ImapServer::from_url(&dovecot.url()).unwrap();
+    server.attempts = 2;
+    server.backoff = Duration::from_millis(50);
+    Imap::new(server, Credentials::XOAuth2(tokens))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xoauth2_with_client_credentials_logs_in_and_bad_tokens_are_refused() {
+    let dovecot = Dovecot::start();
+    let bytes = b"Message-ID: <oauth@mobile-archiver>\r\nSubject: x\r\n\r\nbody\r\n";
+    let message = envelope("oauth@mobile-archiver", bytes);
+
+    let endpoint = token_endpoint(dovecot.oauth_key(), "alice@corp.example").await;
+    let mut imap = xoauth2_target(&dovecot, &endpoint, "right-secret");
+    imap.append("alice@corp.example", "WhatsApp Archiver", &message)
+        .await
+        .unwrap();
+    imap.close().await;
+    assert_eq!(
+        dovecot
+            .fetch_all("alice@corp.example", "WhatsApp Archiver")
+            .await
+            .len(),
+        1
+    );
+
+    // The token endpoint refuses a wrong client secret: a clear error, no retry storm.
+    let mut wrong_secret = xoauth2_target(&dovecot, &endpoint, "wrong-secret");
+    let err = wrong_secret
+        .append("alice@corp.example", "WhatsApp Archiver", &message)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, MailboxError::Auth { .. }), "{err:?}");
+    assert!(text.contains("invalid_client"), "{text}");
+    assert!(
+        !text.contains("wrong-secret"),
+        "the secret never shows: {text}"
+    );
+
+    // Dovecot refuses a token signed with another key.
+    let forged = token_endpoint(
+        b"not the server's key at all, 32b".to_vec(),
+        "alice@corp.example",
+    )
+    .await;
+    let mut forged = xoauth2_target(&dovecot, &forged, "right-secret");
+    let err = forged
+        .append("alice@corp.example", "WhatsApp Archiver", &message)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MailboxError::Auth { .. }), "{err:?}");
+    assert!(err.to_string().contains("refused"), "{err}");
+
+    // A valid token for another user does not open this mailbox.
+    let bob = token_endpoint(dovecot.oauth_key(), "bob@corp.example").await;
+    let mut other_user = xoauth2_target(&dovecot, &bob, "right-secret");
+    let err = other_user
+        .append("alice@corp.example", "WhatsApp Archiver", &message)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MailboxError::Auth { .. }), "{err:?}");
+    assert_eq!(
+        dovecot
+            .fetch_all("alice@corp.example", "WhatsApp Archiver")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let jobs = support::corpus::write(&store, 400, 4, "WhatsApp Archiver").await;
+
+    let mut imap = password_target(&dovecot);
+    let mut report = Report::default();
+    let delivery = async {
+        embedded::deliver_pending(&store, &mut imap, &mut report)
+            .await
+            .unwrap();
+        imap.close().await;
+    };
+    // Once part of the run is delivered, take the server away and bring it back.
+    let outage = async {
+        while store.list("delivered/").await.unwrap().len() < 60 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let dir = dovecot.dir().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/dovecot.sh");
+            for action in ["stop", "restart"] {
+                let status = std::process::Command::new("bash")
+                    .arg(&script)
+                    .arg(action)
+                    .arg(&dir)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+        .await
+        .unwrap();
+        store.list("delivered/").await.unwrap().len()
+    };
+    let ((), delivered_at_restart) = tokio::join!(delivery, outage);
+    assert!(delivered_at_restart < jobs.len(), "the outage came mid-run");
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(store.list("delivered/").await.unwrap().len(), jobs.len());
+    assert!(
+        store
+            .get("done/synthetic/batch.jsonl")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    for mailbox in support::corpus::mailboxes(4) {
+        let mut session = dovecot.login(&mailbox).await;
+        session.select("WhatsApp Archiver").await.unwrap();
+        for job in jobs.iter().filter(|j| j.mailbox == mailbox) {
+            assert_eq!(
+                dovecot
+                    .count_message_id(&mut session, &job.message_id)
+                    .await,
+                1,
+                "{} in {mailbox}",
+                job.message_id
+            );
+        }
+        let all = session.uid_search("ALL").await.unwrap().len();
+        assert_eq!(all, 100, "{mailbox}");
+        session.logout().await.unwrap();
+    }
+}

@@ -1,0 +1,7 @@
+//! Shared pieces of the workspace tests: a real Dovecot on loopback and an
+//! IMAP client to look into it.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+pub mod corpus;
+pub mod dovecot;
