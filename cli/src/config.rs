@@ -52,7 +52,7 @@ pub enum ConfigError {
 struct File {
     time_zone: String,
     default_region: String,
-    date_order: Option<DateOrderName>,
+    date_order: Option<DateOrder>,
     store: PathEntry,
     drops: PathEntry,
     maildir: Option<PathEntry>,
@@ -140,21 +140,13 @@ struct RenderEntry {
     unmapped_domain: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum DateOrderName {
-    DayFirst,
-    MonthFirst,
-    YearFirst,
-}
-
 /// The delivery target.
 #[derive(Debug)]
 pub enum Target {
     /// A Maildir++ tree: one directory per mailbox address.
     Maildir(PathBuf),
     /// An IMAP server.
-    Imap(ImapEntry),
+    Imap(Box<ImapEntry>),
 }
 
 /// A loaded configuration, paths resolved.
@@ -204,7 +196,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let target = match (file.maildir, file.imap) {
             (Some(maildir), None) => Target::Maildir(base.join(maildir.path)),
-            (None, Some(imap)) => Target::Imap(imap),
+            (None, Some(imap)) => Target::Imap(Box::new(imap)),
             _ => return Err(ConfigError::Target(path.to_owned())),
         };
         let secrets = file.secrets.map(|s| base.join(s.path));
@@ -221,11 +213,7 @@ impl Config {
         Ok(Config {
             tz,
             default_region: file.default_region,
-            date_order: file.date_order.map(|order| match order {
-                DateOrderName::DayFirst => DateOrder::DayFirst,
-                DateOrderName::MonthFirst => DateOrder::MonthFirst,
-                DateOrderName::YearFirst => DateOrder::YearFirst,
-            }),
+            date_order: file.date_order,
             store: base.join(file.store.path),
             drops: base.join(file.drops.path),
             target,

@@ -190,10 +190,8 @@ impl Imap {
         if !known {
             connection.ensure_folder(folder).await?;
         }
-        if search_first {
-            if let Some(found) = connection.find(folder, message.message_id).await? {
-                return Ok(found);
-            }
+        if search_first && let Some(found) = connection.find(folder, message.message_id).await? {
+            return Ok(found);
         }
         let appended = connection.append(folder, message).await?;
         self.folders.insert(key);

@@ -155,10 +155,10 @@ impl TokenSource {
     /// A valid access token: the cached one, or a new one from the endpoint.
     pub async fn token(&self) -> Result<Secret, OAuthError> {
         let mut cached = self.inner.cached.lock().await;
-        if let Some((token, expires)) = cached.as_ref() {
-            if Instant::now() + REFRESH_MARGIN < *expires {
-                return Ok(token.clone());
-            }
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + REFRESH_MARGIN < *expires
+        {
+            return Ok(token.clone());
         }
         let (token, lifetime) = self.fetch().await?;
         *cached = Some((token.clone(), Instant::now() + lifetime));
