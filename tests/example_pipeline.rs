@@ -204,3 +204,51 @@ async fn group_export_with_media_carries_attachments_and_headers() {
         .count();
     assert_eq!(deleted, 1);
 }
+
+#[tokio::test]
+async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mail = dir.path().join("maildir");
+    let drops = LocalDir::new(examples());
+    let mut maildir = Maildir::new(&mail);
+    let mut opts = run_options();
+    // The two items with media (a 26 KB PDF, a 12 KB photo) exceed 10 KB;
+    // text items (about 3 KB) fit.
+    opts.convert.max_message_bytes = Some(10_000);
+    let mut report = Report::default();
+    embedded::run(&drops, &store, &mut maildir, &mapper(), &opts, &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.stubbed_for_size, 2);
+    let messages = folder_messages(&mail, "carol@corp.example");
+    assert_eq!(messages.len(), 9, "nothing dropped for size");
+    let parsed: Vec<_> = messages
+        .values()
+        .map(|bytes| MessageParser::default().parse(bytes).unwrap())
+        .collect();
+    let names: Vec<&str> = parsed
+        .iter()
+        .flat_map(|m| m.attachments())
+        .filter_map(|a| a.attachment_name())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".stub.txt")), "{names:?}");
+    assert!(
+        names.contains(&"00000003-DOCUMENT-2026-11-10-14-02-18.pdf.stub.txt"),
+        "{names:?}"
+    );
+    let stub = parsed
+        .iter()
+        .flat_map(|m| m.attachments())
+        .find(|a| {
+            a.attachment_name()
+                .is_some_and(|n| n.starts_with("00000003"))
+        })
+        .unwrap();
+    let text = String::from_utf8_lossy(stub.contents()).into_owned();
+    assert!(
+        text.contains("media/"),
+        "the stub names the archive key: {text}"
+    );
+}

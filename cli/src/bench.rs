@@ -154,3 +154,95 @@ fn pin_to_one_core() {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
+
+/// Arguments of `archiver bench-delivery`.
+#[derive(clap::Args)]
+pub struct DeliveryArgs {
+    /// A config whose target (`[imap]` or `[maildir]`) receives the messages.
+    #[arg(long, short)]
+    config: std::path::PathBuf,
+    /// Messages to deliver (about; whole generated exports).
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Mailboxes to spread them over (`bench00@corp.example`, …).
+    #[arg(long, default_value_t = 10)]
+    mailboxes: usize,
+}
+
+/// Generates one export per mailbox (the mailbox is its custodian),
+/// collects and converts them into a fresh store (not timed), then times
+/// delivering every copy to the configured target.
+pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
+    use shared::collect::ExportOptions;
+    use shared::convert::ConvertOptions;
+    use shared::embedded;
+    use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+    use shared::report::Report;
+    use shared::store::LocalDir;
+
+    let config = crate::config::Config::load(&args.config)?;
+    let dir = std::env::temp_dir().join(format!("archiver-bench-delivery-{}", std::process::id()));
+    let drops = dir.join("drops");
+    let per_mailbox = args.messages.div_ceil(args.mailboxes.max(1));
+    for n in 0..args.mailboxes {
+        let custodian = drops.join(format!("drop/whatsapp-export/bench{n:02}@corp.example"));
+        std::fs::create_dir_all(&custodian)?;
+        // The generator averages about 143 bytes a message.
+        let text = bench_data::generate_android_export(per_mailbox * 143, n as u64);
+        std::fs::write(custodian.join("WhatsApp Chat with Bench.txt"), text)?;
+    }
+    let store = LocalDir::new(dir.join("archive"));
+    let mapping = MappingOptions {
+        default_region: parse_region(&config.default_region)?,
+        id_domain: None,
+    };
+    let mapper = Mapper::new(MappingTable::default(), mapping)?;
+    let mut prepared = Report::default();
+    let mut report = Report::default();
+    let runtime = crate::runtime()?;
+    let elapsed = runtime.block_on(async {
+        let opts = ExportOptions {
+            tz: config.tz,
+            date_order: None,
+            zip_limits: config.zip,
+        };
+        let day = chrono::Utc::now().date_naive();
+        shared::collect::collect_export_drops(
+            &LocalDir::new(&drops),
+            &store,
+            &opts,
+            day,
+            &mut prepared,
+        )
+        .await?;
+        let convert = ConvertOptions {
+            render: config.render.clone(),
+            folders: config.folders.clone(),
+            max_message_bytes: None,
+        };
+        embedded::convert_pending(&store, &mapper, &convert, &mut prepared).await?;
+        let start = Instant::now();
+        match crate::open_target(&config).await? {
+            crate::target::Target::Maildir(mut maildir) => {
+                embedded::deliver_pending(&store, &mut maildir, &mut report).await?
+            }
+            crate::target::Target::Imap(mut imap) => {
+                embedded::deliver_pending(&store, imap.as_mut(), &mut report).await?;
+                imap.close().await;
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(start.elapsed())
+    })?;
+    std::fs::remove_dir_all(&dir)?;
+    if !report.errors.is_empty() {
+        return Err(format!("delivery errors: {:?}", report.errors).into());
+    }
+    let copies = report.copies_delivered();
+    println!(
+        "delivery:        {copies} messages to {} mailboxes in {:.2} s = {:.0} messages/s (ledgered, exactly once)",
+        report.delivered.len(),
+        elapsed.as_secs_f64(),
+        copies as f64 / elapsed.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

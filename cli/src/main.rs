@@ -62,6 +62,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
+    /// Measure delivery (messages/s) to the configured target.
+    BenchDelivery(bench::DeliveryArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Deliver { config } => deliver(&config),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };
     match result {
         Ok(code) => code,
