@@ -15,6 +15,7 @@ use async_imap::{Authenticator, Client, Session};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -86,11 +87,17 @@ async fn timed<T>(
 ) -> Result<T, MailboxError> {
     tokio::time::timeout(limit, future)
         .await
-        .map_err(|_| MailboxError::Timeout {
-            server: server.to_owned(),
-            step,
-            secs: limit.as_secs(),
-        })
+        .map_err(|_| timeout_error(server, step, limit))
+}
+
+/// A step that took longer than `limit`. Seconds are rounded up, so that a
+/// sub-second limit never reads "within 0 s".
+fn timeout_error(server: &str, step: &'static str, limit: Duration) -> MailboxError {
+    MailboxError::Timeout {
+        server: server.to_owned(),
+        step,
+        secs: limit.as_secs() + u64::from(limit.subsec_nanos() > 0),
+    }
 }
 
 fn tls_connector() -> TlsConnector {
@@ -276,7 +283,11 @@ impl Connection {
                     .await?
                 {
                     Ok(()) => Ok(()),
-                    Err(_) => Err(refused(&ctx.mailbox, "CREATE", answer, true)),
+                    Err(async_imap::error::Error::No(_)) => {
+                        Err(refused(&ctx.mailbox, "CREATE", answer, true))
+                    }
+                    // A lost connection or garbage is not a refusal.
+                    Err(e) => Err(classify(&ctx.mailbox, "STATUS", e)),
                 }
             }
             Err(e) => Err(classify(&ctx.mailbox, "CREATE", e)),
@@ -294,7 +305,17 @@ impl Connection {
         let ctx = &self.ctx;
         match ctx.timed("SELECT", self.session.select(&name)).await? {
             Ok(_) => {}
-            Err(async_imap::error::Error::No(_)) => return Ok(None),
+            // NO means no such folder, unless the server says "try later":
+            // then the message may be there, and guessing "absent" could
+            // append it twice.
+            Err(async_imap::error::Error::No(answer)) => {
+                let error = refused(&ctx.mailbox, "SELECT", answer, true);
+                return if error.is_transient() {
+                    Err(error)
+                } else {
+                    Ok(None)
+                };
+            }
             Err(e) => return Err(classify(&ctx.mailbox, "SELECT", e)),
         }
         let query = format!("HEADER Message-ID {}", quote(message_id));
@@ -325,9 +346,11 @@ impl Connection {
             .timed("APPEND", self.session.run_command(&command))
             .await?
             .map_err(|e| classify(&self.ctx.mailbox, "APPEND", e))?;
-        // The server either asks for the literal or refuses at once.
+        // The server either asks for the literal or refuses at once. Untagged
+        // lines ("* OK still here") do not extend the time limit.
+        let deadline = Instant::now() + self.ctx.timeout;
         loop {
-            match self.next_event(&tag).await? {
+            match self.next_event(&tag, deadline).await? {
                 Event::Continue => break,
                 Event::Done { no, answer, .. } => {
                     return Err(refused(&self.ctx.mailbox, "APPEND", answer, no));
@@ -346,8 +369,9 @@ impl Connection {
             .timed("APPEND literal", send)
             .await?
             .map_err(|e| self.ctx.lost(e))?;
+        let deadline = Instant::now() + self.ctx.timeout;
         loop {
-            match self.next_event(&tag).await? {
+            match self.next_event(&tag, deadline).await? {
                 Event::Done {
                     ok: true,
                     append_uid,
@@ -362,12 +386,17 @@ impl Connection {
         }
     }
 
-    /// Reads one response and says what it means for the command `tag`.
-    async fn next_event(&mut self, tag: &RequestId) -> Result<Event, MailboxError> {
+    /// Reads one response to APPEND `tag`, by `deadline`, and says what it
+    /// means.
+    async fn next_event(
+        &mut self,
+        tag: &RequestId,
+        deadline: Instant,
+    ) -> Result<Event, MailboxError> {
         let ctx = &self.ctx;
-        let response = ctx
-            .timed("an answer", self.session.read_response())
-            .await?
+        let response = tokio::time::timeout_at(deadline, self.session.read_response())
+            .await
+            .map_err(|_| timeout_error(&ctx.server, "APPEND", ctx.timeout))?
             .map_err(|e| ctx.lost(e))?
             .ok_or_else(|| ctx.lost("connection closed"))?;
         Ok(match response.parsed() {
