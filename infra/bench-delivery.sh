@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 messages=${1:-10000}
 mailboxes=${2:-10}
 work=$(mktemp -d /tmp/ma-bench-XXXXXX)
+chmod 711 "$work"
 trap 'infra/dovecot.sh stop "$work/dovecot" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 mkdir -p "$work/dovecot" "$work/secrets"
 address=$(infra/dovecot.sh start "$work/dovecot")
@@ -24,6 +25,7 @@ path = "secrets"
 [imap]
 url = "imap://$address"
 auth = "password"
+connections = 10
 password_secret = "imap-password"
 TOML
 cargo run --quiet --release -p archiver -- bench-delivery --config "$work/bench.toml" \

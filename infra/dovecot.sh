@@ -33,6 +33,7 @@
 #                          (tokens without `azp` use "default").
 #   DOVECOT_OAUTH_USERNAME_ATTRIBUTE  claim that must equal the user logging in. Default: email.
 #   DOVECOT_DEBUG=1        auth_debug + verbose oauth2 logging.
+#   DOVECOT_FSYNC          mail_fsync: optimized (Dovecot's default), always or never.
 #   DOVECOT_START_TIMEOUT  seconds to wait for the `* OK` greeting. Default: 20.
 #
 # Authentication (auth_mechanisms = plain login xoauth2 oauthbearer):
@@ -317,6 +318,7 @@ default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = $dovecot_uid
 mail_location = maildir:$MAIL_DIR/%u
+mail_fsync = ${DOVECOT_FSYNC:-optimized}
 mail_uid = dovecot
 mail_gid = dovecot
 auth_mechanisms = plain login xoauth2 oauthbearer

@@ -52,18 +52,20 @@ async fn child(store: &str, port: u16, password_file: &str) {
     let password = std::fs::read_to_string(password_file).unwrap();
     let mut server = ImapServer::from_url(&format!("imap://127.0.0.1:{port}")).unwrap();
     server.backoff = Duration::from_millis(100);
-    let mut imap = Imap::new(
-        server,
-        Credentials::Password {
-            login: "{mailbox}".to_owned(),
-            password: Secret::new(password.trim()),
-        },
-    );
+    let credentials = Credentials::Password {
+        login: "{mailbox}".to_owned(),
+        password: Secret::new(password.trim()),
+    };
+    let mut lanes: Vec<Imap> = (0..4)
+        .map(|_| Imap::new(server.clone(), credentials.clone()))
+        .collect();
     let mut report = Report::default();
-    embedded::deliver_pending(&LocalDir::new(store), &mut imap, &mut report)
+    embedded::deliver_pending(&LocalDir::new(store), &mut lanes, &mut report)
         .await
         .unwrap();
-    imap.close().await;
+    for imap in &mut lanes {
+        imap.close().await;
+    }
     assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
 

@@ -44,12 +44,13 @@ fn run_options() -> RunOptions {
 
 async fn run(store: &LocalDir, mail: &Path) -> Report {
     let drops = LocalDir::new(examples());
-    let mut maildir = Maildir::new(mail);
+    // Two lanes over the same tree: mailboxes are delivered to in parallel.
+    let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
     let mut report = Report::default();
     embedded::run(
         &drops,
         store,
-        &mut maildir,
+        &mut lanes,
         &mapper(),
         &run_options(),
         &mut report,
@@ -217,9 +218,16 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
     // text items (about 3 KB) fit.
     opts.convert.max_message_bytes = Some(10_000);
     let mut report = Report::default();
-    embedded::run(&drops, &store, &mut maildir, &mapper(), &opts, &mut report)
-        .await
-        .unwrap();
+    embedded::run(
+        &drops,
+        &store,
+        std::slice::from_mut(&mut maildir),
+        &mapper(),
+        &opts,
+        &mut report,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.errors, Vec::<String>::new());
     assert_eq!(report.stubbed_for_size, 2);
     let messages = folder_messages(&mail, "carol@corp.example");

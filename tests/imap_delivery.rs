@@ -68,7 +68,7 @@ async fn example_data_lands_in_the_expected_folders_with_time_and_seen_flag() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let drops = LocalDir::new(examples());
-    let mut imap = password_target(&dovecot);
+    let mut lanes = [password_target(&dovecot), password_target(&dovecot)];
     let opts = RunOptions {
         export: ExportOptions {
             tz: chrono_tz::Europe::London,
@@ -79,10 +79,12 @@ async fn example_data_lands_in_the_expected_folders_with_time_and_seen_flag() {
         day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
     };
     let mut report = Report::default();
-    embedded::run(&drops, &store, &mut imap, &mapper(), &opts, &mut report)
+    embedded::run(&drops, &store, &mut lanes, &mapper(), &opts, &mut report)
         .await
         .unwrap();
-    imap.close().await;
+    for imap in &mut lanes {
+        imap.close().await;
+    }
     assert_eq!(report.errors, Vec::<String>::new());
 
     let expected = BTreeMap::from([
@@ -321,13 +323,15 @@ async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
     let store = LocalDir::new(dir.path().join("archive"));
     let jobs = support::corpus::write(&store, 400, 4, "WhatsApp Archiver").await;
 
-    let mut imap = password_target(&dovecot);
+    let mut lanes = [password_target(&dovecot), password_target(&dovecot)];
     let mut report = Report::default();
     let delivery = async {
-        embedded::deliver_pending(&store, &mut imap, &mut report)
+        embedded::deliver_pending(&store, &mut lanes, &mut report)
             .await
             .unwrap();
-        imap.close().await;
+        for imap in &mut lanes {
+            imap.close().await;
+        }
     };
     // Once part of the run is delivered, take the server away and bring it back.
     let outage = async {

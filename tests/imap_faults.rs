@@ -408,7 +408,7 @@ async fn bye_mid_append_searches_before_appending_again() {
         _ => Answer::Normal,
     })
     .await;
-    assert_eq!(append(&mut server.client()).await.unwrap(), uid("5"));
+    assert_eq!(append(&mut server.client()).await.unwrap(), uid("7:5"));
     assert_eq!(
         server.verbs(),
         verbs(&[FIRST, &["LOGIN", "CREATE", "SELECT", "UID SEARCH"]])
@@ -431,7 +431,7 @@ async fn temporary_no_to_the_search_is_not_taken_as_absent() {
         _ => Answer::Normal,
     })
     .await;
-    assert_eq!(append(&mut server.client()).await.unwrap(), uid("5"));
+    assert_eq!(append(&mut server.client()).await.unwrap(), uid("7:5"));
     assert_eq!(
         server.verbs(),
         verbs(&[
@@ -530,7 +530,7 @@ async fn garbage_answer_is_a_lost_connection_and_retried() {
     })
     .await;
     let found = bounded(server.client().find(MAILBOX, FOLDER, MESSAGE_ID)).await;
-    assert_eq!(found.unwrap(), Some(uid("5")));
+    assert_eq!(found.unwrap(), Some(uid("7:5")));
     let search = ["LOGIN", "SELECT", "UID SEARCH"];
     assert_eq!(server.verbs(), verbs(&[&search, &search]));
 }

@@ -110,6 +110,8 @@ pub struct ImapEntry {
     pub attempts: Option<u32>,
     /// First pause between attempts in milliseconds, doubled each time (default 1000).
     pub backoff_ms: Option<u64>,
+    /// Mailboxes delivered to at once, one connection each (default 4).
+    pub connections: Option<usize>,
 }
 
 fn default_login() -> String {

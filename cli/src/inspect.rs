@@ -1,12 +1,16 @@
 //! `archiver inspect`: an export file's items as JSON lines on stdout.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono_tz::Tz;
-use shared::sources::whatsapp_export::{self, ExportContext, ZipLimits, read_zip};
+use memmap2::{Mmap, MmapOptions};
+use shared::item::JsonLines;
+use shared::sources::whatsapp_export::{Chat, ExportContext, ZipLimits, read_zip};
 
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
@@ -21,10 +25,25 @@ pub struct Args {
     custodian: String,
 }
 
+/// Maps the file into memory (its pages come straight from the page cache).
+fn map_file(path: &Path) -> Result<Mmap, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = File::open(path).map_err(cannot)?;
+    // SAFETY: the map is only read. An export is a file handed over for
+    // inspection, not one being written: if another process changed it
+    // meanwhile, the text read could change under the parser.
+    unsafe { MmapOptions::new().populate().map(&file) }.map_err(cannot)
+}
+
+/// The bytes as text, checked with SIMD; std's check only runs to describe
+/// an error.
+fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes))
+}
+
 /// Parses the file and prints one JSON item per line; writes nothing else.
 pub fn inspect(args: &Args) -> crate::CliResult {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let bytes = map_file(&args.file)?;
     let file_name = args
         .file
         .file_name()
@@ -35,11 +54,11 @@ pub fn inspect(args: &Args) -> crate::CliResult {
             .map_err(|e| format!("{}: {e}", args.file.display()))?;
         let media = bundle.media_refs();
         let chat_name = bundle.title_name(&file_name).to_owned();
-        (bundle.chat_text, chat_name, media)
+        (Cow::Owned(bundle.chat_text), chat_name, media)
     } else {
-        let text = String::from_utf8(bytes)
-            .map_err(|e| format!("{} is not UTF-8 text: {e}", args.file.display()))?;
-        (text, file_name, HashMap::new())
+        let text =
+            utf8(&bytes).map_err(|e| format!("{} is not UTF-8 text: {e}", args.file.display()))?;
+        (Cow::Borrowed(text), file_name, HashMap::new())
     };
     let ctx = ExportContext {
         custodian: &args.custodian,
@@ -47,22 +66,18 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         tz: args.tz,
         date_order: None,
     };
-    let stdout = std::io::stdout().lock();
-    let mut out = BufWriter::with_capacity(1 << 20, stdout);
+    let chat = Chat::prepare(&text, &ctx).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let mut out = JsonLines::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()));
     let mut write_error = None;
     let lookup = |name: &str| media.get(name).cloned();
-    whatsapp_export::parse_chat(&text, &ctx, &lookup, &mut |item| {
+    chat.items(&lookup, |item| {
         if write_error.is_none() {
-            let written = serde_json::to_writer(&mut out, &item)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"));
-            write_error = written.err();
+            write_error = out.write(&item).err();
         }
-    })
-    .map_err(|e| format!("{}: {e}", args.file.display()))?;
+    });
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    out.flush()?;
+    out.into_inner()?;
     Ok(ExitCode::SUCCESS)
 }

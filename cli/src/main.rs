@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
+use shared::mailbox::Imap;
 use shared::mailbox::imap::DEFAULT_MAX_MESSAGE_BYTES;
 use shared::mapping::{Mapper, MappingOptions, MappingTable, Severity, parse_region};
 use shared::report::Report;
@@ -137,12 +138,20 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     runtime()?.block_on(async {
         let result = match open_target(&config).await? {
             Target::Maildir(mut maildir) => {
-                embedded::run(&drops, &store, &mut maildir, &mapper, &opts, &mut report).await
+                embedded::run(
+                    &drops,
+                    &store,
+                    std::slice::from_mut(&mut maildir),
+                    &mapper,
+                    &opts,
+                    &mut report,
+                )
+                .await
             }
             Target::Imap(mut imap) => {
                 let result =
-                    embedded::run(&drops, &store, imap.as_mut(), &mapper, &opts, &mut report).await;
-                imap.close().await;
+                    embedded::run(&drops, &store, &mut imap, &mapper, &opts, &mut report).await;
+                close(&mut imap).await;
                 result
             }
         };
@@ -158,17 +167,25 @@ fn deliver(config_path: &Path) -> CliResult {
     runtime()?.block_on(async {
         let result = match open_target(&config).await? {
             Target::Maildir(mut maildir) => {
-                embedded::deliver_pending(&store, &mut maildir, &mut report).await
+                embedded::deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
+                    .await
             }
             Target::Imap(mut imap) => {
-                let result = embedded::deliver_pending(&store, imap.as_mut(), &mut report).await;
-                imap.close().await;
+                let result = embedded::deliver_pending(&store, &mut imap, &mut report).await;
+                close(&mut imap).await;
                 result
             }
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     })?;
     finish(&config, &report)
+}
+
+/// Logs out of every IMAP connection.
+async fn close(targets: &mut [Imap]) {
+    for target in targets {
+        target.close().await;
+    }
 }
 
 /// Prints the report; exit code 2 when it lists errors.

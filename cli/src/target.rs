@@ -9,6 +9,9 @@ use shared::secrets::{SecretFiles, SecretStore};
 
 use crate::config::{AuthMethod, ImapEntry};
 
+/// Mailboxes delivered to at once when `[imap] connections` is not set.
+const DEFAULT_LANES: usize = 4;
+
 /// Why the IMAP target cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -35,8 +38,9 @@ pub enum TargetError {
 pub enum Target {
     /// Maildir++ directories.
     Maildir(Maildir),
-    /// An IMAP server.
-    Imap(Box<Imap>),
+    /// An IMAP server, one target per parallel lane (each with its own
+    /// connections).
+    Imap(Vec<Imap>),
 }
 
 /// Builds a Maildir target.
@@ -105,7 +109,11 @@ pub async fn imap(entry: &ImapEntry, secrets_dir: &Path) -> Result<Target, Targe
             Credentials::XOAuth2(TokenSource::new(&endpoint, client_id, credential, scope)?)
         }
     };
-    Ok(Target::Imap(Box::new(Imap::new(server, credentials))))
+    let lanes = entry.connections.unwrap_or(DEFAULT_LANES).max(1);
+    let targets = (0..lanes)
+        .map(|_| Imap::new(server.clone(), credentials.clone()))
+        .collect();
+    Ok(Target::Imap(targets))
 }
 
 fn required<'a>(

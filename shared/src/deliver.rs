@@ -1,6 +1,8 @@
 //! The deliver stage: delivery jobs in, one copy per mailbox out, exactly
 //! once (see [`crate::ledger`]).
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 
 use crate::convert::DeliveryJob;
@@ -10,23 +12,64 @@ use crate::mailbox::{Envelope, Mailbox};
 use crate::report::Report;
 use crate::store::ObjectStore;
 
-/// Delivers jobs in order, each at most once per mailbox.
+/// Delivers jobs, each at most once per mailbox, over several targets at
+/// once (one lane per target, e.g. one IMAP connection set each).
 ///
-/// A job whose EML is missing or whose timestamp is invalid is reported and
-/// skipped; a mailbox or ledger failure is reported for that job, and the
-/// failed jobs are returned so the caller can retry them (a Lambda reports
-/// them as batch item failures).
+/// All jobs of a mailbox go through the same lane, in order, so a mailbox
+/// sees one connection. A job whose EML is missing or whose timestamp is
+/// invalid is reported and skipped; a mailbox or ledger failure is reported
+/// for that job. The indexes of the jobs that failed are returned, sorted,
+/// so the caller can retry them (a Lambda reports them as batch item
+/// failures).
 pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
     store: &S,
-    target: &mut M,
+    targets: &mut [M],
     jobs: &[DeliveryJob],
     may_have_run: bool,
     report: &mut Report,
 ) -> Vec<usize> {
+    let lanes = lanes(jobs, targets.len());
+    let runs = targets
+        .iter_mut()
+        .zip(lanes)
+        .map(|(target, lane)| deliver_lane(store, target, jobs, lane, may_have_run));
+    let mut failed = Vec::new();
+    for (lane_report, lane_failed) in futures::future::join_all(runs).await {
+        report.merge(lane_report);
+        failed.extend(lane_failed);
+    }
+    failed.sort_unstable();
+    failed
+}
+
+/// Job indexes per lane: mailboxes are given to lanes in turn, in order of
+/// first appearance.
+fn lanes(jobs: &[DeliveryJob], count: usize) -> Vec<Vec<usize>> {
+    let count = count.max(1);
+    let mut lane_of: HashMap<&str, usize> = HashMap::new();
+    let mut lanes = vec![Vec::new(); count];
+    for (index, job) in jobs.iter().enumerate() {
+        let next = lane_of.len() % count;
+        let lane = *lane_of.entry(job.mailbox.as_str()).or_insert(next);
+        lanes[lane].push(index);
+    }
+    lanes
+}
+
+/// Delivers one lane's jobs in order; returns its report and failed indexes.
+async fn deliver_lane<S: ObjectStore, M: Mailbox>(
+    store: &S,
+    target: &mut M,
+    jobs: &[DeliveryJob],
+    lane: Vec<usize>,
+    may_have_run: bool,
+) -> (Report, Vec<usize>) {
+    let mut report = Report::default();
     let mut failed = Vec::new();
     // Jobs of one item are consecutive: load its EML once.
     let mut cached: Option<(&str, Vec<u8>)> = None;
-    for (index, job) in jobs.iter().enumerate() {
+    for index in lane {
+        let job = &jobs[index];
         if cached.as_ref().is_none_or(|(key, _)| *key != job.eml_key) {
             match store.get(&job.eml_key).await {
                 Ok(Some(bytes)) => cached = Some((&job.eml_key, bytes)),
@@ -75,5 +118,5 @@ pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
             }
         }
     }
-    failed
+    (report, failed)
 }

@@ -3,10 +3,12 @@
 //! for local runs), with the store standing in for the queues.
 //!
 //! Convert writes each raw batch's delivery jobs to `jobs/<batch>` (one
-//! JSON job per line) instead of a queue; deliver works through the job
-//! files and marks each `done/<batch>` once every copy is in place. A run
-//! that stopped half-way picks up where it was, and deliveries are checked
-//! against the ledger and the folders, so nothing is delivered twice.
+//! JSON job per line) instead of a queue; deliver marks a batch
+//! `started/<batch>` before its first append and `done/<batch>` once every
+//! copy is in place. A run that stopped half-way picks up where it was: the
+//! ledger is checked for every job, and the jobs of a batch that had
+//! started are also searched for in the folders, so nothing is delivered
+//! twice.
 
 use chrono::NaiveDate;
 
@@ -16,7 +18,7 @@ use crate::deliver;
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
 use crate::report::Report;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{Created, ObjectStore, StoreError};
 
 /// Everything a run needs besides the stores and the target.
 #[derive(Debug, Clone)]
@@ -34,14 +36,14 @@ pub struct RunOptions {
 pub async fn run<D: ObjectStore, S: ObjectStore, M: Mailbox>(
     drops: &D,
     store: &S,
-    target: &mut M,
+    targets: &mut [M],
     mapper: &Mapper,
     opts: &RunOptions,
     report: &mut Report,
 ) -> Result<(), StoreError> {
     collect::collect_export_drops(drops, store, &opts.export, opts.day, report).await?;
     convert_pending(store, mapper, &opts.convert, report).await?;
-    deliver_pending(store, target, report).await
+    deliver_pending(store, targets, report).await
 }
 
 /// Converts every raw batch that has no job file yet.
@@ -73,10 +75,10 @@ pub async fn convert_pending<S: ObjectStore>(
     Ok(())
 }
 
-/// Delivers every job file not yet marked done.
+/// Delivers every job file not yet marked done, over one lane per target.
 pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
     store: &S,
-    target: &mut M,
+    targets: &mut [M],
     report: &mut Report,
 ) -> Result<(), StoreError> {
     for jobs_key in store.list("jobs/").await? {
@@ -98,8 +100,11 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
                 Err(e) => report.error(format!("{jobs_key} line {}: {e}", index + 1)),
             }
         }
-        // Jobs may have run before (an interrupted run): search before appending.
-        let failed = deliver::deliver_jobs(store, target, &jobs, true, report).await;
+        // A batch started before (an interrupted run) may have messages in
+        // the folders without ledger entries: only then search before appending.
+        let started = store.put_new(&format!("started/{batch}"), b"").await?;
+        let may_have_run = started == Created::Exists;
+        let failed = deliver::deliver_jobs(store, targets, &jobs, may_have_run, report).await;
         if failed.is_empty() {
             store.put_new(&done_key, b"").await?;
         }

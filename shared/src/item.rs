@@ -7,10 +7,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Write;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::de::{self, Deserializer};
-use serde::ser::Serializer;
+use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -336,9 +337,51 @@ impl Timestamp {
     }
 }
 
+/// Whole seconds of a four-digit year (almost every timestamp) are written
+/// from a stack buffer, in the same form as [`Timestamp::to_rfc3339`].
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        match self.whole_seconds() {
+            Some(digits) => s.serialize_str(digits.as_str()),
+            None => s.serialize_str(&self.to_rfc3339()),
+        }
+    }
+}
+
+impl Timestamp {
+    /// `YYYY-MM-DDThh:mm:ssZ` when the time has no fraction of a second (nor a
+    /// leap second) and the year has four digits; `None` otherwise.
+    fn whole_seconds(&self) -> Option<WholeSeconds> {
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        let year = u32::try_from(date.year()).ok().filter(|&y| y <= 9999)?;
+        if time.nanosecond() != 0 {
+            return None;
+        }
+        let mut text = *b"0000-00-00T00:00:00Z";
+        put_digits(&mut text[0..4], year);
+        put_digits(&mut text[5..7], date.month());
+        put_digits(&mut text[8..10], date.day());
+        put_digits(&mut text[11..13], time.hour());
+        put_digits(&mut text[14..16], time.minute());
+        put_digits(&mut text[17..19], time.second());
+        Some(WholeSeconds(text))
+    }
+}
+
+/// A timestamp's RFC 3339 form without fraction, on the stack.
+struct WholeSeconds([u8; 20]);
+
+impl WholeSeconds {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("digits and ASCII punctuation")
+    }
+}
+
+/// Writes `value` as decimal digits filling `out` (zero-padded on the left).
+fn put_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -351,7 +394,10 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// One archived unit: a message, call, system line, edit, delete, recall or reaction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized field by field in declaration order; `custodian` and `call`
+/// are left out when `None` (see [`Item::serialize_parts`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Item<'a> {
     /// Stable id (see [`ItemId`]).
     pub id: ItemId,
@@ -363,7 +409,7 @@ pub struct Item<'a> {
     pub timestamp: Timestamp,
     /// The employee whose device or account the item was collected from, if the
     /// source has one (export files); always a mapping candidate.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(borrow, default)]
     pub custodian: Option<Cow<'a, str>>,
     /// The chat.
     #[serde(borrow)]
@@ -384,7 +430,7 @@ pub struct Item<'a> {
     #[serde(default)]
     pub edited: bool,
     /// Call details for `kind: call`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub call: Option<Call>,
     /// The item this one replies to, edits, recalls, deletes or reacts to.
     pub refers_to: Option<ItemId>,
@@ -393,7 +439,54 @@ pub struct Item<'a> {
     pub raw: Raw<'a>,
 }
 
+impl Serialize for Item<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_parts(s, &self.conversation, &self.sender, &self.recipients)
+    }
+}
+
 impl Item<'_> {
+    /// Serializes the item with `conversation`, `sender` and `recipients`
+    /// standing in for its own: they must serialize exactly as the item's
+    /// would (the item's own, or their JSON made earlier, see [`JsonLines`]).
+    fn serialize_parts<S, C, P, R>(
+        &self,
+        s: S,
+        conversation: &C,
+        sender: &P,
+        recipients: &R,
+    ) -> Result<S::Ok, S::Error>
+    where
+        S: Serializer,
+        C: Serialize + ?Sized,
+        P: Serialize + ?Sized,
+        R: Serialize + ?Sized,
+    {
+        let fields = 12 + usize::from(self.custodian.is_some()) + usize::from(self.call.is_some());
+        let mut item = s.serialize_struct("Item", fields)?;
+        item.serialize_field("id", &self.id)?;
+        item.serialize_field("source", &self.source)?;
+        item.serialize_field("kind", &self.kind)?;
+        item.serialize_field("timestamp", &self.timestamp)?;
+        match &self.custodian {
+            Some(custodian) => item.serialize_field("custodian", custodian)?,
+            None => item.skip_field("custodian")?,
+        }
+        item.serialize_field("conversation", conversation)?;
+        item.serialize_field("sender", sender)?;
+        item.serialize_field("recipients", recipients)?;
+        item.serialize_field("text", &self.text)?;
+        item.serialize_field("attachments", &self.attachments)?;
+        item.serialize_field("edited", &self.edited)?;
+        match &self.call {
+            Some(call) => item.serialize_field("call", call)?,
+            None => item.skip_field("call")?,
+        }
+        item.serialize_field("refers_to", &self.refers_to)?;
+        item.serialize_field("raw", &self.raw)?;
+        item.end()
+    }
+
     /// Every participant: the sender first, then the recipients.
     pub fn participants(&self) -> impl Iterator<Item = &Participant<'_>> {
         self.sender.iter().chain(self.recipients.iter())
@@ -407,6 +500,152 @@ impl Item<'_> {
 
 fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(s.into_owned())
+}
+
+/// Writes items as JSON lines: each item as `serde_json::to_writer` writes
+/// it, then a line break.
+///
+/// Items of one chat repeat their conversation, and each sender comes with
+/// the same recipients every time, which are most of an item's JSON. The
+/// writer keeps the JSON serde_json made for them, and copies it for every
+/// later item whose parts are equal.
+pub struct JsonLines<'i, W: Write> {
+    out: W,
+    conversation: Option<(Conversation<'i>, Box<RawValue>)>,
+    /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
+    senders: Vec<SenderJson<'i>>,
+}
+
+/// Senders whose JSON a [`JsonLines`] keeps; items of other senders are
+/// serialized in full.
+const MAX_SENDERS: usize = 256;
+
+/// The JSON of a sender and of the recipients it last came with.
+struct SenderJson<'i> {
+    sender: Option<Participant<'i>>,
+    json: Box<RawValue>,
+    recipients: Vec<Participant<'i>>,
+    recipients_json: Box<RawValue>,
+}
+
+impl<'i, W: Write> JsonLines<'i, W> {
+    /// A writer to `out` (which should be buffered).
+    pub fn new(out: W) -> Self {
+        JsonLines {
+            out,
+            conversation: None,
+            senders: Vec::new(),
+        }
+    }
+
+    /// Writes one item and a line break.
+    pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
+        let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
+        let mut ser = serde_json::Serializer::new(&mut self.out);
+        match sender_json(&mut self.senders, item)? {
+            Some(sender) => item.serialize_parts(
+                &mut ser,
+                conversation,
+                &*sender.json,
+                &*sender.recipients_json,
+            ),
+            None => item.serialize_parts(&mut ser, conversation, &item.sender, &item.recipients),
+        }?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flushes and returns the output.
+    pub fn into_inner(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// The JSON of `conversation`, made again only when it is not the last one.
+fn conversation_json<'c, 'i>(
+    last: &'c mut Option<(Conversation<'i>, Box<RawValue>)>,
+    conversation: &Conversation<'i>,
+) -> serde_json::Result<&'c RawValue> {
+    let same = last
+        .as_ref()
+        .is_some_and(|(known, _)| same_conversation(known, conversation));
+    if !same {
+        *last = Some((
+            conversation.clone(),
+            serde_json::value::to_raw_value(conversation)?,
+        ));
+    }
+    Ok(&last.as_ref().expect("just set").1)
+}
+
+/// The JSON of the item's sender and recipients, when the sender is known
+/// or there is room to remember it.
+fn sender_json<'c, 'i>(
+    senders: &'c mut Vec<SenderJson<'i>>,
+    item: &Item<'i>,
+) -> serde_json::Result<Option<&'c SenderJson<'i>>> {
+    let index = match senders
+        .iter()
+        .position(|known| same_sender(&known.sender, &item.sender))
+    {
+        Some(index) => index,
+        None if senders.len() < MAX_SENDERS => {
+            senders.push(SenderJson {
+                sender: item.sender.clone(),
+                json: serde_json::value::to_raw_value(&item.sender)?,
+                recipients: item.recipients.clone(),
+                recipients_json: serde_json::value::to_raw_value(&item.recipients)?,
+            });
+            return Ok(senders.last());
+        }
+        None => return Ok(None),
+    };
+    let known = &mut senders[index];
+    if !same_participants(&known.recipients, &item.recipients) {
+        known.recipients.clone_from(&item.recipients);
+        known.recipients_json = serde_json::value::to_raw_value(&item.recipients)?;
+    }
+    Ok(Some(known))
+}
+
+/// `a == b` for conversations.
+fn same_conversation(a: &Conversation<'_>, b: &Conversation<'_>) -> bool {
+    a.kind == b.kind && same_str(&a.id, &b.id) && same_text(&a.title, &b.title)
+}
+
+/// `a == b` for senders.
+fn same_sender(a: &Option<Participant<'_>>, b: &Option<Participant<'_>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_participant(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// `a == b` for lists of participants.
+fn same_participants(a: &[Participant<'_>], b: &[Participant<'_>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_participant(a, b))
+}
+
+/// `a == b` for participants.
+fn same_participant(a: &Participant<'_>, b: &Participant<'_>) -> bool {
+    same_text(&a.id, &b.id)
+        && same_text(&a.name, &b.name)
+        && same_text(&a.phone, &b.phone)
+        && same_text(&a.email, &b.email)
+}
+
+/// `a == b` for optional strings.
+fn same_text(a: &Option<Cow<'_, str>>, b: &Option<Cow<'_, str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_str(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// `a == b`, without reading the bytes when both are the same slice (parts
+/// of items of one chat usually borrow the same strings).
+fn same_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 #[cfg(test)]

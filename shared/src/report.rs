@@ -53,6 +53,24 @@ impl Report {
         *self.delivered.entry(mailbox.to_owned()).or_default() += 1;
     }
 
+    /// Adds another report's counts and problems to this one.
+    pub fn merge(&mut self, other: Report) {
+        self.drops_collected += other.drops_collected;
+        self.drops_already_collected += other.drops_already_collected;
+        self.items_collected += other.items_collected;
+        self.batches_converted += other.batches_converted;
+        self.emails_written += other.emails_written;
+        self.emails_existing += other.emails_existing;
+        self.stubbed_for_size += other.stubbed_for_size;
+        self.unmapped += other.unmapped;
+        for (mailbox, count) in other.delivered {
+            *self.delivered.entry(mailbox).or_default() += count;
+        }
+        self.already_delivered += other.already_delivered;
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+    }
+
     /// All copies delivered now.
     pub fn copies_delivered(&self) -> u64 {
         self.delivered.values().sum()

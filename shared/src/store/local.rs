@@ -101,7 +101,13 @@ impl ObjectStore for LocalDir {
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
         let path = self.path(key)?;
-        write_new(&path, bytes).map_err(io_err(key))
+        // The write ends in an fsync: run it off the async thread so that
+        // concurrent deliveries overlap their waits on the disk.
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || write_new(&path, &bytes))
+            .await
+            .map_err(|e| io_err(key)(std::io::Error::other(e)))?
+            .map_err(io_err(key))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

@@ -303,8 +303,8 @@ impl Connection {
         // async-imap quotes the name itself.
         let name = folder_name(folder)?;
         let ctx = &self.ctx;
-        match ctx.timed("SELECT", self.session.select(&name)).await? {
-            Ok(_) => {}
+        let validity = match ctx.timed("SELECT", self.session.select(&name)).await? {
+            Ok(selected) => selected.uid_validity,
             // NO means no such folder, unless the server says "try later":
             // then the message may be there, and guessing "absent" could
             // append it twice.
@@ -317,14 +317,18 @@ impl Connection {
                 };
             }
             Err(e) => return Err(classify(&ctx.mailbox, "SELECT", e)),
-        }
+        };
         let query = format!("HEADER Message-ID {}", quote(message_id));
         let found = ctx
             .timed("SEARCH", self.session.uid_search(&query))
             .await?
             .map_err(|e| classify(&ctx.mailbox, "SEARCH", e))?;
+        // The same `<uidvalidity>:<uid>` form as APPENDUID gives.
         Ok(found.into_iter().min().map(|uid| Appended {
-            uid: Some(uid.to_string()),
+            uid: Some(match validity {
+                Some(validity) => format!("{validity}:{uid}"),
+                None => uid.to_string(),
+            }),
         }))
     }
 
