@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway, unprivileged Dovecot IMAP server on loopback, for tests.
 #
+#   infra/dovecot.sh install          install dovecot-imapd if missing (once, before parallel tests)
 #   infra/dovecot.sh start    <dir>   install if needed, start, print 127.0.0.1:<port>
 #   infra/dovecot.sh stop     <dir>   stop that instance (idempotent)
 #   infra/dovecot.sh restart  <dir>   stop + start, same port, password, key and mail
@@ -469,6 +470,10 @@ cmd_selftest() {
 }
 
 main() {
+	if [[ ${1:-} == install ]]; then
+		ensure_installed
+		return
+	fi
 	(($# == 2)) || usage
 	SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 	DOVECOT_BIN=""

@@ -162,14 +162,62 @@ async fn non_ascii_folder_names_round_trip() {
     );
 }
 
+/// How the loopback token endpoint checks the client.
+#[derive(Clone, Copy)]
+enum ClientCheck {
+    /// `client_secret` = `right-secret`.
+    Secret,
+    /// An RS256 client assertion signed with the test certificate's key.
+    Certificate,
+}
+
+/// SHA-1 thumbprint of the test certificate (tests/fixtures/test-client-cert.*).
+const TEST_THUMBPRINT: &str = "9B4697A3E641BA0194A0430A9CFAE8E5B8A2EF9D";
+
+fn fixture(name: &str) -> Vec<u8> {
+    fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Checks a client assertion the way Entra ID does: signature, `x5t`,
+/// audience = the endpoint, issuer = subject = the client id.
+fn assertion_is_valid(assertion: &str, endpoint: &str) -> bool {
+    use base64::Engine;
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(&fixture("test-client-cert.pub")).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[endpoint]);
+    validation.set_issuer(&["archiver"]);
+    validation.sub = Some("archiver".to_owned());
+    let thumbprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hex_decode(TEST_THUMBPRINT));
+    jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation)
+        .is_ok_and(|data| data.header.x5t.as_deref() == Some(thumbprint.as_str()))
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// A loopback OAuth 2.0 token endpoint: client `archiver` with secret
 /// `right-secret` gets an HS256 JWT for `email`, signed with `key`.
 async fn token_endpoint(key: Vec<u8>, email: &'static str) -> String {
+    token_endpoint_checking(key, email, ClientCheck::Secret).await
+}
+
+async fn token_endpoint_checking(key: Vec<u8>, email: &'static str, check: ClientCheck) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}/tenant/oauth2/v2.0/token",
         listener.local_addr().unwrap()
     );
+    let endpoint = url.clone();
     tokio::spawn(async move {
         loop {
             let (mut socket, _) = listener.accept().await.unwrap();
@@ -200,11 +248,21 @@ async fn token_endpoint(key: Vec<u8>, email: &'static str) -> String {
             let form: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
                 .into_owned()
                 .collect();
-            let good = form.get("grant_type").map(String::as_str) == Some("client_credentials")
-                && form.get("client_id").map(String::as_str) == Some("archiver")
-                && form.get("client_secret").map(String::as_str) == Some("right-secret")
-                && form.get("scope").map(String::as_str)
-                    == Some("https://outlook.office365.com/.default");
+            let field = |name: &str| form.get(name).map(String::as_str);
+            let client_ok = match check {
+                ClientCheck::Secret => field("client_secret") == Some("right-secret"),
+                ClientCheck::Certificate => {
+                    field("client_assertion_type")
+                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                        && field("client_secret").is_none()
+                        && field("client_assertion")
+                            .is_some_and(|a| assertion_is_valid(a, &endpoint))
+                }
+            };
+            let good = field("grant_type") == Some("client_credentials")
+                && field("client_id") == Some("archiver")
+                && field("scope") == Some("https://outlook.office365.com/.default")
+                && client_ok;
             let (status, json) = if good {
                 let exp = chrono::Utc::now().timestamp() + 3600;
                 let claims = serde_json::json!({"sub": "archiver", "email": email, "exp": exp});
@@ -238,10 +296,18 @@ async fn token_endpoint(key: Vec<u8>, email: &'static str) -> String {
 }
 
 fn xoauth2_target(dovecot: &Dovecot, endpoint: &str, secret: &str) -> Imap {
+    xoauth2_target_with(
+        dovecot,
+        endpoint,
+        ClientCredential::Secret(Secret::new(secret)),
+    )
+}
+
+fn xoauth2_target_with(dovecot: &Dovecot, endpoint: &str, credential: ClientCredential) -> Imap {
     let tokens = TokenSource::new(
         endpoint,
         "archiver",
-        ClientCredential::Secret(Secret::new(secret)),
+        credential,
         shared::mailbox::imap::oauth::EXCHANGE_SCOPE,
     )
     .unwrap();
@@ -385,4 +451,49 @@ async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
         assert_eq!(all, 100, "{mailbox}");
         session.logout().await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xoauth2_with_a_certificate_assertion_logs_in() {
+    let dovecot = Dovecot::start();
+    let endpoint = token_endpoint_checking(
+        dovecot.oauth_key(),
+        "alice@corp.example",
+        ClientCheck::Certificate,
+    )
+    .await;
+    let key = String::from_utf8(fixture("test-client-cert.key")).unwrap();
+    let certificate = ClientCredential::Certificate {
+        private_key_pem: Secret::new(key),
+        thumbprint: TEST_THUMBPRINT.to_owned(),
+    };
+    let mut imap = xoauth2_target_with(&dovecot, &endpoint, certificate);
+    let bytes = b"Message-ID: <cert@mobile-archiver>\r\nSubject: x\r\n\r\nbody\r\n";
+    imap.append(
+        "alice@corp.example",
+        "WhatsApp Archiver",
+        &envelope("cert@mobile-archiver", bytes),
+    )
+    .await
+    .unwrap();
+    imap.close().await;
+    assert_eq!(
+        dovecot
+            .fetch_all("alice@corp.example", "WhatsApp Archiver")
+            .await
+            .len(),
+        1
+    );
+
+    // The same endpoint refuses a client secret where it expects a certificate.
+    let mut with_secret = xoauth2_target(&dovecot, &endpoint, "right-secret");
+    let err = with_secret
+        .append(
+            "alice@corp.example",
+            "WhatsApp Archiver",
+            &envelope("cert2@mobile-archiver", bytes),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid_client"), "{err}");
 }
