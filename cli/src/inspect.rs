@@ -67,12 +67,12 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         date_order: None,
     };
     let chat = Chat::prepare(&text, &ctx).map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let mut out = JsonLines::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
+    let mut out = JsonLines::new(BufWriter::with_capacity(1 << 18, std::io::stdout().lock()));
     let mut write_error = None;
     let lookup = |name: &str| media.get(name).cloned();
-    chat.items(&lookup, |item| {
+    chat.visit_items(&lookup, |item| {
         if write_error.is_none() {
-            write_error = out.write(&item).err();
+            write_error = out.write(item).err();
         }
     });
     if let Some(e) = write_error {

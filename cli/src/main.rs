@@ -110,8 +110,23 @@ async fn open_target(config: &Config) -> Result<Target, Box<dyn std::error::Erro
     })
 }
 
+/// Holds `<store>/.lock` for the whole command: two runs over one store
+/// at once could both append a copy that neither had ledgered yet.
+fn lock_store(store: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(store)?;
+    let file = std::fs::File::create(store.join(".lock"))?;
+    file.try_lock().map_err(|_| {
+        format!(
+            "another archiver run or deliver is using {}; try again when it has finished",
+            store.display()
+        )
+    })?;
+    Ok(file)
+}
+
 fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let config = Config::load(config_path)?;
+    let _lock = lock_store(&config.store)?;
     let mut report = Report::default();
     let mapper = load_mapper(&config, &mut report)?;
     let max_message_bytes = match &config.target {
@@ -135,7 +150,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     };
     let drops = LocalDir::new(&config.drops);
     let store = LocalDir::new(&config.store);
-    runtime()?.block_on(async {
+    let outcome = runtime()?.block_on(async {
         let result = match open_target(&config).await? {
             Target::Maildir(mut maildir) => {
                 embedded::run(
@@ -156,15 +171,21 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
             }
         };
         result.map_err(Box::<dyn std::error::Error>::from)
-    })?;
+    });
+    if let Err(e) = outcome {
+        // Show what was done before the store failed; a re-run resumes.
+        print!("{report}");
+        return Err(e);
+    }
     finish(&config, &report)
 }
 
 fn deliver(config_path: &Path) -> CliResult {
     let config = Config::load(config_path)?;
+    let _lock = lock_store(&config.store)?;
     let mut report = Report::default();
     let store = LocalDir::new(&config.store);
-    runtime()?.block_on(async {
+    let outcome = runtime()?.block_on(async {
         let result = match open_target(&config).await? {
             Target::Maildir(mut maildir) => {
                 embedded::deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
@@ -177,7 +198,12 @@ fn deliver(config_path: &Path) -> CliResult {
             }
         };
         result.map_err(Box::<dyn std::error::Error>::from)
-    })?;
+    });
+    if let Err(e) = outcome {
+        // Show what was done before the store failed; a re-run resumes.
+        print!("{report}");
+        return Err(e);
+    }
     finish(&config, &report)
 }
 

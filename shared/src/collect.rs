@@ -7,6 +7,7 @@
 //! A drop is checkpointed by content hash under `collected/`, so the same
 //! file dropped twice, or a re-run, collects nothing twice.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -64,17 +65,30 @@ pub async fn collect_export_drops<D: ObjectStore, S: ObjectStore>(
             ));
             continue;
         };
-        let Some(bytes) = drops.get(&drop_key).await? else {
-            continue; // removed since the listing
+        let bytes = match drops.get(&drop_key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue, // removed since the listing
+            Err(e) => {
+                report.error(format!("drop {drop_key}: cannot be read: {e}"));
+                continue;
+            }
         };
-        let hash = hex::encode(Sha256::digest(&bytes));
+        let hash = batch_id(custodian, &bytes);
         let checkpoint = format!("collected/whatsapp-export/{hash}");
         if archive.get(&checkpoint).await?.is_some() {
             report.drops_already_collected += 1;
             continue;
         }
         let batch = match read_drop(archive, &bytes, custodian, file_name, opts).await {
-            Ok(batch) => batch,
+            Ok(batch) => {
+                if batch.skipped_lines > 0 {
+                    report.warning(format!(
+                        "drop {drop_key}: {} lines before the first message or under an impossible date were kept in the raw file only",
+                        batch.skipped_lines
+                    ));
+                }
+                batch
+            }
             Err(DropError::Store(e)) => return Err(e),
             Err(DropError::Unreadable(problem)) => {
                 report.error(format!("drop {drop_key}: {problem}"));
@@ -102,6 +116,16 @@ pub async fn collect_export_drops<D: ObjectStore, S: ObjectStore>(
     Ok(written)
 }
 
+/// A drop's batch id: SHA-256 over the custodian and the file, so the same
+/// file dropped for two custodians makes two batches (their items differ).
+fn batch_id(custodian: &str, bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update((custodian.len() as u64).to_le_bytes());
+    hasher.update(custodian.as_bytes());
+    hasher.update(bytes);
+    hex::encode(hasher.finalize())
+}
+
 /// `drop/whatsapp-export/<custodian>/<file>` -> (custodian, file).
 fn split_drop_key(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix(EXPORT_DROP_PREFIX)?;
@@ -124,6 +148,8 @@ impl From<StoreError> for DropError {
 struct Batch {
     lines: Vec<u8>,
     items: u64,
+    /// Lines that became no item (before the first header, impossible dates).
+    skipped_lines: u64,
 }
 
 /// Reads one drop into JSON lines, storing its media.
@@ -135,7 +161,7 @@ async fn read_drop<S: ObjectStore>(
     opts: &ExportOptions,
 ) -> Result<Batch, DropError> {
     let lower = file_name.to_ascii_lowercase();
-    let (text, media) = if lower.ends_with(".zip") {
+    let (text, chat_name, media) = if lower.ends_with(".zip") {
         let bundle =
             read_zip(bytes, &opts.zip_limits).map_err(|e| DropError::Unreadable(e.to_string()))?;
         for file in &bundle.media {
@@ -145,46 +171,35 @@ async fn read_drop<S: ObjectStore>(
         }
         let media = bundle.media_refs();
         let chat_name = bundle.title_name(file_name).to_owned();
-        (ChatText::Owned(bundle.chat_text, chat_name), media)
+        let bundle_text = bundle.chat_text;
+        (Cow::Owned(bundle_text), chat_name, media)
     } else if lower.ends_with(".txt") {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| DropError::Unreadable(format!("not UTF-8 text: {e}")))?;
-        (ChatText::Borrowed(text, file_name), HashMap::new())
+        (Cow::Borrowed(text), file_name.to_owned(), HashMap::new())
     } else {
         return Err(DropError::Unreadable(
             "not an export (.txt or .zip)".to_owned(),
         ));
     };
-    let (text, chat_name) = text.parts();
     let ctx = ExportContext {
         custodian,
-        file_name: chat_name,
+        file_name: &chat_name,
         tz: opts.tz,
         date_order: opts.date_order,
     };
     let mut lines = Vec::with_capacity(text.len() * 2);
     let mut items = 0u64;
     let lookup = |name: &str| media.get(name).cloned();
-    whatsapp_export::parse_chat(text, &ctx, &lookup, &mut |item| {
+    let summary = whatsapp_export::parse_chat(&text, &ctx, &lookup, &mut |item| {
         serde_json::to_writer(&mut lines, &item).expect("items serialize");
         lines.push(b'\n');
         items += 1;
     })
     .map_err(|e| DropError::Unreadable(e.to_string()))?;
-    Ok(Batch { lines, items })
-}
-
-/// The chat text of a drop and the name that gives the chat its title.
-enum ChatText<'a> {
-    Borrowed(&'a str, &'a str),
-    Owned(String, String),
-}
-
-impl ChatText<'_> {
-    fn parts(&self) -> (&str, &str) {
-        match self {
-            ChatText::Borrowed(text, name) => (text, name),
-            ChatText::Owned(text, name) => (text, name),
-        }
-    }
+    Ok(Batch {
+        lines,
+        items,
+        skipped_lines: summary.rejected_headers + summary.unattributed_lines,
+    })
 }

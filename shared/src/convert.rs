@@ -71,6 +71,18 @@ pub struct Unmapped {
     pub raw_key: String,
 }
 
+/// What `failed/<day>/<item-id>.json` records: an item that could not be
+/// rendered (its raw line stays in the raw batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    /// The item id.
+    pub item_id: String,
+    /// Why it could not be rendered.
+    pub reason: String,
+    /// The raw batch the item came from.
+    pub raw_key: String,
+}
+
 /// How items are rendered and filed.
 #[derive(Debug, Clone, Default)]
 pub struct ConvertOptions {
@@ -109,7 +121,8 @@ pub async fn convert_batch<S: ObjectStore>(
         let item: Item = match serde_json::from_slice(line) {
             Ok(item) => item,
             Err(e) => {
-                report.error(format!("raw batch {raw_key} line {}: {e}", index + 1));
+                let problem = crate::embedded::json_problem(&e);
+                report.error(format!("raw batch {raw_key} line {}: {problem}", index + 1));
                 continue;
             }
         };
@@ -137,14 +150,24 @@ async fn convert_item<S: ObjectStore>(
         files: &file_refs,
         raw_object: Some(raw_key),
     };
+    let day = item.day();
     let eml = match render_within_limit(&input, opts, report) {
         Ok(eml) => eml,
         Err(e) => {
+            // Kept visible in the store for the operator, not only in this report.
+            let record = Failed {
+                item_id: item.id.to_string(),
+                reason: e.to_string(),
+                raw_key: raw_key.to_owned(),
+            };
+            let record = serde_json::to_vec(&record).expect("failure records serialize");
+            store
+                .put_new(&format!("failed/{day}/{}.json", item.id), &record)
+                .await?;
             report.error(format!("item {} of {raw_key}: {e}", item.id));
             return Ok(());
         }
     };
-    let day = item.day();
     let eml_key = format!("eml/{day}/{}.eml", item.id);
     match store.put_new(&eml_key, &eml).await? {
         Created::New => report.emails_written += 1,

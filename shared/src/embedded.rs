@@ -6,9 +6,9 @@
 //! JSON job per line) instead of a queue; deliver marks a batch
 //! `started/<batch>` before its first append and `done/<batch>` once every
 //! copy is in place. A run that stopped half-way picks up where it was: the
-//! ledger is checked for every job, and the jobs of a batch that had
-//! started are also searched for in the folders, so nothing is delivered
-//! twice.
+//! ledger is checked for every job, and while any batch is started but not
+//! done, every job is also searched for in its folder before appending, so
+//! nothing is delivered twice.
 
 use chrono::NaiveDate;
 
@@ -18,7 +18,7 @@ use crate::deliver;
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
 use crate::report::Report;
-use crate::store::{Created, ObjectStore, StoreError};
+use crate::store::{ObjectStore, StoreError};
 
 /// Everything a run needs besides the stores and the target.
 #[derive(Debug, Clone)]
@@ -81,15 +81,21 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
     targets: &mut [M],
     report: &mut Report,
 ) -> Result<(), StoreError> {
-    for jobs_key in store.list("jobs/").await? {
-        let batch = jobs_key.strip_prefix("jobs/").expect("listed under jobs/");
-        let done_key = format!("done/{batch}");
-        if store.get(&done_key).await?.is_some() {
-            continue;
-        }
-        let Some(bytes) = store.get(&jobs_key).await? else {
+    let pending = pending_batches(store).await?;
+    // A batch that started and never finished (a crash, a failed copy) may
+    // have left copies in the folders without ledger entries, and the same
+    // message can sit in several batches (overlapping exports). So if any
+    // such batch exists, or a copy fails during this run, every job is
+    // searched for before it is appended.
+    let mut may_have_run = false;
+    for batch in &pending {
+        may_have_run |= store.get(&format!("started/{batch}")).await?.is_some();
+    }
+    for batch in pending {
+        let Some(bytes) = store.get(&format!("jobs/{batch}")).await? else {
             continue;
         };
+        let mut unreadable = false;
         let mut jobs = Vec::new();
         for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
@@ -97,17 +103,40 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
             }
             match serde_json::from_slice::<DeliveryJob>(line) {
                 Ok(job) => jobs.push(job),
-                Err(e) => report.error(format!("{jobs_key} line {}: {e}", index + 1)),
+                Err(e) => {
+                    report.error(format!(
+                        "jobs/{batch} line {}: {}",
+                        index + 1,
+                        json_problem(&e)
+                    ));
+                    unreadable = true;
+                }
             }
         }
-        // A batch started before (an interrupted run) may have messages in
-        // the folders without ledger entries: only then search before appending.
-        let started = store.put_new(&format!("started/{batch}"), b"").await?;
-        let may_have_run = started == Created::Exists;
+        store.put_new(&format!("started/{batch}"), b"").await?;
         let failed = deliver::deliver_jobs(store, targets, &jobs, may_have_run, report).await;
-        if failed.is_empty() {
-            store.put_new(&done_key, b"").await?;
+        if failed.is_empty() && !unreadable {
+            store.put_new(&format!("done/{batch}"), b"").await?;
+        } else {
+            may_have_run = true;
         }
     }
     Ok(())
+}
+
+/// Job files without a `done/` marker, by batch name.
+async fn pending_batches<S: ObjectStore>(store: &S) -> Result<Vec<String>, StoreError> {
+    let mut pending = Vec::new();
+    for jobs_key in store.list("jobs/").await? {
+        let batch = jobs_key.strip_prefix("jobs/").expect("listed under jobs/");
+        if store.get(&format!("done/{batch}")).await?.is_none() {
+            pending.push(batch.to_owned());
+        }
+    }
+    Ok(pending)
+}
+
+/// Where a JSON line is broken, without repeating any of its content.
+pub(crate) fn json_problem(e: &serde_json::Error) -> String {
+    format!("{:?} error at column {}", e.classify(), e.column())
 }

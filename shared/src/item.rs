@@ -57,7 +57,8 @@ pub struct HexId([u8; 32]);
 impl HexId {
     /// The hex digits as a string slice.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+        // SAFETY: `ItemId::to_hex` fills the array with ASCII hex digits.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
@@ -373,7 +374,9 @@ struct WholeSeconds([u8; 20]);
 
 impl WholeSeconds {
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("digits and ASCII punctuation")
+        // SAFETY: `Timestamp::whole_seconds` writes only ASCII digits into
+        // an ASCII template.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
@@ -584,10 +587,7 @@ fn sender_json<'c, 'i>(
     senders: &'c mut Vec<SenderJson<'i>>,
     item: &Item<'i>,
 ) -> serde_json::Result<Option<&'c SenderJson<'i>>> {
-    let index = match senders
-        .iter()
-        .position(|known| same_sender(&known.sender, &item.sender))
-    {
+    let index = match find_sender(senders, &item.sender) {
         Some(index) => index,
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
@@ -606,6 +606,21 @@ fn sender_json<'c, 'i>(
         known.recipients_json = serde_json::value::to_raw_value(&item.recipients)?;
     }
     Ok(Some(known))
+}
+
+/// Where `sender` is among `senders`: first looked for by the address of its
+/// id (items of one chat borrow their sender from one place), then by value.
+fn find_sender(senders: &[SenderJson<'_>], sender: &Option<Participant<'_>>) -> Option<usize> {
+    let id_at = |p: &Option<Participant<'_>>| p.as_ref()?.id.as_deref().map(str::as_ptr);
+    let at = id_at(sender);
+    senders
+        .iter()
+        .position(|known| id_at(&known.sender) == at && same_sender(&known.sender, sender))
+        .or_else(|| {
+            senders
+                .iter()
+                .position(|known| same_sender(&known.sender, sender))
+        })
 }
 
 /// `a == b` for conversations.

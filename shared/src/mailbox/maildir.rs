@@ -110,7 +110,25 @@ impl Mailbox for Maildir {
         let name = file_name(message_id);
         // A reader that has not yet seen new mail keeps it in new/ without flags.
         let stem = name.split(':').next().unwrap_or(&name);
-        let found = dir.join("cur").join(&name).exists() || dir.join("new").join(stem).exists();
-        Ok(found.then_some(Appended { uid: Some(name) }))
+        if dir.join("cur").join(&name).exists() || dir.join("new").join(stem).exists() {
+            return Ok(Some(Appended { uid: Some(name) }));
+        }
+        // A reader that changed the flags renamed it (`<stem>:2,FS`).
+        let renamed = format!("{stem}:2,");
+        let entries = match fs::read_dir(dir.join("cur")) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(MailboxError::Io {
+                    mailbox: mailbox.to_owned(),
+                    source,
+                });
+            }
+        };
+        Ok(entries
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .find(|file| file.starts_with(&renamed))
+            .map(|file| Appended { uid: Some(file) }))
     }
 }

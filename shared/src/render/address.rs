@@ -1,5 +1,6 @@
 //! From and To: participants as `"Name (+E.164)" <mailbox>`.
 
+use crate::mailbox::is_address;
 use std::borrow::Cow;
 
 use mail_builder::headers::address::Address;
@@ -62,7 +63,7 @@ pub(super) fn parties<'x>(
     addresses: &'x [Option<String>],
     unmapped_domain: &str,
 ) -> Result<Parties<'x>, RenderError> {
-    if !is_domain(unmapped_domain) || !unmapped_domain.ends_with(".invalid") {
+    if !is_address(&format!("x@{unmapped_domain}")) || !unmapped_domain.ends_with(".invalid") {
         return Err(RenderError::UnmappedDomain(unmapped_domain.to_owned()));
     }
     let (from, recipient_addresses) = match (&item.sender, addresses.split_first()) {
@@ -96,7 +97,7 @@ fn party<'x>(
     unmapped_domain: &str,
 ) -> Result<Party<'x>, RenderError> {
     let address = match mapped {
-        Some(address) if is_mailbox(address) => Cow::Borrowed(address),
+        Some(address) if is_address(address) => Cow::Borrowed(address),
         Some(address) => {
             return Err(RenderError::InvalidAddress {
                 index,
@@ -195,38 +196,6 @@ fn slug(value: &str) -> String {
     out
 }
 
-/// A plain `local@domain` addr-spec: dot-atom local part, DNS-style domain,
-/// ASCII only, nothing a header could be broken with.
-fn is_mailbox(address: &str) -> bool {
-    address
-        .rsplit_once('@')
-        .is_some_and(|(local, domain)| is_dot_atom(local) && is_domain(domain))
-}
-
-fn is_dot_atom(local: &str) -> bool {
-    local.len() <= 64
-        && local
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
-}
-
-/// RFC 5322 `atext`.
-fn is_atext(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&byte)
-}
-
-fn is_domain(domain: &str) -> bool {
-    domain.len() <= 253
-        && domain.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,7 +233,7 @@ mod tests {
         );
         for local in [by_id, other, chinese, hostile] {
             assert!(
-                is_mailbox(&format!("{local}@unmapped.example.invalid")),
+                is_address(&format!("{local}@unmapped.example.invalid")),
                 "{local}"
             );
         }
@@ -272,7 +241,7 @@ mod tests {
 
     #[test]
     fn mailboxes_are_plain_addr_specs() {
-        assert!(is_mailbox("alice.smith+wa@corp.example"));
+        assert!(is_address("alice.smith+wa@corp.example"));
         for bad in [
             "alice",
             "@corp.example",
@@ -284,7 +253,7 @@ mod tests {
             "ä@x.example",
             "a@-x.example",
         ] {
-            assert!(!is_mailbox(bad), "{bad:?}");
+            assert!(!is_address(bad), "{bad:?}");
         }
     }
 }

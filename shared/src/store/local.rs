@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Created, ObjectStore, StoreError, check_key};
 
-/// Name prefix of files being written; listings skip them.
+/// Name prefix of files being written; listings skip them (and every other
+/// dot-file).
 const TMP_PREFIX: &str = ".tmp-";
 
 /// An object store rooted at a local directory, with the S3 key layout.
@@ -67,8 +68,8 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with(TMP_PREFIX) {
+        // Dot-files are ours (temporary files, the run lock), not objects.
+        if name.to_string_lossy().starts_with('.') {
             continue;
         }
         let path = entry.path();
@@ -78,6 +79,9 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io
             let rel = path.strip_prefix(root).expect("walked under root");
             let key = rel
                 .components()
+                // A name that is not UTF-8 is listed lossily: reading it
+                // then fails with an error naming it, rather than it being
+                // skipped without a word.
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");

@@ -23,6 +23,9 @@ pub const EXCHANGE_SCOPE: &str = "https://outlook.office365.com/.default";
 /// How long before expiry a cached token is replaced.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
+/// Longest lifetime believed from a token answer.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -133,8 +136,10 @@ impl TokenSource {
                     OAuthError::Certificate("thumbprint must be 40 hex digits (SHA-1)".to_owned())
                 })?;
         }
+        // No redirects: the form carries the client's credential.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| OAuthError::Unreachable {
                 endpoint: endpoint.to_owned(),
@@ -161,7 +166,12 @@ impl TokenSource {
             return Ok(token.clone());
         }
         let (token, lifetime) = self.fetch().await?;
-        *cached = Some((token.clone(), Instant::now() + lifetime));
+        // Tokens live about an hour; a shorter one is kept for half its life.
+        let keep = lifetime
+            .min(MAX_LIFETIME)
+            .saturating_sub(REFRESH_MARGIN)
+            .max(lifetime.min(MAX_LIFETIME) / 2);
+        *cached = Some((token.clone(), Instant::now() + keep + REFRESH_MARGIN));
         Ok(token)
     }
 

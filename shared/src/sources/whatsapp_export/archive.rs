@@ -163,7 +163,7 @@ pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipErr
         let cap = budget.min(ratio_cap);
         let mut content = Vec::new();
         (&mut entry)
-            .take(cap + 1)
+            .take(cap.saturating_add(1))
             .read_to_end(&mut content)
             .map_err(|e| ZipError::Malformed(format!("entry {name:?}: {e}")))?;
         let len = content.len() as u64;

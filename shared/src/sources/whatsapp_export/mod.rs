@@ -284,6 +284,32 @@ impl<'a> Chat<'a> {
         media: &dyn Fn(&str) -> Option<MediaRef>,
         mut emit: impl FnMut(Item<'c>),
     ) -> ChatSummary {
+        self.each_item(media, |item| {
+            emit(item);
+            None
+        })
+    }
+
+    /// Like [`Chat::items`], but lends each item to `visit` instead of
+    /// handing it over, so that the next item reuses its allocations.
+    pub fn visit_items<'c>(
+        &'c self,
+        media: &dyn Fn(&str) -> Option<MediaRef>,
+        mut visit: impl FnMut(&Item<'c>),
+    ) -> ChatSummary {
+        self.each_item(media, |item| {
+            visit(&item);
+            Some(item)
+        })
+    }
+
+    /// Builds the items in file order and passes each to `emit`, which may
+    /// give it back for the next item to reuse.
+    fn each_item<'c>(
+        &'c self,
+        media: &dyn Fn(&str) -> Option<MediaRef>,
+        mut emit: impl FnMut(Item<'c>) -> Option<Item<'c>>,
+    ) -> ChatSummary {
         let mut builder = Builder {
             chat: self,
             roster: self.cast.people.iter().map(participant).collect(),
@@ -292,22 +318,29 @@ impl<'a> Chat<'a> {
             clock: LocalClock::new(self.tz),
             occurrences: Occurrences::with_capacity(self.records.len()),
             media,
+            lists: vec![None; self.cast.people.len() + 1],
+            lent: 0,
         };
-        let (mut items, mut rejected) = (0, 0);
+        let mut items = 0;
+        let mut message = |record: &Record, local: LocalTime, next: Option<usize>| {
+            if let Some(used) = emit(builder.item(record, local, next)) {
+                builder.give_back(used.recipients);
+            }
+            items += 1;
+        };
+        let mut rejected = 0;
         let mut current: Option<(&Record, LocalTime)> = None;
         for record in &self.records {
             let Some(local) = dates::resolve(&record.stamp, self.order) else {
                 rejected += 1;
                 continue;
             };
-            if let Some((message, local)) = current.replace((record, local)) {
-                emit(builder.item(message, local, Some(record.start)));
-                items += 1;
+            if let Some((first, local)) = current.replace((record, local)) {
+                message(first, local, Some(record.start));
             }
         }
-        if let Some((message, local)) = current {
-            emit(builder.item(message, local, None));
-            items += 1;
+        if let Some((first, local)) = current {
+            message(first, local, None);
         }
         ChatSummary {
             items,
@@ -422,6 +455,11 @@ struct Builder<'c, 'a, 'm> {
     clock: LocalClock,
     occurrences: Occurrences,
     media: &'m dyn Fn(&str) -> Option<MediaRef>,
+    /// Recipient lists by sender index (the last one for notices), kept
+    /// while an item has not given its list back.
+    lists: Vec<Option<Vec<Participant<'c>>>>,
+    /// The index in `lists` of the last item's recipients.
+    lent: usize,
 }
 
 impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
@@ -466,14 +504,22 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
         }
     }
 
-    /// Everyone but the sender.
-    fn recipients(&self, sender: Option<u32>) -> Vec<Participant<'c>> {
-        let mut recipients = Vec::with_capacity(self.roster.len() - usize::from(sender.is_some()));
-        for (index, participant) in self.roster.iter().enumerate() {
-            if sender != Some(index as u32) {
-                recipients.push(participant.clone());
-            }
-        }
-        recipients
+    /// Everyone but the sender: the list an earlier item with this sender
+    /// gave back, or a new one.
+    fn recipients(&mut self, sender: Option<u32>) -> Vec<Participant<'c>> {
+        self.lent = sender.map_or(self.roster.len(), |index| index as usize);
+        self.lists[self.lent].take().unwrap_or_else(|| {
+            let others = self.roster.iter().enumerate();
+            others
+                .filter(|&(index, _)| sender != Some(index as u32))
+                .map(|(_, participant)| participant.clone())
+                .collect()
+        })
+    }
+
+    /// Takes back the recipients of the last item, unchanged, for the next
+    /// item with the same sender.
+    fn give_back(&mut self, recipients: Vec<Participant<'c>>) {
+        self.lists[self.lent] = Some(recipients);
     }
 }
