@@ -180,3 +180,57 @@ async fn deliver_once_never_duplicates() {
     assert_eq!(count_messages(&folder_dir), 1);
     assert!(store.get(&key).await.unwrap().is_some());
 }
+
+/// A message in two batches (overlapping exports); batch `b` appended it and
+/// crashed before its ledger write. Batch `a` sorts first and never started,
+/// yet must not append it again.
+#[tokio::test]
+async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
+    use shared::convert::DeliveryJob;
+    use shared::embedded::deliver_pending;
+    use shared::report::Report;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let mail = dir.path().join("mail");
+    let bytes = b"Message-ID: <x@mobile-archiver>\r\n\r\nbody\r\n";
+    store.put_new("eml/2026-11-03/x.eml", bytes).await.unwrap();
+    let job = DeliveryJob {
+        mailbox: "bob@corp.example".to_owned(),
+        folder: "WhatsApp Archiver".to_owned(),
+        eml_key: "eml/2026-11-03/x.eml".to_owned(),
+        message_id: "x@mobile-archiver".to_owned(),
+        timestamp: "2026-11-03T09:01:00Z".to_owned(),
+    };
+    let line = format!("{}\n", serde_json::to_string(&job).unwrap());
+    for batch in ["a.jsonl", "b.jsonl"] {
+        store
+            .put_new(&format!("jobs/{batch}"), line.as_bytes())
+            .await
+            .unwrap();
+    }
+    // The crash: b started and appended, no ledger entry, no done marker.
+    store.put_new("started/b.jsonl", b"").await.unwrap();
+    let mut maildir = Maildir::new(&mail);
+    maildir
+        .append(
+            "bob@corp.example",
+            "WhatsApp Archiver",
+            &envelope("x@mobile-archiver", bytes),
+        )
+        .await
+        .unwrap();
+
+    let mut report = Report::default();
+    deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.errors, Vec::<String>::new());
+    let folder = mail.join("bob@corp.example/.WhatsApp Archiver");
+    assert_eq!(count_messages(&folder), 1);
+    assert_eq!(store.list("delivered/").await.unwrap().len(), 1);
+    assert_eq!(
+        store.list("done/").await.unwrap(),
+        ["done/a.jsonl", "done/b.jsonl"]
+    );
+}
