@@ -9,4 +9,17 @@ cd "$(dirname "$0")/.."
 infra/dovecot.sh install
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole workspace (cargo prints one per test binary).
+awk '/^test result:/ {
+	for (i = 2; i <= NF; i++) {
+		if ($i ~ /^passed;?$/) passed += $(i - 1)
+		if ($i ~ /^failed;?$/) failed += $(i - 1)
+	}
+} END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
