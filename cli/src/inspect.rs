@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Read};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,14 +26,39 @@ pub struct Args {
     custodian: String,
 }
 
-/// Maps the file into memory (its pages come straight from the page cache).
-fn map_file(path: &Path) -> Result<Mmap, String> {
-    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let file = File::open(path).map_err(cannot)?;
-    // SAFETY: the map is only read. An export is a file handed over for
-    // inspection, not one being written: if another process changed it
-    // meanwhile, the text read could change under the parser.
-    unsafe { MmapOptions::new().populate().map(&file) }.map_err(cannot)
+/// The file's bytes: mapped when it is a regular file (its pages come
+/// straight from the page cache, without a copy), read otherwise (a pipe).
+enum Input {
+    Mapped(Mmap),
+    Read(Vec<u8>),
+}
+
+impl Input {
+    fn open(path: &Path) -> Result<Self, String> {
+        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+        let mut file = File::open(path).map_err(cannot)?;
+        if !file.metadata().map_err(cannot)?.is_file() {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(cannot)?;
+            return Ok(Input::Read(bytes));
+        }
+        // SAFETY: the map is only read. An export is a file handed over for
+        // inspection, not one being written: if another process changed it
+        // meanwhile, the text read could change under the parser.
+        let map = unsafe { MmapOptions::new().populate().map(&file) }.map_err(cannot)?;
+        Ok(Input::Mapped(map))
+    }
+}
+
+impl Deref for Input {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(map) => map,
+            Input::Read(bytes) => bytes,
+        }
+    }
 }
 
 /// The bytes as text, checked with SIMD; std's check only runs to describe
@@ -43,7 +69,7 @@ fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
 
 /// Parses the file and prints one JSON item per line; writes nothing else.
 pub fn inspect(args: &Args) -> crate::CliResult {
-    let bytes = map_file(&args.file)?;
+    let bytes = Input::open(&args.file)?;
     let file_name = args
         .file
         .file_name()

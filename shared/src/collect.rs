@@ -15,9 +15,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::item::JsonLines;
 use crate::report::Report;
 use crate::sources::whatsapp_export::{
-    self, DateOrder, ExportContext, ZipLimits, media_key, read_zip,
+    Chat, DateOrder, ExportContext, ZipLimits, media_key, read_zip,
 };
 use crate::store::{Created, ObjectStore, StoreError};
 
@@ -188,17 +189,15 @@ async fn read_drop<S: ObjectStore>(
         tz: opts.tz,
         date_order: opts.date_order,
     };
-    let mut lines = Vec::with_capacity(text.len() * 2);
-    let mut items = 0u64;
+    let chat = Chat::prepare(&text, &ctx).map_err(|e| DropError::Unreadable(e.to_string()))?;
+    let mut out = JsonLines::new(Vec::with_capacity(text.len() * 2));
     let lookup = |name: &str| media.get(name).cloned();
-    let summary = whatsapp_export::parse_chat(&text, &ctx, &lookup, &mut |item| {
-        serde_json::to_writer(&mut lines, &item).expect("items serialize");
-        lines.push(b'\n');
-        items += 1;
-    })
-    .map_err(|e| DropError::Unreadable(e.to_string()))?;
+    let summary = chat.visit_items(&lookup, |item| {
+        out.write(item).expect("writing to memory cannot fail");
+    });
+    let items = summary.items;
     Ok(Batch {
-        lines,
+        lines: out.into_inner().expect("writing to memory cannot fail"),
         items,
         skipped_lines: summary.rejected_headers + summary.unattributed_lines,
     })

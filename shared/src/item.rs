@@ -399,7 +399,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// One archived unit: a message, call, system line, edit, delete, recall or reaction.
 ///
 /// Serialized field by field in declaration order; `custodian` and `call`
-/// are left out when `None` (see [`Item::serialize_parts`]).
+/// are left out when `None`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Item<'a> {
     /// Stable id (see [`ItemId`]).
@@ -587,7 +587,10 @@ fn sender_json<'c, 'i>(
     senders: &'c mut Vec<SenderJson<'i>>,
     item: &Item<'i>,
 ) -> serde_json::Result<Option<&'c SenderJson<'i>>> {
-    let index = match find_sender(senders, &item.sender) {
+    let index = match senders
+        .iter()
+        .position(|known| same_sender(&known.sender, &item.sender))
+    {
         Some(index) => index,
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
@@ -606,21 +609,6 @@ fn sender_json<'c, 'i>(
         known.recipients_json = serde_json::value::to_raw_value(&item.recipients)?;
     }
     Ok(Some(known))
-}
-
-/// Where `sender` is among `senders`: first looked for by the address of its
-/// id (items of one chat borrow their sender from one place), then by value.
-fn find_sender(senders: &[SenderJson<'_>], sender: &Option<Participant<'_>>) -> Option<usize> {
-    let id_at = |p: &Option<Participant<'_>>| p.as_ref()?.id.as_deref().map(str::as_ptr);
-    let at = id_at(sender);
-    senders
-        .iter()
-        .position(|known| id_at(&known.sender) == at && same_sender(&known.sender, sender))
-        .or_else(|| {
-            senders
-                .iter()
-                .position(|known| same_sender(&known.sender, sender))
-        })
 }
 
 /// `a == b` for conversations.
@@ -715,6 +703,85 @@ mod tests {
         assert!(json.contains(r#""raw":{"msgid":"x"}"#), "{json}");
         let back: Item = serde_json::from_str(&json).unwrap();
         assert_eq!(back.raw.as_bytes(), br#"{"msgid":"x"}"#);
+    }
+
+    #[test]
+    fn optional_fields_are_left_out_when_none() {
+        let mut item = sample();
+        item.custodian = None;
+        item.kind = ItemKind::Call;
+        item.call = Some(Call {
+            video: true,
+            missed: true,
+            duration_secs: None,
+        });
+        let json = serde_json::to_string(&item).unwrap();
+        let rest = json.strip_prefix(&format!(r#"{{"id":"{}","#, item.id));
+        let expected = concat!(
+            r#""source":"whatsapp-export","kind":"call","timestamp":"2025-12-29T21:30:00Z","#,
+            r#""conversation":{"id":"c1","kind":"direct","title":"Bob"},"#,
+            r#""sender":{"id":null,"name":"Bob \"B\"","phone":null,"email":null},"#,
+            r#""recipients":[],"text":"line 1\nline 2","attachments":[],"edited":false,"#,
+            r#""call":{"video":true,"missed":true,"duration_secs":null},"refers_to":null,"#,
+            r#""raw":"29/12/2025, 22:30 - Bob: line 1\nline 2"}"#,
+        );
+        assert_eq!(rest, Some(expected), "{json}");
+    }
+
+    #[test]
+    fn timestamps_print_as_rfc3339() {
+        let times = [
+            Utc.with_ymd_and_hms(2025, 12, 29, 21, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(999, 3, 4, 5, 6, 7).unwrap(),
+            Utc.with_ymd_and_hms(12_345, 6, 7, 8, 9, 10).unwrap(),
+            Utc.with_ymd_and_hms(-44, 3, 15, 12, 0, 0).unwrap(),
+            Utc.timestamp_opt(1_767_043_800, 120_000_000).unwrap(),
+        ];
+        for time in times {
+            let json = serde_json::to_string(&Timestamp(time)).unwrap();
+            assert_eq!(json, format!("\"{}\"", Timestamp(time).to_rfc3339()));
+        }
+        assert_eq!(
+            serde_json::to_string(&Timestamp(times[2])).unwrap(),
+            "\"0999-03-04T05:06:07Z\""
+        );
+    }
+
+    /// Items whose conversation, sender or recipients change, and more
+    /// senders than the writer remembers.
+    fn varied_items() -> Vec<Item<'static>> {
+        let person = |n: usize| Participant {
+            id: Some(format!("p{n}").into()),
+            name: Some(format!("Person \"{n}\"").into()),
+            ..Default::default()
+        };
+        let mut items = Vec::new();
+        for n in 0..MAX_SENDERS + 20 {
+            let mut item = sample();
+            item.sender = (n % 7 != 0).then(|| person(n % (MAX_SENDERS + 10)));
+            item.recipients = (0..n % 4).map(|r| person(r + n % 3)).collect();
+            if n % 5 == 0 {
+                item.conversation.id = format!("c{}", n / 50).into();
+            }
+            item.text = Some(format!("text {n}").into());
+            items.push(item);
+        }
+        items
+    }
+
+    #[test]
+    fn json_lines_write_what_serde_json_writes() {
+        let items = varied_items();
+        let mut lines = JsonLines::new(Vec::new());
+        let mut expected = Vec::new();
+        for item in items.iter().chain(&items) {
+            lines.write(item).unwrap();
+            serde_json::to_writer(&mut expected, item).unwrap();
+            expected.push(b'\n');
+        }
+        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
+        assert_eq!(written, String::from_utf8(expected).unwrap());
     }
 
     #[test]

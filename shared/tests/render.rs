@@ -1,8 +1,6 @@
 //! EML rendering: every header, body and attachment of the rendered message
 //! is checked by parsing it back with mail-parser.
 
-use std::time::Instant;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{TimeZone, Utc};
@@ -1152,44 +1150,4 @@ fn raw_json_payloads_are_hashed_as_received() {
         text(&msg, "X-Archiver-Raw-Sha256"),
         Some(hex::encode(Sha256::digest(json.as_bytes())).as_str())
     );
-}
-
-/// Run with `cargo test --release -p mobile-archiver-shared --test render
-/// -- --ignored --nocapture`: small text items must render at 100,000 or
-/// more per second on one core.
-#[test]
-#[ignore = "throughput measurement; run in release"]
-fn renders_at_least_100k_small_items_per_second() {
-    let items: Vec<Item<'static>> = (0..1000u32)
-        .map(|n| {
-            let mut item = message();
-            item.id = ItemId::derive(&[&n.to_le_bytes()]);
-            item.text = Some(format!("Message number {n}: see you at 10?").into());
-            item
-        })
-        .collect();
-    let addresses = vec![Some("alice@corp.example".to_owned()), None];
-    let opts = RenderOptions::default();
-    let rounds = 200;
-    let start = Instant::now();
-    let mut bytes = 0usize;
-    for _ in 0..rounds {
-        for item in &items {
-            let input = RenderInput {
-                item,
-                addresses: &addresses,
-                files: &[],
-                raw_object: Some("raw/whatsapp-cloud/2025-12-29/batch-1.jsonl"),
-            };
-            bytes += render(&input, &opts).unwrap().len();
-        }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let per_second = (rounds * items.len()) as f64 / elapsed;
-    println!(
-        "rendered {} items ({} bytes each) in {elapsed:.3} s: {per_second:.0} items/s",
-        rounds * items.len(),
-        bytes / (rounds * items.len())
-    );
-    assert!(per_second >= 100_000.0, "{per_second:.0} items/s");
 }

@@ -2,7 +2,6 @@
 //! messages, markers, participants, ids and bad input.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use chrono_tz::Tz;
 use shared::item::{Attachment, Call, ConversationKind, Item, ItemKind, Raw};
@@ -909,40 +908,4 @@ fn generated_export_parses_completely() {
             .windows(2)
             .all(|pair| pair[0].timestamp <= pair[1].timestamp)
     );
-}
-
-/// Throughput of the parser alone on a ~100 MB export. Run with
-/// `cargo test --release -p mobile-archiver-shared --test whatsapp_export -- --ignored --nocapture`.
-#[test]
-#[ignore = "benchmark; run in release mode"]
-fn parse_throughput() {
-    let size = std::env::var("WA_BENCH_BYTES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000_000);
-    let text = generate_android_export(size, 1);
-    let ctx = context(
-        "+44 7700 900123",
-        "WhatsApp Chat - Sales EMEA.txt",
-        chrono_tz::Europe::London,
-    );
-    for _ in 0..3 {
-        let start = Instant::now();
-        let chat = Chat::prepare(&text, &ctx).unwrap();
-        let prepared = start.elapsed();
-        let mut checksum = 0usize;
-        let summary = chat.items(&no_media, |item| {
-            checksum += item.recipients.len();
-            std::hint::black_box(item);
-        });
-        let elapsed = start.elapsed();
-        let mb = text.len() as f64 / 1e6;
-        println!(
-            "{mb:.1} MB, {} items: prepare {:.3} s, total {:.3} s, {:.0} MB/s (checksum {checksum})",
-            summary.items,
-            prepared.as_secs_f64(),
-            elapsed.as_secs_f64(),
-            mb / elapsed.as_secs_f64(),
-        );
-    }
 }

@@ -15,7 +15,9 @@
 //! it records each header (offsets, date fields, author prefix; 32 bytes a
 //! message) and gathers the evidence for the date order, the authors and
 //! whether the chat is a group. [`Chat::items`] then emits one item per
-//! recorded message, in file order, without reading the headers again.
+//! recorded message, in file order, without reading the headers again;
+//! [`Chat::visit_items`] lends them instead, reusing each sender's list of
+//! recipients from item to item.
 //!
 //! - Headers: see `header` (layout detection: the most frequent layout among
 //!   the first header-like lines; only lines of exactly that layout start a
@@ -509,11 +511,13 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
     fn recipients(&mut self, sender: Option<u32>) -> Vec<Participant<'c>> {
         self.lent = sender.map_or(self.roster.len(), |index| index as usize);
         self.lists[self.lent].take().unwrap_or_else(|| {
-            let others = self.roster.iter().enumerate();
+            let mut others = Vec::with_capacity(self.roster.len() - usize::from(sender.is_some()));
+            for (index, participant) in self.roster.iter().enumerate() {
+                if sender != Some(index as u32) {
+                    others.push(participant.clone());
+                }
+            }
             others
-                .filter(|&(index, _)| sender != Some(index as u32))
-                .map(|(_, participant)| participant.clone())
-                .collect()
         })
     }
 
@@ -521,5 +525,37 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
     /// item with the same sender.
     fn give_back(&mut self, recipients: Vec<Participant<'c>>) {
         self.lists[self.lent] = Some(recipients);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::JsonLines;
+
+    #[test]
+    fn lent_items_are_the_items_and_print_as_json_lines() {
+        let text = bench_data::generate_android_export(300_000, 3);
+        let ctx = ExportContext {
+            custodian: "+44 7700 900123",
+            file_name: "WhatsApp Chat with Bench.txt",
+            tz: chrono_tz::Europe::London,
+            date_order: None,
+        };
+        let chat = Chat::prepare(&text, &ctx).unwrap();
+        let mut items = Vec::new();
+        let summary = chat.items(&|_| None, |item| items.push(item));
+        let (mut lent, mut lines) = (Vec::new(), JsonLines::new(Vec::new()));
+        let visited = chat.visit_items(&|_| None, |item| {
+            lent.push(item.clone());
+            lines.write(item).unwrap();
+        });
+        assert_eq!((&lent, &visited), (&items, &summary));
+        let mut expected = Vec::new();
+        for item in &items {
+            serde_json::to_writer(&mut expected, item).unwrap();
+            expected.push(b'\n');
+        }
+        assert!(lines.into_inner().unwrap() == expected);
     }
 }
