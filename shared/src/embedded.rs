@@ -91,37 +91,78 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
     for batch in &pending {
         may_have_run |= store.get(&format!("started/{batch}")).await?.is_some();
     }
-    for batch in pending {
+    // Batches are delivered in groups so that the lanes work on several
+    // batches' mailboxes at once (one export is usually one mailbox).
+    let mut group: Vec<(String, std::ops::Range<usize>, bool)> = Vec::new();
+    let mut jobs: Vec<DeliveryJob> = Vec::new();
+    for batch in &pending {
         let Some(bytes) = store.get(&format!("jobs/{batch}")).await? else {
             continue;
         };
-        let mut unreadable = false;
-        let mut jobs = Vec::new();
-        for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<DeliveryJob>(line) {
-                Ok(job) => jobs.push(job),
-                Err(e) => {
-                    report.error(format!(
-                        "jobs/{batch} line {}: {}",
-                        index + 1,
-                        json_problem(&e)
-                    ));
-                    unreadable = true;
-                }
-            }
-        }
-        store.put_new(&format!("started/{batch}"), b"").await?;
-        let failed = deliver::deliver_jobs(store, targets, &jobs, may_have_run, report).await;
-        if failed.is_empty() && !unreadable {
-            store.put_new(&format!("done/{batch}"), b"").await?;
-        } else {
-            may_have_run = true;
+        let first = jobs.len();
+        let unreadable = read_jobs(&bytes, batch, &mut jobs, report);
+        group.push((batch.clone(), first..jobs.len(), unreadable));
+        if jobs.len() >= GROUP_JOBS {
+            may_have_run |=
+                deliver_group(store, targets, &group, &jobs, may_have_run, report).await?;
+            group.clear();
+            jobs.clear();
         }
     }
+    if !group.is_empty() {
+        deliver_group(store, targets, &group, &jobs, may_have_run, report).await?;
+    }
     Ok(())
+}
+
+/// Jobs delivered together at most (a group always holds whole batches).
+const GROUP_JOBS: usize = 20_000;
+
+/// Parses a job file into `jobs`; true when some line was unreadable.
+fn read_jobs(bytes: &[u8], batch: &str, jobs: &mut Vec<DeliveryJob>, report: &mut Report) -> bool {
+    let mut unreadable = false;
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<DeliveryJob>(line) {
+            Ok(job) => jobs.push(job),
+            Err(e) => {
+                report.error(format!(
+                    "jobs/{batch} line {}: {}",
+                    index + 1,
+                    json_problem(&e)
+                ));
+                unreadable = true;
+            }
+        }
+    }
+    unreadable
+}
+
+/// Delivers a group of batches and marks the complete ones done; true when
+/// some copy failed.
+async fn deliver_group<S: ObjectStore, M: Mailbox>(
+    store: &S,
+    targets: &mut [M],
+    group: &[(String, std::ops::Range<usize>, bool)],
+    jobs: &[DeliveryJob],
+    may_have_run: bool,
+    report: &mut Report,
+) -> Result<bool, StoreError> {
+    for (batch, _, _) in group {
+        store.put_new(&format!("started/{batch}"), b"").await?;
+    }
+    let failed = deliver::deliver_jobs(store, targets, jobs, may_have_run, report).await;
+    let mut any_failed = false;
+    for (batch, range, unreadable) in group {
+        let complete = !unreadable && !failed.iter().any(|index| range.contains(index));
+        if complete {
+            store.put_new(&format!("done/{batch}"), b"").await?;
+        }
+        any_failed |= !complete;
+    }
+    Ok(any_failed)
 }
 
 /// Job files without a `done/` marker, by batch name.
