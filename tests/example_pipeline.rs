@@ -2,48 +2,22 @@
 //! expected message lands in the expected Maildir folder, parses, carries the
 //! expected headers and attachments, and a second run adds nothing.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use chrono::NaiveDate;
 use mail_parser::{MessageParser, MimeHeaders};
-use shared::collect::ExportOptions;
-use shared::convert::ConvertOptions;
-use shared::embedded::{self, RunOptions};
+use shared::embedded::{self};
 use shared::mailbox::Maildir;
-use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
 use shared::report::Report;
 use shared::store::LocalDir;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn mapper() -> Mapper {
-    let opts = MappingOptions {
-        default_region: parse_region("GB").unwrap(),
-        id_domain: None,
-    };
-    let csv = fs::read(examples().join("mapping.csv")).unwrap();
-    let (table, _issues) = MappingTable::from_csv(&csv, &opts).unwrap();
-    Mapper::new(table, opts).unwrap()
-}
-
-fn run_options() -> RunOptions {
-    RunOptions {
-        export: ExportOptions {
-            tz: chrono_tz::Europe::London,
-            date_order: None,
-            zip_limits: Default::default(),
-        },
-        convert: ConvertOptions::default(),
-        day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
-    }
-}
+use support::examples::{self, mapper, run_options};
 
 async fn run(store: &LocalDir, mail: &Path) -> Report {
-    let drops = LocalDir::new(examples());
+    let drops = LocalDir::new(examples::dir());
     // Two lanes over the same tree: mailboxes are delivered to in parallel.
     let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
     let mut report = Report::default();
@@ -211,7 +185,7 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let mail = dir.path().join("maildir");
-    let drops = LocalDir::new(examples());
+    let drops = LocalDir::new(examples::dir());
     let mut maildir = Maildir::new(&mail);
     let mut opts = run_options();
     // The two items with media (a 26 KB PDF, a 12 KB photo) exceed 10 KB;

@@ -6,17 +6,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use mail_parser::MessageParser;
-use shared::collect::ExportOptions;
-use shared::convert::{ConvertOptions, Folders};
-use shared::embedded::{self, RunOptions};
+use shared::convert::Folders;
+use shared::embedded::{self};
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
 use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError};
-use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
 use shared::report::Report;
 use shared::secrets::Secret;
 use shared::store::{LocalDir, ObjectStore};
@@ -24,20 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use support::dovecot::Dovecot;
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn mapper() -> Mapper {
-    let opts = MappingOptions {
-        default_region: parse_region("GB").unwrap(),
-        id_domain: None,
-    };
-    let csv = fs::read(examples().join("mapping.csv")).unwrap();
-    let (table, _) = MappingTable::from_csv(&csv, &opts).unwrap();
-    Mapper::new(table, opts).unwrap()
-}
+use support::examples::{self, mapper, run_options};
 
 fn password_target(dovecot: &Dovecot) -> Imap {
     let mut server = ImapServer::from_url(&dovecot.url()).unwrap();
@@ -67,17 +51,9 @@ async fn example_data_lands_in_the_expected_folders_with_time_and_seen_flag() {
     let dovecot = Dovecot::start();
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
-    let drops = LocalDir::new(examples());
+    let drops = LocalDir::new(examples::dir());
     let mut lanes = [password_target(&dovecot), password_target(&dovecot)];
-    let opts = RunOptions {
-        export: ExportOptions {
-            tz: chrono_tz::Europe::London,
-            date_order: None,
-            zip_limits: Default::default(),
-        },
-        convert: ConvertOptions::default(),
-        day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
-    };
+    let opts = run_options();
     let mut report = Report::default();
     embedded::run(&drops, &store, &mut lanes, &mapper(), &opts, &mut report)
         .await
