@@ -473,3 +473,34 @@ async fn xoauth2_with_a_certificate_assertion_logs_in() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid_client"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_target_keeps_a_bounded_number_of_sessions_open() {
+    let dovecot = Dovecot::start();
+    let mut imap = password_target(&dovecot);
+    let bytes = b"Message-ID: <many@mobile-archiver>\r\nSubject: x\r\n\r\nbody\r\n";
+    for n in 0..20 {
+        let mailbox = format!("user{n:02}@corp.example");
+        imap.append(
+            &mailbox,
+            "WhatsApp Archiver",
+            &envelope("many@mobile-archiver", bytes),
+        )
+        .await
+        .unwrap();
+        assert!(
+            imap.open_connections() <= 16,
+            "{} open",
+            imap.open_connections()
+        );
+    }
+    assert_eq!(imap.open_connections(), 16);
+    imap.close().await;
+    assert_eq!(imap.open_connections(), 0);
+    for n in [0, 19] {
+        let messages = dovecot
+            .fetch_all(&format!("user{n:02}@corp.example"), "WhatsApp Archiver")
+            .await;
+        assert_eq!(messages.len(), 1);
+    }
+}

@@ -21,6 +21,9 @@ pub use self::oauth::{ClientCredential, TokenSource};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::secrets::Secret;
 
+/// Sessions one target keeps open at most; the oldest is closed first.
+const MAX_OPEN_CONNECTIONS: usize = 16;
+
 /// Exchange Online's message size limit, the default for every server.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 35 * 1024 * 1024;
 
@@ -141,6 +144,8 @@ pub struct Imap {
     server: ImapServer,
     credentials: Credentials,
     connections: HashMap<String, Connection>,
+    /// Mailboxes in the order their connections were opened.
+    opened: Vec<String>,
     folders: HashSet<(String, String)>,
 }
 
@@ -151,6 +156,7 @@ impl Imap {
             server,
             credentials,
             connections: HashMap::new(),
+            opened: Vec::new(),
             folders: HashSet::new(),
         }
     }
@@ -160,16 +166,37 @@ impl Imap {
         &self.server
     }
 
+    /// How many sessions are open now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.len()
+    }
+
     /// Logs out of every open connection.
     pub async fn close(&mut self) {
+        self.opened.clear();
         for (_, connection) in self.connections.drain() {
             connection.logout().await;
         }
     }
 
+    /// Takes a mailbox's connection out of the pool.
+    fn forget(&mut self, mailbox: &str) -> Option<Connection> {
+        self.opened.retain(|opened| opened != mailbox);
+        self.connections.remove(mailbox)
+    }
+
     async fn connection(&mut self, mailbox: &str) -> Result<&mut Connection, MailboxError> {
         if !self.connections.contains_key(mailbox) {
+            // Keep the number of open sessions bounded: servers limit
+            // connections per client, and file handles are finite.
+            if self.connections.len() >= MAX_OPEN_CONNECTIONS {
+                let oldest = self.opened[0].clone();
+                if let Some(connection) = self.forget(&oldest) {
+                    connection.logout().await;
+                }
+            }
             let connection = Connection::open(&self.server, &self.credentials, mailbox).await?;
+            self.opened.push(mailbox.to_owned());
             self.connections.insert(mailbox.to_owned(), connection);
         }
         Ok(self.connections.get_mut(mailbox).expect("inserted above"))
@@ -212,14 +239,14 @@ impl Imap {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_transient() && attempt < attempts => {
                     warn!(%mailbox, attempt, error = %e, "IMAP attempt failed; retrying");
-                    if let Some(connection) = self.connections.remove(mailbox) {
+                    if let Some(connection) = self.forget(mailbox) {
                         connection.abandon();
                     }
                     tokio::time::sleep(pause).await;
                     pause = pause.saturating_mul(2);
                 }
                 Err(e) => {
-                    if let Some(connection) = self.connections.remove(mailbox) {
+                    if let Some(connection) = self.forget(mailbox) {
                         connection.abandon();
                     }
                     return Err(e);
