@@ -57,8 +57,7 @@ pub struct HexId([u8; 32]);
 impl HexId {
     /// The hex digits as a string slice.
     pub fn as_str(&self) -> &str {
-        // SAFETY: `ItemId::to_hex` fills the array with ASCII hex digits.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
     }
 }
 
@@ -374,9 +373,7 @@ struct WholeSeconds([u8; 20]);
 
 impl WholeSeconds {
     fn as_str(&self) -> &str {
-        // SAFETY: `Timestamp::whole_seconds` writes only ASCII digits into
-        // an ASCII template.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        std::str::from_utf8(&self.0).expect("digits in an ASCII template")
     }
 }
 
