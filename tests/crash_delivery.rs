@@ -155,21 +155,5 @@ async fn parent() {
             .unwrap()
             .is_some()
     );
-    for mailbox in support::corpus::mailboxes(MAILBOXES) {
-        let mut session = dovecot.login(&mailbox).await;
-        session.select(FOLDER).await.unwrap();
-        let mine: Vec<_> = jobs.iter().filter(|j| j.mailbox == mailbox).collect();
-        for job in &mine {
-            assert_eq!(
-                dovecot
-                    .count_message_id(&mut session, &job.message_id)
-                    .await,
-                1,
-                "{} in {mailbox}",
-                job.message_id
-            );
-        }
-        assert_eq!(session.uid_search("ALL").await.unwrap().len(), mine.len());
-        session.logout().await.unwrap();
-    }
+    dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
 }

@@ -410,23 +410,9 @@ async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
             .is_some()
     );
 
-    for mailbox in support::corpus::mailboxes(4) {
-        let mut session = dovecot.login(&mailbox).await;
-        session.select("WhatsApp Archiver").await.unwrap();
-        for job in jobs.iter().filter(|j| j.mailbox == mailbox) {
-            assert_eq!(
-                dovecot
-                    .count_message_id(&mut session, &job.message_id)
-                    .await,
-                1,
-                "{} in {mailbox}",
-                job.message_id
-            );
-        }
-        let all = session.uid_search("ALL").await.unwrap().len();
-        assert_eq!(all, 100, "{mailbox}");
-        session.logout().await.unwrap();
-    }
+    dovecot
+        .assert_each_exactly_once(&jobs, "WhatsApp Archiver")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,6 +154,30 @@ impl Dovecot {
         out
     }
 
+    /// Checks, with IMAP SEARCH, that every job's Message-ID is in its
+    /// mailbox's folder exactly once and that the folder holds nothing else.
+    pub async fn assert_each_exactly_once(
+        &self,
+        jobs: &[shared::convert::DeliveryJob],
+        folder: &str,
+    ) {
+        let mut mailboxes: Vec<&str> = jobs.iter().map(|j| j.mailbox.as_str()).collect();
+        mailboxes.sort_unstable();
+        mailboxes.dedup();
+        for mailbox in mailboxes {
+            let mut session = self.login(mailbox).await;
+            session.select(folder).await.unwrap();
+            let mine: Vec<_> = jobs.iter().filter(|j| j.mailbox == mailbox).collect();
+            for job in &mine {
+                let count = self.count_message_id(&mut session, &job.message_id).await;
+                assert_eq!(count, 1, "{} in {mailbox}", job.message_id);
+            }
+            let all = session.uid_search("ALL").await.unwrap().len();
+            assert_eq!(all, mine.len(), "{mailbox}");
+            session.logout().await.unwrap();
+        }
+    }
+
     /// How many messages of a folder carry this Message-ID.
     pub async fn count_message_id(
         &self,
