@@ -636,3 +636,51 @@ async fn refused_connection_is_a_connect_error() {
     assert!(error.is_transient());
     drop(socket);
 }
+
+#[tokio::test]
+async fn an_unreachable_server_fails_the_rest_of_the_lane_at_once() {
+    use shared::convert::DeliveryJob;
+    use shared::report::Report;
+    use shared::store::{LocalDir, ObjectStore};
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    store
+        .put_new("eml/x.eml", b"Subject: x\r\n\r\nbody\r\n")
+        .await
+        .unwrap();
+    let jobs: Vec<DeliveryJob> = (0..6)
+        .map(|n| DeliveryJob {
+            mailbox: format!("user{}@corp.example", n % 3),
+            folder: "WhatsApp Archiver".to_owned(),
+            eml_key: "eml/x.eml".to_owned(),
+            message_id: format!("m{n}@mobile-archiver"),
+            timestamp: "2026-11-03T09:01:00Z".to_owned(),
+        })
+        .collect();
+    let mut report = Report::default();
+    let failed = bounded(shared::deliver::deliver_jobs(
+        &store,
+        std::slice::from_mut(&mut client(port)),
+        &jobs,
+        false,
+        &mut report,
+    ))
+    .await;
+    assert_eq!(failed, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("cannot connect"),
+        "{}",
+        report.errors[0]
+    );
+    assert_eq!(
+        report.errors[1],
+        "5 further copies not attempted: the server could not be reached"
+    );
+    assert!(store.list("delivered/").await.unwrap().is_empty());
+    drop(socket);
+}

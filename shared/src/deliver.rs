@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::convert::DeliveryJob;
 use crate::item::Timestamp;
-use crate::ledger::{self, Job, Outcome};
+use crate::ledger::{self, Job, LedgerError, Outcome};
 use crate::mailbox::{Envelope, Mailbox};
 use crate::report::Report;
 use crate::store::ObjectStore;
@@ -68,7 +68,8 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     let mut failed = Vec::new();
     // Jobs of one item are consecutive: load its EML once.
     let mut cached: Option<(&str, Vec<u8>)> = None;
-    for index in lane {
+    let mut lane = lane.into_iter();
+    while let Some(index) = lane.next() {
         let job = &jobs[index];
         if cached.as_ref().is_none_or(|(key, _)| *key != job.eml_key) {
             match store.get(&job.eml_key).await {
@@ -115,6 +116,21 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
                     job.eml_key, job.mailbox
                 ));
                 failed.push(index);
+                if let LedgerError::Mailbox(cause) = &e
+                    && cause.is_server_unreachable()
+                {
+                    // Every retry of this job already failed to reach the
+                    // server: the lane's other jobs wait for the next run
+                    // instead of each spending its own retries.
+                    let rest: Vec<usize> = lane.by_ref().collect();
+                    if !rest.is_empty() {
+                        report.error(format!(
+                            "{} further copies not attempted: the server could not be reached",
+                            rest.len()
+                        ));
+                    }
+                    failed.extend(rest);
+                }
             }
         }
     }

@@ -89,6 +89,18 @@ pub enum MailboxError {
 }
 
 impl MailboxError {
+    /// Whether the server itself could not be reached (connect, TLS or
+    /// greeting failed or timed out), as opposed to one mailbox's trouble.
+    pub fn is_server_unreachable(&self) -> bool {
+        match self {
+            MailboxError::Connect { .. } => true,
+            MailboxError::Timeout { step, .. } => {
+                matches!(*step, "connect" | "TLS handshake" | "greeting")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether trying again later (on a new connection) may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
