@@ -172,12 +172,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    if let Err(e) = outcome {
-        // Show what was done before the store failed; a re-run resumes.
-        print!("{report}");
-        return Err(e);
-    }
-    finish(&config, &report)
+    finish(&config, &report, outcome)
 }
 
 fn deliver(config_path: &Path) -> CliResult {
@@ -199,12 +194,7 @@ fn deliver(config_path: &Path) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    if let Err(e) = outcome {
-        // Show what was done before the store failed; a re-run resumes.
-        print!("{report}");
-        return Err(e);
-    }
-    finish(&config, &report)
+    finish(&config, &report, outcome)
 }
 
 /// Logs out of every IMAP connection.
@@ -214,9 +204,16 @@ async fn close(targets: &mut [Imap]) {
     }
 }
 
-/// Prints the report; exit code 2 when it lists errors.
-fn finish(config: &Config, report: &Report) -> CliResult {
+/// Prints the report; exit code 2 when it lists errors. When the store
+/// failed mid-run, the report so far is printed before the error (a re-run
+/// resumes).
+fn finish(
+    config: &Config,
+    report: &Report,
+    outcome: Result<(), Box<dyn std::error::Error>>,
+) -> CliResult {
     print!("{report}");
+    outcome?;
     println!("archive store:        {}", config.store.display());
     match &config.target {
         config::Target::Maildir(path) => println!("maildir:              {}", path.display()),
