@@ -147,13 +147,6 @@ async fn parent() {
     assert!(status.success());
     eprintln!("crash test: {kills} kills, {windows_hit} between APPEND and ledger write");
 
-    assert_eq!(store.list("delivered/").await.unwrap().len(), jobs.len());
-    assert!(
-        store
-            .get("done/synthetic/batch.jsonl")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    support::corpus::assert_fully_ledgered(&store, &jobs).await;
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
 }

@@ -401,14 +401,7 @@ async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
     let ((), delivered_at_restart) = tokio::join!(delivery, outage);
     assert!(delivered_at_restart < jobs.len(), "the outage came mid-run");
     assert_eq!(report.errors, Vec::<String>::new());
-    assert_eq!(store.list("delivered/").await.unwrap().len(), jobs.len());
-    assert!(
-        store
-            .get("done/synthetic/batch.jsonl")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    support::corpus::assert_fully_ledgered(&store, &jobs).await;
 
     dovecot
         .assert_each_exactly_once(&jobs, "WhatsApp Archiver")

@@ -87,3 +87,11 @@ pub async fn write(
         .unwrap();
     jobs
 }
+
+/// Checks the store after a complete run of the corpus: one ledger entry
+/// per job and the batch marked done.
+pub async fn assert_fully_ledgered(store: &LocalDir, jobs: &[DeliveryJob]) {
+    assert_eq!(store.list("delivered/").await.unwrap().len(), jobs.len());
+    let done = store.get("done/synthetic/batch.jsonl").await.unwrap();
+    assert!(done.is_some(), "the batch is marked done");
+}
