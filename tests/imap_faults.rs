@@ -666,7 +666,7 @@ async fn an_unreachable_server_fails_the_rest_of_the_lane_at_once() {
         &store,
         std::slice::from_mut(&mut client(port)),
         &jobs,
-        false,
+        |_| false,
         &mut report,
     ))
     .await;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use shared::convert::Folders;
+use shared::mailbox::imap::ImapSettings;
 use shared::render::RenderOptions;
 use shared::sources::whatsapp_export::{DateOrder, ZipLimits};
 
@@ -56,7 +57,7 @@ struct File {
     store: PathEntry,
     drops: PathEntry,
     maildir: Option<PathEntry>,
-    imap: Option<ImapEntry>,
+    imap: Option<ImapSettings>,
     secrets: Option<PathEntry>,
     mapping: MappingEntry,
     #[serde(default)]
@@ -71,61 +72,6 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct PathEntry {
     path: PathBuf,
-}
-
-/// The `[imap]` table: server, limits and how to log in.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImapEntry {
-    /// `imaps://host[:port]`, or `imap://127.0.0.1:port` for tests.
-    pub url: String,
-    /// `password` or `xoauth2`.
-    pub auth: AuthMethod,
-    /// LOGIN user name template (`{mailbox}` = the mailbox address).
-    #[serde(default = "default_login")]
-    pub login: String,
-    /// Name of the secret holding the password (password auth).
-    pub password_secret: Option<String>,
-    /// Token endpoint URL (xoauth2); default: Entra ID's for `tenant`.
-    pub token_url: Option<String>,
-    /// Entra ID tenant id or domain (xoauth2).
-    pub tenant: Option<String>,
-    /// OAuth client (application) id (xoauth2).
-    pub client_id: Option<String>,
-    /// Name of the secret holding the client secret (xoauth2).
-    pub client_secret_secret: Option<String>,
-    /// Name of the secret holding the certificate's RSA private key, PEM (xoauth2).
-    pub certificate_key_secret: Option<String>,
-    /// The certificate's SHA-1 thumbprint, hex (xoauth2).
-    pub certificate_thumbprint: Option<String>,
-    /// OAuth scope (default: Exchange Online's).
-    pub scope: Option<String>,
-    /// Largest message the server accepts, bytes (default 35 MiB).
-    pub max_message_bytes: Option<u64>,
-    /// Seconds to connect (default 30).
-    pub connect_timeout_secs: Option<u64>,
-    /// Seconds per command (default 60).
-    pub command_timeout_secs: Option<u64>,
-    /// Attempts per message (default 5).
-    pub attempts: Option<u32>,
-    /// First pause between attempts in milliseconds, doubled each time (default 1000).
-    pub backoff_ms: Option<u64>,
-    /// Mailboxes delivered to at once, one connection each (default 4).
-    pub connections: Option<usize>,
-}
-
-fn default_login() -> String {
-    "{mailbox}".to_owned()
-}
-
-/// How the archiver logs in to IMAP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMethod {
-    /// LOGIN with a password from the secret store.
-    Password,
-    /// SASL XOAUTH2 with a client-credentials token.
-    Xoauth2,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +94,7 @@ pub enum Target {
     /// A Maildir++ tree: one directory per mailbox address.
     Maildir(PathBuf),
     /// An IMAP server.
-    Imap(Box<ImapEntry>),
+    Imap(Box<ImapSettings>),
 }
 
 /// A loaded configuration, paths resolved.

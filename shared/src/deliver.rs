@@ -1,7 +1,7 @@
 //! The deliver stage: delivery jobs in, one copy per mailbox out, exactly
 //! once (see [`crate::ledger`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 
@@ -18,14 +18,18 @@ use crate::store::ObjectStore;
 /// All jobs of a mailbox go through the same lane, in order, so a mailbox
 /// sees one connection. A job whose EML is missing or whose timestamp is
 /// invalid is reported and skipped; a mailbox or ledger failure is reported
-/// for that job. The indexes of the jobs that failed are returned, sorted,
+/// for that job. `may_have_run(index)` says whether job `index` may have been
+/// attempted before (then its folder is searched before appending); after a
+/// failure for a mailbox, its later jobs are searched first too, because the
+/// failed attempt may have stored a copy that a replayed job would repeat.
+/// The indexes of the jobs that failed are returned, sorted,
 /// so the caller can retry them (a Lambda reports them as batch item
 /// failures).
 pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
     store: &S,
     targets: &mut [M],
     jobs: &[DeliveryJob],
-    may_have_run: bool,
+    may_have_run: impl Fn(usize) -> bool + Copy,
     report: &mut Report,
 ) -> Vec<usize> {
     let lanes = lanes(jobs, targets.len());
@@ -62,10 +66,11 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     target: &mut M,
     jobs: &[DeliveryJob],
     lane: Vec<usize>,
-    may_have_run: bool,
+    may_have_run: impl Fn(usize) -> bool,
 ) -> (Report, Vec<usize>) {
     let mut report = Report::default();
     let mut failed = Vec::new();
+    let mut failed_mailboxes: HashSet<&str> = HashSet::new();
     // Jobs of one item are consecutive: load its EML once.
     let mut cached: Option<(&str, Vec<u8>)> = None;
     let mut lane = lane.into_iter();
@@ -107,7 +112,8 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
                 internal_date: time.0,
             },
         };
-        match ledger::deliver_once(store, target, &ledger_job, may_have_run, Utc::now()).await {
+        let retry = may_have_run(index) || failed_mailboxes.contains(job.mailbox.as_str());
+        match ledger::deliver_once(store, target, &ledger_job, retry, Utc::now()).await {
             Ok(Outcome::Delivered | Outcome::Recovered) => report.delivered_to(&job.mailbox),
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
             Err(e) => {
@@ -116,6 +122,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
                     job.eml_key, job.mailbox
                 ));
                 failed.push(index);
+                failed_mailboxes.insert(&job.mailbox);
                 if let LedgerError::Mailbox(cause) = &e
                     && cause.is_server_unreachable()
                 {

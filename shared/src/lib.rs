@@ -12,6 +12,7 @@ pub mod item;
 pub mod ledger;
 pub mod mailbox;
 pub mod mapping;
+pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod secrets;

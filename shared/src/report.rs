@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Counters and problems of one run (or one Lambda invocation).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Drop files read into raw batches.
     pub drops_collected: u64,
@@ -69,6 +69,29 @@ impl Report {
         self.already_delivered += other.already_delivered;
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
+    }
+
+    /// Writes the report to the log: the counts as one line, each problem
+    /// and warning as its own (they name objects, never content).
+    pub fn log(&self) {
+        tracing::info!(
+            drops_collected = self.drops_collected,
+            items_collected = self.items_collected,
+            batches_converted = self.batches_converted,
+            emails_written = self.emails_written,
+            emails_existing = self.emails_existing,
+            unmapped = self.unmapped,
+            copies_delivered = self.copies_delivered(),
+            already_delivered = self.already_delivered,
+            errors = self.errors.len(),
+            "report"
+        );
+        for problem in &self.errors {
+            tracing::error!("{problem}");
+        }
+        for note in &self.warnings {
+            tracing::warn!("{note}");
+        }
     }
 
     /// All copies delivered now.

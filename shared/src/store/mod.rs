@@ -6,10 +6,12 @@
 //! bucket hold the same tree.
 
 mod local;
+mod s3;
 
 use std::future::Future;
 
 pub use local::LocalDir;
+pub use s3::S3Store;
 
 /// Errors of an object store.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,14 @@ pub enum StoreError {
         key: String,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A remote store (S3) refused or failed.
+    #[error("object {key}: {reason}")]
+    Remote {
+        /// The object key (or the prefix listed).
+        key: String,
+        /// What the store answered.
+        reason: String,
     },
 }
 

@@ -10,6 +10,7 @@
 
 mod connection;
 pub mod oauth;
+mod settings;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tracing::warn;
 
 use self::connection::Connection;
 pub use self::oauth::{ClientCredential, TokenSource};
+pub use self::settings::{AuthMethod, DEFAULT_LANES, ImapSettings, SettingsError};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::secrets::Secret;
 

@@ -2,11 +2,16 @@
 //! start-up and never written to config, environment or logs.
 //!
 //! [`SecretFiles`] is the local store (one file per secret, readable by its
-//! owner only); the Lambda functions read AWS Secrets Manager.
+//! owner only); the Lambda functions read AWS Secrets Manager
+//! ([`SecretsManagerSecret`]).
 
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+
+mod manager;
+
+pub use manager::SecretsManagerSecret;
 
 /// A secret value. Its `Debug` form hides the value, so it cannot leak
 /// through logs or error messages by accident.

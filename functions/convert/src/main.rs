@@ -1,0 +1,39 @@
+//! The convert function: SQS batches of S3 notifications for `raw/` ->
+//! EMLs, unmapped records and delivery jobs (see `shared::pipeline::convert`).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use shared::pipeline::{self, DeliverQueue, settings::ConvertSettings};
+use shared::store::S3Store;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let settings = ConvertSettings::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let archive = S3Store::new(pipeline::s3_client(&aws), &settings.archive_bucket);
+    let config = S3Store::new(pipeline::s3_client(&aws), &settings.config_bucket);
+    let queue = DeliverQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
+    let mapping = pipeline::MappingSource::new(
+        config,
+        settings.mapping_key.clone(),
+        settings.mapping.clone(),
+    );
+    let (archive, queue, mapping, settings) = (&archive, &queue, &mapping, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        // The mapping CSV is read per invocation (and parsed only when it
+        // changed), so an administrator's update applies at once.
+        let mapper = mapping.current().await?;
+        let (response, report) = pipeline::convert(
+            archive,
+            queue,
+            &mapper,
+            &settings.convert,
+            &event.payload.records,
+        )
+        .await;
+        report.log();
+        Ok::<SqsBatchResponse, Error>(response)
+    }))
+    .await
+}

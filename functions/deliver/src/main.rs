@@ -1,0 +1,30 @@
+//! The deliver function: SQS batches of delivery jobs -> IMAP, exactly once
+//! (see `shared::pipeline::deliver`).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use shared::pipeline::{self, settings::DeliverSettings};
+use shared::secrets::SecretsManagerSecret;
+use shared::store::S3Store;
+use tokio::sync::Mutex;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let settings = DeliverSettings::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let archive = S3Store::new(pipeline::s3_client(&aws), &settings.archive_bucket);
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let secret = SecretsManagerSecret::load(&secrets, &settings.secret_arn).await?;
+    // IMAP connections stay open across invocations of this instance.
+    let lanes = Mutex::new(settings.imap.lanes(&secret).await?);
+    let (archive, lanes) = (&archive, &lanes);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let mut lanes = lanes.lock().await;
+        let (response, report) =
+            pipeline::deliver(archive, &mut lanes, &event.payload.records).await;
+        report.log();
+        Ok::<SqsBatchResponse, Error>(response)
+    }))
+    .await
+}

@@ -1,0 +1,178 @@
+//! How to reach and log in to an IMAP server: the `[imap]` table of a local
+//! config, or the deliver function's environment.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::oauth::{self, ClientCredential, TokenSource};
+use super::{Credentials, Imap, ImapServer, UrlError};
+use crate::secrets::{SecretError, SecretStore};
+
+/// Mailboxes delivered to at once when `connections` is not set.
+pub const DEFAULT_LANES: usize = 4;
+
+/// Server, limits and login of an IMAP target. Secrets are named here and
+/// read from a [`SecretStore`]; their values are never part of the settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// `imaps://host[:port]`, or `imap://127.0.0.1:port` for tests.
+    pub url: String,
+    /// `password` or `xoauth2`.
+    pub auth: AuthMethod,
+    /// LOGIN user name template (`{mailbox}` = the mailbox address).
+    #[serde(default = "default_login")]
+    pub login: String,
+    /// Name of the secret holding the password (password auth).
+    pub password_secret: Option<String>,
+    /// Token endpoint URL (xoauth2); default: Entra ID's for `tenant`.
+    pub token_url: Option<String>,
+    /// Entra ID tenant id or domain (xoauth2).
+    pub tenant: Option<String>,
+    /// OAuth client (application) id (xoauth2).
+    pub client_id: Option<String>,
+    /// Name of the secret holding the client secret (xoauth2).
+    pub client_secret_secret: Option<String>,
+    /// Name of the secret holding the certificate's RSA private key, PEM (xoauth2).
+    pub certificate_key_secret: Option<String>,
+    /// The certificate's SHA-1 thumbprint, hex (xoauth2).
+    pub certificate_thumbprint: Option<String>,
+    /// OAuth scope (default: Exchange Online's).
+    pub scope: Option<String>,
+    /// Largest message the server accepts, bytes (default 35 MiB).
+    pub max_message_bytes: Option<u64>,
+    /// Seconds to connect (default 30).
+    pub connect_timeout_secs: Option<u64>,
+    /// Seconds per command (default 60).
+    pub command_timeout_secs: Option<u64>,
+    /// Attempts per message (default 5).
+    pub attempts: Option<u32>,
+    /// First pause between attempts in milliseconds, doubled each time (default 1000).
+    pub backoff_ms: Option<u64>,
+    /// Mailboxes delivered to at once, one connection each (default 4).
+    pub connections: Option<usize>,
+}
+
+fn default_login() -> String {
+    "{mailbox}".to_owned()
+}
+
+/// How the archiver logs in to IMAP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// LOGIN with a password from the secret store.
+    Password,
+    /// SASL XOAUTH2 with a client-credentials token.
+    Xoauth2,
+}
+
+/// Why an IMAP target cannot be set up from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A setting the auth method needs is missing.
+    #[error("imap auth = {auth} needs {key}")]
+    Missing {
+        /// The auth method.
+        auth: &'static str,
+        /// The missing setting.
+        key: &'static str,
+    },
+    /// The URL is unusable.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// A secret could not be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The token endpoint settings are unusable.
+    #[error(transparent)]
+    OAuth(#[from] oauth::OAuthError),
+}
+
+impl ImapSettings {
+    /// The server with the configured limits.
+    pub fn server(&self) -> Result<ImapServer, SettingsError> {
+        let mut server = ImapServer::from_url(&self.url)?;
+        if let Some(limit) = self.max_message_bytes {
+            server.max_message_bytes = limit;
+        }
+        if let Some(secs) = self.connect_timeout_secs {
+            server.connect_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.command_timeout_secs {
+            server.command_timeout = Duration::from_secs(secs);
+        }
+        if let Some(attempts) = self.attempts {
+            server.attempts = attempts;
+        }
+        if let Some(ms) = self.backoff_ms {
+            server.backoff = Duration::from_millis(ms);
+        }
+        Ok(server)
+    }
+
+    /// One target per delivery lane (`connections` of them, each with its
+    /// own IMAP connections), logging in with secrets read from `secrets`.
+    pub async fn lanes<S: SecretStore>(&self, secrets: &S) -> Result<Vec<Imap>, SettingsError> {
+        let server = self.server()?;
+        let credentials = self.credentials(secrets).await?;
+        let lanes = self.connections.unwrap_or(DEFAULT_LANES).max(1);
+        Ok((0..lanes)
+            .map(|_| Imap::new(server.clone(), credentials.clone()))
+            .collect())
+    }
+
+    async fn credentials<S: SecretStore>(&self, secrets: &S) -> Result<Credentials, SettingsError> {
+        Ok(match self.auth {
+            AuthMethod::Password => {
+                let name = required("password", "password_secret", &self.password_secret)?;
+                Credentials::Password {
+                    login: self.login.clone(),
+                    password: secrets.secret(name).await?,
+                }
+            }
+            AuthMethod::Xoauth2 => {
+                let client_id = required("xoauth2", "client_id", &self.client_id)?;
+                let endpoint = match (&self.token_url, &self.tenant) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(tenant)) => TokenSource::entra_endpoint(tenant),
+                    (None, None) => {
+                        return Err(SettingsError::Missing {
+                            auth: "xoauth2",
+                            key: "token_url or tenant",
+                        });
+                    }
+                };
+                let credential = match (&self.client_secret_secret, &self.certificate_key_secret) {
+                    (Some(name), _) => ClientCredential::Secret(secrets.secret(name).await?),
+                    (None, Some(name)) => ClientCredential::Certificate {
+                        private_key_pem: secrets.secret(name).await?,
+                        thumbprint: required(
+                            "xoauth2",
+                            "certificate_thumbprint",
+                            &self.certificate_thumbprint,
+                        )?
+                        .to_owned(),
+                    },
+                    (None, None) => {
+                        return Err(SettingsError::Missing {
+                            auth: "xoauth2",
+                            key: "client_secret_secret or certificate_key_secret",
+                        });
+                    }
+                };
+                let scope = self.scope.as_deref().unwrap_or(oauth::EXCHANGE_SCOPE);
+                Credentials::XOAuth2(TokenSource::new(&endpoint, client_id, credential, scope)?)
+            }
+        })
+    }
+}
+
+fn required<'a>(
+    auth: &'static str,
+    key: &'static str,
+    value: &'a Option<String>,
+) -> Result<&'a str, SettingsError> {
+    value.as_deref().ok_or(SettingsError::Missing { auth, key })
+}

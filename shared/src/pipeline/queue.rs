@@ -1,0 +1,120 @@
+//! The deliver queue: convert sends one SQS message per delivery job.
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use sha2::{Digest, Sha256};
+
+use crate::convert::DeliveryJob;
+
+/// SQS takes at most this many messages per batch call.
+const SQS_BATCH: usize = 10;
+
+/// Attempts for entries SQS refuses inside an accepted batch call.
+const ENTRY_ATTEMPTS: u32 = 3;
+
+/// Why jobs could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// SQS refused the call.
+    #[error("deliver queue: {0}")]
+    Send(String),
+    /// Some entries were refused every time.
+    #[error("deliver queue: {count} jobs refused ({reason})")]
+    Refused {
+        /// How many jobs.
+        count: usize,
+        /// SQS's reason for the first of them.
+        reason: String,
+    },
+}
+
+/// The SQS queue delivery jobs go to.
+///
+/// A FIFO queue (URL ending `.fifo`) gets the mailbox as message group, so
+/// one mailbox's jobs are never delivered by two functions at once (two
+/// copies of one job cannot both pass the ledger check), and a deduplication
+/// id per (mailbox, Message-ID), so SQS itself drops a job queued twice
+/// within five minutes.
+#[derive(Debug, Clone)]
+pub struct DeliverQueue {
+    client: Client,
+    url: String,
+    fifo: bool,
+}
+
+impl DeliverQueue {
+    /// The queue at `url`.
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        let url = url.into();
+        let fifo = url.ends_with(".fifo");
+        DeliverQueue { client, url, fifo }
+    }
+
+    /// Queues the jobs.
+    pub async fn send(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+        for chunk in jobs.chunks(SQS_BATCH) {
+            let mut pending: Vec<(usize, &DeliveryJob)> = chunk.iter().enumerate().collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                attempt += 1;
+                let entries = pending
+                    .iter()
+                    .map(|(n, job)| self.entry(*n, job))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let output = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(&self.url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| QueueError::Send(DisplayErrorContext(&e).to_string()))?;
+                let refused = output.failed();
+                if refused.is_empty() {
+                    break;
+                }
+                if attempt >= ENTRY_ATTEMPTS {
+                    return Err(QueueError::Refused {
+                        count: refused.len(),
+                        reason: refused[0].message().unwrap_or(refused[0].code()).to_owned(),
+                    });
+                }
+                pending.retain(|(n, _)| refused.iter().any(|f| f.id() == n.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &self,
+        n: usize,
+        job: &DeliveryJob,
+    ) -> Result<SendMessageBatchRequestEntry, QueueError> {
+        let body = serde_json::to_string(job).expect("delivery jobs serialize");
+        let mut entry = SendMessageBatchRequestEntry::builder()
+            .id(n.to_string())
+            .message_body(body);
+        if self.fifo {
+            let mut hasher = Sha256::new();
+            hasher.update(job.mailbox.as_bytes());
+            hasher.update([0]);
+            hasher.update(job.message_id.as_bytes());
+            entry = entry
+                .message_group_id(group_id(&job.mailbox))
+                .message_deduplication_id(hex::encode(hasher.finalize()));
+        }
+        entry.build().map_err(|e| QueueError::Send(e.to_string()))
+    }
+}
+
+/// A message group id for a mailbox: the address when it is within SQS's
+/// limits (128 characters of printable ASCII), else its SHA-256.
+fn group_id(mailbox: &str) -> String {
+    let fits = mailbox.len() <= 128 && mailbox.bytes().all(|b| b.is_ascii_graphic());
+    if fits {
+        mailbox.to_owned()
+    } else {
+        hex::encode(Sha256::digest(mailbox.as_bytes()))
+    }
+}

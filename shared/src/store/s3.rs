@@ -1,0 +1,125 @@
+//! An S3 bucket as an object store (AWS, or LocalStack in tests).
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{Created, ObjectStore, StoreError, check_key};
+
+/// Attempts of a create-only write that S3 answers 409 (another conditional
+/// write to the same key was in flight).
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// An object store over one S3 bucket, with the same key layout as
+/// [`super::LocalDir`].
+///
+/// Create-only writes use `If-None-Match: *`, so S3 itself refuses to
+/// replace an object (412 Precondition Failed means it already exists).
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// A store over `bucket`.
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+fn remote<E, R>(key: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Remote {
+        key: key.to_owned(),
+        reason: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_key(key)?;
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(remote(key, e)),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Remote {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
+        check_key(key)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .if_none_match("*")
+                .body(ByteStream::from(bytes.to_vec()))
+                .send()
+                .await;
+            match response {
+                Ok(_) => return Ok(Created::New),
+                Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                    Some(412) => return Ok(Created::Exists),
+                    Some(409) if attempt < CONFLICT_ATTEMPTS => {
+                        let pause = std::time::Duration::from_millis(50 << attempt);
+                        tokio::time::sleep(pause).await;
+                    }
+                    _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
+                    _ => return Err(remote(key, e)),
+                },
+            }
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| remote(prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        keys.sort_unstable();
+        Ok(keys)
+    }
+}
