@@ -13,7 +13,8 @@
 # what it needs to start. aws-sam-translator lets LocalStack's CloudFormation
 # expand the SAM transform, so template.yaml itself is deployed to it.
 # The tool venv (cargo-lambda, Zig for --arm64, SAM CLI, cfn-lint) is separate,
-# so the two sets of pins never fight.
+# so the two sets of pins never fight. infra/localstack/uuid5_bytes.py gives
+# Python 3.11 the uuid5(bytes) that LocalStack's KMS expects (3.12 has it).
 #
 # Everything is installed under $MA_TOOLS (default ~/.cache/mobile-archiver/tools),
 # outside the clone; a new machine gets it on first use.
@@ -37,6 +38,10 @@ install_localstack() {
 		'localstack-core[runtime]==4.13.1' 'cbor2<5.7' cryptography==43.0.3 \
 		pyopenssl==24.2.1 'service_identity<24.3' 'aws-sam-translator==1.115.0' 2>&1 |
 		grep -v -e 'joserfc' -e "pip's dependency resolver" >&2 || true
+	local site
+	site=$("$ls_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+	cp "$(dirname "$0")/localstack/uuid5_bytes.py" "$site/"
+	echo 'import uuid5_bytes' >"$site/uuid5_bytes.pth"
 	"$ls_venv/bin/python" -c 'import localstack, samtranslator' ||
 		{ log "LocalStack install failed"; exit 1; }
 	touch "$ls_venv/.complete"
@@ -72,9 +77,9 @@ start() {
 	(
 		cd "$dir"
 		GATEWAY_LISTEN=127.0.0.1:$port \
-			SERVICES=s3,sqs,events,scheduler,secretsmanager,iam,sts,logs,cloudformation,kms,cloudwatch \
+			SERVICES=s3,sqs,sns,events,scheduler,secretsmanager,iam,sts,logs,cloudformation,kms,cloudwatch \
 			LOCALSTACK_VOLUME_DIR=$dir/volume \
-			SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
+			SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 PROVIDER_OVERRIDE_CLOUDFORMATION=engine-legacy SQS_ENDPOINT_STRATEGY=path LOCALSTACK_HOST=127.0.0.1:$port \
 			setsid "$ls_venv/bin/python" -m localstack.runtime.main >"$dir/localstack.log" 2>&1 &
 		echo $! >"$dir/pid"
 	)
