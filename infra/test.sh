@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests").
-# Installs what the tests need (Dovecot), checks formatting and lints, then
-# runs every test of the workspace (unit, integration, Dovecot, crash).
+# Installs what the tests need (Dovecot, LocalStack, cargo-lambda, SAM CLI,
+# cfn-lint), checks formatting, lints and the SAM template, then runs every
+# test of the workspace (unit, integration, Dovecot, crash, serverless end to
+# end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The IMAP tests run a real Dovecot; install it once here, not from
 # parallel tests racing for the package manager.
 infra/dovecot.sh install
+infra/localstack.sh install
+eval "$(infra/localstack.sh env)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint
+# The functions as `cargo lambda watch` runs them (each built alone, with its
+# own feature set), so the serverless test does not wait for a build.
+for function in collect convert deliver; do
+	cargo build --locked -p "$function"
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

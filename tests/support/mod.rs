@@ -6,3 +6,4 @@
 pub mod corpus;
 pub mod dovecot;
 pub mod examples;
+pub mod localstack;

@@ -1,0 +1,361 @@
+//! The serverless pipeline end to end, as deployed: template.yaml on
+//! LocalStack (S3 with Object Lock, S3 -> SQS notifications, SQS, Secrets
+//! Manager), the three functions under `cargo lambda watch`, SQS messages
+//! moved to them as the Lambda event-source mapping does
+//! (`infra/localstack/sqs_mover.py`), and a real Dovecot as the IMAP server.
+//!
+//! One test, in phases, because the set-up (LocalStack, the stack, the
+//! functions' build) is the expensive part.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::convert::DeliveryJob;
+use shared::embedded;
+use shared::mailbox::Maildir;
+use shared::report::Report;
+use shared::store::{LocalDir, ObjectStore};
+
+use support::dovecot::Dovecot;
+use support::examples::{self, mapper, run_options};
+use support::localstack::{LocalStack, Watch, move_messages};
+
+const FOLDER: &str = "WhatsApp Archiver";
+
+/// The jobs the embedded run makes of the example data: what the serverless
+/// run must deliver too (rendering and ids are deterministic).
+async fn expected_jobs() -> Vec<DeliveryJob> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let drops = LocalDir::new(examples::dir());
+    let mut lanes = [Maildir::new(dir.path().join("mail"))];
+    let mut report = Report::default();
+    embedded::run(
+        &drops,
+        &store,
+        &mut lanes,
+        &mapper(),
+        &run_options(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    let mut jobs = Vec::new();
+    for key in store.list("jobs/").await.unwrap() {
+        let bytes = store.get(&key).await.unwrap().unwrap();
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            jobs.push(serde_json::from_slice(line).unwrap());
+        }
+    }
+    jobs
+}
+
+async fn upload_dir(s3: &aws_sdk_s3::Client, bucket: &str, base: &Path, dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            Box::pin(upload_dir(s3, bucket, base, &path)).await;
+        } else {
+            let key = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(std::fs::read(&path).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        keys.extend(
+            page.unwrap()
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    keys
+}
+
+/// Every SQS record the mover handed to `function`, from its record file.
+fn recorded(record: &Path, function: &str) -> Vec<Value> {
+    std::fs::read_to_string(record)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|entry| entry["function"] == function)
+        .flat_map(|entry| entry["event"]["Records"].as_array().unwrap().clone())
+        .collect()
+}
+
+/// A deterministic shuffle (sort by a keyed hash).
+fn shuffled(mut records: Vec<Value>, seed: &str) -> Vec<Value> {
+    let mut keyed: Vec<(Vec<u8>, Value)> = records
+        .drain(..)
+        .enumerate()
+        .map(|(n, r)| (Sha256::digest(format!("{seed}{n}")).to_vec(), r))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, r)| r).collect()
+}
+
+fn failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sqs_record(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": "test",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:test",
+        "awsRegion": "us-east-1"
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
+    let dovecot = Dovecot::start();
+    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
+    let s3 = shared::pipeline::s3_client(&stack.aws);
+    let archive = stack.output("ArchiveBucketName").to_owned();
+
+    // The operator's part: the IMAP secret, the mapping CSV, the drops.
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
+    let secret_arn = secrets
+        .create_secret()
+        .name("mobile-archiver/imap")
+        .secret_string(json!({ "password": dovecot.password }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    s3.put_object()
+        .bucket(stack.output("ConfigBucketName"))
+        .key("mapping.csv")
+        .body(ByteStream::from(
+            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    upload_dir(
+        &s3,
+        stack.output("DropBucketName"),
+        &examples::dir(),
+        &examples::dir().join("drop"),
+    )
+    .await;
+
+    // The functions' environment, as template.yaml sets it (plus the
+    // emulator's endpoint and its fixed test credentials).
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("ARCHIVE_BUCKET", &archive),
+        ("DROP_BUCKET", stack.output("DropBucketName")),
+        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
+        ("MAPPING_KEY", "mapping.csv"),
+        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
+        ("TIME_ZONE", "Europe/London"),
+        ("DEFAULT_REGION", "GB"),
+        ("IMAP_URL", &dovecot.url()),
+        ("IMAP_AUTH", "password"),
+        ("IMAP_SECRET_ARN", &secret_arn),
+        ("IMAP_CONNECTIONS", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let watch = Watch::start(&env, &stack.dir().join("watch.log"));
+    let routes = [
+        (stack.output("ConvertQueueUrl"), "convert"),
+        (stack.output("DeliverQueueUrl"), "deliver"),
+    ];
+    let record = stack.dir().join("events.jsonl");
+    let idle = Duration::from_secs(3);
+
+    // Phase 1: the scheduled collect, then the notifications drive the rest.
+    let scheduled = json!({"scheduled_time": "2026-11-21T00:30:00Z"});
+    let report = watch.invoke("collect", &scheduled).await;
+    assert_eq!(report["drops_collected"], 4, "{report}");
+    assert_eq!(report["items_collected"], 26, "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    // The scheduler delivering the same run again: the window is claimed.
+    let again = watch.invoke("collect", &scheduled).await;
+    assert_eq!(again["drops_collected"], 0, "{again}");
+    assert!(
+        again["warnings"][0].as_str().unwrap().contains("claimed"),
+        "{again}"
+    );
+    // The next day's run finds every drop collected already.
+    let next = watch
+        .invoke(
+            "collect",
+            &json!({"scheduled_time": "2026-11-22T00:30:00Z"}),
+        )
+        .await;
+    assert_eq!(next["drops_already_collected"], 4, "{next}");
+    assert_eq!(next["items_collected"], 0, "{next}");
+
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    let jobs = expected_jobs().await;
+    assert_eq!(jobs.len(), 41);
+    dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
+    let emls = keys(&s3, &archive, "eml/").await;
+    assert_eq!(emls.len(), 26, "{emls:?}");
+    assert_eq!(keys(&s3, &archive, "delivered/").await.len(), 41);
+
+    // Phase 2: every notification and every delivery job replayed three
+    // times, shuffled, straight to the functions (at-least-once delivery).
+    for (function, seed) in [("convert", "c"), ("deliver", "d")] {
+        let records = recorded(&record, function);
+        assert!(!records.is_empty(), "{function} saw no records");
+        let tripled: Vec<Value> = records
+            .iter()
+            .cloned()
+            .cycle()
+            .take(records.len() * 3)
+            .collect();
+        for batch in shuffled(tripled, seed).chunks(10) {
+            let response = watch.invoke(function, &json!({ "Records": batch })).await;
+            assert_eq!(failures(&response), Vec::<String>::new(), "{function}");
+        }
+    }
+    // Jobs the replayed conversions queued again (SQS drops the ones it
+    // deduplicates; the ledger stops the rest).
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
+    assert_eq!(keys(&s3, &archive, "eml/").await, emls);
+
+    // Phase 3: a batch with one malformed record: exactly it fails.
+    let convert_records = recorded(&record, "convert");
+    let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": archive});
+    let batch = json!({"Records": [
+        convert_records[0].clone(),
+        sqs_record("malformed-1", "{\"Records\": [{\"s3\": 42}]}"),
+        sqs_record("test-event", &test_event.to_string()),
+    ]});
+    let response = watch.invoke("convert", &batch).await;
+    assert_eq!(failures(&response), ["malformed-1"]);
+    let deliver_records = recorded(&record, "deliver");
+    let batch = json!({"Records": [
+        sqs_record("malformed-2", "not a job"),
+        deliver_records[0].clone(),
+        deliver_records[1].clone(),
+    ]});
+    let response = watch.invoke("deliver", &batch).await;
+    assert_eq!(failures(&response), ["malformed-2"]);
+
+    // Phase 4: a raw batch whose key needs URL-decoding (space, '+', CJK)
+    // arrives through the real notification and is converted.
+    let raw_keys = keys(&s3, &archive, "raw/").await;
+    let jsonl = raw_keys.iter().find(|k| k.ends_with(".jsonl")).unwrap();
+    let original = s3
+        .get_object()
+        .bucket(&archive)
+        .key(jsonl)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let first = original.split(|&b| b == b'\n').next().unwrap();
+    let mut item: Value = serde_json::from_slice(first).unwrap();
+    let new_id = "0123456789abcdef0123456789abcdef";
+    item["id"] = json!(new_id);
+    let odd_key = "raw/whatsapp-export/2026-11-21/微信 export+1.jsonl";
+    s3.put_object()
+        .bucket(&archive)
+        .key(odd_key)
+        .body(ByteStream::from(format!("{item}\n").into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    let day = &item["timestamp"].as_str().unwrap()[..10];
+    let new_eml = format!("eml/{day}/{new_id}.eml");
+    assert!(
+        keys(&s3, &archive, "eml/").await.contains(&new_eml),
+        "{new_eml} not written"
+    );
+
+    // Phase 5: raw source under Object Lock cannot be deleted.
+    let head = s3
+        .head_object()
+        .bucket(&archive)
+        .key(jsonl)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.object_lock_retain_until_date().is_some(),
+        "no retention on {jsonl}"
+    );
+    let refused = s3
+        .delete_object()
+        .bucket(&archive)
+        .key(jsonl)
+        .version_id(head.version_id().unwrap())
+        .send()
+        .await;
+    let err = refused.expect_err("a locked version was deleted");
+    let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err).map(str::to_owned);
+    assert_eq!(code.as_deref(), Some("AccessDenied"), "{err:?}");
+    assert!(keys(&s3, &archive, "raw/").await.contains(jsonl));
+
+    // Nothing was left in the dead-letter queues.
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+    for dlq in ["ConvertDeadLetterQueueUrl", "DeliverDeadLetterQueueUrl"] {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(stack.output(dlq))
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        let count = attrs
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            })
+            .cloned();
+        assert_eq!(count.as_deref(), Some("0"), "{dlq}");
+    }
+}

@@ -1,0 +1,255 @@
+//! LocalStack in host mode (`infra/localstack.sh`) with template.yaml
+//! deployed to it (functions off), and `cargo lambda watch` serving the
+//! functions with the stack's outputs as their environment.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tools() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
+    std::env::var("MA_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(&home).join(".cache/mobile-archiver/tools"))
+}
+
+/// LocalStack's Python (it has boto3), for the infra scripts.
+pub fn python() -> PathBuf {
+    tools().join("localstack-4.13.1/bin/python")
+}
+
+fn localstack(action: &str, dir: &Path) -> String {
+    let output = Command::new("bash")
+        .arg(root().join("infra/localstack.sh"))
+        .arg(action)
+        .arg(dir)
+        .output()
+        .expect("runs infra/localstack.sh");
+    assert!(
+        output.status.success(),
+        "infra/localstack.sh {action} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A running LocalStack with one deployed stack; stopped when dropped.
+pub struct LocalStack {
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// The stack's outputs (bucket names, queue URLs).
+    pub outputs: HashMap<String, String>,
+    /// SDK config pointing at it.
+    pub aws: aws_config::SdkConfig,
+}
+
+impl LocalStack {
+    /// Starts LocalStack and deploys template.yaml with the functions off.
+    pub async fn start_with_stack(params: &[&str]) -> LocalStack {
+        let dir = tempfile::Builder::new()
+            .prefix("ma-ls-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let endpoint = localstack("start", dir.path());
+        let output = Command::new(python())
+            .arg(root().join("infra/localstack/deploy.py"))
+            .arg(&endpoint)
+            .arg("mobile-archiver")
+            .arg(root().join("template.yaml"))
+            .args(params)
+            .output()
+            .expect("runs deploy.py");
+        assert!(
+            output.status.success(),
+            "deploy.py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let outputs = serde_json::from_slice(&output.stdout).unwrap();
+        let aws = aws_config::from_env()
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "localstack",
+            ))
+            .load()
+            .await;
+        LocalStack {
+            dir,
+            endpoint,
+            outputs,
+            aws,
+        }
+    }
+
+    /// A stack output.
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .unwrap_or_else(|| panic!("no stack output {name}"))
+    }
+
+    /// The directory LocalStack keeps its state and log in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(root().join("infra/localstack.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// `cargo lambda watch` serving the workspace's functions; stopped when dropped.
+pub struct Watch {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Watch {
+    /// Starts `cargo lambda watch` with these environment variables for the functions.
+    pub fn start(env: &[(String, String)], log: &Path) -> Watch {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env_file = log.with_extension("env");
+        let lines: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(&env_file, lines).unwrap();
+        let path = format!(
+            "{}:{}",
+            tools().join("serverless-1/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let log_file = std::fs::File::create(log).unwrap();
+        let child = Command::new("cargo")
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .arg("--env-file")
+            .arg(&env_file)
+            .env("PATH", path)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .expect(
+                "starts cargo lambda watch (infra/localstack.sh install puts it in the tool venv)",
+            );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen; see {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Watch {
+            child,
+            url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(900))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Invokes a function with a JSON event; returns its JSON answer.
+    pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.url
+            ))
+            .body(event.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "{function}: HTTP {status}: {body}");
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{function} answered {body:?}: {e}"));
+        assert!(
+            value.get("errorType").is_none(),
+            "{function} failed: {value}"
+        );
+        value
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: signals the process group this struct started.
+        unsafe {
+            libc::kill(-pgid, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `infra/localstack/sqs_mover.py` until every queue stayed empty for
+/// `idle`; records each invocation into `record`. Returns the number of
+/// messages the functions reported failed.
+pub fn move_messages(
+    stack: &LocalStack,
+    watch: &Watch,
+    routes: &[(&str, &str)],
+    idle: Duration,
+    record: &Path,
+) -> u64 {
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("infra/localstack/sqs_mover.py"))
+        .arg("--endpoint")
+        .arg(&stack.endpoint)
+        .arg("--invoke")
+        .arg(&watch.url)
+        .arg("--idle")
+        .arg(idle.as_secs_f64().to_string())
+        .arg("--record")
+        .arg(record);
+    for (queue, function) in routes {
+        command.arg("--route").arg(format!("{queue}={function}"));
+    }
+    let output = command.output().expect("runs sqs_mover.py");
+    assert!(
+        output.status.success(),
+        "sqs_mover.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    summary["failed_messages"].as_u64().unwrap()
+}
