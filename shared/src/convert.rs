@@ -6,6 +6,8 @@
 //! Items that map to nobody are recorded in `unmapped/<day>/<item-id>.json`
 //! with the reason, and their EML is still written.
 
+use futures::StreamExt;
+use futures::stream;
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Item, Network};
@@ -13,6 +15,9 @@ use crate::mapping::Mapper;
 use crate::render::{self, RenderInput, RenderOptions};
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
+
+/// Items of one batch converted at once.
+const ITEMS_AT_ONCE: usize = 32;
 
 /// Mailbox folder names per messenger.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -113,20 +118,33 @@ pub async fn convert_batch<S: ObjectStore>(
         report.error(format!("raw batch {raw_key}: not found"));
         return Ok(Vec::new());
     };
-    let mut jobs = Vec::new();
-    for (index, line) in batch.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let item: Item = match serde_json::from_slice(line) {
-            Ok(item) => item,
+    let lines = batch
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace));
+    // Items are independent: several are rendered and stored at once (S3
+    // writes take milliseconds each), their results kept in line order.
+    let converted = stream::iter(lines.map(|(index, line)| async move {
+        let mut report = Report::default();
+        let mut jobs = Vec::new();
+        match serde_json::from_slice::<Item>(line) {
+            Ok(item) => {
+                convert_item(store, raw_key, &item, mapper, opts, &mut report, &mut jobs).await?
+            }
             Err(e) => {
                 let problem = crate::embedded::json_problem(&e);
                 report.error(format!("raw batch {raw_key} line {}: {problem}", index + 1));
-                continue;
             }
-        };
-        convert_item(store, raw_key, &item, mapper, opts, report, &mut jobs).await?;
+        }
+        Ok::<_, StoreError>((report, jobs))
+    }))
+    .buffered(ITEMS_AT_ONCE);
+    futures::pin_mut!(converted);
+    let mut jobs = Vec::new();
+    while let Some(result) = converted.next().await {
+        let (item_report, item_jobs) = result?;
+        report.merge(item_report);
+        jobs.extend(item_jobs);
     }
     report.batches_converted += 1;
     Ok(jobs)

@@ -189,3 +189,51 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
     }
     (response, report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalDir;
+
+    #[tokio::test]
+    async fn one_scheduled_window_is_collected_by_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let drops = LocalDir::new(dir.path().join("drops"));
+        let archive = LocalDir::new(dir.path().join("archive"));
+        drops
+            .put_new(
+                "drop/whatsapp-export/+447700900001/chat.txt",
+                "21/11/2026, 09:15 - Bob: Hello\n".as_bytes(),
+            )
+            .await
+            .unwrap();
+        let opts = ExportOptions {
+            tz: chrono_tz::Europe::London,
+            date_order: None,
+            zip_limits: Default::default(),
+        };
+        let request: CollectRequest =
+            serde_json::from_str(r#"{"scheduled_time":"2026-11-21T00:30:00Z"}"#).unwrap();
+        let now = Utc::now();
+        let first = collect(&drops, &archive, &opts, &request, "run-1", now)
+            .await
+            .unwrap();
+        assert_eq!((first.drops_collected, first.items_collected), (1, 1));
+        // The same invocation retried goes on (and finds the drop collected).
+        let retry = collect(&drops, &archive, &opts, &request, "run-1", now)
+            .await
+            .unwrap();
+        assert_eq!(retry.drops_already_collected, 1);
+        assert!(retry.warnings.is_empty(), "{:?}", retry.warnings);
+        // Another invocation for the same window does nothing at all.
+        let other = collect(&drops, &archive, &opts, &request, "run-2", now)
+            .await
+            .unwrap();
+        assert_eq!(other.drops_already_collected, 0);
+        assert!(
+            other.warnings[0].contains("claimed"),
+            "{:?}",
+            other.warnings
+        );
+    }
+}
