@@ -15,6 +15,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use sonic_rs::{LazyValue, OwnedLazyValue};
 
 /// A stable item id: 128 bits of a SHA-256 over the source's own identity of
 /// the message, written as 32 lowercase hex digits.
@@ -441,26 +442,35 @@ pub struct Item<'a> {
 
 impl Serialize for Item<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.serialize_parts(s, &self.conversation, &self.sender, &self.recipients)
+        self.serialize_parts(
+            s,
+            &self.conversation,
+            &self.sender,
+            &self.recipients,
+            &self.raw,
+        )
     }
 }
 
 impl Item<'_> {
-    /// Serializes the item with `conversation`, `sender` and `recipients`
-    /// standing in for its own: they must serialize exactly as the item's
-    /// would (the item's own, or their JSON made earlier, see [`JsonLines`]).
-    fn serialize_parts<S, C, P, R>(
+    /// Serializes the item with `conversation`, `sender`, `recipients` and
+    /// `raw` standing in for its own: they must serialize exactly as the
+    /// item's would (the item's own, or their JSON made earlier, see
+    /// [`JsonLines`]).
+    fn serialize_parts<S, C, P, R, J>(
         &self,
         s: S,
         conversation: &C,
         sender: &P,
         recipients: &R,
+        raw: &J,
     ) -> Result<S::Ok, S::Error>
     where
         S: Serializer,
         C: Serialize + ?Sized,
         P: Serialize + ?Sized,
         R: Serialize + ?Sized,
+        J: Serialize + ?Sized,
     {
         let fields = 12 + usize::from(self.custodian.is_some()) + usize::from(self.call.is_some());
         let mut item = s.serialize_struct("Item", fields)?;
@@ -483,7 +493,7 @@ impl Item<'_> {
             None => item.skip_field("call")?,
         }
         item.serialize_field("refers_to", &self.refers_to)?;
-        item.serialize_field("raw", &self.raw)?;
+        item.serialize_field("raw", raw)?;
         item.end()
     }
 
@@ -505,13 +515,19 @@ fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
 /// Writes items as JSON lines: each item as `serde_json::to_writer` writes
 /// it, then a line break.
 ///
+/// The lines are made with sonic-rs, whose serializer writes the same JSON
+/// as serde_json (same field order, same string escaping) but escapes
+/// strings with SIMD.
+///
 /// Items of one chat repeat their conversation, and each sender comes with
 /// the same recipients every time, which are most of an item's JSON. The
-/// writer keeps the JSON serde_json made for them, and copies it for every
-/// later item whose parts are equal.
+/// writer keeps the JSON made for them, and copies it for every later item
+/// whose parts are equal.
 pub struct JsonLines<'i, W: Write> {
     out: W,
-    conversation: Option<(Conversation<'i>, Box<RawValue>)>,
+    /// Lines made but not yet written to `out`.
+    buf: Vec<u8>,
+    conversation: Option<(Conversation<'i>, OwnedLazyValue)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
 }
@@ -520,19 +536,23 @@ pub struct JsonLines<'i, W: Write> {
 /// serialized in full.
 const MAX_SENDERS: usize = 256;
 
+/// The buffered lines a [`JsonLines`] writes to its output at once.
+const FLUSH_AT: usize = 1 << 18;
+
 /// The JSON of a sender and of the recipients it last came with.
 struct SenderJson<'i> {
     sender: Option<Participant<'i>>,
-    json: Box<RawValue>,
+    json: OwnedLazyValue,
     recipients: Vec<Participant<'i>>,
-    recipients_json: Box<RawValue>,
+    recipients_json: OwnedLazyValue,
 }
 
 impl<'i, W: Write> JsonLines<'i, W> {
-    /// A writer to `out` (which should be buffered).
+    /// A writer to `out`; it buffers the lines itself.
     pub fn new(out: W) -> Self {
         JsonLines {
             out,
+            buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
             conversation: None,
             senders: Vec::new(),
         }
@@ -540,40 +560,71 @@ impl<'i, W: Write> JsonLines<'i, W> {
 
     /// Writes one item and a line break.
     pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
+        let raw = match &item.raw {
+            Raw::Text(text) => RawJson::Text(text),
+            Raw::Json(json) => RawJson::Json(sonic_rs::from_str(json.get())?),
+        };
         let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
-        let mut ser = serde_json::Serializer::new(&mut self.out);
+        let mut ser = sonic_rs::Serializer::new(&mut self.buf);
         match sender_json(&mut self.senders, item)? {
             Some(sender) => item.serialize_parts(
                 &mut ser,
                 conversation,
-                &*sender.json,
-                &*sender.recipients_json,
+                &sender.json,
+                &sender.recipients_json,
+                &raw,
             ),
-            None => item.serialize_parts(&mut ser, conversation, &item.sender, &item.recipients),
+            None => {
+                item.serialize_parts(&mut ser, conversation, &item.sender, &item.recipients, &raw)
+            }
         }?;
-        self.out.write_all(b"\n")
+        self.buf.push(b'\n');
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
-    /// Flushes and returns the output.
+    /// Writes the buffered lines, flushes and returns the output.
     pub fn into_inner(mut self) -> std::io::Result<W> {
+        self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(self.out)
     }
 }
 
+/// An item's `raw` as sonic-rs writes it: a JSON payload is passed through
+/// as sonic-rs's own raw value (it cannot pass serde_json's through).
+enum RawJson<'r> {
+    Text(&'r str),
+    Json(LazyValue<'r>),
+}
+
+impl Serialize for RawJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawJson::Text(text) => s.serialize_str(text),
+            RawJson::Json(json) => json.serialize(s),
+        }
+    }
+}
+
+/// `value`'s JSON, kept to be copied into later lines.
+fn raw_json<T: Serialize + ?Sized>(value: &T) -> sonic_rs::Result<OwnedLazyValue> {
+    sonic_rs::from_str(&sonic_rs::to_string(value)?)
+}
+
 /// The JSON of `conversation`, made again only when it is not the last one.
 fn conversation_json<'c, 'i>(
-    last: &'c mut Option<(Conversation<'i>, Box<RawValue>)>,
+    last: &'c mut Option<(Conversation<'i>, OwnedLazyValue)>,
     conversation: &Conversation<'i>,
-) -> serde_json::Result<&'c RawValue> {
+) -> sonic_rs::Result<&'c OwnedLazyValue> {
     let same = last
         .as_ref()
         .is_some_and(|(known, _)| same_conversation(known, conversation));
     if !same {
-        *last = Some((
-            conversation.clone(),
-            serde_json::value::to_raw_value(conversation)?,
-        ));
+        *last = Some((conversation.clone(), raw_json(conversation)?));
     }
     Ok(&last.as_ref().expect("just set").1)
 }
@@ -583,7 +634,7 @@ fn conversation_json<'c, 'i>(
 fn sender_json<'c, 'i>(
     senders: &'c mut Vec<SenderJson<'i>>,
     item: &Item<'i>,
-) -> serde_json::Result<Option<&'c SenderJson<'i>>> {
+) -> sonic_rs::Result<Option<&'c SenderJson<'i>>> {
     let index = match senders
         .iter()
         .position(|known| same_sender(&known.sender, &item.sender))
@@ -592,9 +643,9 @@ fn sender_json<'c, 'i>(
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
                 sender: item.sender.clone(),
-                json: serde_json::value::to_raw_value(&item.sender)?,
+                json: raw_json(&item.sender)?,
                 recipients: item.recipients.clone(),
-                recipients_json: serde_json::value::to_raw_value(&item.recipients)?,
+                recipients_json: raw_json(&item.recipients)?,
             });
             return Ok(senders.last());
         }
@@ -603,7 +654,7 @@ fn sender_json<'c, 'i>(
     let known = &mut senders[index];
     if !same_participants(&known.recipients, &item.recipients) {
         known.recipients.clone_from(&item.recipients);
-        known.recipients_json = serde_json::value::to_raw_value(&item.recipients)?;
+        known.recipients_json = raw_json(&item.recipients)?;
     }
     Ok(Some(known))
 }
@@ -762,9 +813,55 @@ mod tests {
                 item.conversation.id = format!("c{}", n / 50).into();
             }
             item.text = Some(format!("text {n}").into());
+            match n % 6 {
+                1 => {
+                    item.raw = Raw::Json(
+                        RawValue::from_string(format!(
+                            r#"{{"msgid": "m{n}", "list": [1, 2.50, null, "\u00e9\n"]}}"#
+                        ))
+                        .unwrap(),
+                    )
+                }
+                2 => {
+                    item.kind = ItemKind::Call;
+                    item.call = Some(Call {
+                        video: n % 4 == 0,
+                        missed: true,
+                        duration_secs: Some(n as u64 * 61),
+                    });
+                    item.refers_to = Some(ItemId::derive(&[format!("{n}").as_bytes()]));
+                }
+                3 => item.attachments.push(Attachment {
+                    name: format!("IMG-{n} \"x\".jpg").into(),
+                    content_type: "image/jpeg".into(),
+                    size: Some(n as u64 * 1000),
+                    sha256: Some("ab".repeat(32)),
+                    object_key: Some(format!("media/{n}")),
+                    omitted: false,
+                }),
+                4 => item.custodian = None,
+                _ => {}
+            }
             items.push(item);
         }
         items
+    }
+
+    /// Strings with every ASCII character and some others, in lengths that
+    /// start and end everywhere in a 32-byte SIMD lane.
+    fn escape_samples() -> Vec<String> {
+        let ascii: String = (0u8..=0x7f).map(char::from).collect();
+        let other = "é€😀\u{2028}\u{2029}\u{feff}\u{200e}";
+        let mut samples = vec![String::new(), ascii.clone(), other.to_owned()];
+        for len in 0..70 {
+            for special in ["\"", "\\", "\n", "\r\n", "\u{1}", "\u{1f}", "\u{7f}", "/"] {
+                let mut text = "a".repeat(len);
+                text.push_str(special);
+                samples.push(text.clone());
+                samples.push(format!("{special}{text}{other}{ascii}"));
+            }
+        }
+        samples
     }
 
     #[test]
@@ -773,6 +870,32 @@ mod tests {
         let mut lines = JsonLines::new(Vec::new());
         let mut expected = Vec::new();
         for item in items.iter().chain(&items) {
+            lines.write(item).unwrap();
+            serde_json::to_writer(&mut expected, item).unwrap();
+            expected.push(b'\n');
+        }
+        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
+        assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn json_lines_escape_strings_as_serde_json_does() {
+        let samples = escape_samples();
+        let mut items = Vec::new();
+        for (n, text) in samples.iter().enumerate() {
+            let mut item = sample();
+            item.text = Some(text.as_str().into());
+            item.raw = Raw::Text(text.as_str().into());
+            item.sender = Some(Participant {
+                name: Some(text.as_str().into()),
+                ..Default::default()
+            });
+            item.conversation.title = Some(samples[n / 2].as_str().into());
+            items.push(item);
+        }
+        let mut lines = JsonLines::new(Vec::new());
+        let mut expected = Vec::new();
+        for item in &items {
             lines.write(item).unwrap();
             serde_json::to_writer(&mut expected, item).unwrap();
             expected.push(b'\n');
