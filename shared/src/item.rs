@@ -15,7 +15,6 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use sonic_rs::{LazyValue, OwnedLazyValue};
 
 /// A stable item id: 128 bits of a SHA-256 over the source's own identity of
 /// the message, written as 32 lowercase hex digits.
@@ -370,6 +369,7 @@ impl Timestamp {
 }
 
 /// A timestamp's RFC 3339 form without fraction, on the stack.
+#[derive(Clone, Copy)]
 struct WholeSeconds([u8; 20]);
 
 impl WholeSeconds {
@@ -440,38 +440,10 @@ pub struct Item<'a> {
     pub raw: Raw<'a>,
 }
 
+/// Field by field in declaration order; [`JsonLines`] writes the same JSON
+/// and must follow any change here.
 impl Serialize for Item<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.serialize_parts(
-            s,
-            &self.conversation,
-            &self.sender,
-            &self.recipients,
-            &self.raw,
-        )
-    }
-}
-
-impl Item<'_> {
-    /// Serializes the item with `conversation`, `sender`, `recipients` and
-    /// `raw` standing in for its own: they must serialize exactly as the
-    /// item's would (the item's own, or their JSON made earlier, see
-    /// [`JsonLines`]).
-    fn serialize_parts<S, C, P, R, J>(
-        &self,
-        s: S,
-        conversation: &C,
-        sender: &P,
-        recipients: &R,
-        raw: &J,
-    ) -> Result<S::Ok, S::Error>
-    where
-        S: Serializer,
-        C: Serialize + ?Sized,
-        P: Serialize + ?Sized,
-        R: Serialize + ?Sized,
-        J: Serialize + ?Sized,
-    {
         let fields = 12 + usize::from(self.custodian.is_some()) + usize::from(self.call.is_some());
         let mut item = s.serialize_struct("Item", fields)?;
         item.serialize_field("id", &self.id)?;
@@ -482,9 +454,9 @@ impl Item<'_> {
             Some(custodian) => item.serialize_field("custodian", custodian)?,
             None => item.skip_field("custodian")?,
         }
-        item.serialize_field("conversation", conversation)?;
-        item.serialize_field("sender", sender)?;
-        item.serialize_field("recipients", recipients)?;
+        item.serialize_field("conversation", &self.conversation)?;
+        item.serialize_field("sender", &self.sender)?;
+        item.serialize_field("recipients", &self.recipients)?;
         item.serialize_field("text", &self.text)?;
         item.serialize_field("attachments", &self.attachments)?;
         item.serialize_field("edited", &self.edited)?;
@@ -493,10 +465,12 @@ impl Item<'_> {
             None => item.skip_field("call")?,
         }
         item.serialize_field("refers_to", &self.refers_to)?;
-        item.serialize_field("raw", raw)?;
+        item.serialize_field("raw", &self.raw)?;
         item.end()
     }
+}
 
+impl Item<'_> {
     /// Every participant: the sender first, then the recipients.
     pub fn participants(&self) -> impl Iterator<Item = &Participant<'_>> {
         self.sender.iter().chain(self.recipients.iter())
@@ -515,9 +489,12 @@ fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
 /// Writes items as JSON lines: each item as `serde_json::to_writer` writes
 /// it, then a line break.
 ///
-/// The lines are made with sonic-rs, whose serializer writes the same JSON
-/// as serde_json (same field order, same string escaping) but escapes
-/// strings with SIMD.
+/// A line is the item's fields in the order of `Item`'s `Serialize`: the
+/// field names and punctuation, the same in every line, are copied as they
+/// are; the values are serialized with sonic-rs, which writes the same JSON
+/// as serde_json but escapes strings with SIMD (ids, timestamps and the
+/// source and kind names, ASCII without anything to escape, are copied).
+/// The tests compare the lines with serde_json's.
 ///
 /// Items of one chat repeat their conversation, and each sender comes with
 /// the same recipients every time, which are most of an item's JSON. The
@@ -527,9 +504,12 @@ pub struct JsonLines<'i, W: Write> {
     out: W,
     /// Lines made but not yet written to `out`.
     buf: Vec<u8>,
-    conversation: Option<(Conversation<'i>, OwnedLazyValue)>,
+    conversation: Option<(Conversation<'i>, String)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
+    /// The last whole-second timestamp written, and its text (the items of
+    /// a chat export often share their minute).
+    timestamp: Option<(Timestamp, WholeSeconds)>,
 }
 
 /// Senders whose JSON a [`JsonLines`] keeps; items of other senders are
@@ -542,9 +522,9 @@ const FLUSH_AT: usize = 1 << 18;
 /// The JSON of a sender and of the recipients it last came with.
 struct SenderJson<'i> {
     sender: Option<Participant<'i>>,
-    json: OwnedLazyValue,
+    json: String,
     recipients: Vec<Participant<'i>>,
-    recipients_json: OwnedLazyValue,
+    recipients_json: String,
 }
 
 impl<'i, W: Write> JsonLines<'i, W> {
@@ -555,33 +535,77 @@ impl<'i, W: Write> JsonLines<'i, W> {
             buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
             conversation: None,
             senders: Vec::new(),
+            timestamp: None,
         }
     }
 
     /// Writes one item and a line break.
     pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
-        let raw = match &item.raw {
-            Raw::Text(text) => RawJson::Text(text),
-            Raw::Json(json) => RawJson::Json(sonic_rs::from_str(json.get())?),
-        };
         let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
-        let mut ser = sonic_rs::Serializer::new(&mut self.buf);
-        match sender_json(&mut self.senders, item)? {
-            Some(sender) => item.serialize_parts(
-                &mut ser,
-                conversation,
-                &sender.json,
-                &sender.recipients_json,
-                &raw,
-            ),
-            None => {
-                item.serialize_parts(&mut ser, conversation, &item.sender, &item.recipients, &raw)
+        let sender = sender_json(&mut self.senders, item)?;
+        let timestamp = match self.timestamp {
+            Some((known, digits)) if known == item.timestamp => Some(digits),
+            _ => {
+                let digits = item.timestamp.whole_seconds();
+                self.timestamp = digits.map(|digits| (item.timestamp, digits));
+                digits
             }
-        }?;
-        self.buf.push(b'\n');
-        if self.buf.len() >= FLUSH_AT {
-            self.out.write_all(&self.buf)?;
-            self.buf.clear();
+        };
+        let line = &mut self.buf;
+        line.extend_from_slice(b"{\"id\":");
+        put_ascii(line, &item.id.to_hex().0);
+        line.extend_from_slice(b",\"source\":");
+        put_ascii(line, item.source.as_str().as_bytes());
+        line.extend_from_slice(b",\"kind\":");
+        put_ascii(line, item.kind.as_str().as_bytes());
+        line.extend_from_slice(b",\"timestamp\":");
+        match timestamp {
+            Some(digits) => put_ascii(line, &digits.0),
+            None => put(line, &item.timestamp)?,
+        }
+        if let Some(custodian) = &item.custodian {
+            line.extend_from_slice(b",\"custodian\":");
+            put(line, custodian)?;
+        }
+        line.extend_from_slice(b",\"conversation\":");
+        line.extend_from_slice(conversation.as_bytes());
+        line.extend_from_slice(b",\"sender\":");
+        match sender {
+            Some(sender) => {
+                line.extend_from_slice(sender.json.as_bytes());
+                line.extend_from_slice(b",\"recipients\":");
+                line.extend_from_slice(sender.recipients_json.as_bytes());
+            }
+            None => {
+                put(line, &item.sender)?;
+                line.extend_from_slice(b",\"recipients\":");
+                put(line, &item.recipients)?;
+            }
+        }
+        line.extend_from_slice(b",\"text\":");
+        put(line, &item.text)?;
+        line.extend_from_slice(b",\"attachments\":");
+        put(line, &item.attachments)?;
+        line.extend_from_slice(b",\"edited\":");
+        put(line, &item.edited)?;
+        if let Some(call) = &item.call {
+            line.extend_from_slice(b",\"call\":");
+            put(line, call)?;
+        }
+        line.extend_from_slice(b",\"refers_to\":");
+        match &item.refers_to {
+            Some(id) => put_ascii(line, &id.to_hex().0),
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b",\"raw\":");
+        match &item.raw {
+            Raw::Text(text) => put(line, text)?,
+            Raw::Json(json) => line.extend_from_slice(json.get().as_bytes()),
+        }
+        line.extend_from_slice(b"}\n");
+        if line.len() >= FLUSH_AT {
+            self.out.write_all(line)?;
+            line.clear();
         }
         Ok(())
     }
@@ -594,37 +618,29 @@ impl<'i, W: Write> JsonLines<'i, W> {
     }
 }
 
-/// An item's `raw` as sonic-rs writes it: a JSON payload is passed through
-/// as sonic-rs's own raw value (it cannot pass serde_json's through).
-enum RawJson<'r> {
-    Text(&'r str),
-    Json(LazyValue<'r>),
+/// Appends `value`'s JSON.
+fn put<T: Serialize + ?Sized>(line: &mut Vec<u8>, value: &T) -> sonic_rs::Result<()> {
+    value.serialize(&mut sonic_rs::Serializer::new(line))
 }
 
-impl Serialize for RawJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RawJson::Text(text) => s.serialize_str(text),
-            RawJson::Json(json) => json.serialize(s),
-        }
-    }
-}
-
-/// `value`'s JSON, kept to be copied into later lines.
-fn raw_json<T: Serialize + ?Sized>(value: &T) -> sonic_rs::Result<OwnedLazyValue> {
-    sonic_rs::from_str(&sonic_rs::to_string(value)?)
+/// Appends `text`, which has nothing JSON escapes, as a JSON string.
+fn put_ascii(line: &mut Vec<u8>, text: &[u8]) {
+    debug_assert!(text.iter().all(|&b| b > 0x1f && b != b'"' && b != b'\\'));
+    line.push(b'"');
+    line.extend_from_slice(text);
+    line.push(b'"');
 }
 
 /// The JSON of `conversation`, made again only when it is not the last one.
 fn conversation_json<'c, 'i>(
-    last: &'c mut Option<(Conversation<'i>, OwnedLazyValue)>,
+    last: &'c mut Option<(Conversation<'i>, String)>,
     conversation: &Conversation<'i>,
-) -> sonic_rs::Result<&'c OwnedLazyValue> {
+) -> sonic_rs::Result<&'c str> {
     let same = last
         .as_ref()
         .is_some_and(|(known, _)| same_conversation(known, conversation));
     if !same {
-        *last = Some((conversation.clone(), raw_json(conversation)?));
+        *last = Some((conversation.clone(), sonic_rs::to_string(conversation)?));
     }
     Ok(&last.as_ref().expect("just set").1)
 }
@@ -643,9 +659,9 @@ fn sender_json<'c, 'i>(
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
                 sender: item.sender.clone(),
-                json: raw_json(&item.sender)?,
+                json: sonic_rs::to_string(&item.sender)?,
                 recipients: item.recipients.clone(),
-                recipients_json: raw_json(&item.recipients)?,
+                recipients_json: sonic_rs::to_string(&item.recipients)?,
             });
             return Ok(senders.last());
         }
@@ -654,7 +670,7 @@ fn sender_json<'c, 'i>(
     let known = &mut senders[index];
     if !same_participants(&known.recipients, &item.recipients) {
         known.recipients.clone_from(&item.recipients);
-        known.recipients_json = raw_json(&item.recipients)?;
+        known.recipients_json = sonic_rs::to_string(&item.recipients)?;
     }
     Ok(Some(known))
 }
@@ -840,7 +856,10 @@ mod tests {
                     omitted: false,
                 }),
                 4 => item.custodian = None,
-                _ => {}
+                _ => {
+                    let fraction = Utc.timestamp_opt(1_767_043_800 + n as i64, 120_000_000);
+                    item.timestamp = Timestamp(fraction.unwrap());
+                }
             }
             items.push(item);
         }
@@ -886,6 +905,7 @@ mod tests {
             let mut item = sample();
             item.text = Some(text.as_str().into());
             item.raw = Raw::Text(text.as_str().into());
+            item.custodian = Some(text.as_str().into());
             item.sender = Some(Participant {
                 name: Some(text.as_str().into()),
                 ..Default::default()
