@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -361,10 +361,9 @@ impl Timestamp {
         put_digits(&mut text[0..4], year);
         put_digits(&mut text[5..7], date.month());
         put_digits(&mut text[8..10], date.day());
-        put_digits(&mut text[11..13], time.hour());
-        put_digits(&mut text[14..16], time.minute());
-        put_digits(&mut text[17..19], time.second());
-        Some(WholeSeconds(text))
+        let mut text = WholeSeconds(text);
+        text.set_time(time);
+        Some(text)
     }
 }
 
@@ -373,6 +372,13 @@ impl Timestamp {
 struct WholeSeconds([u8; 20]);
 
 impl WholeSeconds {
+    /// Writes the time of day (whole seconds).
+    fn set_time(&mut self, time: NaiveTime) {
+        put_digits(&mut self.0[11..13], time.hour());
+        put_digits(&mut self.0[14..16], time.minute());
+        put_digits(&mut self.0[17..19], time.second());
+    }
+
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("digits in an ASCII template")
     }
@@ -507,9 +513,9 @@ pub struct JsonLines<'i, W: Write> {
     conversation: Option<(Conversation<'i>, String)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
-    /// The last whole-second timestamp written, and its text (the items of
-    /// a chat export often share their minute).
-    timestamp: Option<(Timestamp, WholeSeconds)>,
+    /// The UTC day of the last whole-second timestamp written, and its text
+    /// (the items of a chat export come day by day).
+    day: Option<(NaiveDate, WholeSeconds)>,
 }
 
 /// Senders whose JSON a [`JsonLines`] keeps; items of other senders are
@@ -535,7 +541,7 @@ impl<'i, W: Write> JsonLines<'i, W> {
             buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
             conversation: None,
             senders: Vec::new(),
-            timestamp: None,
+            day: None,
         }
     }
 
@@ -543,14 +549,7 @@ impl<'i, W: Write> JsonLines<'i, W> {
     pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
         let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
         let sender = sender_json(&mut self.senders, item)?;
-        let timestamp = match self.timestamp {
-            Some((known, digits)) if known == item.timestamp => Some(digits),
-            _ => {
-                let digits = item.timestamp.whole_seconds();
-                self.timestamp = digits.map(|digits| (item.timestamp, digits));
-                digits
-            }
-        };
+        let timestamp = timestamp_text(&mut self.day, &item.timestamp);
         let line = &mut self.buf;
         line.extend_from_slice(b"{\"id\":");
         put_ascii(line, &item.id.to_hex().0);
@@ -585,9 +584,14 @@ impl<'i, W: Write> JsonLines<'i, W> {
         line.extend_from_slice(b",\"text\":");
         put(line, &item.text)?;
         line.extend_from_slice(b",\"attachments\":");
-        put(line, &item.attachments)?;
-        line.extend_from_slice(b",\"edited\":");
-        put(line, &item.edited)?;
+        match item.attachments.is_empty() {
+            true => line.extend_from_slice(b"[]"),
+            false => put(line, &item.attachments)?,
+        }
+        line.extend_from_slice(match item.edited {
+            true => b",\"edited\":true",
+            false => b",\"edited\":false",
+        });
         if let Some(call) = &item.call {
             line.extend_from_slice(b",\"call\":");
             put(line, call)?;
@@ -615,6 +619,26 @@ impl<'i, W: Write> JsonLines<'i, W> {
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// The text of a whole-second timestamp (see [`Timestamp::whole_seconds`]),
+/// made from the last one's when it is of the same day.
+fn timestamp_text(
+    last: &mut Option<(NaiveDate, WholeSeconds)>,
+    timestamp: &Timestamp,
+) -> Option<WholeSeconds> {
+    let (date, time) = (timestamp.0.date_naive(), timestamp.0.time());
+    match last {
+        Some((day, text)) if *day == date && time.nanosecond() == 0 => {
+            text.set_time(time);
+            Some(*text)
+        }
+        _ => {
+            let text = timestamp.whole_seconds()?;
+            *last = Some((date, text));
+            Some(text)
+        }
     }
 }
 
@@ -856,6 +880,10 @@ mod tests {
                     omitted: false,
                 }),
                 4 => item.custodian = None,
+                0 => {
+                    let whole = Utc.timestamp_opt(1_767_000_000 + n as i64 * 997, 0);
+                    item.timestamp = Timestamp(whole.unwrap());
+                }
                 _ => {
                     let fraction = Utc.timestamp_opt(1_767_043_800 + n as i64, 120_000_000);
                     item.timestamp = Timestamp(fraction.unwrap());
