@@ -51,6 +51,45 @@ impl ItemId {
     }
 }
 
+/// The one part of an [`ItemId`], written piece by piece and hashed as
+/// [`ItemId::derive`] hashes `&[part]`: its length prefix is kept in front of
+/// it, so that the whole input is hashed in one piece (without copying it
+/// into the hasher's block buffer).
+#[derive(Debug, Clone)]
+pub struct IdInput(Vec<u8>);
+
+/// Room for the length prefix at the start of an [`IdInput`].
+const LENGTH_PREFIX: usize = 8;
+
+impl IdInput {
+    /// An empty part, with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut input = Vec::with_capacity(LENGTH_PREFIX + capacity);
+        input.extend_from_slice(&[0; LENGTH_PREFIX]);
+        IdInput(input)
+    }
+
+    /// Empties the part.
+    pub fn clear(&mut self) {
+        self.0.truncate(LENGTH_PREFIX);
+    }
+
+    /// Appends bytes to the part.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// The id of the part: `ItemId::derive(&[part])`.
+    pub fn id(&mut self) -> ItemId {
+        let len = (self.0.len() - LENGTH_PREFIX) as u64;
+        self.0[..LENGTH_PREFIX].copy_from_slice(&len.to_le_bytes());
+        let digest = Sha256::digest(&self.0);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        ItemId(id)
+    }
+}
+
 /// An [`ItemId`] formatted as hex without allocating.
 pub struct HexId([u8; 32]);
 
@@ -950,6 +989,19 @@ mod tests {
         }
         let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
         assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn id_inputs_give_the_ids_of_one_part() {
+        let mut input = IdInput::with_capacity(4);
+        let bytes: Vec<u8> = (0..300u32).map(|n| (n * 7) as u8).collect();
+        for len in 0..bytes.len() {
+            input.clear();
+            let (a, b) = bytes[..len].split_at(len / 3);
+            input.extend(a);
+            input.extend(b);
+            assert_eq!(input.id(), ItemId::derive(&[&bytes[..len]]), "{len} bytes");
+        }
     }
 
     #[test]
