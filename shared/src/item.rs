@@ -391,7 +391,8 @@ impl Timestamp {
     /// `YYYY-MM-DDThh:mm:ssZ` when the time has no fraction of a second (nor a
     /// leap second) and the year has four digits; `None` otherwise.
     fn whole_seconds(&self) -> Option<WholeSeconds> {
-        let (date, time) = (self.0.date_naive(), self.0.time());
+        let utc = self.0.naive_utc();
+        let (date, time) = (utc.date(), utc.time());
         let year = u32::try_from(date.year()).ok().filter(|&y| y <= 9999)?;
         if time.nanosecond() != 0 {
             return None;
@@ -541,14 +542,16 @@ fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
 /// source and kind names, ASCII without anything to escape, are copied).
 /// The tests compare the lines with serde_json's.
 ///
-/// Items of one chat repeat their conversation, and each sender comes with
-/// the same recipients every time, which are most of an item's JSON. The
-/// writer keeps the JSON made for them, and copies it for every later item
-/// whose parts are equal.
+/// Items of one chat repeat their custodian and conversation, and each
+/// sender comes with the same recipients every time, which are most of an
+/// item's JSON. The writer keeps the JSON made for them, and copies it for
+/// every later item whose parts are equal.
 pub struct JsonLines<'i, W: Write> {
     out: W,
     /// Lines made but not yet written to `out`.
     buf: Vec<u8>,
+    /// The last custodian written and its JSON.
+    custodian: Option<(Cow<'i, str>, String)>,
     conversation: Option<(Conversation<'i>, String)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
@@ -578,6 +581,7 @@ impl<'i, W: Write> JsonLines<'i, W> {
         JsonLines {
             out,
             buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
+            custodian: None,
             conversation: None,
             senders: Vec::new(),
             day: None,
@@ -602,8 +606,16 @@ impl<'i, W: Write> JsonLines<'i, W> {
             None => put(line, &item.timestamp)?,
         }
         if let Some(custodian) = &item.custodian {
+            if !self
+                .custodian
+                .as_ref()
+                .is_some_and(|(known, _)| same_str(known, custodian))
+            {
+                self.custodian = Some((custodian.clone(), sonic_rs::to_string(custodian)?));
+            }
+            let (_, json) = self.custodian.as_ref().expect("just set");
             line.extend_from_slice(b",\"custodian\":");
-            put(line, custodian)?;
+            line.extend_from_slice(json.as_bytes());
         }
         line.extend_from_slice(b",\"conversation\":");
         line.extend_from_slice(conversation.as_bytes());
@@ -667,7 +679,8 @@ fn timestamp_text(
     last: &mut Option<(NaiveDate, WholeSeconds)>,
     timestamp: &Timestamp,
 ) -> Option<WholeSeconds> {
-    let (date, time) = (timestamp.0.date_naive(), timestamp.0.time());
+    let utc = timestamp.0.naive_utc();
+    let (date, time) = (utc.date(), utc.time());
     match last {
         Some((day, text)) if *day == date && time.nanosecond() == 0 => {
             text.set_time(time);
