@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,7 +93,7 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         date_order: None,
     };
     let chat = Chat::prepare(&text, &ctx).map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let mut out = JsonLines::new(BufWriter::with_capacity(1 << 18, std::io::stdout().lock()));
+    let mut out = JsonLines::new(std::io::stdout().lock());
     let mut write_error = None;
     let lookup = |name: &str| media.get(name).cloned();
     chat.visit_items(&lookup, |item| {
@@ -104,6 +104,6 @@ pub fn inspect(args: &Args) -> crate::CliResult {
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    out.into_inner()?;
+    drop(out.into_inner()?);
     Ok(ExitCode::SUCCESS)
 }

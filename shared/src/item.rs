@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,45 @@ impl ItemId {
         let mut id = [0u8; 16];
         hex::decode_to_slice(s, &mut id).ok()?;
         Some(ItemId(id))
+    }
+}
+
+/// The one part of an [`ItemId`], written piece by piece and hashed as
+/// [`ItemId::derive`] hashes `&[part]`: its length prefix is kept in front of
+/// it, so that the whole input is hashed in one piece (without copying it
+/// into the hasher's block buffer).
+#[derive(Debug, Clone)]
+pub struct IdInput(Vec<u8>);
+
+/// Room for the length prefix at the start of an [`IdInput`].
+const LENGTH_PREFIX: usize = 8;
+
+impl IdInput {
+    /// An empty part, with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut input = Vec::with_capacity(LENGTH_PREFIX + capacity);
+        input.extend_from_slice(&[0; LENGTH_PREFIX]);
+        IdInput(input)
+    }
+
+    /// Empties the part.
+    pub fn clear(&mut self) {
+        self.0.truncate(LENGTH_PREFIX);
+    }
+
+    /// Appends bytes to the part.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// The id of the part: `ItemId::derive(&[part])`.
+    pub fn id(&mut self) -> ItemId {
+        let len = (self.0.len() - LENGTH_PREFIX) as u64;
+        self.0[..LENGTH_PREFIX].copy_from_slice(&len.to_le_bytes());
+        let digest = Sha256::digest(&self.0);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        ItemId(id)
     }
 }
 
@@ -352,7 +391,8 @@ impl Timestamp {
     /// `YYYY-MM-DDThh:mm:ssZ` when the time has no fraction of a second (nor a
     /// leap second) and the year has four digits; `None` otherwise.
     fn whole_seconds(&self) -> Option<WholeSeconds> {
-        let (date, time) = (self.0.date_naive(), self.0.time());
+        let utc = self.0.naive_utc();
+        let (date, time) = (utc.date(), utc.time());
         let year = u32::try_from(date.year()).ok().filter(|&y| y <= 9999)?;
         if time.nanosecond() != 0 {
             return None;
@@ -361,17 +401,24 @@ impl Timestamp {
         put_digits(&mut text[0..4], year);
         put_digits(&mut text[5..7], date.month());
         put_digits(&mut text[8..10], date.day());
-        put_digits(&mut text[11..13], time.hour());
-        put_digits(&mut text[14..16], time.minute());
-        put_digits(&mut text[17..19], time.second());
-        Some(WholeSeconds(text))
+        let mut text = WholeSeconds(text);
+        text.set_time(time);
+        Some(text)
     }
 }
 
 /// A timestamp's RFC 3339 form without fraction, on the stack.
+#[derive(Clone, Copy)]
 struct WholeSeconds([u8; 20]);
 
 impl WholeSeconds {
+    /// Writes the time of day (whole seconds).
+    fn set_time(&mut self, time: NaiveTime) {
+        put_digits(&mut self.0[11..13], time.hour());
+        put_digits(&mut self.0[14..16], time.minute());
+        put_digits(&mut self.0[17..19], time.second());
+    }
+
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("digits in an ASCII template")
     }
@@ -439,29 +486,10 @@ pub struct Item<'a> {
     pub raw: Raw<'a>,
 }
 
+/// Field by field in declaration order; [`JsonLines`] writes the same JSON
+/// and must follow any change here.
 impl Serialize for Item<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.serialize_parts(s, &self.conversation, &self.sender, &self.recipients)
-    }
-}
-
-impl Item<'_> {
-    /// Serializes the item with `conversation`, `sender` and `recipients`
-    /// standing in for its own: they must serialize exactly as the item's
-    /// would (the item's own, or their JSON made earlier, see [`JsonLines`]).
-    fn serialize_parts<S, C, P, R>(
-        &self,
-        s: S,
-        conversation: &C,
-        sender: &P,
-        recipients: &R,
-    ) -> Result<S::Ok, S::Error>
-    where
-        S: Serializer,
-        C: Serialize + ?Sized,
-        P: Serialize + ?Sized,
-        R: Serialize + ?Sized,
-    {
         let fields = 12 + usize::from(self.custodian.is_some()) + usize::from(self.call.is_some());
         let mut item = s.serialize_struct("Item", fields)?;
         item.serialize_field("id", &self.id)?;
@@ -472,9 +500,9 @@ impl Item<'_> {
             Some(custodian) => item.serialize_field("custodian", custodian)?,
             None => item.skip_field("custodian")?,
         }
-        item.serialize_field("conversation", conversation)?;
-        item.serialize_field("sender", sender)?;
-        item.serialize_field("recipients", recipients)?;
+        item.serialize_field("conversation", &self.conversation)?;
+        item.serialize_field("sender", &self.sender)?;
+        item.serialize_field("recipients", &self.recipients)?;
         item.serialize_field("text", &self.text)?;
         item.serialize_field("attachments", &self.attachments)?;
         item.serialize_field("edited", &self.edited)?;
@@ -486,7 +514,9 @@ impl Item<'_> {
         item.serialize_field("raw", &self.raw)?;
         item.end()
     }
+}
 
+impl Item<'_> {
     /// Every participant: the sender first, then the recipients.
     pub fn participants(&self) -> impl Iterator<Item = &Participant<'_>> {
         self.sender.iter().chain(self.recipients.iter())
@@ -505,75 +535,188 @@ fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
 /// Writes items as JSON lines: each item as `serde_json::to_writer` writes
 /// it, then a line break.
 ///
-/// Items of one chat repeat their conversation, and each sender comes with
-/// the same recipients every time, which are most of an item's JSON. The
-/// writer keeps the JSON serde_json made for them, and copies it for every
-/// later item whose parts are equal.
+/// A line is the item's fields in the order of `Item`'s `Serialize`: the
+/// field names and punctuation, the same in every line, are copied as they
+/// are; the values are serialized with sonic-rs, which writes the same JSON
+/// as serde_json but escapes strings with SIMD (ids, timestamps and the
+/// source and kind names, ASCII without anything to escape, are copied).
+/// The tests compare the lines with serde_json's.
+///
+/// Items of one chat repeat their custodian and conversation, and each
+/// sender comes with the same recipients every time, which are most of an
+/// item's JSON. The writer keeps the JSON made for them, and copies it for
+/// every later item whose parts are equal.
 pub struct JsonLines<'i, W: Write> {
     out: W,
-    conversation: Option<(Conversation<'i>, Box<RawValue>)>,
+    /// Lines made but not yet written to `out`.
+    buf: Vec<u8>,
+    /// The last custodian written and its JSON.
+    custodian: Option<(Cow<'i, str>, String)>,
+    conversation: Option<(Conversation<'i>, String)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
+    /// The UTC day of the last whole-second timestamp written, and its text
+    /// (the items of a chat export come day by day).
+    day: Option<(NaiveDate, WholeSeconds)>,
 }
 
 /// Senders whose JSON a [`JsonLines`] keeps; items of other senders are
 /// serialized in full.
 const MAX_SENDERS: usize = 256;
 
+/// The buffered lines a [`JsonLines`] writes to its output at once.
+const FLUSH_AT: usize = 1 << 18;
+
 /// The JSON of a sender and of the recipients it last came with.
 struct SenderJson<'i> {
     sender: Option<Participant<'i>>,
-    json: Box<RawValue>,
+    json: String,
     recipients: Vec<Participant<'i>>,
-    recipients_json: Box<RawValue>,
+    recipients_json: String,
 }
 
 impl<'i, W: Write> JsonLines<'i, W> {
-    /// A writer to `out` (which should be buffered).
+    /// A writer to `out`; it buffers the lines itself.
     pub fn new(out: W) -> Self {
         JsonLines {
             out,
+            buf: Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2)),
+            custodian: None,
             conversation: None,
             senders: Vec::new(),
+            day: None,
         }
     }
 
     /// Writes one item and a line break.
     pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
         let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
-        let mut ser = serde_json::Serializer::new(&mut self.out);
-        match sender_json(&mut self.senders, item)? {
-            Some(sender) => item.serialize_parts(
-                &mut ser,
-                conversation,
-                &*sender.json,
-                &*sender.recipients_json,
-            ),
-            None => item.serialize_parts(&mut ser, conversation, &item.sender, &item.recipients),
-        }?;
-        self.out.write_all(b"\n")
+        let sender = sender_json(&mut self.senders, item)?;
+        let timestamp = timestamp_text(&mut self.day, &item.timestamp);
+        let line = &mut self.buf;
+        line.extend_from_slice(b"{\"id\":");
+        put_ascii(line, &item.id.to_hex().0);
+        line.extend_from_slice(b",\"source\":");
+        put_ascii(line, item.source.as_str().as_bytes());
+        line.extend_from_slice(b",\"kind\":");
+        put_ascii(line, item.kind.as_str().as_bytes());
+        line.extend_from_slice(b",\"timestamp\":");
+        match timestamp {
+            Some(digits) => put_ascii(line, &digits.0),
+            None => put(line, &item.timestamp)?,
+        }
+        if let Some(custodian) = &item.custodian {
+            if !self
+                .custodian
+                .as_ref()
+                .is_some_and(|(known, _)| same_str(known, custodian))
+            {
+                self.custodian = Some((custodian.clone(), sonic_rs::to_string(custodian)?));
+            }
+            let (_, json) = self.custodian.as_ref().expect("just set");
+            line.extend_from_slice(b",\"custodian\":");
+            line.extend_from_slice(json.as_bytes());
+        }
+        line.extend_from_slice(b",\"conversation\":");
+        line.extend_from_slice(conversation.as_bytes());
+        line.extend_from_slice(b",\"sender\":");
+        match sender {
+            Some(sender) => {
+                line.extend_from_slice(sender.json.as_bytes());
+                line.extend_from_slice(b",\"recipients\":");
+                line.extend_from_slice(sender.recipients_json.as_bytes());
+            }
+            None => {
+                put(line, &item.sender)?;
+                line.extend_from_slice(b",\"recipients\":");
+                put(line, &item.recipients)?;
+            }
+        }
+        line.extend_from_slice(b",\"text\":");
+        put(line, &item.text)?;
+        line.extend_from_slice(b",\"attachments\":");
+        match item.attachments.is_empty() {
+            true => line.extend_from_slice(b"[]"),
+            false => put(line, &item.attachments)?,
+        }
+        line.extend_from_slice(match item.edited {
+            true => b",\"edited\":true",
+            false => b",\"edited\":false",
+        });
+        if let Some(call) = &item.call {
+            line.extend_from_slice(b",\"call\":");
+            put(line, call)?;
+        }
+        line.extend_from_slice(b",\"refers_to\":");
+        match &item.refers_to {
+            Some(id) => put_ascii(line, &id.to_hex().0),
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b",\"raw\":");
+        match &item.raw {
+            Raw::Text(text) => put(line, text)?,
+            Raw::Json(json) => line.extend_from_slice(json.get().as_bytes()),
+        }
+        line.extend_from_slice(b"}\n");
+        if line.len() >= FLUSH_AT {
+            self.out.write_all(line)?;
+            line.clear();
+        }
+        Ok(())
     }
 
-    /// Flushes and returns the output.
+    /// Writes the buffered lines, flushes and returns the output.
     pub fn into_inner(mut self) -> std::io::Result<W> {
+        self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(self.out)
     }
 }
 
+/// The text of a whole-second timestamp (see [`Timestamp::whole_seconds`]),
+/// made from the last one's when it is of the same day.
+fn timestamp_text(
+    last: &mut Option<(NaiveDate, WholeSeconds)>,
+    timestamp: &Timestamp,
+) -> Option<WholeSeconds> {
+    let utc = timestamp.0.naive_utc();
+    let (date, time) = (utc.date(), utc.time());
+    match last {
+        Some((day, text)) if *day == date && time.nanosecond() == 0 => {
+            text.set_time(time);
+            Some(*text)
+        }
+        _ => {
+            let text = timestamp.whole_seconds()?;
+            *last = Some((date, text));
+            Some(text)
+        }
+    }
+}
+
+/// Appends `value`'s JSON.
+fn put<T: Serialize + ?Sized>(line: &mut Vec<u8>, value: &T) -> sonic_rs::Result<()> {
+    value.serialize(&mut sonic_rs::Serializer::new(line))
+}
+
+/// Appends `text`, which has nothing JSON escapes, as a JSON string.
+fn put_ascii(line: &mut Vec<u8>, text: &[u8]) {
+    debug_assert!(text.iter().all(|&b| b > 0x1f && b != b'"' && b != b'\\'));
+    line.push(b'"');
+    line.extend_from_slice(text);
+    line.push(b'"');
+}
+
 /// The JSON of `conversation`, made again only when it is not the last one.
 fn conversation_json<'c, 'i>(
-    last: &'c mut Option<(Conversation<'i>, Box<RawValue>)>,
+    last: &'c mut Option<(Conversation<'i>, String)>,
     conversation: &Conversation<'i>,
-) -> serde_json::Result<&'c RawValue> {
+) -> sonic_rs::Result<&'c str> {
     let same = last
         .as_ref()
         .is_some_and(|(known, _)| same_conversation(known, conversation));
     if !same {
-        *last = Some((
-            conversation.clone(),
-            serde_json::value::to_raw_value(conversation)?,
-        ));
+        *last = Some((conversation.clone(), sonic_rs::to_string(conversation)?));
     }
     Ok(&last.as_ref().expect("just set").1)
 }
@@ -583,7 +726,7 @@ fn conversation_json<'c, 'i>(
 fn sender_json<'c, 'i>(
     senders: &'c mut Vec<SenderJson<'i>>,
     item: &Item<'i>,
-) -> serde_json::Result<Option<&'c SenderJson<'i>>> {
+) -> sonic_rs::Result<Option<&'c SenderJson<'i>>> {
     let index = match senders
         .iter()
         .position(|known| same_sender(&known.sender, &item.sender))
@@ -592,9 +735,9 @@ fn sender_json<'c, 'i>(
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
                 sender: item.sender.clone(),
-                json: serde_json::value::to_raw_value(&item.sender)?,
+                json: sonic_rs::to_string(&item.sender)?,
                 recipients: item.recipients.clone(),
-                recipients_json: serde_json::value::to_raw_value(&item.recipients)?,
+                recipients_json: sonic_rs::to_string(&item.recipients)?,
             });
             return Ok(senders.last());
         }
@@ -603,7 +746,7 @@ fn sender_json<'c, 'i>(
     let known = &mut senders[index];
     if !same_participants(&known.recipients, &item.recipients) {
         known.recipients.clone_from(&item.recipients);
-        known.recipients_json = serde_json::value::to_raw_value(&item.recipients)?;
+        known.recipients_json = sonic_rs::to_string(&item.recipients)?;
     }
     Ok(Some(known))
 }
@@ -762,9 +905,62 @@ mod tests {
                 item.conversation.id = format!("c{}", n / 50).into();
             }
             item.text = Some(format!("text {n}").into());
+            match n % 6 {
+                1 => {
+                    item.raw = Raw::Json(
+                        RawValue::from_string(format!(
+                            r#"{{"msgid": "m{n}", "list": [1, 2.50, null, "\u00e9\n"]}}"#
+                        ))
+                        .unwrap(),
+                    )
+                }
+                2 => {
+                    item.kind = ItemKind::Call;
+                    item.call = Some(Call {
+                        video: n % 4 == 0,
+                        missed: true,
+                        duration_secs: Some(n as u64 * 61),
+                    });
+                    item.refers_to = Some(ItemId::derive(&[format!("{n}").as_bytes()]));
+                }
+                3 => item.attachments.push(Attachment {
+                    name: format!("IMG-{n} \"x\".jpg").into(),
+                    content_type: "image/jpeg".into(),
+                    size: Some(n as u64 * 1000),
+                    sha256: Some("ab".repeat(32)),
+                    object_key: Some(format!("media/{n}")),
+                    omitted: false,
+                }),
+                4 => item.custodian = None,
+                0 => {
+                    let whole = Utc.timestamp_opt(1_767_000_000 + n as i64 * 997, 0);
+                    item.timestamp = Timestamp(whole.unwrap());
+                }
+                _ => {
+                    let fraction = Utc.timestamp_opt(1_767_043_800 + n as i64, 120_000_000);
+                    item.timestamp = Timestamp(fraction.unwrap());
+                }
+            }
             items.push(item);
         }
         items
+    }
+
+    /// Strings with every ASCII character and some others, in lengths that
+    /// start and end everywhere in a 32-byte SIMD lane.
+    fn escape_samples() -> Vec<String> {
+        let ascii: String = (0u8..=0x7f).map(char::from).collect();
+        let other = "é€😀\u{2028}\u{2029}\u{feff}\u{200e}";
+        let mut samples = vec![String::new(), ascii.clone(), other.to_owned()];
+        for len in 0..70 {
+            for special in ["\"", "\\", "\n", "\r\n", "\u{1}", "\u{1f}", "\u{7f}", "/"] {
+                let mut text = "a".repeat(len);
+                text.push_str(special);
+                samples.push(text.clone());
+                samples.push(format!("{special}{text}{other}{ascii}"));
+            }
+        }
+        samples
     }
 
     #[test]
@@ -779,6 +975,46 @@ mod tests {
         }
         let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
         assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn json_lines_escape_strings_as_serde_json_does() {
+        let samples = escape_samples();
+        let mut items = Vec::new();
+        for (n, text) in samples.iter().enumerate() {
+            let mut item = sample();
+            item.text = Some(text.as_str().into());
+            item.raw = Raw::Text(text.as_str().into());
+            item.custodian = Some(text.as_str().into());
+            item.sender = Some(Participant {
+                name: Some(text.as_str().into()),
+                ..Default::default()
+            });
+            item.conversation.title = Some(samples[n / 2].as_str().into());
+            items.push(item);
+        }
+        let mut lines = JsonLines::new(Vec::new());
+        let mut expected = Vec::new();
+        for item in &items {
+            lines.write(item).unwrap();
+            serde_json::to_writer(&mut expected, item).unwrap();
+            expected.push(b'\n');
+        }
+        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
+        assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn id_inputs_give_the_ids_of_one_part() {
+        let mut input = IdInput::with_capacity(4);
+        let bytes: Vec<u8> = (0..300u32).map(|n| (n * 7) as u8).collect();
+        for len in 0..bytes.len() {
+            input.clear();
+            let (a, b) = bytes[..len].split_at(len / 3);
+            input.extend(a);
+            input.extend(b);
+            assert_eq!(input.id(), ItemId::derive(&[&bytes[..len]]), "{len} bytes");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::item::ItemId;
+use crate::item::{IdInput, ItemId};
 
 use super::text::{FxBuild, fx_fold};
 
@@ -136,14 +136,14 @@ pub(super) struct IdBase {
     /// The chat digest (custodian and chat, see `conversation::chat_digest`).
     chat: [u8; 16],
     /// Reused for each message's id input.
-    scratch: Vec<u8>,
+    input: IdInput,
 }
 
 impl IdBase {
     pub(super) fn new(chat: [u8; 16]) -> Self {
         IdBase {
             chat,
-            scratch: Vec::with_capacity(256),
+            input: IdInput::with_capacity(256),
         }
     }
 
@@ -159,15 +159,15 @@ impl IdBase {
         author: &str,
         text: &str,
     ) -> ItemId {
-        let input = &mut self.scratch;
+        let input = &mut self.input;
         input.clear();
-        input.extend_from_slice(&self.chat);
-        input.extend_from_slice(&timestamp.to_le_bytes());
-        input.extend_from_slice(&occurrence.to_le_bytes());
-        input.extend_from_slice(&(author.len() as u64).to_le_bytes());
-        input.extend_from_slice(author.as_bytes());
-        input.extend_from_slice(text.as_bytes());
-        ItemId::derive(&[input])
+        input.extend(&self.chat);
+        input.extend(&timestamp.to_le_bytes());
+        input.extend(&occurrence.to_le_bytes());
+        input.extend(&(author.len() as u64).to_le_bytes());
+        input.extend(author.as_bytes());
+        input.extend(text.as_bytes());
+        input.id()
     }
 }
 
