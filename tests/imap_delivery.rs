@@ -9,7 +9,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsMessage;
 use mail_parser::MessageParser;
+use shared::convert::DeliveryJob;
 use shared::convert::Folders;
 use shared::embedded::{self};
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
@@ -482,4 +484,96 @@ async fn one_target_keeps_a_bounded_number_of_sessions_open() {
             .await;
         assert_eq!(messages.len(), 1);
     }
+}
+
+/// An SQS message carrying a delivery job, received `count` times.
+fn job_message(id: &str, job: &DeliveryJob, count: u32) -> SqsMessage {
+    serde_json::from_value(serde_json::json!({
+        "messageId": id,
+        "body": serde_json::to_string(job).unwrap(),
+        "attributes": {"ApproximateReceiveCount": count.to_string()},
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let mut lanes = [password_target(&dovecot)];
+    let folder = "WhatsApp Archiver";
+    let job_for = |mailbox: &str, n: u32| DeliveryJob {
+        mailbox: mailbox.to_owned(),
+        folder: folder.to_owned(),
+        eml_key: format!("eml/2026-11-10/{n}.eml"),
+        message_id: format!("{n:032x}@mobile-archiver"),
+        timestamp: "2026-11-10T14:02:18Z".to_owned(),
+    };
+    let mut setup = Vec::new();
+    for (mailbox, n) in [("dana@corp.example", 1), ("erin@corp.example", 2)] {
+        let job = job_for(mailbox, n);
+        let eml = format!(
+            "Message-ID: <{}>\r\nSubject: test {n}\r\n\r\nbody\r\n",
+            job.message_id
+        );
+        store.put_new(&job.eml_key, eml.as_bytes()).await.unwrap();
+        // The first attempt appended, then its function died before the
+        // ledger write (and before SQS heard back).
+        lanes[0]
+            .append(mailbox, folder, &envelope(&job.message_id, eml.as_bytes()))
+            .await
+            .unwrap();
+        setup.push(job);
+    }
+    let count = |mailbox: &'static str, message_id: String| {
+        let dovecot = &dovecot;
+        async move {
+            let mut session = dovecot.login(mailbox).await;
+            session.select(folder).await.unwrap();
+            let n = dovecot.count_message_id(&mut session, &message_id).await;
+            session.logout().await.unwrap();
+            n
+        }
+    };
+    // SQS delivers the message again (receive count 2): the folder is
+    // searched first, the copy found and ledgered, nothing appended.
+    let (response, report) =
+        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m1", &setup[0], 2)], None)
+            .await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(
+        count("dana@corp.example", setup[0].message_id.clone()).await,
+        1
+    );
+    assert!(
+        shared::ledger::entry(&store, "dana@corp.example", &setup[0].message_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A replayed copy of the job (receive count 1) now stops at the ledger.
+    let (response, report) =
+        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m2", &setup[0], 1)], None)
+            .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(report.already_delivered, 1);
+    assert_eq!(
+        count("dana@corp.example", setup[0].message_id.clone()).await,
+        1
+    );
+    // The receive count is what protects: a first-time job with neither
+    // ledger entry nor search would append a second copy.
+    let (response, _) =
+        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m3", &setup[1], 1)], None)
+            .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        count("erin@corp.example", setup[1].message_id.clone()).await,
+        2
+    );
 }

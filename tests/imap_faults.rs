@@ -667,6 +667,7 @@ async fn an_unreachable_server_fails_the_rest_of_the_lane_at_once() {
         std::slice::from_mut(&mut client(port)),
         &jobs,
         |_| false,
+        None,
         &mut report,
     ))
     .await;

@@ -19,7 +19,7 @@ use shared::convert::DeliveryJob;
 use shared::embedded;
 use shared::mailbox::Maildir;
 use shared::report::Report;
-use shared::store::{LocalDir, ObjectStore};
+use shared::store::{LocalDir, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;
 use support::examples::{self, mapper, run_options};
@@ -97,6 +97,38 @@ async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String
     keys
 }
 
+/// Keys under `prefix` that have more than one version (an overwrite).
+async fn rewritten(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut count = std::collections::BTreeMap::<String, usize>::new();
+    let mut key_marker = None;
+    let mut version_marker = None;
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .unwrap();
+        for version in page.versions() {
+            *count.entry(version.key().unwrap().to_owned()).or_default() += 1;
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+    }
+    assert!(!count.is_empty(), "no versions under {prefix}");
+    count
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// Every SQS record the mover handed to `function`, from its record file.
 fn recorded(record: &Path, function: &str) -> Vec<Value> {
     std::fs::read_to_string(record)
@@ -146,7 +178,7 @@ fn sqs_record(id: &str, body: &str) -> Value {
 async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     let dovecot = Dovecot::start();
     let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
-    let s3 = shared::pipeline::s3_client(&stack.aws);
+    let s3 = S3Store::client(&stack.aws);
     let archive = stack.output("ArchiveBucketName").to_owned();
 
     // The operator's part: the IMAP secret, the mapping CSV, the drops.
@@ -260,6 +292,10 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
     assert_eq!(keys(&s3, &archive, "eml/").await, emls);
+    // Create-only writes: no EML or ledger entry was ever written twice.
+    for prefix in ["eml/", "delivered/"] {
+        assert_eq!(rewritten(&s3, &archive, prefix).await, Vec::<String>::new());
+    }
 
     // Phase 3: a batch with one malformed record: exactly it fails.
     let convert_records = recorded(&record, "convert");

@@ -9,6 +9,8 @@
 use futures::StreamExt;
 use futures::stream;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::item::{Item, Network};
 use crate::mapping::Mapper;
@@ -18,6 +20,10 @@ use crate::store::{Created, ObjectStore, StoreError};
 
 /// Items of one batch converted at once.
 const ITEMS_AT_ONCE: usize = 32;
+
+/// MiB of attachments the items being converted at once may hold together
+/// (an item with bigger files waits until it can run alone).
+const ATTACHMENT_BUDGET_MIB: u32 = 192;
 
 /// Mailbox folder names per messenger.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,6 +94,18 @@ pub struct Failed {
     pub raw_key: String,
 }
 
+/// What `failed/lines/<sha256 of the raw key>-<line>.json` records: a raw
+/// line that is not a valid item (it stays in the raw batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedLine {
+    /// The raw batch.
+    pub raw_key: String,
+    /// The line number, from 1.
+    pub line: usize,
+    /// What is wrong with it (never its content).
+    pub reason: String,
+}
+
 /// How items are rendered and filed.
 #[derive(Debug, Clone, Default)]
 pub struct ConvertOptions {
@@ -104,8 +122,9 @@ pub struct ConvertOptions {
 /// Converts every item of a raw batch; returns the delivery jobs.
 ///
 /// A line that is not a valid item, or an item that cannot be rendered, is
-/// reported with its line number and the rest of the batch goes on. Only
-/// store failures stop the batch (the caller retries it; writes are
+/// reported with its line number, recorded under `failed/`, and the rest of
+/// the batch goes on. A batch that does not exist is
+/// [`StoreError::Missing`]. Only store failures stop the batch (the caller retries it; writes are
 /// create-only, so a retry redoes nothing twice).
 pub async fn convert_batch<S: ObjectStore>(
     store: &S,
@@ -114,10 +133,12 @@ pub async fn convert_batch<S: ObjectStore>(
     opts: &ConvertOptions,
     report: &mut Report,
 ) -> Result<Vec<DeliveryJob>, StoreError> {
-    let Some(batch) = store.get(raw_key).await? else {
-        report.error(format!("raw batch {raw_key}: not found"));
-        return Ok(Vec::new());
-    };
+    let batch = store
+        .get(raw_key)
+        .await?
+        .ok_or_else(|| StoreError::Missing(raw_key.to_owned()))?;
+    let budget = Semaphore::new(ATTACHMENT_BUDGET_MIB as usize);
+    let budget = &budget;
     let lines = batch
         .split(|&b| b == b'\n')
         .enumerate()
@@ -129,11 +150,29 @@ pub async fn convert_batch<S: ObjectStore>(
         let mut jobs = Vec::new();
         match serde_json::from_slice::<Item>(line) {
             Ok(item) => {
+                let _held = budget
+                    .acquire_many(attachment_mib(&item, opts))
+                    .await
+                    .expect("the budget is never closed");
                 convert_item(store, raw_key, &item, mapper, opts, &mut report, &mut jobs).await?
             }
             Err(e) => {
-                let problem = crate::embedded::json_problem(&e);
-                report.error(format!("raw batch {raw_key} line {}: {problem}", index + 1));
+                let record = FailedLine {
+                    raw_key: raw_key.to_owned(),
+                    line: index + 1,
+                    reason: crate::embedded::json_problem(&e),
+                };
+                let key = format!(
+                    "failed/lines/{}-{}.json",
+                    hex::encode(Sha256::digest(raw_key.as_bytes())),
+                    record.line
+                );
+                let body = serde_json::to_vec(&record).expect("failure records serialize");
+                store.put_new(&key, &body).await?;
+                report.error(format!(
+                    "raw batch {raw_key} line {}: {} (recorded in {key})",
+                    record.line, record.reason
+                ));
             }
         }
         Ok::<_, StoreError>((report, jobs))
@@ -215,6 +254,19 @@ async fn convert_item<S: ObjectStore>(
         timestamp: timestamp.clone(),
     }));
     Ok(())
+}
+
+/// The attachment MiB an item will load, as budget permits (at least 1,
+/// at most the whole budget).
+fn attachment_mib(item: &Item<'_>, opts: &ConvertOptions) -> u32 {
+    let bytes: u64 = item
+        .attachments
+        .iter()
+        .filter_map(|a| a.size)
+        .filter(|&size| size <= opts.render.attachment_limit)
+        .sum();
+    let mib = bytes.div_ceil(1 << 20).max(1);
+    mib.min(u64::from(ATTACHMENT_BUDGET_MIB)) as u32
 }
 
 /// Renders the item; when the result exceeds the target's size limit,

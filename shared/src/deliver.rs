@@ -2,6 +2,7 @@
 //! once (see [`crate::ledger`]).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::Utc;
 
@@ -22,6 +23,8 @@ use crate::store::ObjectStore;
 /// attempted before (then its folder is searched before appending); after a
 /// failure for a mailbox, its later jobs are searched first too, because the
 /// failed attempt may have stored a copy that a replayed job would repeat.
+/// No job starts after `start_no_job_after` (a Lambda's deadline less a
+/// margin); the jobs left are returned as failed.
 /// The indexes of the jobs that failed are returned, sorted,
 /// so the caller can retry them (a Lambda reports them as batch item
 /// failures).
@@ -30,13 +33,13 @@ pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
     targets: &mut [M],
     jobs: &[DeliveryJob],
     may_have_run: impl Fn(usize) -> bool + Copy,
+    start_no_job_after: Option<Instant>,
     report: &mut Report,
 ) -> Vec<usize> {
     let lanes = lanes(jobs, targets.len());
-    let runs = targets
-        .iter_mut()
-        .zip(lanes)
-        .map(|(target, lane)| deliver_lane(store, target, jobs, lane, may_have_run));
+    let runs = targets.iter_mut().zip(lanes).map(|(target, lane)| {
+        deliver_lane(store, target, jobs, lane, may_have_run, start_no_job_after)
+    });
     let mut failed = Vec::new();
     for (lane_report, lane_failed) in futures::future::join_all(runs).await {
         report.merge(lane_report);
@@ -67,6 +70,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     jobs: &[DeliveryJob],
     lane: Vec<usize>,
     may_have_run: impl Fn(usize) -> bool,
+    start_no_job_after: Option<Instant>,
 ) -> (Report, Vec<usize>) {
     let mut report = Report::default();
     let mut failed = Vec::new();
@@ -75,6 +79,15 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     let mut cached: Option<(&str, Vec<u8>)> = None;
     let mut lane = lane.into_iter();
     while let Some(index) = lane.next() {
+        if start_no_job_after.is_some_and(|last| Instant::now() > last) {
+            let rest: Vec<usize> = std::iter::once(index).chain(lane.by_ref()).collect();
+            report.error(format!(
+                "{} copies not attempted: the invocation's time is nearly up",
+                rest.len()
+            ));
+            failed.extend(rest);
+            break;
+        }
         let job = &jobs[index];
         if cached.as_ref().is_none_or(|(key, _)| *key != job.eml_key) {
             match store.get(&job.eml_key).await {

@@ -153,7 +153,7 @@ async fn deliver_group<S: ObjectStore, M: Mailbox>(
     for (batch, _, _) in group {
         store.put_new(&format!("started/{batch}"), b"").await?;
     }
-    let failed = deliver::deliver_jobs(store, targets, jobs, |_| may_have_run, report).await;
+    let failed = deliver::deliver_jobs(store, targets, jobs, |_| may_have_run, None, report).await;
     let mut any_failed = false;
     for (batch, range, unreadable) in group {
         let complete = !unreadable && !failed.iter().any(|index| range.contains(index));

@@ -120,6 +120,7 @@ impl Drop for LocalStack {
 /// `cargo lambda watch` serving the workspace's functions; stopped when dropped.
 pub struct Watch {
     child: Child,
+    log: PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     http: reqwest::Client,
@@ -176,6 +177,7 @@ impl Watch {
         }
         Watch {
             child,
+            log: log.to_owned(),
             url,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(900))
@@ -251,5 +253,16 @@ pub fn move_messages(
         String::from_utf8_lossy(&output.stderr)
     );
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    summary["failed_messages"].as_u64().unwrap()
+    let failed = summary["failed_messages"].as_u64().unwrap();
+    if failed > 0 {
+        // Shown with the failing assertion: what the mover and the functions said.
+        let log = std::fs::read_to_string(&watch.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        eprintln!(
+            "sqs_mover.py:\n{}\ncargo lambda watch (last lines):\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    failed
 }

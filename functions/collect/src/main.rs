@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let settings = CollectSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let s3 = pipeline::s3_client(&aws);
+    let s3 = S3Store::client(&aws);
     let drops = S3Store::new(s3.clone(), &settings.drop_bucket);
     let archive = S3Store::new(s3, &settings.archive_bucket);
     let (drops, archive, settings) = (&drops, &archive, &settings);
@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
                 drops,
                 archive,
                 &settings.export,
+                settings.archive_tz,
                 &event.payload,
                 &event.context.request_id,
                 now,

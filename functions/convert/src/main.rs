@@ -11,8 +11,8 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let settings = ConvertSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let archive = S3Store::new(pipeline::s3_client(&aws), &settings.archive_bucket);
-    let config = S3Store::new(pipeline::s3_client(&aws), &settings.config_bucket);
+    let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
+    let config = S3Store::new(S3Store::client(&aws), &settings.config_bucket);
     let queue = DeliverQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
     let mapping = pipeline::MappingSource::new(
         config,

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let settings = DeliverSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let archive = S3Store::new(pipeline::s3_client(&aws), &settings.archive_bucket);
+    let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let secret = SecretsManagerSecret::load(&secrets, &settings.secret_arn).await?;
     // IMAP connections stay open across invocations of this instance.
@@ -21,8 +21,9 @@ async fn main() -> Result<(), Error> {
     let (archive, lanes) = (&archive, &lanes);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let mut lanes = lanes.lock().await;
+        let last_start = pipeline::start_no_job_after(event.context.deadline, chrono::Utc::now());
         let (response, report) =
-            pipeline::deliver(archive, &mut lanes, &event.payload.records).await;
+            pipeline::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
         report.log();
         Ok::<SqsBatchResponse, Error>(response)
     }))

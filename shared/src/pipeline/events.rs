@@ -32,15 +32,12 @@ impl CollectRequest {
         })
     }
 
-    /// The run window two invocations share when they are the same run
-    /// (the scheduler or Lambda delivering one schedule twice); `None` for
-    /// an ad-hoc invocation.
+    /// The run window two invocations share when they are the same
+    /// scheduled run (the scheduler or Lambda delivering it twice); `None`
+    /// for a backfill or an ad-hoc invocation, which may be repeated.
     pub fn window(&self) -> Option<String> {
-        match (self.scheduled_time, self.day) {
-            (Some(time), _) => Some(time.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            (None, Some(day)) => Some(format!("day-{day}")),
-            (None, None) => None,
-        }
+        self.scheduled_time
+            .map(|time| time.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
 }
 
@@ -169,7 +166,7 @@ mod tests {
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
         assert_eq!(request.day(tokyo, Utc::now()).to_string(), "2026-11-21");
         let backfill: CollectRequest = serde_json::from_str(r#"{"day":"2026-11-01"}"#).unwrap();
-        assert_eq!(backfill.window().as_deref(), Some("day-2026-11-01"));
+        assert_eq!(backfill.window(), None);
         assert_eq!(CollectRequest::default().window(), None);
         assert!(serde_json::from_str::<CollectRequest>(r#"{"dya":"2026-11-01"}"#).is_err());
     }

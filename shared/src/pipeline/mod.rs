@@ -15,8 +15,11 @@ mod mapping;
 mod queue;
 pub mod settings;
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 pub use self::events::{CollectRequest, NotificationError, notification_keys};
@@ -30,13 +33,43 @@ use crate::mapping::Mapper;
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
 
-/// An S3 client for the SDK config; path-style addressing when the endpoint
-/// is overridden (`AWS_ENDPOINT_URL`, e.g. LocalStack).
-pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(config.endpoint_url().is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(s3)
+/// Why one SQS message failed (it is named in the batch response, so SQS
+/// delivers it again and finally moves it to the dead-letter queue).
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// The body is not an S3 notification.
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    /// The body is not a delivery job.
+    #[error("not a delivery job ({0})")]
+    NotAJob(String),
+    /// The archive could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Delivery jobs could not be queued.
+    #[error("{key}: {source}")]
+    Queue {
+        /// The raw batch whose jobs they were.
+        key: String,
+        /// What the queue answered.
+        source: QueueError,
+    },
+}
+
+/// Time kept free at the end of an invocation (at most; a tenth of the
+/// time left when that is less): no delivery starts later.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The instant after which an invocation starts no more deliveries, from
+/// Lambda's deadline (milliseconds since the epoch); `None` when the
+/// deadline is not in the future (a local emulator that sets none).
+pub fn start_no_job_after(deadline_ms: u64, now: DateTime<Utc>) -> Option<Instant> {
+    let now_ms = now.timestamp_millis().max(0) as u64;
+    if deadline_ms <= now_ms {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms - now_ms);
+    Some(Instant::now() + left - DEADLINE_MARGIN.min(left / 10))
 }
 
 /// The claim a collect run writes for its window, so that a second
@@ -47,7 +80,8 @@ struct Claim {
     claimed_at: String,
 }
 
-/// Collects every source for one scheduled run.
+/// Collects every source for one run, filing batches under the archive day
+/// (in `archive_tz`) of the scheduled time or of the request's `day`.
 ///
 /// The run first claims its window (`collected/runs/<window>`, create-only).
 /// Another invocation for the same window (the scheduler delivering it
@@ -58,6 +92,7 @@ pub async fn collect<D: ObjectStore, S: ObjectStore>(
     drops: &D,
     archive: &S,
     opts: &ExportOptions,
+    archive_tz: Tz,
     request: &CollectRequest,
     run_id: &str,
     now: DateTime<Utc>,
@@ -83,7 +118,7 @@ pub async fn collect<D: ObjectStore, S: ObjectStore>(
             }
         }
     }
-    let day = request.day(opts.tz, now);
+    let day = request.day(archive_tz, now);
     collect_stage::collect_export_drops(drops, archive, opts, day, &mut report).await?;
     Ok(report)
 }
@@ -122,17 +157,18 @@ async fn convert_message<S: ObjectStore>(
     opts: &ConvertOptions,
     message: &SqsMessage,
     report: &mut Report,
-) -> Result<(), String> {
-    let keys = notification_keys(message.body.as_deref()).map_err(|e| e.to_string())?;
+) -> Result<(), MessageError> {
+    let keys = notification_keys(message.body.as_deref())?;
     for key in keys {
         if !(key.starts_with("raw/") && key.ends_with(".jsonl")) {
             report.warning(format!("{key}: not a raw batch, ignored"));
             continue;
         }
-        let jobs = convert_stage::convert_batch(store, &key, mapper, opts, report)
+        let jobs = convert_stage::convert_batch(store, &key, mapper, opts, report).await?;
+        queue
+            .send(&jobs)
             .await
-            .map_err(|e| e.to_string())?;
-        queue.send(&jobs).await.map_err(|e| format!("{key}: {e}"))?;
+            .map_err(|source| MessageError::Queue { key, source })?;
     }
     Ok(())
 }
@@ -142,11 +178,14 @@ async fn convert_message<S: ObjectStore>(
 ///
 /// A message received before (`ApproximateReceiveCount` > 1) may have been
 /// appended before its function died, so its folder is searched first; the
-/// ledger makes every other repeat a no-op.
+/// ledger makes every other repeat a no-op. No job starts after
+/// `start_no_job_after` (see [`start_no_job_after`]): the rest are reported
+/// failed, to be delivered by a later invocation.
 pub async fn deliver<S: ObjectStore, M: Mailbox>(
     store: &S,
     lanes: &mut [M],
     messages: &[SqsMessage],
+    start_no_job_after: Option<Instant>,
 ) -> (SqsBatchResponse, Report) {
     let mut response = SqsBatchResponse::default();
     let mut report = Report::default();
@@ -157,11 +196,10 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
         let parsed = message
             .body
             .as_deref()
-            .ok_or_else(|| "the message has no body".to_owned())
+            .ok_or(MessageError::Notification(NotificationError::NoBody))
             .and_then(|body| {
-                serde_json::from_str::<DeliveryJob>(body).map_err(|e| {
-                    format!("not a delivery job ({})", crate::embedded::json_problem(&e))
-                })
+                serde_json::from_str::<DeliveryJob>(body)
+                    .map_err(|e| MessageError::NotAJob(crate::embedded::json_problem(&e)))
             });
         match parsed {
             Ok(job) => {
@@ -183,7 +221,15 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
                 .is_none_or(|n| n > 1)
         })
         .collect();
-    let failed = deliver_jobs(store, lanes, &jobs, |i| retried[i], &mut report).await;
+    let failed = deliver_jobs(
+        store,
+        lanes,
+        &jobs,
+        |i| retried[i],
+        start_no_job_after,
+        &mut report,
+    )
+    .await;
     for index in failed {
         response.add_failure(origin[index].message_id.as_deref().unwrap_or_default());
     }
@@ -194,6 +240,72 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
 mod tests {
     use super::*;
     use crate::store::LocalDir;
+
+    #[test]
+    fn deliveries_stop_before_the_deadline() {
+        let now = Utc::now();
+        let ms = now.timestamp_millis() as u64;
+        let start = Instant::now();
+        // 300 s left: the last 30 s are kept free.
+        let last = start_no_job_after(ms + 300_000, now).unwrap();
+        let ahead = last.duration_since(start).as_secs_f64();
+        assert!((269.0..=270.5).contains(&ahead), "{ahead}");
+        // 20 s left (a local emulator): a tenth is kept free.
+        let last = start_no_job_after(ms + 20_000, now).unwrap();
+        let ahead = last.duration_since(start).as_secs_f64();
+        assert!((17.9..=18.1).contains(&ahead), "{ahead}");
+        // No deadline (0) or one already past: no limit is set.
+        assert_eq!(start_no_job_after(0, now), None);
+        assert_eq!(start_no_job_after(ms.saturating_sub(1_000), now), None);
+    }
+
+    #[tokio::test]
+    async fn no_delivery_starts_after_the_invocations_last_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().join("archive"));
+        let mail = dir.path().join("mail");
+        let mut lanes = [crate::mailbox::Maildir::new(&mail)];
+        store
+            .put_new("eml/2026-11-21/a.eml", b"Message-ID: <a@x>\r\n\r\nhi\r\n")
+            .await
+            .unwrap();
+        let job = DeliveryJob {
+            mailbox: "dana@corp.example".to_owned(),
+            folder: "WhatsApp Archiver".to_owned(),
+            eml_key: "eml/2026-11-21/a.eml".to_owned(),
+            message_id: "a@x".to_owned(),
+            timestamp: "2026-11-21T09:15:00Z".to_owned(),
+        };
+        let message: SqsMessage = serde_json::from_value(serde_json::json!({
+            "messageId": "m1",
+            "body": serde_json::to_string(&job).unwrap(),
+            "attributes": {"ApproximateReceiveCount": "1"},
+        }))
+        .unwrap();
+        let past = Instant::now() - Duration::from_secs(1);
+        let (response, report) = deliver(
+            &store,
+            &mut lanes,
+            std::slice::from_ref(&message),
+            Some(past),
+        )
+        .await;
+        assert_eq!(response.batch_item_failures.len(), 1);
+        assert!(
+            report.errors[0].contains("time is nearly up"),
+            "{:?}",
+            report.errors
+        );
+        assert!(!mail.exists(), "nothing was delivered");
+        let later = Instant::now() + Duration::from_secs(60);
+        let (response, report) = deliver(&store, &mut lanes, &[message], Some(later)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            report.errors
+        );
+        assert_eq!(report.copies_delivered(), 1);
+    }
 
     #[tokio::test]
     async fn one_scheduled_window_is_collected_by_one_run() {
@@ -215,18 +327,19 @@ mod tests {
         let request: CollectRequest =
             serde_json::from_str(r#"{"scheduled_time":"2026-11-21T00:30:00Z"}"#).unwrap();
         let now = Utc::now();
-        let first = collect(&drops, &archive, &opts, &request, "run-1", now)
+        let tz = chrono_tz::Europe::London;
+        let first = collect(&drops, &archive, &opts, tz, &request, "run-1", now)
             .await
             .unwrap();
         assert_eq!((first.drops_collected, first.items_collected), (1, 1));
         // The same invocation retried goes on (and finds the drop collected).
-        let retry = collect(&drops, &archive, &opts, &request, "run-1", now)
+        let retry = collect(&drops, &archive, &opts, tz, &request, "run-1", now)
             .await
             .unwrap();
         assert_eq!(retry.drops_already_collected, 1);
         assert!(retry.warnings.is_empty(), "{:?}", retry.warnings);
         // Another invocation for the same window does nothing at all.
-        let other = collect(&drops, &archive, &opts, &request, "run-2", now)
+        let other = collect(&drops, &archive, &opts, tz, &request, "run-2", now)
             .await
             .unwrap();
         assert_eq!(other.drops_already_collected, 0);

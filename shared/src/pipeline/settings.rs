@@ -56,10 +56,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             .transpose()
     }
 
-    fn time_zone(&self) -> Result<Tz, EnvError> {
-        let zone = self.required("TIME_ZONE")?;
+    fn time_zone(&self, name: &'static str) -> Result<Tz, EnvError> {
+        let zone = self.required(name)?;
         zone.parse().map_err(|_| EnvError::Invalid {
-            name: "TIME_ZONE",
+            name,
             reason: format!("unknown time zone {zone:?} (use an IANA name such as Europe/London)"),
         })
     }
@@ -76,9 +76,12 @@ pub struct CollectSettings {
     pub archive_bucket: String,
     /// `DROP_BUCKET`: where export files are dropped (`drop/whatsapp-export/<custodian>/`).
     pub drop_bucket: String,
-    /// `TIME_ZONE` (exporting devices and the archive day), `DATE_ORDER`
-    /// (`day-first`, `month-first`, `year-first`; default: inferred per file).
+    /// `TIME_ZONE` (the exporting devices), `DATE_ORDER` (`day-first`,
+    /// `month-first`, `year-first`; default: inferred per file).
     pub export: ExportOptions,
+    /// `ARCHIVE_TIME_ZONE`: the zone the archive day (of the schedule) is
+    /// reckoned in; default `TIME_ZONE`.
+    pub archive_tz: Tz,
 }
 
 impl CollectSettings {
@@ -102,11 +105,17 @@ impl CollectSettings {
                 });
             }
         };
+        let tz = env.time_zone("TIME_ZONE")?;
+        let archive_tz = match env.optional("ARCHIVE_TIME_ZONE") {
+            Some(_) => env.time_zone("ARCHIVE_TIME_ZONE")?,
+            None => tz,
+        };
         Ok(CollectSettings {
             archive_bucket: env.required("ARCHIVE_BUCKET")?,
             drop_bucket: env.required("DROP_BUCKET")?,
+            archive_tz,
             export: ExportOptions {
-                tz: env.time_zone()?,
+                tz,
                 date_order,
                 zip_limits: ZipLimits::default(),
             },
@@ -264,7 +273,11 @@ mod tests {
 
     #[test]
     fn missing_and_invalid_variables_are_named() {
-        let err = CollectSettings::from_lookup(lookup(&[("ARCHIVE_BUCKET", "a")])).unwrap_err();
+        let err = CollectSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("TIME_ZONE", "Europe/London"),
+        ]))
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable DROP_BUCKET is not set"

@@ -9,9 +9,9 @@ use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 
-mod manager;
+mod aws;
 
-pub use manager::SecretsManagerSecret;
+pub use aws::SecretsManagerSecret;
 
 /// A secret value. Its `Debug` form hides the value, so it cannot leak
 /// through logs or error messages by accident.

@@ -27,6 +27,10 @@ pub enum StoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An object that must exist does not (e.g. the raw batch a
+    /// notification names).
+    #[error("object {0} not found")]
+    Missing(String),
     /// A remote store (S3) refused or failed.
     #[error("object {key}: {reason}")]
     Remote {

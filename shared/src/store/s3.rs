@@ -30,9 +30,13 @@ impl S3Store {
         }
     }
 
-    /// The bucket's name.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
+    /// An S3 client for the SDK config; path-style addressing when the
+    /// endpoint is overridden (`AWS_ENDPOINT_URL`, e.g. LocalStack).
+    pub fn client(config: &aws_config::SdkConfig) -> Client {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Client::from_conf(s3)
     }
 }
 

@@ -19,7 +19,7 @@ use tracing::warn;
 
 use self::connection::Connection;
 pub use self::oauth::{ClientCredential, TokenSource};
-pub use self::settings::{AuthMethod, DEFAULT_LANES, ImapSettings, SettingsError};
+pub use self::settings::{AuthMethod, ImapSettings, SettingsError};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::secrets::Secret;
 

@@ -10,7 +10,7 @@ use super::{Credentials, Imap, ImapServer, UrlError};
 use crate::secrets::{SecretError, SecretStore};
 
 /// Mailboxes delivered to at once when `connections` is not set.
-pub const DEFAULT_LANES: usize = 4;
+const DEFAULT_LANES: usize = 4;
 
 /// Server, limits and login of an IMAP target. Secrets are named here and
 /// read from a [`SecretStore`]; their values are never part of the settings.
@@ -92,7 +92,7 @@ pub enum SettingsError {
 
 impl ImapSettings {
     /// The server with the configured limits.
-    pub fn server(&self) -> Result<ImapServer, SettingsError> {
+    fn server(&self) -> Result<ImapServer, SettingsError> {
         let mut server = ImapServer::from_url(&self.url)?;
         if let Some(limit) = self.max_message_bytes {
             server.max_message_bytes = limit;
