@@ -14,25 +14,7 @@ use shared::mailbox::Maildir;
 use shared::report::Report;
 use shared::store::LocalDir;
 
-use support::examples::{self, mapper, run_options};
-
-async fn run(store: &LocalDir, mail: &Path) -> Report {
-    let drops = LocalDir::new(examples::dir());
-    // Two lanes over the same tree: mailboxes are delivered to in parallel.
-    let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
-    let mut report = Report::default();
-    embedded::run(
-        &drops,
-        store,
-        &mut lanes,
-        &mapper(),
-        &run_options(),
-        &mut report,
-    )
-    .await
-    .unwrap();
-    report
-}
+use support::examples::run_into_maildir;
 
 /// Every message in a mailbox's WhatsApp folder, by file name.
 fn folder_messages(mail: &Path, mailbox: &str) -> BTreeMap<String, Vec<u8>> {
@@ -54,7 +36,7 @@ async fn example_run_delivers_every_item_once_to_every_mapped_mailbox() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let mail = dir.path().join("maildir");
-    let report = run(&store, &mail).await;
+    let report = run_into_maildir(&store, &mail).await;
     assert_eq!(report.errors, Vec::<String>::new());
     assert_eq!(report.drops_collected, 4);
 
@@ -100,7 +82,7 @@ async fn example_run_delivers_every_item_once_to_every_mapped_mailbox() {
     assert_eq!(store_keys(&store, "unmapped/").await.len(), 3);
 
     // A second run finds everything collected and delivered.
-    let again = run(&store, &mail).await;
+    let again = run_into_maildir(&store, &mail).await;
     assert_eq!(again.errors, Vec::<String>::new());
     assert_eq!(again.drops_collected, 0);
     assert_eq!(again.drops_already_collected, 4);
@@ -120,7 +102,7 @@ async fn group_export_with_media_carries_attachments_and_headers() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let mail = dir.path().join("maildir");
-    run(&store, &mail).await;
+    run_into_maildir(&store, &mail).await;
     let messages = folder_messages(&mail, "carol@corp.example");
     let parsed: Vec<_> = messages
         .values()

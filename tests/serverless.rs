@@ -16,13 +16,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::convert::DeliveryJob;
-use shared::embedded;
-use shared::mailbox::Maildir;
-use shared::report::Report;
 use shared::store::{LocalDir, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;
-use support::examples::{self, mapper, run_options};
+use support::examples;
 use support::localstack::{LocalStack, Watch, move_messages};
 
 const FOLDER: &str = "WhatsApp Archiver";
@@ -32,19 +29,7 @@ const FOLDER: &str = "WhatsApp Archiver";
 async fn expected_jobs() -> Vec<DeliveryJob> {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
-    let drops = LocalDir::new(examples::dir());
-    let mut lanes = [Maildir::new(dir.path().join("mail"))];
-    let mut report = Report::default();
-    embedded::run(
-        &drops,
-        &store,
-        &mut lanes,
-        &mapper(),
-        &run_options(),
-        &mut report,
-    )
-    .await
-    .unwrap();
+    examples::run_into_maildir(&store, &dir.path().join("mail")).await;
     let mut jobs = Vec::new();
     for key in store.list("jobs/").await.unwrap() {
         let bytes = store.get(&key).await.unwrap().unwrap();

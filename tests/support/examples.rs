@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
-use shared::embedded::RunOptions;
+use shared::embedded::{self, RunOptions};
+use shared::mailbox::Maildir;
 use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::report::Report;
+use shared::store::LocalDir;
 
 /// The `examples/` directory (drops, mapping CSV, config).
 pub fn dir() -> PathBuf {
@@ -22,6 +25,25 @@ pub fn mapper() -> Mapper {
     let csv = std::fs::read(dir().join("mapping.csv")).unwrap();
     let (table, _issues) = MappingTable::from_csv(&csv, &opts).unwrap();
     Mapper::new(table, opts).unwrap()
+}
+
+/// Runs the embedded pipeline over the example drops into a Maildir tree,
+/// with two lanes over the same tree (mailboxes delivered to in parallel).
+pub async fn run_into_maildir(store: &LocalDir, mail: &Path) -> Report {
+    let drops = LocalDir::new(dir());
+    let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
+    let mut report = Report::default();
+    embedded::run(
+        &drops,
+        store,
+        &mut lanes,
+        &mapper(),
+        &run_options(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    report
 }
 
 /// Run options as `examples/archiver.toml` sets them, on a fixed day.
