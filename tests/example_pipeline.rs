@@ -14,7 +14,7 @@ use shared::mailbox::Maildir;
 use shared::report::Report;
 use shared::store::LocalDir;
 
-use support::examples::run_into_maildir;
+use support::examples::{self, mapper, run_into_maildir, run_options};
 
 /// Every message in a mailbox's WhatsApp folder, by file name.
 fn folder_messages(mail: &Path, mailbox: &str) -> BTreeMap<String, Vec<u8>> {
