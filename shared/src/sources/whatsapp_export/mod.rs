@@ -410,11 +410,10 @@ impl<'a> Survey<'a> {
         };
         for (start, end) in Lines::new(text) {
             survey.lines += 1;
-            let header = header::scan(&text.as_bytes()[start..end]).filter(|header| {
-                header.shape == *shape
-                    && orders
-                        .iter()
-                        .any(|&order| dates::is_date(&header.stamp, order))
+            let header = header::scan_shape(&text.as_bytes()[start..end], shape).filter(|header| {
+                orders
+                    .iter()
+                    .any(|&order| dates::is_date(&header.stamp, order))
             });
             match header.and_then(|header| survey.record(text, start, end, header)) {
                 Some(record) => survey.records.push(record),
