@@ -98,7 +98,7 @@ pub fn inspect(args: &Args) -> crate::CliResult {
     let lookup = |name: &str| media.get(name).cloned();
     chat.visit_items(&lookup, |item| {
         if write_error.is_none() {
-            write_error = out.write(item).err();
+            write_error = out.write_lent(item).err();
         }
     });
     if let Some(e) = write_error {

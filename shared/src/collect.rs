@@ -193,7 +193,7 @@ async fn read_drop<S: ObjectStore>(
     let mut out = JsonLines::new(Vec::with_capacity(text.len() * 2));
     let lookup = |name: &str| media.get(name).cloned();
     let summary = chat.visit_items(&lookup, |item| {
-        out.write(item).expect("writing to memory cannot fail");
+        out.write_lent(item).expect("writing to memory cannot fail");
     });
     let items = summary.items;
     Ok(Batch {

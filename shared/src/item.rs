@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde::de::{self, Deserializer};
@@ -83,9 +84,11 @@ impl IdInput {
     pub fn id(&mut self) -> ItemId {
         let len = (self.0.len() - LENGTH_PREFIX) as u64;
         self.0[..LENGTH_PREFIX].copy_from_slice(&len.to_le_bytes());
-        let digest = Sha256::digest(&self.0);
+        // aws-lc's SHA-256 (already linked for TLS and JWTs) hashes a
+        // message's few blocks with less overhead per call than sha2's.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.0);
         let mut id = [0u8; 16];
-        id.copy_from_slice(&digest[..16]);
+        id.copy_from_slice(&digest.as_ref()[..16]);
         ItemId(id)
     }
 }
@@ -532,6 +535,49 @@ fn owned(s: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(s.into_owned())
 }
 
+/// An item lent by a source that builds its items one after another, with
+/// the identity of its sender and recipients: lent items with the same
+/// [`Parties`] have equal senders and equal lists of recipients.
+/// [`JsonLines::write_lent`] reuses their JSON without comparing them.
+pub struct Lent<'x, 'i> {
+    item: &'x Item<'i>,
+    parties: Parties,
+}
+
+/// Who a [`Lent`] item is from and to: the source that lent it (unique in
+/// the process) and its slot for the item's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parties {
+    /// From [`Parties::new_source`].
+    pub(crate) source: u64,
+    /// Equal for items of the source with equal senders and recipients.
+    pub(crate) slot: u32,
+}
+
+impl Parties {
+    /// A source id no other source of the process has.
+    pub(crate) fn new_source() -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl<'x, 'i> Lent<'x, 'i> {
+    /// Lends `item`, whose sender and recipients are those of every other
+    /// item lent with the same `parties`.
+    pub(crate) fn new(item: &'x Item<'i>, parties: Parties) -> Self {
+        Lent { item, parties }
+    }
+}
+
+impl<'i> std::ops::Deref for Lent<'_, 'i> {
+    type Target = Item<'i>;
+
+    fn deref(&self) -> &Item<'i> {
+        self.item
+    }
+}
+
 /// Writes items as JSON lines: each item as `serde_json::to_writer` writes
 /// it, then a line break.
 ///
@@ -555,6 +601,9 @@ pub struct JsonLines<'i, W: Write> {
     conversation: Option<(Conversation<'i>, String)>,
     /// By sender, in order of first appearance; at most [`MAX_SENDERS`].
     senders: Vec<SenderJson<'i>>,
+    /// For lent items: their source, and the JSON of the sender and
+    /// recipients by slot (the first [`MAX_SENDERS`] slots).
+    lent: Option<(u64, Vec<Option<PartiesJson>>)>,
     /// The UTC day of the last whole-second timestamp written, and its text
     /// (the items of a chat export come day by day).
     day: Option<(NaiveDate, WholeSeconds)>,
@@ -570,9 +619,23 @@ const FLUSH_AT: usize = 1 << 18;
 /// The JSON of a sender and of the recipients it last came with.
 struct SenderJson<'i> {
     sender: Option<Participant<'i>>,
-    json: String,
     recipients: Vec<Participant<'i>>,
-    recipients_json: String,
+    json: PartiesJson,
+}
+
+/// The JSON of an item's sender and of its recipients.
+struct PartiesJson {
+    sender: String,
+    recipients: String,
+}
+
+impl PartiesJson {
+    fn of(item: &Item<'_>) -> sonic_rs::Result<Self> {
+        Ok(PartiesJson {
+            sender: sonic_rs::to_string(&item.sender)?,
+            recipients: sonic_rs::to_string(&item.recipients)?,
+        })
+    }
 }
 
 impl<'i, W: Write> JsonLines<'i, W> {
@@ -584,16 +647,80 @@ impl<'i, W: Write> JsonLines<'i, W> {
             custodian: None,
             conversation: None,
             senders: Vec::new(),
+            lent: None,
             day: None,
         }
     }
 
     /// Writes one item and a line break.
     pub fn write(&mut self, item: &Item<'i>) -> std::io::Result<()> {
-        let conversation = conversation_json(&mut self.conversation, &item.conversation)?;
-        let sender = sender_json(&mut self.senders, item)?;
-        let timestamp = timestamp_text(&mut self.day, &item.timestamp);
-        let line = &mut self.buf;
+        let sender = sender_json(&mut self.senders, item)?.map(|known| &known.json);
+        Self::write_line(
+            &mut self.buf,
+            &mut self.custodian,
+            &mut self.conversation,
+            &mut self.day,
+            item,
+            sender,
+        )?;
+        self.flush_full()
+    }
+
+    /// Writes one lent item and a line break, as [`JsonLines::write`]; the
+    /// JSON of its sender and recipients is made once per [`Parties`].
+    pub fn write_lent(&mut self, lent: &Lent<'_, 'i>) -> std::io::Result<()> {
+        let Parties { source, slot } = lent.parties;
+        let (known, slots) = self.lent.get_or_insert_with(|| (source, Vec::new()));
+        if *known != source {
+            *known = source;
+            slots.clear();
+        }
+        let slot = slot as usize;
+        let sender = match slot < MAX_SENDERS {
+            true => {
+                if slots.len() <= slot {
+                    slots.resize_with(slot + 1, || None);
+                }
+                let json = &mut slots[slot];
+                if json.is_none() {
+                    *json = Some(PartiesJson::of(lent.item)?);
+                }
+                json.as_ref()
+            }
+            false => None,
+        };
+        Self::write_line(
+            &mut self.buf,
+            &mut self.custodian,
+            &mut self.conversation,
+            &mut self.day,
+            lent.item,
+            sender,
+        )?;
+        self.flush_full()
+    }
+
+    /// Writes the buffered lines to the output once there are enough.
+    fn flush_full(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Appends the item's line to `line`; `parties` is the JSON of its
+    /// sender and recipients, when known.
+    fn write_line(
+        line: &mut Vec<u8>,
+        custodian_json: &mut Option<(Cow<'i, str>, String)>,
+        conversation: &mut Option<(Conversation<'i>, String)>,
+        day: &mut Option<(NaiveDate, WholeSeconds)>,
+        item: &Item<'i>,
+        parties: Option<&PartiesJson>,
+    ) -> std::io::Result<()> {
+        let conversation = conversation_json(conversation, &item.conversation)?;
+        let timestamp = timestamp_text(day, &item.timestamp);
         line.extend_from_slice(b"{\"id\":");
         put_ascii(line, &item.id.to_hex().0);
         line.extend_from_slice(b",\"source\":");
@@ -606,25 +733,24 @@ impl<'i, W: Write> JsonLines<'i, W> {
             None => put(line, &item.timestamp)?,
         }
         if let Some(custodian) = &item.custodian {
-            if !self
-                .custodian
+            if !custodian_json
                 .as_ref()
                 .is_some_and(|(known, _)| same_str(known, custodian))
             {
-                self.custodian = Some((custodian.clone(), sonic_rs::to_string(custodian)?));
+                *custodian_json = Some((custodian.clone(), sonic_rs::to_string(custodian)?));
             }
-            let (_, json) = self.custodian.as_ref().expect("just set");
+            let (_, json) = custodian_json.as_ref().expect("just set");
             line.extend_from_slice(b",\"custodian\":");
             line.extend_from_slice(json.as_bytes());
         }
         line.extend_from_slice(b",\"conversation\":");
         line.extend_from_slice(conversation.as_bytes());
         line.extend_from_slice(b",\"sender\":");
-        match sender {
-            Some(sender) => {
-                line.extend_from_slice(sender.json.as_bytes());
+        match parties {
+            Some(parties) => {
+                line.extend_from_slice(parties.sender.as_bytes());
                 line.extend_from_slice(b",\"recipients\":");
-                line.extend_from_slice(sender.recipients_json.as_bytes());
+                line.extend_from_slice(parties.recipients.as_bytes());
             }
             None => {
                 put(line, &item.sender)?;
@@ -633,7 +759,9 @@ impl<'i, W: Write> JsonLines<'i, W> {
             }
         }
         line.extend_from_slice(b",\"text\":");
+        let text_at = line.len();
         put(line, &item.text)?;
+        let text_json = text_at..line.len();
         line.extend_from_slice(b",\"attachments\":");
         match item.attachments.is_empty() {
             true => line.extend_from_slice(b"[]"),
@@ -654,14 +782,19 @@ impl<'i, W: Write> JsonLines<'i, W> {
         }
         line.extend_from_slice(b",\"raw\":");
         match &item.raw {
-            Raw::Text(text) => put(line, text)?,
+            Raw::Text(raw) => match item.text.as_deref().and_then(|text| head_of(raw, text)) {
+                // JSON escapes character by character: the raw text's string
+                // is its head's, then the text's (already in the line).
+                Some(head) => {
+                    put(line, head)?;
+                    line.pop();
+                    line.extend_from_within(text_json.start + 1..text_json.end);
+                }
+                None => put(line, raw)?,
+            },
             Raw::Json(json) => line.extend_from_slice(json.get().as_bytes()),
         }
         line.extend_from_slice(b"}\n");
-        if line.len() >= FLUSH_AT {
-            self.out.write_all(line)?;
-            line.clear();
-        }
         Ok(())
     }
 
@@ -691,6 +824,16 @@ fn timestamp_text(
             *last = Some((date, text));
             Some(text)
         }
+    }
+}
+
+/// What comes before `text` in `raw` when `text` is the end of `raw`
+/// itself (the same bytes in memory, as a message's text usually is).
+fn head_of<'r>(raw: &'r str, text: &str) -> Option<&'r str> {
+    let offset = (text.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    match offset.checked_add(text.len()) {
+        Some(end) if end == raw.len() => raw.get(..offset),
+        _ => None,
     }
 }
 
@@ -735,9 +878,8 @@ fn sender_json<'c, 'i>(
         None if senders.len() < MAX_SENDERS => {
             senders.push(SenderJson {
                 sender: item.sender.clone(),
-                json: sonic_rs::to_string(&item.sender)?,
                 recipients: item.recipients.clone(),
-                recipients_json: sonic_rs::to_string(&item.recipients)?,
+                json: PartiesJson::of(item)?,
             });
             return Ok(senders.last());
         }
@@ -746,7 +888,7 @@ fn sender_json<'c, 'i>(
     let known = &mut senders[index];
     if !same_participants(&known.recipients, &item.recipients) {
         known.recipients.clone_from(&item.recipients);
-        known.recipients_json = sonic_rs::to_string(&item.recipients)?;
+        known.json.recipients = sonic_rs::to_string(&item.recipients)?;
     }
     Ok(Some(known))
 }
@@ -991,6 +1133,37 @@ mod tests {
                 ..Default::default()
             });
             item.conversation.title = Some(samples[n / 2].as_str().into());
+            items.push(item);
+        }
+        let mut lines = JsonLines::new(Vec::new());
+        let mut expected = Vec::new();
+        for item in &items {
+            lines.write(item).unwrap();
+            serde_json::to_writer(&mut expected, item).unwrap();
+            expected.push(b'\n');
+        }
+        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
+        assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn json_lines_write_texts_that_end_the_raw_text_as_serde_json_does() {
+        let samples = escape_samples();
+        let raws: Vec<String> = samples
+            .iter()
+            .enumerate()
+            .map(|(n, text)| format!("{}: {text}", samples[n / 3]))
+            .collect();
+        let mut items = Vec::new();
+        for (raw, text) in raws.iter().zip(&samples) {
+            let mut item = sample();
+            item.text = Some(raw[raw.len() - text.len()..].into());
+            item.raw = Raw::Text(raw.as_str().into());
+            items.push(item.clone());
+            // The same bytes elsewhere, and a text that stops short of the end.
+            item.text = Some(text.as_str().into());
+            items.push(item.clone());
+            item.text = raw.get(..raw.len().saturating_sub(1)).map(Cow::Borrowed);
             items.push(item);
         }
         let mut lines = JsonLines::new(Vec::new());

@@ -52,7 +52,11 @@ impl Joiner {
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -244,6 +248,74 @@ pub(super) fn scan(line: &[u8]) -> Option<Header> {
     })
 }
 
+/// Reads a header of exactly `shape` at the start of `line`: the same as
+/// `scan(line).filter(|header| header.shape == *shape)`. Lines without
+/// invisible characters before the time, whose text between date and time
+/// is the shape's with plain spaces and whose clock has no prefix marker,
+/// are read without looking for what the shape cannot have; the others
+/// by [`scan`].
+pub(super) fn scan_shape(line: &[u8], shape: &Shape) -> Option<Header> {
+    plain(line, shape).or_else(|| scan(line).filter(|header| header.shape == *shape))
+}
+
+/// [`scan`] for a line in the plain form [`scan_shape`] describes, with
+/// the same steps after the date's first digit and after the time; `None`
+/// when the line is not a header of `shape` in that form.
+fn plain(line: &[u8], shape: &Shape) -> Option<Header> {
+    if matches!(shape.clock, Clock::Prefix(_)) {
+        return None;
+    }
+    let mut c = Cursor { s: line, i: 0 };
+    if shape.bracket && !c.eat(b'[') {
+        return None;
+    }
+    // A digit here is where `scan` starts the date: it is no invisible
+    // character, nor a bracket.
+    if !matches!(c.peek(), Some(b'0'..=b'9')) {
+        return None;
+    }
+    let (date, date_sep, date_spaced, date_trailing, wide) = c.date()?;
+    // The joiner as `Cursor::joiner` reads it when it is written with plain
+    // spaces and a digit follows it (which ends the joiner and starts no
+    // prefix marker).
+    let joiner = shape.joiner.as_bytes();
+    let rest = &line[c.i..];
+    if !rest.starts_with(joiner) || !matches!(rest.get(joiner.len()), Some(b'0'..=b'9')) {
+        return None;
+    }
+    c.i += joiner.len();
+    let (hour, minute, second, time_sep, seconds) = c.time()?;
+    let (clock, hour) = match c.suffix() {
+        None if hour <= 23 => (Clock::H24, hour),
+        Some((family, pm)) if hour <= 12 => {
+            (Clock::Suffix(family), hour % 12 + if pm { 12 } else { 0 })
+        }
+        _ => return None,
+    };
+    c.terminator(shape.bracket)?;
+    let found = Shape {
+        bracket: shape.bracket,
+        date_sep,
+        date_spaced,
+        date_trailing,
+        wide,
+        joiner: shape.joiner,
+        time_sep,
+        seconds,
+        clock,
+    };
+    (found == *shape).then_some(Header {
+        shape: found,
+        stamp: Stamp {
+            date,
+            hour,
+            minute,
+            second,
+        },
+        body: c.i,
+    })
+}
+
 /// The file's header shape: the most frequent among the first header-like
 /// lines (the earliest wins a tie), or `None` when no line is a header.
 pub(super) fn detect(text: &str) -> Option<Shape> {
@@ -288,6 +360,7 @@ impl Cursor<'_> {
     }
 
     /// Skips spaces and invisible characters.
+    #[inline(always)]
     fn skip_blank(&mut self) {
         loop {
             let n = invisible_at(self.s, self.i).max(space_at(self.s, self.i));
@@ -299,6 +372,7 @@ impl Cursor<'_> {
     }
 
     /// One to four digits: (value, digit count).
+    #[inline(always)]
     fn number(&mut self) -> Option<(u16, u8)> {
         let start = self.i;
         let mut value: u16 = 0;
@@ -314,6 +388,7 @@ impl Cursor<'_> {
     }
 
     /// `29/12/2025`, `12-29-25`, `2018/06/13`, `13.6.2018`, `2018. 6. 13.`
+    #[inline(always)]
     fn date(&mut self) -> Option<([u16; 3], u8, bool, bool, Wide)> {
         let (a, wa) = self.number()?;
         let sep = self.peek().filter(|b| matches!(b, b'/' | b'.' | b'-'))?;
@@ -352,6 +427,7 @@ impl Cursor<'_> {
     }
 
     /// `22:30`, `5:46`, `21.25.15`: (hour, minute, second, separator, has seconds).
+    #[inline(always)]
     fn time(&mut self) -> Option<(u8, u8, u8, u8, bool)> {
         let (hour, wh) = self.number()?;
         let sep = self.peek().filter(|b| matches!(b, b':' | b'.'))?;
@@ -375,6 +451,7 @@ impl Cursor<'_> {
     }
 
     /// An optional 12-hour marker after the time, after optional spaces.
+    #[inline(always)]
     fn suffix(&mut self) -> Option<(u8, bool)> {
         let before = self.i;
         self.skip_blank();
@@ -386,6 +463,7 @@ impl Cursor<'_> {
     }
 
     /// A marker of `table` (whose first bytes are `starts`) at the cursor: (family, pm).
+    #[inline(always)]
     fn marker(&mut self, table: &[(&str, u8, bool)], starts: &[bool; 256]) -> Option<(u8, bool)> {
         if !starts[usize::from(self.peek()?)] {
             return None;
@@ -398,6 +476,7 @@ impl Cursor<'_> {
     }
 
     /// `] ` (iOS) or ` - ` (Android), then the body or the end of the line.
+    #[inline(always)]
     fn terminator(&mut self, bracket: bool) -> Option<()> {
         self.skip_blank();
         if !self.eat(if bracket { b']' } else { b'-' }) {
@@ -584,6 +663,68 @@ mod tests {
     fn header_without_text_is_a_header() {
         assert_eq!(body("29/12/2025, 22:30 - "), "");
         assert_eq!(body("29/12/2025, 22:30 -"), "");
+    }
+
+    #[test]
+    fn scan_shape_reads_as_scan_filtered_by_shape() {
+        let headers = [
+            "12/29/25, 10:30 PM - Bob: hi",
+            "29/12/2025, 22:30 - Bob: hi",
+            "[29/12/25, 22:30:15] Bob: hi",
+            "2023-12-20, 5:46 p.m. - Bob: hi",
+            "13.6.2018 klo 21.25.15 - Bob: hi",
+            "12/29/25 10:30 PM - Bob: hi",
+            "29/12/2025, 12:05 a.\u{a0}m. - Bob: hi",
+            "[12/29/25, 10:30:15\u{202f}AM] Bob: hi",
+            "2018. 6. 13. 오후 9:25 - Bob: hi",
+            "2018/6/13 午前0:25 - Bob: hi",
+            "\u{200e}[29.12.25, 22:30:15] Bob: hi",
+            "29-12-2025 22:30 - Bob: hi",
+        ];
+        let shapes: Vec<Shape> = headers.iter().map(|line| header(line).shape).collect();
+        let mut lines: Vec<String> = headers.iter().map(|line| line.to_string()).collect();
+        for line in headers {
+            for (from, to) in [
+                (", ", ",\u{a0}"),
+                (", ", ",  "),
+                (", ", " "),
+                (" ", "\u{200e} "),
+                ("1", "\u{200e}1"),
+                ("PM", "pm"),
+                ("PM", "\u{202f}PM"),
+                (" - ", "  - "),
+                (" - ", " -"),
+                (":", "."),
+                ("10:30", "10:30:15"),
+                ("22:30", "24:30"),
+                ("22:30:15", "22:30"),
+                ("12/", "112/"),
+                ("[", ""),
+                ("[", "[\u{200e}"),
+                ("Bob: hi", ""),
+            ] {
+                lines.push(line.replacen(from, to, 1));
+            }
+        }
+        lines.extend(
+            [
+                "",
+                "[",
+                "1",
+                "12/01/2024 was the deadline",
+                "1/2/25, 10:00 -x",
+            ]
+            .map(String::from),
+        );
+        for line in &lines {
+            for shape in &shapes {
+                assert_eq!(
+                    scan_shape(line.as_bytes(), shape),
+                    scan(line.as_bytes()).filter(|header| header.shape == *shape),
+                    "{line:?} in {shape:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -53,7 +53,9 @@ use std::fmt;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Conversation, ConversationKind, Item, Participant, Raw, SourceKind, Timestamp};
+use crate::item::{
+    Conversation, ConversationKind, Item, Lent, Participant, Parties, Raw, SourceKind, Timestamp,
+};
 use conversation::Custodian;
 use dates::{LocalClock, LocalTime, OrderStats};
 use header::{Header, Shape, Stamp};
@@ -286,31 +288,35 @@ impl<'a> Chat<'a> {
         media: &dyn Fn(&str) -> Option<MediaRef>,
         mut emit: impl FnMut(Item<'c>),
     ) -> ChatSummary {
-        self.each_item(media, |item| {
+        self.each_item(media, |item, _| {
             emit(item);
             None
         })
     }
 
     /// Like [`Chat::items`], but lends each item to `visit` instead of
-    /// handing it over, so that the next item reuses its allocations.
+    /// handing it over, so that the next item reuses its allocations. The
+    /// [`Lent`] items tell a writer which of them share their sender and
+    /// recipients.
     pub fn visit_items<'c>(
         &'c self,
         media: &dyn Fn(&str) -> Option<MediaRef>,
-        mut visit: impl FnMut(&Item<'c>),
+        mut visit: impl FnMut(&Lent<'_, 'c>),
     ) -> ChatSummary {
-        self.each_item(media, |item| {
-            visit(&item);
+        let source = Parties::new_source();
+        self.each_item(media, |item, slot| {
+            visit(&Lent::new(&item, Parties { source, slot }));
             Some(item)
         })
     }
 
-    /// Builds the items in file order and passes each to `emit`, which may
-    /// give it back for the next item to reuse.
+    /// Builds the items in file order and passes each to `emit` with its
+    /// sender's slot (its index in the roster, the roster's length for
+    /// notices); `emit` may give the item back for the next to reuse.
     fn each_item<'c>(
         &'c self,
         media: &dyn Fn(&str) -> Option<MediaRef>,
-        mut emit: impl FnMut(Item<'c>) -> Option<Item<'c>>,
+        mut emit: impl FnMut(Item<'c>, u32) -> Option<Item<'c>>,
     ) -> ChatSummary {
         let mut builder = Builder {
             chat: self,
@@ -325,7 +331,8 @@ impl<'a> Chat<'a> {
         };
         let mut items = 0;
         let mut message = |record: &Record, local: LocalTime, next: Option<usize>| {
-            if let Some(used) = emit(builder.item(record, local, next)) {
+            let item = builder.item(record, local, next);
+            if let Some(used) = emit(item, builder.lent as u32) {
                 builder.give_back(used.recipients);
             }
             items += 1;
@@ -403,11 +410,10 @@ impl<'a> Survey<'a> {
         };
         for (start, end) in Lines::new(text) {
             survey.lines += 1;
-            let header = header::scan(&text.as_bytes()[start..end]).filter(|header| {
-                header.shape == *shape
-                    && orders
-                        .iter()
-                        .any(|&order| dates::is_date(&header.stamp, order))
+            let header = header::scan_shape(&text.as_bytes()[start..end], shape).filter(|header| {
+                orders
+                    .iter()
+                    .any(|&order| dates::is_date(&header.stamp, order))
             });
             match header.and_then(|header| survey.record(text, start, end, header)) {
                 Some(record) => survey.records.push(record),
@@ -547,8 +553,8 @@ mod tests {
         let summary = chat.items(&|_| None, |item| items.push(item));
         let (mut lent, mut lines) = (Vec::new(), JsonLines::new(Vec::new()));
         let visited = chat.visit_items(&|_| None, |item| {
-            lent.push(item.clone());
-            lines.write(item).unwrap();
+            lent.push(Item::clone(item));
+            lines.write_lent(item).unwrap();
         });
         assert_eq!((&lent, &visited), (&items, &summary));
         let mut expected = Vec::new();
