@@ -1105,18 +1105,25 @@ mod tests {
         samples
     }
 
-    #[test]
-    fn json_lines_write_what_serde_json_writes() {
-        let items = varied_items();
+    /// Writes the items with [`JsonLines`] and with serde_json; the two must
+    /// be byte-identical.
+    fn assert_written_as_serde_json_writes(items: &[Item<'_>]) {
         let mut lines = JsonLines::new(Vec::new());
         let mut expected = Vec::new();
-        for item in items.iter().chain(&items) {
+        for item in items {
             lines.write(item).unwrap();
             serde_json::to_writer(&mut expected, item).unwrap();
             expected.push(b'\n');
         }
         let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
         assert_eq!(written, String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn json_lines_write_what_serde_json_writes() {
+        let items = varied_items();
+        let twice: Vec<Item> = items.iter().chain(&items).cloned().collect();
+        assert_written_as_serde_json_writes(&twice);
     }
 
     #[test]
@@ -1135,15 +1142,7 @@ mod tests {
             item.conversation.title = Some(samples[n / 2].as_str().into());
             items.push(item);
         }
-        let mut lines = JsonLines::new(Vec::new());
-        let mut expected = Vec::new();
-        for item in &items {
-            lines.write(item).unwrap();
-            serde_json::to_writer(&mut expected, item).unwrap();
-            expected.push(b'\n');
-        }
-        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
-        assert_eq!(written, String::from_utf8(expected).unwrap());
+        assert_written_as_serde_json_writes(&items);
     }
 
     #[test]
@@ -1166,15 +1165,7 @@ mod tests {
             item.text = raw.get(..raw.len().saturating_sub(1)).map(Cow::Borrowed);
             items.push(item);
         }
-        let mut lines = JsonLines::new(Vec::new());
-        let mut expected = Vec::new();
-        for item in &items {
-            lines.write(item).unwrap();
-            serde_json::to_writer(&mut expected, item).unwrap();
-            expected.push(b'\n');
-        }
-        let written = String::from_utf8(lines.into_inner().unwrap()).unwrap();
-        assert_eq!(written, String::from_utf8(expected).unwrap());
+        assert_written_as_serde_json_writes(&items);
     }
 
     #[test]
