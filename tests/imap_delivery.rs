@@ -295,6 +295,19 @@ fn xoauth2_target_with(dovecot: &Dovecot, endpoint: &str, credential: ClientCred
     Imap::new(server, Credentials::XOAuth2(tokens))
 }
 
+/// Appends the first message of alice's WhatsApp folder through `imap`
+/// (which is closed after) and checks that the folder now holds it.
+async fn append_first_message(mut imap: Imap, dovecot: &Dovecot, message: &Envelope<'_>) {
+    imap.append("alice@corp.example", "WhatsApp Archiver", message)
+        .await
+        .unwrap();
+    imap.close().await;
+    let held = dovecot
+        .fetch_all("alice@corp.example", "WhatsApp Archiver")
+        .await;
+    assert_eq!(held.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xoauth2_with_client_credentials_logs_in_and_bad_tokens_are_refused() {
     let dovecot = Dovecot::start();
@@ -302,18 +315,8 @@ async fn xoauth2_with_client_credentials_logs_in_and_bad_tokens_are_refused() {
     let message = envelope("oauth@mobile-archiver", bytes);
 
     let endpoint = token_endpoint(dovecot.oauth_key(), "alice@corp.example").await;
-    let mut imap = xoauth2_target(&dovecot, &endpoint, "right-secret");
-    imap.append("alice@corp.example", "WhatsApp Archiver", &message)
-        .await
-        .unwrap();
-    imap.close().await;
-    assert_eq!(
-        dovecot
-            .fetch_all("alice@corp.example", "WhatsApp Archiver")
-            .await
-            .len(),
-        1
-    );
+    let imap = xoauth2_target(&dovecot, &endpoint, "right-secret");
+    append_first_message(imap, &dovecot, &message).await;
 
     // The token endpoint refuses a wrong client secret: a clear error, no retry storm.
     let mut wrong_secret = xoauth2_target(&dovecot, &endpoint, "wrong-secret");
@@ -424,23 +427,9 @@ async fn xoauth2_with_a_certificate_assertion_logs_in() {
         private_key_pem: Secret::new(key),
         thumbprint: TEST_THUMBPRINT.to_owned(),
     };
-    let mut imap = xoauth2_target_with(&dovecot, &endpoint, certificate);
+    let imap = xoauth2_target_with(&dovecot, &endpoint, certificate);
     let bytes = b"Message-ID: <cert@mobile-archiver>\r\nSubject: x\r\n\r\nbody\r\n";
-    imap.append(
-        "alice@corp.example",
-        "WhatsApp Archiver",
-        &envelope("cert@mobile-archiver", bytes),
-    )
-    .await
-    .unwrap();
-    imap.close().await;
-    assert_eq!(
-        dovecot
-            .fetch_all("alice@corp.example", "WhatsApp Archiver")
-            .await
-            .len(),
-        1
-    );
+    append_first_message(imap, &dovecot, &envelope("cert@mobile-archiver", bytes)).await;
 
     // The same endpoint refuses a client secret where it expects a certificate.
     let mut with_secret = xoauth2_target(&dovecot, &endpoint, "right-secret");
