@@ -233,7 +233,7 @@ impl DeliverSettings {
             auth,
             login: env
                 .optional("IMAP_LOGIN")
-                .unwrap_or_else(|| "{mailbox}".to_owned()),
+                .unwrap_or_else(crate::mailbox::imap::default_login),
             password_secret: password.map(str::to_owned),
             token_url: env.optional("IMAP_TOKEN_URL"),
             tenant: env.optional("IMAP_TENANT"),

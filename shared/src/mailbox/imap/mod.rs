@@ -19,6 +19,7 @@ use tracing::warn;
 
 use self::connection::Connection;
 pub use self::oauth::{ClientCredential, TokenSource};
+pub(crate) use self::settings::default_login;
 pub use self::settings::{AuthMethod, ImapSettings, SettingsError};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::secrets::Secret;

@@ -54,7 +54,8 @@ pub struct ImapSettings {
     pub connections: Option<usize>,
 }
 
-fn default_login() -> String {
+/// The LOGIN user name template when none is configured: the mailbox address.
+pub(crate) fn default_login() -> String {
     "{mailbox}".to_owned()
 }
 
