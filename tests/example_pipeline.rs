@@ -216,3 +216,36 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
         "the stub names the archive key: {text}"
     );
 }
+
+/// The example run's delivered EMLs and printed summary, as committed in
+/// `tests/fixtures/example-run/`: a change that alters a byte of either
+/// shows here. `UPDATE_GOLDEN=1` rewrites the files (review the diff).
+#[tokio::test]
+async fn example_run_emls_and_summary_match_the_golden_files() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mail = dir.path().join("maildir");
+    let report = run_into_maildir(&store, &mail).await;
+    let mut lines = Vec::new();
+    for mailbox in fs::read_dir(&mail).unwrap() {
+        let mailbox = mailbox.unwrap().file_name().to_string_lossy().into_owned();
+        for bytes in folder_messages(&mail, &mailbox).values() {
+            let digest = hex::encode(Sha256::digest(bytes));
+            lines.push(format!("{digest}  {mailbox}/WhatsApp Archiver"));
+        }
+    }
+    lines.sort();
+    let emls = lines.join("\n") + "\n";
+    let summary = report.to_string();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example-run");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::create_dir_all(&golden).unwrap();
+        fs::write(golden.join("emls.sha256"), &emls).unwrap();
+        fs::write(golden.join("summary.txt"), &summary).unwrap();
+    }
+    let expected = fs::read_to_string(golden.join("emls.sha256")).unwrap();
+    assert_eq!(emls, expected, "delivered EML bytes changed");
+    let expected = fs::read_to_string(golden.join("summary.txt")).unwrap();
+    assert_eq!(summary, expected, "the run's summary changed");
+}
