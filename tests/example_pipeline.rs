@@ -167,7 +167,6 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let mail = dir.path().join("maildir");
-    let drops = LocalDir::new(examples::dir());
     let mut maildir = Maildir::new(&mail);
     let mut opts = run_options();
     // The two items with media (a 26 KB PDF, a 12 KB photo) exceed 10 KB;
@@ -175,7 +174,7 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
     opts.convert.max_message_bytes = Some(10_000);
     let mut report = Report::default();
     embedded::run(
-        &drops,
+        &mut examples::sources(),
         &store,
         std::slice::from_mut(&mut maildir),
         &mapper(),

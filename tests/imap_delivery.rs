@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use mail_parser::MessageParser;
-use shared::convert::DeliveryJob;
 use shared::convert::Folders;
 use shared::embedded::{self};
+use shared::jobs::DeliveryJob;
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
 use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError};
 use shared::report::Report;
@@ -53,13 +53,19 @@ async fn example_data_lands_in_the_expected_folders_with_time_and_seen_flag() {
     let dovecot = Dovecot::start();
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
-    let drops = LocalDir::new(examples::dir());
     let mut lanes = [password_target(&dovecot), password_target(&dovecot)];
     let opts = run_options();
     let mut report = Report::default();
-    embedded::run(&drops, &store, &mut lanes, &mapper(), &opts, &mut report)
-        .await
-        .unwrap();
+    embedded::run(
+        &mut examples::sources(),
+        &store,
+        &mut lanes,
+        &mapper(),
+        &opts,
+        &mut report,
+    )
+    .await
+    .unwrap();
     for imap in &mut lanes {
         imap.close().await;
     }
@@ -528,8 +534,7 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
     // SQS delivers the message again (receive count 2): the folder is
     // searched first, the copy found and ledgered, nothing appended.
     let (response, report) =
-        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m1", &setup[0], 2)], None)
-            .await;
+        shared::lambda::deliver(&store, &mut lanes, &[job_message("m1", &setup[0], 2)], None).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -547,8 +552,7 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
     );
     // A replayed copy of the job (receive count 1) now stops at the ledger.
     let (response, report) =
-        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m2", &setup[0], 1)], None)
-            .await;
+        shared::lambda::deliver(&store, &mut lanes, &[job_message("m2", &setup[0], 1)], None).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(report.already_delivered, 1);
     assert_eq!(
@@ -558,8 +562,7 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
     // The receive count is what protects: a first-time job with neither
     // ledger entry nor search would append a second copy.
     let (response, _) =
-        shared::pipeline::deliver(&store, &mut lanes, &[job_message("m3", &setup[1], 1)], None)
-            .await;
+        shared::lambda::deliver(&store, &mut lanes, &[job_message("m3", &setup[1], 1)], None).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         count("erin@corp.example", setup[1].message_id.clone()).await,

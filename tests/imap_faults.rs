@@ -639,7 +639,7 @@ async fn refused_connection_is_a_connect_error() {
 
 #[tokio::test]
 async fn an_unreachable_server_fails_the_rest_of_the_lane_at_once() {
-    use shared::convert::DeliveryJob;
+    use shared::jobs::DeliveryJob;
     use shared::report::Report;
     use shared::store::{LocalDir, ObjectStore};
 

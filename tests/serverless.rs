@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::convert::DeliveryJob;
+use shared::jobs::DeliveryJob;
 use shared::store::{LocalDir, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;

@@ -173,11 +173,12 @@ pub struct DeliveryArgs {
 /// collects and converts them into a fresh store (not timed), then times
 /// delivering every copy to the configured target.
 pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
-    use shared::collect::ExportOptions;
     use shared::convert::ConvertOptions;
     use shared::embedded;
+    use shared::layout::CollectionDay;
     use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
     use shared::report::Report;
+    use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
     use shared::store::LocalDir;
 
     let config = crate::config::Config::load(&args.config)?;
@@ -206,15 +207,9 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
             date_order: None,
             zip_limits: config.zip,
         };
-        let day = chrono::Utc::now().date_naive();
-        shared::collect::collect_export_drops(
-            &LocalDir::new(&drops),
-            &store,
-            &opts,
-            day,
-            &mut prepared,
-        )
-        .await?;
+        let day = CollectionDay(chrono::Utc::now().date_naive());
+        let mut source = ExportDrops::new(LocalDir::new(&drops), opts);
+        shared::collect::collect_source(&mut source, &store, day, &mut prepared).await?;
         let convert = ConvertOptions {
             render: config.render.clone(),
             folders: config.folders.clone(),

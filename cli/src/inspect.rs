@@ -1,7 +1,5 @@
 //! `archiver inspect`: an export file's items as JSON lines on stdout.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
@@ -10,8 +8,7 @@ use std::process::ExitCode;
 
 use chrono_tz::Tz;
 use memmap2::{Mmap, MmapOptions};
-use shared::item::JsonLines;
-use shared::sources::whatsapp_export::{Chat, ExportContext, ZipLimits, read_zip};
+use shared::sources::whatsapp_export::{ReadOptions, ZipLimits, open};
 
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
@@ -61,12 +58,6 @@ impl Deref for Input {
     }
 }
 
-/// The bytes as text, checked with SIMD; std's check only runs to describe
-/// an error.
-fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
-    simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes))
-}
-
 /// Parses the file and prints one JSON item per line; writes nothing else.
 pub fn inspect(args: &Args) -> crate::CliResult {
     let bytes = Input::open(&args.file)?;
@@ -75,35 +66,16 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (text, chat_name, media) = if file_name.to_ascii_lowercase().ends_with(".zip") {
-        let bundle = read_zip(&bytes, &ZipLimits::default())
-            .map_err(|e| format!("{}: {e}", args.file.display()))?;
-        let media = bundle.media_refs();
-        let chat_name = bundle.title_name(&file_name).to_owned();
-        (Cow::Owned(bundle.chat_text), chat_name, media)
-    } else {
-        let text =
-            utf8(&bytes).map_err(|e| format!("{} is not UTF-8 text: {e}", args.file.display()))?;
-        (Cow::Borrowed(text), file_name, HashMap::new())
-    };
-    let ctx = ExportContext {
+    let problem = |e: &dyn std::fmt::Display| format!("{}: {e}", args.file.display());
+    let export = open(&bytes, &file_name, &ZipLimits::default()).map_err(|e| problem(&e))?;
+    let opts = ReadOptions {
         custodian: &args.custodian,
-        file_name: &chat_name,
         tz: args.tz,
         date_order: None,
     };
-    let chat = Chat::prepare(&text, &ctx).map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let mut out = JsonLines::new(std::io::stdout().lock());
-    let mut write_error = None;
-    let lookup = |name: &str| media.get(name).cloned();
-    chat.visit_items(&lookup, |item| {
-        if write_error.is_none() {
-            write_error = out.write_lent(item).err();
-        }
-    });
-    if let Some(e) = write_error {
-        return Err(e.into());
-    }
-    drop(out.into_inner()?);
+    let (_, out) = export
+        .write_items(&opts, std::io::stdout().lock())
+        .map_err(|e| problem(&e))?;
+    drop(out);
     Ok(ExitCode::SUCCESS)
 }

@@ -17,13 +17,15 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
-use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
+use shared::layout::CollectionDay;
 use shared::mailbox::Imap;
 use shared::mailbox::imap::DEFAULT_MAX_MESSAGE_BYTES;
 use shared::mapping::{Mapper, MappingOptions, MappingTable, Severity, parse_region};
 use shared::report::Report;
+use shared::sources::Source;
+use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
 use shared::store::LocalDir;
 
 use tracing_subscriber::EnvFilter;
@@ -135,26 +137,29 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         }
         config::Target::Maildir(_) => None,
     };
+    let export = ExportOptions {
+        tz: config.tz,
+        date_order: config.date_order,
+        zip_limits: config.zip,
+    };
+    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(ExportDrops::new(
+        LocalDir::new(&config.drops),
+        export,
+    ))];
     let opts = RunOptions {
-        export: ExportOptions {
-            tz: config.tz,
-            date_order: config.date_order,
-            zip_limits: config.zip,
-        },
         convert: ConvertOptions {
             render: config.render.clone(),
             folders: config.folders.clone(),
             max_message_bytes,
         },
-        day: day.unwrap_or_else(|| Utc::now().date_naive()),
+        day: CollectionDay(day.unwrap_or_else(|| Utc::now().date_naive())),
     };
-    let drops = LocalDir::new(&config.drops);
     let store = LocalDir::new(&config.store);
     let outcome = runtime()?.block_on(async {
         let result = match open_target(&config).await? {
             Target::Maildir(mut maildir) => {
                 embedded::run(
-                    &drops,
+                    &mut sources,
                     &store,
                     std::slice::from_mut(&mut maildir),
                     &mapper,
@@ -165,7 +170,8 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
             }
             Target::Imap(mut imap) => {
                 let result =
-                    embedded::run(&drops, &store, &mut imap, &mapper, &opts, &mut report).await;
+                    embedded::run(&mut sources, &store, &mut imap, &mapper, &opts, &mut report)
+                        .await;
                 close(&mut imap).await;
                 result
             }

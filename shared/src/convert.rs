@@ -1,18 +1,22 @@
 //! The convert stage: a raw batch in, one EML per item and one delivery job
 //! per (item, mailbox) out.
 //!
-//! EMLs are written create-only to `eml/<day>/<item-id>.eml`; rendering is
-//! deterministic, so a replayed batch finds the same bytes already there.
-//! Items that map to nobody are recorded in `unmapped/<day>/<item-id>.json`
-//! with the reason, and their EML is still written.
+//! EMLs are written create-only to `eml/<item-day>/<item-id>.eml`;
+//! rendering is deterministic, so a replayed batch finds the same bytes
+//! already there. Items that map to nobody are recorded in
+//! `unmapped/<item-day>/<item-id>.json` with the reason, and their EML is
+//! still written. The batch's delivery jobs are persisted in
+//! `jobs/<batch>`, then handed to the [`JobQueue`].
 
 use futures::StreamExt;
 use futures::stream;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::item::{Item, Network};
+use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
+use crate::json_error;
+use crate::layout::{self, Failed, FailedLine, ItemDay, RawBatch, Unmapped};
 use crate::mapping::Mapper;
 use crate::render::{self, RenderInput, RenderOptions};
 use crate::report::Report;
@@ -54,56 +58,21 @@ impl Folders {
     }
 }
 
-/// One copy of one item for one mailbox: the message the deliver stage appends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryJob {
-    /// The mailbox address.
-    pub mailbox: String,
-    /// The folder in that mailbox.
-    pub folder: String,
-    /// Key of the EML in the archive store.
-    pub eml_key: String,
-    /// The EML's Message-ID.
-    pub message_id: String,
-    /// The item's source time (RFC 3339), the message's INTERNALDATE.
-    pub timestamp: String,
-}
-
-/// What `unmapped/<day>/<item-id>.json` records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unmapped {
-    /// The item id.
-    pub item_id: String,
-    /// Why no mailbox was found (the identities tried).
-    pub reason: String,
-    /// The rendered EML, kept in the archive.
-    pub eml_key: String,
-    /// The raw batch the item came from.
-    pub raw_key: String,
-}
-
-/// What `failed/<day>/<item-id>.json` records: an item that could not be
-/// rendered (its raw line stays in the raw batch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failed {
-    /// The item id.
-    pub item_id: String,
-    /// Why it could not be rendered.
-    pub reason: String,
-    /// The raw batch the item came from.
-    pub raw_key: String,
-}
-
-/// What `failed/lines/<sha256 of the raw key>-<line>.json` records: a raw
-/// line that is not a valid item (it stays in the raw batch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedLine {
-    /// The raw batch.
-    pub raw_key: String,
-    /// The line number, from 1.
-    pub line: usize,
-    /// What is wrong with it (never its content).
-    pub reason: String,
+/// Why a batch could not be converted (the caller retries it; every write
+/// is create-only, so a retry redoes nothing twice).
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The archive could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The batch's delivery jobs could not be queued.
+    #[error("{key}: {source}")]
+    Queue {
+        /// The raw batch whose jobs they were.
+        key: String,
+        /// What the queue answered.
+        source: QueueError,
+    },
 }
 
 /// How items are rendered and filed.
@@ -119,14 +88,39 @@ pub struct ConvertOptions {
     pub max_message_bytes: Option<u64>,
 }
 
-/// Converts every item of a raw batch; returns the delivery jobs.
+/// Converts every item of a raw batch, persists its delivery jobs in
+/// `jobs/<batch>` and hands them to `queue`.
 ///
 /// A line that is not a valid item, or an item that cannot be rendered, is
 /// reported with its line number, recorded under `failed/`, and the rest of
 /// the batch goes on. A batch that does not exist is
-/// [`StoreError::Missing`]. Only store failures stop the batch (the caller retries it; writes are
-/// create-only, so a retry redoes nothing twice).
-pub async fn convert_batch<S: ObjectStore>(
+/// [`StoreError::Missing`]. Only store and queue failures stop the batch.
+/// A batch converted again (a replay) finds its EMLs and job file stored
+/// and queues its jobs again; the deliver stage's ledger makes that a no-op.
+pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
+    store: &S,
+    queue: &Q,
+    batch: &RawBatch,
+    mapper: &Mapper,
+    opts: &ConvertOptions,
+    report: &mut Report,
+) -> Result<(), ConvertError> {
+    let raw_key = batch.key();
+    let jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
+    store
+        .put_new(&batch.jobs_key(), &jobs::to_lines(&jobs))
+        .await?;
+    queue
+        .send(batch, &jobs)
+        .await
+        .map_err(|source| ConvertError::Queue {
+            key: raw_key,
+            source,
+        })
+}
+
+/// Renders and files every item of a raw batch; returns its delivery jobs.
+async fn render_batch<S: ObjectStore>(
     store: &S,
     raw_key: &str,
     mapper: &Mapper,
@@ -160,15 +154,10 @@ pub async fn convert_batch<S: ObjectStore>(
                 let record = FailedLine {
                     raw_key: raw_key.to_owned(),
                     line: index + 1,
-                    reason: crate::embedded::json_problem(&e),
+                    reason: json_error::describe(&e),
                 };
-                let key = format!(
-                    "failed/lines/{}-{}.json",
-                    hex::encode(Sha256::digest(raw_key.as_bytes())),
-                    record.line
-                );
-                let body = serde_json::to_vec(&record).expect("failure records serialize");
-                store.put_new(&key, &body).await?;
+                let key = layout::failed_line_key(raw_key, record.line);
+                store.put_new(&key, &layout::record(&record)).await?;
                 report.error(format!(
                     "raw batch {raw_key} line {}: {} (recorded in {key})",
                     record.line, record.reason
@@ -207,7 +196,7 @@ async fn convert_item<S: ObjectStore>(
         files: &file_refs,
         raw_object: Some(raw_key),
     };
-    let day = item.day();
+    let day = ItemDay::of(item);
     let eml = match render_within_limit(&input, opts, report) {
         Ok(eml) => eml,
         Err(e) => {
@@ -217,15 +206,17 @@ async fn convert_item<S: ObjectStore>(
                 reason: e.to_string(),
                 raw_key: raw_key.to_owned(),
             };
-            let record = serde_json::to_vec(&record).expect("failure records serialize");
             store
-                .put_new(&format!("failed/{day}/{}.json", item.id), &record)
+                .put_new(
+                    &layout::failed_item_key(day, &item.id),
+                    &layout::record(&record),
+                )
                 .await?;
             report.error(format!("item {} of {raw_key}: {e}", item.id));
             return Ok(());
         }
     };
-    let eml_key = format!("eml/{day}/{}.eml", item.id);
+    let eml_key = layout::eml_key(day, &item.id);
     match store.put_new(&eml_key, &eml).await? {
         Created::New => report.emails_written += 1,
         Created::Exists => report.emails_existing += 1,
@@ -237,9 +228,11 @@ async fn convert_item<S: ObjectStore>(
             eml_key: eml_key.clone(),
             raw_key: raw_key.to_owned(),
         };
-        let record = serde_json::to_vec(&record).expect("unmapped records serialize");
         store
-            .put_new(&format!("unmapped/{day}/{}.json", item.id), &record)
+            .put_new(
+                &layout::unmapped_key(day, &item.id),
+                &layout::record(&record),
+            )
             .await?;
         report.unmapped += 1;
     }

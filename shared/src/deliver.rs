@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::convert::DeliveryJob;
 use crate::item::Timestamp;
+use crate::jobs::DeliveryJob;
 use crate::ledger::{self, Job, LedgerError, Outcome};
 use crate::mailbox::{Envelope, Mailbox};
 use crate::report::Report;

@@ -8,9 +8,9 @@
 //! ledger write never makes a duplicate.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::layout::{self, LedgerEntry, ledger_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
 use crate::store::{ObjectStore, StoreError};
 
@@ -31,29 +31,6 @@ pub enum LedgerError {
         /// The parse error.
         source: serde_json::Error,
     },
-}
-
-/// What the ledger records of one delivered message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    /// The message's Message-ID.
-    pub message_id: String,
-    /// The mailbox address.
-    pub mailbox: String,
-    /// The folder it was put in.
-    pub folder: String,
-    /// The server's id of the message (APPENDUID), when known.
-    pub uid: Option<String>,
-    /// SHA-256 (hex) of the delivered bytes.
-    pub sha256: String,
-    /// When the delivery was recorded (RFC 3339, UTC).
-    pub recorded_at: String,
-}
-
-/// The ledger key of a message in a mailbox.
-pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
-    let digest = Sha256::digest(message_id.as_bytes());
-    format!("delivered/{}/{}", mailbox, hex::encode(digest))
 }
 
 /// How a delivery job ended.
@@ -112,8 +89,7 @@ pub async fn deliver_once<S: ObjectStore, M: Mailbox>(
         sha256: hex::encode(Sha256::digest(job.message.bytes)),
         recorded_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
     };
-    let body = serde_json::to_vec(&entry).expect("ledger entries serialize");
-    store.put_new(&key, &body).await?;
+    store.put_new(&key, &layout::record(&entry)).await?;
     Ok(outcome)
 }
 

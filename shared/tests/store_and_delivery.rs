@@ -4,7 +4,8 @@
 use std::fs;
 
 use chrono::{TimeZone, Utc};
-use shared::ledger::{self, Job, Outcome, deliver_once, ledger_key};
+use shared::layout::{CollectionDay, RawBatch, ledger_key};
+use shared::ledger::{self, Job, Outcome, deliver_once};
 use shared::mailbox::{Envelope, Mailbox, Maildir};
 use shared::store::{Created, LocalDir, ObjectStore, StoreError};
 
@@ -186,8 +187,8 @@ async fn deliver_once_never_duplicates() {
 /// yet must not append it again.
 #[tokio::test]
 async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
-    use shared::convert::DeliveryJob;
     use shared::embedded::deliver_pending;
+    use shared::jobs::DeliveryJob;
     use shared::report::Report;
 
     let dir = tempfile::tempdir().unwrap();
@@ -203,14 +204,20 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
         timestamp: "2026-11-03T09:01:00Z".to_owned(),
     };
     let line = format!("{}\n", serde_json::to_string(&job).unwrap());
-    for batch in ["a.jsonl", "b.jsonl"] {
+    let batch = |id: &str| RawBatch {
+        source: "whatsapp-export".to_owned(),
+        day: CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap()),
+        id: id.to_owned(),
+    };
+    let (a, b) = (batch("a"), batch("b"));
+    for batch in [&a, &b] {
         store
-            .put_new(&format!("jobs/{batch}"), line.as_bytes())
+            .put_new(&batch.jobs_key(), line.as_bytes())
             .await
             .unwrap();
     }
     // The crash: b started and appended, no ledger entry, no done marker.
-    store.put_new("started/b.jsonl", b"").await.unwrap();
+    store.put_new(&b.started_key(), b"").await.unwrap();
     let mut maildir = Maildir::new(&mail);
     maildir
         .append(
@@ -231,6 +238,6 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
     assert_eq!(store.list("delivered/").await.unwrap().len(), 1);
     assert_eq!(
         store.list("done/").await.unwrap(),
-        ["done/a.jsonl", "done/b.jsonl"]
+        [a.done_key(), b.done_key()]
     );
 }

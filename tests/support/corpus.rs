@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 
 use chrono::{Duration, TimeZone, Utc};
-use shared::convert::DeliveryJob;
 use shared::item::{
     Conversation, ConversationKind, Item, ItemId, ItemKind, Participant, Raw, SourceKind, Timestamp,
 };
+use shared::jobs::DeliveryJob;
 use shared::render::{self, RenderInput, RenderOptions};
 use shared::store::{LocalDir, ObjectStore};
 

@@ -156,11 +156,7 @@ impl Dovecot {
 
     /// Checks, with IMAP SEARCH, that every job's Message-ID is in its
     /// mailbox's folder exactly once and that the folder holds nothing else.
-    pub async fn assert_each_exactly_once(
-        &self,
-        jobs: &[shared::convert::DeliveryJob],
-        folder: &str,
-    ) {
+    pub async fn assert_each_exactly_once(&self, jobs: &[shared::jobs::DeliveryJob], folder: &str) {
         let mut mailboxes: Vec<&str> = jobs.iter().map(|j| j.mailbox.as_str()).collect();
         mailboxes.sort_unstable();
         mailboxes.dedup();

@@ -3,12 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use shared::collect::ExportOptions;
 use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
+use shared::layout::CollectionDay;
 use shared::mailbox::Maildir;
 use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
 use shared::report::Report;
+use shared::sources::Source;
+use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
 use shared::store::LocalDir;
 
 /// The `examples/` directory (drops, mapping CSV, config).
@@ -30,11 +32,10 @@ pub fn mapper() -> Mapper {
 /// Runs the embedded pipeline over the example drops into a Maildir tree,
 /// with two lanes over the same tree (mailboxes delivered to in parallel).
 pub async fn run_into_maildir(store: &LocalDir, mail: &Path) -> Report {
-    let drops = LocalDir::new(dir());
     let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
     let mut report = Report::default();
     embedded::run(
-        &drops,
+        &mut sources(),
         store,
         &mut lanes,
         &mapper(),
@@ -46,15 +47,20 @@ pub async fn run_into_maildir(store: &LocalDir, mail: &Path) -> Report {
     report
 }
 
+/// The example drops, read as `examples/archiver.toml` reads them.
+pub fn sources() -> Vec<Box<dyn Source>> {
+    let export = ExportOptions {
+        tz: chrono_tz::Europe::London,
+        date_order: None,
+        zip_limits: Default::default(),
+    };
+    vec![Box::new(ExportDrops::new(LocalDir::new(dir()), export))]
+}
+
 /// Run options as `examples/archiver.toml` sets them, on a fixed day.
 pub fn run_options() -> RunOptions {
     RunOptions {
-        export: ExportOptions {
-            tz: chrono_tz::Europe::London,
-            date_order: None,
-            zip_limits: Default::default(),
-        },
         convert: ConvertOptions::default(),
-        day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+        day: CollectionDay(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()),
     }
 }

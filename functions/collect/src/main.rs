@@ -1,8 +1,10 @@
 //! The collect function: run by EventBridge Scheduler, pulls every source
-//! since its checkpoint into `raw/` (see `shared::pipeline::collect`).
+//! since its checkpoint into `raw/` (see `shared::lambda::collect`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::pipeline::{self, CollectRequest, settings::CollectSettings};
+use shared::lambda::{self, CollectRequest, settings::CollectSettings};
+use shared::sources::Source;
+use shared::sources::whatsapp_export::ExportDrops;
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
@@ -17,10 +19,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CollectRequest>| async move {
             let now = chrono::Utc::now();
-            let report = pipeline::collect(
-                drops,
+            let mut sources: Vec<Box<dyn Source>> = vec![Box::new(ExportDrops::new(
+                drops.clone(),
+                settings.export.clone(),
+            ))];
+            let report = lambda::collect(
+                &mut sources,
                 archive,
-                &settings.export,
                 settings.archive_tz,
                 &event.payload,
                 &event.context.request_id,

@@ -1,9 +1,9 @@
 //! The convert function: SQS batches of S3 notifications for `raw/` ->
-//! EMLs, unmapped records and delivery jobs (see `shared::pipeline::convert`).
+//! EMLs, unmapped records and delivery jobs (see `shared::lambda::convert`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::pipeline::{self, DeliverQueue, settings::ConvertSettings};
+use shared::lambda::{self, SqsQueue, settings::ConvertSettings};
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,8 +13,8 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_from_env().await;
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
     let config = S3Store::new(S3Store::client(&aws), &settings.config_bucket);
-    let queue = DeliverQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
-    let mapping = pipeline::MappingSource::new(
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
+    let mapping = lambda::MappingSource::new(
         config,
         settings.mapping_key.clone(),
         settings.mapping.clone(),
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         // The mapping CSV is read per invocation (and parsed only when it
         // changed), so an administrator's update applies at once.
         let mapper = mapping.current().await?;
-        let (response, report) = pipeline::convert(
+        let (response, report) = lambda::convert(
             archive,
             queue,
             &mapper,

@@ -1,9 +1,9 @@
 //! The deliver function: SQS batches of delivery jobs -> IMAP, exactly once
-//! (see `shared::pipeline::deliver`).
+//! (see `shared::lambda::deliver`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::pipeline::{self, settings::DeliverSettings};
+use shared::lambda::{self, settings::DeliverSettings};
 use shared::secrets::SecretsManagerSecret;
 use shared::store::S3Store;
 use tokio::sync::Mutex;
@@ -21,9 +21,9 @@ async fn main() -> Result<(), Error> {
     let (archive, lanes) = (&archive, &lanes);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let mut lanes = lanes.lock().await;
-        let last_start = pipeline::start_no_job_after(event.context.deadline, chrono::Utc::now());
+        let last_start = lambda::start_no_job_after(event.context.deadline, chrono::Utc::now());
         let (response, report) =
-            pipeline::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
+            lambda::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
         report.log();
         Ok::<SqsBatchResponse, Error>(response)
     }))

@@ -118,17 +118,12 @@ impl ExportBundle {
                     size: file.bytes.len() as u64,
                     sha256: file.sha256.clone(),
                     content_type: content_type(&file.name).to_owned(),
-                    object_key: media_key(&file.sha256),
+                    object_key: crate::layout::media_key(&file.sha256),
                 };
                 (file.name.clone(), media)
             })
             .collect()
     }
-}
-
-/// The archive key of a media file.
-pub fn media_key(sha256: &str) -> String {
-    format!("media/{sha256}")
 }
 
 /// Opens an export zip, checking every bound before trusting any entry.

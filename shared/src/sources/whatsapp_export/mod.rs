@@ -36,16 +36,20 @@
 mod archive;
 mod conversation;
 mod dates;
+mod drops;
 mod header;
 mod ids;
 mod lines;
 mod markers;
+mod open;
 mod people;
 mod text;
 
 pub mod bench_data;
 
-pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, media_key, read_zip};
+pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
+pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
+pub use open::{Export, OpenError, ReadError, ReadOptions, open};
 
 use std::borrow::Cow;
 use std::fmt;

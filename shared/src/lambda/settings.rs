@@ -6,11 +6,11 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 
-use crate::collect::ExportOptions;
 use crate::convert::{ConvertOptions, Folders};
 use crate::mailbox::imap::{AuthMethod, ImapSettings};
 use crate::mapping::{MappingOptions, parse_region};
 use crate::render::RenderOptions;
+use crate::sources::whatsapp_export::ExportOptions;
 use crate::sources::whatsapp_export::{DateOrder, ZipLimits};
 
 /// A missing or unusable environment variable.

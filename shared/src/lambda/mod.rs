@@ -2,7 +2,7 @@
 //!
 //! - [`collect`]: a scheduler event -> raw batches (once per scheduled run).
 //! - [`convert`]: an SQS batch of S3 notifications for `raw/` -> EMLs and
-//!   delivery jobs on the [`DeliverQueue`].
+//!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]).
 //! - [`deliver`]: an SQS batch of delivery jobs -> IMAP, exactly once.
 //!
 //! Each SQS message is judged on its own: the response names exactly the
@@ -20,17 +20,20 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
 pub use self::events::{CollectRequest, NotificationError, notification_keys};
 pub use self::mapping::{MappingSource, MappingSourceError};
-pub use self::queue::{DeliverQueue, QueueError};
-use crate::collect::{self as collect_stage, ExportOptions};
-use crate::convert::{self as convert_stage, ConvertOptions, DeliveryJob};
+pub use self::queue::SqsQueue;
+use crate::collect as collect_stage;
+use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};
 use crate::deliver::deliver_jobs;
+use crate::jobs::{DeliveryJob, JobQueue};
+use crate::json_error;
+use crate::layout::{self, Claim, CollectionDay, RawBatch};
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
 use crate::report::Report;
+use crate::sources::Source;
 use crate::store::{Created, ObjectStore, StoreError};
 
 /// Why one SQS message failed (it is named in the batch response, so SQS
@@ -46,14 +49,9 @@ pub enum MessageError {
     /// The archive could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Delivery jobs could not be queued.
-    #[error("{key}: {source}")]
-    Queue {
-        /// The raw batch whose jobs they were.
-        key: String,
-        /// What the queue answered.
-        source: QueueError,
-    },
+    /// A raw batch could not be converted or its jobs queued.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
 }
 
 /// Time kept free at the end of an invocation (at most; a tenth of the
@@ -72,14 +70,6 @@ pub fn start_no_job_after(deadline_ms: u64, now: DateTime<Utc>) -> Option<Instan
     Some(Instant::now() + left - DEADLINE_MARGIN.min(left / 10))
 }
 
-/// The claim a collect run writes for its window, so that a second
-/// invocation for the same scheduled run does nothing.
-#[derive(Debug, Serialize, Deserialize)]
-struct Claim {
-    run: String,
-    claimed_at: String,
-}
-
 /// Collects every source for one run, filing batches under the archive day
 /// (in `archive_tz`) of the scheduled time or of the request's `day`.
 ///
@@ -88,10 +78,9 @@ struct Claim {
 /// twice) finds the claim and does nothing; a retry of the same invocation
 /// (same `run_id`, the Lambda request id) goes on. Either way nothing is
 /// collected twice: drops are checkpointed by content.
-pub async fn collect<D: ObjectStore, S: ObjectStore>(
-    drops: &D,
+pub async fn collect<S: ObjectStore>(
+    sources: &mut [Box<dyn Source + '_>],
     archive: &S,
-    opts: &ExportOptions,
     archive_tz: Tz,
     request: &CollectRequest,
     run_id: &str,
@@ -99,13 +88,12 @@ pub async fn collect<D: ObjectStore, S: ObjectStore>(
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
     if let Some(window) = request.window() {
-        let key = format!("collected/runs/{window}");
+        let key = layout::run_claim_key(&window);
         let claim = Claim {
             run: run_id.to_owned(),
             claimed_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
         };
-        let body = serde_json::to_vec(&claim).expect("claims serialize");
-        if archive.put_new(&key, &body).await? == Created::Exists {
+        if archive.put_new(&key, &layout::record(&claim)).await? == Created::Exists {
             let holder = archive
                 .get(&key)
                 .await?
@@ -118,8 +106,8 @@ pub async fn collect<D: ObjectStore, S: ObjectStore>(
             }
         }
     }
-    let day = request.day(archive_tz, now);
-    collect_stage::collect_export_drops(drops, archive, opts, day, &mut report).await?;
+    let day = CollectionDay(request.day(archive_tz, now));
+    collect_stage::collect(sources, archive, day, &mut report).await?;
     Ok(report)
 }
 
@@ -129,9 +117,9 @@ pub async fn collect<D: ObjectStore, S: ObjectStore>(
 /// A message that is not an S3 notification, or whose batch cannot be read,
 /// converted or queued, is reported failed (SQS retries it, then moves it to
 /// the dead-letter queue). Objects outside `raw/**.jsonl` are ignored.
-pub async fn convert<S: ObjectStore>(
+pub async fn convert<S: ObjectStore, Q: JobQueue>(
     store: &S,
-    queue: &DeliverQueue,
+    queue: &Q,
     mapper: &Mapper,
     opts: &ConvertOptions,
     messages: &[SqsMessage],
@@ -150,9 +138,9 @@ pub async fn convert<S: ObjectStore>(
     (response, report)
 }
 
-async fn convert_message<S: ObjectStore>(
+async fn convert_message<S: ObjectStore, Q: JobQueue>(
     store: &S,
-    queue: &DeliverQueue,
+    queue: &Q,
     mapper: &Mapper,
     opts: &ConvertOptions,
     message: &SqsMessage,
@@ -160,15 +148,11 @@ async fn convert_message<S: ObjectStore>(
 ) -> Result<(), MessageError> {
     let keys = notification_keys(message.body.as_deref())?;
     for key in keys {
-        if !(key.starts_with("raw/") && key.ends_with(".jsonl")) {
+        let Some(batch) = RawBatch::parse(&key) else {
             report.warning(format!("{key}: not a raw batch, ignored"));
             continue;
-        }
-        let jobs = convert_stage::convert_batch(store, &key, mapper, opts, report).await?;
-        queue
-            .send(&jobs)
-            .await
-            .map_err(|source| MessageError::Queue { key, source })?;
+        };
+        convert_stage::convert_batch(store, queue, &batch, mapper, opts, report).await?;
     }
     Ok(())
 }
@@ -199,7 +183,7 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
             .ok_or(MessageError::Notification(NotificationError::NoBody))
             .and_then(|body| {
                 serde_json::from_str::<DeliveryJob>(body)
-                    .map_err(|e| MessageError::NotAJob(crate::embedded::json_problem(&e)))
+                    .map_err(|e| MessageError::NotAJob(json_error::describe(&e)))
             });
         match parsed {
             Ok(job) => {
@@ -239,6 +223,7 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::whatsapp_export::{ExportDrops, ExportOptions};
     use crate::store::LocalDir;
 
     #[test]
@@ -324,22 +309,23 @@ mod tests {
             date_order: None,
             zip_limits: Default::default(),
         };
+        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(ExportDrops::new(drops, opts))];
         let request: CollectRequest =
             serde_json::from_str(r#"{"scheduled_time":"2026-11-21T00:30:00Z"}"#).unwrap();
         let now = Utc::now();
         let tz = chrono_tz::Europe::London;
-        let first = collect(&drops, &archive, &opts, tz, &request, "run-1", now)
+        let first = collect(&mut sources, &archive, tz, &request, "run-1", now)
             .await
             .unwrap();
         assert_eq!((first.drops_collected, first.items_collected), (1, 1));
         // The same invocation retried goes on (and finds the drop collected).
-        let retry = collect(&drops, &archive, &opts, tz, &request, "run-1", now)
+        let retry = collect(&mut sources, &archive, tz, &request, "run-1", now)
             .await
             .unwrap();
         assert_eq!(retry.drops_already_collected, 1);
         assert!(retry.warnings.is_empty(), "{:?}", retry.warnings);
         // Another invocation for the same window does nothing at all.
-        let other = collect(&drops, &archive, &opts, tz, &request, "run-2", now)
+        let other = collect(&mut sources, &archive, tz, &request, "run-2", now)
             .await
             .unwrap();
         assert_eq!(other.drops_already_collected, 0);

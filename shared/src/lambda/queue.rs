@@ -1,33 +1,18 @@
-//! The deliver queue: convert sends one SQS message per delivery job.
+//! The deliver queue in AWS: convert sends one SQS message per delivery job.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use sha2::{Digest, Sha256};
 
-use crate::convert::DeliveryJob;
+use crate::jobs::{DeliveryJob, JobQueue, QueueError};
+use crate::layout::RawBatch;
 
 /// SQS takes at most this many messages per batch call.
 const SQS_BATCH: usize = 10;
 
 /// Attempts for entries SQS refuses inside an accepted batch call.
 const ENTRY_ATTEMPTS: u32 = 3;
-
-/// Why jobs could not be queued.
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    /// SQS refused the call.
-    #[error("deliver queue: {0}")]
-    Send(String),
-    /// Some entries were refused every time.
-    #[error("deliver queue: {count} jobs refused ({reason})")]
-    Refused {
-        /// How many jobs.
-        count: usize,
-        /// SQS's reason for the first of them.
-        reason: String,
-    },
-}
 
 /// The SQS queue delivery jobs go to.
 ///
@@ -37,22 +22,22 @@ pub enum QueueError {
 /// id per (mailbox, Message-ID), so SQS itself drops a job queued twice
 /// within five minutes.
 #[derive(Debug, Clone)]
-pub struct DeliverQueue {
+pub struct SqsQueue {
     client: Client,
     url: String,
     fifo: bool,
 }
 
-impl DeliverQueue {
+impl SqsQueue {
     /// The queue at `url`.
     pub fn new(client: Client, url: impl Into<String>) -> Self {
         let url = url.into();
         let fifo = url.ends_with(".fifo");
-        DeliverQueue { client, url, fifo }
+        SqsQueue { client, url, fifo }
     }
 
     /// Queues the jobs.
-    pub async fn send(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+    async fn send_all(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
         for chunk in jobs.chunks(SQS_BATCH) {
             let mut pending: Vec<(usize, &DeliveryJob)> = chunk.iter().enumerate().collect();
             let mut attempt = 0;
@@ -105,6 +90,12 @@ impl DeliverQueue {
                 .message_deduplication_id(hex::encode(hasher.finalize()));
         }
         entry.build().map_err(|e| QueueError::Send(e.to_string()))
+    }
+}
+
+impl JobQueue for SqsQueue {
+    async fn send(&self, _batch: &RawBatch, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+        self.send_all(jobs).await
     }
 }
 

@@ -1,0 +1,371 @@
+//! The archive store's layout: every object key and every record the
+//! stages write, built and parsed here and nowhere else.
+//!
+//! A local directory and an S3 bucket hold the same tree:
+//!
+//! | key | written by | what it holds |
+//! |---|---|---|
+//! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
+//! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was read from |
+//! | `media/<sha256>` | collect | one attachment, named by its content |
+//! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
+//! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
+//! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
+//! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
+//! | `failed/<item-day>/<item-id>.json` | convert | an item that could not be rendered ([`Failed`]) |
+//! | `failed/lines/<sha256(raw key)>-<line>.json` | convert | a raw line that is no item ([`FailedLine`]) |
+//! | `jobs/<source>/<collection-day>/<batch>.jsonl` | convert | the batch's delivery jobs, one per line |
+//! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
+//! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
+//! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger ([`LedgerEntry`]) |
+//!
+//! Two meanings of "day", never mixed:
+//! - the **collection day** ([`CollectionDay`]) is the day, in the
+//!   archive's time zone, of the run that pulled a batch (the scheduled
+//!   time, or the day asked for by a backfill). It files what a run pulled:
+//!   `raw/`, and so `jobs/`, `started/`, `done/`.
+//! - the **item day** ([`ItemDay`]) is the UTC date of the item's own
+//!   timestamp, when the message was sent. It files what belongs to one
+//!   item: `eml/`, `unmapped/`, `failed/`. An export collected today files
+//!   its messages of last year under last year's days.
+//!
+//! Every write is create-only ([`crate::store::ObjectStore::put_new`]):
+//! each key is recomputed the same way on a retry, so a retry finds what
+//! the first attempt wrote and adds nothing.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::item::{Item, ItemId};
+
+/// The prefix of raw batches; S3 notifications for keys under it with the
+/// suffix [`RAW_BATCH_SUFFIX`] start convert (template.yaml).
+pub const RAW_PREFIX: &str = "raw/";
+
+/// The suffix of a raw batch's key.
+pub const RAW_BATCH_SUFFIX: &str = ".jsonl";
+
+/// The prefix of delivery job files.
+pub const JOBS_PREFIX: &str = "jobs/";
+
+/// The day, in the archive's time zone, of the run that collected a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CollectionDay(pub NaiveDate);
+
+impl fmt::Display for CollectionDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The UTC date of an item's own timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemDay(pub NaiveDate);
+
+impl ItemDay {
+    /// The day of an item.
+    pub fn of(item: &Item<'_>) -> ItemDay {
+        ItemDay(item.timestamp.0.date_naive())
+    }
+}
+
+impl fmt::Display for ItemDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBatch {
+    /// The source's name (its folder under `raw/` and `collected/`).
+    pub source: String,
+    /// The day of the run that collected it.
+    pub day: CollectionDay,
+    /// The batch id (see [`crate::sources::Source`] for its contract).
+    pub id: String,
+}
+
+impl RawBatch {
+    /// The batch's key.
+    pub fn key(&self) -> String {
+        format!(
+            "{RAW_PREFIX}{}/{}/{}{RAW_BATCH_SUFFIX}",
+            self.source, self.day, self.id
+        )
+    }
+
+    /// The key of an original the batch was read from, kept beside it.
+    pub fn original_key(&self, file_name: &str) -> String {
+        format!(
+            "{RAW_PREFIX}{}/{}/{}/{file_name}",
+            self.source, self.day, self.id
+        )
+    }
+
+    /// Reads a raw batch key; `None` for any other key (an original, a
+    /// key of another prefix, a malformed day).
+    pub fn parse(key: &str) -> Option<RawBatch> {
+        let rest = key
+            .strip_prefix(RAW_PREFIX)?
+            .strip_suffix(RAW_BATCH_SUFFIX)?;
+        let mut parts = rest.split('/');
+        let (source, day, id) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || source.is_empty() || id.is_empty() {
+            return None;
+        }
+        let day = CollectionDay(day.parse().ok()?);
+        Some(RawBatch {
+            source: source.to_owned(),
+            day,
+            id: id.to_owned(),
+        })
+    }
+
+    /// The batch's name in the `jobs/`, `started/` and `done/` folders
+    /// (its key without `raw/`).
+    fn name(&self) -> String {
+        self.key()[RAW_PREFIX.len()..].to_owned()
+    }
+
+    /// `jobs/<...>`: the batch's delivery jobs.
+    pub fn jobs_key(&self) -> String {
+        format!("{JOBS_PREFIX}{}", self.name())
+    }
+
+    /// `started/<...>`: delivery of the batch's jobs began.
+    pub fn started_key(&self) -> String {
+        format!("started/{}", self.name())
+    }
+
+    /// `done/<...>`: every job of the batch is delivered.
+    pub fn done_key(&self) -> String {
+        format!("done/{}", self.name())
+    }
+
+    /// The batch whose jobs a `jobs/` key holds.
+    pub fn of_jobs_key(key: &str) -> Option<RawBatch> {
+        let name = key.strip_prefix(JOBS_PREFIX)?;
+        RawBatch::parse(&format!("{RAW_PREFIX}{name}"))
+    }
+}
+
+impl fmt::Display for RawBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// `media/<sha256>`: an attachment, named by its content.
+pub fn media_key(sha256: &str) -> String {
+    format!("media/{sha256}")
+}
+
+/// `collected/<source>/`: the folder of a source's checkpoints.
+pub fn checkpoints_prefix(source: &str) -> String {
+    format!("collected/{source}/")
+}
+
+/// `collected/<source>/<position>`: a source's checkpoint.
+pub fn checkpoint_key(source: &str, position: &str) -> String {
+    format!("{}{position}", checkpoints_prefix(source))
+}
+
+/// `collected/runs/<window>`: the claim of a scheduled collect run.
+pub fn run_claim_key(window: &str) -> String {
+    format!("collected/runs/{window}")
+}
+
+/// `eml/<item-day>/<item-id>.eml`.
+pub fn eml_key(day: ItemDay, id: &ItemId) -> String {
+    format!("eml/{day}/{id}.eml")
+}
+
+/// `unmapped/<item-day>/<item-id>.json`.
+pub fn unmapped_key(day: ItemDay, id: &ItemId) -> String {
+    format!("unmapped/{day}/{id}.json")
+}
+
+/// `failed/<item-day>/<item-id>.json`.
+pub fn failed_item_key(day: ItemDay, id: &ItemId) -> String {
+    format!("failed/{day}/{id}.json")
+}
+
+/// `failed/lines/<sha256 of the raw key>-<line>.json`.
+pub fn failed_line_key(raw_key: &str, line: usize) -> String {
+    let digest = hex::encode(Sha256::digest(raw_key.as_bytes()));
+    format!("failed/lines/{digest}-{line}.json")
+}
+
+/// `delivered/<mailbox>/<sha256 of the Message-ID>`: the ledger entry of a
+/// message in a mailbox.
+pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
+    let digest = Sha256::digest(message_id.as_bytes());
+    format!("delivered/{}/{}", mailbox, hex::encode(digest))
+}
+
+/// A record as stored: compact JSON.
+pub fn record<T: Serialize>(record: &T) -> Vec<u8> {
+    serde_json::to_vec(record).expect("store records serialize")
+}
+
+/// A source's checkpoint, written once its batch is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collected {
+    /// Where the batch came from: a drop's key, a position range
+    /// (`drop_key` in the record, its name from when drops were the only
+    /// source).
+    #[serde(rename = "drop_key")]
+    pub origin: String,
+    /// The raw batch written from it.
+    pub raw_key: String,
+    /// Items in the batch.
+    pub items: u64,
+}
+
+/// The claim a scheduled collect run writes for its window, so that a
+/// second invocation for the same run does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The invocation (Lambda request id) that holds the window.
+    pub run: String,
+    /// When it claimed it (RFC 3339, UTC).
+    pub claimed_at: String,
+}
+
+/// An item that maps to no mailbox; its EML is still written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmapped {
+    /// The item id.
+    pub item_id: String,
+    /// Why no mailbox was found (the identities tried).
+    pub reason: String,
+    /// The rendered EML, kept in the archive.
+    pub eml_key: String,
+    /// The raw batch the item came from.
+    pub raw_key: String,
+}
+
+/// An item that could not be rendered (its raw line stays in the batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    /// The item id.
+    pub item_id: String,
+    /// Why it could not be rendered.
+    pub reason: String,
+    /// The raw batch the item came from.
+    pub raw_key: String,
+}
+
+/// A raw line that is not a valid item (it stays in the raw batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedLine {
+    /// The raw batch.
+    pub raw_key: String,
+    /// The line number, from 1.
+    pub line: usize,
+    /// What is wrong with it (never its content).
+    pub reason: String,
+}
+
+/// What the ledger records of one delivered message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The message's Message-ID.
+    pub message_id: String,
+    /// The mailbox address.
+    pub mailbox: String,
+    /// The folder it was put in.
+    pub folder: String,
+    /// The server's id of the message (APPENDUID), when known.
+    pub uid: Option<String>,
+    /// SHA-256 (hex) of the delivered bytes.
+    pub sha256: String,
+    /// When the delivery was recorded (RFC 3339, UTC).
+    pub recorded_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> RawBatch {
+        RawBatch {
+            source: "whatsapp-export".to_owned(),
+            day: CollectionDay(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()),
+            id: "ab12".to_owned(),
+        }
+    }
+
+    #[test]
+    fn raw_batch_keys_round_trip_and_name_their_jobs() {
+        let batch = batch();
+        assert_eq!(batch.key(), "raw/whatsapp-export/2026-11-21/ab12.jsonl");
+        assert_eq!(RawBatch::parse(&batch.key()), Some(batch.clone()));
+        assert_eq!(
+            batch.jobs_key(),
+            "jobs/whatsapp-export/2026-11-21/ab12.jsonl"
+        );
+        assert_eq!(
+            RawBatch::of_jobs_key(&batch.jobs_key()),
+            Some(batch.clone())
+        );
+        assert_eq!(
+            batch.done_key(),
+            "done/whatsapp-export/2026-11-21/ab12.jsonl"
+        );
+        assert_eq!(
+            batch.started_key(),
+            "started/whatsapp-export/2026-11-21/ab12.jsonl"
+        );
+    }
+
+    #[test]
+    fn only_batch_keys_parse_as_batches() {
+        let batch = batch();
+        for key in [
+            batch.original_key("chat.jsonl"),
+            batch.original_key("WhatsApp Chat with Bob.txt"),
+            "raw/whatsapp-export/yesterday/ab12.jsonl".to_owned(),
+            "raw/whatsapp-export/2026-11-21/.jsonl".to_owned(),
+            "eml/2026-11-21/ab12.eml".to_owned(),
+            media_key("ab12"),
+        ] {
+            assert_eq!(RawBatch::parse(&key), None, "{key}");
+        }
+    }
+
+    /// The S3 notification that starts convert (template.yaml) must match
+    /// exactly the raw batch keys built here.
+    #[test]
+    fn the_templates_notification_filter_matches_raw_batch_keys() {
+        let template = include_str!("../../template.yaml");
+        let (mut prefix, mut suffix) = (None, None);
+        let mut name = None;
+        for line in template.lines().map(str::trim) {
+            if let Some(n) = line.strip_prefix("- Name: ") {
+                name = Some(n.trim());
+            } else if let Some(value) = line.strip_prefix("Value: ") {
+                match name.take() {
+                    Some("prefix") => prefix = Some(value.trim()),
+                    Some("suffix") => suffix = Some(value.trim()),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(prefix, Some(RAW_PREFIX));
+        assert_eq!(suffix, Some(RAW_BATCH_SUFFIX));
+        let key = batch().key();
+        assert!(key.starts_with(RAW_PREFIX) && key.ends_with(RAW_BATCH_SUFFIX));
+        for other in [
+            media_key("ab"),
+            batch().jobs_key(),
+            checkpoint_key("x", "y"),
+        ] {
+            assert!(!other.starts_with(RAW_PREFIX), "{other}");
+        }
+    }
+}
