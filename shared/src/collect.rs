@@ -46,7 +46,7 @@ pub async fn collect_source<S: ObjectStore>(
             .filter(|position| !position.contains('/'))
             .map(str::to_owned)
     });
-    let checkpoints = Checkpoints::new(positions);
+    let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
     while let Some(batch) = source.next_batch(&checkpoints, report).await? {
         let raw = RawBatch {
@@ -71,10 +71,11 @@ pub async fn collect_source<S: ObjectStore>(
             items: batch.items,
         };
         let checkpoint = layout::checkpoint_key(&name, &batch.position);
-        match archive
+        let created = archive
             .put_new(&checkpoint, &layout::record(&record))
-            .await?
-        {
+            .await?;
+        checkpoints.insert(batch.position);
+        match created {
             Created::New => {
                 report.drops_collected += 1;
                 report.items_collected += batch.items;

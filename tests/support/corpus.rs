@@ -8,6 +8,7 @@ use shared::item::{
     Conversation, ConversationKind, Item, ItemId, ItemKind, Participant, Raw, SourceKind, Timestamp,
 };
 use shared::jobs::DeliveryJob;
+use shared::layout::{self, CollectionDay, ItemDay, RawBatch};
 use shared::render::{self, RenderInput, RenderOptions};
 use shared::store::{LocalDir, ObjectStore};
 
@@ -68,7 +69,7 @@ pub async fn write(
             raw_object: None,
         };
         let eml = render::render(&input, &RenderOptions::default()).unwrap();
-        let eml_key = format!("eml/{}/{}.eml", item.day(), item.id);
+        let eml_key = layout::eml_key(ItemDay::of(&item), &item.id);
         store.put_new(&eml_key, &eml).await.unwrap();
         let job = DeliveryJob {
             mailbox: mailbox.clone(),
@@ -81,17 +82,23 @@ pub async fn write(
         lines.push(b'\n');
         jobs.push(job);
     }
-    store
-        .put_new("jobs/synthetic/batch.jsonl", &lines)
-        .await
-        .unwrap();
+    store.put_new(&batch().jobs_key(), &lines).await.unwrap();
     jobs
+}
+
+/// The raw batch the corpus's jobs belong to.
+fn batch() -> RawBatch {
+    RawBatch {
+        source: "synthetic".to_owned(),
+        day: CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()),
+        id: "batch".to_owned(),
+    }
 }
 
 /// Checks the store after a complete run of the corpus: one ledger entry
 /// per job and the batch marked done.
 pub async fn assert_fully_ledgered(store: &LocalDir, jobs: &[DeliveryJob]) {
     assert_eq!(store.list("delivered/").await.unwrap().len(), jobs.len());
-    let done = store.get("done/synthetic/batch.jsonl").await.unwrap();
+    let done = store.get(&batch().done_key()).await.unwrap();
     assert!(done.is_some(), "the batch is marked done");
 }

@@ -97,8 +97,8 @@ pub struct Media {
     pub bytes: Vec<u8>,
 }
 
-/// The positions a source has completed, as collect read them from
-/// `collected/<source>/` when the pull started.
+/// The positions a source has completed: those in `collected/<source>/`
+/// when the pull started, and those collect stored since.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checkpoints {
     positions: BTreeSet<String>,
@@ -115,6 +115,11 @@ impl Checkpoints {
     /// Whether a position was completed (a drop already collected).
     pub fn contains(&self, position: &str) -> bool {
         self.positions.contains(position)
+    }
+
+    /// Records a position completed during the pull.
+    pub(crate) fn insert(&mut self, position: String) {
+        self.positions.insert(position);
     }
 
     /// The greatest position completed: where a source that pulls in order

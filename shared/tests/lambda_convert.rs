@@ -1,0 +1,167 @@
+//! The convert function's path (`shared::lambda::convert`) on a local
+//! store, with no LocalStack: an SQS event of S3 notifications (a fixture
+//! as Lambda delivers it) in, EMLs, the batch's persisted jobs and the
+//! jobs handed to the queue out, and per-record failures named.
+
+use std::sync::Mutex;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use shared::convert::ConvertOptions;
+use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
+use shared::lambda;
+use shared::layout::RawBatch;
+use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::report::Report;
+use shared::store::{LocalDir, ObjectStore};
+
+const EVENT: &[u8] = include_bytes!("fixtures/lambda/convert-event.json");
+const RAW_BATCH: &[u8] = include_bytes!("fixtures/lambda/raw-batch.jsonl");
+/// The key the fixture's notification names (URL-encoded there).
+const RAW_KEY: &str = "raw/whatsapp-export/2026-11-21/fixture batch.jsonl";
+
+/// A queue that keeps what it is given, or refuses everything.
+#[derive(Default)]
+struct Recorded {
+    refuse: bool,
+    sent: Mutex<Vec<(String, Vec<DeliveryJob>)>>,
+}
+
+impl JobQueue for Recorded {
+    async fn send(&self, batch: &RawBatch, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+        if self.refuse {
+            return Err(QueueError::Send("the queue is unavailable".to_owned()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((batch.key(), jobs.to_vec()));
+        Ok(())
+    }
+}
+
+fn mapper() -> Mapper {
+    let opts = MappingOptions {
+        default_region: parse_region("GB").unwrap(),
+        id_domain: None,
+    };
+    let csv = include_bytes!("../../examples/mapping.csv");
+    let (table, _) = MappingTable::from_csv(csv, &opts).unwrap();
+    Mapper::new(table, opts).unwrap()
+}
+
+async fn store_with_batch(dir: &tempfile::TempDir) -> LocalDir {
+    let store = LocalDir::new(dir.path().join("archive"));
+    store.put_new(RAW_KEY, RAW_BATCH).await.unwrap();
+    store
+}
+
+fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_notified_batch_is_rendered_its_jobs_persisted_then_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_batch(&dir).await;
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let queue = Recorded::default();
+    let opts = ConvertOptions::default();
+    let (response, report) =
+        lambda::convert(&store, &queue, &mapper(), &opts, &event.records).await;
+
+    // Only the record that is no S3 notification failed; a notification
+    // for an object outside raw/ is ignored with a warning.
+    assert_eq!(failures(&response), ["not-a-notification"]);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(report.warnings[0].contains("media/0123abcd"), "{report:?}");
+    assert_eq!(report.emails_written, 3);
+    assert_eq!(store.list("eml/").await.unwrap().len(), 3);
+
+    // The jobs handed to the queue are exactly the persisted job file.
+    let batch = RawBatch::parse(RAW_KEY).unwrap();
+    let persisted = store.get(&batch.jobs_key()).await.unwrap().unwrap();
+    let mut stored = Vec::new();
+    assert!(!jobs::read_lines(
+        &persisted,
+        "jobs",
+        &mut stored,
+        &mut Report::default()
+    ));
+    let sent = queue.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, RAW_KEY);
+    assert_eq!(sent[0].1, stored);
+    // The custodian (Alice) gets every item; Bob is known by name only.
+    assert_eq!(stored.len(), 3);
+    assert!(
+        stored
+            .iter()
+            .all(|job| job.mailbox == "alice.example@corp.example")
+    );
+}
+
+#[tokio::test]
+async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_batch(&dir).await;
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let queue = Recorded {
+        refuse: true,
+        ..Recorded::default()
+    };
+    let records = &event.records[..1];
+    let (response, report) = lambda::convert(
+        &store,
+        &queue,
+        &mapper(),
+        &ConvertOptions::default(),
+        records,
+    )
+    .await;
+    assert_eq!(failures(&response), ["raw-batch"]);
+    assert!(
+        report.errors[0].contains("the queue is unavailable"),
+        "{:?}",
+        report.errors
+    );
+    let batch = RawBatch::parse(RAW_KEY).unwrap();
+    assert!(store.get(&batch.jobs_key()).await.unwrap().is_some());
+
+    // SQS delivers the message again: the EMLs and job file are found
+    // stored, and the jobs are queued this time.
+    let queue = Recorded::default();
+    let (response, report) = lambda::convert(
+        &store,
+        &queue,
+        &mapper(),
+        &ConvertOptions::default(),
+        records,
+    )
+    .await;
+    assert!(failures(&response).is_empty(), "{:?}", report.errors);
+    assert_eq!((report.emails_written, report.emails_existing), (0, 3));
+    assert_eq!(queue.sent.lock().unwrap()[0].1.len(), 3);
+}
+
+#[tokio::test]
+async fn a_notification_for_a_missing_batch_fails_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let (response, report) = lambda::convert(
+        &store,
+        &Recorded::default(),
+        &mapper(),
+        &ConvertOptions::default(),
+        &event.records[..1],
+    )
+    .await;
+    assert_eq!(failures(&response), ["raw-batch"]);
+    assert!(
+        report.errors[0].contains("not found"),
+        "{:?}",
+        report.errors
+    );
+}
