@@ -160,7 +160,7 @@ pub async fn convert_batch<S: ObjectStore>(
                 let record = FailedLine {
                     raw_key: raw_key.to_owned(),
                     line: index + 1,
-                    reason: crate::embedded::json_problem(&e),
+                    reason: crate::json_error::describe(&e),
                 };
                 let key = format!(
                     "failed/lines/{}-{}.json",

@@ -131,7 +131,7 @@ fn read_jobs(bytes: &[u8], batch: &str, jobs: &mut Vec<DeliveryJob>, report: &mu
                 report.error(format!(
                     "jobs/{batch} line {}: {}",
                     index + 1,
-                    json_problem(&e)
+                    crate::json_error::describe(&e)
                 ));
                 unreadable = true;
             }
@@ -175,9 +175,4 @@ async fn pending_batches<S: ObjectStore>(store: &S) -> Result<Vec<String>, Store
         }
     }
     Ok(pending)
-}
-
-/// Where a JSON line is broken, without repeating any of its content.
-pub(crate) fn json_problem(e: &serde_json::Error) -> String {
-    format!("{:?} error at column {}", e.classify(), e.column())
 }

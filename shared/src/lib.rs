@@ -4,11 +4,13 @@
 //!
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
+pub mod address;
 pub mod collect;
 pub mod convert;
 pub mod deliver;
 pub mod embedded;
 pub mod item;
+pub(crate) mod json_error;
 pub mod ledger;
 pub mod mailbox;
 pub mod mapping;

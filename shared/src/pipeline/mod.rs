@@ -199,7 +199,7 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
             .ok_or(MessageError::Notification(NotificationError::NoBody))
             .and_then(|body| {
                 serde_json::from_str::<DeliveryJob>(body)
-                    .map_err(|e| MessageError::NotAJob(crate::embedded::json_problem(&e)))
+                    .map_err(|e| MessageError::NotAJob(crate::json_error::describe(&e)))
             });
         match parsed {
             Ok(job) => {
