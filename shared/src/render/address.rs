@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use mail_builder::headers::address::Address;
 use sha2::{Digest, Sha256};
 
-use super::RenderError;
+use super::error::RenderError;
 use super::sanitize::header_text;
 use crate::address::is_address;
 use crate::item::{Item, Participant};
