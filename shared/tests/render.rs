@@ -41,6 +41,8 @@ fn message() -> Item<'static> {
         id: ItemId::derive(&[b"wamid.1"]),
         source: SourceKind::WhatsappCloud,
         kind: ItemKind::Message,
+        source_type: None,
+        unrecognised: false,
         timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 12, 29, 21, 30, 5).unwrap()),
         custodian: Some(ALICE_PHONE.into()),
         conversation: Conversation {

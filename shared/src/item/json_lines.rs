@@ -209,6 +209,13 @@ impl<'i, W: Write> JsonLines<'i, W> {
         put_ascii(line, item.source.as_str().as_bytes());
         line.extend_from_slice(b",\"kind\":");
         put_ascii(line, item.kind.as_str().as_bytes());
+        if let Some(source_type) = &item.source_type {
+            line.extend_from_slice(b",\"source_type\":");
+            put(line, source_type)?;
+        }
+        if item.unrecognised {
+            line.extend_from_slice(b",\"unrecognised\":true");
+        }
         line.extend_from_slice(b",\"timestamp\":");
         match timestamp {
             Some(digits) => put_ascii(line, &digits.0),
@@ -425,7 +432,8 @@ mod tests {
     use crate::item::{Attachment, Call, ItemId, ItemKind};
 
     /// Items whose conversation, sender or recipients change, and more
-    /// senders than the writer remembers.
+    /// senders than the writer remembers; some with a source type, some
+    /// unrecognised.
     fn varied_items() -> Vec<Item<'static>> {
         let person = |n: usize| Participant {
             id: Some(format!("p{n}").into()),
@@ -441,6 +449,16 @@ mod tests {
                 item.conversation.id = format!("c{}", n / 50).into();
             }
             item.text = Some(format!("text {n}").into());
+            match n % 4 {
+                1 => item.source_type = Some(format!("type \"{n}\"\u{e9}\n").into()),
+                2 => {
+                    item.source_type = Some("hologram".into());
+                    item.unrecognised = true;
+                }
+                // Unrecognised without a name for the type.
+                3 => item.unrecognised = n % 3 == 0,
+                _ => {}
+            }
             match n % 6 {
                 1 => {
                     item.raw = Raw::Json(
@@ -529,6 +547,7 @@ mod tests {
             item.text = Some(text.as_str().into());
             item.raw = Raw::Text(text.as_str().into());
             item.custodian = Some(text.as_str().into());
+            item.source_type = Some(samples[n / 3].as_str().into());
             item.sender = Some(Participant {
                 name: Some(text.as_str().into()),
                 ..Default::default()

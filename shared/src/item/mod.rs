@@ -341,8 +341,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// One archived unit: a message, call, system line, edit, delete, recall or reaction.
 ///
-/// Serialized field by field in declaration order; `custodian` and `call`
-/// are left out when `None`.
+/// Serialized field by field in declaration order; `source_type`,
+/// `custodian` and `call` are left out when `None`, and `unrecognised` when
+/// false (so items without them keep the JSON they always had).
+///
+/// Unknown content is never dropped: a source that meets a type it has no
+/// specific mapping for still makes an item of it, `kind: message` with
+/// `unrecognised` set, whose message is the generic one plus the raw
+/// payload (see [`crate::render`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Item<'a> {
     /// Stable id (see [`ItemId`]).
@@ -351,6 +357,18 @@ pub struct Item<'a> {
     pub source: SourceKind,
     /// What it records.
     pub kind: ItemKind,
+    /// The source's own name for the payload's type (a WeCom `msgtype`, a
+    /// WhatsApp Cloud API message `type`); `None` for export files, whose
+    /// lines have no type. Written right after `kind`, left out when `None`.
+    #[serde(borrow, default)]
+    pub source_type: Option<Cow<'a, str>>,
+    /// True when the source met a type it has no specific mapping for
+    /// (named by `source_type`): the item is then `kind: message`, rendered
+    /// generically with an `X-Archiver-Unrecognised` header and the raw
+    /// payload attached as `raw.json`, and delivered like any other.
+    /// Written after `source_type` when true, left out when false.
+    #[serde(default)]
+    pub unrecognised: bool,
     /// When it happened at the source, in UTC.
     pub timestamp: Timestamp,
     /// The employee whose device or account the item was collected from, if the
@@ -389,11 +407,23 @@ pub struct Item<'a> {
 /// and must follow any change here.
 impl Serialize for Item<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields = 12 + usize::from(self.custodian.is_some()) + usize::from(self.call.is_some());
+        let fields = 12
+            + usize::from(self.source_type.is_some())
+            + usize::from(self.unrecognised)
+            + usize::from(self.custodian.is_some())
+            + usize::from(self.call.is_some());
         let mut item = s.serialize_struct("Item", fields)?;
         item.serialize_field("id", &self.id)?;
         item.serialize_field("source", &self.source)?;
         item.serialize_field("kind", &self.kind)?;
+        match &self.source_type {
+            Some(source_type) => item.serialize_field("source_type", source_type)?,
+            None => item.skip_field("source_type")?,
+        }
+        match self.unrecognised {
+            true => item.serialize_field("unrecognised", &true)?,
+            false => item.skip_field("unrecognised")?,
+        }
         item.serialize_field("timestamp", &self.timestamp)?;
         match &self.custodian {
             Some(custodian) => item.serialize_field("custodian", custodian)?,
@@ -442,6 +472,8 @@ mod tests {
             id: ItemId::derive(&[b"a", b"b"]),
             source: SourceKind::WhatsappExport,
             kind: ItemKind::Message,
+            source_type: None,
+            unrecognised: false,
             timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 12, 29, 21, 30, 0).unwrap()),
             custodian: Some("+447700900123".into()),
             conversation: Conversation {
@@ -507,6 +539,32 @@ mod tests {
             r#""raw":"29/12/2025, 22:30 - Bob: line 1\nline 2"}"#,
         );
         assert_eq!(rest, Some(expected), "{json}");
+    }
+
+    #[test]
+    fn source_type_and_unrecognised_follow_kind_when_set() {
+        let mut item = sample();
+        item.source = SourceKind::WhatsappCloud;
+        item.source_type = Some("hologram".into());
+        item.unrecognised = true;
+        item.raw = Raw::Json(RawValue::from_string(r#"{"type":"hologram"}"#.into()).unwrap());
+        let json = serde_json::to_string(&item).unwrap();
+        let head = concat!(
+            r#""source":"whatsapp-cloud","kind":"message","source_type":"hologram","#,
+            r#""unrecognised":true,"timestamp":"2025-12-29T21:30:00Z","custodian":"#,
+        );
+        let rest = json.strip_prefix(&format!(r#"{{"id":"{}","#, item.id));
+        assert!(rest.is_some_and(|rest| rest.starts_with(head)), "{json}");
+        assert_eq!(serde_json::from_str::<Item>(&json).unwrap(), item);
+
+        // A type named but recognised: only the name is written.
+        item.unrecognised = false;
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(json.contains(r#""kind":"message","source_type":"hologram","timestamp":"#));
+        // Written as false (by hand), read as false and left out again.
+        let explicit = json.replace(r#""timestamp":"#, r#""unrecognised":false,"timestamp":"#);
+        let back: Item = serde_json::from_str(&explicit).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
     }
 
     #[test]

@@ -496,6 +496,8 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
             id,
             source: SourceKind::WhatsappExport,
             kind: meaning.kind,
+            source_type: None,
+            unrecognised: false,
             timestamp: Timestamp(timestamp),
             custodian: Some(Cow::Borrowed(&self.chat.custodian.given)),
             conversation: self.conversation.clone(),
