@@ -9,7 +9,7 @@ use super::message_id::message_id;
 use super::rows::push_plain_row;
 use super::sanitize::{body_text, push_html};
 use super::subject::call_details;
-use super::thread;
+use super::{thread, unrecognised};
 use crate::item::{ConversationKind, Item, ItemKind};
 
 /// The two renderings of an item's body.
@@ -56,6 +56,7 @@ fn summary(item: &Item<'_>, parties: &Parties<'_>, files: &[File<'_>]) -> Vec<Ro
         ));
     }
     rows.extend(notes(item).map(|note| ("Note", Cow::Borrowed(note))));
+    rows.extend(unrecognised::note(item).map(|note| ("Note", Cow::Owned(note))));
     if let Some(original) = &item.refers_to {
         rows.push((
             "Refers to",

@@ -20,7 +20,12 @@
 //!     text/html                      the same, HTML-escaped
 //!   <file>                           original name and content type
 //!   <file>.stub.txt                  text/plain stub for a file not attached
+//!   raw.json                         the source payload, for unrecognised items
 //! ```
+//!
+//! An item its source did not recognise (`unrecognised`) gets the same
+//! message, plus an `X-Archiver-Unrecognised` header naming the source's
+//! type, a note in the body and the `raw.json` part (see `unrecognised`).
 //!
 //! No source value reaches a header unsanitized: control characters (CR, LF,
 //! NUL, …) become spaces and the value is trimmed (`sanitize`); mapped
@@ -37,6 +42,7 @@ mod rows;
 mod sanitize;
 mod subject;
 mod thread;
+mod unrecognised;
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
@@ -168,6 +174,9 @@ fn provenance<'x>(
             Text::new(sanitize::header_text(&item.conversation.id)),
         )
         .header("X-Archiver-Kind", Raw::new(item.kind.as_str()));
+    if let Some(source_type) = unrecognised::source_type(item) {
+        builder = builder.header("X-Archiver-Unrecognised", Text::new(source_type));
+    }
     if item.edited {
         builder = builder.header("X-Archiver-Edited", Raw::new("yes"));
     }
