@@ -19,7 +19,7 @@ use super::{Conversation, Item, Participant, Raw, Timestamp, WholeSeconds};
 
 /// An item lent by a source that builds its items one after another, with
 /// the identity of its sender and recipients: lent items with the same
-/// [`Parties`] have equal senders and equal lists of recipients.
+/// `Parties` have equal senders and equal lists of recipients.
 /// [`JsonLines::write_lent`] reuses their JSON without comparing them.
 pub struct Lent<'x, 'i> {
     item: &'x Item<'i>,
@@ -149,7 +149,7 @@ impl<'i, W: Write> JsonLines<'i, W> {
     }
 
     /// Writes one lent item and a line break, as [`JsonLines::write`]; the
-    /// JSON of its sender and recipients is made once per [`Parties`].
+    /// JSON of its sender and recipients is made once per `Parties`.
     pub fn write_lent(&mut self, lent: &Lent<'_, 'i>) -> std::io::Result<()> {
         let Parties { source, slot } = lent.parties;
         let (known, slots) = self.lent.get_or_insert_with(|| (source, Vec::new()));
