@@ -7,13 +7,15 @@
 //!   wall time and peak memory of that process,
 //! - rendering of text items (items/s).
 
+mod data;
+
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use shared::item::Item;
 use shared::render::{self, RenderInput, RenderOptions};
-use shared::sources::whatsapp_export::{self, Chat, ExportContext, bench_data};
+use shared::sources::whatsapp_export::{self, Chat, ExportContext};
 
 /// Arguments of `archiver bench`.
 #[derive(clap::Args)]
@@ -34,7 +36,7 @@ const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
 /// Runs the benchmarks and prints the figures.
 pub fn bench(args: &Args) -> crate::CliResult {
     pin_to_one_core();
-    let text = bench_data::generate_android_export(args.size_mb * 1_000_000, 7);
+    let text = data::generate_android_export(args.size_mb * 1_000_000, 7);
     let mb = text.len() as f64 / 1e6;
     let ctx = ExportContext {
         custodian: "+447700900001",
@@ -189,7 +191,7 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
         let custodian = drops.join(format!("drop/whatsapp-export/bench{n:02}@corp.example"));
         std::fs::create_dir_all(&custodian)?;
         // The generator averages about 143 bytes a message.
-        let text = bench_data::generate_android_export(per_mailbox * 143, n as u64);
+        let text = data::generate_android_export(per_mailbox * 143, n as u64);
         std::fs::write(custodian.join("WhatsApp Chat with Bench.txt"), text)?;
     }
     let store = LocalDir::new(dir.join("archive"));

@@ -4,6 +4,7 @@
 //!
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
+pub mod address;
 pub mod collect;
 pub mod convert;
 pub mod deliver;

@@ -90,6 +90,8 @@ fn item(
         id: ItemId::derive(&[b"mapping-test"]),
         source,
         kind: ItemKind::Message,
+        source_type: None,
+        unrecognised: false,
         timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 3, 4, 9, 15, 0).unwrap()),
         custodian: custodian.map(|c| c.to_owned().into()),
         conversation: Conversation {

@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 use mail_parser::{HeaderName, Message, MessageParser, MessagePart, MimeHeaders};
 use sha2::{Digest, Sha256};
 use shared::item::{
-    Attachment, Call, Conversation, ConversationKind, Item, ItemId, ItemKind, Participant, Raw,
-    SourceKind, Timestamp,
+    Attachment, Call, Conversation, ConversationKind, Item, ItemId, ItemKind, JsonLines,
+    Participant, Raw, SourceKind, Timestamp,
 };
 use shared::render::{
     DEFAULT_ATTACHMENT_LIMIT, DEFAULT_UNMAPPED_DOMAIN, RenderError, RenderInput, RenderOptions,
@@ -41,6 +41,8 @@ fn message() -> Item<'static> {
         id: ItemId::derive(&[b"wamid.1"]),
         source: SourceKind::WhatsappCloud,
         kind: ItemKind::Message,
+        source_type: None,
+        unrecognised: false,
         timestamp: Timestamp(Utc.with_ymd_and_hms(2025, 12, 29, 21, 30, 5).unwrap()),
         custodian: Some(ALICE_PHONE.into()),
         conversation: Conversation {
@@ -1149,5 +1151,227 @@ fn raw_json_payloads_are_hashed_as_received() {
     assert_eq!(
         text(&msg, "X-Archiver-Raw-Sha256"),
         Some(hex::encode(Sha256::digest(json.as_bytes())).as_str())
+    );
+}
+
+/// The payload of a WhatsApp Cloud message of a type no mapping knows.
+const HOLOGRAM_PAYLOAD: &str = concat!(
+    r#"{"from":"447700900123","id":"wamid.holo","timestamp":"1767043805","#,
+    r#""type":"hologram","hologram":{"frames":[1, 2.50, null],"caption":"Gr\u00fc\u00dfe ✨"}}"#,
+);
+
+/// A message of the made-up type `hologram`, which its source did not
+/// recognise: no text, the payload as received.
+fn hologram() -> Item<'static> {
+    let mut item = message();
+    item.id = ItemId::derive(&[b"wamid.holo"]);
+    item.source_type = Some("hologram".into());
+    item.unrecognised = true;
+    item.text = None;
+    item.raw =
+        Raw::Json(serde_json::value::RawValue::from_string(HOLOGRAM_PAYLOAD.into()).unwrap());
+    item
+}
+
+/// The `raw.json` parts of a message.
+fn raw_json_parts<'m>(msg: &'m Message<'_>) -> Vec<&'m MessagePart<'m>> {
+    attachment_parts(msg)
+        .into_iter()
+        .filter(|part| part.attachment_name() == Some("raw.json"))
+        .collect()
+}
+
+#[test]
+fn unrecognised_items_name_their_type_and_attach_the_raw_payload() {
+    let item = hologram();
+    let bytes = render_plain(&item);
+    let msg = parse(&bytes);
+
+    assert_eq!(text(&msg, "X-Archiver-Unrecognised"), Some("hologram"));
+    assert_eq!(text(&msg, "X-Archiver-Kind"), Some("message"));
+    let names = header_names(&bytes);
+    let kind = names.iter().position(|n| n == "X-Archiver-Kind").unwrap();
+    assert_eq!(names[kind + 1], "X-Archiver-Unrecognised");
+
+    assert_eq!(
+        msg.content_type().and_then(|ct| ct.subtype()),
+        Some("mixed")
+    );
+    let parts = attachment_parts(&msg);
+    assert_eq!(parts.len(), 1);
+    let raw = parts[0];
+    assert_eq!(raw.attachment_name(), Some("raw.json"));
+    assert_eq!(raw.content_type().map(|ct| ct.ctype()), Some("application"));
+    assert_eq!(raw.content_type().and_then(|ct| ct.subtype()), Some("json"));
+    assert_eq!(raw.contents(), HOLOGRAM_PAYLOAD.as_bytes());
+    assert_eq!(
+        text(&msg, "X-Archiver-Raw-Sha256"),
+        Some(hex::encode(Sha256::digest(raw.contents())).as_str())
+    );
+
+    let note = "Note:         The source's type \"hologram\" is not recognised; \
+                the source payload is attached as raw.json.\n";
+    let plain = plain_body(&msg);
+    assert!(plain.contains("Kind:         message\n"), "{plain}");
+    assert!(plain.contains(note), "{plain}");
+    assert!(!plain.contains("Attachment:"), "{plain}");
+    assert!(html_body(&msg).contains("&quot;hologram&quot; is not recognised"));
+    assert_eq!(msg.subject(), Some("WhatsApp message from Alice to Bob"));
+    assert_eq!(bytes, render_plain(&item), "rendering stays deterministic");
+}
+
+#[test]
+fn unrecognised_types_are_header_safe_and_text_payloads_attached_as_json_strings() {
+    let mut item = hologram();
+    item.source_type = Some("holo\r\nBcc: eve@evil.example\0".into());
+    item.raw = Raw::Text("line 1\nline \"2\"".into());
+    let bytes = render_plain(&item);
+    let msg = parse(&bytes);
+    assert_eq!(
+        text(&msg, "X-Archiver-Unrecognised"),
+        Some("holo  Bcc: eve@evil.example")
+    );
+    assert_eq!(msg.header("Bcc"), None);
+    let raw = raw_json_parts(&msg);
+    assert_eq!(raw.len(), 1);
+    assert_eq!(raw[0].contents(), br#""line 1\nline \"2\"""#);
+
+    for unnamed in [None, Some(""), Some(" \r\n ")] {
+        item.source_type = unnamed.map(Into::into);
+        let msg_bytes = render_plain(&item);
+        let msg = parse(&msg_bytes);
+        assert_eq!(
+            text(&msg, "X-Archiver-Unrecognised"),
+            Some("unknown"),
+            "{unnamed:?}"
+        );
+        assert!(plain_body(&msg).contains("The source's type \"unknown\" is not recognised"));
+    }
+}
+
+#[test]
+fn recognised_items_have_no_unrecognised_header_nor_raw_part() {
+    let mut item = message();
+    item.raw =
+        Raw::Json(serde_json::value::RawValue::from_string(HOLOGRAM_PAYLOAD.into()).unwrap());
+    let unnamed = render_plain(&item);
+    item.source_type = Some("text".into());
+    let bytes = render_plain(&item);
+    assert_eq!(bytes, unnamed, "a recognised item's type changes nothing");
+    let msg = parse(&bytes);
+    assert_eq!(msg.header("X-Archiver-Unrecognised"), None);
+    assert!(attachment_parts(&msg).is_empty());
+    assert_eq!(
+        msg.content_type().and_then(|ct| ct.subtype()),
+        Some("alternative")
+    );
+    assert!(!plain_body(&msg).contains("not recognised"));
+}
+
+#[test]
+fn the_raw_part_leaves_file_counts_stubs_and_limits_as_they_are() {
+    let big = vec![7u8; 64];
+    let small = b"%PDF tiny".to_vec();
+    let mut item = hologram();
+    item.attachments = vec![
+        attachment("clip.mp4", "video/mp4", 64),
+        attachment("doc.pdf", "application/pdf", small.len() as u64),
+    ];
+    let opts = RenderOptions {
+        attachment_limit: 63,
+        ..RenderOptions::default()
+    };
+    let addresses = unmapped(&item);
+    let files = [Some(big.as_slice()), Some(small.as_slice())];
+    let msg_bytes = render_files(&item, &addresses, &files, &opts);
+    let msg = parse(&msg_bytes);
+    let names: Vec<_> = attachment_parts(&msg)
+        .iter()
+        .map(|part| part.attachment_name().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["clip.mp4.stub.txt", "doc.pdf", "raw.json"]);
+    let plain = plain_body(&msg);
+    assert_eq!(plain.matches("Attachment:").count(), 2, "{plain}");
+    assert!(plain.contains("clip.mp4 (video/mp4, 64 bytes) – over the 63-byte limit"));
+    assert!(plain.contains("doc.pdf (application/pdf, 9 bytes) – attached"));
+
+    // One file entry per attachment, as for any item: the raw part is not one.
+    let three = [None, None, None];
+    let input = RenderInput {
+        item: &item,
+        addresses: &addresses,
+        files: &three,
+        raw_object: None,
+    };
+    assert_eq!(
+        render(&input, &opts),
+        Err(RenderError::FileCount {
+            expected: 2,
+            given: 3
+        })
+    );
+
+    // Every file a stub (as when a message is over the target's size): the
+    // payload is still attached in full.
+    let stubs_only = RenderOptions {
+        attachment_limit: 0,
+        ..RenderOptions::default()
+    };
+    let msg_bytes = render_files(&item, &addresses, &[None, None], &stubs_only);
+    let msg = parse(&msg_bytes);
+    let names: Vec<_> = attachment_parts(&msg)
+        .iter()
+        .map(|part| part.attachment_name().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["clip.mp4.stub.txt", "doc.pdf.stub.txt", "raw.json"]);
+    assert_eq!(
+        raw_json_parts(&msg)[0].contents(),
+        HOLOGRAM_PAYLOAD.as_bytes()
+    );
+}
+
+#[test]
+fn an_item_line_with_a_source_type_round_trips_through_serde_and_json_lines() {
+    let line = concat!(
+        r#"{"id":"0123456789abcdef0123456789abcdef","source":"whatsapp-cloud","#,
+        r#""kind":"message","source_type":"hologram","unrecognised":true,"#,
+        r#""timestamp":"2025-12-29T21:30:05Z","#,
+        r#""conversation":{"id":"wa:447700900123:447700900456","kind":"direct","title":null},"#,
+        r#""sender":{"id":"447700900123","name":"Alice","phone":"+447700900123","email":null},"#,
+        r#""recipients":[],"text":null,"attachments":[],"edited":false,"refers_to":null,"#,
+        r#""raw":{"type":"hologram","hologram":{"frames":[1, 2.50, null]}}}"#,
+    );
+    let item: Item = serde_json::from_str(line).unwrap();
+    assert_eq!(item.source_type.as_deref(), Some("hologram"));
+    assert!(item.unrecognised);
+    assert_eq!(
+        item.raw.as_bytes(),
+        br#"{"type":"hologram","hologram":{"frames":[1, 2.50, null]}}"#
+    );
+    assert_eq!(serde_json::to_string(&item).unwrap(), line);
+    let mut lines = JsonLines::new(Vec::new());
+    lines.write(&item).unwrap();
+    assert_eq!(
+        String::from_utf8(lines.into_inner().unwrap()).unwrap(),
+        format!("{line}\n")
+    );
+
+    let msg_bytes = render_plain(&item);
+    let msg = parse(&msg_bytes);
+    assert_eq!(text(&msg, "X-Archiver-Unrecognised"), Some("hologram"));
+    assert_eq!(raw_json_parts(&msg)[0].contents(), item.raw.as_bytes());
+
+    // A line of a recognised item has neither field, and keeps it that way.
+    let plain = line.replace(r#""source_type":"hologram","unrecognised":true,"#, "");
+    let item: Item = serde_json::from_str(&plain).unwrap();
+    assert_eq!(
+        (item.source_type.as_deref(), item.unrecognised),
+        (None, false)
+    );
+    let mut lines = JsonLines::new(Vec::new());
+    lines.write(&item).unwrap();
+    assert_eq!(
+        String::from_utf8(lines.into_inner().unwrap()).unwrap(),
+        format!("{plain}\n")
     );
 }

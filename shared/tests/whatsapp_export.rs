@@ -4,11 +4,17 @@
 use std::borrow::Cow;
 
 use chrono_tz::Tz;
-use shared::item::{Attachment, Call, ConversationKind, Item, ItemKind, Raw};
-use shared::sources::whatsapp_export::bench_data::generate_android_export;
+use shared::item::{Attachment, Call, ConversationKind, Item, ItemKind, JsonLines, Raw};
 use shared::sources::whatsapp_export::{
     Chat, ChatSummary, DateOrder, ExportContext, ExportError, MediaRef, parse_chat,
 };
+
+/// The synthetic exports of `archiver bench`, whose generator lives in the
+/// command (it is no part of the library) and is shared with these tests.
+#[path = "../../cli/src/bench/data.rs"]
+mod bench_data;
+
+use bench_data::generate_android_export;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -908,4 +914,28 @@ fn generated_export_parses_completely() {
             .windows(2)
             .all(|pair| pair[0].timestamp <= pair[1].timestamp)
     );
+}
+
+#[test]
+fn lent_items_are_the_items_and_print_as_json_lines() {
+    let text = generate_android_export(300_000, 3);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Bench.txt",
+        chrono_tz::Europe::London,
+    );
+    let chat = Chat::prepare(&text, &ctx).unwrap();
+    let (items, summary) = read_items(&chat, &no_media);
+    let (mut lent, mut lines) = (Vec::new(), JsonLines::new(Vec::new()));
+    let visited = chat.visit_items(&no_media, |item| {
+        lent.push(Item::clone(item));
+        lines.write_lent(item).unwrap();
+    });
+    assert_eq!((&lent, &visited), (&items, &summary));
+    let mut expected = Vec::new();
+    for item in &items {
+        serde_json::to_writer(&mut expected, item).unwrap();
+        expected.push(b'\n');
+    }
+    assert!(lines.into_inner().unwrap() == expected);
 }

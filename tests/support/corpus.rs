@@ -38,6 +38,8 @@ pub async fn write(
             id: ItemId::derive(&[b"corpus", n.to_string().as_bytes()]),
             source: SourceKind::WhatsappExport,
             kind: ItemKind::Message,
+            source_type: None,
+            unrecognised: false,
             timestamp: Timestamp(start + Duration::seconds(n as i64 * 7)),
             custodian: Some(Cow::Borrowed(mailbox)),
             conversation: Conversation {

@@ -117,42 +117,6 @@ impl MailboxError {
     }
 }
 
-/// True when `address` can name a mailbox: a plain ASCII `local@domain`
-/// (dot-atom local part of at most 64 bytes, a domain of at least two
-/// DNS labels). Quoted local parts, address literals, internationalised
-/// addresses and `/` are refused: the address goes into headers unencoded,
-/// and names the mailbox's directory and ledger keys.
-pub fn is_address(address: &str) -> bool {
-    address
-        .rsplit_once('@')
-        .is_some_and(|(local, domain)| is_dot_atom(local) && is_domain(domain))
-}
-
-fn is_dot_atom(local: &str) -> bool {
-    local.len() <= 64
-        && local
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
-}
-
-/// RFC 5322 `atext`, less `/`.
-fn is_atext(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-=?^_`{|}~".contains(&byte)
-}
-
-fn is_domain(domain: &str) -> bool {
-    domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
 /// One message to deliver.
 #[derive(Debug, Clone, Copy)]
 pub struct Envelope<'a> {

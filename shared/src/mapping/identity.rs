@@ -73,11 +73,11 @@ pub(super) fn fold(s: &str) -> Cow<'_, str> {
 }
 
 /// True when `address` is a mailbox address delivery can use (see
-/// [`crate::mailbox::is_address`]): the CSV is checked with the same rule
+/// [`crate::address::is_address`]): the CSV is checked with the same rule
 /// the renderer and the mailboxes apply, so a row is refused when loaded
 /// rather than failing every item later.
 pub(super) fn is_plausible_address(address: &str) -> bool {
-    crate::mailbox::is_address(address)
+    crate::address::is_address(address)
 }
 
 /// True when `id` is shaped like a WeCom employee userid: 1 to 64 ASCII

@@ -1,13 +1,13 @@
 //! From and To: participants as `"Name (+E.164)" <mailbox>`.
 
-use crate::mailbox::is_address;
 use std::borrow::Cow;
 
 use mail_builder::headers::address::Address;
 use sha2::{Digest, Sha256};
 
-use super::RenderError;
+use super::error::RenderError;
 use super::sanitize::header_text;
+use crate::address::is_address;
 use crate::item::{Item, Participant};
 
 /// Local part of the From address of items without a sender (system lines).
@@ -236,24 +236,6 @@ mod tests {
                 is_address(&format!("{local}@unmapped.example.invalid")),
                 "{local}"
             );
-        }
-    }
-
-    #[test]
-    fn mailboxes_are_plain_addr_specs() {
-        assert!(is_address("alice.smith+wa@corp.example"));
-        for bad in [
-            "alice",
-            "@corp.example",
-            "a..b@corp.example",
-            "a@corp..example",
-            "a b@x.example",
-            "a@x.example>",
-            "a@x\r\n.example",
-            "ä@x.example",
-            "a@-x.example",
-        ] {
-            assert!(!is_address(bad), "{bad:?}");
         }
     }
 }

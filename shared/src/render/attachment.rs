@@ -7,7 +7,7 @@ use std::fmt::Write;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::mime::{BodyPart, MimePart};
 
-use super::body::push_plain_row;
+use super::rows::push_plain_row;
 use super::sanitize::header_text;
 use crate::item::{Attachment, Item, SourceKind};
 

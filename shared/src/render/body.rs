@@ -5,13 +5,12 @@ use std::borrow::Cow;
 
 use super::address::{Parties, Party};
 use super::attachment::File;
+use super::message_id::message_id;
+use super::rows::push_plain_row;
 use super::sanitize::{body_text, push_html};
 use super::subject::call_details;
-use super::{message_id, thread};
+use super::{thread, unrecognised};
 use crate::item::{ConversationKind, Item, ItemKind};
-
-/// Width of the label column of the plain-text summary.
-const LABEL_WIDTH: usize = 14;
 
 /// The two renderings of an item's body.
 #[derive(Debug)]
@@ -57,6 +56,7 @@ fn summary(item: &Item<'_>, parties: &Parties<'_>, files: &[File<'_>]) -> Vec<Ro
         ));
     }
     rows.extend(notes(item).map(|note| ("Note", Cow::Borrowed(note))));
+    rows.extend(unrecognised::note(item).map(|note| ("Note", Cow::Owned(note))));
     if let Some(original) = &item.refers_to {
         rows.push((
             "Refers to",
@@ -114,17 +114,6 @@ fn plain(rows: &[Row], text: Option<&str>) -> String {
         }
     }
     out
-}
-
-/// Appends `Label:` padded to the label column, the value and a line break.
-pub(super) fn push_plain_row(out: &mut String, label: &str, value: &str) {
-    out.push_str(label);
-    out.push(':');
-    for _ in label.len() + 1..LABEL_WIDTH {
-        out.push(' ');
-    }
-    out.push_str(value);
-    out.push('\n');
 }
 
 fn html(rows: &[Row], text: Option<&str>) -> String {

@@ -13,13 +13,16 @@ use memchr::memmem;
 
 use super::attachment::File;
 use super::body::Body;
+use super::unrecognised;
 use crate::item::Item;
 
-/// Renders the body and the file parts as one MIME tree.
-pub(super) fn tree<'x>(item: &Item<'_>, body: Body, files: &'x [File<'x>]) -> MimePart<'x> {
+/// Renders the body, the file parts and (for an unrecognised item) the raw
+/// payload's part as one MIME tree.
+pub(super) fn tree<'x>(item: &'x Item<'_>, body: Body, files: &'x [File<'x>]) -> MimePart<'x> {
     let mut parts: Vec<MimePart<'x>> = files
         .iter()
         .filter_map(|file| file.part(item.source))
+        .chain(unrecognised::raw_part(item))
         .collect();
     let token = boundary_token(item, &body, &parts);
     let alternative = multipart(

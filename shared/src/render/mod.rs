@@ -20,7 +20,12 @@
 //!     text/html                      the same, HTML-escaped
 //!   <file>                           original name and content type
 //!   <file>.stub.txt                  text/plain stub for a file not attached
+//!   raw.json                         the source payload, for unrecognised items
 //! ```
+//!
+//! An item its source did not recognise (`unrecognised`) gets the same
+//! message, plus an `X-Archiver-Unrecognised` header naming the source's
+//! type, a note in the body and the `raw.json` part (see `unrecognised`).
 //!
 //! No source value reaches a header unsanitized: control characters (CR, LF,
 //! NUL, …) become spaces and the value is trimmed (`sanitize`); mapped
@@ -30,10 +35,14 @@
 mod address;
 mod attachment;
 mod body;
+mod error;
+mod message_id;
 mod mime;
+mod rows;
 mod sanitize;
 mod subject;
 mod thread;
+mod unrecognised;
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
@@ -42,8 +51,10 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::headers::text::Text;
 use sha2::{Digest, Sha256};
 
-use crate::item::{Item, ItemId};
+use crate::item::Item;
 
+pub use error::RenderError;
+pub use message_id::message_id;
 pub use subject::subject;
 
 /// The default [`RenderOptions::attachment_limit`]: 25 MiB.
@@ -51,9 +62,6 @@ pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 25 * 1024 * 1024;
 
 /// The default [`RenderOptions::unmapped_domain`].
 pub const DEFAULT_UNMAPPED_DOMAIN: &str = "unmapped.mobile-archiver.invalid";
-
-/// The right-hand side of every Message-ID this crate writes.
-const MESSAGE_ID_DOMAIN: &str = "mobile-archiver";
 
 /// How items are rendered; the same for every item of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,49 +97,6 @@ pub struct RenderInput<'i, 'a> {
     /// Key of the raw batch object the item was read from
     /// (`X-Archiver-Raw-Object`), if any.
     pub raw_object: Option<&'i str>,
-}
-
-/// Why an item could not be rendered. Each is a fault of the caller or the
-/// configuration, never of the item's content.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RenderError {
-    /// `addresses` does not have one entry per participant.
-    #[error("{given} mailbox addresses given for {expected} participants")]
-    AddressCount {
-        /// Participants of the item.
-        expected: usize,
-        /// Entries in `addresses`.
-        given: usize,
-    },
-    /// `files` does not have one entry per attachment.
-    #[error("{given} file entries given for {expected} attachments")]
-    FileCount {
-        /// Attachments of the item.
-        expected: usize,
-        /// Entries in `files`.
-        given: usize,
-    },
-    /// A mapped mailbox address is not a plain `local@domain` addr-spec.
-    #[error("participant {index} maps to an invalid mailbox address {address:?}")]
-    InvalidAddress {
-        /// Position of the participant in [`Item::participants`] order.
-        index: usize,
-        /// The address as given.
-        address: String,
-    },
-    /// [`RenderOptions::unmapped_domain`] is not a domain under `.invalid`.
-    #[error("unmapped domain {0:?} is not a valid domain ending in .invalid")]
-    UnmappedDomain(String),
-}
-
-/// The deterministic Message-ID of an item, without angle brackets:
-/// `<32 hex digits of the id>@mobile-archiver`.
-pub fn message_id(id: &ItemId) -> String {
-    let mut out = String::with_capacity(32 + 1 + MESSAGE_ID_DOMAIN.len());
-    out.push_str(id.to_hex().as_str());
-    out.push('@');
-    out.push_str(MESSAGE_ID_DOMAIN);
-    out
 }
 
 /// Renders one item as an RFC 5322 message. Same input => byte-identical
@@ -209,6 +174,9 @@ fn provenance<'x>(
             Text::new(sanitize::header_text(&item.conversation.id)),
         )
         .header("X-Archiver-Kind", Raw::new(item.kind.as_str()));
+    if let Some(source_type) = unrecognised::source_type(item) {
+        builder = builder.header("X-Archiver-Unrecognised", Text::new(source_type));
+    }
     if item.edited {
         builder = builder.header("X-Archiver-Edited", Raw::new("yes"));
     }

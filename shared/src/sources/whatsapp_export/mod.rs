@@ -45,8 +45,6 @@ mod open;
 mod people;
 mod text;
 
-pub mod bench_data;
-
 pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
 pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
 pub use open::{Export, OpenError, ReadError, ReadOptions, open};
@@ -502,6 +500,8 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
             id,
             source: SourceKind::WhatsappExport,
             kind: meaning.kind,
+            source_type: None,
+            unrecognised: false,
             timestamp: Timestamp(timestamp),
             custodian: Some(Cow::Borrowed(&self.chat.custodian.given)),
             conversation: self.conversation.clone(),
@@ -535,37 +535,5 @@ impl<'c, 'a: 'c> Builder<'c, 'a, '_> {
     /// item with the same sender.
     fn give_back(&mut self, recipients: Vec<Participant<'c>>) {
         self.lists[self.lent] = Some(recipients);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::item::JsonLines;
-
-    #[test]
-    fn lent_items_are_the_items_and_print_as_json_lines() {
-        let text = bench_data::generate_android_export(300_000, 3);
-        let ctx = ExportContext {
-            custodian: "+44 7700 900123",
-            file_name: "WhatsApp Chat with Bench.txt",
-            tz: chrono_tz::Europe::London,
-            date_order: None,
-        };
-        let chat = Chat::prepare(&text, &ctx).unwrap();
-        let mut items = Vec::new();
-        let summary = chat.items(&|_| None, |item| items.push(item));
-        let (mut lent, mut lines) = (Vec::new(), JsonLines::new(Vec::new()));
-        let visited = chat.visit_items(&|_| None, |item| {
-            lent.push(Item::clone(item));
-            lines.write_lent(item).unwrap();
-        });
-        assert_eq!((&lent, &visited), (&items, &summary));
-        let mut expected = Vec::new();
-        for item in &items {
-            serde_json::to_writer(&mut expected, item).unwrap();
-            expected.push(b'\n');
-        }
-        assert!(lines.into_inner().unwrap() == expected);
     }
 }

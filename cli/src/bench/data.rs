@@ -1,4 +1,7 @@
-//! Synthetic WhatsApp exports for benchmarks and tests.
+//! Synthetic WhatsApp exports for `archiver bench` and for the export
+//! parser's tests (which include this file): realistic and deterministic,
+//! of any size, without shipping large fixtures. It is no part of the
+//! library, and depends on nothing but `std`.
 
 use std::fmt::Write;
 
