@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::item::JsonLines;
+use crate::item::{JsonLines, SourceKind};
 use crate::report::Report;
 use crate::sources::whatsapp_export::{
     Chat, DateOrder, ExportContext, ZipLimits, media_key, read_zip,
@@ -77,7 +77,7 @@ pub async fn collect_export_drops<D: ObjectStore, S: ObjectStore>(
         let hash = batch_id(custodian, &bytes);
         let checkpoint = format!("collected/whatsapp-export/{hash}");
         if archive.get(&checkpoint).await?.is_some() {
-            report.drops_already_collected += 1;
+            report.already_collected(SourceKind::WhatsappExport.as_str());
             continue;
         }
         let batch = match read_drop(archive, &bytes, custodian, file_name, opts).await {
@@ -109,8 +109,7 @@ pub async fn collect_export_drops<D: ObjectStore, S: ObjectStore>(
         };
         let record = serde_json::to_vec(&record).expect("checkpoints serialize");
         if archive.put_new(&checkpoint, &record).await? == Created::New {
-            report.drops_collected += 1;
-            report.items_collected += batch.items;
+            report.collected(SourceKind::WhatsappExport.as_str(), batch.items);
             written.push(raw_key);
         }
     }
