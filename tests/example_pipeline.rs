@@ -92,6 +92,33 @@ async fn example_run_delivers_every_item_once_to_every_mapped_mailbox() {
     }
 }
 
+/// The summary `archiver run --config examples/archiver.toml` prints on a
+/// fresh store (before its store and target lines), byte for byte.
+#[tokio::test]
+async fn the_example_run_prints_the_expected_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mut maildir = Maildir::new(dir.path().join("maildir"));
+    let settings = examples::settings();
+    let mut report = Report::default();
+    let mapper = settings.mapper(&mut report).unwrap();
+    embedded::run(
+        &LocalDir::new(&settings.sources.whatsapp_export.drops),
+        &store,
+        std::slice::from_mut(&mut maildir),
+        &mapper,
+        &run_options(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    // The command was given the config as `examples/archiver.toml`.
+    let summary = report
+        .to_string()
+        .replace(&examples::dir().display().to_string(), "examples");
+    assert_eq!(summary, include_str!("fixtures/example-summary.txt"));
+}
+
 async fn store_keys(store: &LocalDir, prefix: &str) -> Vec<String> {
     use shared::store::ObjectStore;
     store.list(prefix).await.unwrap()
