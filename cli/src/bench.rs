@@ -178,12 +178,13 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
     use shared::convert::ConvertOptions;
     use shared::embedded;
     use shared::layout::CollectionDay;
-    use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+    use shared::mapping::{Mapper, MappingOptions, MappingTable};
     use shared::report::Report;
+    use shared::settings::LocalSettings;
     use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
     use shared::store::LocalDir;
 
-    let config = crate::config::Config::load(&args.config)?;
+    let settings = LocalSettings::load(&args.config)?;
     let dir = std::env::temp_dir().join(format!("archiver-bench-delivery-{}", std::process::id()));
     let drops = dir.join("drops");
     let per_mailbox = args.messages.div_ceil(args.mailboxes.max(1));
@@ -195,31 +196,32 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
         std::fs::write(custodian.join("WhatsApp Chat with Bench.txt"), text)?;
     }
     let store = LocalDir::new(dir.join("archive"));
+    // Every copy goes to its custodian's mailbox: no CSV, no id domain.
     let mapping = MappingOptions {
-        default_region: parse_region(&config.default_region)?,
         id_domain: None,
+        ..settings.mapping.mapping_options()
     };
     let mapper = Mapper::new(MappingTable::default(), mapping)?;
     let mut prepared = Report::default();
     let mut report = Report::default();
     let runtime = crate::runtime()?;
     let elapsed = runtime.block_on(async {
+        // The generated exports' date order is inferred, and nothing is
+        // stubbed: delivery alone is measured.
         let opts = ExportOptions {
-            tz: config.tz,
             date_order: None,
-            zip_limits: config.zip,
+            ..settings.sources.whatsapp_export.export_options()
         };
         let day = CollectionDay(chrono::Utc::now().date_naive());
         let mut source = ExportDrops::new(LocalDir::new(&drops), opts);
         shared::collect::collect_source(&mut source, &store, day, &mut prepared).await?;
         let convert = ConvertOptions {
-            render: config.render.clone(),
-            folders: config.folders.clone(),
             max_message_bytes: None,
+            ..settings.convert_options()
         };
         embedded::convert_pending(&store, &mapper, &convert, &mut prepared).await?;
         let start = Instant::now();
-        match crate::open_target(&config).await? {
+        match crate::open_target(&settings).await? {
             crate::target::Target::Maildir(mut maildir) => {
                 embedded::deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
                     .await?

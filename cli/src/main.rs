@@ -8,7 +8,6 @@
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
-mod config;
 mod inspect;
 mod target;
 
@@ -17,20 +16,14 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
-use shared::convert::ConvertOptions;
-use shared::embedded::{self, RunOptions};
-use shared::layout::CollectionDay;
+use shared::embedded;
 use shared::mailbox::Imap;
-use shared::mailbox::imap::DEFAULT_MAX_MESSAGE_BYTES;
-use shared::mapping::{Mapper, MappingOptions, MappingTable, Severity, parse_region};
 use shared::report::Report;
-use shared::sources::Source;
-use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
+use shared::settings::{self, LocalSettings};
 use shared::store::LocalDir;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Config;
 use crate::target::Target;
 
 #[derive(Parser)]
@@ -102,13 +95,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-async fn open_target(config: &Config) -> Result<Target, Box<dyn std::error::Error>> {
-    Ok(match &config.target {
-        config::Target::Maildir(path) => target::maildir(path),
-        config::Target::Imap(entry) => {
-            let secrets = config.secrets.as_deref().expect("checked when loading");
-            target::imap(entry, secrets).await?
-        }
+async fn open_target(settings: &LocalSettings) -> Result<Target, Box<dyn std::error::Error>> {
+    Ok(match &settings.target {
+        settings::Target::Maildir(path) => target::maildir(path),
+        settings::Target::Imap { imap, secrets } => target::imap(imap, secrets).await?,
     })
 }
 
@@ -127,36 +117,15 @@ fn lock_store(store: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>>
 }
 
 fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
-    let config = Config::load(config_path)?;
-    let _lock = lock_store(&config.store)?;
+    let settings = LocalSettings::load(config_path)?;
+    let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
-    let mapper = load_mapper(&config, &mut report)?;
-    let max_message_bytes = match &config.target {
-        config::Target::Imap(entry) => {
-            Some(entry.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES))
-        }
-        config::Target::Maildir(_) => None,
-    };
-    let export = ExportOptions {
-        tz: config.tz,
-        date_order: config.date_order,
-        zip_limits: config.zip,
-    };
-    let mut sources: Vec<Box<dyn Source>> = vec![Box::new(ExportDrops::new(
-        LocalDir::new(&config.drops),
-        export,
-    ))];
-    let opts = RunOptions {
-        convert: ConvertOptions {
-            render: config.render.clone(),
-            folders: config.folders.clone(),
-            max_message_bytes,
-        },
-        day: CollectionDay(day.unwrap_or_else(|| Utc::now().date_naive())),
-    };
-    let store = LocalDir::new(&config.store);
+    let mapper = settings.mapper(&mut report)?;
+    let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
+    let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
+    let store = LocalDir::new(&settings.store);
     let outcome = runtime()?.block_on(async {
-        let result = match open_target(&config).await? {
+        let result = match open_target(&settings).await? {
             Target::Maildir(mut maildir) => {
                 embedded::run(
                     &mut sources,
@@ -178,16 +147,16 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&config, &report, outcome)
+    finish(&settings, &report, outcome)
 }
 
 fn deliver(config_path: &Path) -> CliResult {
-    let config = Config::load(config_path)?;
-    let _lock = lock_store(&config.store)?;
+    let settings = LocalSettings::load(config_path)?;
+    let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
-    let store = LocalDir::new(&config.store);
+    let store = LocalDir::new(&settings.store);
     let outcome = runtime()?.block_on(async {
-        let result = match open_target(&config).await? {
+        let result = match open_target(&settings).await? {
             Target::Maildir(mut maildir) => {
                 embedded::deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
                     .await
@@ -200,7 +169,7 @@ fn deliver(config_path: &Path) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&config, &report, outcome)
+    finish(&settings, &report, outcome)
 }
 
 /// Logs out of every IMAP connection.
@@ -214,46 +183,20 @@ async fn close(targets: &mut [Imap]) {
 /// failed mid-run, the report so far is printed before the error (a re-run
 /// resumes).
 fn finish(
-    config: &Config,
+    settings: &LocalSettings,
     report: &Report,
     outcome: Result<(), Box<dyn std::error::Error>>,
 ) -> CliResult {
     print!("{report}");
     outcome?;
-    println!("archive store:        {}", config.store.display());
-    match &config.target {
-        config::Target::Maildir(path) => println!("maildir:              {}", path.display()),
-        config::Target::Imap(entry) => println!("imap:                 {}", entry.url),
+    println!("archive store:        {}", settings.store.display());
+    match &settings.target {
+        settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),
+        settings::Target::Imap { imap, .. } => println!("imap:                 {}", imap.url),
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
-}
-
-/// Loads the mapping CSV; its row problems go into the report with their line numbers.
-fn load_mapper(config: &Config, report: &mut Report) -> Result<Mapper, Box<dyn std::error::Error>> {
-    let opts = MappingOptions {
-        default_region: parse_region(&config.default_region)?,
-        id_domain: config.id_domain.clone(),
-    };
-    let table = match &config.mapping_csv {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read mapping CSV {}: {e}", path.display()))?;
-            let (table, issues) = MappingTable::from_csv(&bytes, &opts)
-                .map_err(|e| format!("mapping CSV {}: {e}", path.display()))?;
-            for issue in issues {
-                let note = format!("mapping CSV {}: {issue}", path.display());
-                match issue.severity() {
-                    Severity::Error => report.error(note),
-                    Severity::Warning => report.warning(note),
-                }
-            }
-            table
-        }
-        None => MappingTable::default(),
-    };
-    Ok(Mapper::new(table, opts)?)
 }

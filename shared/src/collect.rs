@@ -77,12 +77,11 @@ pub async fn collect_source<S: ObjectStore>(
         checkpoints.insert(batch.position);
         match created {
             Created::New => {
-                report.drops_collected += 1;
-                report.items_collected += batch.items;
+                report.collected(&name, batch.items);
                 written.push(raw);
             }
             // The same batch twice in one pull (one file dropped twice).
-            Created::Exists => report.drops_already_collected += 1,
+            Created::Exists => report.already_collected(&name),
         }
     }
     Ok(written)

@@ -10,7 +10,6 @@
 
 use futures::StreamExt;
 use futures::stream;
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::item::{Item, Network};
@@ -30,8 +29,7 @@ const ITEMS_AT_ONCE: usize = 32;
 const ATTACHMENT_BUDGET_MIB: u32 = 192;
 
 /// Mailbox folder names per messenger.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folders {
     /// Folder for WhatsApp items.
     pub whatsapp: String,

@@ -1,6 +1,7 @@
 //! Mobile Archiver's library: the archive item model, the sources that
 //! produce items, EML rendering, mapping items to mailboxes, the object store
-//! and mailbox abstractions, the delivery ledger and the run report.
+//! and mailbox abstractions, the delivery ledger, the run report and the
+//! settings schema.
 //!
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
@@ -20,5 +21,6 @@ pub mod mapping;
 pub mod render;
 pub mod report;
 pub mod secrets;
+pub mod settings;
 pub mod sources;
 pub mod store;

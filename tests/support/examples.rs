@@ -1,16 +1,15 @@
-//! The example data in `examples/`, as the tests run it.
+//! The example data in `examples/`, as the tests run it: read through the
+//! settings schema from `examples/archiver.toml`, like `archiver run`.
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use shared::convert::ConvertOptions;
 use shared::embedded::{self, RunOptions};
-use shared::layout::CollectionDay;
 use shared::mailbox::Maildir;
-use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::mapping::Mapper;
 use shared::report::Report;
+use shared::settings::LocalSettings;
 use shared::sources::Source;
-use shared::sources::whatsapp_export::{ExportDrops, ExportOptions};
 use shared::store::LocalDir;
 
 /// The `examples/` directory (drops, mapping CSV, config).
@@ -18,15 +17,14 @@ pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-/// The mapper built from `examples/mapping.csv` (region GB).
+/// `examples/archiver.toml`.
+pub fn settings() -> LocalSettings {
+    LocalSettings::load(&dir().join("archiver.toml")).unwrap()
+}
+
+/// The mapper the example config names (`examples/mapping.csv`).
 pub fn mapper() -> Mapper {
-    let opts = MappingOptions {
-        default_region: parse_region("GB").unwrap(),
-        id_domain: None,
-    };
-    let csv = std::fs::read(dir().join("mapping.csv")).unwrap();
-    let (table, _issues) = MappingTable::from_csv(&csv, &opts).unwrap();
-    Mapper::new(table, opts).unwrap()
+    settings().mapper(&mut Report::default()).unwrap()
 }
 
 /// Runs the embedded pipeline over the example drops into a Maildir tree,
@@ -47,20 +45,12 @@ pub async fn run_into_maildir(store: &LocalDir, mail: &Path) -> Report {
     report
 }
 
-/// The example drops, read as `examples/archiver.toml` reads them.
+/// The sources `examples/archiver.toml` configures (the example drops).
 pub fn sources() -> Vec<Box<dyn Source>> {
-    let export = ExportOptions {
-        tz: chrono_tz::Europe::London,
-        date_order: None,
-        zip_limits: Default::default(),
-    };
-    vec![Box::new(ExportDrops::new(LocalDir::new(dir()), export))]
+    settings().sources.configured(|dir| LocalDir::new(dir))
 }
 
 /// Run options as `examples/archiver.toml` sets them, on a fixed day.
 pub fn run_options() -> RunOptions {
-    RunOptions {
-        convert: ConvertOptions::default(),
-        day: CollectionDay(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()),
-    }
+    settings().run_options(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap())
 }

@@ -2,9 +2,8 @@
 //! since its checkpoint into `raw/` (see `shared::lambda::collect`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::lambda::{self, CollectRequest, settings::CollectSettings};
-use shared::sources::Source;
-use shared::sources::whatsapp_export::ExportDrops;
+use shared::lambda::{self, CollectRequest};
+use shared::settings::CollectSettings;
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,20 +12,17 @@ async fn main() -> Result<(), Error> {
     let settings = CollectSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
     let s3 = S3Store::client(&aws);
-    let drops = S3Store::new(s3.clone(), &settings.drop_bucket);
-    let archive = S3Store::new(s3, &settings.archive_bucket);
-    let (drops, archive, settings) = (&drops, &archive, &settings);
+    let archive = S3Store::new(s3.clone(), &settings.archive_bucket);
+    let (s3, archive, settings) = (&s3, &archive, &settings);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CollectRequest>| async move {
             let now = chrono::Utc::now();
-            let mut sources: Vec<Box<dyn Source>> = vec![Box::new(ExportDrops::new(
-                drops.clone(),
-                settings.export.clone(),
-            ))];
+            // Sources are cheap views over the clients built above.
+            let mut sources = (settings.sources).configured(|b| S3Store::new(s3.clone(), b));
             let report = lambda::collect(
                 &mut sources,
                 archive,
-                settings.archive_tz,
+                settings.archive_time_zone,
                 &event.payload,
                 &event.context.request_id,
                 now,

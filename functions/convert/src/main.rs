@@ -3,7 +3,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::lambda::{self, SqsQueue, settings::ConvertSettings};
+use shared::lambda::{self, SqsQueue};
+use shared::settings::ConvertSettings;
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,24 +15,15 @@ async fn main() -> Result<(), Error> {
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
     let config = S3Store::new(S3Store::client(&aws), &settings.config_bucket);
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
-    let mapping = lambda::MappingSource::new(
-        config,
-        settings.mapping_key.clone(),
-        settings.mapping.clone(),
-    );
-    let (archive, queue, mapping, settings) = (&archive, &queue, &mapping, &settings);
+    let mapping = lambda::MappingSource::new(config, settings.mapping.clone());
+    let opts = settings.convert_options();
+    let (archive, queue, mapping, opts) = (&archive, &queue, &mapping, &opts);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         // The mapping CSV is read per invocation (and parsed only when it
         // changed), so an administrator's update applies at once.
         let mapper = mapping.current().await?;
-        let (response, report) = lambda::convert(
-            archive,
-            queue,
-            &mapper,
-            &settings.convert,
-            &event.payload.records,
-        )
-        .await;
+        let (response, report) =
+            lambda::convert(archive, queue, &mapper, opts, &event.payload.records).await;
         report.log();
         Ok::<SqsBatchResponse, Error>(response)
     }))

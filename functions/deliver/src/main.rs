@@ -3,8 +3,9 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use shared::lambda::{self, settings::DeliverSettings};
+use shared::lambda;
 use shared::secrets::SecretsManagerSecret;
+use shared::settings::DeliverSettings;
 use shared::store::S3Store;
 use tokio::sync::Mutex;
 

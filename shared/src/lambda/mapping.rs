@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::mapping::{Mapper, MappingError, MappingOptions, MappingTable, Severity};
+use crate::mapping::{Mapper, MappingError, Severity};
+use crate::settings::MappingSettings;
 use crate::store::{ObjectStore, StoreError};
 
 /// Why the mapping cannot be used (every message of the invocation then
@@ -31,18 +32,17 @@ pub enum MappingSourceError {
 /// bytes changed.
 pub struct MappingSource<S> {
     store: S,
-    key: Option<String>,
-    opts: MappingOptions,
+    settings: MappingSettings<String>,
     cached: Mutex<Option<([u8; 32], Arc<Mapper>)>>,
 }
 
 impl<S: ObjectStore> MappingSource<S> {
-    /// The CSV at `key` in `store`; `None`: automatic mapping only.
-    pub fn new(store: S, key: Option<String>, opts: MappingOptions) -> Self {
+    /// The CSV at `settings.csv` in `store` (`None`: automatic mapping
+    /// only).
+    pub fn new(store: S, settings: MappingSettings<String>) -> Self {
         MappingSource {
             store,
-            key,
-            opts,
+            settings,
             cached: Mutex::new(None),
         }
     }
@@ -50,50 +50,37 @@ impl<S: ObjectStore> MappingSource<S> {
     /// The mapper for the CSV as it is now. Row problems are logged (with
     /// their line numbers) when the CSV is parsed.
     pub async fn current(&self) -> Result<Arc<Mapper>, MappingSourceError> {
-        let Some(key) = &self.key else {
-            if let Some((_, mapper)) = &*self.cached.lock().expect("not poisoned") {
-                return Ok(mapper.clone());
-            }
-            return self.build(&[0; 32], MappingTable::default());
+        let key = self.settings.csv.as_deref();
+        let bytes = match key {
+            Some(key) => Some(
+                self.store
+                    .get(key)
+                    .await?
+                    .ok_or_else(|| MappingSourceError::NotFound(key.to_owned()))?,
+            ),
+            None => None,
         };
-        let bytes = self
-            .store
-            .get(key)
-            .await?
-            .ok_or_else(|| MappingSourceError::NotFound(key.clone()))?;
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let digest: [u8; 32] = bytes
+            .as_deref()
+            .map_or([0; 32], |b| Sha256::digest(b).into());
         if let Some((cached, mapper)) = &*self.cached.lock().expect("not poisoned")
             && *cached == digest
         {
             return Ok(mapper.clone());
         }
-        let invalid = |source| MappingSourceError::Invalid {
-            key: key.clone(),
-            source,
-        };
-        let (table, issues) = MappingTable::from_csv(&bytes, &self.opts).map_err(invalid)?;
-        for issue in issues {
-            match issue.severity() {
+        let key = key.unwrap_or_default();
+        let mapper = self
+            .settings
+            .mapper(bytes.as_deref(), |issue| match issue.severity() {
                 Severity::Error => tracing::error!(mapping = %key, "{issue}"),
                 Severity::Warning => tracing::warn!(mapping = %key, "{issue}"),
-            }
-        }
-        self.build(&digest, table)
-    }
-
-    fn build(
-        &self,
-        digest: &[u8; 32],
-        table: MappingTable,
-    ) -> Result<Arc<Mapper>, MappingSourceError> {
-        let mapper = Mapper::new(table, self.opts.clone()).map_err(|source| {
-            MappingSourceError::Invalid {
-                key: self.key.clone().unwrap_or_default(),
+            })
+            .map_err(|source| MappingSourceError::Invalid {
+                key: key.to_owned(),
                 source,
-            }
-        })?;
+            })?;
         let mapper = Arc::new(mapper);
-        *self.cached.lock().expect("not poisoned") = Some((*digest, mapper.clone()));
+        *self.cached.lock().expect("not poisoned") = Some((digest, mapper.clone()));
         Ok(mapper)
     }
 }

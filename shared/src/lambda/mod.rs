@@ -8,12 +8,11 @@
 //! Each SQS message is judged on its own: the response names exactly the
 //! messages that failed (`ReportBatchItemFailures`), so one bad message never
 //! makes the others run again. The handlers under `functions/` read their
-//! [`settings`], build the clients once and call these.
+//! [settings](crate::settings), build the clients once and call these.
 
 mod events;
 mod mapping;
 mod queue;
-pub mod settings;
 
 use std::time::{Duration, Instant};
 

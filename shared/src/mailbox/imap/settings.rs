@@ -1,5 +1,6 @@
 //! How to reach and log in to an IMAP server: the `[imap]` table of a local
-//! config, or the deliver function's environment.
+//! config, or the deliver function's environment (both read by
+//! `crate::settings`).
 
 use std::time::Duration;
 
@@ -12,45 +13,61 @@ use crate::secrets::{SecretError, SecretStore};
 /// Mailboxes delivered to at once when `connections` is not set.
 const DEFAULT_LANES: usize = 4;
 
-/// Server, limits and login of an IMAP target. Secrets are named here and
-/// read from a [`SecretStore`]; their values are never part of the settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Server, limits and login of an IMAP target: the `[imap]` table of a
+/// local config (`url` is `imap.url`) or the deliver function's `IMAP_*`
+/// variables, as each field names them. Secrets are named here and read
+/// from a [`SecretStore`]; their values are never part of the settings.
+#[derive(Debug, Clone)]
 pub struct ImapSettings {
-    /// `imaps://host[:port]`, or `imap://127.0.0.1:port` for tests.
+    /// `url`, `IMAP_URL`: `imaps://host[:port]`, or
+    /// `imap://127.0.0.1:port` for tests. Required.
     pub url: String,
-    /// `password` or `xoauth2`.
+    /// `auth`, `IMAP_AUTH`: `password` or `xoauth2`. Required.
     pub auth: AuthMethod,
-    /// LOGIN user name template (`{mailbox}` = the mailbox address).
-    #[serde(default = "default_login")]
+    /// `login`, `IMAP_LOGIN`: LOGIN user name template (`{mailbox}` = the
+    /// mailbox address, the default).
     pub login: String,
-    /// Name of the secret holding the password (password auth).
+    /// `password_secret`: name of the secret holding the password
+    /// (password auth; the deliver function's is `password`).
     pub password_secret: Option<String>,
-    /// Token endpoint URL (xoauth2); default: Entra ID's for `tenant`.
+    /// `token_url`, `IMAP_TOKEN_URL`: token endpoint URL (xoauth2);
+    /// default: Entra ID's for `tenant`.
     pub token_url: Option<String>,
-    /// Entra ID tenant id or domain (xoauth2).
+    /// `tenant`, `IMAP_TENANT`: Entra ID tenant id or domain (xoauth2).
     pub tenant: Option<String>,
-    /// OAuth client (application) id (xoauth2).
+    /// `client_id`, `IMAP_CLIENT_ID`: OAuth client (application) id
+    /// (xoauth2).
     pub client_id: Option<String>,
-    /// Name of the secret holding the client secret (xoauth2).
+    /// `client_secret_secret`: name of the secret holding the client secret
+    /// (xoauth2; the deliver function's is `client_secret`).
     pub client_secret_secret: Option<String>,
-    /// Name of the secret holding the certificate's RSA private key, PEM (xoauth2).
+    /// `certificate_key_secret`: name of the secret holding the
+    /// certificate's RSA private key, PEM (xoauth2; the deliver function's
+    /// is `certificate_key`).
     pub certificate_key_secret: Option<String>,
-    /// The certificate's SHA-1 thumbprint, hex (xoauth2).
+    /// `certificate_thumbprint`, `IMAP_CERTIFICATE_THUMBPRINT`: the
+    /// certificate's SHA-1 thumbprint, hex (xoauth2; with it the deliver
+    /// function uses the certificate instead of a client secret).
     pub certificate_thumbprint: Option<String>,
-    /// OAuth scope (default: Exchange Online's).
+    /// `scope`, `IMAP_SCOPE`: OAuth scope (default: Exchange Online's).
     pub scope: Option<String>,
-    /// Largest message the server accepts, bytes (default 35 MiB).
+    /// `max_message_bytes`, `MAX_MESSAGE_BYTES`: largest message the server
+    /// accepts, bytes (default 35 MiB); larger items are rendered with
+    /// their attachments as stubs.
     pub max_message_bytes: Option<u64>,
-    /// Seconds to connect (default 30).
+    /// `connect_timeout_secs`, `IMAP_CONNECT_TIMEOUT_SECS`: seconds to
+    /// connect (default 30).
     pub connect_timeout_secs: Option<u64>,
-    /// Seconds per command (default 60).
+    /// `command_timeout_secs`, `IMAP_COMMAND_TIMEOUT_SECS`: seconds per
+    /// command (default 60).
     pub command_timeout_secs: Option<u64>,
-    /// Attempts per message (default 5).
+    /// `attempts`, `IMAP_ATTEMPTS`: attempts per message (default 5).
     pub attempts: Option<u32>,
-    /// First pause between attempts in milliseconds, doubled each time (default 1000).
+    /// `backoff_ms`, `IMAP_BACKOFF_MS`: first pause between attempts in
+    /// milliseconds, doubled each time (default 1000).
     pub backoff_ms: Option<u64>,
-    /// Mailboxes delivered to at once, one connection each (default 4).
+    /// `connections`, `IMAP_CONNECTIONS`: mailboxes delivered to at once,
+    /// one connection each (default 4).
     pub connections: Option<usize>,
 }
 

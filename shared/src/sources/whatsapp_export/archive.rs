@@ -9,14 +9,12 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{MediaRef, content_type};
 
 /// Bounds applied to every export zip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZipLimits {
     /// Most entries an archive may hold.
     pub max_entries: usize,

@@ -77,7 +77,7 @@ impl<D: ObjectStore> ExportDrops<D> {
             };
             let id = batch_id(custodian, &bytes);
             if checkpoints.contains(&id) {
-                report.drops_already_collected += 1;
+                report.already_collected(SourceKind::WhatsappExport.as_str());
                 continue;
             }
             let opts = ReadOptions {

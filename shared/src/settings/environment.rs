@@ -1,0 +1,363 @@
+//! The functions' settings, read from their environment (set by
+//! template.yaml). Each function reads only what it uses, and a missing or
+//! bad variable stops it at init with an error naming the variable. Secrets
+//! are not settings: only the ARN of the Secrets Manager secret is.
+
+use chrono_tz::Tz;
+
+use super::imap::{self, MAX_MESSAGE_BYTES};
+use super::reader::{Name, Reader, Value};
+use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sources};
+use crate::convert::ConvertOptions;
+use crate::mailbox::imap::{AuthMethod, DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
+
+/// Variables through a lookup (the process environment in the functions, a
+/// map in tests). A variable set to blanks is not set.
+struct Environment<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Environment<F> {
+    fn text(&self, var: &'static str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn var<T: Value>(&self, var: &'static str) -> Result<Option<T>, SettingError> {
+        self.text(var)
+            .map(|text| {
+                T::from_text(&text).map_err(|reason| SettingError::Invalid {
+                    setting: Setting::Var(var),
+                    reason,
+                })
+            })
+            .transpose()
+    }
+
+    fn required_var<T: Value>(&self, var: &'static str) -> Result<T, SettingError> {
+        self.var(var)?
+            .ok_or(SettingError::Missing(Setting::Var(var)))
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader for Environment<F> {
+    type Place = String;
+
+    fn value<T: Value>(&self, name: Name) -> Result<Option<T>, SettingError> {
+        self.var(name.var)
+    }
+
+    fn file_value<T: Value>(&self, _key: &'static str) -> Result<Option<T>, SettingError> {
+        Ok(None)
+    }
+
+    fn place(&self, name: Name) -> Result<Option<String>, SettingError> {
+        Ok(self.text(name.var))
+    }
+
+    fn setting(&self, name: Name) -> Setting {
+        Setting::Var(name.var)
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The collect function's settings.
+#[derive(Debug, Clone)]
+pub struct CollectSettings {
+    /// `ARCHIVE_BUCKET`: the archive store (raw batches, media,
+    /// checkpoints).
+    pub archive_bucket: String,
+    /// Each source kind's settings; places are bucket names.
+    pub sources: Sources<String>,
+    /// `ARCHIVE_TIME_ZONE`: the zone the archive day (of the schedule) is
+    /// reckoned in; default: the WhatsApp export `TIME_ZONE`.
+    pub archive_time_zone: Tz,
+}
+
+impl CollectSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        let archive_bucket = env.required_place(ARCHIVE)?;
+        let sources = Sources::read(&env)?;
+        let archive_time_zone = env
+            .var("ARCHIVE_TIME_ZONE")?
+            .unwrap_or(sources.whatsapp_export.time_zone);
+        Ok(CollectSettings {
+            archive_bucket,
+            sources,
+            archive_time_zone,
+        })
+    }
+}
+
+/// The convert function's settings.
+#[derive(Debug, Clone)]
+pub struct ConvertSettings {
+    /// `ARCHIVE_BUCKET`: the archive store (raw batches in, EMLs out).
+    pub archive_bucket: String,
+    /// `CONFIG_BUCKET`: holds the mapping CSV.
+    pub config_bucket: String,
+    /// `DELIVER_QUEUE_URL`: where delivery jobs go.
+    pub deliver_queue_url: String,
+    /// How items map to mailboxes; the CSV is a key in `CONFIG_BUCKET`.
+    pub mapping: MappingSettings<String>,
+    /// How items are rendered and filed.
+    pub render: RenderSettings,
+    /// `MAX_MESSAGE_BYTES`: the deliver function's IMAP limit (see
+    /// [`ImapSettings::max_message_bytes`]), which EMLs are rendered to fit.
+    pub max_message_bytes: Option<u64>,
+}
+
+impl ConvertSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        Ok(ConvertSettings {
+            archive_bucket: env.required_place(ARCHIVE)?,
+            config_bucket: env.required_var("CONFIG_BUCKET")?,
+            deliver_queue_url: env.required_var("DELIVER_QUEUE_URL")?,
+            mapping: MappingSettings::read(&env)?,
+            render: RenderSettings::read(&env)?,
+            max_message_bytes: env.value(MAX_MESSAGE_BYTES)?,
+        })
+    }
+
+    /// How items are rendered and filed, to fit the IMAP target's limit.
+    pub fn convert_options(&self) -> ConvertOptions {
+        let limit = self.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        self.render.convert_options(Some(limit))
+    }
+}
+
+/// The deliver function's settings.
+#[derive(Debug, Clone)]
+pub struct DeliverSettings {
+    /// `ARCHIVE_BUCKET`: the archive store (EMLs and the ledger).
+    pub archive_bucket: String,
+    /// `IMAP_SECRET_ARN`: the Secrets Manager secret with the IMAP
+    /// credentials, a JSON object with `password`, `client_secret` or
+    /// `certificate_key` (the secret names the IMAP settings use here).
+    pub secret_arn: String,
+    /// The IMAP target (`IMAP_*` variables).
+    pub imap: ImapSettings,
+}
+
+impl DeliverSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        let archive_bucket = env.required_place(ARCHIVE)?;
+        let secret_arn = env.required_var("IMAP_SECRET_ARN")?;
+        let mut imap = imap::read(&env)?;
+        let secret = |name: &str| Some(name.to_owned());
+        match (imap.auth, &imap.certificate_thumbprint) {
+            (AuthMethod::Password, _) => imap.password_secret = secret("password"),
+            (AuthMethod::Xoauth2, None) => imap.client_secret_secret = secret("client_secret"),
+            (AuthMethod::Xoauth2, Some(_)) => {
+                imap.certificate_key_secret = secret("certificate_key");
+            }
+        }
+        Ok(DeliverSettings {
+            archive_bucket,
+            secret_arn,
+            imap,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn missing_and_invalid_variables_are_named() {
+        let err = CollectSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("TIME_ZONE", "Europe/London"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable DROP_BUCKET is not set"
+        );
+        let err = CollectSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Mars/Olympus"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable TIME_ZONE: unknown time zone \"Mars/Olympus\" \
+             (use an IANA name such as Europe/London)"
+        );
+        let err = DeliverSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("IMAP_SECRET_ARN", "arn"),
+            ("IMAP_URL", "imaps://outlook.office365.com"),
+            ("IMAP_AUTH", "xoauth2"),
+            ("IMAP_CONNECTIONS", "many"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable IMAP_CONNECTIONS: \"many\": invalid digit found in string"
+        );
+    }
+
+    #[test]
+    fn every_function_names_its_own_missing_and_invalid_variables() {
+        let convert = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("CONFIG_BUCKET", "c"),
+            ("DELIVER_QUEUE_URL", "http://q"),
+            ("DEFAULT_REGION", "GB"),
+        ];
+        let err = ConvertSettings::from_lookup(lookup(&convert[..3])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable DEFAULT_REGION is not set"
+        );
+        let mut bad = convert.to_vec();
+        bad.extend([("ATTACHMENT_LIMIT", "25MB")]);
+        let err = ConvertSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SettingError::Invalid {
+                    setting: Setting::Var("ATTACHMENT_LIMIT"),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut bad = convert.to_vec();
+        bad[3] = ("DEFAULT_REGION", "UK");
+        let err = ConvertSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable DEFAULT_REGION: unknown region \"UK\""),
+            "{err}"
+        );
+        let err = DeliverSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("IMAP_SECRET_ARN", "arn"),
+            ("IMAP_URL", "imaps://outlook.office365.com"),
+            ("IMAP_AUTH", "kerberos"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable IMAP_AUTH: unknown variant `kerberos`"),
+            "{err}"
+        );
+        let err = CollectSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+            ("DATE_ORDER", "sideways"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable DATE_ORDER: unknown variant `sideways`"),
+            "{err}"
+        );
+        // A blank variable is not set.
+        let err = CollectSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", " "),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ARCHIVE_BUCKET is not set"
+        );
+    }
+
+    #[test]
+    fn the_archive_day_zone_defaults_to_the_export_zone() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+        ];
+        let collect = CollectSettings::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(collect.archive_time_zone, chrono_tz::Europe::London);
+        assert_eq!(collect.sources.whatsapp_export.drops, "d");
+        let export = collect.sources.whatsapp_export.export_options();
+        assert_eq!(
+            (export.tz, export.date_order),
+            (chrono_tz::Europe::London, None)
+        );
+        let mut with_zone = base.to_vec();
+        with_zone.push(("ARCHIVE_TIME_ZONE", "Asia/Singapore"));
+        let collect = CollectSettings::from_lookup(lookup(&with_zone)).unwrap();
+        assert_eq!(collect.archive_time_zone, chrono_tz::Asia::Singapore);
+    }
+
+    #[test]
+    fn secret_names_follow_the_auth_method() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("IMAP_SECRET_ARN", "arn"),
+            ("IMAP_URL", "imaps://outlook.office365.com"),
+            ("IMAP_AUTH", "xoauth2"),
+            ("IMAP_TENANT", "corp.example"),
+            ("IMAP_CLIENT_ID", "app"),
+        ];
+        let secret = DeliverSettings::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(
+            secret.imap.client_secret_secret.as_deref(),
+            Some("client_secret")
+        );
+        let mut with_cert = base.to_vec();
+        with_cert.push(("IMAP_CERTIFICATE_THUMBPRINT", "ab12"));
+        let cert = DeliverSettings::from_lookup(lookup(&with_cert)).unwrap();
+        assert_eq!(
+            cert.imap.certificate_key_secret.as_deref(),
+            Some("certificate_key")
+        );
+        assert_eq!(cert.imap.client_secret_secret, None);
+        let convert = ConvertSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("CONFIG_BUCKET", "c"),
+            ("DELIVER_QUEUE_URL", "http://q"),
+            ("DEFAULT_REGION", "GB"),
+            ("WHATSAPP_FOLDER", "WA"),
+        ]))
+        .unwrap();
+        let opts = convert.convert_options();
+        assert_eq!(opts.folders.whatsapp, "WA");
+        assert_eq!(opts.folders.wechat, "WeChat Archiver");
+        assert_eq!(opts.max_message_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));
+        assert_eq!(convert.mapping.csv, None);
+    }
+}

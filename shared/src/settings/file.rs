@@ -1,0 +1,494 @@
+//! The TOML file of a local run. Relative paths are taken from the file's
+//! directory, so a config works wherever the command is started from; a key
+//! that is no setting is refused, so a typo does not silently fall back to
+//! a default.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::reader::{Name, Reader, Value};
+use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sources, imap};
+use crate::convert::ConvertOptions;
+use crate::embedded::RunOptions;
+use crate::layout::CollectionDay;
+use crate::mailbox::imap::{DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
+use crate::mapping::{Mapper, MappingError, Severity};
+use crate::report::Report;
+
+/// Why a config file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The config path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config {}: {source}", path.display())]
+    Parse {
+        /// The config path.
+        path: PathBuf,
+        /// What is wrong, with its position.
+        source: toml::de::Error,
+    },
+    /// A setting is missing, invalid or unknown.
+    #[error("config {}: {source}", path.display())]
+    Setting {
+        /// The config path.
+        path: PathBuf,
+        /// Which setting, and what is wrong.
+        source: SettingError,
+    },
+}
+
+/// Why the mapping CSV of a local run cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingCsvError {
+    /// The file could not be read.
+    #[error("cannot read mapping CSV {}: {source}", path.display())]
+    Read {
+        /// The CSV path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The CSV (or the mapping settings) are unusable as a whole.
+    #[error("mapping CSV {}: {source}", path.display())]
+    Invalid {
+        /// The CSV path.
+        path: PathBuf,
+        /// What is wrong.
+        source: MappingError,
+    },
+    /// The mapping settings are unusable (there is no CSV).
+    #[error(transparent)]
+    Settings(MappingError),
+}
+
+/// Where a local run's mailboxes are.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `[maildir] path`: a Maildir++ tree, one directory per mailbox
+    /// address.
+    Maildir(PathBuf),
+    /// `[imap]`: an IMAP server (see [`ImapSettings`] for its keys).
+    Imap {
+        /// The server, limits and login.
+        imap: Box<ImapSettings>,
+        /// `[secrets] path`: the local secret store, a directory of secret
+        /// files readable by their owner only (required with `[imap]`).
+        secrets: PathBuf,
+    },
+}
+
+impl Target {
+    /// The target's message size limit: an IMAP server's
+    /// `max_message_bytes` (default 35 MiB); none for Maildir.
+    pub fn max_message_bytes(&self) -> Option<u64> {
+        match self {
+            Target::Maildir(_) => None,
+            Target::Imap { imap, .. } => {
+                Some(imap.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES))
+            }
+        }
+    }
+}
+
+/// A local run's settings, from its TOML file (`examples/archiver.toml` is
+/// a complete, commented example).
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    /// `[store] path`: the archive store directory (the same key layout as
+    /// the S3 bucket).
+    pub store: PathBuf,
+    /// Each source kind's settings; places are directories.
+    pub sources: Sources<PathBuf>,
+    /// How items map to mailboxes; the CSV is a file.
+    pub mapping: MappingSettings<PathBuf>,
+    /// How items are rendered and filed.
+    pub render: RenderSettings,
+    /// Where the mailboxes are.
+    pub target: Target,
+}
+
+impl LocalSettings {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<LocalSettings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::read(table, base).map_err(|source| ConfigError::Setting {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The settings in a parsed file whose relative paths are from `base`.
+    fn read(table: toml::Table, base: &Path) -> Result<LocalSettings, SettingError> {
+        let file = File {
+            table,
+            base,
+            seen: RefCell::default(),
+        };
+        let store = file.required_place(ARCHIVE)?;
+        let sources = Sources::read(&file)?;
+        if !file.has("mapping") {
+            return Err(SettingError::Missing(Setting::Key("mapping".to_owned())));
+        }
+        let mapping = MappingSettings::read(&file)?;
+        let render = RenderSettings::read(&file)?;
+        let maildir = file.path("maildir.path")?;
+        let secrets = file.path("secrets.path")?;
+        let target = match (maildir, file.has("imap")) {
+            (Some(path), false) => Target::Maildir(path),
+            (None, true) => Target::Imap {
+                imap: Box::new(imap::read(&file)?),
+                secrets: secrets.ok_or(SettingError::Secrets)?,
+            },
+            _ => return Err(SettingError::Target),
+        };
+        file.refuse_unknown_keys()?;
+        Ok(LocalSettings {
+            store,
+            sources,
+            mapping,
+            render,
+            target,
+        })
+    }
+
+    /// How items are rendered and filed, for this run's target.
+    pub fn convert_options(&self) -> ConvertOptions {
+        self.render.convert_options(self.target.max_message_bytes())
+    }
+
+    /// Everything a run needs besides its stores and target, collecting
+    /// into the raw batch folder of `day`.
+    pub fn run_options(&self, day: NaiveDate) -> RunOptions {
+        RunOptions {
+            convert: self.convert_options(),
+            day: CollectionDay(day),
+        }
+    }
+
+    /// The mapper: the mapping CSV file, if any, read and parsed; its row
+    /// problems go into `report` (errors and warnings) with their line
+    /// numbers.
+    pub fn mapper(&self, report: &mut Report) -> Result<Mapper, MappingCsvError> {
+        let csv = self.mapping.csv.as_deref();
+        let bytes = csv
+            .map(|path| {
+                std::fs::read(path).map_err(|source| MappingCsvError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            })
+            .transpose()?;
+        // Row problems come only with a CSV, so `shown` names it.
+        let shown = csv
+            .map(|path| path.display().to_string())
+            .unwrap_or_default();
+        self.mapping
+            .mapper(bytes.as_deref(), |issue| {
+                let note = format!("mapping CSV {shown}: {issue}");
+                match issue.severity() {
+                    Severity::Error => report.error(note),
+                    Severity::Warning => report.warning(note),
+                }
+            })
+            .map_err(|source| match csv {
+                Some(path) => MappingCsvError::Invalid {
+                    path: path.to_owned(),
+                    source,
+                },
+                None => MappingCsvError::Settings(source),
+            })
+    }
+}
+
+/// A parsed config file being read: the keys read so far are remembered,
+/// so that the rest can be refused.
+struct File<'a> {
+    table: toml::Table,
+    base: &'a Path,
+    seen: RefCell<BTreeSet<String>>,
+}
+
+impl File<'_> {
+    /// Whether the file has a table (or key) named `key`.
+    fn has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
+    /// The value at a dotted key path; the path and the tables on the way
+    /// count as read.
+    fn lookup(&self, key: &str) -> Result<Option<toml::Value>, SettingError> {
+        let mut seen = self.seen.borrow_mut();
+        let mut table = &self.table;
+        let mut path = String::new();
+        let mut parts = key.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(part);
+            seen.insert(path.clone());
+            let Some(value) = table.get(part) else {
+                return Ok(None);
+            };
+            if parts.peek().is_none() {
+                return Ok(Some(value.clone()));
+            }
+            table = value.as_table().ok_or_else(|| SettingError::Invalid {
+                setting: Setting::Key(path.clone()),
+                reason: format!("expected a table, found {}", value.type_str()),
+            })?;
+        }
+        Ok(None)
+    }
+
+    /// A path setting only the file has, from the file's directory.
+    fn path(&self, key: &'static str) -> Result<Option<PathBuf>, SettingError> {
+        Ok(self
+            .file_value::<String>(key)?
+            .map(|path| self.base.join(path)))
+    }
+
+    /// Refuses any key that no setting read.
+    fn refuse_unknown_keys(&self) -> Result<(), SettingError> {
+        let seen = self.seen.borrow();
+        let mut tables = vec![(String::new(), &self.table)];
+        while let Some((prefix, table)) = tables.pop() {
+            for (key, value) in table {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                if !seen.contains(&path) {
+                    return Err(SettingError::Unknown(path));
+                }
+                if let Some(inner) = value.as_table() {
+                    tables.push((path, inner));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Reader for File<'_> {
+    type Place = PathBuf;
+
+    fn value<T: Value>(&self, name: Name) -> Result<Option<T>, SettingError> {
+        self.file_value(name.key)
+    }
+
+    fn file_value<T: Value>(&self, key: &'static str) -> Result<Option<T>, SettingError> {
+        self.lookup(key)?
+            .map(|value| {
+                T::from_toml(value).map_err(|reason| SettingError::Invalid {
+                    setting: Setting::Key(key.to_owned()),
+                    reason,
+                })
+            })
+            .transpose()
+    }
+
+    fn place(&self, name: Name) -> Result<Option<PathBuf>, SettingError> {
+        self.path(name.key)
+    }
+
+    fn setting(&self, name: Name) -> Setting {
+        Setting::Key(name.key.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest complete config.
+    const MINIMAL: &str = r#"
+time_zone = "Europe/London"
+default_region = "GB"
+[store]
+path = "archive"
+[drops]
+path = "drops"
+[maildir]
+path = "mail"
+[mapping]
+"#;
+
+    fn read(text: &str) -> Result<LocalSettings, SettingError> {
+        LocalSettings::read(toml::from_str(text).unwrap(), Path::new("/etc/archiver"))
+    }
+
+    /// The error for `MINIMAL` with `line` replaced by `by`.
+    fn error(line: &str, by: &str) -> String {
+        assert!(MINIMAL.contains(line), "{line}");
+        read(&MINIMAL.replace(line, by)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_example_config_reads_as_the_defaults_with_paths_from_its_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let settings = LocalSettings::load(&dir.join("archiver.toml")).unwrap();
+        assert_eq!(settings.store, dir.join("../example-output/archive"));
+        assert_eq!(settings.sources.whatsapp_export.drops, dir.join("."));
+        assert_eq!(settings.mapping.csv, Some(dir.join("mapping.csv")));
+        assert!(
+            matches!(&settings.target, Target::Maildir(path) if *path == dir.join("../example-output/maildir"))
+        );
+        let day = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let export = settings.sources.whatsapp_export.export_options();
+        assert_eq!(export.tz, chrono_tz::Europe::London);
+        assert_eq!(export.date_order, None);
+        assert_eq!(export.zip_limits, Default::default());
+        let opts = settings.run_options(day);
+        assert_eq!(opts.day.0, day);
+        let defaults = ConvertOptions::default();
+        assert_eq!(opts.convert.render, defaults.render);
+        assert_eq!(opts.convert.folders, defaults.folders);
+        assert_eq!(opts.convert.max_message_bytes, None);
+        let mut report = Report::default();
+        settings.mapper(&mut report).unwrap();
+        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert!(report.warnings[0].starts_with(&format!(
+            "mapping CSV {}: line 2: warning:",
+            dir.join("mapping.csv").display()
+        )));
+    }
+
+    #[test]
+    fn missing_settings_are_named_by_their_key() {
+        assert_eq!(
+            error("time_zone = \"Europe/London\"", ""),
+            "time_zone is not set"
+        );
+        assert_eq!(error("path = \"archive\"", ""), "store.path is not set");
+        assert_eq!(error("[mapping]", ""), "mapping is not set");
+        assert_eq!(
+            error("[maildir]\npath = \"mail\"", ""),
+            "configure exactly one delivery target, [maildir] or [imap]"
+        );
+        let imap = "[imap]\nurl = \"imaps://mail.corp.example\"\nauth = \"password\"";
+        assert_eq!(
+            error("[maildir]\npath = \"mail\"", imap),
+            "[imap] needs [secrets] path = <directory of secret files>"
+        );
+        assert_eq!(
+            error("[maildir]\npath = \"mail\"", "[imap]\nurl = \"imaps://x\""),
+            "imap.auth is not set"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_named_by_their_key() {
+        assert_eq!(
+            error("\"Europe/London\"", "\"Mars/Olympus\""),
+            "time_zone: unknown time zone \"Mars/Olympus\" (use an IANA name such as Europe/London)"
+        );
+        assert!(
+            error("\"GB\"", "\"UK\"").starts_with("default_region: unknown region \"UK\""),
+            "{}",
+            error("\"GB\"", "\"UK\"")
+        );
+        assert_eq!(
+            error(
+                "[mapping]",
+                "[mapping]\n[render]\nattachment_limit = \"big\""
+            ),
+            "render.attachment_limit: expected an integer, found string"
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\n[zip]\nmax_ratio = -1"),
+            "zip.max_ratio: -1 is out of range"
+        );
+        assert!(
+            error(
+                "default_region",
+                "date_order = \"sideways\"\ndefault_region"
+            )
+            .starts_with("date_order: unknown variant `sideways`"),
+        );
+        assert_eq!(
+            error("[store]\npath = \"archive\"", "store = \"archive\""),
+            "store: expected a table, found string"
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\nid_domain = 7"),
+            "mapping.id_domain: expected a string, found integer"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert_eq!(
+            error("[mapping]", "[mapping]\n[render]\natachment_limit = 1"),
+            "unknown key render.atachment_limit"
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\n[colour]"),
+            "unknown key colour"
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\ncsv_file = \"m.csv\""),
+            "unknown key mapping.csv_file"
+        );
+    }
+
+    #[test]
+    fn an_imap_target_has_its_secrets_and_size_limit() {
+        let text = MINIMAL.replace(
+            "[maildir]\npath = \"mail\"",
+            "[secrets]\npath = \"secrets\"\n[imap]\nurl = \"imaps://mail.corp.example\"\n\
+             auth = \"xoauth2\"\nconnections = 2",
+        );
+        let settings = read(&text).unwrap();
+        let Target::Imap { imap, secrets } = &settings.target else {
+            panic!("{:?}", settings.target);
+        };
+        assert_eq!(*secrets, Path::new("/etc/archiver/secrets"));
+        assert_eq!(
+            (imap.connections, imap.login.as_str()),
+            (Some(2), "{mailbox}")
+        );
+        assert_eq!(
+            settings.convert_options().max_message_bytes,
+            Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archiver.toml");
+        std::fs::write(&path, MINIMAL.replace("default_region = \"GB\"", "")).unwrap();
+        let err = LocalSettings::load(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("config {}: default_region is not set", path.display())
+        );
+        assert!(matches!(
+            err,
+            ConfigError::Setting {
+                source: SettingError::Missing(Setting::Key(key)),
+                ..
+            } if key == "default_region"
+        ));
+    }
+}

@@ -1,0 +1,61 @@
+//! How items are rendered and filed: the same settings in both modes.
+
+use super::SettingError;
+use super::reader::{Name, Reader};
+use crate::convert::{ConvertOptions, Folders};
+use crate::render::RenderOptions;
+
+/// Rendering and folder settings (`[render]`, `[folders]`).
+#[derive(Debug, Clone)]
+pub struct RenderSettings {
+    /// `[render] attachment_limit` or `ATTACHMENT_LIMIT`: attachments larger
+    /// than this many bytes become a stub naming their archive key
+    /// (default 25 MiB).
+    pub attachment_limit: Option<u64>,
+    /// `[render] unmapped_domain` or `UNMAPPED_DOMAIN`: the `.invalid`
+    /// domain of participants that map to no mailbox.
+    pub unmapped_domain: Option<String>,
+    /// `[folders] whatsapp` or `WHATSAPP_FOLDER`: the folder of WhatsApp
+    /// items (default `WhatsApp Archiver`).
+    pub whatsapp_folder: Option<String>,
+    /// `[folders] wechat` or `WECHAT_FOLDER`: the folder of WeChat / WeCom
+    /// items (default `WeChat Archiver`).
+    pub wechat_folder: Option<String>,
+}
+
+impl RenderSettings {
+    pub(super) fn read(reader: &impl Reader) -> Result<Self, SettingError> {
+        Ok(RenderSettings {
+            attachment_limit: reader
+                .value(Name::new("render.attachment_limit", "ATTACHMENT_LIMIT"))?,
+            unmapped_domain: reader
+                .value(Name::new("render.unmapped_domain", "UNMAPPED_DOMAIN"))?,
+            whatsapp_folder: reader.value(Name::new("folders.whatsapp", "WHATSAPP_FOLDER"))?,
+            wechat_folder: reader.value(Name::new("folders.wechat", "WECHAT_FOLDER"))?,
+        })
+    }
+
+    /// How the convert stage renders and files items for a target whose
+    /// message size limit is `max_message_bytes` (none: no limit).
+    pub fn convert_options(&self, max_message_bytes: Option<u64>) -> ConvertOptions {
+        let mut render = RenderOptions::default();
+        if let Some(limit) = self.attachment_limit {
+            render.attachment_limit = limit;
+        }
+        if let Some(domain) = &self.unmapped_domain {
+            render.unmapped_domain = domain.clone();
+        }
+        let mut folders = Folders::default();
+        if let Some(folder) = &self.whatsapp_folder {
+            folders.whatsapp = folder.clone();
+        }
+        if let Some(folder) = &self.wechat_folder {
+            folders.wechat = folder.clone();
+        }
+        ConvertOptions {
+            render,
+            folders,
+            max_message_bytes,
+        }
+    }
+}
