@@ -13,6 +13,9 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sched::{CpuSet, sched_setaffinity};
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::unistd::Pid;
 use shared::item::Item;
 use shared::render::{self, RenderInput, RenderOptions};
 use shared::sources::whatsapp_export::{self, Chat, ExportContext};
@@ -35,7 +38,7 @@ const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
 
 /// Runs the benchmarks and prints the figures.
 pub fn bench(args: &Args) -> crate::CliResult {
-    pin_to_one_core();
+    pin_to_one_core()?;
     let text = data::generate_android_export(args.size_mb * 1_000_000, 7);
     let mb = text.len() as f64 / 1e6;
     let ctx = ExportContext {
@@ -111,13 +114,8 @@ fn inspect_child(file: &Path, runs: u32) -> Result<(Duration, i64), Box<dyn std:
             return Err(format!("archiver inspect failed: {status}").into());
         }
     }
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    Ok((best, usage.ru_maxrss))
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    Ok((best, usage.max_rss()))
 }
 
 /// Renders the plain text messages of the export, cycling until `count`.
@@ -148,13 +146,10 @@ fn bench_render(text: &str, ctx: &ExportContext<'_>, count: usize, runs: u32) ->
 }
 
 /// Keeps the benchmark (and its children) on one core, as the targets say.
-fn pin_to_one_core() {
-    // SAFETY: the set is a plain bit mask on the stack.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+fn pin_to_one_core() -> nix::Result<()> {
+    let mut set = CpuSet::new();
+    set.set(0)?;
+    sched_setaffinity(Pid::from_raw(0), &set)
 }
 
 /// Arguments of `archiver bench-delivery`.

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -214,10 +217,8 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         let pgid = self.child.id() as i32;
-        // SAFETY: signals the process group this struct started.
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
+        // The process group this struct started.
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
         let _ = self.child.wait();
     }
 }
