@@ -13,6 +13,8 @@ infra/localstack.sh install
 eval "$(infra/localstack.sh env)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# No module of the library imports one that imports it back.
+python3 infra/module-cycles.py shared/src
 cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint
 # The functions as `cargo lambda watch` runs them (each built alone, with its

@@ -10,13 +10,12 @@ use std::fs;
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
-use shared::embedded;
 use shared::mailbox::Maildir;
 use shared::report::Report;
 use shared::sources::{Batch, Checkpoints, Source};
 use shared::store::{LocalDir, ObjectStore, StoreError};
 
-use support::examples::{mapper, run_options};
+use support::examples;
 
 const ITEMS: &[u8] = include_bytes!("fixtures/test-source/items.jsonl");
 
@@ -60,19 +59,7 @@ async fn a_source_added_by_the_recipe_reaches_the_mailboxes_once() {
     let mail = dir.path().join("maildir");
     let run = || async {
         let mut sources: Vec<Box<dyn Source>> = vec![Box::new(Fixture)];
-        let mut maildir = [Maildir::new(&mail)];
-        let mut report = Report::default();
-        embedded::run(
-            &mut sources,
-            &store,
-            &mut maildir,
-            &mapper(),
-            &run_options(),
-            &mut report,
-        )
-        .await
-        .unwrap();
-        report
+        examples::run(&mut sources, &store, &mut [Maildir::new(&mail)]).await
     };
     let first = run().await;
     assert_eq!(first.errors, Vec::<String>::new());

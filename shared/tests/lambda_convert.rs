@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shared::convert::ConvertOptions;
 use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use shared::lambda;
@@ -53,7 +53,16 @@ async fn store_with_batch(dir: &tempfile::TempDir) -> LocalDir {
     store
 }
 
-fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<&str> {
+/// The convert function's path with the example mapping and default options.
+async fn convert(
+    store: &LocalDir,
+    queue: &Recorded,
+    records: &[SqsMessage],
+) -> (SqsBatchResponse, Report) {
+    lambda::convert(store, queue, &mapper(), &ConvertOptions::default(), records).await
+}
+
+fn failures(response: &SqsBatchResponse) -> Vec<&str> {
     response
         .batch_item_failures
         .iter()
@@ -67,9 +76,7 @@ async fn a_notified_batch_is_rendered_its_jobs_persisted_then_queued() {
     let store = store_with_batch(&dir).await;
     let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
     let queue = Recorded::default();
-    let opts = ConvertOptions::default();
-    let (response, report) =
-        lambda::convert(&store, &queue, &mapper(), &opts, &event.records).await;
+    let (response, report) = convert(&store, &queue, &event.records).await;
 
     // Only the record that is no S3 notification failed; a notification
     // for an object outside raw/ is ignored with a warning.
@@ -112,14 +119,7 @@ async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
         ..Recorded::default()
     };
     let records = &event.records[..1];
-    let (response, report) = lambda::convert(
-        &store,
-        &queue,
-        &mapper(),
-        &ConvertOptions::default(),
-        records,
-    )
-    .await;
+    let (response, report) = convert(&store, &queue, records).await;
     assert_eq!(failures(&response), ["raw-batch"]);
     assert!(
         report.errors[0].contains("the queue is unavailable"),
@@ -132,14 +132,7 @@ async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
     // SQS delivers the message again: the EMLs and job file are found
     // stored, and the jobs are queued this time.
     let queue = Recorded::default();
-    let (response, report) = lambda::convert(
-        &store,
-        &queue,
-        &mapper(),
-        &ConvertOptions::default(),
-        records,
-    )
-    .await;
+    let (response, report) = convert(&store, &queue, records).await;
     assert!(failures(&response).is_empty(), "{:?}", report.errors);
     assert_eq!((report.emails_written, report.emails_existing), (0, 3));
     assert_eq!(queue.sent.lock().unwrap()[0].1.len(), 3);
@@ -150,14 +143,7 @@ async fn a_notification_for_a_missing_batch_fails_its_record() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
     let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
-    let (response, report) = lambda::convert(
-        &store,
-        &Recorded::default(),
-        &mapper(),
-        &ConvertOptions::default(),
-        &event.records[..1],
-    )
-    .await;
+    let (response, report) = convert(&store, &Recorded::default(), &event.records[..1]).await;
     assert_eq!(failures(&response), ["raw-batch"]);
     assert!(
         report.errors[0].contains("not found"),

@@ -31,11 +31,21 @@ pub fn mapper() -> Mapper {
 /// with two lanes over the same tree (mailboxes delivered to in parallel).
 pub async fn run_into_maildir(store: &LocalDir, mail: &Path) -> Report {
     let mut lanes = [Maildir::new(mail), Maildir::new(mail)];
+    run(&mut sources(), store, &mut lanes).await
+}
+
+/// Runs the embedded pipeline over `sources` with the example mapping and
+/// options.
+pub async fn run(
+    sources: &mut [Box<dyn Source>],
+    store: &LocalDir,
+    lanes: &mut [Maildir],
+) -> Report {
     let mut report = Report::default();
     embedded::run(
-        &mut sources(),
+        sources,
         store,
-        &mut lanes,
+        lanes,
         &mapper(),
         &run_options(),
         &mut report,
