@@ -8,7 +8,7 @@
 #   infra/localstack.sh stop   <dir>   stop that instance (idempotent)
 #   infra/localstack.sh env            print `export PATH=...` for the installed tools
 #
-# Pins (see ../shared/docs/local-services.md): localstack-core 4.13.1 is the newest
+# Pins: localstack-core 4.13.1 is the newest
 # release that runs on Python 3.11 without an account token; the extra pins are
 # what it needs to start. aws-sam-translator lets LocalStack's CloudFormation
 # expand the SAM transform, so template.yaml itself is deployed to it.

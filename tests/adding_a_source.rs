@@ -1,8 +1,9 @@
-//! The README's "Adding a source" recipe, followed to the letter: a source
-//! made of nothing but a type implementing `shared::sources::Source` (here
-//! over a fixture of two items) goes through collect, convert and deliver
-//! with no other change, and a second run collects and delivers nothing
-//! twice.
+//! The README's "Adding a source" recipe: a source made of nothing but a
+//! type implementing `shared::sources::Source` (here over a fixture of two
+//! items) goes through collect, convert and deliver with no other change,
+//! and a second run collects and delivers nothing twice. (A source in the
+//! library is also listed in `shared::settings::Sources`; a test crate
+//! hands its source to the run directly.)
 
 mod support;
 

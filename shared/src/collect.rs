@@ -40,6 +40,12 @@ pub async fn collect_source<S: ObjectStore>(
     report: &mut Report,
 ) -> Result<Vec<RawBatch>, StoreError> {
     let name = source.name().to_owned();
+    if !layout::is_source_name(&name) {
+        report.error(format!(
+            "source {name:?}: not usable as a folder name (raw/, collected/); not collected"
+        ));
+        return Ok(Vec::new());
+    }
     let prefix = layout::checkpoints_prefix(&name);
     let positions = archive.list(&prefix).await?.into_iter().filter_map(|key| {
         key.strip_prefix(&prefix)
@@ -49,6 +55,15 @@ pub async fn collect_source<S: ObjectStore>(
     let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
     while let Some(batch) = source.next_batch(&checkpoints, report).await? {
+        if !(layout::is_plain_segment(&batch.id) && layout::is_plain_segment(&batch.position)) {
+            report.error(format!(
+                "source {name}: batch {:?} at position {:?} from {:?}: the id and the position must be plain key segments; not stored",
+                batch.id, batch.position, batch.origin
+            ));
+            // Seen, so that the source goes on to its next batch.
+            checkpoints.insert(batch.position);
+            continue;
+        }
         let raw = RawBatch {
             source: name.clone(),
             day,
@@ -85,4 +100,63 @@ pub async fn collect_source<S: ObjectStore>(
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::sources::Batch;
+    use crate::store::LocalDir;
+
+    /// Hands out its batches once each, in order.
+    struct Listed(Vec<Batch>);
+
+    impl Source for Listed {
+        fn name(&self) -> &str {
+            "listed"
+        }
+
+        fn next_batch<'a>(
+            &'a mut self,
+            checkpoints: &'a Checkpoints,
+            _report: &'a mut Report,
+        ) -> BoxFuture<'a, Result<Option<Batch>, StoreError>> {
+            let next = self
+                .0
+                .iter()
+                .find(|b| !checkpoints.contains(&b.position))
+                .cloned();
+            Box::pin(async move { Ok(next) })
+        }
+    }
+
+    fn batch(id: &str) -> Batch {
+        Batch {
+            id: id.to_owned(),
+            position: id.to_owned(),
+            origin: format!("test {id}"),
+            lines: b"{}\n".to_vec(),
+            items: 1,
+            originals: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_id_is_no_plain_segment_is_reported_and_the_pull_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = LocalDir::new(dir.path());
+        let mut source = Listed(vec![batch("a/b"), batch("ok")]);
+        let day = CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+        let mut report = Report::default();
+        let written = collect_source(&mut source, &archive, day, &mut report)
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].id, "ok");
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0].contains("\"a/b\""), "{:?}", report.errors);
+    }
 }

@@ -94,7 +94,8 @@ pub struct ConvertOptions {
 /// the batch goes on. A batch that does not exist is
 /// [`StoreError::Missing`]. Only store and queue failures stop the batch.
 /// A batch converted again (a replay) finds its EMLs and job file stored
-/// and queues its jobs again; the deliver stage's ledger makes that a no-op.
+/// and queues the stored jobs again; the deliver stage's ledger makes that
+/// a no-op.
 pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
     store: &S,
     queue: &Q,
@@ -104,10 +105,19 @@ pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
     report: &mut Report,
 ) -> Result<(), ConvertError> {
     let raw_key = batch.key();
-    let jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
-    store
-        .put_new(&batch.jobs_key(), &jobs::to_lines(&jobs))
-        .await?;
+    let mut jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
+    let jobs_key = batch.jobs_key();
+    if store.put_new(&jobs_key, &jobs::to_lines(&jobs)).await? == Created::Exists {
+        // A replay: the stored job file is the record of what must be
+        // delivered (its EMLs were kept as first rendered too, create-only),
+        // so it is what is queued again, even if the mapping changed since.
+        let stored = store
+            .get(&jobs_key)
+            .await?
+            .ok_or_else(|| StoreError::Missing(jobs_key.clone()))?;
+        jobs.clear();
+        jobs::read_lines(&stored, &jobs_key, &mut jobs, report);
+    }
     queue
         .send(batch, &jobs)
         .await

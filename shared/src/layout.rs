@@ -159,6 +159,27 @@ impl fmt::Display for RawBatch {
     }
 }
 
+/// Whether `name` can be one segment of a key: not empty, not `.` or `..`,
+/// no `/`, `\` or control character. Source names, batch ids and
+/// checkpoint positions must be.
+pub fn is_plain_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// Whether a source may be called `name`: a plain segment that is not a
+/// folder collect uses itself (`collected/runs/`).
+pub fn is_source_name(name: &str) -> bool {
+    is_plain_segment(name) && name != RUNS
+}
+
+/// The folder of run claims under `collected/`.
+const RUNS: &str = "runs";
+
 /// `media/<sha256>`: an attachment, named by its content.
 pub fn media_key(sha256: &str) -> String {
     format!("media/{sha256}")
@@ -176,7 +197,7 @@ pub fn checkpoint_key(source: &str, position: &str) -> String {
 
 /// `collected/runs/<window>`: the claim of a scheduled collect run.
 pub fn run_claim_key(window: &str) -> String {
-    format!("collected/runs/{window}")
+    format!("collected/{RUNS}/{window}")
 }
 
 /// `eml/<item-day>/<item-id>.eml`.
@@ -321,6 +342,16 @@ mod tests {
             batch.started_key(),
             "started/whatsapp-export/2026-11-21/ab12.jsonl"
         );
+    }
+
+    #[test]
+    fn names_that_are_no_plain_segment_are_refused() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb", "\u{0}"] {
+            assert!(!is_plain_segment(bad), "{bad:?}");
+        }
+        assert!(is_plain_segment("0000001000-0000002000"));
+        assert!(!is_source_name("runs"));
+        assert!(is_source_name("whatsapp-export"));
     }
 
     #[test]

@@ -151,3 +151,32 @@ async fn a_notification_for_a_missing_batch_fails_its_record() {
         report.errors
     );
 }
+
+#[tokio::test]
+async fn a_replay_queues_the_stored_jobs_even_after_the_mapping_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_batch(&dir).await;
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let records = &event.records[..1];
+    let first = Recorded::default();
+    convert(&store, &first, records).await;
+    // The CSV is emptied: alone, the items would now map to nobody.
+    let opts = MappingOptions {
+        default_region: parse_region("GB").unwrap(),
+        id_domain: None,
+    };
+    let nobody = Mapper::new(MappingTable::default(), opts).unwrap();
+    let replay = Recorded::default();
+    let (response, _) = lambda::convert(
+        &store,
+        &replay,
+        &nobody,
+        &ConvertOptions::default(),
+        records,
+    )
+    .await;
+    assert!(failures(&response).is_empty());
+    let sent = replay.sent.lock().unwrap();
+    assert_eq!(sent[0].1, first.sent.lock().unwrap()[0].1);
+    assert_eq!(sent[0].1.len(), 3);
+}

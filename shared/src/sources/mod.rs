@@ -11,9 +11,12 @@
 //! (`collected/<source>/<position>`) and shows them to the source as
 //! [`Checkpoints`] when a pull starts.
 //!
-//! Adding a source: a folder under `sources/` with a type that implements
-//! [`Source`], and one entry where the configured sources are listed
-//! (`crate::settings`).
+//! Adding a source: a folder under `sources/` (declared with `pub mod`
+//! here) with a type that implements [`Source`], its settings as one field
+//! of [`crate::settings::Sources`], and one entry in
+//! [`crate::settings::Sources::configured`]. Its name, batch ids and
+//! positions are plain key segments (collect refuses others, see
+//! [`crate::layout::is_plain_segment`]).
 
 pub mod whatsapp_export;
 

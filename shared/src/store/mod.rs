@@ -1,9 +1,9 @@
 //! The object store: where raw batches, media, EMLs, unmapped items, the
 //! delivery ledger and checkpoints live.
 //!
-//! Keys use the same layout everywhere (`raw/`, `media/`, `eml/`,
-//! `unmapped/`, `delivered/`, `collected/`), so a local directory and an S3
-//! bucket hold the same tree.
+//! Keys use the same layout everywhere (every key is built in
+//! [`crate::layout`]), so a local directory and an S3 bucket hold the same
+//! tree.
 
 mod local;
 mod s3;
