@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use chrono_tz::Tz;
 use memmap2::{Mmap, MmapOptions};
-use shared::sources::whatsapp_export::{ReadOptions, ZipLimits, open};
+use shared::sources::whatsapp_export::{Format, ReadOptions, ZipLimits, open_as};
 
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
@@ -69,7 +69,10 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let problem = |e: &dyn std::fmt::Display| format!("{}: {e}", args.file.display());
-    let export = open(&bytes, &file_name, &ZipLimits::default()).map_err(|e| problem(&e))?;
+    // A pipe or a name without `.zip` is read as chat text, as before.
+    let format = Format::of_name(&file_name).unwrap_or(Format::Text);
+    let export =
+        open_as(&bytes, format, &file_name, &ZipLimits::default()).map_err(|e| problem(&e))?;
     let opts = ReadOptions {
         custodian: &args.custodian,
         tz: args.tz,

@@ -93,9 +93,10 @@ pub struct ConvertOptions {
 /// reported with its line number, recorded under `failed/`, and the rest of
 /// the batch goes on. A batch that does not exist is
 /// [`StoreError::Missing`]. Only store and queue failures stop the batch.
-/// A batch converted again (a replay) finds its EMLs and job file stored
-/// and queues the stored jobs again; the deliver stage's ledger makes that
-/// a no-op.
+/// A batch converted again (a replay) finds its job file stored and
+/// queues those jobs again without rendering anything; the deliver stage's
+/// ledger makes that a no-op. (A convert killed before the job file was
+/// written renders again and finds its EMLs stored.)
 pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
     store: &S,
     queue: &Q,
@@ -105,19 +106,22 @@ pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
     report: &mut Report,
 ) -> Result<(), ConvertError> {
     let raw_key = batch.key();
-    let mut jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
     let jobs_key = batch.jobs_key();
-    if store.put_new(&jobs_key, &jobs::to_lines(&jobs)).await? == Created::Exists {
-        // A replay: the stored job file is the record of what must be
-        // delivered (its EMLs were kept as first rendered too, create-only),
-        // so it is what is queued again, even if the mapping changed since.
-        let stored = store
-            .get(&jobs_key)
-            .await?
-            .ok_or_else(|| StoreError::Missing(jobs_key.clone()))?;
-        jobs.clear();
-        jobs::read_lines(&stored, &jobs_key, &mut jobs, report);
-    }
+    let jobs = match store.get(&jobs_key).await? {
+        // A replay: the job file is written once every item is rendered and
+        // filed, and it is the record of what must be delivered, so it is
+        // what is queued again, even if the mapping changed since.
+        Some(stored) => {
+            let mut jobs = Vec::new();
+            jobs::read_lines(&stored, &jobs_key, &mut jobs, report);
+            jobs
+        }
+        None => {
+            let jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
+            store.put_new(&jobs_key, &jobs::to_lines(&jobs)).await?;
+            jobs
+        }
+    };
     queue
         .send(batch, &jobs)
         .await

@@ -10,6 +10,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::json_error;
 use crate::layout::{self, LedgerEntry, ledger_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
 use crate::store::{ObjectStore, StoreError};
@@ -24,12 +25,12 @@ pub enum LedgerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A ledger object is not valid JSON of the expected shape.
-    #[error("ledger entry {key} is unreadable: {source}")]
+    #[error("ledger entry {key} is unreadable: {reason}")]
     Corrupt {
         /// The ledger object key.
         key: String,
-        /// The parse error.
-        source: serde_json::Error,
+        /// What is wrong with it (see [`crate::json_error`]).
+        reason: String,
     },
 }
 
@@ -111,6 +112,9 @@ pub async fn entry<S: ObjectStore>(
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|source| LedgerError::Corrupt { key, source }),
+            .map_err(|e| LedgerError::Corrupt {
+                key,
+                reason: json_error::describe(&e),
+            }),
     }
 }

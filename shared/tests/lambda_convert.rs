@@ -3,6 +3,7 @@
 //! as Lambda delivers it) in, EMLs, the batch's persisted jobs and the
 //! jobs handed to the queue out, and per-record failures named.
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -10,8 +11,9 @@ use shared::convert::ConvertOptions;
 use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use shared::lambda;
 use shared::layout::RawBatch;
-use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+use shared::mapping::Mapper;
 use shared::report::Report;
+use shared::settings::LocalSettings;
 use shared::store::{LocalDir, ObjectStore};
 
 const EVENT: &[u8] = include_bytes!("fixtures/lambda/convert-event.json");
@@ -37,14 +39,15 @@ impl JobQueue for Recorded {
     }
 }
 
+/// The example configuration (`examples/archiver.toml`).
+fn settings() -> LocalSettings {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archiver.toml");
+    LocalSettings::load(&path).unwrap()
+}
+
+/// The mapper of the example configuration and its mapping CSV.
 fn mapper() -> Mapper {
-    let opts = MappingOptions {
-        default_region: parse_region("GB").unwrap(),
-        id_domain: None,
-    };
-    let csv = include_bytes!("../../examples/mapping.csv");
-    let (table, _) = MappingTable::from_csv(csv, &opts).unwrap();
-    Mapper::new(table, opts).unwrap()
+    settings().mapper(&mut Report::default()).unwrap()
 }
 
 async fn store_with_batch(dir: &tempfile::TempDir) -> LocalDir {
@@ -134,7 +137,7 @@ async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
     let queue = Recorded::default();
     let (response, report) = convert(&store, &queue, records).await;
     assert!(failures(&response).is_empty(), "{:?}", report.errors);
-    assert_eq!((report.emails_written, report.emails_existing), (0, 3));
+    assert_eq!((report.emails_written, report.emails_existing), (0, 0));
     assert_eq!(queue.sent.lock().unwrap()[0].1.len(), 3);
 }
 
@@ -161,11 +164,7 @@ async fn a_replay_queues_the_stored_jobs_even_after_the_mapping_changed() {
     let first = Recorded::default();
     convert(&store, &first, records).await;
     // The CSV is emptied: alone, the items would now map to nobody.
-    let opts = MappingOptions {
-        default_region: parse_region("GB").unwrap(),
-        id_domain: None,
-    };
-    let nobody = Mapper::new(MappingTable::default(), opts).unwrap();
+    let nobody = settings().mapping.mapper(None, |_| {}).unwrap();
     let replay = Recorded::default();
     let (response, _) = lambda::convert(
         &store,
@@ -176,7 +175,9 @@ async fn a_replay_queues_the_stored_jobs_even_after_the_mapping_changed() {
     )
     .await;
     assert!(failures(&response).is_empty());
-    let sent = replay.sent.lock().unwrap();
-    assert_eq!(sent[0].1, first.sent.lock().unwrap()[0].1);
-    assert_eq!(sent[0].1.len(), 3);
+    let sent = replay.sent.lock().unwrap()[0].1.clone();
+    assert_eq!(sent, first.sent.lock().unwrap()[0].1);
+    assert_eq!(sent.len(), 3);
+    // Nothing was rendered or filed again: no item became unmapped.
+    assert!(store.list("unmapped/").await.unwrap().is_empty());
 }

@@ -1375,3 +1375,22 @@ fn an_item_line_with_a_source_type_round_trips_through_serde_and_json_lines() {
         format!("{plain}\n")
     );
 }
+
+/// The renderer decides too: an item naming a type its source's catalogue
+/// does not hold is rendered as unrecognised even when the source did not
+/// flag it; a catalogued type is not.
+#[test]
+fn a_type_outside_the_sources_catalogue_is_unrecognised_without_the_flag() {
+    let mut item = hologram();
+    item.unrecognised = false;
+    let bytes = render_plain(&item);
+    let msg = parse(&bytes);
+    assert_eq!(text(&msg, "X-Archiver-Unrecognised"), Some("hologram"));
+    assert_eq!(raw_json_parts(&msg).len(), 1);
+
+    item.source_type = Some("text".into());
+    let bytes = render_plain(&item);
+    let msg = parse(&bytes);
+    assert_eq!(text(&msg, "X-Archiver-Unrecognised"), None);
+    assert!(raw_json_parts(&msg).is_empty());
+}

@@ -46,6 +46,21 @@ impl SourceKind {
         }
     }
 
+    /// Whether items of this source with this `source_type` have a
+    /// specific rendering. An item that names no type was mapped fully by
+    /// its source (export lines have none); a named type must be in the
+    /// source's catalogue (WhatsApp Cloud API message types, WeCom
+    /// `msgtype`s). Any other, `unsupported` among them, is unrecognised
+    /// and rendered with its raw payload attached.
+    pub fn recognises(self, source_type: Option<&str>) -> bool {
+        match (self, source_type) {
+            (_, None) => true,
+            (SourceKind::WhatsappCloud, Some(t)) => WHATSAPP_CLOUD_TYPES.contains(&t),
+            (SourceKind::Wecom, Some(t)) => WECOM_TYPES.contains(&t),
+            (SourceKind::WhatsappExport, Some(_)) => false,
+        }
+    }
+
     /// The messenger's name as people know it.
     pub fn network(self) -> Network {
         match self {
@@ -54,6 +69,58 @@ impl SourceKind {
         }
     }
 }
+
+/// The WhatsApp Cloud API message types (webhook `messages[].type`) with a
+/// specific rendering.
+const WHATSAPP_CLOUD_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "button",
+    "reaction",
+    "order",
+    "system",
+];
+
+/// The WeCom archive's `msgtype`s with a specific rendering.
+const WECOM_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "revoke",
+    "agree",
+    "disagree",
+    "voice",
+    "video",
+    "card",
+    "location",
+    "emotion",
+    "file",
+    "link",
+    "weapp",
+    "chatrecord",
+    "todo",
+    "vote",
+    "collect",
+    "redpacket",
+    "meeting",
+    "docmsg",
+    "markdown",
+    "news",
+    "calendar",
+    "mixed",
+    "meeting_voice_call",
+    "voip_doc_share",
+    "external_redpacket",
+    "sphfeed",
+    "voiptext",
+    "qydiskfile",
+];
 
 /// The messenger a source belongs to; decides the default mailbox folder and
 /// the wording of subjects.

@@ -6,6 +6,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::json_error;
+
 /// The collect function's input, as EventBridge Scheduler sends it:
 /// `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`, or
 /// `{"day": "2026-11-20"}` for a backfill.
@@ -73,14 +75,8 @@ pub fn notification_keys(body: Option<&str>) -> Result<Vec<String>, Notification
     {
         return Ok(Vec::new());
     }
-    let event: S3Event = serde_json::from_str(body).map_err(|e| {
-        NotificationError::NotS3Event(format!(
-            "line {}, column {}: {}",
-            e.line(),
-            e.column(),
-            e.classify_str()
-        ))
-    })?;
+    let event: S3Event = serde_json::from_str(body)
+        .map_err(|e| NotificationError::NotS3Event(json_error::describe(&e)))?;
     if event.records.is_empty() {
         return Err(NotificationError::NotS3Event("no records".to_owned()));
     }
@@ -105,22 +101,6 @@ fn decode_key(key: &str) -> Option<String> {
         .decode_utf8()
         .ok()?;
     (!decoded.is_empty()).then(|| decoded.into_owned())
-}
-
-/// The kind of a serde_json error, without any of the input.
-trait Classify {
-    fn classify_str(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_str(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "invalid JSON",
-            serde_json::error::Category::Data => "JSON of another shape",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
-    }
 }
 
 #[cfg(test)]

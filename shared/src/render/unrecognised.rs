@@ -1,5 +1,7 @@
-//! Items of a type their source has no specific mapping for
-//! ([`Item::unrecognised`](crate::item::Item::unrecognised)). Unknown
+//! Items of a type with no specific rendering: the source said so
+//! ([`Item::unrecognised`](crate::item::Item::unrecognised)), or its
+//! `source_type` is not one the renderer knows for that source
+//! ([`SourceKind::recognises`](crate::item::SourceKind::recognises)). Unknown
 //! content is never dropped: such an item gets the generic message of any
 //! other, and says what it is (an `X-Archiver-Unrecognised` header naming
 //! the source's type, a note in the body) and carries the source payload as
@@ -29,10 +31,15 @@ const RAW_PART_TYPE: &str = "application/json";
 /// What is said of the type when the source did not name it.
 const UNKNOWN_TYPE: &str = "unknown";
 
+/// Whether the item is rendered as unrecognised.
+fn is_unrecognised(item: &Item<'_>) -> bool {
+    item.unrecognised || !item.source.recognises(item.source_type.as_deref())
+}
+
 /// For an unrecognised item, the source's name for its type, safe for a
 /// header, or `unknown`; `None` for every other item.
 pub(super) fn source_type<'x>(item: &'x Item<'_>) -> Option<Cow<'x, str>> {
-    if !item.unrecognised {
+    if !is_unrecognised(item) {
         return None;
     }
     let named = item
@@ -56,7 +63,7 @@ pub(super) fn note(item: &Item<'_>) -> Option<String> {
 /// For an unrecognised item, the `raw.json` part: the JSON document as
 /// received for a JSON payload, the JSON string of a text payload.
 pub(super) fn raw_part<'x>(item: &'x Item<'_>) -> Option<MimePart<'x>> {
-    if !item.unrecognised {
+    if !is_unrecognised(item) {
         return None;
     }
     let json = match &item.raw {

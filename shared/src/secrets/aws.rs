@@ -6,6 +6,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use super::{Secret, SecretError, SecretStore};
+use crate::json_error;
 
 /// One Secrets Manager secret holding a JSON object of named values, e.g.
 /// `{"password": "..."}` or `{"client_secret": "..."}`.
@@ -47,11 +48,9 @@ impl SecretsManagerSecret {
         let map: BTreeMap<String, String> =
             serde_json::from_str(text).map_err(|e| SecretError::Store {
                 name: secret_id.to_owned(),
-                // The parser's message names a position, never the content.
                 reason: format!(
-                    "not a JSON object of string values (line {}, column {})",
-                    e.line(),
-                    e.column()
+                    "not a JSON object of string values ({})",
+                    json_error::describe(&e)
                 ),
             })?;
         let values = map

@@ -47,7 +47,7 @@ mod text;
 
 pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
 pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
-pub use open::{Export, OpenError, ReadError, ReadOptions, open};
+pub use open::{Export, Format, OpenError, ReadError, ReadOptions, open, open_as};
 
 use std::borrow::Cow;
 use std::fmt;

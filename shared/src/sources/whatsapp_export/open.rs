@@ -57,15 +57,50 @@ pub struct ReadOptions<'c> {
     pub date_order: Option<DateOrder>,
 }
 
-/// Opens `bytes` as the export named `file_name` (its extension decides:
-/// `.zip` or `.txt`, in any case).
+/// The two forms of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The chat text alone (`.txt`).
+    Text,
+    /// A zip with the chat text and its media.
+    Zip,
+}
+
+impl Format {
+    /// The form a file name says (`.txt` or `.zip`, in any case); `None`
+    /// for any other name.
+    pub fn of_name(file_name: &str) -> Option<Format> {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.ends_with(".zip") {
+            Some(Format::Zip)
+        } else if lower.ends_with(".txt") {
+            Some(Format::Text)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens `bytes` as the export named `file_name`, in the form its name
+/// says ([`Format::of_name`]); any other name is [`OpenError::NotAnExport`].
 pub fn open<'b>(
     bytes: &'b [u8],
     file_name: &str,
     limits: &ZipLimits,
 ) -> Result<Export<'b>, OpenError> {
-    let lower = file_name.to_ascii_lowercase();
-    if lower.ends_with(".zip") {
+    let format = Format::of_name(file_name).ok_or(OpenError::NotAnExport)?;
+    open_as(bytes, format, file_name, limits)
+}
+
+/// Opens `bytes` as an export of the given form, named `file_name` (which
+/// gives a text export its chat title).
+pub fn open_as<'b>(
+    bytes: &'b [u8],
+    format: Format,
+    file_name: &str,
+    limits: &ZipLimits,
+) -> Result<Export<'b>, OpenError> {
+    if format == Format::Zip {
         let bundle = read_zip(bytes, limits)?;
         let media = bundle.media_refs();
         let chat_name = bundle.title_name(file_name).to_owned();
@@ -75,15 +110,13 @@ pub fn open<'b>(
             media,
             files: bundle.media,
         })
-    } else if lower.ends_with(".txt") {
+    } else {
         Ok(Export {
             text: Cow::Borrowed(utf8(bytes).map_err(OpenError::NotUtf8)?),
             chat_name: file_name.to_owned(),
             media: HashMap::new(),
             files: Vec::new(),
         })
-    } else {
-        Err(OpenError::NotAnExport)
     }
 }
 
