@@ -55,9 +55,13 @@ pub async fn collect_source<S: ObjectStore>(
     let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
     while let Some(batch) = source.next_batch(&checkpoints, report).await? {
-        if !(layout::is_plain_segment(&batch.id) && layout::is_plain_segment(&batch.position)) {
+        let plain = layout::is_plain_segment(&batch.id)
+            && layout::is_plain_segment(&batch.position)
+            && batch.originals.iter().all(|o| layout::is_plain_segment(&o.name))
+            && batch.media.iter().all(|m| layout::is_plain_segment(&m.sha256));
+        if !plain {
             report.error(format!(
-                "source {name}: batch {:?} at position {:?} from {:?}: the id and the position must be plain key segments; not stored",
+                "source {name}: batch {:?} at position {:?} from {:?}: its id, position, original names and media hashes must be plain key segments; not stored",
                 batch.id, batch.position, batch.origin
             ));
             // Seen, so that the source goes on to its next batch.
