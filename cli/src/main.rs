@@ -63,12 +63,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ARCHIVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Whatever ARCHIVER_LOG says, the IMAP client's wire logging (LOGIN
+    // with the password, the XOAUTH2 token) stays off.
+    shared::logging::init_cli(
+        EnvFilter::try_from_env("ARCHIVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+    );
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config, day } => run(&config, day),

@@ -16,6 +16,7 @@ pub mod json_error;
 pub mod lambda;
 pub mod layout;
 pub mod ledger;
+pub mod logging;
 pub mod mailbox;
 pub mod mapping;
 pub mod render;
