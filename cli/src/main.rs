@@ -191,7 +191,9 @@ fn finish(
     println!("archive store:        {}", settings.store.display());
     match &settings.target {
         settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),
-        settings::Target::Imap { imap, .. } => println!("imap:                 {}", imap.url),
+        settings::Target::Imap { imap, .. } => {
+            println!("imap:                 {}", shared::redact::url(&imap.url));
+        }
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod logging;
 pub mod mailbox;
 pub mod mapping;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod secrets;
