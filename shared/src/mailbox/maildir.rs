@@ -6,6 +6,9 @@
 //! an already-delivered message is one lookup and a repeated delivery can be
 //! detected without reading messages. That is why this is written here rather
 //! than with a Maildir crate.
+//!
+//! Messages are written mode 0600 and the directories created for them
+//! 0700: archived mail is readable by the mailbox tree's owner alone.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -55,25 +58,44 @@ fn file_name(message_id: &str) -> String {
     format!("{}.archiver:2,S", hex::encode(&digest[..16]))
 }
 
+/// Creates a directory and its missing parents, mode 0700: the mail is the
+/// mailbox owner's alone. Directories that exist are left as they are.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates (or truncates) a file, mode 0600 when it is new.
+fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 fn create_folder(dir: &Path) -> io::Result<()> {
     for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(dir.join(sub))?;
+        create_private_dir(&dir.join(sub))?;
     }
     // Maildir++ marks subfolders with an empty `maildirfolder` file.
     let marker = dir.join("maildirfolder");
     if !marker.exists() {
-        File::create(marker)?;
+        create_private_file(&marker)?;
     }
     let inbox = dir.parent().expect("folder has a mailbox directory");
     for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(inbox.join(sub))?;
+        create_private_dir(&inbox.join(sub))?;
     }
     Ok(())
 }
 
 fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<()> {
     let tmp = dir.join("tmp").join(name);
-    let mut file = File::create(&tmp)?;
+    let mut file = create_private_file(&tmp)?;
     file.write_all(message.bytes)?;
     file.set_modified(message.internal_date.into())?;
     file.sync_data()?;
@@ -130,5 +152,61 @@ impl Mailbox for Maildir {
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .find(|file| file.starts_with(&renamed))
             .map(|file| Appended { uid: Some(file) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
+        Envelope {
+            message_id,
+            bytes,
+            internal_date: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The permission bits of every directory and file under `dir`, itself
+    /// included, by path.
+    fn modes(dir: &Path, out: &mut Vec<(PathBuf, bool, u32)>) {
+        let metadata = fs::metadata(dir).unwrap();
+        out.push((dir.to_owned(), true, metadata.permissions().mode() & 0o7777));
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                modes(&path, out);
+            } else {
+                let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+                out.push((path, false, mode));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_and_folders_are_the_owners_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mail");
+        let mut maildir = Maildir::new(&root);
+        let bytes = b"Message-ID: <m@x>\r\nSubject: s\r\n\r\nprivate\r\n";
+        maildir
+            .append(
+                "alice@corp.example",
+                "WhatsApp Archiver",
+                &envelope("m@x", bytes),
+            )
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        modes(&root, &mut found);
+        // The root, the mailbox with cur/new/tmp, the folder with its own.
+        assert_eq!(found.iter().filter(|(_, dir, _)| *dir).count(), 9);
+        assert_eq!(found.iter().filter(|(_, dir, _)| !*dir).count(), 2);
+        for (path, dir, mode) in found {
+            let expected = if dir { 0o700 } else { 0o600 };
+            assert_eq!(mode, expected, "{} is {mode:o}", path.display());
+        }
     }
 }
