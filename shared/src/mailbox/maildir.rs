@@ -13,6 +13,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +29,26 @@ impl Maildir {
     /// Mailboxes live in directories under `root`, named by address.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Maildir { root: root.into() }
+    }
+
+    /// Removes this writer's own temporary files that a run killed halfway
+    /// left in the folders' `tmp/` directories (`<mailbox>/.<folder>/tmp/`),
+    /// and returns how many it removed: files named as this writer names
+    /// messages, last changed before `before` (the start of the run).
+    /// Other programs' files in `tmp/`, and files of a delivery into the
+    /// same tree that began later, are left alone.
+    pub fn sweep_temporary(&self, before: SystemTime) -> Result<usize, MailboxError> {
+        let mut removed = 0;
+        let root = self.root.display().to_string();
+        let mailboxes = subdirectories(&self.root, |name| !name.starts_with('.'));
+        for (mailbox, dir) in mailboxes.map_err(io_error(&root))? {
+            let folders = subdirectories(&dir, |name| name.starts_with('.'));
+            for (_, folder) in folders.map_err(io_error(&mailbox))? {
+                removed +=
+                    sweep_folder_tmp(&folder.join("tmp"), before).map_err(io_error(&mailbox))?;
+            }
+        }
+        Ok(removed)
     }
 
     /// The folder's Maildir directory, checking the address and folder name.
@@ -52,10 +73,99 @@ impl Maildir {
     }
 }
 
-/// The file name a message is stored under (flag `S`: seen).
+/// What follows the digest in the name of a message file (flag `S`: seen).
+const NAME_SUFFIX: &str = ".archiver:2,S";
+
+/// The file name a message is stored under.
 fn file_name(message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
-    format!("{}.archiver:2,S", hex::encode(&digest[..16]))
+    format!("{}{NAME_SUFFIX}", hex::encode(&digest[..16]))
+}
+
+/// Whether `name` is one [`file_name`] makes.
+fn is_file_name(name: &str) -> bool {
+    name.strip_suffix(NAME_SUFFIX).is_some_and(|digest| {
+        digest.len() == 32
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The MailboxError::Io of a sweep, naming the mailbox (or the root).
+fn io_error(mailbox: &str) -> impl FnOnce(io::Error) -> MailboxError + '_ {
+    move |source| MailboxError::Io {
+        mailbox: mailbox.to_owned(),
+        source,
+    }
+}
+
+/// The directories in `dir` whose names `keep`, with their names; none
+/// when `dir` is missing.
+fn subdirectories(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_dir() && keep(&name) {
+            dirs.push((name, entry.path()));
+        }
+    }
+    Ok(dirs)
+}
+
+/// Removes from a folder's `tmp/` the message files this writer left there
+/// that last changed before `before`; returns how many.
+fn sweep_folder_tmp(tmp: &Path, before: SystemTime) -> io::Result<usize> {
+    let entries = match fs::read_dir(tmp) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if !is_file_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let metadata = match entry.metadata() {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if metadata.is_file() && changed(&metadata) < before {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// When a file last changed: its status change time, which the writer
+/// cannot set (it sets the modification time to the item's own time).
+#[cfg(unix)]
+fn changed(metadata: &fs::Metadata) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let nanos = u32::try_from(metadata.ctime_nsec()).unwrap_or(0);
+    match u64::try_from(metadata.ctime()) {
+        Ok(secs) => SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos),
+        Err(_) => SystemTime::UNIX_EPOCH,
+    }
+}
+
+/// When a file last changed (no status change time here: its modification
+/// time).
+#[cfg(not(unix))]
+fn changed(metadata: &fs::Metadata) -> SystemTime {
+    metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// Creates a directory and its missing parents, mode 0700: the mail is the
