@@ -13,11 +13,12 @@ mod target;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use shared::embedded;
-use shared::mailbox::Imap;
+use shared::mailbox::{Imap, Maildir};
 use shared::report::Report;
 use shared::settings::{self, LocalSettings};
 use shared::store::LocalDir;
@@ -63,12 +64,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ARCHIVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Whatever ARCHIVER_LOG says, the IMAP client's wire logging (LOGIN
+    // with the password, the XOAUTH2 token) stays off.
+    shared::logging::init_cli(
+        EnvFilter::try_from_env("ARCHIVER_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+    );
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config, day } => run(&config, day),
@@ -116,10 +116,41 @@ fn lock_store(store: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>>
     Ok(file)
 }
 
+/// Removes what a killed run left half-written, once the store is locked:
+/// the store's temporary files and, for a Maildir target, this program's
+/// files in the folders' `tmp/` from before `started`. A warning in the
+/// report says how many, only when there were any.
+fn sweep(
+    store: &Path,
+    target: &settings::Target,
+    started: SystemTime,
+    report: &mut Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let removed = LocalDir::new(store).sweep_temporary()?;
+    if removed > 0 {
+        report.warning(format!(
+            "archive store {}: removed {removed} temporary file(s) an interrupted run left",
+            store.display()
+        ));
+    }
+    if let settings::Target::Maildir(path) = target {
+        let removed = Maildir::new(path).sweep_temporary(started)?;
+        if removed > 0 {
+            report.warning(format!(
+                "maildir {}: removed {removed} half-written message(s) an interrupted run left in tmp/",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
+    let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
     let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
+    sweep(&settings.store, &settings.target, started, &mut report)?;
     let mapper = settings.mapper(&mut report)?;
     let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
@@ -151,9 +182,11 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
 }
 
 fn deliver(config_path: &Path) -> CliResult {
+    let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
     let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
+    sweep(&settings.store, &settings.target, started, &mut report)?;
     let store = LocalDir::new(&settings.store);
     let outcome = runtime()?.block_on(async {
         let result = match open_target(&settings).await? {
@@ -192,11 +225,49 @@ fn finish(
     println!("archive store:        {}", settings.store.display());
     match &settings.target {
         settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),
-        settings::Target::Imap { imap, .. } => println!("imap:                 {}", imap.url),
+        settings::Target::Imap { imap, .. } => {
+            println!("imap:                 {}", shared::redact::url(&imap.url));
+        }
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    #[test]
+    fn a_killed_runs_leftovers_are_swept_and_reported_only_when_there_are_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("archive");
+        let mail = dir.path().join("mail");
+        let tmp = mail.join("alice@corp.example/.WhatsApp Archiver/tmp");
+        fs::create_dir_all(store.join("eml/2026-11-10")).unwrap();
+        fs::create_dir_all(&tmp).unwrap();
+        fs::write(store.join("eml/2026-11-10/.tmp-Ab12"), b"half").unwrap();
+        fs::write(store.join("eml/2026-11-10/1.eml"), b"whole").unwrap();
+        let leftover = tmp.join("0123456789abcdef0123456789abcdef.archiver:2,S");
+        fs::write(&leftover, b"half").unwrap();
+        let target = settings::Target::Maildir(mail.clone());
+
+        let mut report = Report::default();
+        sweep(&store, &target, SystemTime::now(), &mut report).unwrap();
+        assert!(!store.join("eml/2026-11-10/.tmp-Ab12").exists());
+        assert!(!leftover.exists());
+        assert!(store.join("eml/2026-11-10/1.eml").exists());
+        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert!(report.warnings[0].contains("removed 1 temporary file"));
+        assert!(report.warnings[1].contains("removed 1 "));
+
+        // Nothing left: the summary is what it always was.
+        let mut report = Report::default();
+        sweep(&store, &target, SystemTime::now(), &mut report).unwrap();
+        assert_eq!(report, Report::default());
+    }
 }

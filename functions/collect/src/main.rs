@@ -1,14 +1,16 @@
 //! The collect function: run by EventBridge Scheduler, pulls every source
 //! since its checkpoint into `raw/` (see `shared::lambda::collect`).
 
-use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, CollectRequest};
 use shared::settings::CollectSettings;
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    // The runtime's default subscriber, with the IMAP client's and the
+    // SDK's wire logging held off whatever the environment asks.
+    shared::logging::init_lambda();
     let settings = CollectSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
     let s3 = S3Store::client(&aws);

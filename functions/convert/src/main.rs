@@ -2,14 +2,16 @@
 //! EMLs, unmapped records and delivery jobs (see `shared::lambda::convert`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, SqsQueue};
 use shared::settings::ConvertSettings;
 use shared::store::S3Store;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    // The runtime's default subscriber, with the IMAP client's and the
+    // SDK's wire logging held off whatever the environment asks.
+    shared::logging::init_lambda();
     let settings = ConvertSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);

@@ -2,7 +2,7 @@
 //! (see `shared::lambda::deliver`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda;
 use shared::secrets::SecretsManagerSecret;
 use shared::settings::DeliverSettings;
@@ -11,7 +11,9 @@ use tokio::sync::Mutex;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    // The runtime's default subscriber, with the IMAP client's and the
+    // SDK's wire logging held off whatever the environment asks.
+    shared::logging::init_lambda();
     let settings = DeliverSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);

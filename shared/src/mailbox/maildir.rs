@@ -6,10 +6,14 @@
 //! an already-delivered message is one lookup and a repeated delivery can be
 //! detected without reading messages. That is why this is written here rather
 //! than with a Maildir crate.
+//!
+//! Messages are written mode 0600 and the directories created for them
+//! 0700: archived mail is readable by the mailbox tree's owner alone.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -25,6 +29,26 @@ impl Maildir {
     /// Mailboxes live in directories under `root`, named by address.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Maildir { root: root.into() }
+    }
+
+    /// Removes this writer's own temporary files that a run killed halfway
+    /// left in the folders' `tmp/` directories (`<mailbox>/.<folder>/tmp/`),
+    /// and returns how many it removed: files named as this writer names
+    /// messages, last changed before `before` (the start of the run).
+    /// Other programs' files in `tmp/`, and files of a delivery into the
+    /// same tree that began later, are left alone.
+    pub fn sweep_temporary(&self, before: SystemTime) -> Result<usize, MailboxError> {
+        let mut removed = 0;
+        let root = self.root.display().to_string();
+        let mailboxes = subdirectories(&self.root, |name| !name.starts_with('.'));
+        for (mailbox, dir) in mailboxes.map_err(io_error(&root))? {
+            let folders = subdirectories(&dir, |name| name.starts_with('.'));
+            for (_, folder) in folders.map_err(io_error(&mailbox))? {
+                removed +=
+                    sweep_folder_tmp(&folder.join("tmp"), before).map_err(io_error(&mailbox))?;
+            }
+        }
+        Ok(removed)
     }
 
     /// The folder's Maildir directory, checking the address and folder name.
@@ -49,31 +73,139 @@ impl Maildir {
     }
 }
 
-/// The file name a message is stored under (flag `S`: seen).
+/// What follows the digest in the name of a message file (flag `S`: seen).
+const NAME_SUFFIX: &str = ".archiver:2,S";
+
+/// The file name a message is stored under.
 fn file_name(message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
-    format!("{}.archiver:2,S", hex::encode(&digest[..16]))
+    format!("{}{NAME_SUFFIX}", hex::encode(&digest[..16]))
+}
+
+/// Whether `name` is one [`file_name`] makes.
+fn is_file_name(name: &str) -> bool {
+    name.strip_suffix(NAME_SUFFIX).is_some_and(|digest| {
+        digest.len() == 32
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The MailboxError::Io of a sweep, naming the mailbox (or the root).
+fn io_error(mailbox: &str) -> impl FnOnce(io::Error) -> MailboxError + '_ {
+    move |source| MailboxError::Io {
+        mailbox: mailbox.to_owned(),
+        source,
+    }
+}
+
+/// The directories in `dir` whose names `keep`, with their names; none
+/// when `dir` is missing.
+fn subdirectories(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_dir() && keep(&name) {
+            dirs.push((name, entry.path()));
+        }
+    }
+    Ok(dirs)
+}
+
+/// Removes from a folder's `tmp/` the message files this writer left there
+/// that last changed before `before`; returns how many.
+fn sweep_folder_tmp(tmp: &Path, before: SystemTime) -> io::Result<usize> {
+    let entries = match fs::read_dir(tmp) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if !is_file_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let metadata = match entry.metadata() {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if metadata.is_file() && changed(&metadata) < before {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// When a file last changed: its status change time, which the writer
+/// cannot set (it sets the modification time to the item's own time).
+#[cfg(unix)]
+fn changed(metadata: &fs::Metadata) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let nanos = u32::try_from(metadata.ctime_nsec()).unwrap_or(0);
+    match u64::try_from(metadata.ctime()) {
+        Ok(secs) => SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos),
+        Err(_) => SystemTime::UNIX_EPOCH,
+    }
+}
+
+/// When a file last changed (no status change time here: its modification
+/// time).
+#[cfg(not(unix))]
+fn changed(metadata: &fs::Metadata) -> SystemTime {
+    metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Creates a directory and its missing parents, mode 0700: the mail is the
+/// mailbox owner's alone. Directories that exist are left as they are.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates (or truncates) a file, mode 0600 when it is new.
+fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 fn create_folder(dir: &Path) -> io::Result<()> {
     for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(dir.join(sub))?;
+        create_private_dir(&dir.join(sub))?;
     }
     // Maildir++ marks subfolders with an empty `maildirfolder` file.
     let marker = dir.join("maildirfolder");
     if !marker.exists() {
-        File::create(marker)?;
+        create_private_file(&marker)?;
     }
     let inbox = dir.parent().expect("folder has a mailbox directory");
     for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(inbox.join(sub))?;
+        create_private_dir(&inbox.join(sub))?;
     }
     Ok(())
 }
 
 fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<()> {
     let tmp = dir.join("tmp").join(name);
-    let mut file = File::create(&tmp)?;
+    let mut file = create_private_file(&tmp)?;
     file.write_all(message.bytes)?;
     file.set_modified(message.internal_date.into())?;
     file.sync_data()?;
@@ -130,5 +262,61 @@ impl Mailbox for Maildir {
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .find(|file| file.starts_with(&renamed))
             .map(|file| Appended { uid: Some(file) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
+        Envelope {
+            message_id,
+            bytes,
+            internal_date: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The permission bits of every directory and file under `dir`, itself
+    /// included, by path.
+    fn modes(dir: &Path, out: &mut Vec<(PathBuf, bool, u32)>) {
+        let metadata = fs::metadata(dir).unwrap();
+        out.push((dir.to_owned(), true, metadata.permissions().mode() & 0o7777));
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                modes(&path, out);
+            } else {
+                let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+                out.push((path, false, mode));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_and_folders_are_the_owners_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mail");
+        let mut maildir = Maildir::new(&root);
+        let bytes = b"Message-ID: <m@x>\r\nSubject: s\r\n\r\nprivate\r\n";
+        maildir
+            .append(
+                "alice@corp.example",
+                "WhatsApp Archiver",
+                &envelope("m@x", bytes),
+            )
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        modes(&root, &mut found);
+        // The root, the mailbox with cur/new/tmp, the folder with its own.
+        assert_eq!(found.iter().filter(|(_, dir, _)| *dir).count(), 9);
+        assert_eq!(found.iter().filter(|(_, dir, _)| !*dir).count(), 2);
+        for (path, dir, mode) in found {
+            let expected = if dir { 0o700 } else { 0o600 };
+            assert_eq!(mode, expected, "{} is {mode:o}", path.display());
+        }
     }
 }

@@ -31,6 +31,19 @@ impl LocalDir {
         &self.root
     }
 
+    /// Removes the temporary files (`.tmp-*`) that writes killed halfway
+    /// left anywhere in the store, and returns how many it removed.
+    /// Objects, the lock and other dot-files are left alone.
+    ///
+    /// Call it only while nothing else writes to the store (the `archiver`
+    /// command holds `<store>/.lock`): a write in progress would lose its
+    /// temporary file and fail.
+    pub fn sweep_temporary(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        sweep_into(&self.root, &self.root, &mut removed)?;
+        Ok(removed)
+    }
+
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         Ok(self.root.join(key))
@@ -57,6 +70,40 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<Created> {
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
         Err(e) => Err(e.error),
     }
+}
+
+/// Removes the temporary files under `dir`, counting them in `removed`;
+/// an error names the file or directory by its path in the store.
+fn sweep_into(root: &Path, dir: &Path, removed: &mut usize) -> Result<(), StoreError> {
+    let failed = |path: &Path| {
+        let rel = path.strip_prefix(root).expect("walked under root");
+        let key = if rel.as_os_str().is_empty() {
+            ".".to_owned()
+        } else {
+            rel.to_string_lossy().into_owned()
+        };
+        move |source| StoreError::Io { key, source }
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(failed(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(failed(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(failed(&path))?;
+        if kind.is_dir() {
+            sweep_into(root, &path, removed)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            match fs::remove_file(&path) {
+                Ok(()) => *removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed(&path)(e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {

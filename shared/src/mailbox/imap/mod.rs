@@ -22,6 +22,7 @@ pub use self::oauth::{ClientCredential, TokenSource};
 pub(crate) use self::settings::default_login;
 pub use self::settings::{AuthMethod, ImapSettings, SettingsError};
 use super::{Appended, Envelope, Mailbox, MailboxError};
+use crate::redact;
 use crate::secrets::Secret;
 
 /// Sessions one target keeps open at most; the oldest is closed first.
@@ -60,7 +61,8 @@ pub struct ImapServer {
     pub max_message_bytes: u64,
 }
 
-/// Why an IMAP URL cannot be used.
+/// Why an IMAP URL cannot be used. Each names the URL as given, with its
+/// credentials redacted ([`redact::url`]).
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
     /// Not `imaps://host[:port]` or `imap://loopback[:port]`.
@@ -79,11 +81,13 @@ impl ImapServer {
     /// A server from its URL, with default limits: 30 s to connect, 60 s per
     /// command, 5 attempts from 1 s backoff, 35 MB messages.
     pub fn from_url(url: &str) -> Result<ImapServer, UrlError> {
-        let parsed = url::Url::parse(url).map_err(|_| UrlError::Invalid(url.to_owned()))?;
+        // A rejected URL is named without the password it may carry.
+        let invalid = || UrlError::Invalid(redact::url(url));
+        let parsed = url::Url::parse(url).map_err(|_| invalid())?;
         let host = parsed
             .host_str()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| UrlError::Invalid(url.to_owned()))?
+            .ok_or_else(invalid)?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
@@ -92,13 +96,13 @@ impl ImapServer {
             && parsed.password().is_none()
             && parsed.query().is_none();
         if !clean {
-            return Err(UrlError::Invalid(url.to_owned()));
+            return Err(invalid());
         }
         let (security, default_port) = match parsed.scheme() {
             "imaps" => (Security::Tls, 993),
             "imap" if is_loopback(&host) => (Security::PlainLoopback, 143),
-            "imap" => return Err(UrlError::PlainRemote(url.to_owned())),
-            _ => return Err(UrlError::Invalid(url.to_owned())),
+            "imap" => return Err(UrlError::PlainRemote(redact::url(url))),
+            _ => return Err(invalid()),
         };
         Ok(ImapServer {
             host,

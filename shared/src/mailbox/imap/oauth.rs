@@ -6,6 +6,7 @@
 //! cached until five minutes before they expire. Neither the credential nor
 //! the token is ever logged or put in an error message.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use crate::redact;
 use crate::secrets::Secret;
 
 /// The Exchange Online scope for application access over IMAP.
@@ -26,7 +28,8 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Longest lifetime believed from a token answer.
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// Why no token could be had.
+/// Why no token could be had. An endpoint is named with its credentials
+/// redacted ([`redact::url`]).
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
     /// The endpoint URL is not https (or loopback http for tests).
@@ -69,12 +72,11 @@ pub enum ClientCredential {
 }
 
 /// A cached source of access tokens for one client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenSource {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     endpoint: String,
     client_id: String,
@@ -82,6 +84,27 @@ struct Inner {
     credential: ClientCredential,
     http: reqwest::Client,
     cached: Mutex<Option<(Secret, Instant)>>,
+}
+
+/// The endpoint with its credentials redacted; the client credential and
+/// the cached token show as `Secret(***)`.
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Inner {
+            endpoint,
+            client_id,
+            scope,
+            credential,
+            http: _,
+            cached: _,
+        } = &*self.inner;
+        f.debug_struct("TokenSource")
+            .field("endpoint", &redact::url(endpoint))
+            .field("client_id", client_id)
+            .field("scope", scope)
+            .field("credential", credential)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -115,8 +138,8 @@ impl TokenSource {
         credential: ClientCredential,
         scope: &str,
     ) -> Result<TokenSource, OAuthError> {
-        let url =
-            url::Url::parse(endpoint).map_err(|_| OAuthError::Endpoint(endpoint.to_owned()))?;
+        let refused = || OAuthError::Endpoint(redact::url(endpoint));
+        let url = url::Url::parse(endpoint).map_err(|_| refused())?;
         let loopback = url.host_str().is_some_and(|h| {
             h == "localhost"
                 || h.trim_start_matches('[')
@@ -126,7 +149,7 @@ impl TokenSource {
         });
         let allowed = url.scheme() == "https" || (url.scheme() == "http" && loopback);
         if !allowed {
-            return Err(OAuthError::Endpoint(endpoint.to_owned()));
+            return Err(refused());
         }
         if let ClientCredential::Certificate { thumbprint, .. } = &credential {
             hex::decode(thumbprint)
@@ -142,7 +165,7 @@ impl TokenSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| OAuthError::Unreachable {
-                endpoint: endpoint.to_owned(),
+                endpoint: redact::url(endpoint),
                 reason: e.to_string(),
             })?;
         Ok(TokenSource {
@@ -201,7 +224,7 @@ impl TokenSource {
             }
         }
         let unreachable = |reason: String| OAuthError::Unreachable {
-            endpoint: inner.endpoint.clone(),
+            endpoint: redact::url(&inner.endpoint),
             reason,
         };
         let response = inner

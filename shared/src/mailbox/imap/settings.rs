@@ -2,12 +2,14 @@
 //! config, or the deliver function's environment (both read by
 //! `crate::settings`).
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::oauth::{self, ClientCredential, TokenSource};
 use super::{Credentials, Imap, ImapServer, UrlError};
+use crate::redact;
 use crate::secrets::{SecretError, SecretStore};
 
 /// Mailboxes delivered to at once when `connections` is not set.
@@ -17,7 +19,8 @@ const DEFAULT_LANES: usize = 4;
 /// local config (`url` is `imap.url`) or the deliver function's `IMAP_*`
 /// variables, as each field names them. Secrets are named here and read
 /// from a [`SecretStore`]; their values are never part of the settings.
-#[derive(Debug, Clone)]
+/// Its `Debug` form shows the URLs with their credentials redacted.
+#[derive(Clone)]
 pub struct ImapSettings {
     /// `url`, `IMAP_URL`: `imaps://host[:port]`, or
     /// `imap://127.0.0.1:port` for tests. Required.
@@ -69,6 +72,50 @@ pub struct ImapSettings {
     /// `connections`, `IMAP_CONNECTIONS`: mailboxes delivered to at once,
     /// one connection each (default 4).
     pub connections: Option<usize>,
+}
+
+impl fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field, so that a new one cannot be left out unseen.
+        let ImapSettings {
+            url,
+            auth,
+            login,
+            password_secret,
+            token_url,
+            tenant,
+            client_id,
+            client_secret_secret,
+            certificate_key_secret,
+            certificate_thumbprint,
+            scope,
+            max_message_bytes,
+            connect_timeout_secs,
+            command_timeout_secs,
+            attempts,
+            backoff_ms,
+            connections,
+        } = self;
+        f.debug_struct("ImapSettings")
+            .field("url", &redact::url(url))
+            .field("auth", auth)
+            .field("login", login)
+            .field("password_secret", password_secret)
+            .field("token_url", &token_url.as_deref().map(redact::url))
+            .field("tenant", tenant)
+            .field("client_id", client_id)
+            .field("client_secret_secret", client_secret_secret)
+            .field("certificate_key_secret", certificate_key_secret)
+            .field("certificate_thumbprint", certificate_thumbprint)
+            .field("scope", scope)
+            .field("max_message_bytes", max_message_bytes)
+            .field("connect_timeout_secs", connect_timeout_secs)
+            .field("command_timeout_secs", command_timeout_secs)
+            .field("attempts", attempts)
+            .field("backoff_ms", backoff_ms)
+            .field("connections", connections)
+            .finish()
+    }
 }
 
 /// The LOGIN user name template when none is configured: the mailbox address.
@@ -193,4 +240,72 @@ fn required<'a>(
     value: &'a Option<String>,
 ) -> Result<&'a str, SettingsError> {
     value.as_deref().ok_or(SettingsError::Missing { auth, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{Secret, SecretFiles};
+
+    fn settings(url: &str, token_url: &str) -> ImapSettings {
+        ImapSettings {
+            url: url.to_owned(),
+            auth: AuthMethod::Xoauth2,
+            login: default_login(),
+            password_secret: None,
+            token_url: Some(token_url.to_owned()),
+            tenant: None,
+            client_id: Some("archiver".to_owned()),
+            client_secret_secret: Some("client-secret".to_owned()),
+            certificate_key_secret: None,
+            certificate_thumbprint: None,
+            scope: None,
+            max_message_bytes: None,
+            connect_timeout_secs: None,
+            command_timeout_secs: None,
+            attempts: None,
+            backoff_ms: None,
+            connections: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rejected_urls_never_show_their_password() {
+        let good = "https://login.corp.example/token";
+        for url in [
+            "imaps://archiver:hunter2@mail.corp.example",
+            "imaps://archiver:hunter2@mail.corp.example:99999",
+            "imaps://archiver:hunter2/x@mail.corp.example",
+            "imap://archiver:hunter2@mail.corp.example",
+            "https://archiver:hunter2@mail.corp.example",
+            "imaps://mail.corp.example/?password=hunter2",
+            "archiver:hunter2@mail.corp.example",
+        ] {
+            let settings = settings(url, good);
+            let Err(err) = settings.lanes(&SecretFiles::new("/nonexistent")).await else {
+                panic!("{url} is accepted");
+            };
+            let shown = format!("{err} {err:?} {settings:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(
+                shown.contains("mail.corp.example"),
+                "the server is still named: {shown}"
+            );
+        }
+        for endpoint in [
+            "ftp://archiver:hunter2@login.corp.example/token",
+            "http://archiver:hunter2@login.corp.example/token",
+        ] {
+            let credential = ClientCredential::Secret(Secret::new("client"));
+            let err = TokenSource::new(endpoint, "archiver", credential, "scope").unwrap_err();
+            let shown = format!("{err} {err:?} {:?}", settings("imaps://x", endpoint));
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("login.corp.example"), "{shown}");
+        }
+        let credential = ClientCredential::Secret(Secret::new("client"));
+        let endpoint = "https://archiver:hunter2@login.corp.example/token";
+        let tokens = TokenSource::new(endpoint, "archiver", credential, "scope").unwrap();
+        let shown = format!("{tokens:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 }
