@@ -57,8 +57,14 @@ pub async fn collect_source<S: ObjectStore>(
     while let Some(batch) = source.next_batch(&checkpoints, report).await? {
         let plain = layout::is_plain_segment(&batch.id)
             && layout::is_plain_segment(&batch.position)
-            && batch.originals.iter().all(|o| layout::is_plain_segment(&o.name))
-            && batch.media.iter().all(|m| layout::is_plain_segment(&m.sha256));
+            && batch
+                .originals
+                .iter()
+                .all(|o| layout::is_plain_segment(&o.name))
+            && batch
+                .media
+                .iter()
+                .all(|m| layout::is_plain_segment(&m.sha256));
         if !plain {
             report.error(format!(
                 "source {name}: batch {:?} at position {:?} from {:?}: its id, position, original names and media hashes must be plain key segments; not stored",
