@@ -29,13 +29,17 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML.
-    #[error("config {}: {source}", path.display())]
+    /// The file is not valid TOML. Only the position and the parser's
+    /// message are kept: the parser's own display quotes the broken line,
+    /// which may hold a credential (`url = "imaps://user:secret@…`).
+    #[error("config {}: line {line}: {reason}", path.display())]
     Parse {
         /// The config path.
         path: PathBuf,
-        /// What is wrong, with its position.
-        source: toml::de::Error,
+        /// The line where the parser stopped, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
     },
     /// A setting is missing, invalid or unknown.
     #[error("config {}: {source}", path.display())]
@@ -124,9 +128,12 @@ impl LocalSettings {
             path: path.to_owned(),
             source,
         })?;
-        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            source,
+            line: e
+                .span()
+                .map_or(1, |span| text[..span.start].matches('\n').count() + 1),
+            reason: e.message().to_owned(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::read(table, base).map_err(|source| ConfigError::Setting {
@@ -433,6 +440,17 @@ path = "mail"
             error("[mapping]", "[mapping]\nid_domain = 7"),
             "mapping.id_domain: expected a string, found integer"
         );
+    }
+
+    #[test]
+    fn a_broken_line_is_not_quoted_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archiver.toml");
+        let text = "time_zone = \"UTC\"\n[imap]\nurl = \"imaps://alice:s3cret@mail.example\n";
+        std::fs::write(&path, text).unwrap();
+        let err = LocalSettings::load(&path).unwrap_err().to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
