@@ -7,3 +7,4 @@ pub mod corpus;
 pub mod dovecot;
 pub mod examples;
 pub mod localstack;
+pub mod template;

@@ -1,0 +1,952 @@
+//! template.yaml's security properties, read from the template itself:
+//! least privilege for each function (checked against the keys
+//! `shared::layout` builds), the archive bucket's denies, the keys and what
+//! they encrypt, the optional data-event trail, the alarms on refused
+//! drops and an invalid mapping CSV (checked against the log lines
+//! lambda_runtime's JSON format writes), and the drop bucket's lifecycle.
+//!
+//! LocalStack enforces none of this (tests/serverless.rs proves only that
+//! the template deploys and the pipeline runs); these tests are what keeps
+//! the policies as designed.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use shared::item::ItemId;
+use shared::layout::{self, CollectionDay, ItemDay, RawBatch};
+use shared::sources::whatsapp_export::DROP_PREFIX;
+
+use support::template::{Request, Statement, Template, denied, glob};
+
+const FUNCTIONS: [&str; 3] = ["CollectFunction", "ConvertFunction", "DeliverFunction"];
+
+/// The tag collect puts on a drop once it is in the archive.
+const COLLECTED_TAG: (&str, &str) = ("archiver-collected", "true");
+
+fn batch() -> RawBatch {
+    RawBatch {
+        source: "whatsapp-export".to_owned(),
+        day: CollectionDay(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()),
+        id: "ab12".to_owned(),
+    }
+}
+
+fn item_day() -> ItemDay {
+    ItemDay(NaiveDate::from_ymd_opt(2025, 3, 4).unwrap())
+}
+
+fn item_id() -> ItemId {
+    ItemId::parse("0123456789abcdef0123456789abcdef").unwrap()
+}
+
+/// Keys each function reads, writes and lists, by S3 action and bucket, as
+/// its code builds them (shared/src/layout.rs, the drops source, the
+/// mapping source). The template must grant each action on exactly these
+/// key prefixes: every key covered, no grant that covers none of them.
+fn keys_used(
+    function: &str,
+    template: &Template,
+) -> BTreeMap<(&'static str, &'static str), Vec<String>> {
+    let drop = format!("{DROP_PREFIX}+447700900001/WhatsApp Chat with Bob.zip");
+    let claim = layout::run_claim_key("2026-11-21T00:30:00Z");
+    let eml = layout::eml_key(item_day(), &item_id());
+    let ledger = layout::ledger_key("alice@corp.example", "0123@mobile-archiver");
+    let mapping = template.parameter_value("MappingKey").unwrap();
+    let mut keys = BTreeMap::new();
+    match function {
+        "CollectFunction" => {
+            keys.insert(("s3:GetObject", "DropBucket"), vec![drop.clone()]);
+            keys.insert(
+                ("s3:ListBucket", "DropBucket"),
+                vec![DROP_PREFIX.to_owned(), drop.clone()],
+            );
+            keys.insert(("s3:PutObjectTagging", "DropBucket"), vec![drop]);
+            keys.insert(
+                ("s3:PutObject", "ArchiveBucket"),
+                vec![
+                    layout::media_key("5d41402abc4b2a76b9719d911017c592"),
+                    batch().original_key("WhatsApp Chat with Bob.zip"),
+                    batch().key(),
+                    layout::checkpoint_key("whatsapp-export", "ab12"),
+                    claim.clone(),
+                    // A refused drop's copy (collect's failed/drops/<...>).
+                    "failed/drops/ab12.json".to_owned(),
+                ],
+            );
+            // The claim is read back when another run holds it; checkpoints
+            // are listed, never read.
+            keys.insert(("s3:GetObject", "ArchiveBucket"), vec![claim.clone()]);
+            keys.insert(
+                ("s3:ListBucket", "ArchiveBucket"),
+                vec![
+                    layout::checkpoints_prefix("whatsapp-export"),
+                    layout::checkpoint_key("whatsapp-export", "ab12"),
+                    claim,
+                ],
+            );
+        }
+        "ConvertFunction" => {
+            let media = layout::media_key("5d41402abc4b2a76b9719d911017c592");
+            keys.insert(
+                ("s3:GetObject", "ArchiveBucket"),
+                vec![batch().key(), media.clone()],
+            );
+            keys.insert(
+                ("s3:ListBucket", "ArchiveBucket"),
+                vec![batch().key(), media],
+            );
+            keys.insert(
+                ("s3:PutObject", "ArchiveBucket"),
+                vec![
+                    eml,
+                    layout::unmapped_key(item_day(), &item_id()),
+                    layout::failed_item_key(item_day(), &item_id()),
+                    layout::failed_line_key(&batch().key(), 3),
+                    batch().jobs_key(),
+                ],
+            );
+            keys.insert(("s3:GetObject", "ConfigBucket"), vec![mapping.clone()]);
+            keys.insert(("s3:ListBucket", "ConfigBucket"), vec![mapping]);
+        }
+        "DeliverFunction" => {
+            keys.insert(
+                ("s3:GetObject", "ArchiveBucket"),
+                vec![eml.clone(), ledger.clone()],
+            );
+            keys.insert(
+                ("s3:ListBucket", "ArchiveBucket"),
+                vec![eml, ledger.clone()],
+            );
+            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![ledger]);
+        }
+        other => panic!("{other}"),
+    }
+    keys
+}
+
+/// Every kind of key in a bucket (one of each; with `listing`, the
+/// prefixes listed too): a grant must cover exactly the ones a function
+/// uses, none of the others.
+fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
+    let mut keys = match bucket {
+        "ArchiveBucket" => vec![
+            layout::media_key("5d41402abc4b2a76b9719d911017c592"),
+            batch().original_key("WhatsApp Chat with Bob.zip"),
+            batch().key(),
+            layout::checkpoint_key("whatsapp-export", "ab12"),
+            layout::run_claim_key("2026-11-21T00:30:00Z"),
+            "failed/drops/ab12.json".to_owned(),
+            layout::eml_key(item_day(), &item_id()),
+            layout::unmapped_key(item_day(), &item_id()),
+            layout::failed_item_key(item_day(), &item_id()),
+            layout::failed_line_key(&batch().key(), 3),
+            batch().jobs_key(),
+            batch().started_key(),
+            batch().done_key(),
+            layout::ledger_key("alice@corp.example", "0123@mobile-archiver"),
+        ],
+        "DropBucket" => vec![
+            format!("{DROP_PREFIX}+447700900001/WhatsApp Chat with Bob.zip"),
+            "notes/readme.txt".to_owned(),
+        ],
+        "ConfigBucket" => vec![
+            template.parameter_value("MappingKey").unwrap(),
+            "other.csv".to_owned(),
+        ],
+        other => panic!("{other}"),
+    };
+    if listing {
+        keys.extend([
+            layout::checkpoints_prefix("whatsapp-export"),
+            DROP_PREFIX.to_owned(),
+            "jobs/".to_owned(),
+        ]);
+    }
+    keys
+}
+
+/// The key patterns a role grants an S3 action on, per bucket: object ARNs'
+/// paths, and for `s3:ListBucket` the `s3:prefix` values it is limited to.
+fn granted(
+    template: &Template,
+    statements: &[Statement],
+) -> BTreeMap<(String, String), Vec<String>> {
+    let mut grants: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for s in statements.iter().filter(|s| s.effect == "Allow") {
+        for action in s.actions.iter().filter(|a| a.starts_with("s3:")) {
+            for resource in &s.resources {
+                let (bucket, pattern) = match resource.split_once('/') {
+                    Some((bucket, path)) => (bucket.to_owned(), vec![path.to_owned()]),
+                    None => {
+                        let mut prefixes = s.condition_values("StringLike", "s3:prefix");
+                        prefixes.extend(s.condition_values("StringEquals", "s3:prefix"));
+                        (resource.clone(), prefixes)
+                    }
+                };
+                let pattern = pattern
+                    .into_iter()
+                    .map(|p| with_parameters(template, &p))
+                    .collect::<Vec<_>>();
+                grants
+                    .entry((action.clone(), bucket))
+                    .or_default()
+                    .extend(pattern);
+            }
+        }
+    }
+    grants
+}
+
+/// `${Param}` replaced by the parameter's (default) value.
+fn with_parameters(template: &Template, text: &str) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.find("${") {
+        let end = out[start..].find('}').unwrap() + start;
+        let name = out[start + 2..end].to_owned();
+        let value = template
+            .parameter_value(&name)
+            .unwrap_or_else(|| panic!("{text}: ${{{name}}} is no parameter"));
+        out.replace_range(start..=end, &value);
+    }
+    out
+}
+
+#[test]
+fn each_function_runs_as_a_role_of_its_own_without_managed_policies() {
+    let template = Template::load();
+    let mut roles = BTreeSet::new();
+    for function in FUNCTIONS {
+        let properties = template.properties(function);
+        // `Policies` would make SAM build a role of its own, with
+        // AWSLambdaBasicExecutionRole and AWSLambdaSQSQueueExecutionRole
+        // (logs and queues on "*").
+        assert!(
+            properties.get("Policies").is_none(),
+            "{function} has SAM Policies"
+        );
+        let role = template.function_role(function);
+        assert!(roles.insert(role.clone()), "{role} is shared");
+        let role_properties = template.properties(&role);
+        assert!(
+            role_properties.get("ManagedPolicyArns").is_none(),
+            "{role} attaches managed policies"
+        );
+        assert!(role_properties.get("PermissionsBoundary").is_none());
+        let trust = support::template::statements(&role_properties["AssumeRolePolicyDocument"]);
+        assert_eq!(trust.len(), 1);
+        assert_eq!(
+            trust[0].principal,
+            json!({"Service": "lambda.amazonaws.com"})
+        );
+        assert_eq!(trust[0].actions, ["sts:AssumeRole"]);
+        for s in template.function_statements(function) {
+            assert_eq!(s.effect, "Allow", "{role} {}", s.sid);
+            assert!(!s.sid.is_empty(), "{role}: a statement without Sid");
+            for action in &s.actions {
+                assert!(!action.contains('*'), "{role} {}: {action}", s.sid);
+            }
+            for resource in &s.resources {
+                assert_ne!(resource, "*", "{role} {}", s.sid);
+                assert!(
+                    !resource.ends_with("Bucket/*"),
+                    "{role} {}: {resource}",
+                    s.sid
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn object_rights_are_the_key_prefixes_the_code_uses() {
+    let template = Template::load();
+    for function in FUNCTIONS {
+        let grants = granted(&template, &template.function_statements(function));
+        let used = keys_used(function, &template);
+        let granted_pairs: BTreeSet<(String, String)> = grants.keys().cloned().collect();
+        let used_pairs: BTreeSet<(String, String)> = used
+            .keys()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        assert_eq!(
+            granted_pairs, used_pairs,
+            "{function}: S3 actions per bucket"
+        );
+        for ((action, bucket), keys) in &used {
+            let patterns = &grants[&((*action).to_owned(), (*bucket).to_owned())];
+            assert!(
+                !patterns.is_empty(),
+                "{function} {action} {bucket}: no prefix limit"
+            );
+            for key in every_key(bucket, &template, *action == "s3:ListBucket") {
+                let covered = patterns.iter().any(|p| glob(p, &key));
+                match keys.contains(&key) {
+                    true => assert!(
+                        covered,
+                        "{function} {action} {bucket}: {key} not granted by {patterns:?}"
+                    ),
+                    false => assert!(
+                        !covered,
+                        "{function} {action} {bucket}: {key} granted by {patterns:?}, not used"
+                    ),
+                }
+            }
+            for pattern in patterns {
+                assert!(
+                    keys.iter().any(|k| glob(pattern, k)),
+                    "{function} {action} {bucket}: {pattern} grants no key the code uses"
+                );
+            }
+        }
+    }
+}
+
+/// S3 answers 403 instead of 404 for a missing key unless the reader may
+/// list it (and evaluates `s3:prefix` as the key): every key a function
+/// reads must be inside its `s3:ListBucket` prefixes.
+#[test]
+fn every_key_read_may_be_missing_and_read_as_404() {
+    let template = Template::load();
+    for function in FUNCTIONS {
+        let grants = granted(&template, &template.function_statements(function));
+        for ((action, bucket), patterns) in &grants {
+            if action != "s3:GetObject" {
+                continue;
+            }
+            let listed = grants
+                .get(&("s3:ListBucket".to_owned(), bucket.clone()))
+                .unwrap_or_else(|| panic!("{function}: reads {bucket} but may not list it"));
+            for pattern in patterns {
+                assert!(
+                    listed.iter().any(|l| glob(l, pattern)),
+                    "{function}: {bucket}/{pattern} read, not listable"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn queue_key_log_and_secret_rights_name_each_functions_own_resources() {
+    let template = Template::load();
+    let via = |service: &str| {
+        format!("StringEquals kms:ViaService {service}.${{AWS::Region}}.amazonaws.com")
+    };
+    let logs = |group: &str| {
+        (
+            "logs:CreateLogStream, logs:PutLogEvents".to_owned(),
+            group.to_owned(),
+            String::new(),
+        )
+    };
+    let archive_key = (
+        "kms:Decrypt, kms:GenerateDataKey".to_owned(),
+        "ArchiveKey".to_owned(),
+        via("s3"),
+    );
+    let expected: BTreeMap<&str, BTreeSet<(String, String, String)>> = BTreeMap::from([
+        (
+            "CollectFunction",
+            BTreeSet::from([archive_key.clone(), logs("CollectLogGroup")]),
+        ),
+        (
+            "ConvertFunction",
+            BTreeSet::from([
+                archive_key.clone(),
+                logs("ConvertLogGroup"),
+                (
+                    "sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage".to_owned(),
+                    "ConvertQueue".to_owned(),
+                    String::new(),
+                ),
+                (
+                    "sqs:SendMessage".to_owned(),
+                    "DeliverQueue".to_owned(),
+                    String::new(),
+                ),
+                (
+                    "kms:Decrypt, kms:GenerateDataKey".to_owned(),
+                    "QueueKey".to_owned(),
+                    via("sqs"),
+                ),
+            ]),
+        ),
+        (
+            "DeliverFunction",
+            BTreeSet::from([
+                archive_key,
+                logs("DeliverLogGroup"),
+                (
+                    "sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage".to_owned(),
+                    "DeliverQueue".to_owned(),
+                    String::new(),
+                ),
+                ("kms:Decrypt".to_owned(), "QueueKey".to_owned(), via("sqs")),
+                (
+                    "secretsmanager:GetSecretValue".to_owned(),
+                    "${ImapSecretArn}".to_owned(),
+                    String::new(),
+                ),
+            ]),
+        ),
+    ]);
+    for function in FUNCTIONS {
+        let mut found = BTreeSet::new();
+        for s in template.function_statements(function) {
+            if s.actions.iter().all(|a| a.starts_with("s3:")) {
+                continue;
+            }
+            assert!(
+                s.actions.iter().all(|a| !a.starts_with("s3:")),
+                "{function} {}: S3 mixed with other services",
+                s.sid
+            );
+            let mut actions = s.actions.clone();
+            actions.sort();
+            for resource in &s.resources {
+                found.insert((actions.join(", "), resource.clone(), s.condition_text()));
+            }
+        }
+        assert_eq!(found, expected[function], "{function}");
+    }
+}
+
+/// A request to the archive bucket over TLS, with these extra keys.
+fn tls<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut context = vec![("aws:SecureTransport", "true")];
+    context.extend_from_slice(extra);
+    context
+}
+
+fn bucket_policy(template: &Template, bucket: &str) -> Vec<Statement> {
+    let policies: Vec<Value> = template
+        .resources_of_type("AWS::S3::BucketPolicy")
+        .into_iter()
+        .map(|(_, r)| r["Properties"].clone())
+        .filter(|p| p["Bucket"] == bucket)
+        .collect();
+    assert_eq!(policies.len(), 1, "{bucket}: bucket policies");
+    support::template::statements(&policies[0]["PolicyDocument"])
+}
+
+const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
+
+#[test]
+fn the_archive_bucket_denies_overwrites_other_encryption_plain_http_and_deletion() {
+    let template = Template::load();
+    let policy = bucket_policy(&template, "ArchiveBucket");
+    let put = |context: &[(&str, &str)]| {
+        denied(
+            &policy,
+            &Request {
+                principal: ADMIN,
+                action: "s3:PutObject",
+                resource: "ArchiveBucket/raw/whatsapp-export/2026-11-21/ab12.jsonl",
+                context,
+            },
+        )
+    };
+    // The pipeline's writes: create-only, no encryption header (the
+    // bucket's default, the archive key, applies).
+    let create = [
+        ("s3:if-none-match", "*"),
+        ("s3:ObjectCreationOperation", "true"),
+    ];
+    assert!(!put(&tls(&create)), "a create-only write is refused");
+    // Without If-None-Match: could replace a current version.
+    assert!(put(&tls(&[("s3:ObjectCreationOperation", "true")])));
+    // Multipart steps carry no conditional header (CompleteMultipartUpload does).
+    assert!(!put(&tls(&[("s3:ObjectCreationOperation", "false")])));
+    // Plain HTTP.
+    assert!(put(&[
+        ("aws:SecureTransport", "false"),
+        create[0],
+        create[1]
+    ]));
+    // Encryption: the archive key named is fine; anything else is refused.
+    let with = |headers: &[(&'static str, &'static str)]| {
+        let mut context = tls(&create);
+        context.extend_from_slice(headers);
+        put(&context)
+    };
+    let sse = "s3:x-amz-server-side-encryption";
+    let key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+    assert!(!with(&[(sse, "aws:kms"), (key_id, "ArchiveKey")]));
+    assert!(with(&[(sse, "AES256")]));
+    assert!(
+        with(&[(sse, "aws:kms")]),
+        "aws:kms without a key id is aws/s3"
+    );
+    assert!(with(&[
+        (sse, "aws:kms"),
+        (key_id, "arn:aws:kms:us-east-1:111122223333:key/other")
+    ]));
+    assert!(with(&[
+        (sse, "aws:kms:dsse"),
+        (key_id, "arn:aws:kms:us-east-1:111122223333:key/other")
+    ]));
+    assert!(with(&[(
+        key_id,
+        "arn:aws:kms:us-east-1:111122223333:key/other"
+    )]));
+    assert!(with(&[(
+        "s3:x-amz-server-side-encryption-customer-algorithm",
+        "AES256"
+    )]));
+    // Reads over TLS are not denied (the roles grant them).
+    let read = |action: &str| {
+        denied(
+            &policy,
+            &Request {
+                principal: ADMIN,
+                action,
+                resource: "ArchiveBucket/raw/whatsapp-export/2026-11-21/ab12.jsonl",
+                context: &tls(&[]),
+            },
+        )
+    };
+    assert!(!read("s3:GetObject"));
+    // Nobody removes or hides an archived version, nor bypasses GOVERNANCE.
+    for action in [
+        "s3:DeleteObjectVersion",
+        "s3:BypassGovernanceRetention",
+        "s3:DeleteObject",
+    ] {
+        assert!(read(action), "{action} is not denied to everyone");
+    }
+    for s in policy.iter().filter(|s| s.effect == "Deny") {
+        assert_eq!(s.principal, json!("*"), "{}", s.sid);
+    }
+    assert!(
+        policy.iter().all(|s| s.effect == "Deny"),
+        "the bucket policy grants nothing"
+    );
+}
+
+#[test]
+fn the_drop_and_config_buckets_deny_plain_http_and_other_encryption() {
+    let template = Template::load();
+    for bucket in ["DropBucket", "ConfigBucket"] {
+        let policy = bucket_policy(&template, bucket);
+        let object = format!("{bucket}/drop/whatsapp-export/+447700900001/chat.txt");
+        let put = |context: &[(&str, &str)]| {
+            denied(
+                &policy,
+                &Request {
+                    principal: ADMIN,
+                    action: "s3:PutObject",
+                    resource: &object,
+                    context,
+                },
+            )
+        };
+        // An upload by a person (no If-None-Match, no encryption header).
+        assert!(!put(&tls(&[])), "{bucket}: a plain upload is refused");
+        assert!(put(&[("aws:SecureTransport", "false")]), "{bucket}");
+        assert!(
+            put(&tls(&[("s3:x-amz-server-side-encryption", "AES256")])),
+            "{bucket}"
+        );
+        assert!(
+            put(&tls(&[(
+                "s3:x-amz-server-side-encryption-customer-algorithm",
+                "AES256"
+            )])),
+            "{bucket}"
+        );
+        let get = Request {
+            principal: ADMIN,
+            action: "s3:GetObject",
+            resource: &object,
+            context: &[("aws:SecureTransport", "false")],
+        };
+        assert!(denied(&policy, &get), "{bucket}: read over plain HTTP");
+    }
+}
+
+#[test]
+fn only_the_break_glass_role_may_delete_disable_or_repolicy_the_archive_key() {
+    let guarded = [
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:PutKeyPolicy",
+    ];
+    let key_policy = |template: &Template| {
+        let key = template.resource("ArchiveKey");
+        assert_eq!(key["DeletionPolicy"], "Retain");
+        assert_eq!(
+            key["Properties"]["BypassPolicyLockoutSafetyCheck"],
+            json!(true),
+            "CreateKey refuses a policy that denies the creator PutKeyPolicy"
+        );
+        support::template::statements(&key["Properties"]["KeyPolicy"])
+    };
+    let asks = |policy: &[Statement], principal: &str, action: &str| {
+        denied(
+            policy,
+            &Request {
+                principal,
+                action,
+                resource: "*",
+                context: &[],
+            },
+        )
+    };
+    let root = "arn:aws:iam::111122223333:root";
+    let deployer = "arn:aws:iam::111122223333:role/cfn-deployer";
+    let break_glass = "arn:aws:iam::111122223333:role/break-glass";
+
+    let none = Template::load();
+    assert_eq!(
+        none.parameter_value("BreakGlassRoleArn").as_deref(),
+        Some("")
+    );
+    let policy = key_policy(&none);
+    for action in guarded {
+        for principal in [root, deployer, break_glass] {
+            assert!(asks(&policy, principal, action), "{principal} may {action}");
+        }
+    }
+    assert!(!asks(&policy, deployer, "kms:Decrypt"));
+    assert!(!asks(&policy, deployer, "kms:EnableKeyRotation"));
+
+    let with = Template::with(&[("BreakGlassRoleArn", break_glass)]);
+    let policy = key_policy(&with);
+    for action in guarded {
+        assert!(
+            !asks(&policy, break_glass, action),
+            "break glass may not {action}"
+        );
+        assert!(asks(&policy, deployer, action), "the deployer may {action}");
+        assert!(asks(&policy, root, action), "root may {action}");
+    }
+    let parameter = none.parameter("BreakGlassRoleArn");
+    let pattern = parameter["AllowedPattern"].as_str().unwrap();
+    assert!(pattern.contains(":role/"), "{pattern}");
+}
+
+fn allows_service(policy: &[Statement], service: &str, actions: &[&str]) -> Vec<Statement> {
+    let found: Vec<Statement> = policy
+        .iter()
+        .filter(|s| s.effect == "Allow" && s.principal == json!({"Service": service}))
+        .cloned()
+        .collect();
+    for action in actions {
+        assert!(
+            found
+                .iter()
+                .any(|s| s.actions.iter().any(|a| glob(a, action))),
+            "{service} may not {action}"
+        );
+    }
+    found
+}
+
+#[test]
+fn queues_alarm_topic_and_logs_are_encrypted_with_customer_keys() {
+    let template = Template::load();
+    let key_statements =
+        |key: &str| support::template::statements(&template.properties(key)["KeyPolicy"]);
+    for (id, queue) in template.resources_of_type("AWS::SQS::Queue") {
+        let properties = &queue["Properties"];
+        assert_eq!(properties["KmsMasterKeyId"], "QueueKey", "{id}");
+        assert!(properties.get("SqsManagedSseEnabled").is_none(), "{id}");
+    }
+    // S3 encrypts the notifications it sends to the convert queue.
+    allows_service(
+        &key_statements("QueueKey"),
+        "s3.amazonaws.com",
+        &["kms:GenerateDataKey", "kms:Decrypt"],
+    );
+    let topic = template.properties("AlarmTopic");
+    assert_eq!(topic["KmsMasterKeyId"], "AlarmKey");
+    allows_service(
+        &key_statements("AlarmKey"),
+        "cloudwatch.amazonaws.com",
+        &["kms:GenerateDataKey", "kms:Decrypt"],
+    );
+    // No service but CloudWatch Logs may use the logs key, and only for
+    // this stack's log groups.
+    let logs = allows_service(
+        &key_statements("LogsKey"),
+        "logs.${AWS::Region}.amazonaws.com",
+        &["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+    );
+    let context = logs[0].condition_values("ArnLike", "kms:EncryptionContext:aws:logs:arn");
+    assert_eq!(
+        context,
+        [
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/mobile-archiver/${AWS::StackName}/*"
+        ]
+    );
+    for function in FUNCTIONS {
+        let group = template.properties(function)["LoggingConfig"]["LogGroup"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let properties = template.properties(&group);
+        assert_eq!(properties["KmsKeyId"], "LogsKey", "{group}");
+        assert_eq!(
+            properties["RetentionInDays"], "${LogRetentionDays}",
+            "{group}"
+        );
+        let name = properties["LogGroupName"].as_str().unwrap();
+        assert!(glob("/mobile-archiver/${AWS::StackName}/*", name), "{name}");
+    }
+    // The archive key trusts no service principal at all.
+    for s in key_statements("ArchiveKey") {
+        assert!(s.principal.get("Service").is_none(), "{}", s.sid);
+    }
+}
+
+#[test]
+fn the_archive_data_events_trail_is_optional() {
+    let off = Template::load();
+    assert_eq!(
+        off.parameter_value("EnableDataEvents").as_deref(),
+        Some("false")
+    );
+    for id in ["ArchiveDataEventsTrail", "TrailBucket", "TrailBucketPolicy"] {
+        assert!(!off.has_resource(id), "{id} without EnableDataEvents");
+    }
+    let on = Template::with(&[("EnableDataEvents", "true")]);
+    let trail = on.resource("ArchiveDataEventsTrail");
+    assert_eq!(trail["DependsOn"], "TrailBucketPolicy");
+    let properties = &trail["Properties"];
+    assert_eq!(properties["S3BucketName"], "TrailBucket");
+    assert_eq!(properties["IsLogging"], json!(true));
+    assert_eq!(properties["EnableLogFileValidation"], json!(true));
+    let selectors = properties["EventSelectors"].as_array().unwrap();
+    assert_eq!(selectors.len(), 1);
+    assert_eq!(selectors[0]["ReadWriteType"], "All");
+    assert_eq!(selectors[0]["IncludeManagementEvents"], json!(false));
+    assert_eq!(
+        selectors[0]["DataResources"],
+        json!([{"Type": "AWS::S3::Object", "Values": ["ArchiveBucket/"]}])
+    );
+    let trail_arn = format!(
+        "arn:${{AWS::Partition}}:cloudtrail:${{AWS::Region}}:${{AWS::AccountId}}:trail/{}",
+        properties["TrailName"].as_str().unwrap()
+    );
+    let policy = bucket_policy(&on, "TrailBucket");
+    let writes = allows_service(
+        &policy,
+        "cloudtrail.amazonaws.com",
+        &["s3:GetBucketAcl", "s3:PutObject"],
+    );
+    for s in writes {
+        assert_eq!(
+            s.condition_values("StringEquals", "aws:SourceArn"),
+            std::slice::from_ref(&trail_arn),
+            "{}",
+            s.sid
+        );
+        if s.actions == ["s3:PutObject"] {
+            assert_eq!(s.resources, ["TrailBucket/AWSLogs/${AWS::AccountId}/*"]);
+            assert_eq!(
+                s.condition_values("StringEquals", "s3:x-amz-acl"),
+                ["bucket-owner-full-control"]
+            );
+        }
+    }
+    let http = Request {
+        principal: ADMIN,
+        action: "s3:GetObject",
+        resource: "TrailBucket/AWSLogs/x",
+        context: &[("aws:SecureTransport", "false")],
+    };
+    assert!(denied(&policy, &http));
+    assert_eq!(on.resource("TrailBucket")["DeletionPolicy"], "Retain");
+}
+
+#[test]
+fn the_drop_bucket_expires_only_drops_marked_collected() {
+    let template = Template::load();
+    let rules = template.properties("DropBucket")["LifecycleConfiguration"]["Rules"].clone();
+    let rules = rules.as_array().unwrap();
+    assert!(!rules.is_empty());
+    for rule in rules {
+        if rule.get("ExpirationInDays").is_none() && rule.get("ExpirationDate").is_none() {
+            continue;
+        }
+        assert_eq!(
+            rule["TagFilters"],
+            json!([{"Key": COLLECTED_TAG.0, "Value": COLLECTED_TAG.1}]),
+            "{rule}"
+        );
+        assert_eq!(rule["ExpirationInDays"], "${DropExpiryDays}");
+    }
+}
+
+/// A CloudWatch Logs JSON filter pattern of the form `{ $.a.b OP value }`.
+fn filter_matches(pattern: &str, line: &Value) -> bool {
+    let inner = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("not a JSON filter: {pattern}"));
+    let parts: Vec<&str> = inner.split_whitespace().collect();
+    let [selector, operator, expected] = parts[..] else {
+        panic!("filter not of the form {{ $.path OP value }}: {pattern}");
+    };
+    let Some(actual) = select(selector, line) else {
+        return false;
+    };
+    let (Some(actual), Ok(expected)) = (actual.as_f64(), expected.parse::<f64>()) else {
+        panic!("{pattern}: only numeric comparisons are checked here");
+    };
+    match operator {
+        "=" => actual == expected,
+        "!=" => actual != expected,
+        ">" => actual > expected,
+        ">=" => actual >= expected,
+        "<" => actual < expected,
+        "<=" => actual <= expected,
+        other => panic!("operator {other}"),
+    }
+}
+
+/// `$.a.b` in a JSON value.
+fn select<'a>(selector: &str, value: &'a Value) -> Option<&'a Value> {
+    let path = selector.strip_prefix("$.").unwrap();
+    path.split('.').try_fold(value, |v, field| v.get(field))
+}
+
+/// Set in the child process that writes log lines through lambda_runtime's
+/// own subscriber (the JSON format is chosen by the environment it reads,
+/// which a test can only set for a process it starts).
+const LOG_FILE: &str = "ARCHIVER_TEST_LOG_FILE";
+
+/// The child's part of `refused_drops_and_an_invalid_mapping_raise_alarms`.
+#[test]
+#[ignore = "run by refused_drops_and_an_invalid_mapping_raise_alarms in a child process"]
+fn write_log_lines_as_the_functions_do() {
+    let path = std::env::var(LOG_FILE).expect("run by the parent test");
+    let file = std::fs::File::create(path).unwrap();
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::sync::Mutex::new(file));
+    // A report as the functions log it: its counters are fields of one
+    // event ...
+    let report = shared::report::Report {
+        unmapped: 2,
+        ..Default::default()
+    };
+    report.log();
+    // ... of which drops_refused is one (the collect report); the field the
+    // convert function logs when the mapping CSV cannot be used.
+    lambda_runtime::tracing::info!(drops_collected = 1u64, drops_refused = 0u64, "report");
+    lambda_runtime::tracing::info!(drops_collected = 0u64, drops_refused = 2u64, "report");
+    lambda_runtime::tracing::error!(
+        mapping = "mapping.csv",
+        mapping_csv_invalid = 1u64,
+        "mapping CSV cannot be used"
+    );
+}
+
+/// The lines lambda_runtime writes with `AWS_LAMBDA_LOG_FORMAT=JSON` (the
+/// template's `LoggingConfig.LogFormat`).
+fn json_log_lines() -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.jsonl");
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "write_log_lines_as_the_functions_do",
+            "--quiet",
+        ])
+        .env(LOG_FILE, &file)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn refused_drops_and_an_invalid_mapping_raise_alarms() {
+    let template = Template::load();
+    let globals = template.section("Globals");
+    assert_eq!(globals["Function"]["LoggingConfig"]["LogFormat"], "JSON");
+
+    let lines = json_log_lines();
+    // The report's counters are under "fields", beside its message.
+    let report = &lines[0];
+    assert_eq!(report["fields"]["message"], "report", "{report}");
+    assert_eq!(report["fields"]["unmapped"], json!(2), "{report}");
+    let [_, none_refused, two_refused, mapping_invalid] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+
+    let filters: BTreeMap<String, Value> = template
+        .resources_of_type("AWS::Logs::MetricFilter")
+        .into_iter()
+        .map(|(id, r)| (id, r["Properties"].clone()))
+        .collect();
+    let alarms: Vec<Value> = template
+        .resources_of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, r)| r["Properties"].clone())
+        .collect();
+    for (filter, group, firing, quiet) in [
+        (
+            "DropsRefusedMetricFilter",
+            "CollectLogGroup",
+            two_refused,
+            vec![none_refused, report, mapping_invalid],
+        ),
+        (
+            "MappingCsvInvalidMetricFilter",
+            "ConvertLogGroup",
+            mapping_invalid,
+            vec![report, none_refused, two_refused],
+        ),
+    ] {
+        let properties = &filters[filter];
+        assert_eq!(properties["LogGroupName"], group, "{filter}");
+        let pattern = properties["FilterPattern"].as_str().unwrap();
+        assert!(
+            filter_matches(pattern, firing),
+            "{filter}: {pattern} misses {firing}"
+        );
+        for line in quiet {
+            assert!(
+                !filter_matches(pattern, line),
+                "{filter}: {pattern} matches {line}"
+            );
+        }
+        let transformations = properties["MetricTransformations"].as_array().unwrap();
+        assert_eq!(transformations.len(), 1);
+        let metric = &transformations[0];
+        let value = metric["MetricValue"].as_str().unwrap();
+        if let Some(selector) = value.strip_prefix('$') {
+            let counted = select(&format!("${selector}"), firing).and_then(Value::as_f64);
+            assert!(
+                counted.is_some_and(|n| n > 0.0),
+                "{filter}: {value} in {firing}"
+            );
+        }
+        // An alarm on the metric tells the alarm topic.
+        let alarm = alarms
+            .iter()
+            .find(|a| {
+                a["MetricName"] == metric["MetricName"]
+                    && a["Namespace"] == metric["MetricNamespace"]
+            })
+            .unwrap_or_else(|| panic!("{filter}: no alarm on {}", metric["MetricName"]));
+        assert_eq!(alarm["AlarmActions"], json!(["AlarmTopic"]), "{filter}");
+        assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+        assert_eq!(alarm["Threshold"], json!(0));
+        assert_eq!(alarm["Statistic"], "Sum");
+        assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    }
+}
