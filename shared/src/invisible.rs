@@ -16,6 +16,8 @@
 //! overlapping export would deliver them again. Headers and identities drop
 //! the wider [`is_hidden`] set, where nothing is derived from the result.
 
+use std::borrow::Cow;
+
 /// Length in bytes of the invisible formatting character starting at `i`, or
 /// 0: U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 and U+FEFF (the
 /// [`is_invisible`] set, matched on UTF-8 bytes for the parser's scanners).
@@ -56,6 +58,15 @@ pub(crate) fn is_hidden(c: char) -> bool {
         )
 }
 
+/// `s` without [`is_hidden`] characters; borrowed when it has none.
+pub(crate) fn strip_hidden(s: &str) -> Cow<'_, str> {
+    if s.contains(is_hidden) {
+        Cow::Owned(s.chars().filter(|&c| !is_hidden(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +78,14 @@ mod tests {
             let bytes = c.encode_utf8(&mut buf).as_bytes();
             assert_eq!(invisible_at(bytes, 0) > 0, is_invisible(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn hidden_characters_are_stripped_and_clean_text_borrowed() {
+        assert_eq!(
+            strip_hidden("\u{202a}+44\u{a0}7400\u{202c}\u{061c}\u{200b}\u{2060}\u{206f}"),
+            "+44\u{a0}7400"
+        );
+        assert!(matches!(strip_hidden("Zoë 👨\u{200d}👩"), Cow::Borrowed(_)));
     }
 }

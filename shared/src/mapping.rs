@@ -15,8 +15,14 @@
 //! An identity written only with digits and phone punctuation (`+-(). /`) is
 //! a phone number: it is normalised to E.164 by the `phonenumber` crate, with
 //! the configured default region for national formats (`07700 900123` in GB
-//! is `+447700900123`). Every other identity — WeCom userid, e-mail address,
-//! display name — is compared trimmed and lowercase. WeCom treats userids
+//! is `+447700900123`). It is read as people copy numbers: without direction
+//! marks and other hidden formatting characters (WhatsApp copies
+//! `\u{202a}+44 7400 100032\u{202c}`), with any space-like character as a
+//! space, full-width forms (`＋４４`) and Arabic-Indic digits as ASCII,
+//! Unicode dashes as `-`, and with a `tel:` prefix and an extension
+//! (`;ext=12`, ` x12`, ` ext. 12`) taken off. Every other identity — WeCom
+//! userid, e-mail address, display name — is compared without hidden
+//! formatting characters, trimmed and lowercase. WeCom treats userids
 //! case-insensitively, so `ZhangSan` and `zhangsan` are the same person; a
 //! WeCom userid made only of digits reads as a phone number and cannot be
 //! listed in the CSV (map it by the employee's number or e-mail instead).
@@ -44,6 +50,11 @@
 //!   number of another country) is a warning and the row is kept, because the
 //!   numbering metadata can lag new number ranges; a number that does not
 //!   parse at all is an error.
+//! - A number with an extension is a warning (no messenger number has one);
+//!   the row is kept under the number.
+//! - An identity that holds digits but is not written as a phone number
+//!   (`+44 7400 1OO032`, `Room 101`) is a warning: it is kept as a name or
+//!   userid, which no phone number matches. E-mail addresses are exempt.
 
 mod identity;
 mod resolve;

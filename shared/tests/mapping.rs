@@ -400,6 +400,100 @@ fn normalise_phone_leaves_e164_alone_and_parses_the_rest() {
     assert_eq!(mapper.normalise_phone("not a number"), None);
 }
 
+#[test]
+fn phone_numbers_as_copied_from_phones_and_directories_normalise() {
+    let csv = "identity,mailbox\n\
+               \u{202a}+44 7400 100032\u{202c},a@contoso.example\n\
+               +44\u{a0}7400\u{202f}100033,b@contoso.example\n\
+               \u{ff0b}\u{ff14}\u{ff14} \u{ff17}\u{ff14}\u{ff10}\u{ff10} \u{ff11}\u{ff10}\u{ff10}\u{ff10}\u{ff13}\u{ff14},c@contoso.example\n\
+               tel:+44-7400-100035,d@contoso.example\n\
+               +44 7400 100036;ext=12,e@contoso.example\n\
+               +44 7400 100037 x12,f@contoso.example\n\
+               +44 7400 100038 ext. 12,g@contoso.example\n\
+               07400\u{2013}100039,h@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(
+        lines(&issues),
+        [
+            (6, Severity::Warning),
+            (7, Severity::Warning),
+            (8, Severity::Warning)
+        ],
+        "only the extensions are worth a look: {issues:?}"
+    );
+    for issue in &issues {
+        assert!(
+            matches!(&issue.kind, IssueKind::ExtensionIgnored { e164, .. } if e164.starts_with("+4474001000")),
+            "{issue}"
+        );
+    }
+    let mapper = mapper_with(table, Id::GB, None);
+    for (number, mailbox) in [
+        ("+447400100032", "a"),
+        ("+447400100033", "b"),
+        ("+447400100034", "c"),
+        ("+447400100035", "d"),
+        ("+447400100036", "e"),
+        ("+447400100037", "f"),
+        ("+447400100038", "g"),
+        ("+447400100039", "h"),
+    ] {
+        let expected = format!("{mailbox}@contoso.example");
+        assert_eq!(mapper.lookup(number), Some(expected.as_str()), "{number}");
+    }
+    assert_eq!(
+        mapper.lookup("\u{202a}+44 7400 100032\u{202c}"),
+        Some("a@contoso.example"),
+        "looked up the same way"
+    );
+}
+
+#[test]
+fn identities_holding_digits_that_are_no_phone_number_are_warned() {
+    let csv = "identity,mailbox\n\
+               Room 101,room@contoso.example\n\
+               +44 7400 abc,x@contoso.example\n\
+               bob2@contoso.example,bob@contoso.example\n\
+               Evan Stone,evan@contoso.example\n\
+               zhangsan01,zhang.san@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(
+        lines(&issues),
+        [
+            (2, Severity::Warning),
+            (3, Severity::Warning),
+            (6, Severity::Warning)
+        ],
+        "{issues:?}"
+    );
+    assert!(
+        matches!(&issues[0].kind, IssueKind::NotAPhone { identity } if identity == "Room 101"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[1]
+            .to_string()
+            .starts_with("line 3: warning: \"+44 7400 abc\""),
+        "{}",
+        issues[1]
+    );
+    assert_eq!(table.len(), 5, "the rows are kept, as names or userids");
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(mapper.lookup("room 101"), Some("room@contoso.example"));
+}
+
+#[test]
+fn a_custodian_copied_with_direction_marks_is_normalised() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("\u{202a}+44 7400 123456\u{202c}"),
+        None,
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&export).mailboxes, ["alice@contoso.example"]);
+}
+
 // --- Row problems ----------------------------------------------------------
 
 #[test]

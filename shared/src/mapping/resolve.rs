@@ -4,9 +4,7 @@ use std::borrow::Cow;
 
 use phonenumber::country::Id;
 
-use super::identity::{
-    fold, is_plausible_address, is_wecom_userid, looks_like_phone, normalise_phone,
-};
+use super::identity::{fold, is_plausible_address, is_wecom_userid, normalise_phone, phone_text};
 use super::{MappingError, MappingOptions, MappingTable};
 use crate::item::{Item, Participant, SourceKind};
 
@@ -84,9 +82,10 @@ impl Mapper {
         normalise_phone(s, self.region)
     }
 
-    /// The lookup key of an identity of unknown kind.
+    /// The lookup key of an identity of unknown kind, read as the CSV reads
+    /// it.
     fn identity_key<'s>(&self, identity: &'s str) -> Option<Cow<'s, str>> {
-        if looks_like_phone(identity) {
+        if phone_text(identity).is_some() {
             self.normalise_phone(identity)
         } else {
             Some(fold(identity))

@@ -9,7 +9,9 @@ use csv::{Position, StringRecord};
 use phonenumber::ParseError;
 use phonenumber::country::Id;
 
-use super::identity::{e164, fold, is_plausible_address, looks_like_phone, parse_phone};
+use super::identity::{
+    PhoneText, e164, fold, holds_digit, is_plausible_address, parse_phone, phone_text,
+};
 use super::{MappingError, MappingOptions};
 
 /// Headers of the identity column, in order of preference, as normalised by
@@ -165,6 +167,23 @@ pub enum IssueKind {
         /// The E.164 number it was read as, and is mapped under.
         e164: String,
     },
+    /// The identity is a phone number followed by an extension (`;ext=12`,
+    /// ` x12`, ` ext. 12`), which no messenger number has; the row is kept
+    /// under the number without it (warning).
+    ExtensionIgnored {
+        /// The field as written.
+        identity: String,
+        /// The E.164 number it is mapped under.
+        e164: String,
+    },
+    /// The identity holds digits but is not written as a phone number (a
+    /// typo, letters in a number); the row is kept as a name or userid,
+    /// which a phone number never matches (warning). E-mail addresses are
+    /// not reported.
+    NotAPhone {
+        /// The field as written.
+        identity: String,
+    },
     /// The identity is already mapped to another mailbox by an earlier row,
     /// whose mapping is kept (error).
     Conflict {
@@ -190,7 +209,10 @@ impl IssueKind {
     /// How serious the problem is.
     pub fn severity(&self) -> Severity {
         match self {
-            IssueKind::UnlikelyPhone { .. } | IssueKind::Duplicate { .. } => Severity::Warning,
+            IssueKind::UnlikelyPhone { .. }
+            | IssueKind::ExtensionIgnored { .. }
+            | IssueKind::NotAPhone { .. }
+            | IssueKind::Duplicate { .. } => Severity::Warning,
             IssueKind::EmptyIdentity
             | IssueKind::InvalidMailbox { .. }
             | IssueKind::InvalidPhone { .. }
@@ -216,6 +238,16 @@ impl fmt::Display for IssueKind {
                 f,
                 "{identity:?} reads as {e164}, which is not a valid number; \
                  mapped anyway (check the country code)"
+            ),
+            IssueKind::ExtensionIgnored { identity, e164 } => write!(
+                f,
+                "{identity:?} has an extension, which a messenger number never has; \
+                 mapped as {e164}"
+            ),
+            IssueKind::NotAPhone { identity } => write!(
+                f,
+                "{identity:?} holds digits but is not a phone number; mapped as a name \
+                 or userid, which no phone number matches"
             ),
             IssueKind::Conflict {
                 identity,
@@ -307,28 +339,40 @@ impl Builder {
     }
 
     /// The normalised identity, or `None` after reporting why there is none.
+    /// An identity that holds digits but is no phone number is kept, with a
+    /// warning (unless it is an e-mail address).
     fn identity_key(&mut self, line: u64, identity: &str) -> Option<String> {
-        if identity.is_empty() {
+        if fold(identity).is_empty() {
             self.report(line, IssueKind::EmptyIdentity);
-            None
-        } else if looks_like_phone(identity) {
-            self.phone_key(line, identity)
-        } else {
-            Some(fold(identity).into_owned())
+            return None;
         }
+        if let Some(phone) = phone_text(identity) {
+            return self.phone_key(line, identity, phone);
+        }
+        let key = fold(identity).into_owned();
+        if holds_digit(&key) && !is_plausible_address(&key) {
+            let identity = identity.to_owned();
+            self.report(line, IssueKind::NotAPhone { identity });
+        }
+        Some(key)
     }
 
     /// The E.164 form of a phone identity, or `None` after reporting that it
     /// does not parse. Numbers that parse but are not valid are kept, with a
-    /// warning.
-    fn phone_key(&mut self, line: u64, identity: &str) -> Option<String> {
-        match parse_phone(identity, self.region) {
+    /// warning, and so are numbers with an extension (mapped without it).
+    fn phone_key(&mut self, line: u64, identity: &str, phone: PhoneText<'_>) -> Option<String> {
+        match parse_phone(&phone.number, self.region) {
             Ok(number) => {
                 let key = e164(&number);
                 if !number.is_valid() {
                     let identity = identity.to_owned();
                     let e164 = key.clone();
                     self.report(line, IssueKind::UnlikelyPhone { identity, e164 });
+                }
+                if phone.extension.is_some() {
+                    let identity = identity.to_owned();
+                    let e164 = key.clone();
+                    self.report(line, IssueKind::ExtensionIgnored { identity, e164 });
                 }
                 Some(key)
             }
