@@ -36,9 +36,16 @@
 //!
 //! # Problems in the CSV
 //!
-//! A file that is not UTF-8 or has no recognisable header is a
-//! [`MappingError`]. Problems of single rows are [`MappingIssue`]s with the
-//! row's physical line number; they never stop the rest of the file.
+//! A file that is not UTF-8, has no recognisable header, or has a quote
+//! that is never closed is a [`MappingError`]: the CSV reader would take
+//! every row after such a quote as one field, so the error names the line
+//! the quote opened on. Problems of single rows are [`MappingIssue`]s with
+//! the row's physical line number; they never stop the rest of the file.
+//!
+//! - A file whose rows map no identity at all (a header alone, or every row
+//!   refused) loads, with an error on the header's line: every item would
+//!   be mapped automatically only, most to no one, and that should not pass
+//!   as a clean run.
 //!
 //! - A conflicting duplicate (an identity already mapped to another mailbox)
 //!   is an error naming both lines, and the first mapping is kept: the result
@@ -110,6 +117,16 @@ pub enum MappingError {
         line: u64,
         /// The line's fields, as read.
         found: String,
+    },
+    /// A field opens a quote that is never closed, so every row after it
+    /// would be read as part of that field.
+    #[error(
+        "line {line} of the mapping file opens a quoted field that is never closed: \
+         every row after it would be lost; close or remove the quote"
+    )]
+    UnterminatedQuote {
+        /// The line of the opening quote, 1-based.
+        line: u64,
     },
     /// The CSV reader failed.
     #[error("the mapping file cannot be read as CSV: {0}")]

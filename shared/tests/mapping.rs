@@ -201,10 +201,63 @@ fn an_empty_file_is_fatal() {
 }
 
 #[test]
-fn a_header_alone_is_an_empty_table() {
-    let (table, issues) = load("identity,mailbox\n", Id::GB);
+fn a_file_that_maps_no_identity_loads_with_an_error_on_its_header() {
+    let (table, issues) = load("\nidentity,mailbox\n", Id::GB);
     assert!(table.is_empty());
+    assert_eq!(lines(&issues), [(2, Severity::Error)]);
+    assert!(
+        matches!(issues[0].kind, IssueKind::NoMappings),
+        "{issues:?}"
+    );
+    assert!(
+        issues[0].to_string().starts_with("line 2: error: "),
+        "{}",
+        issues[0]
+    );
+
+    let csv = "identity,mailbox\n+447400123456,not an address\n,bob@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert!(table.is_empty());
+    assert_eq!(
+        lines(&issues),
+        [
+            (1, Severity::Error),
+            (2, Severity::Error),
+            (3, Severity::Error)
+        ]
+    );
+    assert!(
+        matches!(issues[0].kind, IssueKind::NoMappings),
+        "{issues:?}"
+    );
+
+    let (_, issues) = load(
+        "identity,mailbox\n+447400123456,a@contoso.example\n",
+        Id::GB,
+    );
+    assert!(issues.is_empty(), "one usable row is enough: {issues:?}");
+}
+
+#[test]
+fn an_unterminated_quote_is_fatal_and_names_the_line_it_opened_on() {
+    let csv = "identity,mailbox,name\n\
+               +447400123456,alice@contoso.example,\"Smith,\nAlice\"\n\
+               +447400123457,bob@contoso.example,O\"Brien\n\
+               +447400123458,carol@contoso.example,\"Carol \"\"CJ\"\" Jones\"\n\
+               \"+447400123459,dan@contoso.example\n\
+               +447400123460,erin@contoso.example\n\
+               +447400123461,frank@contoso.example\n";
+    let error = fatal(csv.as_bytes());
+    assert!(
+        matches!(error, MappingError::UnterminatedQuote { line: 6 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("line 6 "), "{error}");
+
+    let closed = csv.replace("\"+447400123459,", "\"+447400123459\",");
+    let (table, issues) = load(&closed, Id::GB);
     assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(table.len(), 6);
 }
 
 // --- Encoding and layout ---------------------------------------------------
@@ -578,7 +631,8 @@ fn invalid_addresses_are_errors_with_their_lines() {
 
 #[test]
 fn an_empty_identity_is_an_error() {
-    let csv = "identity,mailbox\n,alice@contoso.example\n\"  \",bob@contoso.example\n";
+    let csv = "identity,mailbox\n,alice@contoso.example\n\"  \",bob@contoso.example\n\
+               +447400123456,carol@contoso.example\n";
     let (table, issues) = load(csv, Id::GB);
     assert_eq!(lines(&issues), [(2, Severity::Error), (3, Severity::Error)]);
     assert!(
@@ -587,12 +641,13 @@ fn an_empty_identity_is_an_error() {
             .all(|i| matches!(i.kind, IssueKind::EmptyIdentity)),
         "{issues:?}"
     );
-    assert!(table.is_empty());
+    assert_eq!(table.len(), 1);
 }
 
 #[test]
 fn a_row_with_two_problems_reports_both() {
-    let (_, issues) = load("identity,mailbox\n+999 1234567,nobody\n", Id::GB);
+    let csv = "identity,mailbox\n+999 1234567,nobody\n+447400123456,carol@contoso.example\n";
+    let (_, issues) = load(csv, Id::GB);
     assert!(
         matches!(
             issues[..],

@@ -57,13 +57,17 @@ impl MappingTable {
     ///
     /// # Errors
     ///
-    /// [`MappingError`] when the file is not UTF-8, or has no recognisable
-    /// header.
+    /// [`MappingError`] when the file is not UTF-8, has no recognisable
+    /// header, or has a quote that is never closed. A file that maps no
+    /// identity loads, with a [`IssueKind::NoMappings`] error.
     pub fn from_csv(
         bytes: &[u8],
         opts: &MappingOptions,
     ) -> Result<(MappingTable, Vec<MappingIssue>), MappingError> {
         let text = decode(bytes)?;
+        if let Some(line) = unterminated_quote(text) {
+            return Err(MappingError::UnterminatedQuote { line });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -73,14 +77,21 @@ impl MappingTable {
             .records()
             .map(|record| record.map(|record| (physical_line(text, &record), record)))
             .filter(|row| !matches!(row, Ok((_, record)) if is_blank(record)));
-        let columns = match rows.next().transpose()? {
-            Some((line, header)) => Columns::find(line, &header)?,
+        let (header_line, columns) = match rows.next().transpose()? {
+            Some((line, header)) => (line, Columns::find(line, &header)?),
             None => return Err(MappingError::Empty),
         };
         let mut builder = Builder::new(opts.default_region);
         for row in rows {
             let (line, record) = row?;
             builder.add(line, columns.identity(&record), columns.mailbox(&record));
+        }
+        if builder.table.is_empty() {
+            let issue = MappingIssue {
+                line: header_line,
+                kind: IssueKind::NoMappings,
+            };
+            builder.issues.insert(0, issue);
         }
         Ok((builder.table, builder.issues))
     }
@@ -196,6 +207,10 @@ pub enum IssueKind {
         /// The mailbox of this row, which is ignored.
         mailbox: String,
     },
+    /// No row of the file maps an identity: every item is mapped
+    /// automatically only, and most will be unmapped (error, reported on the
+    /// header's line; the file still loads).
+    NoMappings,
     /// The row repeats an earlier mapping exactly (warning).
     Duplicate {
         /// The normalised identity.
@@ -216,7 +231,8 @@ impl IssueKind {
             IssueKind::EmptyIdentity
             | IssueKind::InvalidMailbox { .. }
             | IssueKind::InvalidPhone { .. }
-            | IssueKind::Conflict { .. } => Severity::Error,
+            | IssueKind::Conflict { .. }
+            | IssueKind::NoMappings => Severity::Error,
         }
     }
 }
@@ -258,6 +274,10 @@ impl fmt::Display for IssueKind {
                 f,
                 "{identity} is mapped to {first_mailbox} on line {first_line} and to \
                  {mailbox} here; the mapping on line {first_line} is kept"
+            ),
+            IssueKind::NoMappings => f.write_str(
+                "no row maps an identity to a mailbox: items are mapped only automatically \
+                 (e-mail addresses), and most will be unmapped",
             ),
             IssueKind::Duplicate {
                 identity,
@@ -444,6 +464,42 @@ fn decode(bytes: &[u8]) -> Result<&str, MappingError> {
         }
     })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// The line of a quote that opens a field and is never closed, read as the
+/// CSV reader reads quotes (`csv` defaults): a quote opens a field only as
+/// its first character, `""` inside it is a quote, and the field runs to
+/// the next lone quote, across line breaks. The reader would take every
+/// row after such a quote as one field, and say nothing.
+fn unterminated_quote(text: &str) -> Option<u64> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        InField,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut line = 1;
+    let mut opened = 0;
+    for &b in text.as_bytes() {
+        let ends_field = matches!(b, b',' | b'\r' | b'\n');
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::FieldStart, b'"') => {
+                opened = line;
+                State::Quoted
+            }
+            (_, _) if ends_field => State::FieldStart,
+            (_, _) => State::InField,
+        };
+        if b == b'\n' {
+            line += 1;
+        }
+    }
+    (state == State::Quoted).then_some(opened)
 }
 
 /// The physical line a record starts on.
