@@ -107,11 +107,7 @@ pub enum MappingError {
     Empty,
     /// The first line with content does not name an identity and a mailbox
     /// column.
-    #[error(
-        "line {line} of the mapping file is not a header: expected columns such as \
-         \"External User ID,Microsoft 365 User Mailbox\" or \"identity,mailbox\", \
-         found \"{found}\""
-    )]
+    #[error("{}, found \"{found}\"", not_a_header(*line))]
     MissingHeader {
         /// The line, 1-based.
         line: u64,
@@ -137,6 +133,26 @@ pub enum MappingError {
     /// The configured id domain is not a domain name.
     #[error("invalid id domain {0:?}: expected a domain name such as corp.example")]
     InvalidIdDomain(String),
+}
+
+impl MappingError {
+    /// The error as a log may carry it: without the file's content, which
+    /// [`MappingError::MissingHeader`] quotes (a first line that is no
+    /// header may well be a row of identities). The others are as displayed.
+    pub fn redacted(&self) -> String {
+        match self {
+            MappingError::MissingHeader { line, .. } => not_a_header(*line),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// What [`MappingError::MissingHeader`] says, without the line's fields.
+fn not_a_header(line: u64) -> String {
+    format!(
+        "line {line} of the mapping file is not a header: expected columns such as \
+         \"External User ID,Microsoft 365 User Mailbox\" or \"identity,mailbox\""
+    )
 }
 
 /// Reads a region code from configuration (`GB`, `us`, ` DE `).

@@ -221,6 +221,22 @@ pub enum IssueKind {
 }
 
 impl IssueKind {
+    /// The kind's name (`invalid_phone`): what a log may say of a row,
+    /// which must not carry the row's identity.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IssueKind::EmptyIdentity => "empty_identity",
+            IssueKind::InvalidMailbox { .. } => "invalid_mailbox",
+            IssueKind::InvalidPhone { .. } => "invalid_phone",
+            IssueKind::UnlikelyPhone { .. } => "unlikely_phone",
+            IssueKind::ExtensionIgnored { .. } => "phone_extension",
+            IssueKind::NotAPhone { .. } => "digits_not_a_phone",
+            IssueKind::Conflict { .. } => "conflict",
+            IssueKind::NoMappings => "no_mappings",
+            IssueKind::Duplicate { .. } => "duplicate",
+        }
+    }
+
     /// How serious the problem is.
     pub fn severity(&self) -> Severity {
         match self {
