@@ -7,7 +7,8 @@
 //!    then, for WeCom items, `{userid}@{id_domain}` when an id domain is
 //!    configured.
 //! 3. [`Mapper::resolve`] gives every participant that maps, and the item's
-//!    custodian, a copy in their own mailbox; an item that maps to no one gets
+//!    custodian (through the CSV or a custodian domain), a copy in their own
+//!    mailbox; an item that maps to no one gets
 //!    a reason naming the identities tried, for `unmapped/` and the report.
 //!
 //! # Identities
@@ -32,7 +33,12 @@
 //! address in the CSV; its display name in the CSV, only when it has no other
 //! identifier (names are not unique, so a number or id always decides); the
 //! e-mail address it carries; the id-domain rule. The custodian is looked up
-//! in the CSV, or used directly when it is an e-mail address.
+//! in the CSV, or used directly when it is an e-mail address of one of the
+//! configured custodian domains. A custodian is whoever an export is dropped
+//! under: an address of any other domain would file the export into a
+//! mailbox no one chose, so it gets no copy, and
+//! [`Resolution::custodian_unmapped`] says why (the convert stage reports
+//! it; an item no one else maps to is unmapped with the same reason).
 //!
 //! # Problems in the CSV
 //!
@@ -81,6 +87,11 @@ pub struct MappingOptions {
     /// `zhangsan@corp.example`), if any. Applies to WeCom items only, and not
     /// to external contacts or bots.
     pub id_domain: Option<String>,
+    /// The domains whose e-mail addresses are accepted as custodians
+    /// without a CSV row (`corp.example`: `carol@corp.example` files into
+    /// that mailbox). Exact domains, subdomains not included; empty: every
+    /// custodian must be in the CSV.
+    pub custodian_domains: Vec<String>,
 }
 
 /// A fatal problem: the mapping file cannot be read, or the configuration is
@@ -133,6 +144,9 @@ pub enum MappingError {
     /// The configured id domain is not a domain name.
     #[error("invalid id domain {0:?}: expected a domain name such as corp.example")]
     InvalidIdDomain(String),
+    /// A configured custodian domain is not a domain name.
+    #[error("invalid custodian domain {0:?}: expected a domain name such as corp.example")]
+    InvalidCustodianDomain(String),
 }
 
 impl MappingError {

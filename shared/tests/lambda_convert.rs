@@ -41,6 +41,7 @@ fn mapper() -> Mapper {
     let opts = MappingOptions {
         default_region: parse_region("GB").unwrap(),
         id_domain: None,
+        custodian_domains: Vec::new(),
     };
     let csv = include_bytes!("../../examples/mapping.csv");
     let (table, _) = MappingTable::from_csv(csv, &opts).unwrap();

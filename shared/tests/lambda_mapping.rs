@@ -64,6 +64,7 @@ fn settings() -> MappingSettings<String> {
         csv: Some(KEY.to_owned()),
         default_region: parse_region("GB").unwrap(),
         id_domain: None,
+        custodian_domains: Vec::new(),
     }
 }
 

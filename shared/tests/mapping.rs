@@ -17,6 +17,7 @@ fn options(region: Id) -> MappingOptions {
     MappingOptions {
         default_region: region,
         id_domain: None,
+        custodian_domains: Vec::new(),
     }
 }
 
@@ -36,6 +37,7 @@ fn mapper_with(table: MappingTable, region: Id, id_domain: Option<&str>) -> Mapp
     let opts = MappingOptions {
         default_region: region,
         id_domain: id_domain.map(str::to_owned),
+        custodian_domains: Vec::new(),
     };
     Mapper::new(table, opts).expect("valid options")
 }
@@ -688,6 +690,7 @@ fn an_invalid_id_domain_is_refused() {
         let opts = MappingOptions {
             default_region: Id::GB,
             id_domain: Some(domain.to_owned()),
+            custodian_domains: Vec::new(),
         };
         let result = Mapper::new(MappingTable::default(), opts);
         assert!(
@@ -732,26 +735,151 @@ fn a_custodian_in_national_form_is_normalised() {
     assert_eq!(mapper.resolve(&export).mailboxes, ["alice@contoso.example"]);
 }
 
+/// A mapper over `csv` that accepts e-mail custodians of `domains`.
+fn custodian_mapper(csv: &str, domains: &[&str]) -> Mapper {
+    let (table, issues) = load(csv, Id::GB);
+    assert!(issues.is_empty(), "unexpected issues: {issues:?}");
+    let opts = MappingOptions {
+        custodian_domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        ..options(Id::GB)
+    };
+    Mapper::new(table, opts).expect("valid options")
+}
+
+fn custodian_item(custodian: &str) -> Item<'static> {
+    item(SourceKind::WhatsappExport, Some(custodian), None, vec![])
+}
+
 #[test]
-fn an_email_custodian_is_used_directly_unless_the_csv_maps_it() {
-    let csv = "identity,mailbox\nold.alias@contoso.example,alice@contoso.example\n";
-    let mapper = clean_mapper(csv, Id::GB);
-    let direct = item(
-        SourceKind::WhatsappExport,
-        Some(" Dave@Contoso.example "),
-        None,
-        vec![],
-    );
-    assert_eq!(mapper.resolve(&direct).mailboxes, ["dave@contoso.example"]);
-    let aliased = item(
-        SourceKind::WhatsappExport,
-        Some("Old.Alias@contoso.example"),
-        None,
-        vec![],
-    );
+fn an_email_custodian_maps_only_in_a_custodian_domain_or_through_the_csv() {
+    let csv = "identity,mailbox\nold.alias@partner.example,alice@contoso.example\n";
+    let mapper = custodian_mapper(csv, &["Contoso.example", "corp.example"]);
+    let direct = mapper.resolve(&custodian_item(" Dave@Contoso.example "));
+    assert_eq!(direct.mailboxes, ["dave@contoso.example"]);
+    assert_eq!(direct.custodian_unmapped, None);
     assert_eq!(
-        mapper.resolve(&aliased).mailboxes,
-        ["alice@contoso.example"]
+        mapper
+            .resolve(&custodian_item("Old.Alias@partner.example"))
+            .mailboxes,
+        ["alice@contoso.example"],
+        "the CSV maps any custodian"
+    );
+    for outsider in ["eve@evil.example", "eve@sub.contoso.example"] {
+        let refused = mapper.resolve(&custodian_item(outsider));
+        assert!(refused.mailboxes.is_empty(), "{outsider}");
+        let domain = outsider.split_once('@').unwrap().1;
+        assert_eq!(
+            refused.custodian_unmapped.as_deref(),
+            Some(
+                format!(
+                    "custodian {outsider} is not in the mapping CSV and {domain} is not a \
+                     custodian domain"
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            refused.unmapped_reason.as_deref(),
+            Some(
+                format!("no mapping for custodian {outsider} ({domain} is not a custodian domain)")
+                    .as_str()
+            )
+        );
+    }
+    let none_configured = custodian_mapper(csv, &[]);
+    assert!(
+        none_configured
+            .resolve(&custodian_item("dave@contoso.example"))
+            .mailboxes
+            .is_empty(),
+        "no e-mail custodian is accepted by default"
+    );
+}
+
+#[test]
+fn a_custodian_without_a_mailbox_is_named_even_when_others_get_the_item() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("+447911123457"),
+        Some(phone("+447400123456")),
+        vec![],
+    );
+    let resolution = mapper.resolve(&export);
+    assert_eq!(resolution.mailboxes, ["alice@contoso.example"]);
+    assert_eq!(resolution.unmapped_reason, None);
+    assert_eq!(
+        resolution.custodian_unmapped.as_deref(),
+        Some("custodian +447911123457 is not in the mapping CSV")
+    );
+    let mapped = item(
+        SourceKind::WhatsappExport,
+        Some("07400 123457"),
+        Some(phone("+447400123456")),
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&mapped).custodian_unmapped, None);
+}
+
+#[test]
+fn an_invalid_custodian_domain_is_refused() {
+    for domain in ["", "@corp.example", "corp", "corp..example"] {
+        let opts = MappingOptions {
+            custodian_domains: vec!["corp.example".to_owned(), domain.to_owned()],
+            ..options(Id::GB)
+        };
+        let result = Mapper::new(MappingTable::default(), opts);
+        assert!(
+            matches!(&result, Err(MappingError::InvalidCustodianDomain(d)) if d == domain),
+            "{domain:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_custodian_has_no_mailbox_reports_it_once() {
+    use shared::convert::{ConvertOptions, convert_batch};
+    use shared::jobs::StoreQueue;
+    use shared::layout::RawBatch;
+    use shared::report::Report;
+    use shared::store::{LocalDir, ObjectStore};
+
+    let mapper = custodian_mapper(DIRECTORY, &["contoso.example"]);
+    let mut lines = Vec::new();
+    for n in 0..2u8 {
+        let mut item = item(
+            SourceKind::WhatsappExport,
+            Some("eve@evil.example"),
+            Some(phone("+447400123456")),
+            vec![],
+        );
+        item.id = ItemId::derive(&[&[n]]);
+        lines.extend(serde_json::to_vec(&item).unwrap());
+        lines.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let batch = RawBatch::parse("raw/whatsapp-export/2026-11-21/batch-1.jsonl").unwrap();
+    store.put_new(&batch.key(), &lines).await.unwrap();
+    let mut report = Report::default();
+    convert_batch(
+        &store,
+        &StoreQueue,
+        &batch,
+        &mapper,
+        &ConvertOptions::default(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.unmapped, 0);
+    assert_eq!(
+        report.errors,
+        [
+            "raw batch raw/whatsapp-export/2026-11-21/batch-1.jsonl: custodian \
+             eve@evil.example is not in the mapping CSV and evil.example is not a custodian \
+             domain; its items are delivered to their other participants only"
+        ]
     );
 }
 

@@ -293,7 +293,7 @@ impl fmt::Display for IssueKind {
             ),
             IssueKind::NoMappings => f.write_str(
                 "no row maps an identity to a mailbox: items are mapped only automatically \
-                 (e-mail addresses), and most will be unmapped",
+                 (e-mail addresses, custodian domains), and most will be unmapped",
             ),
             IssueKind::Duplicate {
                 identity,
