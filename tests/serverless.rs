@@ -209,6 +209,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
         ("TIME_ZONE", "Europe/London"),
         ("DEFAULT_REGION", "GB"),
+        ("CUSTODIAN_DOMAINS", "corp.example"),
         ("IMAP_URL", &dovecot.url()),
         ("IMAP_AUTH", "password"),
         ("IMAP_SECRET_ARN", &secret_arn),

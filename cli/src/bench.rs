@@ -36,6 +36,10 @@ pub struct Args {
 
 const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
 
+/// The domain of the delivery benchmark's mailboxes (`bench00@corp.example`),
+/// accepted as a custodian domain.
+const BENCH_DOMAIN: &str = "corp.example";
+
 /// Runs the benchmarks and prints the figures.
 pub fn bench(args: &Args) -> crate::CliResult {
     pin_to_one_core()?;
@@ -184,16 +188,18 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
     let drops = dir.join("drops");
     let per_mailbox = args.messages.div_ceil(args.mailboxes.max(1));
     for n in 0..args.mailboxes {
-        let custodian = drops.join(format!("drop/whatsapp-export/bench{n:02}@corp.example"));
+        let custodian = drops.join(format!("drop/whatsapp-export/bench{n:02}@{BENCH_DOMAIN}"));
         std::fs::create_dir_all(&custodian)?;
         // The generator averages about 143 bytes a message.
         let text = data::generate_android_export(per_mailbox * 143, n as u64);
         std::fs::write(custodian.join("WhatsApp Chat with Bench.txt"), text)?;
     }
     let store = LocalDir::new(dir.join("archive"));
-    // Every copy goes to its custodian's mailbox: no CSV, no id domain.
+    // Every copy goes to its custodian's mailbox (an address of the
+    // custodian domain): no CSV, no id domain.
     let mapping = MappingOptions {
         id_domain: None,
+        custodian_domains: vec![BENCH_DOMAIN.to_owned()],
         ..settings.mapping.mapping_options()
     };
     let mapper = Mapper::new(MappingTable::default(), mapping)?;

@@ -6,7 +6,11 @@
 //! already there. Items that map to nobody are recorded in
 //! `unmapped/<item-day>/<item-id>.json` with the reason, and their EML is
 //! still written. The batch's delivery jobs are persisted in
-//! `jobs/<batch>`, then handed to the [`JobQueue`].
+//! `jobs/<batch>`, then handed to the [`JobQueue`]. A custodian that maps to
+//! no mailbox while its items go to other participants is reported once
+//! per batch (its own mailbox misses them).
+
+use std::collections::BTreeSet;
 
 use futures::StreamExt;
 use futures::stream;
@@ -154,13 +158,16 @@ async fn render_batch<S: ObjectStore>(
     let converted = stream::iter(lines.map(|(index, line)| async move {
         let mut report = Report::default();
         let mut jobs = Vec::new();
+        let mut custodian = None;
         match serde_json::from_slice::<Item>(line) {
             Ok(item) => {
                 let _held = budget
                     .acquire_many(attachment_mib(&item, opts))
                     .await
                     .expect("the budget is never closed");
-                convert_item(store, raw_key, &item, mapper, opts, &mut report, &mut jobs).await?
+                custodian =
+                    convert_item(store, raw_key, &item, mapper, opts, &mut report, &mut jobs)
+                        .await?;
             }
             Err(e) => {
                 let record = FailedLine {
@@ -176,20 +183,31 @@ async fn render_batch<S: ObjectStore>(
                 ));
             }
         }
-        Ok::<_, StoreError>((report, jobs))
+        Ok::<_, StoreError>((report, jobs, custodian))
     }))
     .buffered(ITEMS_AT_ONCE);
     futures::pin_mut!(converted);
     let mut jobs = Vec::new();
+    let mut custodians = BTreeSet::new();
     while let Some(result) = converted.next().await {
-        let (item_report, item_jobs) = result?;
+        let (item_report, item_jobs, custodian) = result?;
         report.merge(item_report);
         jobs.extend(item_jobs);
+        custodians.extend(custodian);
+    }
+    for custodian in custodians {
+        report.error(format!(
+            "raw batch {raw_key}: {custodian}; its items are delivered to their other \
+             participants only"
+        ));
     }
     report.batches_converted += 1;
     Ok(jobs)
 }
 
+/// Renders, files and makes the jobs of one item. Returns why its
+/// custodian gets no copy when others do (an item that maps to no one is
+/// recorded under `unmapped/` instead).
 async fn convert_item<S: ObjectStore>(
     store: &S,
     raw_key: &str,
@@ -198,7 +216,7 @@ async fn convert_item<S: ObjectStore>(
     opts: &ConvertOptions,
     report: &mut Report,
     jobs: &mut Vec<DeliveryJob>,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     let resolution = mapper.resolve(item);
     let files = load_files(store, item, opts.render.attachment_limit).await?;
     let file_refs: Vec<Option<&[u8]>> = files.iter().map(Option::as_deref).collect();
@@ -225,7 +243,7 @@ async fn convert_item<S: ObjectStore>(
                 )
                 .await?;
             report.error(format!("item {} of {raw_key}: {e}", item.id));
-            return Ok(());
+            return Ok(None);
         }
     };
     let eml_key = layout::eml_key(day, &item.id);
@@ -233,6 +251,11 @@ async fn convert_item<S: ObjectStore>(
         Created::New => report.emails_written += 1,
         Created::Exists => report.emails_existing += 1,
     }
+    let custodian = if resolution.unmapped_reason.is_none() {
+        resolution.custodian_unmapped
+    } else {
+        None
+    };
     if let Some(reason) = resolution.unmapped_reason {
         let record = Unmapped {
             item_id: item.id.to_string(),
@@ -258,7 +281,7 @@ async fn convert_item<S: ObjectStore>(
         message_id: message_id.clone(),
         timestamp: timestamp.clone(),
     }));
-    Ok(())
+    Ok(custodian)
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,

@@ -17,6 +17,7 @@ fn options(region: Id) -> MappingOptions {
     MappingOptions {
         default_region: region,
         id_domain: None,
+        custodian_domains: Vec::new(),
     }
 }
 
@@ -36,6 +37,7 @@ fn mapper_with(table: MappingTable, region: Id, id_domain: Option<&str>) -> Mapp
     let opts = MappingOptions {
         default_region: region,
         id_domain: id_domain.map(str::to_owned),
+        custodian_domains: Vec::new(),
     };
     Mapper::new(table, opts).expect("valid options")
 }
@@ -201,10 +203,63 @@ fn an_empty_file_is_fatal() {
 }
 
 #[test]
-fn a_header_alone_is_an_empty_table() {
-    let (table, issues) = load("identity,mailbox\n", Id::GB);
+fn a_file_that_maps_no_identity_loads_with_an_error_on_its_header() {
+    let (table, issues) = load("\nidentity,mailbox\n", Id::GB);
     assert!(table.is_empty());
+    assert_eq!(lines(&issues), [(2, Severity::Error)]);
+    assert!(
+        matches!(issues[0].kind, IssueKind::NoMappings),
+        "{issues:?}"
+    );
+    assert!(
+        issues[0].to_string().starts_with("line 2: error: "),
+        "{}",
+        issues[0]
+    );
+
+    let csv = "identity,mailbox\n+447400123456,not an address\n,bob@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert!(table.is_empty());
+    assert_eq!(
+        lines(&issues),
+        [
+            (1, Severity::Error),
+            (2, Severity::Error),
+            (3, Severity::Error)
+        ]
+    );
+    assert!(
+        matches!(issues[0].kind, IssueKind::NoMappings),
+        "{issues:?}"
+    );
+
+    let (_, issues) = load(
+        "identity,mailbox\n+447400123456,a@contoso.example\n",
+        Id::GB,
+    );
+    assert!(issues.is_empty(), "one usable row is enough: {issues:?}");
+}
+
+#[test]
+fn an_unterminated_quote_is_fatal_and_names_the_line_it_opened_on() {
+    let csv = "identity,mailbox,name\n\
+               +447400123456,alice@contoso.example,\"Smith,\nAlice\"\n\
+               +447400123457,bob@contoso.example,O\"Brien\n\
+               +447400123458,carol@contoso.example,\"Carol \"\"CJ\"\" Jones\"\n\
+               \"+447400123459,dan@contoso.example\n\
+               +447400123460,erin@contoso.example\n\
+               +447400123461,frank@contoso.example\n";
+    let error = fatal(csv.as_bytes());
+    assert!(
+        matches!(error, MappingError::UnterminatedQuote { line: 6 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("line 6 "), "{error}");
+
+    let closed = csv.replace("\"+447400123459,", "\"+447400123459\",");
+    let (table, issues) = load(&closed, Id::GB);
     assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(table.len(), 6);
 }
 
 // --- Encoding and layout ---------------------------------------------------
@@ -400,6 +455,100 @@ fn normalise_phone_leaves_e164_alone_and_parses_the_rest() {
     assert_eq!(mapper.normalise_phone("not a number"), None);
 }
 
+#[test]
+fn phone_numbers_as_copied_from_phones_and_directories_normalise() {
+    let csv = "identity,mailbox\n\
+               \u{202a}+44 7400 100032\u{202c},a@contoso.example\n\
+               +44\u{a0}7400\u{202f}100033,b@contoso.example\n\
+               \u{ff0b}\u{ff14}\u{ff14} \u{ff17}\u{ff14}\u{ff10}\u{ff10} \u{ff11}\u{ff10}\u{ff10}\u{ff10}\u{ff13}\u{ff14},c@contoso.example\n\
+               tel:+44-7400-100035,d@contoso.example\n\
+               +44 7400 100036;ext=12,e@contoso.example\n\
+               +44 7400 100037 x12,f@contoso.example\n\
+               +44 7400 100038 ext. 12,g@contoso.example\n\
+               07400\u{2013}100039,h@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(
+        lines(&issues),
+        [
+            (6, Severity::Warning),
+            (7, Severity::Warning),
+            (8, Severity::Warning)
+        ],
+        "only the extensions are worth a look: {issues:?}"
+    );
+    for issue in &issues {
+        assert!(
+            matches!(&issue.kind, IssueKind::ExtensionIgnored { e164, .. } if e164.starts_with("+4474001000")),
+            "{issue}"
+        );
+    }
+    let mapper = mapper_with(table, Id::GB, None);
+    for (number, mailbox) in [
+        ("+447400100032", "a"),
+        ("+447400100033", "b"),
+        ("+447400100034", "c"),
+        ("+447400100035", "d"),
+        ("+447400100036", "e"),
+        ("+447400100037", "f"),
+        ("+447400100038", "g"),
+        ("+447400100039", "h"),
+    ] {
+        let expected = format!("{mailbox}@contoso.example");
+        assert_eq!(mapper.lookup(number), Some(expected.as_str()), "{number}");
+    }
+    assert_eq!(
+        mapper.lookup("\u{202a}+44 7400 100032\u{202c}"),
+        Some("a@contoso.example"),
+        "looked up the same way"
+    );
+}
+
+#[test]
+fn identities_holding_digits_that_are_no_phone_number_are_warned() {
+    let csv = "identity,mailbox\n\
+               Room 101,room@contoso.example\n\
+               +44 7400 abc,x@contoso.example\n\
+               bob2@contoso.example,bob@contoso.example\n\
+               Evan Stone,evan@contoso.example\n\
+               zhangsan01,zhang.san@contoso.example\n";
+    let (table, issues) = load(csv, Id::GB);
+    assert_eq!(
+        lines(&issues),
+        [
+            (2, Severity::Warning),
+            (3, Severity::Warning),
+            (6, Severity::Warning)
+        ],
+        "{issues:?}"
+    );
+    assert!(
+        matches!(&issues[0].kind, IssueKind::NotAPhone { identity } if identity == "Room 101"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[1]
+            .to_string()
+            .starts_with("line 3: warning: \"+44 7400 abc\""),
+        "{}",
+        issues[1]
+    );
+    assert_eq!(table.len(), 5, "the rows are kept, as names or userids");
+    let mapper = mapper_with(table, Id::GB, None);
+    assert_eq!(mapper.lookup("room 101"), Some("room@contoso.example"));
+}
+
+#[test]
+fn a_custodian_copied_with_direction_marks_is_normalised() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("\u{202a}+44 7400 123456\u{202c}"),
+        None,
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&export).mailboxes, ["alice@contoso.example"]);
+}
+
 // --- Row problems ----------------------------------------------------------
 
 #[test]
@@ -484,7 +633,8 @@ fn invalid_addresses_are_errors_with_their_lines() {
 
 #[test]
 fn an_empty_identity_is_an_error() {
-    let csv = "identity,mailbox\n,alice@contoso.example\n\"  \",bob@contoso.example\n";
+    let csv = "identity,mailbox\n,alice@contoso.example\n\"  \",bob@contoso.example\n\
+               +447400123456,carol@contoso.example\n";
     let (table, issues) = load(csv, Id::GB);
     assert_eq!(lines(&issues), [(2, Severity::Error), (3, Severity::Error)]);
     assert!(
@@ -493,12 +643,13 @@ fn an_empty_identity_is_an_error() {
             .all(|i| matches!(i.kind, IssueKind::EmptyIdentity)),
         "{issues:?}"
     );
-    assert!(table.is_empty());
+    assert_eq!(table.len(), 1);
 }
 
 #[test]
 fn a_row_with_two_problems_reports_both() {
-    let (_, issues) = load("identity,mailbox\n+999 1234567,nobody\n", Id::GB);
+    let csv = "identity,mailbox\n+999 1234567,nobody\n+447400123456,carol@contoso.example\n";
+    let (_, issues) = load(csv, Id::GB);
     assert!(
         matches!(
             issues[..],
@@ -539,6 +690,7 @@ fn an_invalid_id_domain_is_refused() {
         let opts = MappingOptions {
             default_region: Id::GB,
             id_domain: Some(domain.to_owned()),
+            custodian_domains: Vec::new(),
         };
         let result = Mapper::new(MappingTable::default(), opts);
         assert!(
@@ -583,26 +735,151 @@ fn a_custodian_in_national_form_is_normalised() {
     assert_eq!(mapper.resolve(&export).mailboxes, ["alice@contoso.example"]);
 }
 
+/// A mapper over `csv` that accepts e-mail custodians of `domains`.
+fn custodian_mapper(csv: &str, domains: &[&str]) -> Mapper {
+    let (table, issues) = load(csv, Id::GB);
+    assert!(issues.is_empty(), "unexpected issues: {issues:?}");
+    let opts = MappingOptions {
+        custodian_domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        ..options(Id::GB)
+    };
+    Mapper::new(table, opts).expect("valid options")
+}
+
+fn custodian_item(custodian: &str) -> Item<'static> {
+    item(SourceKind::WhatsappExport, Some(custodian), None, vec![])
+}
+
 #[test]
-fn an_email_custodian_is_used_directly_unless_the_csv_maps_it() {
-    let csv = "identity,mailbox\nold.alias@contoso.example,alice@contoso.example\n";
-    let mapper = clean_mapper(csv, Id::GB);
-    let direct = item(
-        SourceKind::WhatsappExport,
-        Some(" Dave@Contoso.example "),
-        None,
-        vec![],
-    );
-    assert_eq!(mapper.resolve(&direct).mailboxes, ["dave@contoso.example"]);
-    let aliased = item(
-        SourceKind::WhatsappExport,
-        Some("Old.Alias@contoso.example"),
-        None,
-        vec![],
-    );
+fn an_email_custodian_maps_only_in_a_custodian_domain_or_through_the_csv() {
+    let csv = "identity,mailbox\nold.alias@partner.example,alice@contoso.example\n";
+    let mapper = custodian_mapper(csv, &["Contoso.example", "corp.example"]);
+    let direct = mapper.resolve(&custodian_item(" Dave@Contoso.example "));
+    assert_eq!(direct.mailboxes, ["dave@contoso.example"]);
+    assert_eq!(direct.custodian_unmapped, None);
     assert_eq!(
-        mapper.resolve(&aliased).mailboxes,
-        ["alice@contoso.example"]
+        mapper
+            .resolve(&custodian_item("Old.Alias@partner.example"))
+            .mailboxes,
+        ["alice@contoso.example"],
+        "the CSV maps any custodian"
+    );
+    for outsider in ["eve@evil.example", "eve@sub.contoso.example"] {
+        let refused = mapper.resolve(&custodian_item(outsider));
+        assert!(refused.mailboxes.is_empty(), "{outsider}");
+        let domain = outsider.split_once('@').unwrap().1;
+        assert_eq!(
+            refused.custodian_unmapped.as_deref(),
+            Some(
+                format!(
+                    "custodian {outsider} is not in the mapping CSV and {domain} is not a \
+                     custodian domain"
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            refused.unmapped_reason.as_deref(),
+            Some(
+                format!("no mapping for custodian {outsider} ({domain} is not a custodian domain)")
+                    .as_str()
+            )
+        );
+    }
+    let none_configured = custodian_mapper(csv, &[]);
+    assert!(
+        none_configured
+            .resolve(&custodian_item("dave@contoso.example"))
+            .mailboxes
+            .is_empty(),
+        "no e-mail custodian is accepted by default"
+    );
+}
+
+#[test]
+fn a_custodian_without_a_mailbox_is_named_even_when_others_get_the_item() {
+    let mapper = clean_mapper(DIRECTORY, Id::GB);
+    let export = item(
+        SourceKind::WhatsappExport,
+        Some("+447911123457"),
+        Some(phone("+447400123456")),
+        vec![],
+    );
+    let resolution = mapper.resolve(&export);
+    assert_eq!(resolution.mailboxes, ["alice@contoso.example"]);
+    assert_eq!(resolution.unmapped_reason, None);
+    assert_eq!(
+        resolution.custodian_unmapped.as_deref(),
+        Some("custodian +447911123457 is not in the mapping CSV")
+    );
+    let mapped = item(
+        SourceKind::WhatsappExport,
+        Some("07400 123457"),
+        Some(phone("+447400123456")),
+        vec![],
+    );
+    assert_eq!(mapper.resolve(&mapped).custodian_unmapped, None);
+}
+
+#[test]
+fn an_invalid_custodian_domain_is_refused() {
+    for domain in ["", "@corp.example", "corp", "corp..example"] {
+        let opts = MappingOptions {
+            custodian_domains: vec!["corp.example".to_owned(), domain.to_owned()],
+            ..options(Id::GB)
+        };
+        let result = Mapper::new(MappingTable::default(), opts);
+        assert!(
+            matches!(&result, Err(MappingError::InvalidCustodianDomain(d)) if d == domain),
+            "{domain:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_whose_custodian_has_no_mailbox_reports_it_once() {
+    use shared::convert::{ConvertOptions, convert_batch};
+    use shared::jobs::StoreQueue;
+    use shared::layout::RawBatch;
+    use shared::report::Report;
+    use shared::store::{LocalDir, ObjectStore};
+
+    let mapper = custodian_mapper(DIRECTORY, &["contoso.example"]);
+    let mut lines = Vec::new();
+    for n in 0..2u8 {
+        let mut item = item(
+            SourceKind::WhatsappExport,
+            Some("eve@evil.example"),
+            Some(phone("+447400123456")),
+            vec![],
+        );
+        item.id = ItemId::derive(&[&[n]]);
+        lines.extend(serde_json::to_vec(&item).unwrap());
+        lines.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let batch = RawBatch::parse("raw/whatsapp-export/2026-11-21/batch-1.jsonl").unwrap();
+    store.put_new(&batch.key(), &lines).await.unwrap();
+    let mut report = Report::default();
+    convert_batch(
+        &store,
+        &StoreQueue,
+        &batch,
+        &mapper,
+        &ConvertOptions::default(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.unmapped, 0);
+    assert_eq!(
+        report.errors,
+        [
+            "raw batch raw/whatsapp-export/2026-11-21/batch-1.jsonl: custodian \
+             eve@evil.example is not in the mapping CSV and evil.example is not a custodian \
+             domain; its items are delivered to their other participants only"
+        ]
     );
 }
 

@@ -1039,7 +1039,7 @@ fn header_injection_attempts_stay_inside_their_values() {
     assert_eq!(parts.len(), 1);
     assert_eq!(
         parts[0].attachment_name(),
-        Some("a.txt  Content-Type: text/html")
+        Some("a.txt  Content-Type: text_html")
     );
     assert_eq!(
         parts[0].content_type().map(|ct| (ct.ctype(), ct.subtype())),
@@ -1393,4 +1393,107 @@ fn a_type_outside_the_sources_catalogue_is_unrecognised_without_the_flag() {
     let msg = parse(&bytes);
     assert_eq!(text(&msg, "X-Archiver-Unrecognised"), None);
     assert!(raw_json_parts(&msg).is_empty());
+}
+
+/// An RFC 2047 encoded word a contact name may be written as: it decodes to
+/// `CEO <ceo@corp.example>`.
+const ENCODED_WORD_NAME: &str = "=?utf-8?b?Q0VPIDxjZW9AY29ycC5leGFtcGxlPg==?=";
+
+#[test]
+fn names_written_as_encoded_words_show_literally() {
+    let mut item = group_message();
+    item.sender = Some(person(ENCODED_WORD_NAME, None));
+    let bob = format!("Bob {ENCODED_WORD_NAME}");
+    item.recipients = vec![person(&bob, None), person("Carol", None)];
+    let title = format!("Deal {ENCODED_WORD_NAME} desk");
+    item.conversation.title = Some(title.clone().into());
+    item.custodian = Some(ENCODED_WORD_NAME.into());
+    let bytes = render_plain(&item);
+    let msg = parse(&bytes);
+
+    assert_eq!(mailbox(&msg, "From", 0).0, ENCODED_WORD_NAME);
+    assert_eq!(mailbox(&msg, "To", 0).0, bob);
+    assert_eq!(mailbox(&msg, "To", 1).0, "Carol");
+    assert_eq!(msg.to().unwrap().iter().count(), 2);
+    assert_eq!(
+        msg.subject(),
+        Some(format!("WhatsApp group \"{title}\": message from {ENCODED_WORD_NAME}").as_str())
+    );
+    assert_eq!(text(&msg, "Thread-Topic"), Some(title.as_str()));
+    assert_eq!(text(&msg, "X-Archiver-Custodian"), Some(ENCODED_WORD_NAME));
+    for line in header_block(&bytes).split("\r\n") {
+        assert!(!line.contains("=?") || line.len() <= 76, "{line:?}");
+    }
+    assert_eq!(render_plain(&item), bytes, "still deterministic");
+}
+
+#[test]
+fn direction_controls_never_reach_headers_or_file_names() {
+    let mut item = group_message();
+    item.sender = Some(person(
+        "\u{202e}Alice\u{202c}",
+        Some("\u{202a}+447700900123\u{202c}"),
+    ));
+    item.recipients = vec![person("Bob\u{200f}\u{061c}", None)];
+    item.conversation.title = Some("\u{2067}Sales\u{2069} \u{feff}team\u{200e}".into());
+    item.custodian = Some("\u{202a}+447700900123\u{202c}".into());
+    item.attachments = vec![attachment("invoice\u{202e}fdp.exe", "application/pdf", 4)];
+    let file: &[u8] = b"MZ..";
+    let bytes = render_files(
+        &item,
+        &unmapped(&item),
+        &[Some(file)],
+        &RenderOptions::default(),
+    );
+    let msg = parse(&bytes);
+
+    assert_eq!(mailbox(&msg, "From", 0).0, "Alice (+447700900123)");
+    assert_eq!(mailbox(&msg, "To", 0).0, "Bob");
+    assert_eq!(
+        msg.subject(),
+        Some("WhatsApp group \"Sales team\": message from Alice")
+    );
+    assert_eq!(text(&msg, "Thread-Topic"), Some("Sales team"));
+    assert_eq!(text(&msg, "X-Archiver-Custodian"), Some("+447700900123"));
+    assert_eq!(
+        attachment_parts(&msg)[0].attachment_name(),
+        Some("invoicefdp.exe")
+    );
+    let controls = [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202c}', '\u{202e}', '\u{2067}',
+        '\u{2069}', '\u{feff}',
+    ];
+    for body in [plain_body(&msg), html_body(&msg)] {
+        assert!(!body.contains(controls), "{body}");
+    }
+}
+
+#[test]
+fn attachment_names_lose_path_separators_and_encoded_word_openings() {
+    let mut item = message();
+    item.attachments = vec![
+        attachment("../../tmp/x.jpg", "image/jpeg", 4),
+        attachment("..\\..\\tmp\\y.jpg", "image/jpeg", 4),
+        attachment("=?utf-8?b?ZXZpbC5leGU=?=", "application/pdf", 4),
+    ];
+    let file: &[u8] = b"\xFF\xD8\xFF\xE0";
+    let files = [Some(file), None, Some(file)];
+    let bytes = render_files(&item, &unmapped(&item), &files, &RenderOptions::default());
+    let msg = parse(&bytes);
+    let names: Vec<&str> = attachment_parts(&msg)
+        .iter()
+        .map(|part| part.attachment_name().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ".._.._tmp_x.jpg",
+            ".._.._tmp_y.jpg.stub.txt",
+            "=_utf-8?b?ZXZpbC5leGU=_=",
+        ]
+    );
+    let plain = plain_body(&msg);
+    assert!(plain.contains(".._.._tmp_x.jpg (image/jpeg"), "{plain}");
+    assert!(plain.contains("see .._.._tmp_y.jpg.stub.txt"), "{plain}");
+    assert!(!plain.contains("../") && !plain.contains("..\\"), "{plain}");
 }

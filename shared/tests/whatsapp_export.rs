@@ -939,3 +939,37 @@ fn lent_items_are_the_items_and_print_as_json_lines() {
     }
     assert!(lines.into_inner().unwrap() == expected);
 }
+
+#[test]
+fn media_whose_names_hold_direction_marks_are_linked() {
+    use std::io::{Cursor, Write};
+
+    use shared::sources::whatsapp_export::{ReadOptions, ZipLimits, open};
+
+    // A document named to read as a PDF (`invoice\u{202e}fdp.exe` shows as
+    // `invoiceexe.pdf`): the chat's marker and the zip entry carry the
+    // override; the parser removes it from the text, and the media's name
+    // must lose it too for the file to be found.
+    let name = "00000004-invoice\u{202e}fdp.exe";
+    let chat = format!("[10/11/26, 14:02:17] Carol: \u{200e}<attached: {name}>\n");
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (entry, data) in [("_chat.txt", chat.as_bytes()), (name, b"MZ".as_slice())] {
+        writer
+            .start_file(entry, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(data).unwrap();
+    }
+    let bytes = writer.finish().unwrap().into_inner();
+    let export = open(&bytes, "WhatsApp Chat - Desk.zip", &ZipLimits::default()).unwrap();
+    let opts = ReadOptions {
+        custodian: "carol@corp.example",
+        tz: chrono_tz::UTC,
+        date_order: None,
+    };
+    let (_, lines) = export.write_items(&opts, Vec::new()).unwrap();
+    let item: Item<'_> = serde_json::from_slice(&lines).unwrap();
+    let attachment = &item.attachments[0];
+    assert_eq!(attachment.name, "00000004-invoicefdp.exe");
+    assert_eq!(attachment.size, Some(2), "{attachment:?}");
+    assert!(attachment.object_key.is_some(), "{attachment:?}");
+}

@@ -1,12 +1,11 @@
 //! Resolving an item to the mailboxes it is delivered to.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use phonenumber::country::Id;
 
-use super::identity::{
-    fold, is_plausible_address, is_wecom_userid, looks_like_phone, normalise_phone,
-};
+use super::identity::{fold, is_plausible_address, is_wecom_userid, normalise_phone, phone_text};
 use super::{MappingError, MappingOptions, MappingTable};
 use crate::item::{Item, Participant, SourceKind};
 
@@ -16,6 +15,8 @@ pub struct Mapper {
     table: MappingTable,
     region: Id,
     id_domain: Option<String>,
+    /// Lowercase.
+    custodian_domains: Vec<String>,
 }
 
 /// Where an item goes.
@@ -27,6 +28,10 @@ pub struct Resolution {
     /// Every mailbox the item is delivered to — the participants' and the
     /// custodian's — sorted and without repeats.
     pub mailboxes: Vec<String>,
+    /// Why the item's custodian gets no copy, naming it (`custodian
+    /// +447700900001 is not in the mapping CSV`); `None` when it has a
+    /// mailbox or the item has no custodian.
+    pub custodian_unmapped: Option<String>,
     /// Why the item maps to no one, naming the identities tried; `Some`
     /// exactly when `mailboxes` is empty.
     pub unmapped_reason: Option<String>,
@@ -38,13 +43,23 @@ impl Mapper {
     /// # Errors
     ///
     /// [`MappingError::InvalidIdDomain`] when `opts.id_domain` is not a domain
-    /// name.
+    /// name, [`MappingError::InvalidCustodianDomain`] when one of
+    /// `opts.custodian_domains` is not.
     pub fn new(table: MappingTable, opts: MappingOptions) -> Result<Self, MappingError> {
-        let id_domain = opts.id_domain.map(checked_domain).transpose()?;
+        let id_domain = opts
+            .id_domain
+            .map(|domain| checked_domain(domain).map_err(MappingError::InvalidIdDomain))
+            .transpose()?;
+        let custodian_domains = opts
+            .custodian_domains
+            .into_iter()
+            .map(|domain| checked_domain(domain).map_err(MappingError::InvalidCustodianDomain))
+            .collect::<Result<_, _>>()?;
         Ok(Mapper {
             table,
             region: opts.default_region,
             id_domain,
+            custodian_domains,
         })
     }
 
@@ -58,15 +73,23 @@ impl Mapper {
         let custodian = item
             .custodian
             .as_deref()
-            .and_then(|custodian| self.custodian_mailbox(custodian));
+            .map(|custodian| self.custodian_mailbox(custodian));
         let mut mailboxes: Vec<String> = addresses.iter().flatten().cloned().collect();
-        mailboxes.extend(custodian);
+        let mut refused = None;
+        match custodian {
+            Some(Ok(mailbox)) => mailboxes.push(mailbox),
+            Some(Err(refusal)) => refused = Some(refusal),
+            None => {}
+        }
         mailboxes.sort_unstable();
         mailboxes.dedup();
-        let unmapped_reason = mailboxes.is_empty().then(|| unmapped_reason(item));
+        let unmapped_reason = mailboxes
+            .is_empty()
+            .then(|| unmapped_reason(item, refused.as_ref()));
         Resolution {
             addresses,
             mailboxes,
+            custodian_unmapped: refused.map(|refusal| refusal.to_string()),
             unmapped_reason,
         }
     }
@@ -84,9 +107,10 @@ impl Mapper {
         normalise_phone(s, self.region)
     }
 
-    /// The lookup key of an identity of unknown kind.
+    /// The lookup key of an identity of unknown kind, read as the CSV reads
+    /// it.
     fn identity_key<'s>(&self, identity: &'s str) -> Option<Cow<'s, str>> {
-        if looks_like_phone(identity) {
+        if phone_text(identity).is_some() {
             self.normalise_phone(identity)
         } else {
             Some(fold(identity))
@@ -94,13 +118,27 @@ impl Mapper {
     }
 
     /// The custodian's mailbox: from the custom mapping, or the custodian
-    /// itself when it is an address.
-    fn custodian_mailbox(&self, custodian: &str) -> Option<String> {
-        let key = self.identity_key(custodian)?;
-        match self.table.get(&key) {
-            Some(mailbox) => Some(mailbox.to_owned()),
-            None => is_plausible_address(&key).then(|| key.into_owned()),
+    /// itself when it is an address of a custodian domain. A custodian is
+    /// whoever an export is dropped under, so an address of any other
+    /// domain would file the export into a mailbox nobody chose.
+    fn custodian_mailbox(&self, custodian: &str) -> Result<String, CustodianRefusal> {
+        let key = self.identity_key(custodian);
+        if let Some(mailbox) = key.as_deref().and_then(|key| self.table.get(key)) {
+            return Ok(mailbox.to_owned());
         }
+        let domain = key
+            .as_deref()
+            .filter(|key| is_plausible_address(key))
+            .and_then(|address| Some(address.rsplit_once('@')?.1));
+        if let (Some(key), Some(domain)) = (&key, domain)
+            && self.custodian_domains.iter().any(|known| known == domain)
+        {
+            return Ok(key.clone().into_owned());
+        }
+        Err(CustodianRefusal {
+            custodian: fold(custodian).into_owned(),
+            domain: domain.map(str::to_owned),
+        })
     }
 
     /// A participant's mailbox: from the custom mapping, then automatic.
@@ -149,6 +187,25 @@ impl Mapper {
     }
 }
 
+/// Why a custodian gets no copy of its items.
+#[derive(Debug)]
+struct CustodianRefusal {
+    /// The custodian, trimmed and lowercase.
+    custodian: String,
+    /// Its domain, when it is an e-mail address (of no custodian domain).
+    domain: Option<String>,
+}
+
+impl fmt::Display for CustodianRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "custodian {} is not in the mapping CSV", self.custodian)?;
+        match &self.domain {
+            Some(domain) => write!(f, " and {domain} is not a custodian domain"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// True when a participant has a display name and nothing else to map by.
 fn only_named(participant: &Participant<'_>) -> bool {
     participant.phone.is_none() && participant.id.is_none() && participant.email.is_none()
@@ -160,22 +217,29 @@ fn carried_address(participant: &Participant<'_>) -> Option<String> {
     is_plausible_address(&address).then(|| address.into_owned())
 }
 
-/// The id domain, lowercase, when `user@domain` is a plausible address.
-fn checked_domain(domain: String) -> Result<String, MappingError> {
+/// A configured domain, lowercase, when `user@domain` is a plausible
+/// address; the domain as given otherwise.
+fn checked_domain(domain: String) -> Result<String, String> {
     let folded = fold(&domain).into_owned();
     if is_plausible_address(&format!("user@{folded}")) {
         Ok(folded)
     } else {
-        Err(MappingError::InvalidIdDomain(domain))
+        Err(domain)
     }
 }
 
-/// Why an item maps to no one: the custodian and participants tried.
-fn unmapped_reason(item: &Item<'_>) -> String {
-    let custodian = item
-        .custodian
-        .as_deref()
-        .map(|custodian| format!("custodian {}", custodian.trim()));
+/// Why an item maps to no one: the custodian (and why an e-mail custodian
+/// was refused) and the participants tried.
+fn unmapped_reason(item: &Item<'_>, refused: Option<&CustodianRefusal>) -> String {
+    let custodian = item.custodian.as_deref().map(|custodian| {
+        match refused.and_then(|refusal| refusal.domain.as_deref()) {
+            Some(domain) => format!(
+                "custodian {} ({domain} is not a custodian domain)",
+                custodian.trim()
+            ),
+            None => format!("custodian {}", custodian.trim()),
+        }
+    });
     let participants: Vec<String> = item.participants().map(describe).collect();
     let participants = match participants.as_slice() {
         [] => None,

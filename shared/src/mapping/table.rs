@@ -9,7 +9,9 @@ use csv::{Position, StringRecord};
 use phonenumber::ParseError;
 use phonenumber::country::Id;
 
-use super::identity::{e164, fold, is_plausible_address, looks_like_phone, parse_phone};
+use super::identity::{
+    PhoneText, e164, fold, holds_digit, is_plausible_address, parse_phone, phone_text,
+};
 use super::{MappingError, MappingOptions};
 
 /// Headers of the identity column, in order of preference, as normalised by
@@ -55,13 +57,17 @@ impl MappingTable {
     ///
     /// # Errors
     ///
-    /// [`MappingError`] when the file is not UTF-8, or has no recognisable
-    /// header.
+    /// [`MappingError`] when the file is not UTF-8, has no recognisable
+    /// header, or has a quote that is never closed. A file that maps no
+    /// identity loads, with a [`IssueKind::NoMappings`] error.
     pub fn from_csv(
         bytes: &[u8],
         opts: &MappingOptions,
     ) -> Result<(MappingTable, Vec<MappingIssue>), MappingError> {
         let text = decode(bytes)?;
+        if let Some(line) = unterminated_quote(text) {
+            return Err(MappingError::UnterminatedQuote { line });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -71,14 +77,21 @@ impl MappingTable {
             .records()
             .map(|record| record.map(|record| (physical_line(text, &record), record)))
             .filter(|row| !matches!(row, Ok((_, record)) if is_blank(record)));
-        let columns = match rows.next().transpose()? {
-            Some((line, header)) => Columns::find(line, &header)?,
+        let (header_line, columns) = match rows.next().transpose()? {
+            Some((line, header)) => (line, Columns::find(line, &header)?),
             None => return Err(MappingError::Empty),
         };
         let mut builder = Builder::new(opts.default_region);
         for row in rows {
             let (line, record) = row?;
             builder.add(line, columns.identity(&record), columns.mailbox(&record));
+        }
+        if builder.table.is_empty() {
+            let issue = MappingIssue {
+                line: header_line,
+                kind: IssueKind::NoMappings,
+            };
+            builder.issues.insert(0, issue);
         }
         Ok((builder.table, builder.issues))
     }
@@ -165,6 +178,23 @@ pub enum IssueKind {
         /// The E.164 number it was read as, and is mapped under.
         e164: String,
     },
+    /// The identity is a phone number followed by an extension (`;ext=12`,
+    /// ` x12`, ` ext. 12`), which no messenger number has; the row is kept
+    /// under the number without it (warning).
+    ExtensionIgnored {
+        /// The field as written.
+        identity: String,
+        /// The E.164 number it is mapped under.
+        e164: String,
+    },
+    /// The identity holds digits but is not written as a phone number (a
+    /// typo, letters in a number); the row is kept as a name or userid,
+    /// which a phone number never matches (warning). E-mail addresses are
+    /// not reported.
+    NotAPhone {
+        /// The field as written.
+        identity: String,
+    },
     /// The identity is already mapped to another mailbox by an earlier row,
     /// whose mapping is kept (error).
     Conflict {
@@ -177,6 +207,10 @@ pub enum IssueKind {
         /// The mailbox of this row, which is ignored.
         mailbox: String,
     },
+    /// No row of the file maps an identity: every item is mapped
+    /// automatically only, and most will be unmapped (error, reported on the
+    /// header's line; the file still loads).
+    NoMappings,
     /// The row repeats an earlier mapping exactly (warning).
     Duplicate {
         /// The normalised identity.
@@ -187,14 +221,34 @@ pub enum IssueKind {
 }
 
 impl IssueKind {
+    /// The kind's name (`invalid_phone`): what a log may say of a row,
+    /// which must not carry the row's identity.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IssueKind::EmptyIdentity => "empty_identity",
+            IssueKind::InvalidMailbox { .. } => "invalid_mailbox",
+            IssueKind::InvalidPhone { .. } => "invalid_phone",
+            IssueKind::UnlikelyPhone { .. } => "unlikely_phone",
+            IssueKind::ExtensionIgnored { .. } => "phone_extension",
+            IssueKind::NotAPhone { .. } => "digits_not_a_phone",
+            IssueKind::Conflict { .. } => "conflict",
+            IssueKind::NoMappings => "no_mappings",
+            IssueKind::Duplicate { .. } => "duplicate",
+        }
+    }
+
     /// How serious the problem is.
     pub fn severity(&self) -> Severity {
         match self {
-            IssueKind::UnlikelyPhone { .. } | IssueKind::Duplicate { .. } => Severity::Warning,
+            IssueKind::UnlikelyPhone { .. }
+            | IssueKind::ExtensionIgnored { .. }
+            | IssueKind::NotAPhone { .. }
+            | IssueKind::Duplicate { .. } => Severity::Warning,
             IssueKind::EmptyIdentity
             | IssueKind::InvalidMailbox { .. }
             | IssueKind::InvalidPhone { .. }
-            | IssueKind::Conflict { .. } => Severity::Error,
+            | IssueKind::Conflict { .. }
+            | IssueKind::NoMappings => Severity::Error,
         }
     }
 }
@@ -217,6 +271,16 @@ impl fmt::Display for IssueKind {
                 "{identity:?} reads as {e164}, which is not a valid number; \
                  mapped anyway (check the country code)"
             ),
+            IssueKind::ExtensionIgnored { identity, e164 } => write!(
+                f,
+                "{identity:?} has an extension, which a messenger number never has; \
+                 mapped as {e164}"
+            ),
+            IssueKind::NotAPhone { identity } => write!(
+                f,
+                "{identity:?} holds digits but is not a phone number; mapped as a name \
+                 or userid, which no phone number matches"
+            ),
             IssueKind::Conflict {
                 identity,
                 first_line,
@@ -226,6 +290,10 @@ impl fmt::Display for IssueKind {
                 f,
                 "{identity} is mapped to {first_mailbox} on line {first_line} and to \
                  {mailbox} here; the mapping on line {first_line} is kept"
+            ),
+            IssueKind::NoMappings => f.write_str(
+                "no row maps an identity to a mailbox: items are mapped only automatically \
+                 (e-mail addresses, custodian domains), and most will be unmapped",
             ),
             IssueKind::Duplicate {
                 identity,
@@ -307,28 +375,40 @@ impl Builder {
     }
 
     /// The normalised identity, or `None` after reporting why there is none.
+    /// An identity that holds digits but is no phone number is kept, with a
+    /// warning (unless it is an e-mail address).
     fn identity_key(&mut self, line: u64, identity: &str) -> Option<String> {
-        if identity.is_empty() {
+        if fold(identity).is_empty() {
             self.report(line, IssueKind::EmptyIdentity);
-            None
-        } else if looks_like_phone(identity) {
-            self.phone_key(line, identity)
-        } else {
-            Some(fold(identity).into_owned())
+            return None;
         }
+        if let Some(phone) = phone_text(identity) {
+            return self.phone_key(line, identity, phone);
+        }
+        let key = fold(identity).into_owned();
+        if holds_digit(&key) && !is_plausible_address(&key) {
+            let identity = identity.to_owned();
+            self.report(line, IssueKind::NotAPhone { identity });
+        }
+        Some(key)
     }
 
     /// The E.164 form of a phone identity, or `None` after reporting that it
     /// does not parse. Numbers that parse but are not valid are kept, with a
-    /// warning.
-    fn phone_key(&mut self, line: u64, identity: &str) -> Option<String> {
-        match parse_phone(identity, self.region) {
+    /// warning, and so are numbers with an extension (mapped without it).
+    fn phone_key(&mut self, line: u64, identity: &str, phone: PhoneText<'_>) -> Option<String> {
+        match parse_phone(&phone.number, self.region) {
             Ok(number) => {
                 let key = e164(&number);
                 if !number.is_valid() {
                     let identity = identity.to_owned();
                     let e164 = key.clone();
                     self.report(line, IssueKind::UnlikelyPhone { identity, e164 });
+                }
+                if phone.extension.is_some() {
+                    let identity = identity.to_owned();
+                    let e164 = key.clone();
+                    self.report(line, IssueKind::ExtensionIgnored { identity, e164 });
                 }
                 Some(key)
             }
@@ -400,6 +480,42 @@ fn decode(bytes: &[u8]) -> Result<&str, MappingError> {
         }
     })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// The line of a quote that opens a field and is never closed, read as the
+/// CSV reader reads quotes (`csv` defaults): a quote opens a field only as
+/// its first character, `""` inside it is a quote, and the field runs to
+/// the next lone quote, across line breaks. The reader would take every
+/// row after such a quote as one field, and say nothing.
+fn unterminated_quote(text: &str) -> Option<u64> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        InField,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut line = 1;
+    let mut opened = 0;
+    for &b in text.as_bytes() {
+        let ends_field = matches!(b, b',' | b'\r' | b'\n');
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::FieldStart, b'"') => {
+                opened = line;
+                State::Quoted
+            }
+            (_, _) if ends_field => State::FieldStart,
+            (_, _) => State::InField,
+        };
+        if b == b'\n' {
+            line += 1;
+        }
+    }
+    (state == State::Quoted).then_some(opened)
 }
 
 /// The physical line a record starts on.

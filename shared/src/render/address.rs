@@ -2,9 +2,12 @@
 
 use std::borrow::Cow;
 
+use mail_builder::headers::HeaderType;
 use mail_builder::headers::address::Address;
+use mail_builder::headers::raw::Raw;
 use sha2::{Digest, Sha256};
 
+use super::encoded_word;
 use super::error::RenderError;
 use super::sanitize::header_text;
 use crate::address::is_address;
@@ -39,21 +42,45 @@ pub(super) struct Parties<'x> {
 
 impl<'x> Parties<'x> {
     /// The `From` header value.
-    pub fn sender_address(&'x self) -> Address<'x> {
-        mailbox(&self.from)
+    pub fn sender_address(&'x self) -> HeaderType<'x> {
+        if encoded_word::needs_encoding(&self.from.display) {
+            return Raw::new(encoded_mailbox(&self.from)).into();
+        }
+        mailbox(&self.from).into()
     }
 
     /// The `To` header value; `undisclosed-recipients:;` when there is none.
-    pub fn recipient_addresses(&'x self) -> Address<'x> {
+    /// When a name holds `=?`, every name of the list is written as encoded
+    /// words.
+    pub fn recipient_addresses(&'x self) -> HeaderType<'x> {
         if self.to.is_empty() {
-            return Address::new_group(Some("undisclosed-recipients"), Vec::new());
+            return Address::new_group(Some("undisclosed-recipients"), Vec::new()).into();
         }
-        Address::new_list(self.to.iter().map(mailbox).collect())
+        if self
+            .to
+            .iter()
+            .any(|party| encoded_word::needs_encoding(&party.display))
+        {
+            let list: Vec<String> = self.to.iter().map(encoded_mailbox).collect();
+            return Raw::new(list.join(", ")).into();
+        }
+        Address::new_list(self.to.iter().map(mailbox).collect()).into()
     }
 }
 
 fn mailbox<'x>(party: &'x Party<'x>) -> Address<'x> {
     Address::new_address(Some(party.display.as_ref()), party.address.as_ref())
+}
+
+/// `=?utf-8?B?…?= <mailbox>`: the display name as encoded words, so that a
+/// name holding `=?` shows as written (the address is a checked
+/// addr-spec).
+fn encoded_mailbox(party: &Party<'_>) -> String {
+    format!(
+        "{} <{}>",
+        encoded_word::encode(&party.display),
+        party.address
+    )
 }
 
 /// Resolves every participant of `item` to a display name and an address.

@@ -97,13 +97,32 @@ fn disposition<'i>(
     }
 }
 
+/// The name a file is shown and saved under: header-safe (see
+/// [`header_text`]), path separators (`/`, `\\`) replaced with `_`, so a
+/// client saving `../../x.jpg` stays in its folder, and the `?` of every
+/// `=?` replaced with `_`, so no client reads an encoded word in it (a
+/// parameter is not encoded when it is ASCII). Stub names are built from
+/// it.
 fn file_name(name: &str) -> Cow<'_, str> {
     let name = header_text(name);
     if name.is_empty() {
-        Cow::Borrowed(UNNAMED)
-    } else {
-        name
+        return Cow::Borrowed(UNNAMED);
     }
+    if !name.contains(['/', '\\']) && !name.contains("=?") {
+        return name;
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut after_equals = false;
+    for c in name.chars() {
+        let c = match c {
+            '/' | '\\' => '_',
+            '?' if after_equals => '_',
+            c => c,
+        };
+        after_equals = c == '=';
+        out.push(c);
+    }
+    Cow::Owned(out)
 }
 
 /// The `type/subtype` of a declared content type, parameters dropped and

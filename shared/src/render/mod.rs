@@ -28,13 +28,17 @@
 //! type, a note in the body and the `raw.json` part (see `unrecognised`).
 //!
 //! No source value reaches a header unsanitized: control characters (CR, LF,
-//! NUL, …) become spaces and the value is trimmed (`sanitize`); mapped
-//! mailbox addresses are checked to be plain `local@domain` addr-specs, and
-//! content types to be `type/subtype` tokens.
+//! NUL, …) become spaces, direction marks and overrides are removed and the
+//! value is trimmed (`sanitize`); a value holding `=?` is written as encoded
+//! words, so a client shows it rather than decoding it (`encoded_word`);
+//! file names lose path separators; mapped mailbox addresses are checked to
+//! be plain `local@domain` addr-specs, and content types to be
+//! `type/subtype` tokens.
 
 mod address;
 mod attachment;
 mod body;
+mod encoded_word;
 mod error;
 mod message_id;
 mod mime;
@@ -48,7 +52,6 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
-use mail_builder::headers::text::Text;
 use sha2::{Digest, Sha256};
 
 use crate::item::Item;
@@ -142,16 +145,16 @@ fn headers<'x>(
     let mut builder = MessageBuilder::new()
         .message_id(message_id(&item.id))
         .date(Date::new(item.timestamp.0.timestamp()))
-        .from(parties.sender_address())
-        .to(parties.recipient_addresses())
-        .subject(Text::new(subject(item)));
+        .header("From", parties.sender_address())
+        .header("To", parties.recipient_addresses())
+        .header("Subject", encoded_word::text(subject(item)));
     if let Some(original) = &item.refers_to {
         builder = builder
             .in_reply_to(MessageId::new(message_id(original)))
             .references(MessageId::new(message_id(original)));
     }
     builder = builder
-        .header("Thread-Topic", Text::new(thread::topic(item)))
+        .header("Thread-Topic", encoded_word::text(thread::topic(item)))
         .header(
             "Thread-Index",
             Raw::new(thread::index(&item.conversation.id)),
@@ -171,11 +174,11 @@ fn provenance<'x>(
         .header("X-Archiver-Item-Id", Raw::new(item.id.to_string()))
         .header(
             "X-Archiver-Conversation-Id",
-            Text::new(sanitize::header_text(&item.conversation.id)),
+            encoded_word::text(sanitize::header_text(&item.conversation.id)),
         )
         .header("X-Archiver-Kind", Raw::new(item.kind.as_str()));
     if let Some(source_type) = unrecognised::source_type(item) {
-        builder = builder.header("X-Archiver-Unrecognised", Text::new(source_type));
+        builder = builder.header("X-Archiver-Unrecognised", encoded_word::text(source_type));
     }
     if item.edited {
         builder = builder.header("X-Archiver-Edited", Raw::new("yes"));
@@ -183,7 +186,7 @@ fn provenance<'x>(
     if let Some(custodian) = item.custodian.as_deref() {
         builder = builder.header(
             "X-Archiver-Custodian",
-            Text::new(sanitize::header_text(custodian)),
+            encoded_word::text(sanitize::header_text(custodian)),
         );
     }
     builder = builder.header(
@@ -193,7 +196,7 @@ fn provenance<'x>(
     if let Some(object) = input.raw_object {
         builder = builder.header(
             "X-Archiver-Raw-Object",
-            Text::new(sanitize::header_text(object)),
+            encoded_word::text(sanitize::header_text(object)),
         );
     }
     builder

@@ -2,16 +2,21 @@
 
 use std::borrow::Cow;
 
+use crate::invisible::is_hidden;
+
 /// A single-line value for a header (or a summary line of the body): every
 /// control character (CR, LF, NUL, DEL, C1 …) and Unicode line or paragraph
-/// separator becomes a space, and the result is trimmed. Borrows when the
-/// value needs no replacement.
+/// separator becomes a space, every hidden formatting character (direction
+/// marks and overrides, see [`is_hidden`]) is removed, so a name cannot
+/// reorder what a mail client shows, and the result is trimmed. Borrows
+/// when the value needs no replacement.
 pub(super) fn header_text(value: &str) -> Cow<'_, str> {
-    if !value.chars().any(breaks_header) {
+    if !value.chars().any(|c| breaks_header(c) || is_hidden(c)) {
         return Cow::Borrowed(value.trim());
     }
     let replaced: String = value
         .chars()
+        .filter(|&c| !is_hidden(c))
         .map(|c| if breaks_header(c) { ' ' } else { c })
         .collect();
     Cow::Owned(replaced.trim().to_owned())
@@ -84,6 +89,10 @@ mod tests {
         assert_eq!(header_text(" Eve\r\nBcc: x@y\0 "), "Eve  Bcc: x@y");
         assert_eq!(header_text("a\u{2028}b\u{85}c\x7f"), "a b c");
         assert!(matches!(header_text(" 张伟 "), Cow::Borrowed("张伟")));
+        assert_eq!(
+            header_text("\u{202e}Eve\u{202c} \u{2066}x\u{2069}"),
+            "Eve x"
+        );
     }
 
     #[test]

@@ -359,5 +359,18 @@ mod tests {
         assert_eq!(opts.folders.wechat, "WeChat Archiver");
         assert_eq!(opts.max_message_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));
         assert_eq!(convert.mapping.csv, None);
+        assert!(convert.mapping.custodian_domains.is_empty());
+        let convert = ConvertSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("CONFIG_BUCKET", "c"),
+            ("DELIVER_QUEUE_URL", "http://q"),
+            ("DEFAULT_REGION", "GB"),
+            ("CUSTODIAN_DOMAINS", " corp.example, Other.Example ,, "),
+        ]))
+        .unwrap();
+        assert_eq!(
+            convert.mapping.custodian_domains,
+            ["corp.example", "Other.Example"]
+        );
     }
 }

@@ -357,6 +357,7 @@ path = "mail"
         assert_eq!(settings.store, dir.join("../example-output/archive"));
         assert_eq!(settings.sources.whatsapp_export.drops, dir.join("."));
         assert_eq!(settings.mapping.csv, Some(dir.join("mapping.csv")));
+        assert_eq!(settings.mapping.custodian_domains, ["corp.example"]);
         assert!(
             matches!(&settings.target, Target::Maildir(path) if *path == dir.join("../example-output/maildir"))
         );
@@ -439,6 +440,21 @@ path = "mail"
         assert_eq!(
             error("[mapping]", "[mapping]\nid_domain = 7"),
             "mapping.id_domain: expected a string, found integer"
+        );
+        assert_eq!(
+            error(
+                "[mapping]",
+                "[mapping]\ncustodian_domains = \"corp.example\""
+            ),
+            "mapping.custodian_domains: expected an array of strings, found string"
+        );
+        assert_eq!(
+            error(
+                "[mapping]",
+                "[mapping]\ncustodian_domains = [\"a.example\", 1]"
+            ),
+            "mapping.custodian_domains: expected an array of strings, found an array \
+             holding integer"
         );
     }
 

@@ -20,6 +20,13 @@ pub struct MappingSettings<P> {
     /// `[mapping] id_domain` or `ID_DOMAIN`: WeCom userids map to
     /// `<userid>@<id_domain>` when no CSV row maps them.
     pub id_domain: Option<String>,
+    /// `[mapping] custodian_domains` (`["corp.example"]`) or
+    /// `CUSTODIAN_DOMAINS` (comma-separated): a custodian named by an
+    /// e-mail address of one of these domains files into that mailbox
+    /// without a CSV row. Default none: every custodian must be in the CSV
+    /// (an export dropped under any other address is reported, not filed
+    /// into that address's mailbox).
+    pub custodian_domains: Vec<String>,
 }
 
 impl<P> MappingSettings<P> {
@@ -28,6 +35,9 @@ impl<P> MappingSettings<P> {
             csv: reader.place(Name::new("mapping.csv", "MAPPING_KEY"))?,
             default_region: reader.required(Name::new("default_region", "DEFAULT_REGION"))?,
             id_domain: reader.value(Name::new("mapping.id_domain", "ID_DOMAIN"))?,
+            custodian_domains: reader
+                .value(Name::new("mapping.custodian_domains", "CUSTODIAN_DOMAINS"))?
+                .unwrap_or_default(),
         })
     }
 
@@ -36,6 +46,7 @@ impl<P> MappingSettings<P> {
         MappingOptions {
             default_region: self.default_region,
             id_domain: self.id_domain.clone(),
+            custodian_domains: self.custodian_domains.clone(),
         }
     }
 

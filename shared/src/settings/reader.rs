@@ -82,6 +82,38 @@ impl Value for String {
     }
 }
 
+/// A list of names: a TOML array of strings, or comma-separated text
+/// (blanks around each name ignored, empty names dropped).
+impl Value for Vec<String> {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        let toml::Value::Array(items) = value else {
+            return Err(format!(
+                "expected an array of strings, found {}",
+                value.type_str()
+            ));
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                toml::Value::String(name) => Ok(name.trim().to_owned()),
+                other => Err(format!(
+                    "expected an array of strings, found an array holding {}",
+                    other.type_str()
+                )),
+            })
+            .collect()
+    }
+}
+
 /// Counts and sizes: a TOML integer, or decimal text (blanks around it
 /// ignored).
 macro_rules! integer_values {

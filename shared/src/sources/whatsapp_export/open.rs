@@ -7,6 +7,7 @@ use std::io::Write;
 
 use chrono_tz::Tz;
 
+use super::text::clean_name;
 use super::{Chat, ChatSummary, DateOrder, ExportContext, ExportError, MediaFile, MediaRef};
 use super::{ZipError, ZipLimits, read_zip};
 use crate::item::JsonLines;
@@ -102,7 +103,13 @@ pub fn open_as<'b>(
 ) -> Result<Export<'b>, OpenError> {
     if format == Format::Zip {
         let bundle = read_zip(bytes, limits)?;
-        let media = bundle.media_refs();
+        // Keyed as the parser reads names in the chat text, without
+        // invisible marks, so that a file whose name holds one is found.
+        let media = bundle
+            .media_refs()
+            .into_iter()
+            .map(|(name, media)| (clean_name(&name).into_owned(), media))
+            .collect();
         let chat_name = bundle.title_name(file_name).to_owned();
         Ok(Export {
             text: Cow::Owned(bundle.chat_text),

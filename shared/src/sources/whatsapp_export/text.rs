@@ -1,29 +1,18 @@
 //! Byte-level helpers shared by the parser: the invisible characters exports
-//! scatter around names and times, space-likes, cleaning text without
-//! copying it when it is already clean, and a fast non-cryptographic hash.
+//! scatter around names and times (defined in [`crate::invisible`], which
+//! rendering and mapping share), space-likes, cleaning text without copying
+//! it when it is already clean, and a fast non-cryptographic hash.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use memchr::{memchr, memchr3};
 
+pub(super) use crate::invisible::invisible_at;
+
 /// Left-to-right mark (U+200E), which iOS writes before its own notices and
 /// attachment markers.
 pub(super) const LRM: &str = "\u{200e}";
-
-/// Length in bytes of the invisible formatting character starting at `i`, or
-/// 0: U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 and U+FEFF.
-#[inline]
-pub(super) fn invisible_at(s: &[u8], i: usize) -> usize {
-    match s.get(i..i + 3) {
-        Some(
-            [0xE2, 0x80, 0x8E | 0x8F | 0xAA..=0xAE]
-            | [0xE2, 0x81, 0xA6..=0xA9]
-            | [0xEF, 0xBB, 0xBF],
-        ) => 3,
-        _ => 0,
-    }
-}
 
 /// Length in bytes of the space-like character starting at `i`, or 0: a
 /// space, NBSP (U+00A0), narrow NBSP (U+202F) or thin space (U+2009).
