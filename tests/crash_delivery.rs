@@ -1,4 +1,4 @@
-//! Crash test: delivery of 1,000 messages over 10 mailboxes into a real
+//! Crash test: delivery of 2,000 messages over 10 mailboxes into a real
 //! Dovecot is killed with SIGKILL at random points many times, then run to
 //! completion. Every Message-ID must end up exactly once in its mailbox and
 //! the ledger must hold exactly one entry per job.
@@ -22,7 +22,7 @@ use shared::store::{LocalDir, ObjectStore};
 
 use support::dovecot::Dovecot;
 
-const ITEMS: usize = 1000;
+const ITEMS: usize = 2000;
 const MAILBOXES: usize = 10;
 const FOLDER: &str = "WhatsApp Archiver";
 
