@@ -1,6 +1,8 @@
 //! The run report: what a run collected, rendered, delivered, could not map
 //! and could not process. Every problem names the object, line or item it is
-//! about; message content never appears in it.
+//! about; message content never appears in it. Each problem is one line:
+//! the names in it come from outside (drop files, zip entries), so control
+//! characters are escaped when it is recorded ([`crate::escape`]).
 //!
 //! The counters are one table (the `counters!` invocation below): each row
 //! is a field, its doc and how the printed summary shows it, and the struct,
@@ -8,6 +10,7 @@
 //! new counter is one row. The summary's layout is kept exactly as it was
 //! (the `archiver run` output is compared byte for byte).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -120,15 +123,25 @@ impl SourceCounts {
     }
 }
 
+/// A problem or warning as one line: control characters and direction
+/// marks escaped, so that a name in it cannot forge report lines.
+fn one_line(text: impl fmt::Display) -> String {
+    let text = text.to_string();
+    match crate::escape::escape(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
 impl Report {
-    /// Records a problem.
+    /// Records a problem (as one line: see [`crate::escape`]).
     pub fn error(&mut self, problem: impl fmt::Display) {
-        self.errors.push(problem.to_string());
+        self.errors.push(one_line(problem));
     }
 
-    /// Records a warning.
+    /// Records a warning (as one line: see [`crate::escape`]).
     pub fn warning(&mut self, note: impl fmt::Display) {
-        self.warnings.push(note.to_string());
+        self.warnings.push(one_line(note));
     }
 
     /// Counts one batch of `items` items collected from `source` (in the

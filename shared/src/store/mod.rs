@@ -20,7 +20,7 @@ pub enum StoreError {
     #[error("invalid object key {0:?}")]
     InvalidKey(String),
     /// Reading or writing failed.
-    #[error("object {key}: {source}")]
+    #[error("object {}: {source}", crate::escape::escaped(.key))]
     Io {
         /// The object key.
         key: String,
@@ -29,10 +29,10 @@ pub enum StoreError {
     },
     /// An object that must exist does not (e.g. the raw batch a
     /// notification names).
-    #[error("object {0} not found")]
+    #[error("object {} not found", crate::escape::escaped(.0))]
     Missing(String),
     /// A remote store (S3) refused or failed.
-    #[error("object {key}: {reason}")]
+    #[error("object {}: {reason}", crate::escape::escaped(.key))]
     Remote {
         /// The object key (or the prefix listed).
         key: String,
