@@ -4,7 +4,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{Created, ObjectStore, StoreError, check_key};
+use super::{Created, Listing, ObjectStore, StoreError, check_key, check_read_key};
 
 /// Attempts of a create-only write that S3 answers 409 (another conditional
 /// write to the same key was in flight).
@@ -53,7 +53,7 @@ where
 
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_key(key)?;
+        check_read_key(key)?;
         let response = self
             .client
             .get_object()
@@ -106,7 +106,9 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// Lists the bucket's objects; a bucket holds nothing else, so
+    /// [`Listing::unlisted`] stays empty.
+    async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -124,6 +126,9 @@ impl ObjectStore for S3Store {
             );
         }
         keys.sort_unstable();
-        Ok(keys)
+        Ok(Listing {
+            keys,
+            unlisted: Vec::new(),
+        })
     }
 }

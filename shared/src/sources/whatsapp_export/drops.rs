@@ -57,7 +57,12 @@ impl<D: ObjectStore> ExportDrops<D> {
         report: &mut Report,
     ) -> Result<Option<Batch>, StoreError> {
         if self.listed.is_none() {
-            self.listed = Some(self.drops.list(DROP_PREFIX).await?.into_iter());
+            let listing = self.drops.scan(DROP_PREFIX).await?;
+            // Not an object, so not a drop: never read, never archived.
+            for unlisted in listing.unlisted {
+                report.error(format!("drop folder: {unlisted}; not collected"));
+            }
+            self.listed = Some(listing.keys.into_iter());
         }
         let listed = self.listed.as_mut().expect("listed above");
         for drop_key in listed.by_ref() {
@@ -69,7 +74,12 @@ impl<D: ObjectStore> ExportDrops<D> {
             };
             let bytes = match self.drops.get(&drop_key).await {
                 Ok(Some(bytes)) => bytes,
-                Ok(None) => continue, // removed since the listing
+                Ok(None) => {
+                    report.error(format!(
+                        "drop {drop_key}: listed, but gone before it could be read; not collected"
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     report.error(format!("drop {drop_key}: cannot be read: {e}"));
                     continue;
