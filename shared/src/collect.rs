@@ -1,17 +1,22 @@
 //! The collect stage: the one loop that pulls every configured source into
 //! raw batches.
 //!
-//! For each batch a source hands over (see [`crate::sources::Source`]),
-//! collect writes, create-only and in this order: its media
-//! (`media/<sha256>`), its originals and its lines
-//! (`raw/<source>/<collection-day>/<batch>...`), and only then its
-//! checkpoint (`collected/<source>/<position>`). A run killed anywhere
-//! leaves at worst a batch without its checkpoint; the next run pulls the
-//! same batch again under the same id and finds it stored.
+//! For each unit a source hands over (see [`crate::sources::Source`]),
+//! collect writes, create-only and in this order: the originals, as soon as
+//! they are pulled and before the source reads them
+//! (`raw/<source>/<collection-day>/<batch>/<file>`); then either the
+//! batch's media (`media/<sha256>`) and lines
+//! (`raw/<source>/<collection-day>/<batch>.jsonl`) or, for a unit that
+//! could not be read, its refusal record (`failed/drops/<batch>.json`); and
+//! only then its checkpoint (`collected/<source>/<position>`). A run killed
+//! anywhere leaves at worst a batch without its checkpoint; the next run
+//! pulls the same batch again under the same id and finds it stored. What
+//! was pulled is kept even when reading it fails in a way no report could
+//! tell (a panic, the end of the Lambda's time).
 
-use crate::layout::{self, Collected, CollectionDay, RawBatch};
+use crate::layout::{self, Collected, CollectionDay, RawBatch, RefusedDrop};
 use crate::report::Report;
-use crate::sources::{Checkpoints, Source};
+use crate::sources::{Batch, Checkpoints, Pulled, Refused, Source};
 use crate::store::{Created, ObjectStore, StoreError};
 
 /// Collects every source in turn; returns the raw batches written.
@@ -48,41 +53,129 @@ pub async fn collect_source<S: ObjectStore>(
     });
     let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
-    while let Some(batch) = source.next_batch(&checkpoints, report).await? {
-        let raw = RawBatch {
-            source: name.clone(),
-            day,
-            id: batch.id,
-        };
-        for media in &batch.media {
-            archive
-                .put_new(&layout::media_key(&media.sha256), &media.bytes)
-                .await?;
-        }
-        for original in &batch.originals {
-            archive
-                .put_new(&raw.original_key(&original.name), &original.bytes)
-                .await?;
-        }
-        archive.put_new(&raw.key(), &batch.lines).await?;
-        let record = Collected {
-            origin: batch.origin,
-            raw_key: raw.key(),
-            items: batch.items,
-        };
-        let checkpoint = layout::checkpoint_key(&name, &batch.position);
-        let created = archive
-            .put_new(&checkpoint, &layout::record(&record))
-            .await?;
-        checkpoints.insert(batch.position);
-        match created {
-            Created::New => {
-                report.collected(&name, batch.items);
-                written.push(raw);
+    let raw = |id: &str| RawBatch {
+        source: name.clone(),
+        day,
+        id: id.to_owned(),
+    };
+    while let Some(pulled) = source.pull(&checkpoints, report).await? {
+        let position = match pulled {
+            Pulled::Originals(originals) => {
+                let raw = raw(&originals.id);
+                for original in &originals.originals {
+                    archive
+                        .put_new(&raw.original_key(&original.name), &original.bytes)
+                        .await?;
+                }
+                continue;
             }
-            // The same batch twice in one pull (one file dropped twice).
-            Created::Exists => report.already_collected(&name),
-        }
+            Pulled::Batch(batch) => {
+                let raw = raw(&batch.id);
+                let items = batch.items;
+                let (position, created) =
+                    store_batch(archive, &raw, batch, &mut checkpoints).await?;
+                match created {
+                    Created::New => {
+                        report.collected(&name, items);
+                        written.push(raw);
+                    }
+                    // The same batch twice in one pull (one file dropped twice).
+                    Created::Exists => report.already_collected(&name),
+                }
+                position
+            }
+            Pulled::Refused(refused) => {
+                let raw = raw(&refused.id);
+                let (position, created, problem) =
+                    store_refusal(archive, &raw, refused, &mut checkpoints).await?;
+                match created {
+                    Created::New => {
+                        report.drops_refused += 1;
+                        report.error(problem);
+                    }
+                    Created::Exists => report.already_collected(&name),
+                }
+                position
+            }
+        };
+        source.checkpointed(&position, report).await;
     }
     Ok(written)
+}
+
+/// Stores a batch's media, lines and then checkpoint; returns its position
+/// and whether the checkpoint is new.
+async fn store_batch<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    batch: Batch,
+    checkpoints: &mut Checkpoints,
+) -> Result<(String, Created), StoreError> {
+    for media in &batch.media {
+        archive
+            .put_new(&layout::media_key(&media.sha256), &media.bytes)
+            .await?;
+    }
+    archive.put_new(&raw.key(), &batch.lines).await?;
+    let record = Collected {
+        origin: batch.origin,
+        raw_key: Some(raw.key()),
+        items: batch.items,
+        refused_key: None,
+    };
+    let created = checkpoint(archive, raw, &batch.position, &record, checkpoints).await?;
+    Ok((batch.position, created))
+}
+
+/// Stores a refusal's record and then its checkpoint (its original was
+/// stored when it was pulled); returns its position, whether the
+/// checkpoint is new, and the problem for the report.
+async fn store_refusal<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    refused: Refused,
+    checkpoints: &mut Checkpoints,
+) -> Result<(String, Created, String), StoreError> {
+    let key = layout::refused_drop_key(&refused.id);
+    let record = RefusedDrop {
+        original_key: raw.original_key(&refused.file_name),
+        drop_key: refused.origin,
+        custodian: refused.custodian,
+        file_name: refused.file_name,
+        reason: refused.reason,
+    };
+    archive.put_new(&key, &layout::record(&record)).await?;
+    let problem = format!(
+        "{}: refused ({}); the original is kept as {}, the reason in {key}",
+        record.drop_key, record.reason, record.original_key
+    );
+    let checkpoint_record = Collected {
+        origin: record.drop_key,
+        raw_key: None,
+        items: 0,
+        refused_key: Some(key),
+    };
+    let created = checkpoint(
+        archive,
+        raw,
+        &refused.position,
+        &checkpoint_record,
+        checkpoints,
+    )
+    .await?;
+    Ok((refused.position, created, problem))
+}
+
+/// Writes the checkpoint of `position` and adds it to `checkpoints`.
+async fn checkpoint<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    position: &str,
+    record: &Collected,
+    checkpoints: &mut Checkpoints,
+) -> Result<Created, StoreError> {
+    let key = layout::checkpoint_key(&raw.source, position);
+    let created = archive.put_new(&key, &layout::record(record)).await?;
+    checkpoints.insert(position.to_owned());
+    Ok(created)
 }

@@ -45,10 +45,7 @@ impl fmt::Display for Escaped<'_> {
         while let Some(at) = rest.find(needs_escape) {
             f.write_str(&rest[..at])?;
             let c = rest[at..].chars().next().expect("found a char at `at`");
-            match c {
-                '\n' | '\r' | '\t' | '\0' => write!(f, "{}", c.escape_default())?,
-                _ => write!(f, "{}", c.escape_unicode())?,
-            }
+            write!(f, "{}", c.escape_debug())?;
             rest = &rest[at + c.len_utf8()..];
         }
         f.write_str(rest)

@@ -87,6 +87,10 @@ counters! {
     drops_collected => Shown::Line("drops collected"),
     /// Batches seen before (checkpointed) and skipped, all sources.
     drops_already_collected => Shown::Aside("already collected before"),
+    /// Drops (units of any source) that could not be read: each one's
+    /// original is kept and its reason recorded under `failed/drops/`, and
+    /// it is in the errors. The log line's `drops_refused` field.
+    drops_refused => Shown::IfAny("drops refused", "kept with the reason under failed/drops/"),
     /// Items written to raw batches, all sources.
     items_collected => Shown::Line("items collected"),
     /// Raw batches converted.
@@ -339,6 +343,16 @@ mod tests {
             "{text}"
         );
         assert!(text.starts_with("drops collected:      5 (1 already collected before)\n"));
+        assert!(!text.contains("drops refused"), "{text}");
+        report.drops_refused = 2;
+        assert!(
+            report.to_string().starts_with(
+                "drops collected:      5 (1 already collected before)\n\
+                 drops refused:        2 kept with the reason under failed/drops/\n\
+                 items collected:      30\n"
+            ),
+            "{report}"
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ async fn a_drop_gone_between_the_listing_and_its_reading_is_an_error() {
     let mut report = Report::default();
     let mut pulled = 0;
     while source
-        .next_batch(&checkpoints, &mut report)
+        .pull(&checkpoints, &mut report)
         .await
         .unwrap()
         .is_some()
@@ -122,4 +122,201 @@ async fn a_drop_gone_between_the_listing_and_its_reading_is_an_error() {
         "{:?}",
         report.errors
     );
+}
+
+/// A drop's batch id: SHA-256 of the custodian (length-prefixed) and bytes.
+fn batch_id(custodian: &str, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update((custodian.len() as u64).to_le_bytes());
+    hasher.update(custodian.as_bytes());
+    hasher.update(bytes);
+    hex::encode(hasher.finalize())
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(data).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_drop_that_cannot_be_read_is_kept_with_its_reason_and_refused_once() {
+    use shared::store::ObjectStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    let unsafe_zip = zip_of(&[("_chat.txt", CHAT), ("../evil.jpg", b"x")]);
+    let refused: [(&str, &[u8], &str); 4] = [
+        ("notes.pdf", b"%PDF-1.7", "not an export"),
+        (
+            "WhatsApp Chat with Ann.txt",
+            b"no header here\n",
+            "no WhatsApp message header",
+        ),
+        (
+            "WhatsApp Chat with Cy.txt",
+            b"21/11/2026, 09:15 - Cy: \xff\n",
+            "not UTF-8",
+        ),
+        (
+            "WhatsApp Chat with Di.zip",
+            &unsafe_zip,
+            "unsafe entry name",
+        ),
+    ];
+    for (file, bytes, _) in refused {
+        drop_file(&drops, file, bytes);
+    }
+    drop_file(&drops, "WhatsApp Chat with Bob.txt", CHAT);
+
+    let report = collect_once(&drops, &archive).await;
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["drops_refused"], 4, "{report}");
+    assert_eq!(report.drops_collected, 1, "{report}");
+    assert_eq!(report.errors.len(), 4, "{report}");
+    for (file, bytes, reason) in refused {
+        let id = batch_id(CUSTODIAN, bytes);
+        let original_key = format!("raw/whatsapp-export/2026-11-21/{id}/{file}");
+        let kept = archive.get(&original_key).await.unwrap();
+        assert_eq!(kept.as_deref(), Some(bytes), "{file}: {original_key}");
+        let record = archive
+            .get(&format!("failed/drops/{id}.json"))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{file}: no refusal record"));
+        let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+        assert_eq!(
+            record["drop_key"],
+            format!("drop/whatsapp-export/{CUSTODIAN}/{file}")
+        );
+        assert_eq!(record["custodian"], CUSTODIAN);
+        assert_eq!(record["file_name"], file);
+        assert_eq!(record["original_key"], original_key);
+        let why = record["reason"].as_str().unwrap();
+        assert!(why.contains(reason), "{file}: {why}");
+        assert!(
+            report
+                .errors
+                .iter()
+                .any(|e| e.contains(file) && e.contains(reason)),
+            "{file}: {:?}",
+            report.errors
+        );
+    }
+
+    // Refused once: the next run finds every drop checkpointed.
+    let again = collect_once(&drops, &archive).await;
+    let json = serde_json::to_value(&again).unwrap();
+    assert_eq!(json["drops_refused"], 0, "{again}");
+    assert!(again.errors.is_empty(), "{again}");
+    assert_eq!(again.drops_already_collected, 5, "{again}");
+}
+
+/// A drop store that records which keys were marked collected.
+struct Marking {
+    inner: LocalDir,
+    marked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl shared::store::ObjectStore for Marking {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, shared::store::StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn put_new(
+        &self,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<shared::store::Created, shared::store::StoreError> {
+        self.inner.put_new(key, bytes).await
+    }
+
+    async fn mark_collected(&self, key: &str) -> Result<(), shared::store::StoreError> {
+        self.marked.lock().unwrap().push(key.to_owned());
+        Ok(())
+    }
+
+    async fn scan(
+        &self,
+        prefix: &str,
+    ) -> Result<shared::store::Listing, shared::store::StoreError> {
+        self.inner.scan(prefix).await
+    }
+}
+
+#[tokio::test]
+async fn drops_are_marked_collected_once_checkpointed_read_or_refused() {
+    use shared::store::ObjectStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    drop_file(&drops, "WhatsApp Chat with Bob.txt", CHAT);
+    drop_file(&drops, "notes.pdf", b"%PDF");
+    let custodian = drops.join("drop/whatsapp-export").join(CUSTODIAN);
+    std::os::unix::fs::symlink(custodian.join("notes.pdf"), custodian.join("link.txt")).unwrap();
+    let key = |file: &str| format!("drop/whatsapp-export/{CUSTODIAN}/{file}");
+    let log = std::sync::Arc::default();
+    let mut source = ExportDrops::new(
+        Marking {
+            inner: LocalDir::new(&drops),
+            marked: std::sync::Arc::clone(&log),
+        },
+        options(),
+    );
+    let mut report = Report::default();
+    collect_source(&mut source, &archive, day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!((report.drops_collected, report.drops_refused), (1, 1));
+    let checkpoints = archive.list("collected/whatsapp-export/").await.unwrap();
+    assert_eq!(checkpoints.len(), 2);
+    let marked = || log.lock().unwrap().clone();
+    assert_eq!(
+        marked(),
+        [key("WhatsApp Chat with Bob.txt"), key("notes.pdf")]
+    );
+
+    // A later run marks again what it finds collected (a mark lost to a
+    // crash or a refused request is made up for).
+    let mut again = Report::default();
+    collect_source(&mut source, &archive, day(), &mut again)
+        .await
+        .unwrap();
+    assert_eq!(again.drops_already_collected, 2);
+    assert_eq!(marked().len(), 4);
+    assert!(!marked().contains(&key("link.txt")));
+}
+
+#[tokio::test]
+async fn a_drop_is_handed_over_as_an_original_before_it_is_read() {
+    use shared::sources::{Checkpoints, Pulled, Source};
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    drop_file(&drops, "WhatsApp Chat with Bob.txt", CHAT);
+    let mut source = ExportDrops::new(LocalDir::new(&drops), options());
+    let checkpoints = Checkpoints::default();
+    let mut report = Report::default();
+    let first = source.pull(&checkpoints, &mut report).await.unwrap();
+    let Some(Pulled::Originals(originals)) = first else {
+        panic!("expected the original first, got {first:?}");
+    };
+    assert_eq!(originals.id, batch_id(CUSTODIAN, CHAT));
+    assert_eq!(originals.originals.len(), 1);
+    assert_eq!(originals.originals[0].name, "WhatsApp Chat with Bob.txt");
+    assert_eq!(&*originals.originals[0].bytes, CHAT);
+    let second = source.pull(&checkpoints, &mut report).await.unwrap();
+    let Some(Pulled::Batch(batch)) = second else {
+        panic!("expected the batch, got {second:?}");
+    };
+    assert_eq!((batch.id, batch.items), (originals.id, 1));
 }

@@ -161,6 +161,12 @@ impl ObjectStore for LocalDir {
             .map_err(io_err(key))
     }
 
+    /// Nothing to mark: a local directory expires nothing (the key is
+    /// still checked).
+    async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
+        self.read_path(key).map(drop)
+    }
+
     async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         // Walk only the directory part of the prefix.
         let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);

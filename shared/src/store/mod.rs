@@ -56,6 +56,14 @@ pub enum Created {
     Exists,
 }
 
+/// The object tag that marks a drop collected ([`ObjectStore::mark_collected`]),
+/// with the value [`COLLECTED_TAG_VALUE`]: the drop bucket's lifecycle
+/// expires only objects that carry it.
+pub const COLLECTED_TAG: &str = "archiver-collected";
+
+/// The value of [`COLLECTED_TAG`] on a collected drop.
+pub const COLLECTED_TAG_VALUE: &str = "true";
+
 /// What listing a prefix found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
@@ -94,6 +102,14 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         bytes: &[u8],
     ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Marks an object (a drop) collected: it is in the archive, read or
+    /// refused, so the store may let it go. S3 tags it
+    /// [`COLLECTED_TAG`]`=`[`COLLECTED_TAG_VALUE`], keeping its other tags,
+    /// for the drop bucket's lifecycle rule; a local directory has no
+    /// expiry and does nothing. Marking a marked object again changes
+    /// nothing.
+    fn mark_collected(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Lists the objects whose keys start with `prefix`, and what else is
     /// there ([`Listing::unlisted`]).
