@@ -320,3 +320,236 @@ async fn a_drop_is_handed_over_as_an_original_before_it_is_read() {
     };
     assert_eq!((batch.id, batch.items), (originals.id, 1));
 }
+
+/// Every item collected into `archive`, as JSON.
+async fn items(archive: &LocalDir) -> Vec<serde_json::Value> {
+    use shared::store::ObjectStore;
+    let mut items = Vec::new();
+    for key in archive.list("raw/whatsapp-export/").await.unwrap() {
+        if !key.ends_with(".jsonl") {
+            continue;
+        }
+        let lines = archive.get(&key).await.unwrap().unwrap();
+        for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            items.push(serde_json::from_slice(line).unwrap());
+        }
+    }
+    items
+}
+
+fn texts(items: &[serde_json::Value]) -> Vec<&str> {
+    items.iter().filter_map(|i| i["text"].as_str()).collect()
+}
+
+#[tokio::test]
+async fn every_chat_text_in_a_zip_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    let zip = zip_of(&[
+        (
+            "_chat.txt",
+            b"[10/11/26, 14:02:17] Carol: from the iOS chat\n",
+        ),
+        (
+            "WhatsApp Chat with Bob.txt",
+            b"10/11/2026, 14:03 - Bob: from the Android chat\n",
+        ),
+        (
+            "older/_chat.txt",
+            b"[09/11/26, 09:00:00] Carol: from the nested chat\n",
+        ),
+    ]);
+    drop_file(&drops, "WhatsApp Chat - Desk.zip", &zip);
+    let report = collect_once(&drops, &archive).await;
+    assert!(report.errors.is_empty(), "{report}");
+    let items = items(&archive).await;
+    let mut found = texts(&items);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "from the Android chat",
+            "from the iOS chat",
+            "from the nested chat"
+        ],
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_chat_text_that_cannot_be_read_beside_others_is_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    let zip = zip_of(&[
+        ("_chat.txt", b"[10/11/26, 14:02:17] Carol: hello\n"),
+        ("WhatsApp Chat with Bob.txt", b"not a chat at all\n"),
+    ]);
+    drop_file(&drops, "WhatsApp Chat - Desk.zip", &zip);
+    let report = collect_once(&drops, &archive).await;
+    assert_eq!(report.errors.len(), 1, "{report}");
+    assert!(
+        report.errors[0].contains("WhatsApp Chat with Bob.txt"),
+        "{report}"
+    );
+    // The unreadable chat text reaches the mailbox as a file of the export.
+    let items = items(&archive).await;
+    let attached: Vec<&str> = items
+        .iter()
+        .flat_map(|i| i["attachments"].as_array().unwrap())
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(attached, ["WhatsApp Chat with Bob.txt"], "{items:#?}");
+}
+
+#[tokio::test]
+async fn media_are_linked_by_path_and_ambiguous_names_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    let chat = "[10/11/26, 14:02:17] Carol: \u{200e}<attached: IMG-1.jpg>\n\
+                [10/11/26, 14:02:18] Carol: \u{200e}<attached: IMG-2.jpg>\n";
+    let zip = zip_of(&[
+        ("_chat.txt", chat.as_bytes()),
+        ("a/IMG-1.jpg", b"first photo"),
+        ("b/IMG-1.jpg", b"second photo"),
+        ("media/IMG-2.jpg", b"only photo"),
+    ]);
+    drop_file(&drops, "WhatsApp Chat - Desk.zip", &zip);
+    let report = collect_once(&drops, &archive).await;
+    assert!(report.errors.is_empty(), "{report}");
+    assert!(
+        report.warnings.iter().any(|w| w.contains("IMG-1.jpg")
+            && w.contains("a/IMG-1.jpg")
+            && w.contains("b/IMG-1.jpg")),
+        "{report}"
+    );
+    let items = items(&archive).await;
+    let photo = |name: &str| {
+        items
+            .iter()
+            .flat_map(|i| i["attachments"].as_array().unwrap())
+            .find(|a| a["name"] == name && a["object_key"].is_string())
+            .map(|a| a["sha256"].as_str().unwrap().to_owned())
+    };
+    let sha = |bytes: &[u8]| {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(bytes))
+    };
+    assert_eq!(photo("IMG-2.jpg"), Some(sha(b"only photo")));
+    // Neither same-named photo is linked to the message; both reach the
+    // mailbox as files of the export.
+    let message = items
+        .iter()
+        .find(|i| i["raw"].as_str().unwrap().contains("IMG-1.jpg"))
+        .unwrap();
+    assert!(
+        message["attachments"][0]["object_key"].is_null(),
+        "{message}"
+    );
+    let unreferenced = items.iter().find(|i| i["kind"] == "system").unwrap();
+    let shas: Vec<&str> = unreferenced["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(shas, [sha(b"first photo"), sha(b"second photo")]);
+}
+
+#[tokio::test]
+async fn files_no_message_refers_to_are_reported_and_reach_the_mailbox() {
+    use shared::store::ObjectStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let chat = "[10/11/26, 14:02:17] Carol: \u{200e}<attached: IMG-1.jpg>\n\
+                [10/11/26, 14:05:00] Evan: thanks\n";
+    let nested = zip_of(&[("inner.txt", b"inside")]);
+    let zip = zip_of(&[
+        ("_chat.txt", chat.as_bytes()),
+        ("IMG-1.jpg", b"a photo"),
+        ("contract.pdf", b"%PDF no message mentions"),
+        ("more/nested.zip", &nested),
+    ]);
+    drop_file(&drops, "WhatsApp Chat - Desk.zip", &zip);
+    let mut ids = Vec::new();
+    for run in ["one", "two"] {
+        let archive = LocalDir::new(dir.path().join(run));
+        let report = collect_once(&drops, &archive).await;
+        assert!(report.errors.is_empty(), "{report}");
+        let warning = report
+            .warnings
+            .iter()
+            .find(|w| w.contains("contract.pdf"))
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(
+            warning.contains("2 files") && warning.contains("more/nested.zip"),
+            "{warning}"
+        );
+        assert!(!warning.contains("IMG-1.jpg"), "{warning}");
+        let items = items(&archive).await;
+        assert_eq!(items.len(), 3, "{items:#?}");
+        let item = &items[2];
+        assert_eq!(item["kind"], "system");
+        assert_eq!(item["conversation"], items[0]["conversation"]);
+        assert_eq!(
+            item["timestamp"], items[1]["timestamp"],
+            "the export's last time"
+        );
+        assert!(
+            item["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("2 files in the export")
+        );
+        let attached: Vec<&str> = item["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(attached, ["contract.pdf", "nested.zip"]);
+        for attachment in item["attachments"].as_array().unwrap() {
+            let key = attachment["object_key"].as_str().unwrap();
+            assert!(archive.get(key).await.unwrap().is_some(), "{key}");
+        }
+        ids.push(item["id"].clone());
+        // It is rendered with the files attached, like any other item.
+        let eml = rendered(&archive, item).await;
+        for name in ["contract.pdf", "nested.zip"] {
+            assert!(eml.contains(&format!("filename=\"{name}\"")), "{name}");
+        }
+    }
+    assert_eq!(ids[0], ids[1], "a stable id");
+}
+
+/// Converts the raw batches in `archive` and returns the EML of `item`.
+async fn rendered(archive: &LocalDir, item: &serde_json::Value) -> String {
+    use shared::convert::{ConvertOptions, convert_batch};
+    use shared::jobs::StoreQueue;
+    use shared::layout::RawBatch;
+    use shared::mapping::{Mapper, MappingOptions, MappingTable, parse_region};
+    use shared::store::ObjectStore;
+
+    let opts = MappingOptions {
+        default_region: parse_region("GB").unwrap(),
+        id_domain: None,
+    };
+    let mapper = Mapper::new(MappingTable::default(), opts).unwrap();
+    let mut report = Report::default();
+    for key in archive.list("raw/").await.unwrap() {
+        if let Some(batch) = RawBatch::parse(&key) {
+            let options = ConvertOptions::default();
+            convert_batch(archive, &StoreQueue, &batch, &mapper, &options, &mut report)
+                .await
+                .unwrap();
+        }
+    }
+    assert!(report.errors.is_empty(), "{report}");
+    let day = &item["timestamp"].as_str().unwrap()[..10];
+    let key = format!("eml/{day}/{}.eml", item["id"].as_str().unwrap());
+    let eml = archive.get(&key).await.unwrap().expect("the item's EML");
+    String::from_utf8(eml).unwrap()
+}

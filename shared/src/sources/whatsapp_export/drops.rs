@@ -25,7 +25,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::open::{OpenError, ReadError, ReadOptions, open};
+use super::open::{ExportSummary, OpenError, ReadError, ReadOptions, open};
 use super::{DateOrder, ZipLimits};
 use crate::item::SourceKind;
 use crate::report::Report;
@@ -175,18 +175,13 @@ impl<D: ObjectStore> ExportDrops<D> {
                 });
             }
         };
-        if read.skipped_lines > 0 {
-            report.warning(format!(
-                "drop {}: {} lines before the first message or under an impossible date were kept in the raw file only",
-                kept.drop_key, read.skipped_lines
-            ));
-        }
+        read.report(&kept.drop_key, report);
         Pulled::Batch(Batch {
             position: kept.id.clone(),
             id: kept.id,
             origin: kept.drop_key,
             lines: read.lines,
-            items: read.items,
+            items: read.summary.items,
             media: read.media,
         })
     }
@@ -270,10 +265,56 @@ impl<'k> Place<'k> {
 /// A drop read into JSON lines.
 struct Read {
     lines: Vec<u8>,
-    items: u64,
     media: Vec<Media>,
-    /// Lines that became no item (before the first header, impossible dates).
-    skipped_lines: u64,
+    summary: ExportSummary,
+}
+
+impl Read {
+    /// Lines that became no item (before the first header, impossible
+    /// dates), in every chat text.
+    fn skipped_lines(&self) -> u64 {
+        let chats = self.summary.chats.iter();
+        chats
+            .map(|chat| chat.rejected_headers + chat.unattributed_lines)
+            .sum()
+    }
+
+    /// Reports what the reading found in the drop: chat texts it could not
+    /// read, ambiguous file names, files no message refers to, lines kept
+    /// in the raw file only. Names, never content.
+    fn report(&self, drop_key: &str, report: &mut Report) {
+        let summary = &self.summary;
+        for chat in &summary.unread_chats {
+            report.error(format!(
+                "drop {drop_key}: chat text {} could not be read ({}); it is attached as a file of the export",
+                chat.path, chat.reason
+            ));
+        }
+        for ambiguous in &summary.ambiguous {
+            report.warning(format!(
+                "drop {drop_key}: file name {} matches {} entries ({}); linked to none, attached as files of the export",
+                ambiguous.name,
+                ambiguous.paths.len(),
+                ambiguous.paths.join(", ")
+            ));
+        }
+        if !summary.unreferenced.is_empty() {
+            let count = match summary.unreferenced.len() {
+                1 => "1 file".to_owned(),
+                n => format!("{n} files"),
+            };
+            report.warning(format!(
+                "drop {drop_key}: {count} in the export not referred to by any message, attached to one more item of the chat: {}",
+                summary.unreferenced.join(", ")
+            ));
+        }
+        let skipped = self.skipped_lines();
+        if skipped > 0 {
+            report.warning(format!(
+                "drop {drop_key}: {skipped} lines before the first message or under an impossible date were kept in the raw file only"
+            ));
+        }
+    }
 }
 
 /// Why a drop could not be read.
@@ -293,9 +334,9 @@ fn read_drop(
 ) -> Result<Read, DropError> {
     let export = open(bytes, file_name, limits)?;
     let out = Vec::with_capacity(export.text_len() * 2);
-    let (summary, lines) = export.write_items(opts, out)?;
-    let media = export
-        .into_files()
+    let written = export.write_items(opts, out)?;
+    let media = written
+        .files
         .into_iter()
         .map(|file| Media {
             sha256: file.sha256,
@@ -303,9 +344,8 @@ fn read_drop(
         })
         .collect();
     Ok(Read {
-        lines,
-        items: summary.items,
+        lines: written.out,
         media,
-        skipped_lines: summary.rejected_headers + summary.unattributed_lines,
+        summary: written.summary,
     })
 }
