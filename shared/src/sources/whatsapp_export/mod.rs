@@ -248,10 +248,11 @@ impl<'a> Chat<'a> {
             conversation::complete_direct(&mut cast.people, title.as_deref(), &custodian);
             ConversationKind::Direct
         };
-        let chat_key = title
-            .as_deref()
-            .unwrap_or_else(|| conversation::base_name(ctx.file_name));
-        let chat_digest = conversation::chat_digest(&custodian, chat_key);
+        let chat_key = match title.as_deref() {
+            Some(title) => Cow::Borrowed(title),
+            None => conversation::untitled_key(ctx.file_name),
+        };
+        let chat_digest = conversation::chat_digest(&custodian, &chat_key);
         Ok(Chat {
             text,
             shape,
