@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use shared::mailbox::Maildir;
 use shared::report::Report;
-use shared::sources::{Batch, Checkpoints, Source};
+use shared::sources::{Batch, Checkpoints, Pulled, Source};
 use shared::store::{LocalDir, ObjectStore, StoreError};
 
 use support::examples;
@@ -28,11 +28,11 @@ impl Source for Fixture {
         "test-fixture"
     }
 
-    fn next_batch<'a>(
+    fn pull<'a>(
         &'a mut self,
         checkpoints: &'a Checkpoints,
         _report: &'a mut Report,
-    ) -> BoxFuture<'a, Result<Option<Batch>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
         Box::pin(async move {
             // The batch id is the content's hash (the batch-id contract),
             // and so is the checkpoint position.
@@ -40,15 +40,14 @@ impl Source for Fixture {
             if checkpoints.contains(&id) {
                 return Ok(None);
             }
-            Ok(Some(Batch {
+            Ok(Some(Pulled::Batch(Batch {
                 position: id.clone(),
                 id,
                 origin: "fixtures/test-source/items.jsonl".to_owned(),
                 lines: ITEMS.to_vec(),
                 items: 2,
-                originals: Vec::new(),
                 media: Vec::new(),
-            }))
+            })))
         })
     }
 }

@@ -78,9 +78,9 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         tz: args.tz,
         date_order: None,
     };
-    let (_, out) = export
+    let written = export
         .write_items(&opts, std::io::stdout().lock())
         .map_err(|e| problem(&e))?;
-    drop(out);
+    drop(written.out);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,22 @@
 //! The collect stage: the one loop that pulls every configured source into
 //! raw batches.
 //!
-//! For each batch a source hands over (see [`crate::sources::Source`]),
-//! collect writes, create-only and in this order: its media
-//! (`media/<sha256>`), its originals and its lines
-//! (`raw/<source>/<collection-day>/<batch>...`), and only then its
-//! checkpoint (`collected/<source>/<position>`). A run killed anywhere
-//! leaves at worst a batch without its checkpoint; the next run pulls the
-//! same batch again under the same id and finds it stored.
+//! For each unit a source hands over (see [`crate::sources::Source`]),
+//! collect writes, create-only and in this order: the originals, as soon as
+//! they are pulled and before the source reads them
+//! (`raw/<source>/<collection-day>/<batch>/<file>`); then either the
+//! batch's media (`media/<sha256>`) and lines
+//! (`raw/<source>/<collection-day>/<batch>.jsonl`) or, for a unit that
+//! could not be read, its refusal record (`failed/drops/<batch>.json`); and
+//! only then its checkpoint (`collected/<source>/<position>`). A run killed
+//! anywhere leaves at worst a batch without its checkpoint; the next run
+//! pulls the same batch again under the same id and finds it stored. What
+//! was pulled is kept even when reading it fails in a way no report could
+//! tell (a panic, the end of the Lambda's time).
 
-use crate::layout::{self, Collected, CollectionDay, RawBatch};
+use crate::layout::{self, Collected, CollectionDay, RawBatch, RefusedDrop};
 use crate::report::Report;
-use crate::sources::{Checkpoints, Source};
+use crate::sources::{Batch, Checkpoints, Pulled, Refused, Source};
 use crate::store::{Created, ObjectStore, StoreError};
 
 /// Collects every source in turn; returns the raw batches written.
@@ -54,119 +59,157 @@ pub async fn collect_source<S: ObjectStore>(
     });
     let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
-    while let Some(batch) = source.next_batch(&checkpoints, report).await? {
-        let plain = layout::is_plain_segment(&batch.id)
-            && layout::is_plain_segment(&batch.position)
-            && batch
-                .originals
-                .iter()
-                .all(|o| layout::is_plain_segment(&o.name))
-            && batch
-                .media
-                .iter()
-                .all(|m| layout::is_plain_segment(&m.sha256));
-        if !plain {
+    let raw = |id: &str| RawBatch {
+        source: name.clone(),
+        day,
+        id: id.to_owned(),
+    };
+    while let Some(pulled) = source.pull(&checkpoints, report).await? {
+        if let Some(bad) = not_plain(&pulled) {
             report.error(format!(
-                "source {name}: batch {:?} at position {:?} from {:?}: its id, position, original names and media hashes must be plain key segments; not stored",
-                batch.id, batch.position, batch.origin
+                "source {name}: {bad:?} is not a plain key segment (a batch id, position or media hash); not stored"
             ));
-            // Seen, so that the source goes on to its next batch.
-            checkpoints.insert(batch.position);
+            // Seen, so that the source goes on to its next unit.
+            if let Pulled::Batch(Batch { position, .. })
+            | Pulled::Refused(Refused { position, .. }) = pulled
+            {
+                checkpoints.insert(position);
+            }
             continue;
         }
-        let raw = RawBatch {
-            source: name.clone(),
-            day,
-            id: batch.id,
-        };
-        for media in &batch.media {
-            archive
-                .put_new(&layout::media_key(&media.sha256), &media.bytes)
-                .await?;
-        }
-        for original in &batch.originals {
-            archive
-                .put_new(&raw.original_key(&original.name), &original.bytes)
-                .await?;
-        }
-        archive.put_new(&raw.key(), &batch.lines).await?;
-        let record = Collected {
-            origin: batch.origin,
-            raw_key: raw.key(),
-            items: batch.items,
-        };
-        let checkpoint = layout::checkpoint_key(&name, &batch.position);
-        let created = archive
-            .put_new(&checkpoint, &layout::record(&record))
-            .await?;
-        checkpoints.insert(batch.position);
-        match created {
-            Created::New => {
-                report.collected(&name, batch.items);
-                written.push(raw);
+        let position = match pulled {
+            Pulled::Originals(originals) => {
+                let raw = raw(&originals.id);
+                for original in &originals.originals {
+                    archive
+                        .put_new(&raw.original_key(&original.name), &original.bytes)
+                        .await?;
+                }
+                continue;
             }
-            // The same batch twice in one pull (one file dropped twice).
-            Created::Exists => report.already_collected(&name),
-        }
+            Pulled::Batch(batch) => {
+                let raw = raw(&batch.id);
+                let items = batch.items;
+                let (position, created) =
+                    store_batch(archive, &raw, batch, &mut checkpoints).await?;
+                match created {
+                    Created::New => {
+                        report.collected(&name, items);
+                        written.push(raw);
+                    }
+                    // The same batch twice in one pull (one file dropped twice).
+                    Created::Exists => report.already_collected(&name),
+                }
+                position
+            }
+            Pulled::Refused(refused) => {
+                let raw = raw(&refused.id);
+                let (position, created, problem) =
+                    store_refusal(archive, &raw, refused, &mut checkpoints).await?;
+                match created {
+                    Created::New => {
+                        report.drops_refused += 1;
+                        report.error(problem);
+                    }
+                    Created::Exists => report.already_collected(&name),
+                }
+                position
+            }
+        };
+        source.checkpointed(&position, report).await;
     }
     Ok(written)
 }
 
-#[cfg(test)]
-mod tests {
-    use futures::future::BoxFuture;
+/// The first name of a pulled unit that cannot be one segment of a key.
+fn not_plain(pulled: &Pulled) -> Option<&str> {
+    let names: Vec<&str> = match pulled {
+        // Original names are made one segment by the layout.
+        Pulled::Originals(originals) => vec![originals.id.as_str()],
+        Pulled::Batch(batch) => [batch.id.as_str(), batch.position.as_str()]
+            .into_iter()
+            .chain(batch.media.iter().map(|m| m.sha256.as_str()))
+            .collect(),
+        Pulled::Refused(refused) => vec![refused.id.as_str(), refused.position.as_str()],
+    };
+    names
+        .into_iter()
+        .find(|name| !layout::is_plain_segment(name))
+}
 
-    use super::*;
-    use crate::sources::Batch;
-    use crate::store::LocalDir;
-
-    /// Hands out its batches once each, in order.
-    struct Listed(Vec<Batch>);
-
-    impl Source for Listed {
-        fn name(&self) -> &str {
-            "listed"
-        }
-
-        fn next_batch<'a>(
-            &'a mut self,
-            checkpoints: &'a Checkpoints,
-            _report: &'a mut Report,
-        ) -> BoxFuture<'a, Result<Option<Batch>, StoreError>> {
-            let next = self
-                .0
-                .iter()
-                .find(|b| !checkpoints.contains(&b.position))
-                .cloned();
-            Box::pin(async move { Ok(next) })
-        }
+/// Stores a batch's media, lines and then checkpoint; returns its position
+/// and whether the checkpoint is new.
+async fn store_batch<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    batch: Batch,
+    checkpoints: &mut Checkpoints,
+) -> Result<(String, Created), StoreError> {
+    for media in &batch.media {
+        archive
+            .put_new(&layout::media_key(&media.sha256), &media.bytes)
+            .await?;
     }
+    archive.put_new(&raw.key(), &batch.lines).await?;
+    let record = Collected {
+        origin: batch.origin,
+        raw_key: Some(raw.key()),
+        items: batch.items,
+        refused_key: None,
+    };
+    let created = checkpoint(archive, raw, &batch.position, &record, checkpoints).await?;
+    Ok((batch.position, created))
+}
 
-    fn batch(id: &str) -> Batch {
-        Batch {
-            id: id.to_owned(),
-            position: id.to_owned(),
-            origin: format!("test {id}"),
-            lines: b"{}\n".to_vec(),
-            items: 1,
-            originals: Vec::new(),
-            media: Vec::new(),
-        }
-    }
+/// Stores a refusal's record and then its checkpoint (its original was
+/// stored when it was pulled); returns its position, whether the
+/// checkpoint is new, and the problem for the report.
+async fn store_refusal<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    refused: Refused,
+    checkpoints: &mut Checkpoints,
+) -> Result<(String, Created, String), StoreError> {
+    let key = layout::refused_drop_key(&refused.id);
+    let record = RefusedDrop {
+        original_key: raw.original_key(&refused.file_name),
+        drop_key: refused.origin,
+        custodian: refused.custodian,
+        file_name: refused.file_name,
+        reason: refused.reason,
+    };
+    archive.put_new(&key, &layout::record(&record)).await?;
+    let problem = format!(
+        "{}: refused ({}); the original is kept as {}, the reason in {key}",
+        record.drop_key, record.reason, record.original_key
+    );
+    let checkpoint_record = Collected {
+        origin: record.drop_key,
+        raw_key: None,
+        items: 0,
+        refused_key: Some(key),
+    };
+    let created = checkpoint(
+        archive,
+        raw,
+        &refused.position,
+        &checkpoint_record,
+        checkpoints,
+    )
+    .await?;
+    Ok((refused.position, created, problem))
+}
 
-    #[tokio::test]
-    async fn a_batch_whose_id_is_no_plain_segment_is_reported_and_the_pull_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let archive = LocalDir::new(dir.path());
-        let mut source = Listed(vec![batch("a/b"), batch("ok")]);
-        let day = CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
-        let mut report = Report::default();
-        let written = collect_source(&mut source, &archive, day, &mut report)
-            .await
-            .unwrap();
-        assert_eq!(written.len(), 1);
-        assert_eq!(written[0].id, "ok");
-        assert_eq!(report.errors.len(), 1);
-        assert!(report.errors[0].contains("\"a/b\""), "{:?}", report.errors);
-    }
+/// Writes the checkpoint of `position` and adds it to `checkpoints`.
+async fn checkpoint<S: ObjectStore>(
+    archive: &S,
+    raw: &RawBatch,
+    position: &str,
+    record: &Collected,
+    checkpoints: &mut Checkpoints,
+) -> Result<Created, StoreError> {
+    let key = layout::checkpoint_key(&raw.source, position);
+    let created = archive.put_new(&key, &layout::record(record)).await?;
+    checkpoints.insert(position.to_owned());
+    Ok(created)
 }

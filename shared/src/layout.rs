@@ -6,8 +6,9 @@
 //! | key | written by | what it holds |
 //! |---|---|---|
 //! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
-//! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was read from |
+//! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was (or was to be) read from |
 //! | `media/<sha256>` | collect | one attachment, named by its content |
+//! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
 //! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
@@ -99,10 +100,14 @@ impl RawBatch {
     }
 
     /// The key of an original the batch was read from, kept beside it.
+    /// The name is one segment: see [`key_segment`].
     pub fn original_key(&self, file_name: &str) -> String {
         format!(
-            "{RAW_PREFIX}{}/{}/{}/{file_name}",
-            self.source, self.day, self.id
+            "{RAW_PREFIX}{}/{}/{}/{}",
+            self.source,
+            self.day,
+            self.id,
+            key_segment(file_name)
         )
     }
 
@@ -180,6 +185,37 @@ pub fn is_source_name(name: &str) -> bool {
 /// The folder of run claims under `collected/`.
 const RUNS: &str = "runs";
 
+/// A name from outside (a dropped file's) as one key segment: control
+/// characters, `%`, `/` and `\\` percent-encoded (UTF-8 bytes, `%0A`), and
+/// `.` and `..` as `%2E` and `%2E%2E`; every other character, non-ASCII
+/// letters included, kept. A name without those is its own segment.
+pub fn key_segment(name: &str) -> String {
+    match name {
+        "" => "%00".to_owned(),
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        name => {
+            let mut segment = String::with_capacity(name.len());
+            for c in name.chars() {
+                if c.is_control() || matches!(c, '%' | '/' | '\\') {
+                    for byte in c.encode_utf8(&mut [0; 4]).bytes() {
+                        segment.push_str(&format!("%{byte:02X}"));
+                    }
+                } else {
+                    segment.push(c);
+                }
+            }
+            segment
+        }
+    }
+}
+
+/// `failed/drops/<batch>.json`: a drop that could not be read, under the
+/// id its batch would have had.
+pub fn refused_drop_key(batch_id: &str) -> String {
+    format!("failed/drops/{batch_id}.json")
+}
+
 /// `media/<sha256>`: an attachment, named by its content.
 pub fn media_key(sha256: &str) -> String {
     format!("media/{sha256}")
@@ -233,7 +269,7 @@ pub fn record<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).expect("store records serialize")
 }
 
-/// A source's checkpoint, written once its batch is stored.
+/// A source's checkpoint, written once its batch (or refusal) is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collected {
     /// Where the batch came from: a drop's key, a position range
@@ -241,10 +277,30 @@ pub struct Collected {
     /// source).
     #[serde(rename = "drop_key")]
     pub origin: String,
-    /// The raw batch written from it.
-    pub raw_key: String,
+    /// The raw batch written from it; left out for a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_key: Option<String>,
     /// Items in the batch.
     pub items: u64,
+    /// The refusal record (`failed/drops/…`) when it could not be read;
+    /// left out for a batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_key: Option<String>,
+}
+
+/// A drop that could not be read: its original is kept, and this says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedDrop {
+    /// The drop's key in the drop store.
+    pub drop_key: String,
+    /// The employee it was dropped for, when its key names one.
+    pub custodian: Option<String>,
+    /// The drop's file name.
+    pub file_name: String,
+    /// Where the original is kept (`raw/<source>/<day>/<batch>/<file>`).
+    pub original_key: String,
+    /// Why it could not be read (names, never content).
+    pub reason: String,
 }
 
 /// The claim a scheduled collect run writes for its window, so that a
@@ -352,6 +408,27 @@ mod tests {
         assert!(is_plain_segment("0000001000-0000002000"));
         assert!(!is_source_name("runs"));
         assert!(is_source_name("whatsapp-export"));
+    }
+
+    #[test]
+    fn original_names_are_one_plain_segment() {
+        let batch = batch();
+        assert_eq!(
+            batch.original_key("WhatsApp Chat with Luis García.txt"),
+            "raw/whatsapp-export/2026-11-21/ab12/WhatsApp Chat with Luis García.txt"
+        );
+        for (name, segment) in [
+            ("a\nerrors: 0.txt", "a%0Aerrors: 0.txt"),
+            ("50%.txt", "50%25.txt"),
+            ("a/b\\c", "a%2Fb%5Cc"),
+            ("\u{85}x", "%C2%85x"),
+            ("..", "%2E%2E"),
+            (".", "%2E"),
+            ("", "%00"),
+        ] {
+            assert_eq!(key_segment(name), segment, "{name:?}");
+        }
+        assert_eq!(refused_drop_key("ab12"), "failed/drops/ab12.json");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod convert;
 pub mod deliver;
 pub mod embedded;
+pub mod escape;
 mod invisible;
 pub mod item;
 pub mod jobs;

@@ -1,6 +1,8 @@
 //! The run report: what a run collected, rendered, delivered, could not map
 //! and could not process. Every problem names the object, line or item it is
-//! about; message content never appears in it.
+//! about; message content never appears in it. Each problem is one line:
+//! the names in it come from outside (drop files, zip entries), so control
+//! characters are escaped when it is recorded ([`crate::escape`]).
 //!
 //! The counters are one table (the `counters!` invocation below): each row
 //! is a field, its doc and how the printed summary shows it, and the struct,
@@ -8,6 +10,7 @@
 //! new counter is one row. The summary's layout is kept exactly as it was
 //! (the `archiver run` output is compared byte for byte).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -84,6 +87,10 @@ counters! {
     drops_collected => Shown::Line("drops collected"),
     /// Batches seen before (checkpointed) and skipped, all sources.
     drops_already_collected => Shown::Aside("already collected before"),
+    /// Drops (units of any source) that could not be read: each one's
+    /// original is kept and its reason recorded under `failed/drops/`, and
+    /// it is in the errors. The log line's `drops_refused` field.
+    drops_refused => Shown::IfAny("drops refused", "kept with the reason under failed/drops/"),
     /// Items written to raw batches, all sources.
     items_collected => Shown::Line("items collected"),
     /// Raw batches converted.
@@ -120,15 +127,25 @@ impl SourceCounts {
     }
 }
 
+/// A problem or warning as one line: control characters and direction
+/// marks escaped, so that a name in it cannot forge report lines.
+fn one_line(text: impl fmt::Display) -> String {
+    let text = text.to_string();
+    match crate::escape::escape(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
 impl Report {
-    /// Records a problem.
+    /// Records a problem (as one line: see [`crate::escape`]).
     pub fn error(&mut self, problem: impl fmt::Display) {
-        self.errors.push(problem.to_string());
+        self.errors.push(one_line(problem));
     }
 
-    /// Records a warning.
+    /// Records a warning (as one line: see [`crate::escape`]).
     pub fn warning(&mut self, note: impl fmt::Display) {
-        self.warnings.push(note.to_string());
+        self.warnings.push(one_line(note));
     }
 
     /// Counts one batch of `items` items collected from `source` (in the
@@ -326,6 +343,16 @@ mod tests {
             "{text}"
         );
         assert!(text.starts_with("drops collected:      5 (1 already collected before)\n"));
+        assert!(!text.contains("drops refused"), "{text}");
+        report.drops_refused = 2;
+        assert!(
+            report.to_string().starts_with(
+                "drops collected:      5 (1 already collected before)\n\
+                 drops refused:        2 kept with the reason under failed/drops/\n\
+                 items collected:      30\n"
+            ),
+            "{report}"
+        );
     }
 
     #[test]

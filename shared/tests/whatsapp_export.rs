@@ -695,6 +695,44 @@ fn ids_are_stable_across_reimports_and_overlapping_exports() {
 }
 
 #[test]
+fn a_renamed_export_keeps_its_chat_and_ids() {
+    let text = chat_messages()[0..8].join("\n");
+    let read = |file_name: &str| {
+        let ctx = context("+44 7700 900123", file_name, chrono_tz::UTC);
+        let chat = prepare(&text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        let ids: Vec<_> = items.iter().map(|item| item.id).collect();
+        (ids, summary.conversation_id, summary.title)
+    };
+    let (ids, conversation, title) = read("WhatsApp Chat with Bob.txt");
+    assert_eq!(title.as_deref(), Some("Bob"));
+    for renamed in [
+        "WhatsApp Chat with Bob (1).txt",
+        "WhatsApp Chat with Bob 2.txt",
+        "WhatsApp Chat with Bob copy.txt",
+        "WhatsApp Chat with Bob copy 3.txt",
+        "WhatsApp Chat with Bob - Copy.txt",
+        "WhatsApp Chat with Bob - Copy (2).txt",
+        "WhatsApp Chat with Bob (1) copy.zip",
+    ] {
+        let (renamed_ids, renamed_conversation, renamed_title) = read(renamed);
+        assert_eq!(renamed_title.as_deref(), Some("Bob"), "{renamed}");
+        assert_eq!(renamed_conversation, conversation, "{renamed}");
+        assert_eq!(renamed_ids, ids, "{renamed}");
+    }
+    // A file without a title is the chat of its name, renamed or not.
+    assert_eq!(read("chat (1).txt").1, read("chat.txt").1);
+    // What only looks like a copy's suffix stays: another chat.
+    for (name, kept) in [
+        ("WhatsApp Chat with +49 30 12345 67.txt", "+49 30 12345 67"),
+        ("WhatsApp Chat with Class of 2024.txt", "Class of 2024"),
+        ("WhatsApp Chat - Copy.txt", "Copy"),
+    ] {
+        assert_eq!(read(name).2.as_deref(), Some(kept), "{name}");
+    }
+}
+
+#[test]
 fn no_header_is_a_clear_error() {
     let ctx = context("+44 7700 900123", "notes.txt", chrono_tz::UTC);
     for text in [
@@ -966,7 +1004,7 @@ fn media_whose_names_hold_direction_marks_are_linked() {
         tz: chrono_tz::UTC,
         date_order: None,
     };
-    let (_, lines) = export.write_items(&opts, Vec::new()).unwrap();
+    let lines = export.write_items(&opts, Vec::new()).unwrap().out;
     let item: Item<'_> = serde_json::from_slice(&lines).unwrap();
     let attachment = &item.attachments[0];
     assert_eq!(attachment.name, "00000004-invoicefdp.exe");

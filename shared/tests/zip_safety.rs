@@ -1,4 +1,5 @@
-//! Export zips: media linked by name, and every unsafe or oversized archive refused.
+//! Export zips: every chat text and file found by path, and every unsafe,
+//! oversized or ambiguous archive refused.
 
 use std::io::{Cursor, Write};
 
@@ -22,30 +23,28 @@ fn reads_chat_and_media_with_hashes() {
     let bytes = make_zip(&[
         ("_chat.txt", CHAT),
         ("00000003-PHOTO-2026-11-10-14-02-18.jpg", b"jpeg bytes"),
-        ("notes.txt", b"a shared text document"),
+        ("docs/notes.txt", b"a shared text document"),
     ]);
     let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
-    assert_eq!(bundle.chat_name, "_chat.txt");
-    assert_eq!(bundle.chat_text.as_bytes(), CHAT);
+    assert_eq!(bundle.chats.len(), 1);
+    assert_eq!(bundle.chats[0].path, "_chat.txt");
+    assert_eq!(bundle.chats[0].text.as_bytes(), CHAT);
     assert_eq!(
-        bundle.title_name("WhatsApp Chat - Desk.zip"),
+        bundle.chats[0].title_name("WhatsApp Chat - Desk.zip"),
         "WhatsApp Chat - Desk.zip"
     );
-    let names: Vec<_> = bundle.media.iter().map(|m| m.name.as_str()).collect();
+    let paths: Vec<_> = bundle.files.iter().map(|m| m.path.as_str()).collect();
     assert_eq!(
-        names,
-        ["00000003-PHOTO-2026-11-10-14-02-18.jpg", "notes.txt"]
+        paths,
+        ["00000003-PHOTO-2026-11-10-14-02-18.jpg", "docs/notes.txt"]
     );
+    assert_eq!(bundle.files[1].name(), "notes.txt");
+    assert_eq!(bundle.files[1].folder(), "docs");
     // sha256("jpeg bytes"), computed with sha256sum
     assert_eq!(
-        bundle.media[0].sha256,
+        bundle.files[0].sha256,
         "1b48e21282963dfba2ffff3a4c331471242fe42fd0a51161e56df72085c445c9"
     );
-    let refs = bundle.media_refs();
-    let photo = &refs["00000003-PHOTO-2026-11-10-14-02-18.jpg"];
-    assert_eq!(photo.size, 10);
-    assert_eq!(photo.content_type, "image/jpeg");
-    assert_eq!(photo.object_key, format!("media/{}", photo.sha256));
 }
 
 #[test]
@@ -59,10 +58,40 @@ fn android_chat_name_gives_the_title() {
     ]);
     let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
     assert_eq!(
-        bundle.title_name("export.zip"),
+        bundle.chats[0].title_name("export.zip"),
         "WhatsApp Chat with Bob.txt"
     );
-    assert_eq!(bundle.media.len(), 1);
+    assert_eq!(bundle.files.len(), 1);
+}
+
+#[test]
+fn every_chat_text_is_found_and_a_folder_can_name_one() {
+    let bytes = make_zip(&[
+        ("_chat.txt", CHAT),
+        (
+            "WhatsApp Chat with Bob.txt",
+            b"29/12/2025, 22:30 - Bob: hi\n",
+        ),
+        ("WhatsApp Chat - Desk/_chat.txt", CHAT),
+        ("older/_chat.txt", CHAT),
+        ("notes.txt", b"a document"),
+    ]);
+    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    let titles: Vec<_> = bundle
+        .chats
+        .iter()
+        .map(|chat| chat.title_name("export.zip"))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "export.zip",
+            "WhatsApp Chat with Bob.txt",
+            "WhatsApp Chat - Desk",
+            "export.zip"
+        ]
+    );
+    assert_eq!(bundle.files.len(), 1, "notes.txt is a document");
 }
 
 #[test]
@@ -115,7 +144,7 @@ fn refuses_archives_over_the_total_size() {
         max_total_bytes: 10_000,
         ..ZipLimits::default()
     };
-    assert_eq!(read_zip(&bytes, &roomy).unwrap().media.len(), 2);
+    assert_eq!(read_zip(&bytes, &roomy).unwrap().files.len(), 2);
 }
 
 #[test]
@@ -154,4 +183,93 @@ fn reports_garbage_and_missing_chat_clearly() {
         read_zip(&bytes, &ZipLimits::default()),
         Err(ZipError::NotUtf8(name)) if name == "_chat.txt"
     ));
+
+    // Beside a chat text that reads, one that does not is kept as a file.
+    let bytes = make_zip(&[("_chat.txt", CHAT), ("sub/_chat.txt", b"\xff\xfe")]);
+    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    assert_eq!(bundle.chats.len(), 1);
+    assert_eq!(bundle.not_utf8, ["sub/_chat.txt"]);
+    assert_eq!(bundle.files[0].path, "sub/_chat.txt");
+}
+
+/// A zip whose entries are written under the names given, then renamed in
+/// place (local and central headers) by `renames`: the zip writer refuses
+/// repeated names, an attacker's tool does not. Each pair must have names
+/// of one length that occur nowhere else in the archive.
+fn zip_renamed(entries: &[(&str, &[u8])], renames: &[(&str, &str)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in entries {
+        writer.start_file(*name, stored).unwrap();
+        writer.write_all(data).unwrap();
+    }
+    let mut bytes = writer.finish().unwrap().into_inner();
+    for (from, to) in renames {
+        assert_eq!(from.len(), to.len());
+        let mut at = 0;
+        let mut found = 0;
+        while let Some(i) = bytes[at..]
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+        {
+            bytes[at + i..at + i + to.len()].copy_from_slice(to.as_bytes());
+            at += i + to.len();
+            found += 1;
+        }
+        assert_eq!(found, 2, "{from}: one local and one central header");
+    }
+    bytes
+}
+
+#[test]
+fn refuses_repeated_entry_names() {
+    let bytes = zip_renamed(
+        &[
+            ("_chat.txt", CHAT),
+            ("IMG-1.jpg", b"one"),
+            ("IMG-2.jpg", b"two"),
+        ],
+        &[("IMG-2.jpg", "IMG-1.jpg")],
+    );
+    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("IMG-1.jpg"), "{err}");
+    assert!(err.to_string().contains("more than once"), "{err}");
+
+    let bytes = zip_renamed(
+        &[("_chat.txt", CHAT), ("_chat.tx2", CHAT)],
+        &[("_chat.tx2", "_chat.txt")],
+    );
+    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("_chat.txt"), "{err}");
+}
+
+#[test]
+fn the_entry_limit_counts_entries_not_names() {
+    let names: Vec<String> = (0..21).map(|i| format!("f{i:02}.bin")).collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![("_chat.txt", CHAT)];
+    entries.extend(names.iter().map(|n| (n.as_str(), &b"x"[..])));
+    let renames: Vec<(&str, &str)> = names[1..].iter().map(|n| (n.as_str(), "f00.bin")).collect();
+    let bytes = zip_renamed(&entries, &renames);
+    let limits = ZipLimits {
+        max_entries: 10,
+        ..ZipLimits::default()
+    };
+    match read_zip(&bytes, &limits) {
+        Err(ZipError::TooManyEntries { count, limit }) => assert_eq!((count, limit), (22, 10)),
+        other => panic!("expected TooManyEntries, got {other:?}"),
+    }
+}
+
+#[test]
+fn refuses_entries_that_share_compressed_data() {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default();
+    writer.start_file("_chat.txt", options).unwrap();
+    writer.write_all(CHAT).unwrap();
+    writer.start_file("IMG-1.jpg", options).unwrap();
+    writer.write_all(b"a photo").unwrap();
+    writer.shallow_copy_file("IMG-1.jpg", "IMG-2.jpg").unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("share"), "{err}");
 }

@@ -2,14 +2,17 @@
 //! keep with the collect stage.
 //!
 //! A source reads what it is given (export files dropped by an
-//! administrator, webhook bodies, the WeCom archive) and hands collect
-//! [`Batch`]es: items as JSON lines, the originals they were read from and
-//! their media. Collect ([`crate::collect`]) is the one loop over every
-//! configured source: it stores a batch's media, originals and lines
-//! create-only, and only then its checkpoint. A source never writes to the
-//! archive itself, and never keeps its own checkpoints: collect owns them
-//! (`collected/<source>/<position>`) and shows them to the source as
-//! [`Checkpoints`] when a pull starts.
+//! administrator, webhook bodies, the WeCom archive) and hands collect what
+//! it pulled ([`Pulled`]): first the originals it is about to read, so that
+//! they are in the archive whatever the reading does (fails, panics, runs
+//! out of time); then either a [`Batch`] (items as JSON lines and their
+//! media) or, when the originals cannot be read, a [`Refused`] unit with
+//! the reason. Collect ([`crate::collect`]) is the one loop over every
+//! configured source: it stores originals, a batch's media and lines or a
+//! refusal's record create-only, and only then the checkpoint. A source
+//! never writes to the archive itself, and never keeps its own checkpoints:
+//! collect owns them (`collected/<source>/<position>`) and shows them to
+//! the source as [`Checkpoints`] when a pull starts.
 //!
 //! Adding a source: a folder under `sources/` (declared with `pub mod`
 //! here) with a type that implements [`Source`], its settings as one field
@@ -21,6 +24,7 @@
 pub mod whatsapp_export;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
@@ -29,11 +33,13 @@ use crate::store::StoreError;
 
 /// A place items come from.
 ///
-/// Collect calls [`Source::next_batch`] until it answers `None`, storing
-/// each batch (media, originals, lines) and then its checkpoint before it
-/// asks for the next. A source that fails half-way is asked again on the
-/// next run from the same checkpoints, so it must be able to produce the
-/// same batch again.
+/// Collect calls [`Source::pull`] until it answers `None`. It stores
+/// [`Pulled::Originals`] at once; it stores a [`Pulled::Batch`] (media,
+/// lines) or a [`Pulled::Refused`] (its record) and then its checkpoint,
+/// and tells the source with [`Source::checkpointed`], before it asks for
+/// more. A source that fails half-way is asked again on the next run from
+/// the same checkpoints, so it must be able to produce the same batch (or
+/// refusal) again.
 ///
 /// **The batch-id contract.** A batch's id ([`Batch::id`]) is derived from
 /// the batch's content (a hash of the file it was read from) or from its
@@ -46,20 +52,60 @@ pub trait Source: Send {
     /// name in the report (`whatsapp-export`).
     fn name(&self) -> &str;
 
-    /// The next batch not yet collected, or `None` when there is nothing
-    /// more now.
+    /// What comes next: the originals of a unit not yet collected, then
+    /// its batch or its refusal; `None` when there is nothing more now.
     ///
-    /// What the source cannot read (a file that is no export, a payload
-    /// that does not parse) goes into the report with its reason, and the
-    /// pull goes on. Only a store that cannot be read ends it.
-    fn next_batch<'a>(
+    /// What the source has but cannot read (a file that is no export, a
+    /// payload that does not parse) is [`Pulled::Refused`], after its
+    /// originals, so that it is kept in the archive with its reason; what
+    /// it cannot even get (an object that vanished) goes into the report.
+    /// Either way the pull goes on. Only a store that cannot be read ends
+    /// it.
+    fn pull<'a>(
         &'a mut self,
         checkpoints: &'a Checkpoints,
         report: &'a mut Report,
-    ) -> BoxFuture<'a, Result<Option<Batch>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>>;
+
+    /// Collect stored the checkpoint at `position`: the batch or refusal
+    /// pulled last is in the archive for good. A source whose inputs can
+    /// be let go of then says so where they come from (the export drops
+    /// mark the drop collected in the drop store); a problem doing it goes
+    /// into the report. Does nothing unless the source needs it.
+    fn checkpointed<'a>(
+        &'a mut self,
+        position: &'a str,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (position, report);
+        Box::pin(std::future::ready(()))
+    }
 }
 
-/// One batch of items, ready to be stored.
+/// What a source hands collect (see [`Source::pull`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulled {
+    /// Originals to keep before the source reads them: collect stores them
+    /// beside the batch they are read into (`raw/<source>/<day>/<id>/`).
+    Originals(Originals),
+    /// A batch read from the originals handed over before.
+    Batch(Batch),
+    /// A unit that cannot be read: collect stores its record under
+    /// `failed/drops/` and checkpoints it like a batch.
+    Refused(Refused),
+}
+
+/// The originals of one unit, handed over before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Originals {
+    /// The id of the batch they are read into (or of its refusal).
+    pub id: String,
+    /// The files.
+    pub originals: Vec<Original>,
+}
+
+/// One batch of items, ready to be stored. Its originals, if any, were
+/// handed over before it ([`Pulled::Originals`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// The batch id (see the contract on [`Source`]); names
@@ -76,19 +122,40 @@ pub struct Batch {
     pub lines: Vec<u8>,
     /// How many items `lines` holds.
     pub items: u64,
-    /// The originals the batch was read from, kept beside it.
-    pub originals: Vec<Original>,
     /// Attachments the items refer to, stored under `media/<sha256>`.
     pub media: Vec<Media>,
+}
+
+/// A unit the source could not read: its originals are kept (handed over
+/// before it), and collect records why under `failed/drops/<id>.json`.
+///
+/// It is checkpointed like a batch, so it is refused once, not on every
+/// run: the same bytes would be refused again for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The id it would have had as a batch (the batch-id contract holds).
+    pub id: String,
+    /// The checkpoint it completes.
+    pub position: String,
+    /// Where it came from (a drop's key).
+    pub origin: String,
+    /// The employee it was dropped for, when the origin names one.
+    pub custodian: Option<String>,
+    /// The name of the original it was (handed over under this name).
+    pub file_name: String,
+    /// Why it cannot be read; names, never content.
+    pub reason: String,
 }
 
 /// A file a batch was read from, kept as it was received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Original {
-    /// Its name (a plain file name, no `/`).
+    /// Its name: a file name, stored as one key segment (see
+    /// [`crate::layout::RawBatch::original_key`]).
     pub name: String,
-    /// Its bytes.
-    pub bytes: Vec<u8>,
+    /// Its bytes, shared with the source that reads them after collect
+    /// stored them.
+    pub bytes: Arc<[u8]>,
 }
 
 /// An attachment, stored under its content's SHA-256.

@@ -1,14 +1,29 @@
 //! A local directory as an object store: each key is a file path under the root.
+//!
+//! A listing walks the directory without following symbolic links. Every
+//! regular file with a UTF-8 name is an object, dot-files included (an S3
+//! bucket lists them too); a link, a name that is not UTF-8 or anything
+//! else that is no regular file is listed as [`Unlisted`], for the reader
+//! to report. Only the files the store and the `archiver` command write
+//! themselves stay out of every listing: a write's temporary file and the
+//! run lock `<root>/.lock`.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Created, ObjectStore, StoreError, check_key};
+use super::{Created, Listing, ObjectStore, StoreError, Unlisted, check_key, check_read_key};
 
-/// Name prefix of files being written; listings skip them (and every other
-/// dot-file).
+/// Name prefix of files being written, followed by [`TMP_RANDOM`] random
+/// letters and digits; listings leave them out.
 const TMP_PREFIX: &str = ".tmp-";
+
+/// Random characters after [`TMP_PREFIX`] in a temporary file's name.
+const TMP_RANDOM: usize = 6;
+
+/// The run lock the `archiver` command holds at the root of a store.
+const LOCK_FILE: &str = ".lock";
 
 /// An object store rooted at a local directory, with the S3 key layout.
 ///
@@ -48,6 +63,11 @@ impl LocalDir {
         check_key(key)?;
         Ok(self.root.join(key))
     }
+
+    fn read_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_read_key(key)?;
+        Ok(self.root.join(key))
+    }
 }
 
 fn io_err(key: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -62,6 +82,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<Created> {
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
+        .rand_bytes(TMP_RANDOM)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_data()?;
@@ -106,7 +127,27 @@ fn sweep_into(root: &Path, dir: &Path, removed: &mut usize) -> Result<(), StoreE
     Ok(())
 }
 
-fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
+/// Whether a file is the store's own: a write's temporary file anywhere,
+/// the run lock at the root.
+fn is_own_file(name: &OsStr, at_root: bool) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    let temporary = name.strip_prefix(TMP_PREFIX).is_some_and(|random| {
+        random.len() == TMP_RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    temporary || (at_root && name == LOCK_FILE)
+}
+
+/// Whether anything under the directory `dir_key` (a key prefix ending in
+/// `/`, empty for the root) can start with `prefix`.
+fn may_hold(dir_key: &str, prefix: &str) -> bool {
+    dir_key.starts_with(prefix) || prefix.starts_with(dir_key)
+}
+
+/// Walks `dir` (whose keys start with `dir_key`) for what starts with
+/// `prefix`, without following links.
+fn scan_into(dir: &Path, dir_key: &str, prefix: &str, out: &mut Listing) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -115,26 +156,32 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        // Dot-files are ours (temporary files, the run lock), not objects.
-        if name.to_string_lossy().starts_with('.') {
+        if is_own_file(&name, dir_key.is_empty()) {
             continue;
         }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            list_into(root, &path, prefix, out)?;
-        } else {
-            let rel = path.strip_prefix(root).expect("walked under root");
-            let key = rel
-                .components()
-                // A name that is not UTF-8 is listed lossily: reading it
-                // then fails with an error naming it, rather than it being
-                // skipped without a word.
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            if key.starts_with(prefix) {
-                out.push(key);
+        let kind = entry.file_type()?;
+        let Some(utf8) = name.to_str() else {
+            let shown = format!("{dir_key}{}", name.to_string_lossy());
+            if may_hold(&shown, prefix) {
+                out.unlisted.push(Unlisted::NotUtf8(shown));
             }
+            continue;
+        };
+        let key = format!("{dir_key}{utf8}");
+        if kind.is_dir() {
+            let dir_key = format!("{key}/");
+            if may_hold(&dir_key, prefix) {
+                scan_into(&entry.path(), &dir_key, prefix, out)?;
+            }
+            continue;
+        }
+        if !key.starts_with(prefix) {
+            continue;
+        }
+        match kind {
+            kind if kind.is_file() => out.keys.push(key),
+            kind if kind.is_symlink() => out.unlisted.push(Unlisted::Symlink(key)),
+            _ => out.unlisted.push(Unlisted::NotAFile(key)),
         }
     }
     Ok(())
@@ -142,7 +189,7 @@ fn list_into(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> io
 
 impl ObjectStore for LocalDir {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path(key)?;
+        let path = self.read_path(key)?;
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -161,16 +208,26 @@ impl ObjectStore for LocalDir {
             .map_err(io_err(key))
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// Nothing to mark: a local directory expires nothing (the key is
+    /// still checked).
+    async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
+        self.read_path(key).map(drop)
+    }
+
+    async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         // Walk only the directory part of the prefix.
         let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
-        if !dir_part.is_empty() {
-            check_key(dir_part)?;
-        }
-        let mut out = Vec::new();
-        list_into(&self.root, &self.root.join(dir_part), prefix, &mut out)
-            .map_err(io_err(prefix))?;
-        out.sort();
+        let dir_key = match dir_part {
+            "" => String::new(),
+            dir => {
+                check_read_key(dir)?;
+                format!("{dir}/")
+            }
+        };
+        let mut out = Listing::default();
+        scan_into(&self.root.join(dir_part), &dir_key, prefix, &mut out).map_err(io_err(prefix))?;
+        out.keys.sort();
+        out.unlisted.sort();
         Ok(out)
     }
 }

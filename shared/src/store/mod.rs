@@ -4,6 +4,12 @@
 //! Keys use the same layout everywhere (every key is built in
 //! [`crate::layout`]), so a local directory and an S3 bucket hold the same
 //! tree.
+//!
+//! A store filled by others (the drops: a synced folder, a bucket people
+//! upload to) can hold things that are no object: a symbolic link, a name
+//! that is not UTF-8. [`ObjectStore::scan`] lists them beside the objects,
+//! so that whoever reads such a store can report them instead of passing
+//! over them in silence.
 
 mod local;
 mod s3;
@@ -20,7 +26,7 @@ pub enum StoreError {
     #[error("invalid object key {0:?}")]
     InvalidKey(String),
     /// Reading or writing failed.
-    #[error("object {key}: {source}")]
+    #[error("object {}: {source}", crate::escape::escaped(.key))]
     Io {
         /// The object key.
         key: String,
@@ -29,10 +35,10 @@ pub enum StoreError {
     },
     /// An object that must exist does not (e.g. the raw batch a
     /// notification names).
-    #[error("object {0} not found")]
+    #[error("object {} not found", crate::escape::escaped(.0))]
     Missing(String),
     /// A remote store (S3) refused or failed.
-    #[error("object {key}: {reason}")]
+    #[error("object {}: {reason}", crate::escape::escaped(.key))]
     Remote {
         /// The object key (or the prefix listed).
         key: String,
@@ -50,9 +56,44 @@ pub enum Created {
     Exists,
 }
 
+/// The object tag that marks a drop collected ([`ObjectStore::mark_collected`]),
+/// with the value [`COLLECTED_TAG_VALUE`]: the drop bucket's lifecycle
+/// expires only objects that carry it.
+pub const COLLECTED_TAG: &str = "archiver-collected";
+
+/// The value of [`COLLECTED_TAG`] on a collected drop.
+pub const COLLECTED_TAG_VALUE: &str = "true";
+
+/// What listing a prefix found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The objects' keys, sorted.
+    pub keys: Vec<String>,
+    /// What is under the prefix but is no object, sorted by name.
+    pub unlisted: Vec<Unlisted>,
+}
+
+/// Something under a listed prefix that is no object (only a local
+/// directory has them: S3 holds objects only).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum Unlisted {
+    /// A name that is not UTF-8, so no key can name it; shown with U+FFFD
+    /// for the bytes that are not.
+    #[error("{}: the name is not UTF-8, so it cannot be read as an object", crate::escape::escaped(.0))]
+    NotUtf8(String),
+    /// A symbolic link: links are not followed.
+    #[error("{}: a symbolic link, not followed", crate::escape::escaped(.0))]
+    Symlink(String),
+    /// A socket, a pipe, a device.
+    #[error("{}: not a regular file", crate::escape::escaped(.0))]
+    NotAFile(String),
+}
+
 /// A flat key -> bytes store with create-only writes.
 pub trait ObjectStore: Send + Sync {
-    /// Reads an object; `None` when there is none under the key.
+    /// Reads an object; `None` when there is none under the key. A key
+    /// read may hold control characters (a drop's name can), a key written
+    /// may not.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
     /// Writes an object only if the key is free (S3 `If-None-Match: *`).
@@ -62,15 +103,43 @@ pub trait ObjectStore: Send + Sync {
         bytes: &[u8],
     ) -> impl Future<Output = Result<Created, StoreError>> + Send;
 
-    /// Lists the keys that start with `prefix`, sorted.
-    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Marks an object (a drop) collected: it is in the archive, read or
+    /// refused, so the store may let it go. S3 tags it
+    /// [`COLLECTED_TAG`]`=`[`COLLECTED_TAG_VALUE`], keeping its other tags,
+    /// for the drop bucket's lifecycle rule; a local directory has no
+    /// expiry and does nothing. Marking a marked object again changes
+    /// nothing.
+    fn mark_collected(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Lists the objects whose keys start with `prefix`, and what else is
+    /// there ([`Listing::unlisted`]).
+    fn scan(&self, prefix: &str) -> impl Future<Output = Result<Listing, StoreError>> + Send;
+
+    /// Lists the keys that start with `prefix`, sorted: [`ObjectStore::scan`]
+    /// without what is no object. For the archive store, which only the
+    /// pipeline writes; read a store others fill with `scan`.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        async move { Ok(self.scan(prefix).await?.keys) }
+    }
 }
 
-/// Checks that a key is a relative path of plain segments.
+/// Checks that a key to write is a relative path of plain segments, with
+/// no control characters.
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    check_read_key(key)?;
+    if key.chars().any(char::is_control) {
+        return Err(StoreError::InvalidKey(key.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks that a key to read is a relative path of plain segments. Unlike
+/// a key written, it may hold control characters other than NUL: a file
+/// dropped as `a\nb.txt` is listed under that key and must be readable.
+pub(crate) fn check_read_key(key: &str) -> Result<(), StoreError> {
     let bad = key.is_empty()
         || key.starts_with('/')
-        || key.chars().any(|c| c.is_control() || c == '\\')
+        || key.contains(['\\', '\0'])
         || key
             .split('/')
             .any(|seg| seg.is_empty() || seg == "." || seg == "..");

@@ -4,7 +4,12 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{Created, ObjectStore, StoreError, check_key};
+use aws_sdk_s3::types::{Tag, Tagging};
+
+use super::{
+    COLLECTED_TAG, COLLECTED_TAG_VALUE, Created, Listing, ObjectStore, StoreError, check_key,
+    check_read_key,
+};
 
 /// Attempts of a create-only write that S3 answers 409 (another conditional
 /// write to the same key was in flight).
@@ -53,7 +58,7 @@ where
 
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_key(key)?;
+        check_read_key(key)?;
         let response = self
             .client
             .get_object()
@@ -106,7 +111,55 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// Reads the object's tags and, unless it is marked already, writes them
+    /// back with [`COLLECTED_TAG`] (`GetObjectTagging`, `PutObjectTagging`;
+    /// a put replaces the whole set, so the other tags are written too).
+    async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
+        check_read_key(key)?;
+        let current = self
+            .client
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| remote(key, e))?;
+        let mut tags = current.tag_set().to_vec();
+        if tags
+            .iter()
+            .any(|tag| tag.key() == COLLECTED_TAG && tag.value() == COLLECTED_TAG_VALUE)
+        {
+            return Ok(());
+        }
+        tags.retain(|tag| tag.key() != COLLECTED_TAG);
+        let invalid = |e: aws_sdk_s3::error::BuildError| StoreError::Remote {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        };
+        let marked = Tag::builder()
+            .key(COLLECTED_TAG)
+            .value(COLLECTED_TAG_VALUE)
+            .build()
+            .map_err(invalid)?;
+        tags.push(marked);
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tags))
+            .build()
+            .map_err(invalid)?;
+        self.client
+            .put_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| remote(key, e))?;
+        Ok(())
+    }
+
+    /// Lists the bucket's objects; a bucket holds nothing else, so
+    /// [`Listing::unlisted`] stays empty.
+    async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -124,6 +177,9 @@ impl ObjectStore for S3Store {
             );
         }
         keys.sort_unstable();
-        Ok(keys)
+        Ok(Listing {
+            keys,
+            unlisted: Vec::new(),
+        })
     }
 }

@@ -1,17 +1,28 @@
-//! Reading an export `.zip` safely: the chat text and the media beside it.
+//! Reading an export `.zip` safely: the chat texts and the files beside
+//! them.
 //!
 //! Entry names that could escape a directory (`..`, absolute paths, drive
 //! letters, backslashes) are refused, as are archives over the configured
 //! bounds on entry count, total uncompressed size and compression ratio
 //! (zip bombs). Sizes are counted while decompressing, not taken from the
-//! archive's own headers, which can lie.
+//! archive's own headers, which can lie. The entry count is the central
+//! directory's, read before the archive is indexed: the zip reader keys
+//! entries by name, so repeated names would pass the bound and hide all but
+//! one entry. An archive that names an entry twice, or whose entries share
+//! compressed data, is refused for the same reason: what it holds depends
+//! on which reader reads it.
+//!
+//! Every entry is kept by its full path. A zip may hold several chat texts
+//! (`_chat.txt`, `WhatsApp Chat with Bob.txt`, one in a folder): each is
+//! read; the other files are the media the messages refer to by base name
+//! (see `open`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::{Cursor, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::{MediaRef, content_type};
+use super::conversation;
 
 /// Bounds applied to every export zip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +54,8 @@ pub enum ZipError {
     /// An entry name could write outside the extraction directory.
     #[error("unsafe entry name {0:?} (absolute path, drive letter or `..`)")]
     UnsafeName(String),
-    /// More entries than allowed.
+    /// More entries than allowed (counted in the central directory, with
+    /// repeated names).
     #[error("{count} entries, more than the limit of {limit}")]
     TooManyEntries {
         /// Entries in the archive.
@@ -65,77 +77,122 @@ pub enum ZipError {
         /// The configured ratio.
         limit: u64,
     },
+    /// Two entries have one name: readers disagree on which one it holds.
+    #[error("entry {0:?} is in the archive more than once")]
+    RepeatedName(String),
+    /// Entries overlap: their headers or compressed data share bytes.
+    #[error("entries share compressed data (overlapping entries)")]
+    SharedData,
     /// No chat text (`_chat.txt` or `WhatsApp Chat ….txt`) in the archive.
     #[error("no chat text file (_chat.txt or a single .txt) in the archive")]
     NoChat,
-    /// The chat text is not UTF-8.
+    /// No chat text is UTF-8.
     #[error("chat text {0:?} is not UTF-8")]
     NotUtf8(String),
 }
 
-/// A media file from the archive.
+/// A file from the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaFile {
-    /// The file name as the chat refers to it (the entry's base name).
-    pub name: String,
+    /// The entry's full path in the archive.
+    pub path: String,
     /// The content.
     pub bytes: Vec<u8>,
     /// SHA-256 of the content, hex.
     pub sha256: String,
 }
 
-/// The contents of an export zip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportBundle {
-    /// The chat text entry's base name.
-    pub chat_name: String,
-    /// The chat text.
-    pub chat_text: String,
-    /// Every other file, in archive order.
-    pub media: Vec<MediaFile>,
-}
-
-impl ExportBundle {
-    /// The name that gives the chat its title: the text entry's own name
-    /// (`WhatsApp Chat with Bob.txt`), or the zip's name when the entry is
-    /// iOS's anonymous `_chat.txt`.
-    pub fn title_name<'a>(&'a self, zip_name: &'a str) -> &'a str {
-        match self.chat_name.as_str() {
-            "_chat.txt" => zip_name,
-            name => name,
+impl MediaFile {
+    /// A file of `bytes` at `path`.
+    pub fn new(path: String, bytes: Vec<u8>) -> Self {
+        MediaFile {
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            path,
+            bytes,
         }
     }
 
-    /// The media files as the chat parser links them, by file name, with
-    /// their archive keys (`media/<sha256>`).
-    pub fn media_refs(&self) -> HashMap<String, MediaRef> {
-        self.media
-            .iter()
-            .map(|file| {
-                let media = MediaRef {
-                    size: file.bytes.len() as u64,
-                    sha256: file.sha256.clone(),
-                    content_type: content_type(&file.name).to_owned(),
-                    object_key: crate::layout::media_key(&file.sha256),
-                };
-                (file.name.clone(), media)
-            })
-            .collect()
+    /// The file name as a message refers to it: the path's last segment.
+    pub fn name(&self) -> &str {
+        base_name(&self.path)
     }
+
+    /// The folder the file is in (empty at the top).
+    pub fn folder(&self) -> &str {
+        folder(&self.path)
+    }
+}
+
+/// A chat text from the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatText {
+    /// The entry's full path in the archive.
+    pub path: String,
+    /// The text.
+    pub text: String,
+}
+
+impl ChatText {
+    /// The name that gives the chat its title: the entry's own name
+    /// (`WhatsApp Chat with Bob.txt`); for iOS's anonymous `_chat.txt`, the
+    /// folder it is in when that is named like an export, else the zip's.
+    pub fn title_name<'a>(&'a self, zip_name: &'a str) -> &'a str {
+        let name = base_name(&self.path);
+        if name != "_chat.txt" {
+            return name;
+        }
+        let folder = base_name(folder(&self.path));
+        match conversation::title(folder) {
+            Some(_) => folder,
+            None => zip_name,
+        }
+    }
+
+    /// The folder the chat text is in (empty at the top).
+    pub fn folder(&self) -> &str {
+        folder(&self.path)
+    }
+}
+
+/// The contents of an export zip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportBundle {
+    /// The chat texts, in archive order; at least one.
+    pub chats: Vec<ChatText>,
+    /// Every other file, in archive order, with the chat texts that are not
+    /// UTF-8 (see [`ExportBundle::not_utf8`]).
+    pub files: Vec<MediaFile>,
+    /// The paths of chat texts that are not UTF-8, kept in `files`.
+    pub not_utf8: Vec<String>,
 }
 
 /// Opens an export zip, checking every bound before trusting any entry.
 pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipError> {
+    let names = central_names(bytes, limits)?;
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ZipError::Malformed(e.to_string()))?;
-    if archive.len() > limits.max_entries {
+    let count = names.as_ref().map_or(archive.len(), Vec::len);
+    if count > limits.max_entries {
         return Err(ZipError::TooManyEntries {
-            count: archive.len(),
+            count,
             limit: limits.max_entries,
         });
     }
+    if archive.has_duplicate_names() {
+        let repeated = names
+            .as_deref()
+            .and_then(first_repeated)
+            .unwrap_or_else(|| "?".to_owned());
+        return Err(ZipError::RepeatedName(repeated));
+    }
+    let overlapping = archive
+        .has_overlapping_entries()
+        .map_err(|e| ZipError::Malformed(e.to_string()))?;
+    if overlapping {
+        return Err(ZipError::SharedData);
+    }
     let mut total = 0u64;
-    let mut files = Vec::new();
+    let mut entries = Vec::new();
     for index in 0..archive.len() {
         let mut entry = archive
             .by_index(index)
@@ -173,23 +230,116 @@ pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipErr
             });
         }
         total += len;
-        files.push((base_name(&name).to_owned(), content));
+        entries.push((name, content));
     }
-    let (chat_name, chat) = files.remove(chat_index(&files)?);
-    let chat_text = String::from_utf8(chat).map_err(|_| ZipError::NotUtf8(chat_name.clone()))?;
-    let media = files
-        .into_iter()
-        .map(|(name, bytes)| MediaFile {
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            name,
-            bytes,
-        })
-        .collect();
-    Ok(ExportBundle {
-        chat_name,
-        chat_text,
-        media,
-    })
+    let chats = chat_indexes(&entries)?;
+    let mut bundle = ExportBundle {
+        chats: Vec::new(),
+        files: Vec::new(),
+        not_utf8: Vec::new(),
+    };
+    for (index, (path, bytes)) in entries.into_iter().enumerate() {
+        if !chats.contains(&index) {
+            bundle.files.push(MediaFile::new(path, bytes));
+            continue;
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => bundle.chats.push(ChatText { path, text }),
+            Err(e) => {
+                bundle.not_utf8.push(path.clone());
+                bundle.files.push(MediaFile::new(path, e.into_bytes()));
+            }
+        }
+    }
+    if bundle.chats.is_empty() {
+        return Err(ZipError::NotUtf8(bundle.not_utf8.swap_remove(0)));
+    }
+    Ok(bundle)
+}
+
+/// The names of the central directory's entries, repeated names included,
+/// as the end-of-central-directory record declares them; an archive
+/// declaring more entries than the limit is refused before anything is
+/// read. `None` when the directory is not where the record says (prepended
+/// data, a damaged archive): the zip reader then decides.
+fn central_names<'b>(
+    bytes: &'b [u8],
+    limits: &ZipLimits,
+) -> Result<Option<Vec<&'b [u8]>>, ZipError> {
+    let Some((count, start)) = central_directory(bytes) else {
+        return Ok(None);
+    };
+    if count > limits.max_entries as u64 {
+        return Err(ZipError::TooManyEntries {
+            count: usize::try_from(count).unwrap_or(usize::MAX),
+            limit: limits.max_entries,
+        });
+    }
+    let mut names = Vec::with_capacity(count as usize);
+    let mut at = start;
+    for _ in 0..count {
+        let header = bytes
+            .get(at..at + 46)
+            .filter(|h| h.starts_with(b"PK\x01\x02"));
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let field =
+            |offset: usize| usize::from(u16::from_le_bytes([header[offset], header[offset + 1]]));
+        let (name_len, extra_len, comment_len) = (field(28), field(30), field(32));
+        let Some(name) = bytes.get(at + 46..at + 46 + name_len) else {
+            return Ok(None);
+        };
+        names.push(name);
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(Some(names))
+}
+
+/// The entry count and the offset of the central directory, from the last
+/// end-of-central-directory record (and its ZIP64 form when the record
+/// says so). The directory is taken to end where the record starts.
+fn central_directory(bytes: &[u8]) -> Option<(u64, usize)> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let last = bytes.len().checked_sub(22)?;
+    let first = last.saturating_sub(u16::MAX as usize);
+    let eocd = (first..=last)
+        .rev()
+        .find(|&i| bytes[i..].starts_with(EOCD))?;
+    let u16_at = |i: usize| u64::from(u16::from_le_bytes([bytes[i], bytes[i + 1]]));
+    let u32_at = |i: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[i..i + 4].try_into().expect("4 bytes"),
+        ))
+    };
+    let (mut count, mut size, mut end) = (u16_at(eocd + 10), u32_at(eocd + 12), eocd);
+    if count == 0xFFFF || size == 0xFFFF_FFFF {
+        let locator = eocd.checked_sub(20)?;
+        if !bytes[locator..].starts_with(b"PK\x06\x07") {
+            return None;
+        }
+        let record = usize::try_from(u64::from_le_bytes(
+            bytes.get(locator + 8..locator + 16)?.try_into().ok()?,
+        ))
+        .ok()?;
+        let zip64 = bytes.get(record..record + 56)?;
+        if !zip64.starts_with(b"PK\x06\x06") {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(zip64[i..i + 8].try_into().expect("8 bytes"));
+        (count, size, end) = (u64_at(32), u64_at(40), record);
+    }
+    let start = end.checked_sub(usize::try_from(size).ok()?)?;
+    Some((count, start))
+}
+
+/// The first name that is in `names` twice, for the report.
+fn first_repeated(names: &[&[u8]]) -> Option<String> {
+    let mut seen = HashSet::with_capacity(names.len());
+    names
+        .iter()
+        .find(|name| !seen.insert(**name))
+        .map(|name| String::from_utf8_lossy(name).into_owned())
 }
 
 fn check_name(name: &str) -> Result<(), ZipError> {
@@ -208,28 +358,44 @@ fn check_name(name: &str) -> Result<(), ZipError> {
     }
 }
 
-fn base_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The folder part of a path (empty at the top).
+fn folder(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(folder, _)| folder)
 }
 
 fn is_text(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".txt") && !name.starts_with("._")
 }
 
-/// `_chat.txt` wins; otherwise the one `.txt` whose name says it is a chat,
-/// otherwise the only `.txt`. Other `.txt` files are media (shared documents).
-fn chat_index(files: &[(String, Vec<u8>)]) -> Result<usize, ZipError> {
-    let named = |pred: &dyn Fn(&str) -> bool| files.iter().position(|(name, _)| pred(name));
-    let mut texts = files
-        .iter()
-        .enumerate()
-        .filter(|(_, (name, _))| is_text(name));
-    let only_text = match (texts.next(), texts.next()) {
-        (Some((index, _)), None) => Some(index),
-        _ => None,
-    };
-    named(&|name| name == "_chat.txt")
-        .or_else(|| named(&|name| is_text(name) && name.to_lowercase().contains("whatsapp")))
-        .or(only_text)
-        .ok_or(ZipError::NoChat)
+/// Whether an entry is named like a chat text: `_chat.txt`, or a `.txt`
+/// named like an export (`WhatsApp Chat with Bob.txt`, in any language the
+/// app writes, or any name with "whatsapp" in it).
+fn is_chat_name(path: &str) -> bool {
+    let name = base_name(path);
+    is_text(name)
+        && (name == "_chat.txt"
+            || conversation::title(name).is_some()
+            || name.to_lowercase().contains("whatsapp"))
+}
+
+/// The chat texts: every entry named like one; when none is, the only
+/// `.txt`. Other `.txt` files are media (shared documents).
+fn chat_indexes(entries: &[(String, Vec<u8>)]) -> Result<Vec<usize>, ZipError> {
+    let named: Vec<usize> = (0..entries.len())
+        .filter(|&i| is_chat_name(&entries[i].0))
+        .collect();
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    let texts: Vec<usize> = (0..entries.len())
+        .filter(|&i| is_text(base_name(&entries[i].0)))
+        .collect();
+    match texts.as_slice() {
+        [only] => Ok(vec![*only]),
+        _ => Err(ZipError::NoChat),
+    }
 }

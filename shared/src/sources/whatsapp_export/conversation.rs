@@ -1,5 +1,16 @@
 //! The chat an export belongs to: its title (from the file name), the
 //! custodian who exported it, and the parties of a direct chat.
+//!
+//! The file name is all an export says of its chat, and files get renamed
+//! on their way to the drop folder: a second download is `… (1).txt`, a
+//! synced folder keeps both as `… 2.zip`, a copy is `… copy.txt` or
+//! `… - Copy.txt`. Those suffixes are removed before the name gives the
+//! title and the chat's key, so that a renamed export is the same chat
+//! with the same item ids, not a second thread of duplicates. A bare
+//! number (` 2`) is only taken for a copy's from 2 to 99, and never at the
+//! end of a title that is a phone number (`+49 30 12345 67`); a chat whose
+//! real title ends in such a number (`Team 2`) shares its key with the
+//! chat without it (`Team`) for the same custodian.
 
 use std::borrow::Cow;
 
@@ -25,19 +36,82 @@ pub(super) fn base_name(file_name: &str) -> &str {
     file_name.rsplit(['/', '\\']).next().unwrap_or(file_name)
 }
 
-/// The chat's title, from a file name like `WhatsApp Chat with Bob.txt` or
-/// `WhatsApp Chat - Sales team.zip`; `None` for `_chat.txt` and other names.
-pub(super) fn title(file_name: &str) -> Option<&str> {
-    let name = base_name(file_name);
-    let stem = [".txt", ".zip", ".TXT", ".ZIP"]
+/// The extensions an export's name ends in.
+const EXTENSIONS: &[&str] = &[".txt", ".zip", ".TXT", ".ZIP"];
+
+/// A file name's stem and extension (empty when it is none of
+/// [`EXTENSIONS`]).
+fn split_extension(name: &str) -> (&str, &str) {
+    EXTENSIONS
         .iter()
-        .find_map(|ext| name.strip_suffix(ext))
-        .unwrap_or(name);
+        .find_map(|ext| Some((name.strip_suffix(ext)?, *ext)))
+        .unwrap_or((name, ""))
+}
+
+/// The chat's title, from a file name like `WhatsApp Chat with Bob.txt` or
+/// `WhatsApp Chat - Sales team.zip`, without a copy's suffix (`Bob (1)`,
+/// `Bob 2`, `Bob copy`, `Bob - Copy`); `None` for `_chat.txt` and other
+/// names.
+pub(super) fn title(file_name: &str) -> Option<&str> {
+    let (stem, _) = split_extension(base_name(file_name));
     let title = TITLE_PREFIXES
         .iter()
         .find_map(|prefix| stem.strip_prefix(prefix))?
         .trim();
+    let title = without_copy_suffix(title);
     (!title.is_empty()).then_some(title)
+}
+
+/// The key of a chat whose file name gives no title: the file's name
+/// without directories and without a copy's suffix (`chat (1).txt` is
+/// `chat.txt`).
+pub(super) fn untitled_key(file_name: &str) -> Cow<'_, str> {
+    let name = base_name(file_name);
+    let (stem, ext) = split_extension(name);
+    match without_copy_suffix(stem) {
+        same if same.len() == stem.len() => Cow::Borrowed(name),
+        stripped => Cow::Owned(format!("{stripped}{ext}")),
+    }
+}
+
+/// `name` without the suffixes copies and downloads add, however many.
+fn without_copy_suffix(name: &str) -> &str {
+    let mut name = name;
+    while let Some(shorter) = copy_suffix_removed(name) {
+        if shorter.trim().is_empty() {
+            break;
+        }
+        name = shorter;
+    }
+    name
+}
+
+/// `name` without one suffix of a copy: ` (N)`, ` - Copy`, ` copy`, or a
+/// bare ` N` from 2 to 99 after a name that is no phone number.
+fn copy_suffix_removed(name: &str) -> Option<&str> {
+    if let Some(rest) = name.strip_suffix(')') {
+        let (before, count) = rest.rsplit_once(" (")?;
+        return is_count(count).then_some(before);
+    }
+    if let Some(before) = name
+        .strip_suffix(" - Copy")
+        .or_else(|| name.strip_suffix(" copy"))
+    {
+        return Some(before);
+    }
+    let (before, count) = name.rsplit_once(' ')?;
+    let phone = before
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
+    let number: u8 = count.parse().ok().filter(|_| is_count(count))?;
+    ((2..=99).contains(&number) && !phone).then_some(before)
+}
+
+/// One to three ASCII digits, no leading zero: a copy's number.
+fn is_count(text: &str) -> bool {
+    (1..=3).contains(&text.len())
+        && !text.starts_with('0')
+        && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A digest identifying a chat of a custodian (`chat_key` is the title, else
@@ -182,6 +256,13 @@ mod tests {
         assert_eq!(title("Discussion WhatsApp avec Émile.zip"), Some("Émile"));
         assert_eq!(title("_chat.txt"), None);
         assert_eq!(title("WhatsApp Chat with .txt"), None);
+        assert_eq!(title("WhatsApp Chat with Bob (12).txt"), Some("Bob"));
+        assert_eq!(title("WhatsApp Chat with Bob 100.txt"), Some("Bob 100"));
+        assert_eq!(title("WhatsApp Chat with Bob 02.txt"), Some("Bob 02"));
+        assert_eq!(title("WhatsApp Chat with (1).txt"), Some("(1)"));
+        assert_eq!(untitled_key("x/chat.txt"), "chat.txt");
+        assert_eq!(untitled_key("chat copy 2.txt"), "chat.txt");
+        assert_eq!(untitled_key("_chat.txt"), "_chat.txt");
         assert_eq!(
             international_phone("+44 7700 900123").as_deref(),
             Some("+447700900123")

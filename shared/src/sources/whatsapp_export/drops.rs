@@ -7,15 +7,29 @@
 //! of the custodian and the file's bytes, so the same file dropped twice,
 //! or a re-run, collects nothing twice, and the same file dropped for two
 //! custodians makes two batches (their items differ).
+//!
+//! Every drop is kept: its bytes are handed to collect as an original
+//! before they are read, and a drop that cannot be read (no chat text, not
+//! UTF-8, an unsafe or oversized zip, a key that names no custodian) is
+//! refused with its reason rather than passed over. A refusal is
+//! checkpointed like a batch: the same bytes would be refused again for the
+//! same reason, so it is reported once. Once collect has checkpointed a
+//! drop, or finds it checkpointed by an earlier run, the drop is marked
+//! collected in the drop store ([`ObjectStore::mark_collected`]): the drop
+//! bucket expires only drops so marked. What is in the drop folder but is
+//! no object (a symbolic link, a name that is not UTF-8) and a drop gone
+//! before it could be read are errors in the report.
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::open::{OpenError, ReadError, ReadOptions, open};
+use super::open::{ExportSummary, OpenError, ReadError, ReadOptions, open};
 use super::{DateOrder, ZipLimits};
 use crate::item::SourceKind;
 use crate::report::Report;
-use crate::sources::{Batch, Checkpoints, Media, Original, Source};
+use crate::sources::{Batch, Checkpoints, Media, Original, Originals, Pulled, Refused, Source};
 use crate::store::{ObjectStore, StoreError};
 
 /// The prefix export files are dropped under.
@@ -39,6 +53,19 @@ pub struct ExportDrops<D> {
     opts: ExportOptions,
     /// The drops of the pull under way, not yet looked at.
     listed: Option<std::vec::IntoIter<String>>,
+    /// The drop whose original was handed over last: read next.
+    kept: Option<Kept>,
+    /// The position and key of the drop read or refused last: marked
+    /// collected once collect has checkpointed it.
+    handed: Option<(String, String)>,
+}
+
+/// A drop whose original collect is storing, to be read next.
+#[derive(Debug)]
+struct Kept {
+    drop_key: String,
+    id: String,
+    bytes: Arc<[u8]>,
 }
 
 impl<D: ObjectStore> ExportDrops<D> {
@@ -48,6 +75,8 @@ impl<D: ObjectStore> ExportDrops<D> {
             drops,
             opts,
             listed: None,
+            kept: None,
+            handed: None,
         }
     }
 
@@ -55,65 +84,115 @@ impl<D: ObjectStore> ExportDrops<D> {
         &mut self,
         checkpoints: &Checkpoints,
         report: &mut Report,
-    ) -> Result<Option<Batch>, StoreError> {
+    ) -> Result<Option<Pulled>, StoreError> {
+        if let Some(kept) = self.kept.take() {
+            return Ok(Some(self.read(kept, report)));
+        }
         if self.listed.is_none() {
-            self.listed = Some(self.drops.list(DROP_PREFIX).await?.into_iter());
+            let listing = self.drops.scan(DROP_PREFIX).await?;
+            // Not an object, so not a drop: never read, never archived.
+            for unlisted in listing.unlisted {
+                report.error(format!("drop folder: {unlisted}; not collected"));
+            }
+            self.listed = Some(listing.keys.into_iter());
         }
         let listed = self.listed.as_mut().expect("listed above");
         for drop_key in listed.by_ref() {
-            let Some((custodian, file_name)) = split_drop_key(&drop_key) else {
-                report.error(format!(
-                    "drop {drop_key}: expected {DROP_PREFIX}<custodian>/<file>"
-                ));
-                continue;
-            };
             let bytes = match self.drops.get(&drop_key).await {
                 Ok(Some(bytes)) => bytes,
-                Ok(None) => continue, // removed since the listing
+                Ok(None) => {
+                    report.error(format!(
+                        "drop {drop_key}: listed, but gone before it could be read; not collected"
+                    ));
+                    continue;
+                }
                 Err(e) => {
-                    report.error(format!("drop {drop_key}: cannot be read: {e}"));
+                    report.error(format!(
+                        "drop {drop_key}: cannot be read: {e}; not collected"
+                    ));
                     continue;
                 }
             };
-            let id = batch_id(custodian, &bytes);
-            if checkpoints.contains(&id) {
-                report.already_collected(SourceKind::WhatsappExport.as_str());
+            // An empty folder marker (the S3 console's "Create folder").
+            if drop_key.ends_with('/') && bytes.is_empty() {
                 continue;
             }
-            let opts = ReadOptions {
-                custodian,
-                tz: self.opts.tz,
-                date_order: self.opts.date_order,
-            };
-            let read = match read_drop(&bytes, file_name, &self.opts.zip_limits, &opts) {
-                Ok(read) => read,
-                Err(problem) => {
-                    report.error(format!("drop {drop_key}: {problem}"));
-                    continue;
-                }
-            };
-            if read.skipped_lines > 0 {
-                report.warning(format!(
-                    "drop {drop_key}: {} lines before the first message or under an impossible date were kept in the raw file only",
-                    read.skipped_lines
-                ));
+            let place = Place::of(&drop_key);
+            let id = batch_id(place.folder, &bytes);
+            if checkpoints.contains(&id) {
+                report.already_collected(SourceKind::WhatsappExport.as_str());
+                mark_collected(&self.drops, &drop_key, report).await;
+                continue;
             }
+            let bytes: Arc<[u8]> = bytes.into();
             let original = Original {
-                name: file_name.to_owned(),
-                bytes,
+                name: place.file.to_owned(),
+                bytes: Arc::clone(&bytes),
             };
-            return Ok(Some(Batch {
-                position: id.clone(),
+            self.kept = Some(Kept {
+                drop_key,
+                id: id.clone(),
+                bytes,
+            });
+            return Ok(Some(Pulled::Originals(Originals {
                 id,
-                origin: drop_key,
-                lines: read.lines,
-                items: read.items,
                 originals: vec![original],
-                media: read.media,
-            }));
+            })));
         }
         self.listed = None;
         Ok(None)
+    }
+
+    /// Reads a drop whose original collect has stored: its batch, or its
+    /// refusal.
+    fn read(&mut self, kept: Kept, report: &mut Report) -> Pulled {
+        let place = Place::of(&kept.drop_key);
+        self.handed = Some((kept.id.clone(), kept.drop_key.clone()));
+        let read = match place.custodian() {
+            None => Err(format!(
+                "not where exports are dropped ({DROP_PREFIX}<custodian>/<file>)"
+            )),
+            Some(custodian) => {
+                let opts = ReadOptions {
+                    custodian,
+                    tz: self.opts.tz,
+                    date_order: self.opts.date_order,
+                };
+                read_drop(&kept.bytes, place.file, &self.opts.zip_limits, &opts)
+                    .map_err(|problem| problem.to_string())
+            }
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(reason) => {
+                return Pulled::Refused(Refused {
+                    position: kept.id.clone(),
+                    id: kept.id,
+                    custodian: place.custodian().map(str::to_owned),
+                    file_name: place.file.to_owned(),
+                    origin: kept.drop_key,
+                    reason,
+                });
+            }
+        };
+        read.report(&kept.drop_key, report);
+        Pulled::Batch(Batch {
+            position: kept.id.clone(),
+            id: kept.id,
+            origin: kept.drop_key,
+            lines: read.lines,
+            items: read.summary.items,
+            media: read.media,
+        })
+    }
+
+    async fn checkpointed(&mut self, position: &str, report: &mut Report) {
+        match self.handed.take() {
+            Some((handed, drop_key)) if handed == position => {
+                mark_collected(&self.drops, &drop_key, report).await;
+            }
+            other => self.handed = other,
+        }
     }
 }
 
@@ -122,12 +201,31 @@ impl<D: ObjectStore> Source for ExportDrops<D> {
         SourceKind::WhatsappExport.as_str()
     }
 
-    fn next_batch<'a>(
+    fn pull<'a>(
         &'a mut self,
         checkpoints: &'a Checkpoints,
         report: &'a mut Report,
-    ) -> BoxFuture<'a, Result<Option<Batch>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
         Box::pin(self.next(checkpoints, report))
+    }
+
+    fn checkpointed<'a>(
+        &'a mut self,
+        position: &'a str,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(ExportDrops::checkpointed(self, position, report))
+    }
+}
+
+/// Marks a drop collected in the drop store; a failure is a warning (the
+/// drop is in the archive, and a later run, finding it collected, marks it
+/// again).
+async fn mark_collected<D: ObjectStore>(drops: &D, drop_key: &str, report: &mut Report) {
+    if let Err(e) = drops.mark_collected(drop_key).await {
+        report.warning(format!(
+            "drop {drop_key}: collected, but not marked collected in the drop store ({e}); a later run marks it"
+        ));
     }
 }
 
@@ -141,21 +239,82 @@ fn batch_id(custodian: &str, bytes: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// `drop/whatsapp-export/<custodian>/<file>` -> (custodian, file).
-fn split_drop_key(key: &str) -> Option<(&str, &str)> {
-    let rest = key.strip_prefix(DROP_PREFIX)?;
-    let (custodian, file) = rest.split_once('/')?;
-    let valid = !custodian.is_empty() && !file.is_empty() && !file.contains('/');
-    valid.then_some((custodian, file))
+/// Where a drop is: `drop/whatsapp-export/<folder>/<file>`.
+#[derive(Debug, Clone, Copy)]
+struct Place<'k> {
+    /// Between the prefix and the file: the custodian, when it is one
+    /// segment (empty for a file right under the prefix).
+    folder: &'k str,
+    /// The file's name.
+    file: &'k str,
+}
+
+impl<'k> Place<'k> {
+    fn of(drop_key: &'k str) -> Self {
+        let rest = drop_key.strip_prefix(DROP_PREFIX).unwrap_or(drop_key);
+        let (folder, file) = rest.rsplit_once('/').unwrap_or(("", rest));
+        Place { folder, file }
+    }
+
+    /// The custodian, when the drop is at `<custodian>/<file>`.
+    fn custodian(&self) -> Option<&'k str> {
+        (!self.folder.is_empty() && !self.folder.contains('/')).then_some(self.folder)
+    }
 }
 
 /// A drop read into JSON lines.
 struct Read {
     lines: Vec<u8>,
-    items: u64,
     media: Vec<Media>,
-    /// Lines that became no item (before the first header, impossible dates).
-    skipped_lines: u64,
+    summary: ExportSummary,
+}
+
+impl Read {
+    /// Lines that became no item (before the first header, impossible
+    /// dates), in every chat text.
+    fn skipped_lines(&self) -> u64 {
+        let chats = self.summary.chats.iter();
+        chats
+            .map(|chat| chat.rejected_headers + chat.unattributed_lines)
+            .sum()
+    }
+
+    /// Reports what the reading found in the drop: chat texts it could not
+    /// read, ambiguous file names, files no message refers to, lines kept
+    /// in the raw file only. Names, never content.
+    fn report(&self, drop_key: &str, report: &mut Report) {
+        let summary = &self.summary;
+        for chat in &summary.unread_chats {
+            report.error(format!(
+                "drop {drop_key}: chat text {} could not be read ({}); it is attached as a file of the export",
+                chat.path, chat.reason
+            ));
+        }
+        for ambiguous in &summary.ambiguous {
+            report.warning(format!(
+                "drop {drop_key}: file name {} matches {} entries ({}); linked to none, attached as files of the export",
+                ambiguous.name,
+                ambiguous.paths.len(),
+                ambiguous.paths.join(", ")
+            ));
+        }
+        if !summary.unreferenced.is_empty() {
+            let count = match summary.unreferenced.len() {
+                1 => "1 file".to_owned(),
+                n => format!("{n} files"),
+            };
+            report.warning(format!(
+                "drop {drop_key}: {count} in the export not referred to by any message, attached to one more item of the chat: {}",
+                summary.unreferenced.join(", ")
+            ));
+        }
+        let skipped = self.skipped_lines();
+        if skipped > 0 {
+            report.warning(format!(
+                "drop {drop_key}: {skipped} lines before the first message or under an impossible date were kept in the raw file only"
+            ));
+        }
+    }
 }
 
 /// Why a drop could not be read.
@@ -175,9 +334,9 @@ fn read_drop(
 ) -> Result<Read, DropError> {
     let export = open(bytes, file_name, limits)?;
     let out = Vec::with_capacity(export.text_len() * 2);
-    let (summary, lines) = export.write_items(opts, out)?;
-    let media = export
-        .into_files()
+    let written = export.write_items(opts, out)?;
+    let media = written
+        .files
         .into_iter()
         .map(|file| Media {
             sha256: file.sha256,
@@ -185,9 +344,8 @@ fn read_drop(
         })
         .collect();
     Ok(Read {
-        lines,
-        items: summary.items,
+        lines: written.out,
         media,
-        skipped_lines: summary.rejected_headers + summary.unattributed_lines,
+        summary: written.summary,
     })
 }

@@ -1,6 +1,7 @@
 //! Stable item ids for exported messages, which carry no id of their own.
 //!
-//! An id is derived from the custodian, the chat (title, else file name), the
+//! An id is derived from the custodian, the chat (title, else file name, both
+//! without a copy's suffix such as ` (1)`: see `conversation`), the
 //! UTC timestamp, the author, the cleaned text and the message's occurrence:
 //! how many earlier messages of the file have the same timestamp, author and
 //! text (see [`IdBase::derive`] for the exact encoding). Re-importing a file, or a later export of the same chat that

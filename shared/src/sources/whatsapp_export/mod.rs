@@ -45,9 +45,12 @@ mod open;
 mod people;
 mod text;
 
-pub use archive::{ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
+pub use archive::{ChatText, ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
 pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
-pub use open::{Export, Format, OpenError, ReadError, ReadOptions, open, open_as};
+pub use open::{
+    Ambiguous, Export, ExportSummary, Format, OpenError, ReadError, ReadOptions, UnreadChat,
+    Written, open, open_as,
+};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -56,7 +59,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::item::{
-    Conversation, ConversationKind, Item, Lent, Participant, Parties, Raw, SourceKind, Timestamp,
+    Attachment, Conversation, ConversationKind, Item, ItemId, ItemKind, Lent, Participant, Parties,
+    Raw, SourceKind, Timestamp,
 };
 use conversation::Custodian;
 use dates::{LocalClock, LocalTime, OrderStats};
@@ -245,10 +249,11 @@ impl<'a> Chat<'a> {
             conversation::complete_direct(&mut cast.people, title.as_deref(), &custodian);
             ConversationKind::Direct
         };
-        let chat_key = title
-            .as_deref()
-            .unwrap_or_else(|| conversation::base_name(ctx.file_name));
-        let chat_digest = conversation::chat_digest(&custodian, chat_key);
+        let chat_key = match title.as_deref() {
+            Some(title) => Cow::Borrowed(title),
+            None => conversation::untitled_key(ctx.file_name),
+        };
+        let chat_digest = conversation::chat_digest(&custodian, &chat_key);
         Ok(Chat {
             text,
             shape,
@@ -364,6 +369,76 @@ impl<'a> Chat<'a> {
             participants: conversation::labels(&self.cast.people),
             rejected_headers: rejected,
             unattributed_lines: self.unattributed_lines,
+        }
+    }
+}
+
+impl Chat<'_> {
+    /// The item that carries files of the export no message refers to (a
+    /// zip's orphan media, nested zips, a chat text that could not be
+    /// read), given by path with their stored form: a system line of the
+    /// chat, "N files in the export not referred to by any message", at the
+    /// time of its last message, to every participant, with the files as
+    /// attachments and their paths as its raw lines.
+    ///
+    /// Its id is derived from the chat and the files (path and SHA-256 of
+    /// each, in order), so the same export gives the same item again.
+    pub fn files_item<'c>(&'c self, files: &[(&str, MediaRef)]) -> Item<'c> {
+        let mut parts: Vec<&[u8]> = vec![b"whatsapp-export-unreferenced-files", &self.chat_digest];
+        for (path, file) in files {
+            parts.push(path.as_bytes());
+            parts.push(file.sha256.as_bytes());
+        }
+        let paths: Vec<&str> = files.iter().map(|(path, _)| *path).collect();
+        let count = match files.len() {
+            1 => "1 file".to_owned(),
+            n => format!("{n} files"),
+        };
+        let attachments = files
+            .iter()
+            .map(|(path, file)| Attachment {
+                name: Cow::Owned(conversation::base_name(path).to_owned()),
+                content_type: Cow::Owned(file.content_type.clone()),
+                size: Some(file.size),
+                sha256: Some(file.sha256.clone()),
+                object_key: Some(file.object_key.clone()),
+                omitted: false,
+            })
+            .collect();
+        Item {
+            id: ItemId::derive(&parts),
+            source: SourceKind::WhatsappExport,
+            kind: ItemKind::System,
+            source_type: None,
+            unrecognised: false,
+            timestamp: Timestamp(self.last_time()),
+            custodian: Some(Cow::Borrowed(&self.custodian.given)),
+            conversation: self.conversation(),
+            sender: None,
+            recipients: self.cast.people.iter().map(participant).collect(),
+            text: Some(Cow::Owned(format!(
+                "{count} in the export not referred to by any message: {}",
+                paths.join(", ")
+            ))),
+            attachments,
+            edited: false,
+            call: None,
+            refers_to: None,
+            raw: Raw::Text(Cow::Owned(paths.join("\n"))),
+        }
+    }
+
+    /// The UTC time of the chat's last message (the epoch for a chat none
+    /// of whose dates resolves, which `prepare` does not let through).
+    fn last_time(&self) -> chrono::DateTime<chrono::Utc> {
+        let local = self
+            .records
+            .iter()
+            .rev()
+            .find_map(|record| dates::resolve(&record.stamp, self.order));
+        match local {
+            Some(local) => LocalClock::new(self.tz).utc(local).1,
+            None => chrono::DateTime::UNIX_EPOCH,
         }
     }
 }
