@@ -64,6 +64,7 @@ fn keys_used(
                 ("s3:ListBucket", "DropBucket"),
                 vec![DROP_PREFIX.to_owned(), drop.clone()],
             );
+            keys.insert(("s3:GetObjectTagging", "DropBucket"), vec![drop.clone()]);
             keys.insert(("s3:PutObjectTagging", "DropBucket"), vec![drop]);
             keys.insert(
                 ("s3:PutObject", "ArchiveBucket"),
@@ -827,18 +828,25 @@ const LOG_FILE: &str = "ARCHIVER_TEST_LOG_FILE";
 fn write_log_lines_as_the_functions_do() {
     let path = std::env::var(LOG_FILE).expect("run by the parent test");
     let file = std::fs::File::create(path).unwrap();
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::sync::Mutex::new(file));
-    // A report as the functions log it: its counters are fields of one
-    // event ...
-    let report = shared::report::Report {
-        unmapped: 2,
-        ..Default::default()
-    };
-    report.log();
-    // ... of which drops_refused is one (the collect report); the field the
-    // convert function logs when the mapping CSV cannot be used.
-    lambda_runtime::tracing::info!(drops_collected = 1u64, drops_refused = 0u64, "report");
-    lambda_runtime::tracing::info!(drops_collected = 0u64, drops_refused = 2u64, "report");
+    // The subscriber the functions install, as the template configures it.
+    shared::logging::LambdaLogging {
+        filter: tracing_subscriber::EnvFilter::new("info"),
+        json: true,
+    }
+    .init(std::sync::Mutex::new(file));
+    // Reports as the functions log them: the counters are fields of one
+    // event, drops_refused among them (the collect report) ...
+    for drops_refused in [0, 2] {
+        let report = shared::report::Report {
+            unmapped: 2,
+            drops_collected: 1,
+            drops_refused,
+            ..Default::default()
+        };
+        report.log();
+    }
+    // ... and the field the convert function logs when the mapping CSV
+    // cannot be used.
     lambda_runtime::tracing::error!(
         mapping = "mapping.csv",
         mapping_csv_invalid = 1u64,
@@ -883,7 +891,7 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
     let report = &lines[0];
     assert_eq!(report["fields"]["message"], "report", "{report}");
     assert_eq!(report["fields"]["unmapped"], json!(2), "{report}");
-    let [_, none_refused, two_refused, mapping_invalid] = &lines[..] else {
+    let [none_refused, two_refused, mapping_invalid] = &lines[..] else {
         panic!("{lines:?}");
     };
 

@@ -213,3 +213,61 @@ async fn checkpoint<S: ObjectStore>(
     checkpoints.insert(position.to_owned());
     Ok(created)
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::store::LocalDir;
+
+    /// Hands out its batches once each, in order.
+    struct Listed(Vec<Batch>);
+
+    impl Source for Listed {
+        fn name(&self) -> &str {
+            "listed"
+        }
+
+        fn pull<'a>(
+            &'a mut self,
+            checkpoints: &'a Checkpoints,
+            _report: &'a mut Report,
+        ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+            let next = self
+                .0
+                .iter()
+                .find(|b| !checkpoints.contains(&b.position))
+                .cloned()
+                .map(Pulled::Batch);
+            Box::pin(async move { Ok(next) })
+        }
+    }
+
+    fn batch(id: &str) -> Batch {
+        Batch {
+            id: id.to_owned(),
+            position: id.to_owned(),
+            origin: format!("test {id}"),
+            lines: b"{}\n".to_vec(),
+            items: 1,
+            media: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_id_is_no_plain_segment_is_reported_and_the_pull_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = LocalDir::new(dir.path());
+        let mut source = Listed(vec![batch("a/b"), batch("ok")]);
+        let day = CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+        let mut report = Report::default();
+        let written = collect_source(&mut source, &archive, day, &mut report)
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].id, "ok");
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0].contains("a/b"), "{:?}", report.errors);
+    }
+}
