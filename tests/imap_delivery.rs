@@ -19,8 +19,6 @@ use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError};
 use shared::report::Report;
 use shared::secrets::Secret;
 use shared::store::{LocalDir, ObjectStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use support::dovecot::Dovecot;
 use support::examples::{self, mapper, run_options};
@@ -196,87 +194,45 @@ async fn token_endpoint(key: Vec<u8>, email: &'static str) -> String {
 }
 
 async fn token_endpoint_checking(key: Vec<u8>, email: &'static str, check: ClientCheck) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/tenant/oauth2/v2.0/token",
-        listener.local_addr().unwrap()
-    );
-    let endpoint = url.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Read the head and the (small) form body.
-            let body = loop {
-                let n = socket.read(&mut buf).await.unwrap();
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break body.to_owned();
-                    }
-                }
-                if n == 0 {
-                    break String::new();
-                }
-            };
-            let form: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-                .into_owned()
-                .collect();
-            let field = |name: &str| form.get(name).map(String::as_str);
-            let client_ok = match check {
-                ClientCheck::Secret => field("client_secret") == Some("right-secret"),
-                ClientCheck::Certificate => {
-                    field("client_assertion_type")
-                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-                        && field("client_secret").is_none()
-                        && field("client_assertion")
-                            .is_some_and(|a| assertion_is_valid(a, &endpoint))
-                }
-            };
-            let good = field("grant_type") == Some("client_credentials")
-                && field("client_id") == Some("archiver")
-                && field("scope") == Some("https://outlook.office365.com/.default")
-                && client_ok;
-            let (status, json) = if good {
-                let exp = chrono::Utc::now().timestamp() + 3600;
-                let claims = serde_json::json!({"sub": "archiver", "email": email, "exp": exp});
-                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-                header.typ = Some("JWT".to_owned());
-                let token = jsonwebtoken::encode(
-                    &header,
-                    &claims,
-                    &jsonwebtoken::EncodingKey::from_secret(&key),
-                )
-                .unwrap();
-                (
-                    "200 OK",
-                    serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}),
-                )
-            } else {
-                (
-                    "401 Unauthorized",
-                    serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
-                )
-            };
-            let body = json.to_string();
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            socket.write_all(response.as_bytes()).await.unwrap();
+    support::token_endpoint::serve("/tenant/oauth2/v2.0/token", move |form, endpoint| {
+        let field = |name: &str| form.get(name).map(String::as_str);
+        let client_ok = match check {
+            ClientCheck::Secret => field("client_secret") == Some("right-secret"),
+            ClientCheck::Certificate => {
+                field("client_assertion_type")
+                    == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                    && field("client_secret").is_none()
+                    && field("client_assertion")
+                        .is_some_and(|a| assertion_is_valid(a, endpoint))
+            }
+        };
+        let good = field("grant_type") == Some("client_credentials")
+            && field("client_id") == Some("archiver")
+            && field("scope") == Some("https://outlook.office365.com/.default")
+            && client_ok;
+        if good {
+            let exp = chrono::Utc::now().timestamp() + 3600;
+            let claims = serde_json::json!({"sub": "archiver", "email": email, "exp": exp});
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+            header.typ = Some("JWT".to_owned());
+            let token = jsonwebtoken::encode(
+                &header,
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(&key),
+            )
+            .unwrap();
+            (
+                "200 OK",
+                serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+            )
         }
-    });
-    url
+    })
+    .await
 }
 
 fn xoauth2_target(dovecot: &Dovecot, endpoint: &str, secret: &str) -> Imap {

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,8 +18,6 @@ use shared::logging::LambdaLogging;
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
 use shared::mailbox::{Envelope, Imap, Mailbox};
 use shared::secrets::Secret;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -54,59 +51,22 @@ const CLIENT_SECRET: &str = "client-secret-7f3a9c";
 /// A loopback token endpoint that gives `token` to client `archiver` with
 /// [`CLIENT_SECRET`].
 async fn token_endpoint(token: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            let body = loop {
-                let n = socket.read(&mut buf).await.unwrap();
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break body.to_owned();
-                    }
-                }
-                if n == 0 {
-                    break String::new();
-                }
-            };
-            let form: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-                .into_owned()
-                .collect();
-            let good = form.get("client_id").map(String::as_str) == Some("archiver")
-                && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
-            let (status, json) = if good {
-                (
-                    "200 OK",
-                    serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}),
-                )
-            } else {
-                (
-                    "401 Unauthorized",
-                    serde_json::json!({"error": "invalid_client"}),
-                )
-            };
-            let body = json.to_string();
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            socket.write_all(response.as_bytes()).await.unwrap();
+    support::token_endpoint::serve("/token", move |form, _| {
+        let good = form.get("client_id").map(String::as_str) == Some("archiver")
+            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
+        if good {
+            (
+                "200 OK",
+                serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                serde_json::json!({"error": "invalid_client"}),
+            )
         }
-    });
-    url
+    })
+    .await
 }
 
 /// An HS256 token for `email` that this Dovecot accepts.

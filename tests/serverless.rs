@@ -194,6 +194,15 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         &examples::dir().join("drop"),
     )
     .await;
+    // A folder made in the S3 console (an empty object whose key ends in
+    // `/`) is a folder, not a drop: no error.
+    s3.put_object()
+        .bucket(stack.output("DropBucketName"))
+        .key("drop/whatsapp-export/+447700900001/")
+        .body(ByteStream::from_static(b""))
+        .send()
+        .await
+        .unwrap();
 
     // The functions' environment, as template.yaml sets it (plus the
     // emulator's endpoint and its fixed test credentials).

@@ -852,6 +852,11 @@ fn write_log_lines_as_the_functions_do() {
         mapping_csv_invalid = 1u64,
         "mapping CSV cannot be used"
     );
+    // A collect report with an error besides refusals (then the error's
+    // own line).
+    let mut report = shared::report::Report::default();
+    report.error("drop drop/whatsapp-export/x/a.txt: listed, but gone before it could be read");
+    report.log();
 }
 
 /// The lines lambda_runtime writes with `AWS_LAMBDA_LOG_FORMAT=JSON` (the
@@ -891,7 +896,14 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
     let report = &lines[0];
     assert_eq!(report["fields"]["message"], "report", "{report}");
     assert_eq!(report["fields"]["unmapped"], json!(2), "{report}");
-    let [none_refused, two_refused, mapping_invalid] = &lines[..] else {
+    let [
+        none_refused,
+        two_refused,
+        mapping_invalid,
+        collect_errors,
+        _error,
+    ] = &lines[..]
+    else {
         panic!("{lines:?}");
     };
 
@@ -917,6 +929,12 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
             "ConvertLogGroup",
             mapping_invalid,
             vec![report, none_refused, two_refused],
+        ),
+        (
+            "CollectReportErrorsMetricFilter",
+            "CollectLogGroup",
+            collect_errors,
+            vec![none_refused, two_refused, mapping_invalid],
         ),
     ] {
         let properties = &filters[filter];

@@ -1077,3 +1077,51 @@ fn unmapped_reasons_without_custodian_or_participants() {
         Some("no custodian or participants to map")
     );
 }
+
+/// The custodian folder's address must not come back in through the
+/// participant it names in the export's own items (a direct chat gives the
+/// custodian's participant that address): outside a custodian domain and
+/// the CSV, nobody gets the chat.
+#[test]
+fn a_custodian_outside_the_domains_gets_nothing_through_its_own_participant() {
+    use shared::sources::whatsapp_export::{ReadOptions, ZipLimits, open};
+    let text = "21/11/2026, 09:15 - Bob: Hello\n21/11/2026, 09:16 - Eve: Hi Bob\n";
+    let export = open(
+        text.as_bytes(),
+        "WhatsApp Chat with Bob.txt",
+        &ZipLimits::default(),
+    )
+    .unwrap();
+    let opts = ReadOptions {
+        custodian: "ceo@corp.example",
+        tz: chrono_tz::UTC,
+        date_order: None,
+    };
+    let lines = export.write_items(&opts, Vec::new()).unwrap().out;
+    let items: Vec<Item<'_>> = lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(items.len(), 2);
+    let outside = custodian_mapper(
+        "identity,mailbox\nzed@partner.example,x@corp.example\n",
+        &[],
+    );
+    for item in &items {
+        let resolution = outside.resolve(item);
+        assert!(
+            resolution.mailboxes.is_empty(),
+            "{:?}",
+            resolution.mailboxes
+        );
+        assert!(resolution.unmapped_reason.is_some());
+    }
+    let inside = custodian_mapper(
+        "identity,mailbox\nzed@partner.example,x@corp.example\n",
+        &["corp.example"],
+    );
+    for item in &items {
+        assert_eq!(inside.resolve(item).mailboxes, ["ceo@corp.example"]);
+    }
+}

@@ -241,3 +241,20 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
         [a.done_key(), b.done_key()]
     );
 }
+
+/// A file swapped for a symbolic link after it was listed is not followed
+/// when read: the link could name any file the process may read.
+#[tokio::test]
+async fn a_read_never_follows_a_symbolic_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    store.put_new("drop/a.txt", b"drop").await.unwrap();
+    let secret = dir.path().join("secret");
+    fs::write(&secret, b"password").unwrap();
+    let path = dir.path().join("store/drop/a.txt");
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&secret, &path).unwrap();
+    let err = store.get("drop/a.txt").await.unwrap_err().to_string();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(!err.contains("password"));
+}

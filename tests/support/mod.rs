@@ -8,3 +8,4 @@ pub mod dovecot;
 pub mod examples;
 pub mod localstack;
 pub mod template;
+pub mod token_endpoint;

@@ -66,14 +66,20 @@ impl Mapper {
     /// Where `item` goes. Hash lookups only; phone numbers already in E.164
     /// form (as items carry them) are not parsed again.
     pub fn resolve(&self, item: &Item<'_>) -> Resolution {
-        let addresses: Vec<Option<String>> = item
-            .participants()
-            .map(|participant| self.participant_mailbox(participant, item.source))
-            .collect();
         let custodian = item
             .custodian
             .as_deref()
             .map(|custodian| self.custodian_mailbox(custodian));
+        // A refused custodian's address must not come back in through the
+        // participant the export gives it (its folder name is its address).
+        let refused_address = match &custodian {
+            Some(Err(refusal)) => Some(refusal.custodian.as_str()),
+            _ => None,
+        };
+        let addresses: Vec<Option<String>> = item
+            .participants()
+            .map(|participant| self.participant_mailbox(participant, item.source, refused_address))
+            .collect();
         let mut mailboxes: Vec<String> = addresses.iter().flatten().cloned().collect();
         let mut refused = None;
         match custodian {
@@ -141,17 +147,19 @@ impl Mapper {
         })
     }
 
-    /// A participant's mailbox: from the custom mapping, then automatic.
+    /// A participant's mailbox: from the custom mapping, then automatic
+    /// (never `refused`, the address of a custodian that does not map).
     fn participant_mailbox(
         &self,
         participant: &Participant<'_>,
         source: SourceKind,
+        refused: Option<&str>,
     ) -> Option<String> {
         match self.listed_mailbox(participant) {
             Some(mailbox) => Some(mailbox.to_owned()),
-            None => {
-                carried_address(participant).or_else(|| self.derived_address(participant, source))
-            }
+            None => carried_address(participant)
+                .filter(|address| Some(address.as_str()) != refused)
+                .or_else(|| self.derived_address(participant, source)),
         }
     }
 

@@ -11,7 +11,11 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 
 use super::{Created, Listing, ObjectStore, StoreError, Unlisted, check_key, check_read_key};
 
@@ -190,11 +194,28 @@ fn scan_into(dir: &Path, dir_key: &str, prefix: &str, out: &mut Listing) -> io::
 impl ObjectStore for LocalDir {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.read_path(key)?;
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(key)(e)),
+        // A listed file swapped for a symbolic link before it is read (a
+        // drop folder others write to) is refused, not followed: the link
+        // could name any file the process may read.
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&path);
+        let mut file = match opened {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(Errno::ELOOP as i32) => {
+                let e = io::Error::other("a symbolic link, not followed");
+                return Err(io_err(key)(e));
+            }
+            Err(e) => return Err(io_err(key)(e)),
+        };
+        if !file.metadata().map_err(io_err(key))?.is_file() {
+            return Err(io_err(key)(io::Error::other("not a regular file")));
         }
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes).map_err(io_err(key))?;
+        Ok(Some(bytes))
     }
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {

@@ -98,6 +98,11 @@ impl<D: ObjectStore> ExportDrops<D> {
         }
         let listed = self.listed.as_mut().expect("listed above");
         for drop_key in listed.by_ref() {
+            // A folder marker (the S3 console's "Create folder" writes an
+            // object whose key ends in `/`): a folder, not a drop.
+            if drop_key.ends_with('/') {
+                continue;
+            }
             let bytes = match self.drops.get(&drop_key).await {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => {
@@ -113,10 +118,6 @@ impl<D: ObjectStore> ExportDrops<D> {
                     continue;
                 }
             };
-            // An empty folder marker (the S3 console's "Create folder").
-            if drop_key.ends_with('/') && bytes.is_empty() {
-                continue;
-            }
             let place = Place::of(&drop_key);
             let id = batch_id(place.folder, &bytes);
             if checkpoints.contains(&id) {
