@@ -135,6 +135,10 @@ pub enum MappingError {
         /// The line of the opening quote, 1-based.
         line: u64,
     },
+    /// The file parses but maps no identity (a header alone, or every row
+    /// refused): used as it is, every item would be unmapped.
+    #[error("the mapping file maps no identity (a header alone, or every row refused)")]
+    NothingMapped,
     /// The CSV reader failed.
     #[error("the mapping file cannot be read as CSV: {0}")]
     Csv(#[from] csv::Error),

@@ -199,3 +199,21 @@ async fn a_cold_start_on_a_csv_that_does_not_parse_fails_without_naming_identiti
     assert_eq!(text.matches("mapping_csv_invalid=1").count(), 1, "{text}");
     assert!(!text.contains("mallory"), "{text}");
 }
+
+/// A new CSV that parses but maps nobody (a header alone) would file every
+/// item as unmapped without a word: the function keeps the last good
+/// mapping and raises the alarm instead.
+#[tokio::test]
+async fn a_new_csv_that_maps_nobody_leaves_the_last_good_mapping_in_use() {
+    let good = "identity,mailbox\n+447400123456,alice@contoso.example\n";
+    let dir = tempfile::tempdir().unwrap();
+    let source = MappingSource::new(config_store(&dir, good).await, settings());
+    let (log, _guard) = Log::capture();
+    let first = source.current().await.unwrap();
+    replace(&dir, b"identity,mailbox\n");
+    let mapper = source.current().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &mapper));
+    let text = log.text();
+    assert!(text.contains("mapping_csv_invalid=1"), "{text}");
+    assert!(text.contains("maps no identity"), "{text}");
+}

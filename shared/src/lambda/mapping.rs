@@ -120,9 +120,15 @@ impl<S: ObjectStore> MappingSource<S> {
             }
         }
         let mut issues = IssueCounts::default();
+        // A CSV that maps nobody would file every item as unmapped: in the
+        // functions it is refused like one that does not parse.
         let parsed = self
             .settings
-            .mapper(bytes.as_deref(), |issue| issues.add(&issue));
+            .mapper(bytes.as_deref(), |issue| issues.add(&issue))
+            .and_then(|mapper| match (&bytes, mapper.identities()) {
+                (Some(_), 0) => Err(MappingError::NothingMapped),
+                _ => Ok(mapper),
+            });
         let mut state = self.state.lock().expect("not poisoned");
         match parsed {
             Ok(mapper) => {

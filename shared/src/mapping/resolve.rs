@@ -63,6 +63,11 @@ impl Mapper {
         })
     }
 
+    /// How many identities the custom mapping holds.
+    pub fn identities(&self) -> usize {
+        self.table.len()
+    }
+
     /// Where `item` goes. Hash lookups only; phone numbers already in E.164
     /// form (as items carry them) are not parsed again.
     pub fn resolve(&self, item: &Item<'_>) -> Resolution {
