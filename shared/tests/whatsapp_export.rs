@@ -705,18 +705,37 @@ fn no_header_is_a_clear_error() {
         "99/99/2025, 10:00 - a: b",
     ] {
         let err = Chat::prepare(text, &ctx).unwrap_err();
-        assert_eq!(
-            err,
-            ExportError::NoHeader {
-                file: "notes.txt".into()
-            }
-        );
         assert!(
-            err.to_string()
-                .starts_with("notes.txt: no WhatsApp message header found"),
+            matches!(&err, ExportError::NoHeader { file, .. } if file == "notes.txt"),
             "{err}"
         );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("notes.txt: no WhatsApp message header found"),
+            "{message}"
+        );
+        assert!(message.contains("[29/12/25, 22:30:15] Name: text"));
+        assert!(message.contains("19:23, 28 Aug 2013 - Name: text"));
     }
+    // The lines tried are named by number and layout, without their content.
+    let err = Chat::prepare(
+        "\u{feff}Chat with Bob\n\n12/01/2024 was the deadline\nThe 3rd line",
+        &ctx,
+    )
+    .unwrap_err();
+    let ExportError::NoHeader { tried, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        tried,
+        "line 1: \"xxxx xxxx xxx\", line 3: \"99/99/9999 xxx xxx xxxxxxxx\", \
+         line 4: \"xxx 9xx xxxx\""
+    );
+    assert!(err.to_string().contains(tried.as_str()));
+    let ExportError::NoHeader { tried, .. } = Chat::prepare("", &ctx).unwrap_err() else {
+        unreachable!()
+    };
+    assert_eq!(tried, "none (the file is empty)");
 }
 
 #[test]
@@ -938,4 +957,306 @@ fn lent_items_are_the_items_and_print_as_json_lines() {
         expected.push(b'\n');
     }
     assert!(lines.into_inner().unwrap() == expected);
+}
+
+/// A fixture's expected messages: (sender or `None` for a notice, text, UTC time).
+type Expected = &'static [(Option<&'static str>, &'static str, &'static str)];
+
+/// Reads a fixture in UTC and checks its layout and every item.
+fn check_fixture(name: &str, layout: &str, order: DateOrder, expected: Expected) {
+    let text = fixture(name);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Test.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.layout, layout, "{name}");
+    assert_eq!(summary.date_order, order, "{name}");
+    assert_eq!(summary.rejected_headers, 0, "{name}");
+    let got: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), item.text.as_deref().unwrap_or(""), time(item)))
+        .collect();
+    let want: Vec<_> = expected
+        .iter()
+        .map(|&(who, text, at)| (who, text, at.to_owned()))
+        .collect();
+    assert_eq!(got, want, "{name}");
+    for item in &items {
+        assert_eq!(
+            item.kind == ItemKind::System,
+            item.sender.is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn older_ios_layout_with_a_colon_after_the_time() {
+    check_fixture(
+        "ios_colon_2015_us.txt",
+        "m/d/yy, h:mm:ss a: ",
+        DateOrder::MonthFirst,
+        &[
+            (
+                None,
+                "Messages you send to this chat and calls are now secured with end-to-end encryption.",
+                "2015-12-18T21:25:03+00:00",
+            ),
+            (
+                Some("Tom Baker"),
+                "Are the Q4 figures final?",
+                "2015-12-18T21:25:03+00:00",
+            ),
+            (
+                Some("Sara Diaz"),
+                "Nearly: one more check\non the FX line.",
+                "2015-12-18T21:26:10+00:00",
+            ),
+            (Some("Tom Baker"), "Thanks", "2015-12-19T08:01:44+00:00"),
+        ],
+    );
+    check_fixture(
+        "ios_colon_2017_de.txt",
+        "d.m.yy, h.mm.ss: ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Jürgen"),
+                "Hallo zusammen",
+                "2017-12-18T21:25:15+00:00",
+            ),
+            (
+                Some("Anna"),
+                "Termin am 19.12. um 10.00: passt?",
+                "2017-12-18T21:26:02+00:00",
+            ),
+            (Some("Jürgen"), "Ja", "2017-12-19T08:00:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn connector_words_and_the_time_before_the_date() {
+    check_fixture(
+        "connector_fr.txt",
+        "d/m/yyyy à h:mm - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                None,
+                "Les messages et les appels sont chiffrés de bout en bout. Aucun tiers, pas même WhatsApp, ne peut les lire ou les écouter.",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Camille Martin"),
+                "Bonjour, le contrat est prêt ?",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Luc"),
+                "Oui : je l'envoie ce soir",
+                "2022-03-18T15:02:00+00:00",
+            ),
+            (Some("Camille Martin"), "Merci", "2022-03-19T09:10:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "time_first_us.txt",
+        "[h:mm:ss, m/d/yy] ",
+        DateOrder::MonthFirst,
+        &[
+            (
+                Some("Kim Lee"),
+                "Shipping update?",
+                "2022-03-18T14:56:01+00:00",
+            ),
+            (
+                Some("Raj Patel"),
+                "Left the warehouse at 9:30",
+                "2022-03-18T14:57:30+00:00",
+            ),
+            (Some("Kim Lee"), "Received", "2022-03-19T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "time_first_month_name_uk.txt",
+        "h:mm, d MMM yyyy - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Ollie"),
+                "Board pack attached",
+                "2013-08-28T19:23:00+00:00",
+            ),
+            (Some("Priya"), "Thanks", "2013-08-28T19:25:00+00:00"),
+            (
+                Some("Ollie"),
+                "Minutes to follow",
+                "2013-09-02T08:02:00+00:00",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn arabic_locales_with_eastern_and_western_digits() {
+    let expected: Expected = &[
+        (
+            Some("أحمد"),
+            "مرحبا، هل العقد جاهز؟",
+            "2025-12-29T22:30:00+00:00",
+        ),
+        (Some("Sara"), "نعم", "2025-12-29T22:32:00+00:00"),
+        (Some("أحمد"), "شكرا", "2025-12-30T09:05:00+00:00"),
+    ];
+    check_fixture(
+        "arabic_eastern_digits.txt",
+        "d/m/yyyy، h:mm a - ",
+        DateOrder::DayFirst,
+        expected,
+    );
+    let mut western = expected.to_vec();
+    western[0].1 = "مرحبا";
+    check_fixture(
+        "arabic_western_digits.txt",
+        "d/m/yyyy، h:mm a - ",
+        DateOrder::DayFirst,
+        western.leak(),
+    );
+}
+
+#[test]
+fn day_periods_instead_of_am_pm() {
+    check_fixture(
+        "day_period_en.txt",
+        "d/m/yyyy, h:mm a - ",
+        DateOrder::DayFirst,
+        &[
+            (Some("Ann"), "Late one", "2025-12-29T22:30:00+00:00"),
+            (Some("Bob"), "Still here", "2025-12-29T23:45:00+00:00"),
+            (Some("Ann"), "Going home", "2025-12-30T01:15:00+00:00"),
+            (Some("Bob"), "Morning", "2025-12-30T09:00:00+00:00"),
+            (Some("Ann"), "Lunch done", "2025-12-30T14:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "day_period_es.txt",
+        "d/m/yyyy, h:mm a - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Lucía"),
+                "¿Firmamos mañana?",
+                "2025-12-29T22:30:00+00:00",
+            ),
+            (Some("Pablo"), "Sí", "2025-12-30T02:05:00+00:00"),
+            (Some("Lucía"), "Perfecto", "2025-12-30T09:00:00+00:00"),
+            (Some("Pablo"), "Firmado", "2025-12-30T16:15:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn two_digit_years_written_first() {
+    check_fixture(
+        "year_first_2digit_se.txt",
+        "yy-m-d h:mm - ",
+        DateOrder::YearFirst,
+        &[
+            (
+                Some("Erik"),
+                "Offerten är klar",
+                "2021-02-02T09:05:00+00:00",
+            ),
+            (Some("Karin"), "Tack", "2021-02-03T10:15:00+00:00"),
+            (
+                Some("Erik"),
+                "Avtalet är signerat",
+                "2021-02-15T16:40:00+00:00",
+            ),
+        ],
+    );
+    check_fixture(
+        "year_first_2digit_ios.txt",
+        "[yy/m/d, h:mm:ss] ",
+        DateOrder::YearFirst,
+        &[
+            (Some("Erik"), "Offer ready", "2021-02-02T09:05:00+00:00"),
+            (Some("Karin"), "Thanks", "2021-02-03T10:15:30+00:00"),
+            (Some("Erik"), "Signed", "2021-02-11T16:40:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn ambiguous_two_digit_years_are_read_both_ways() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    // (export, order, first and last times): every date is possible read
+    // either way; the field that changes least is the year.
+    let cases = [
+        (
+            "21.02.02, 09:00 - Ann: a\n21.02.03, 09:00 - Ann: b\n21.02.04, 09:00 - Ann: c\n",
+            DateOrder::YearFirst,
+            ["2021-02-02T09:00:00+00:00", "2021-02-04T09:00:00+00:00"],
+        ),
+        (
+            "02.02.21, 09:00 - Ann: a\n03.02.21, 09:00 - Ann: b\n04.02.21, 09:00 - Ann: c\n",
+            DateOrder::DayFirst,
+            ["2021-02-02T09:00:00+00:00", "2021-02-04T09:00:00+00:00"],
+        ),
+        // A first field above 31 can only be a year.
+        (
+            "99/01/02, 09:00 - Ann: a\n",
+            DateOrder::YearFirst,
+            ["2099-01-02T09:00:00+00:00", "2099-01-02T09:00:00+00:00"],
+        ),
+        // A middle field above 12 rules year first out.
+        (
+            "02/13/21, 09:00 - Ann: a\n02/14/21, 09:00 - Ann: b\n",
+            DateOrder::MonthFirst,
+            ["2021-02-13T09:00:00+00:00", "2021-02-14T09:00:00+00:00"],
+        ),
+        // The first field holds still while the last changes.
+        (
+            "21/01/31, 09:00 - Ann: a\n21/02/01, 09:00 - Ann: b\n",
+            DateOrder::YearFirst,
+            ["2021-01-31T09:00:00+00:00", "2021-02-01T09:00:00+00:00"],
+        ),
+        // Both change once: only year first goes forward in time.
+        (
+            "21/01/31, 09:00 - Ann: a\n22/02/01, 09:00 - Ann: b\n",
+            DateOrder::YearFirst,
+            ["2021-01-31T09:00:00+00:00", "2022-02-01T09:00:00+00:00"],
+        ),
+        // The same, day first: only day first goes forward.
+        (
+            "31/01/21, 09:00 - Ann: a\n01/02/22, 09:00 - Ann: b\n",
+            DateOrder::DayFirst,
+            ["2021-01-31T09:00:00+00:00", "2022-02-01T09:00:00+00:00"],
+        ),
+    ];
+    for (text, order, [first, last]) in cases {
+        let chat = prepare(text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(summary.date_order, order, "{text}");
+        assert_eq!(time(&items[0]), first, "{text}");
+        assert_eq!(time(items.last().unwrap()), last, "{text}");
+    }
+    // A configured order still wins.
+    let forced = ExportContext {
+        date_order: Some(DateOrder::DayFirst),
+        ..ctx
+    };
+    let chat = prepare(cases[0].0, &forced);
+    assert_eq!(
+        read_items(&chat, &no_media).1.date_order,
+        DateOrder::DayFirst
+    );
 }

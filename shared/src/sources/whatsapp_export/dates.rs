@@ -17,6 +17,16 @@
 //! 5. still a tie: month first for the US English layout (`/` separators and
 //!    an `AM`/`PM` clock), day first otherwise, as most locales write it.
 //!
+//! When every field has one or two digits, which one is the year is decided
+//! first, over the whole file as well: the year is first (`21-02-02`,
+//! yy-mm-dd) when more headers are possible dates read that way than read
+//! with the year last (a first field above 31, a middle field above 12);
+//! on a tie, when the first field changes less often than the last between
+//! consecutive headers (a year changes least); still a tie, when that
+//! reading goes forward in time more often than both others. Otherwise the
+//! year is last, as most layouts write it. A month written as a name fixes
+//! the order.
+//!
 //! Two-digit years are 20yy; 4-digit years must be within 1970–2199.
 //!
 //! # Local time
@@ -87,11 +97,16 @@ fn civil(stamp: &Stamp, order: DateOrder) -> Option<(i64, u16, u16)> {
 
 /// The orders a date of this shape may be in, before the file is surveyed.
 pub(super) fn candidates(shape: &Shape, forced: Option<DateOrder>) -> &'static [DateOrder] {
-    match (forced, shape.wide) {
+    match (forced.or(shape.named), shape.wide) {
         (Some(DateOrder::DayFirst), _) => &[DateOrder::DayFirst],
         (Some(DateOrder::MonthFirst), _) => &[DateOrder::MonthFirst],
         (Some(DateOrder::YearFirst), _) | (None, Wide::First) => &[DateOrder::YearFirst],
-        (None, _) => &[DateOrder::DayFirst, DateOrder::MonthFirst],
+        (None, Wide::Last) => &[DateOrder::DayFirst, DateOrder::MonthFirst],
+        (None, Wide::None) => &[
+            DateOrder::DayFirst,
+            DateOrder::MonthFirst,
+            DateOrder::YearFirst,
+        ],
     }
 }
 
@@ -106,8 +121,19 @@ pub(super) struct OrderStats {
     forward_day_first: u64,
     /// The same, read month first.
     forward_month_first: u64,
-    /// The previous header as sortable keys (day first, month first).
-    previous: Option<(u64, u64)>,
+    /// Consecutive headers going forward in time when read year first.
+    forward_year_first: u64,
+    /// Headers whose date is possible read year first (two-digit years).
+    valid_year_first: u64,
+    /// Headers whose date is possible read day first or month first.
+    valid_year_last: u64,
+    /// Consecutive headers whose first field differs.
+    first_changes: u64,
+    /// Consecutive headers whose last field differs.
+    last_changes: u64,
+    /// The previous header's fields and its sortable keys (day first, month
+    /// first, year first).
+    previous: Option<([u16; 3], [u64; 3])>,
 }
 
 impl OrderStats {
@@ -120,18 +146,39 @@ impl OrderStats {
         self.month_first += u64::from(is_day(b) && is_month(a));
         let time =
             u64::from(stamp.hour) << 12 | u64::from(stamp.minute) << 6 | u64::from(stamp.second);
-        let key = |month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
-        let keys = (key(b, a), key(a, b));
-        if let Some((day_first, month_first)) = self.previous {
-            self.forward_day_first += u64::from(day_first <= keys.0);
-            self.forward_month_first += u64::from(month_first <= keys.1);
+        let key = |year: u64, month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
+        let keys = [key(year, b, a), key(year, a, b), key(a, b, year)];
+        let possible = |order| civil(stamp, order).is_some();
+        self.valid_year_first += u64::from(possible(DateOrder::YearFirst));
+        self.valid_year_last +=
+            u64::from(possible(DateOrder::DayFirst) || possible(DateOrder::MonthFirst));
+        if let Some((fields, previous)) = self.previous {
+            self.forward_day_first += u64::from(previous[0] <= keys[0]);
+            self.forward_month_first += u64::from(previous[1] <= keys[1]);
+            self.forward_year_first += u64::from(previous[2] <= keys[2]);
+            self.first_changes += u64::from(fields[0] != stamp.date[0]);
+            self.last_changes += u64::from(fields[2] != stamp.date[2]);
         }
-        self.previous = Some(keys);
+        self.previous = Some((stamp.date, keys));
+    }
+
+    /// Whether a two-digit year comes first (see the module documentation).
+    fn year_first(&self) -> bool {
+        let by_value = self.valid_year_first.cmp(&self.valid_year_last);
+        // The year is the field that changes least often.
+        let by_spread = self.last_changes.cmp(&self.first_changes);
+        let by_ordering = self
+            .forward_year_first
+            .cmp(&self.forward_day_first.max(self.forward_month_first));
+        by_value.then(by_spread).then(by_ordering) == std::cmp::Ordering::Greater
     }
 
     /// The file's date order (see the module documentation).
     pub(super) fn decide(&self, shape: &Shape) -> DateOrder {
-        if shape.wide == Wide::First {
+        if let Some(order) = shape.named {
+            return order;
+        }
+        if shape.wide == Wide::First || (shape.wide == Wide::None && self.year_first()) {
             return DateOrder::YearFirst;
         }
         let (by_value, by_ordering) = (

@@ -6,6 +6,9 @@
 //! 29/12/2025, 22:30 - Bob: text             Android, day first
 //! [29/12/25, 22:30:15] Bob: text            iOS
 //! 13.6.2018 klo 21.25.15 - Bob: text        Finnish
+//! 12/18/15, 9:25:03 PM: Bob: text           older iOS (2015-2017)
+//! [14:56:01, 3/18/22] Bob: text             the time first
+//! ٢٩/١٢/٢٠٢٥، ١٠:٣٠ م - Bob: text            Arabic
 //! ```
 //!
 //! Parsing is streaming and borrows: items point into the export's text
@@ -22,8 +25,9 @@
 //! - Headers: see `header` (layout detection: the most frequent layout among
 //!   the first header-like lines; only lines of exactly that layout start a
 //!   message, so text that merely starts with a date stays in its message).
-//! - Date order and time zones: see `dates` (values above 12, then ordering,
-//!   then the layout; inconsistent files are read best effort).
+//! - Date order and time zones: see `dates` (which field is a two-digit
+//!   year, then values above 12, then ordering, then the layout;
+//!   inconsistent files are read best effort).
 //! - Authors and notices: see `people` (first `": "` outside quotation marks).
 //! - Markers (deleted, edited, omitted media, attachments, missed calls): see
 //!   `markers`, table-driven per language.
@@ -149,13 +153,16 @@ pub struct ChatSummary {
 pub enum ExportError {
     /// No line starts like a WhatsApp message.
     #[error(
-        "{file}: no WhatsApp message header found (expected lines like \
-         \"29/12/2025, 22:30 - Name: text\" or \"[29/12/25, 22:30:15] Name: text\"); \
-         is this a WhatsApp chat export?"
+        "{file}: no WhatsApp message header found; the first lines tried were {tried} \
+         (letters shown as x, digits as 9); the layouts known are like {known}; \
+         is this a WhatsApp chat export?",
+        known = known_layouts()
     )]
     NoHeader {
         /// The file's name.
         file: String,
+        /// The first non-empty lines, their layout only (letters and digits masked).
+        tried: String,
     },
     /// The configured date order makes every header's date impossible.
     #[error(
@@ -167,6 +174,16 @@ pub enum ExportError {
         /// The configured order.
         order: DateOrder,
     },
+}
+
+/// The header layouts the parser reads, quoted, for the error on a file
+/// without headers.
+fn known_layouts() -> String {
+    let quoted: Vec<String> = header::KNOWN_LAYOUTS
+        .iter()
+        .map(|layout| format!("\"{layout}\""))
+        .collect();
+    quoted.join(", ")
 }
 
 /// An export ready to be read: its layout, date order, participants and
@@ -221,7 +238,11 @@ impl<'a> Chat<'a> {
     /// conversation.
     pub fn prepare(text: &'a str, ctx: &ExportContext<'_>) -> Result<Self, ExportError> {
         let file = || ctx.file_name.to_owned();
-        let shape = header::detect(text).ok_or_else(|| ExportError::NoHeader { file: file() })?;
+        let no_header = || ExportError::NoHeader {
+            file: file(),
+            tried: header::tried_lines(text),
+        };
+        let shape = header::detect(text).ok_or_else(no_header)?;
         let survey = Survey::read(text, &shape, ctx.date_order);
         if survey.records.is_empty() {
             return Err(match ctx.date_order {
@@ -229,7 +250,7 @@ impl<'a> Chat<'a> {
                     file: file(),
                     order,
                 },
-                None => ExportError::NoHeader { file: file() },
+                None => no_header(),
             });
         }
         let order = ctx
