@@ -1260,3 +1260,77 @@ fn ambiguous_two_digit_years_are_read_both_ways() {
         DateOrder::DayFirst
     );
 }
+
+#[test]
+fn localized_markers_in_many_languages() {
+    // Every fixture holds, in order: the encryption notice (as iOS writes
+    // it, in the chat's name), a message deleted by the other party and one
+    // by the exporter, a missed voice and a missed video call, Android's
+    // omitted media, then iOS's omitted image, video, audio, sticker, GIF,
+    // contact card and document.
+    let omitted = [
+        ("media", "application/octet-stream"),
+        ("image", "image/jpeg"),
+        ("video", "video/mp4"),
+        ("audio", "audio/ogg"),
+        ("sticker", "image/webp"),
+        ("GIF", "video/mp4"),
+        ("contact card", "text/vcard"),
+        ("document", "application/octet-stream"),
+    ];
+    for language in ["cs", "ru", "ja", "tr", "pl", "zh_hans", "ar"] {
+        let name = format!("markers_{language}.txt");
+        let text = fixture(&name);
+        let ctx = context(
+            "+44 7700 900123",
+            "WhatsApp Chat - Chat.zip",
+            chrono_tz::UTC,
+        );
+        let chat = prepare(&text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(items.len(), 13, "{name}");
+        assert_eq!(summary.participants.len(), 2, "{name}: {summary:?}");
+        let kinds: Vec<_> = items[..5].iter().map(|item| item.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ItemKind::System,
+                ItemKind::Delete,
+                ItemKind::Delete,
+                ItemKind::Call,
+                ItemKind::Call
+            ],
+            "{name}"
+        );
+        assert!(items[0].sender.is_none(), "{name}");
+        assert!(items[1..5].iter().all(|item| item.text.is_none()), "{name}");
+        let calls: Vec<_> = items[3..5].iter().map(|item| item.call).collect();
+        let call = |video| {
+            Some(Call {
+                video,
+                missed: true,
+                duration_secs: None,
+            })
+        };
+        assert_eq!(calls, [call(false), call(true)], "{name}");
+        for (item, (kind, content_type)) in items[5..].iter().zip(omitted) {
+            assert_eq!(
+                (item.kind, item.text.as_deref()),
+                (ItemKind::Message, None),
+                "{name}: {kind}"
+            );
+            let [attachment] = item.attachments.as_slice() else {
+                panic!("{name}: {kind}: {item:?}")
+            };
+            assert_eq!(
+                (
+                    attachment.name.as_ref(),
+                    attachment.content_type.as_ref(),
+                    attachment.omitted
+                ),
+                (kind, content_type, true),
+                "{name}"
+            );
+        }
+    }
+}

@@ -30,7 +30,7 @@
 //!   inconsistent files are read best effort).
 //! - Authors and notices: see `people` (first `": "` outside quotation marks).
 //! - Markers (deleted, edited, omitted media, attachments, missed calls): see
-//!   `markers`, table-driven per language.
+//!   `markers`; the phrases are data, one table per language in `languages`.
 //! - Item ids: see `ids`.
 //!
 //! U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 and U+FEFF are removed from
@@ -43,6 +43,7 @@ mod dates;
 mod drops;
 mod header;
 mod ids;
+mod languages;
 mod lines;
 mod markers;
 mod open;
