@@ -1334,3 +1334,121 @@ fn localized_markers_in_many_languages() {
         }
     }
 }
+
+/// An attachment as (name, content type, omitted).
+type Attached = (String, String, bool);
+
+/// Each item's text and attachments.
+fn texts_and_attachments(name: &str) -> Vec<(Option<String>, Vec<Attached>)> {
+    let text = fixture(name);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Tom.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare(&text, &ctx);
+    let media = |file: &str| {
+        (file == "00000021-PHOTO-2024-03-05-09-02-00.jpg").then(|| MediaRef {
+            size: 7,
+            sha256: "cd".repeat(32),
+            content_type: "image/jpeg".into(),
+            object_key: format!("media/{}", "cd".repeat(32)),
+        })
+    };
+    let (items, _) = read_items(&chat, &media);
+    items
+        .iter()
+        .map(|item| {
+            (
+                item.text.as_deref().map(str::to_owned),
+                item.attachments
+                    .iter()
+                    .map(|a| (a.name.to_string(), a.content_type.to_string(), a.omitted))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn attached(name: &str, content_type: &str, omitted: bool) -> Vec<Attached> {
+    vec![(name.into(), content_type.into(), omitted)]
+}
+
+#[test]
+fn attachment_forms() {
+    let some = |text: &str| Some(text.to_owned());
+    assert_eq!(
+        texts_and_attachments("android_attachments.txt"),
+        [
+            // `<Media omitted>` and a caption on the next line.
+            (
+                some("Signed copy of the NDA"),
+                attached("media", "application/octet-stream", true)
+            ),
+            (None, attached("media", "application/octet-stream", true)),
+            (
+                some("Whiteboard"),
+                attached("IMG-20240305-WA0001.jpg", "image/jpeg", false)
+            ),
+            (
+                some("Unterschrieben"),
+                attached("media", "application/octet-stream", true)
+            ),
+        ]
+    );
+    assert_eq!(
+        texts_and_attachments("ios_attachments.txt"),
+        [
+            // A document omitted with its name and no page count.
+            (None, attached("report.pdf", "application/pdf", true)),
+            // Text that merely ends like the marker.
+            (some("Please sign the document omitted"), vec![]),
+            // The marker is no text once the attachment is linked: only the
+            // caption remains.
+            (
+                some("Site photos"),
+                attached(
+                    "00000021-PHOTO-2024-03-05-09-02-00.jpg",
+                    "image/jpeg",
+                    false
+                )
+            ),
+            (
+                some("Second caption line"),
+                attached(
+                    "00000022-PHOTO-2024-03-05-09-03-00.jpg",
+                    "image/jpeg",
+                    false
+                )
+            ),
+            (
+                some("Minutes\nsee section 2"),
+                attached(
+                    "00000023-Minutes.docx",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    false
+                )
+            ),
+            // A document's description is no caption.
+            (
+                None,
+                attached(
+                    "00000024-Q1.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    false
+                )
+            ),
+        ]
+    );
+    // Older iOS: `NAME <attached>`, with a caption on the next line.
+    assert_eq!(
+        texts_and_attachments("ios_colon_attached.txt"),
+        [
+            (
+                some("Old phone caption"),
+                attached("IMG_0042.JPG", "image/jpeg", false)
+            ),
+            (None, attached("VID_0043.MOV", "video/quicktime", false)),
+        ]
+    );
+}

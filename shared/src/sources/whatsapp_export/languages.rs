@@ -48,7 +48,7 @@ pub(super) struct Language {
     pub document_omitted: &'static [&'static str],
     /// The trailing marker of an edited message.
     pub edited: &'static [&'static str],
-    /// Android: ` (file attached)` after a file name.
+    /// Android: ` (file attached)` after a file name (older iOS: ` <attached>`).
     pub file_attached: &'static [&'static str],
     /// iOS: the tag of `<attached: NAME>`.
     pub attached: &'static [&'static str],
@@ -101,7 +101,8 @@ const ENGLISH: Language = Language {
     contact_omitted: &["Contact card omitted"],
     document_omitted: &["document omitted"],
     edited: &["<This message was edited>"],
-    file_attached: &[" (file attached)"],
+    // Older iOS wrote `NAME <attached>` (sometimes with `‹`).
+    file_attached: &[" (file attached)", " <attached>", " ‹attached>"],
     attached: &["attached"],
     notices: &[
         "end-to-end encrypt",

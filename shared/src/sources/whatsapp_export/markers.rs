@@ -13,9 +13,13 @@
 //! `audio/ogg`, `image/webp`, `video/mp4` (GIFs are sent as MP4),
 //! `application/octet-stream`, `text/vcard`; `application/octet-stream` for
 //! unknown media. An omitted document that iOS describes (`report.pdf •
-//! 3 pages document omitted`) is named and typed after its file name. A
-//! present file's type comes from the media store, or is guessed from its
-//! name.
+//! 3 pages document omitted`, or only `report.pdf document omitted`) is
+//! named and typed after its file name. Android's `<Media omitted>` followed
+//! by lines of text is an omitted attachment with that caption. A present
+//! file's type comes from the media store, or is guessed from its name; the
+//! iOS `<attached: NAME>` marker is no text, so only a real caption (before
+//! or after it, not a document's description) remains, and older iOS's
+//! `NAME <attached>` reads like Android's `NAME (file attached)`.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -269,12 +273,22 @@ pub(super) fn interpret<'a>(
             "" => omitted(DOCUMENT.0.into(), DOCUMENT.1),
             name => omitted(sub_cow(&content, name), content_type(name)),
         });
-    } else if let Some((name, caption)) = android_attachment(rest).or_else(|| ios_attachment(rest))
-    {
+    } else if let Some((name, content_type, caption)) = omitted_with_caption(rest) {
+        meaning.attachments.push(omitted(name.into(), content_type));
+        meaning.text = non_empty(&content, caption);
+    } else if let Some((name, caption)) = android_attachment(rest) {
         meaning
             .attachments
             .push(present(sub_cow(&content, name), media));
         meaning.text = non_empty(&content, caption);
+    } else if let Some((name, before, after)) = ios_attachment(rest) {
+        meaning
+            .attachments
+            .push(present(sub_cow(&content, name), media));
+        meaning.text = match (non_empty(&content, before), non_empty(&content, after)) {
+            (Some(before), Some(after)) => Some(Cow::Owned(format!("{before}\n{after}"))),
+            (before, after) => before.or(after),
+        };
     } else {
         meaning.text = non_empty(&content, rest);
     }
@@ -356,14 +370,43 @@ fn omitted_document(text: &str) -> Option<&str> {
     if described.is_empty() {
         return Some("");
     }
-    let (name, _) = described.split_once(DESCRIPTION_DOT)?;
-    (!name.contains('\n')).then_some(name.trim())
+    // `report.pdf • 3 pages`, or only the file name (`report.pdf`).
+    let name = match described.split_once(DESCRIPTION_DOT) {
+        Some((name, _)) => name.trim(),
+        None if has_extension(described) => described,
+        None => return None,
+    };
+    (!name.contains('\n')).then_some(name)
 }
 
-/// Android: (file name, caption lines) of `NAME (file attached)\ncaption`.
+/// Whether `name` ends like a file name: a dot and one to five letters or
+/// digits.
+fn has_extension(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, extension)| {
+        !stem.trim().is_empty()
+            && (1..=5).contains(&extension.len())
+            && extension.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Android: an omitted-media marker alone on the first line and a caption
+/// on the lines after it: (name, content type, caption).
+fn omitted_with_caption(text: &str) -> Option<(&'static str, &'static str, &str)> {
+    let line = first_line(text);
+    if line.len() == text.len() {
+        return None;
+    }
+    match whole_text(line)? {
+        Marker::Omitted(name, content_type) => Some((name, content_type, &text[line.len()..])),
+        _ => None,
+    }
+}
+
+/// Android: (file name, caption lines) of `NAME (file attached)\ncaption`;
+/// also older iOS's `NAME <attached>`.
 fn android_attachment(text: &str) -> Option<(&str, &str)> {
     let line = first_line(text);
-    if !line.ends_with(')') {
+    if !line.ends_with([')', '>']) {
         return None;
     }
     let name = tables()
@@ -375,9 +418,9 @@ fn android_attachment(text: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((name, caption))
 }
 
-/// iOS: (file name, text around the marker) of `<attached: NAME>`; a
-/// document description before the marker is not text.
-fn ios_attachment(text: &str) -> Option<(&str, &str)> {
+/// iOS: (file name, text before, text after) of `<attached: NAME>`: the
+/// marker itself is no text, nor is a document description before it.
+fn ios_attachment(text: &str) -> Option<(&str, &str, &str)> {
     let open = memchr(b'<', text.as_bytes())?;
     let inner = &text[open + 1..];
     let after_tag = tables()
@@ -388,12 +431,13 @@ fn ios_attachment(text: &str) -> Option<(&str, &str)> {
     let name = after_tag[..close].trim();
     let before = text[..open].trim();
     let after = after_tag[close + 1..].trim();
-    let caption = if before.is_empty() || before.contains(DESCRIPTION_DOT.trim()) {
-        after
+    // A document's description (`report.pdf • 3 pages`) is no caption.
+    let before = if before.contains(DESCRIPTION_DOT.trim()) && !before.contains('\n') {
+        ""
     } else {
-        text
+        before
     };
-    (!name.is_empty() && !name.contains('\n')).then_some((name, caption))
+    (!name.is_empty() && !name.contains('\n')).then_some((name, before, after))
 }
 
 /// `text` without leading and trailing line breaks, `None` if blank.
