@@ -1452,3 +1452,79 @@ fn attachment_forms() {
         ]
     );
 }
+
+#[test]
+fn doubtful_lines_are_warned_about_with_their_line_numbers() {
+    use shared::sources::whatsapp_export::{LineWarning, WarningReason};
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Team.txt",
+        chrono_tz::UTC,
+    );
+    let warning = |line, reason| LineWarning { line, reason };
+
+    let text = fixture("loud_android_us.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(
+        summary.warnings,
+        [
+            warning(2, WarningReason::OtherLayout),
+            warning(3, WarningReason::ImpossibleHour)
+        ]
+    );
+    assert_eq!(summary.warning_count, 2);
+    assert_eq!(
+        summary.warnings[1].to_string(),
+        "line 3: the hour is 13 or later with AM/PM; read on a 24-hour clock"
+    );
+    let read: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), item.text.as_deref(), time(item)))
+        .collect();
+    assert_eq!(
+        read[..3],
+        [
+            (
+                Some("Bob"),
+                Some("first\n[12/29/25, 10:31:00 PM] Ann: pasted from an iPhone export"),
+                "2025-12-29T22:30:00+00:00".to_owned()
+            ),
+            // Its own message, not folded into the one before.
+            (
+                Some("Ann"),
+                Some("impossible hour"),
+                "2025-12-29T13:05:00+00:00".to_owned()
+            ),
+            // A name of invisible marks: an unnamed sender, not a notice.
+            (
+                None,
+                Some("from an invisible name"),
+                "2025-12-29T22:40:00+00:00".to_owned()
+            ),
+        ]
+    );
+    let unnamed = items[2].sender.as_ref().expect("a sender");
+    assert_eq!(unnamed.id.as_deref(), Some("(unnamed sender)"));
+    assert_eq!(items[2].kind, ItemKind::Message);
+
+    let text = fixture("loud_ios_uk.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(
+        summary.warnings,
+        [
+            warning(2, WarningReason::OtherLayout),
+            warning(3, WarningReason::OtherLayout)
+        ]
+    );
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[1].sender.as_ref().and_then(|s| s.id.as_deref()),
+        Some("(unnamed sender)")
+    );
+    // Files without doubts have no warnings.
+    let text = fixture("android_us_direct.txt");
+    let (_, summary) = read_items(&prepare(&text, &ctx), &no_media);
+    assert!(summary.warnings.is_empty() && summary.warning_count == 0);
+}

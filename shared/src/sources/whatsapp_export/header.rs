@@ -251,6 +251,43 @@ pub(super) struct Header {
     pub stamp: Stamp,
     /// Offset of the text after the header (`Name: text` or a notice).
     pub body: usize,
+    /// The hour was 13 to 23 with a 12-hour marker, which no phone writes;
+    /// the stamp holds it as written, on a 24-hour clock.
+    pub impossible_hour: bool,
+}
+
+/// A line as [`scan_line`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scanned {
+    /// A header of the file's shape.
+    Header(Header),
+    /// A header of another shape.
+    Other(Header),
+    /// No header.
+    None,
+}
+
+/// Reads a line of a file whose headers have `shape`: [`scan_shape`], and
+/// whether a line that is no header of the shape is one of another shape.
+pub(super) fn scan_line(line: &[u8], shape: &Shape) -> Scanned {
+    if let Some(header) = plain(line, shape) {
+        return Scanned::Header(header);
+    }
+    match scan(line) {
+        Some(header) if header.shape == *shape => Scanned::Header(header),
+        Some(header) => Scanned::Other(header),
+        None => Scanned::None,
+    }
+}
+
+/// The hour on a 24-hour clock and whether it was impossible: an hour of
+/// 13 to 23 with a 12-hour marker is taken as written.
+fn qualify(hour: u8, period: Period) -> Option<(u8, bool)> {
+    match period.hour24(hour) {
+        Some(hour) => Some((hour, false)),
+        None if hour <= 23 => Some((hour, true)),
+        None => None,
+    }
 }
 
 /// What a 12-hour marker says about the hour.
@@ -569,9 +606,9 @@ pub(super) fn scan(line: &[u8]) -> Option<Header> {
             (date, joiner, clock, time, true)
         }
     };
-    let (clock, hour) = match clock {
-        None if time.hour <= 23 => (Clock::H24, time.hour),
-        Some((clock, period)) => (clock, period.hour24(time.hour)?),
+    let (clock, (hour, impossible_hour)) = match clock {
+        None if time.hour <= 23 => (Clock::H24, (time.hour, false)),
+        Some((clock, period)) => (clock, qualify(time.hour, period)?),
         None => return None,
     };
     let end = c.terminator(bracket)?;
@@ -598,6 +635,7 @@ pub(super) fn scan(line: &[u8]) -> Option<Header> {
         shape,
         stamp,
         body: c.i,
+        impossible_hour,
     })
 }
 
@@ -607,6 +645,7 @@ pub(super) fn scan(line: &[u8]) -> Option<Header> {
 /// is the shape's with plain spaces and whose clock has no prefix marker,
 /// are read without looking for what the shape cannot have; the others
 /// by [`scan`].
+#[cfg(test)]
 pub(super) fn scan_shape(line: &[u8], shape: &Shape) -> Option<Header> {
     plain(line, shape).or_else(|| scan(line).filter(|header| header.shape == *shape))
 }
@@ -639,9 +678,9 @@ fn plain(line: &[u8], shape: &Shape) -> Option<Header> {
     }
     c.i += joiner.len();
     let time = c.time()?;
-    let (clock, hour) = match c.suffix() {
-        None if time.hour <= 23 => (Clock::H24, time.hour),
-        Some((family, period)) => (Clock::Suffix(family), period.hour24(time.hour)?),
+    let (clock, (hour, impossible_hour)) = match c.suffix() {
+        None if time.hour <= 23 => (Clock::H24, (time.hour, false)),
+        Some((family, period)) => (Clock::Suffix(family), qualify(time.hour, period)?),
         None => return None,
     };
     let end = c.terminator(bracket)?;
@@ -667,6 +706,7 @@ fn plain(line: &[u8], shape: &Shape) -> Option<Header> {
             second: time.second,
         },
         body: c.i,
+        impossible_hour,
     })
 }
 
@@ -1232,7 +1272,6 @@ mod tests {
             "2025, 22:30 - x",
             "1/2/3, 10:00 - x",
             "29/12/2025, 24:00 - x",
-            "29/12/2025, 13:00 PM - x",
             "29/12/2025, 10:60 - x",
             "29/12/20255, 10:00 - x",
             "[29/12/2025, 10:00 - x",
@@ -1244,6 +1283,15 @@ mod tests {
         ] {
             assert_eq!(scan(line.as_bytes()), None, "{line:?}");
         }
+    }
+
+    #[test]
+    fn impossible_hours_are_flagged_not_dropped() {
+        let h = header("29/12/2025, 13:05 PM - Bob: hi");
+        assert!(h.impossible_hour);
+        assert_eq!((h.stamp.hour, h.stamp.minute), (13, 5));
+        assert!(!header("29/12/2025, 1:05 PM - Bob: hi").impossible_hour);
+        assert_eq!(scan(b"29/12/2025, 24:05 PM - Bob: hi"), None);
     }
 
     #[test]

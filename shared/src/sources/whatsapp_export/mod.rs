@@ -65,7 +65,7 @@ use crate::item::{
 };
 use conversation::Custodian;
 use dates::{LocalClock, LocalTime, OrderStats};
-use header::{Header, Shape, Stamp};
+use header::{Header, Scanned, Shape, Stamp};
 use ids::{IdBase, Occurrences, message_key};
 use lines::Lines;
 use people::{Cast, Census, Person};
@@ -147,6 +147,53 @@ pub struct ChatSummary {
     pub rejected_headers: u64,
     /// Non-empty lines before the first header; they belong to no message.
     pub unattributed_lines: u64,
+    /// What the parser read but doubts, line by line (the first
+    /// [`MAX_WARNINGS`]); for the run report.
+    pub warnings: Vec<LineWarning>,
+    /// How many warnings there were, including those beyond [`MAX_WARNINGS`].
+    pub warning_count: u64,
+}
+
+/// How many warnings a summary lists.
+pub const MAX_WARNINGS: usize = 1000;
+
+/// A line the parser read but doubts. Names the line and the reason,
+/// never the line's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineWarning {
+    /// The line's number in the chat text, from 1.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: WarningReason,
+}
+
+/// Why a line is doubted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningReason {
+    /// A header with an hour of 13 to 23 and a 12-hour marker (`13:05 PM`):
+    /// a message of its own, read on a 24-hour clock.
+    ImpossibleHour,
+    /// A header in another layout than the file's: kept as text of the
+    /// message before it (or of none, before the first message).
+    OtherLayout,
+}
+
+impl fmt::Display for LineWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = self.line;
+        match self.reason {
+            WarningReason::ImpossibleHour => write!(
+                f,
+                "line {line}: the hour is 13 or later with AM/PM; read on a 24-hour clock"
+            ),
+            WarningReason::OtherLayout => write!(
+                f,
+                "line {line}: a message header in another layout than the file's; \
+                 kept as text of the message before it"
+            ),
+        }
+    }
 }
 
 /// Why an export cannot be read.
@@ -205,6 +252,8 @@ pub struct Chat<'a> {
     records: Vec<Record>,
     lines: u64,
     unattributed_lines: u64,
+    warnings: Vec<LineWarning>,
+    warning_count: u64,
 }
 
 /// Shows the layout and counts, never message content.
@@ -285,6 +334,8 @@ impl<'a> Chat<'a> {
             records: survey.records,
             lines: survey.lines,
             unattributed_lines: survey.unattributed_lines,
+            warnings: survey.warnings,
+            warning_count: survey.warning_count,
         })
     }
 
@@ -386,6 +437,8 @@ impl<'a> Chat<'a> {
             participants: conversation::labels(&self.cast.people),
             rejected_headers: rejected,
             unattributed_lines: self.unattributed_lines,
+            warnings: self.warnings.clone(),
+            warning_count: self.warning_count,
         }
     }
 }
@@ -418,6 +471,8 @@ struct Survey<'a> {
     census: Census<'a>,
     lines: u64,
     unattributed_lines: u64,
+    warnings: Vec<LineWarning>,
+    warning_count: u64,
 }
 
 impl<'a> Survey<'a> {
@@ -431,14 +486,27 @@ impl<'a> Survey<'a> {
             census: Census::default(),
             lines: 0,
             unattributed_lines: 0,
+            warnings: Vec::new(),
+            warning_count: 0,
         };
         for (start, end) in Lines::new(text) {
             survey.lines += 1;
-            let header = header::scan_shape(&text.as_bytes()[start..end], shape).filter(|header| {
+            let header = match header::scan_line(&text.as_bytes()[start..end], shape) {
+                Scanned::Header(header) => Some(header),
+                Scanned::Other(_) => {
+                    survey.warn(WarningReason::OtherLayout);
+                    None
+                }
+                Scanned::None => None,
+            };
+            let header = header.filter(|header| {
                 orders
                     .iter()
                     .any(|&order| dates::is_date(&header.stamp, order))
             });
+            if header.is_some_and(|header| header.impossible_hour) {
+                survey.warn(WarningReason::ImpossibleHour);
+            }
             match header.and_then(|header| survey.record(text, start, end, header)) {
                 Some(record) => survey.records.push(record),
                 None if survey.records.is_empty() && start < end => survey.unattributed_lines += 1,
@@ -446,6 +514,17 @@ impl<'a> Survey<'a> {
             }
         }
         survey
+    }
+
+    /// Warns about the current line.
+    fn warn(&mut self, reason: WarningReason) {
+        self.warning_count += 1;
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(LineWarning {
+                line: self.lines,
+                reason,
+            });
+        }
     }
 
     fn record(
