@@ -1528,3 +1528,266 @@ fn doubtful_lines_are_warned_about_with_their_line_numbers() {
     let (_, summary) = read_items(&prepare(&text, &ctx), &no_media);
     assert!(summary.warnings.is_empty() && summary.warning_count == 0);
 }
+
+/// A header layout for the generated matrix.
+struct Layout {
+    name: &'static str,
+    open: &'static str,
+    joiner: &'static str,
+    time_first: bool,
+    close: &'static str,
+    time_sep: char,
+    seconds: bool,
+    /// Between date fields (`"/"`, `". "`).
+    date_sep: &'static str,
+    /// The date ends with its separator (`2024. 1. 3.`).
+    trailing: bool,
+    /// Eastern Arabic digits.
+    eastern: bool,
+}
+
+const fn layout(name: &'static str, open: &'static str, joiner: &'static str) -> Layout {
+    Layout {
+        name,
+        open,
+        joiner,
+        time_first: false,
+        close: " - ",
+        time_sep: ':',
+        seconds: false,
+        date_sep: "/",
+        trailing: false,
+        eastern: false,
+    }
+}
+
+const MATRIX_LAYOUTS: &[Layout] = &[
+    layout("android", "", ", "),
+    Layout {
+        date_sep: ".",
+        ..layout("android without comma", "", " ")
+    },
+    Layout {
+        date_sep: "-",
+        ..layout("android dashed date", "", ", ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        ..layout("ios", "[", ", ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        date_sep: ".",
+        ..layout("ios dotted", "[", ", ")
+    },
+    Layout {
+        close: ": ",
+        seconds: true,
+        ..layout("older ios", "", ", ")
+    },
+    Layout {
+        close: ": ",
+        seconds: true,
+        time_sep: '.',
+        date_sep: ".",
+        ..layout("older ios dotted", "", ", ")
+    },
+    layout("french connector", "", " à "),
+    Layout {
+        time_sep: '.',
+        seconds: true,
+        date_sep: ".",
+        ..layout("finnish", "", " klo ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        time_first: true,
+        ..layout("time first, ios", "[", ", ")
+    },
+    Layout {
+        time_first: true,
+        ..layout("time first, android", "", ", ")
+    },
+    Layout {
+        date_sep: ". ",
+        trailing: true,
+        ..layout("korean", "", " ")
+    },
+    Layout {
+        eastern: true,
+        ..layout("arabic", "", "، ")
+    },
+    layout("arabic, western digits", "", "، "),
+];
+
+/// How a generated header writes the hour.
+#[derive(Clone, Copy, Debug)]
+enum MatrixClock {
+    H24,
+    /// (AM, PM) after the time.
+    Suffix(&'static str, &'static str),
+    /// (AM, PM) before the time.
+    Prefix(&'static str, &'static str),
+    /// `in the morning`, `in the afternoon`, `in the evening`.
+    DayPeriod,
+}
+
+const MATRIX_CLOCKS: &[MatrixClock] = &[
+    MatrixClock::H24,
+    MatrixClock::Suffix(" AM", " PM"),
+    MatrixClock::Suffix("\u{202f}am", "\u{202f}pm"),
+    MatrixClock::Suffix(" a.\u{a0}m.", " p.\u{a0}m."),
+    MatrixClock::Suffix(" ص", " م"),
+    MatrixClock::Prefix("오전 ", "오후 "),
+    MatrixClock::Prefix("午前", "午後"),
+    MatrixClock::DayPeriod,
+];
+
+/// (order, year written with four digits).
+const MATRIX_ORDERS: &[(DateOrder, bool)] = &[
+    (DateOrder::DayFirst, false),
+    (DateOrder::DayFirst, true),
+    (DateOrder::MonthFirst, false),
+    (DateOrder::MonthFirst, true),
+    (DateOrder::YearFirst, false),
+    (DateOrder::YearFirst, true),
+];
+
+/// Renders `messages` (UTC time, author, text) in a layout.
+fn render_chat(
+    layout: &Layout,
+    clock: MatrixClock,
+    (order, wide): (DateOrder, bool),
+    messages: &[(chrono::NaiveDateTime, &str, String)],
+) -> String {
+    use chrono::{Datelike, Timelike};
+    let mut out = String::new();
+    for (at, author, text) in messages {
+        let year = if wide {
+            at.year().to_string()
+        } else {
+            format!("{:02}", at.year() % 100)
+        };
+        let (month, day) = if order == DateOrder::YearFirst && !wide {
+            // yy-MM-dd: two-digit years first are written zero-padded.
+            (format!("{:02}", at.month()), format!("{:02}", at.day()))
+        } else {
+            (at.month().to_string(), at.day().to_string())
+        };
+        let fields = match order {
+            DateOrder::DayFirst => [day, month, year],
+            DateOrder::MonthFirst => [month, day, year],
+            DateOrder::YearFirst => [year, month, day],
+        };
+        let mut date = fields.join(layout.date_sep);
+        if layout.trailing {
+            date.push_str(layout.date_sep.trim_end());
+        }
+        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+        let h12 = if hour % 12 == 0 { 12 } else { hour % 12 };
+        let t = layout.time_sep;
+        let digits = |h: u32| {
+            let mut time = format!("{h}{t}{minute:02}");
+            if layout.seconds {
+                time.push_str(&format!("{t}{second:02}"));
+            }
+            time
+        };
+        let time = match clock {
+            MatrixClock::H24 => digits(hour),
+            MatrixClock::Suffix(am, pm) => {
+                format!("{}{}", digits(h12), if hour < 12 { am } else { pm })
+            }
+            MatrixClock::Prefix(am, pm) => {
+                format!("{}{}", if hour < 12 { am } else { pm }, digits(h12))
+            }
+            MatrixClock::DayPeriod => format!(
+                "{} {}",
+                digits(h12),
+                match hour {
+                    0..12 => "in the morning",
+                    12..18 => "in the afternoon",
+                    _ => "in the evening",
+                }
+            ),
+        };
+        let (first, second) = if layout.time_first {
+            (time, date)
+        } else {
+            (date, time)
+        };
+        let mut header = format!(
+            "{}{first}{}{second}{}",
+            layout.open, layout.joiner, layout.close
+        );
+        if layout.eastern {
+            header = header
+                .chars()
+                .map(|c| match c.to_digit(10) {
+                    Some(d) => char::from_u32(0x660 + d).expect("an Arabic-Indic digit"),
+                    None => c,
+                })
+                .collect();
+        }
+        out.push_str(&format!("{header}{author}: {text}\n"));
+    }
+    out
+}
+
+#[test]
+fn generated_layout_matrix_parses_back() {
+    use chrono::NaiveDate;
+    let days = [3, 9, 14, 21, 27];
+    let messages: Vec<(chrono::NaiveDateTime, &str, String)> = (0..20u32)
+        .map(|i| {
+            let at = NaiveDate::from_ymd_opt(2024, 1 + i / 5, days[i as usize % 5])
+                .unwrap()
+                .and_hms_opt((i * 7 + 5) % 24, (i * 13) % 60, (i * 17) % 60)
+                .unwrap();
+            let author = if i % 3 == 0 { "Ann Lee" } else { "Bob" };
+            (at, author, format!("message {i}: hello"))
+        })
+        .collect();
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Matrix.txt",
+        chrono_tz::UTC,
+    );
+    let mut combinations = 0;
+    for layout in MATRIX_LAYOUTS {
+        for &clock in MATRIX_CLOCKS {
+            if layout.time_first && matches!(clock, MatrixClock::Prefix(..)) {
+                continue;
+            }
+            for &order in MATRIX_ORDERS {
+                let text = render_chat(layout, clock, order, &messages);
+                let case = format!("{} / {clock:?} / {order:?}:\n{text}", layout.name);
+                let chat = Chat::prepare(&text, &ctx).unwrap_or_else(|e| panic!("{case}\n{e}"));
+                let (items, summary) = read_items(&chat, &no_media);
+                assert_eq!(summary.date_order, order.0, "{case}");
+                assert!(
+                    summary.warnings.is_empty(),
+                    "{case}\n{:?}",
+                    summary.warnings
+                );
+                assert_eq!(items.len(), messages.len(), "{case}");
+                for (item, (at, author, text)) in items.iter().zip(&messages) {
+                    let mut expected = at.and_utc();
+                    if !layout.seconds {
+                        expected -=
+                            chrono::TimeDelta::seconds(i64::from(chrono::Timelike::second(at)));
+                    }
+                    assert_eq!(item.timestamp.0, expected, "{case}");
+                    assert_eq!(sender(item), Some(*author), "{case}");
+                    assert_eq!(item.text.as_deref(), Some(text.as_str()), "{case}");
+                }
+                combinations += 1;
+            }
+        }
+    }
+    // Every layout × clock × order, but prefix clocks with the time first.
+    assert_eq!(combinations, 14 * 8 * 6 - 2 * 2 * 6);
+}
