@@ -1791,3 +1791,54 @@ fn generated_layout_matrix_parses_back() {
     // Every layout × clock × order, but prefix clocks with the time first.
     assert_eq!(combinations, 14 * 8 * 6 - 2 * 2 * 6);
 }
+
+#[test]
+fn non_gregorian_years() {
+    check_fixture(
+        "japanese_era_reiwa.txt",
+        "[Gy/m/d h:mm:ss] ",
+        DateOrder::YearFirst,
+        &[
+            (
+                Some("佐藤"),
+                "見積書を送ります",
+                "2022-03-18T14:56:01+00:00",
+            ),
+            (
+                Some("鈴木"),
+                "ありがとうございます",
+                "2022-03-18T14:57:30+00:00",
+            ),
+            (Some("佐藤"), "新年の挨拶", "2023-01-05T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "japanese_era_heisei.txt",
+        "Gy/m/d h:mm - ",
+        DateOrder::YearFirst,
+        &[
+            (Some("佐藤"), "平成の記録", "2018-06-13T21:25:00+00:00"),
+            (Some("鈴木"), "平成最後の日", "2019-04-30T23:59:00+00:00"),
+            (Some("佐藤"), "令和初日", "2019-05-01T00:01:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "thai_buddhist.txt",
+        "d/m/yyyy h:mm - ",
+        DateOrder::DayFirst,
+        &[
+            (Some("สมชาย"), "สวัสดีครับ", "2022-03-18T14:56:00+00:00"),
+            (Some("Anna"), "Hello", "2022-03-18T15:02:00+00:00"),
+            (Some("สมชาย"), "สวัสดีปีใหม่", "2023-01-01T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "thai_buddhist_be.txt",
+        "[d/m/yyyy BE, h:mm:ss a] ",
+        DateOrder::DayFirst,
+        &[
+            (Some("Anna"), "Contract sent", "2022-03-18T14:56:01+00:00"),
+            (Some("Somchai"), "Received", "2022-03-19T09:00:00+00:00"),
+        ],
+    );
+}

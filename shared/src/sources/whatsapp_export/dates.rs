@@ -27,7 +27,10 @@
 //! year is last, as most layouts write it. A month written as a name fixes
 //! the order.
 //!
-//! Two-digit years are 20yy; 4-digit years must be within 1970–2199.
+//! Two-digit years are 20yy; 4-digit years must be within 1970–2199, or
+//! 2513–2742, read as Thai Buddhist years (2565 = 2022; no Gregorian year
+//! of a WhatsApp export comes close). Japanese era years (`R4`) are turned
+//! into Gregorian ones by `header`.
 //!
 //! # Local time
 //!
@@ -89,11 +92,19 @@ fn civil(stamp: &Stamp, order: DateOrder) -> Option<(i64, u16, u16)> {
     let year = match year {
         0..=99 => 2000 + i64::from(year),
         1970..=2199 => i64::from(year),
+        // The Thai Buddhist era: 2565 BE is 2022.
+        THAI_FIRST..=THAI_LAST => i64::from(year) - THAI_OFFSET,
         _ => return None,
     };
     let valid = (1..=12).contains(&month) && day != 0 && day <= days_in_month(year, month);
     valid.then_some((year, month, day))
 }
+
+/// Years of the Thai Buddhist era are Gregorian years plus this.
+const THAI_OFFSET: i64 = 543;
+/// The Buddhist years of 1970 and 2199.
+const THAI_FIRST: u16 = 1970 + THAI_OFFSET as u16;
+const THAI_LAST: u16 = 2199 + THAI_OFFSET as u16;
 
 /// The orders a date of this shape may be in, before the file is surveyed.
 pub(super) fn candidates(shape: &Shape, forced: Option<DateOrder>) -> &'static [DateOrder] {

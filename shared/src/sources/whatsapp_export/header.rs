@@ -18,6 +18,8 @@
 //! 19:23, 28 Aug 2013 - Bob: text           a month name (`d MMM yyyy`, or `MMM d, yyyy` after the time)
 //! ٢٩/١٢/٢٠٢٥، ١٠:٣٠ م - Bob: text          Eastern Arabic or Persian digits, Arabic comma and AM/PM
 //! 29/12/2025, 10:30 in the evening - Bob   a day period instead of AM/PM
+//! [R4/03/18 14:56:01] Bob: text            a Japanese era year (Reiwa 4 = 2022; H for Heisei)
+//! 18/3/2565 14:56 - Bob: text              a Thai Buddhist year (2565 BE = 2022; see `dates`)
 //! ```
 //!
 //! Day periods read like AM/PM (`morning` AM; `afternoon`, `evening` PM),
@@ -107,6 +109,8 @@ pub(super) struct Shape {
     /// The month is a name, so the order is known: `28 Aug 2013` day
     /// first, `Aug 28, 2013` month first.
     pub named: Option<DateOrder>,
+    /// The year is a Japanese era year (`R4/03/18`), read as Gregorian.
+    pub era: bool,
     /// The time comes before the date (`[14:56:01, 3/18/22]`).
     pub time_first: bool,
     /// Between date and time (or time and date).
@@ -122,10 +126,10 @@ pub(super) struct Shape {
 impl Shape {
     /// A human description, e.g. `[d/m/yy, h:mm:ss a]` or `yyyy-m-d, h:mm a - `.
     pub(super) fn describe(&self, order: DateOrder) -> String {
-        let year = if self.wide == Wide::None {
-            "yy"
-        } else {
-            "yyyy"
+        let year = match self.wide {
+            _ if self.era => "Gy",
+            Wide::None => "yy",
+            _ => "yyyy",
         };
         let date = match self.named {
             Some(DateOrder::MonthFirst) => format!("MMM d, {year}"),
@@ -552,6 +556,7 @@ struct DateParts {
     trailing: bool,
     wide: Wide,
     named: Option<DateOrder>,
+    era: bool,
 }
 
 /// A time as read: the hour as written (before any 12-hour marker).
@@ -567,10 +572,11 @@ struct TimeParts {
 /// Reads a header at the start of `line`, in any layout.
 pub(super) fn scan(line: &[u8]) -> Option<Header> {
     // Cheap rejection of most continuation lines: a header starts with a
-    // digit (ASCII, Eastern Arabic or Persian), a bracket or an invisible mark.
+    // digit (ASCII, Eastern Arabic or Persian), a Japanese era letter, a
+    // bracket or an invisible mark.
     if !matches!(
         line.first(),
-        Some(b'0'..=b'9' | b'[' | 0xE2 | 0xEF | 0xD9 | 0xDB)
+        Some(b'0'..=b'9' | b'[' | 0xE2 | 0xEF | 0xD9 | 0xDB | b'R' | b'H')
     ) {
         return None;
     }
@@ -619,6 +625,7 @@ pub(super) fn scan(line: &[u8]) -> Option<Header> {
         date_trailing: date.trailing,
         wide: date.wide,
         named: date.named,
+        era: date.era,
         time_first,
         joiner,
         time_sep: time.sep,
@@ -691,6 +698,7 @@ fn plain(line: &[u8], shape: &Shape) -> Option<Header> {
         date_trailing: date.trailing,
         wide: date.wide,
         named: date.named,
+        era: date.era,
         time_first: false,
         joiner: shape.joiner,
         time_sep: time.sep,
@@ -808,10 +816,15 @@ impl Cursor<'_> {
         if month_first_name && self.peek().is_some_and(|b| b.is_ascii_alphabetic()) {
             return self.month_first_named();
         }
-        let (a, wa) = self.number()?;
+        let era = self.era();
+        let (a, wa) = match (self.number()?, era) {
+            (number, None) => number,
+            ((year @ 1..=99, 1..=2), Some(first)) => (first + year - 1, 4),
+            _ => return None,
+        };
         self.skip_invisible();
         let Some(sep) = self.peek().filter(|b| matches!(b, b'/' | b'.' | b'-')) else {
-            return self.day_first_named(a, wa);
+            return era.map_or_else(|| self.day_first_named(a, wa), |_| None);
         };
         self.i += 1;
         let spaced = self.eat(b' ');
@@ -837,7 +850,22 @@ impl Cursor<'_> {
             trailing,
             wide,
             named: None,
+            era: era.is_some(),
         })
+    }
+
+    /// A Japanese era letter before a digit (`R4`): the era's first year.
+    fn era(&mut self) -> Option<u16> {
+        let first = match self.peek()? {
+            b'R' => 2019,
+            b'H' => 1989,
+            _ => return None,
+        };
+        if !self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        self.i += 1;
+        Some(first)
     }
 
     /// After the day: ` Aug 2013` (`28 Aug 2013`).
@@ -1018,6 +1046,7 @@ fn named(fields: [u16; 3], wide: Wide, order: DateOrder) -> DateParts {
         trailing: false,
         wide,
         named: Some(order),
+        era: false,
     }
 }
 
@@ -1233,6 +1262,18 @@ mod tests {
                 "d/m/yyyy, h:mm a - ",
             ),
             (
+                "[R4/03/18 14:56:01] Bob: hi",
+                [2022, 3, 18],
+                (14, 56, 1),
+                "[Gy/m/d h:mm:ss] ",
+            ),
+            (
+                "H30/6/13 21:25 - Bob: hi",
+                [2018, 6, 13],
+                (21, 25, 0),
+                "Gy/m/d h:mm - ",
+            ),
+            (
                 "21-02-02 09:05 - Bob: hi",
                 [21, 2, 2],
                 (9, 5, 0),
@@ -1275,6 +1316,9 @@ mod tests {
             "29/12/2025, 10:60 - x",
             "29/12/20255, 10:00 - x",
             "[29/12/2025, 10:00 - x",
+            "R2D2, 10:00 - x",
+            "H100/1/1, 10:00 - x",
+            "Rx/1/1 10:00 - x",
             "29/12/2025, 10:00 -x",
             "29/12/2025,xxxxxxxx 10:00 - x",
             "",
@@ -1324,6 +1368,8 @@ mod tests {
             "٢٩/١٢/٢٠٢٥، ١٠:٣٠ م - Bob: hi",
             "29/12/2025، 10:30 ص - Bob: hi",
             "29/12/2025, 10:30 in the evening - Bob: hi",
+            "[R4/03/18 14:56:01] Bob: hi",
+            "H30/06/13 21:25 - Bob: hi",
         ];
         let shapes: Vec<Shape> = headers.iter().map(|line| header(line).shape).collect();
         let mut lines: Vec<String> = headers.iter().map(|line| line.to_string()).collect();
