@@ -121,6 +121,36 @@ pub(super) fn candidates(shape: &Shape, forced: Option<DateOrder>) -> &'static [
     }
 }
 
+/// In which of the candidate orders a header's date is a real date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Possible {
+    /// Read year first.
+    pub year_first: bool,
+    /// Read day first or month first.
+    pub year_last: bool,
+}
+
+impl Possible {
+    /// The stamp read in each of `orders`.
+    pub(super) fn of(stamp: &Stamp, orders: &[DateOrder]) -> Self {
+        let mut possible = Possible::default();
+        for &order in orders {
+            if is_date(stamp, order) {
+                match order {
+                    DateOrder::YearFirst => possible.year_first = true,
+                    _ => possible.year_last = true,
+                }
+            }
+        }
+        possible
+    }
+
+    /// In some order.
+    pub(super) fn any(self) -> bool {
+        self.year_first || self.year_last
+    }
+}
+
 /// Evidence for the date order, gathered over every header of a file.
 #[derive(Debug, Default)]
 pub(super) struct OrderStats {
@@ -148,8 +178,9 @@ pub(super) struct OrderStats {
 }
 
 impl OrderStats {
-    /// Takes one header into account.
-    pub(super) fn add(&mut self, stamp: &Stamp) {
+    /// Takes one header into account, with the candidate orders its date
+    /// is possible in.
+    pub(super) fn add(&mut self, stamp: &Stamp, possible: Possible) {
         let [a, b, year] = stamp.date.map(u64::from);
         let is_day = |v: u64| (13..=31).contains(&v);
         let is_month = |v: u64| (1..=12).contains(&v);
@@ -159,10 +190,8 @@ impl OrderStats {
             u64::from(stamp.hour) << 12 | u64::from(stamp.minute) << 6 | u64::from(stamp.second);
         let key = |year: u64, month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
         let keys = [key(year, b, a), key(year, a, b), key(a, b, year)];
-        let possible = |order| civil(stamp, order).is_some();
-        self.valid_year_first += u64::from(possible(DateOrder::YearFirst));
-        self.valid_year_last +=
-            u64::from(possible(DateOrder::DayFirst) || possible(DateOrder::MonthFirst));
+        self.valid_year_first += u64::from(possible.year_first);
+        self.valid_year_last += u64::from(possible.year_last);
         if let Some((fields, previous)) = self.previous {
             self.forward_day_first += u64::from(previous[0] <= keys[0]);
             self.forward_month_first += u64::from(previous[1] <= keys[1]);
@@ -418,7 +447,8 @@ mod tests {
         let mut shape = None;
         for line in lines {
             let header = scan(line.as_bytes()).unwrap();
-            stats.add(&header.stamp);
+            let orders = candidates(&header.shape, None);
+            stats.add(&header.stamp, Possible::of(&header.stamp, orders));
             shape = Some(header.shape);
         }
         stats.decide(&shape.unwrap())

@@ -792,9 +792,33 @@ impl Cursor<'_> {
         }
     }
 
-    /// One to four digits: (value, digit count).
+    /// One to four digits: (value, digit count). ASCII digits are read
+    /// first; Eastern Arabic or Persian ones only when no ASCII digit is
+    /// there.
     #[inline(always)]
     fn number(&mut self) -> Option<(u16, u8)> {
+        let start = self.i;
+        let mut value: u16 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            if self.i - start == 4 {
+                return None;
+            }
+            value = value * 10 + u16::from(d - b'0');
+            self.i += 1;
+        }
+        if self.i > start {
+            return Some((value, (self.i - start) as u8));
+        }
+        if matches!(self.peek(), Some(0xD9 | 0xDB)) {
+            self.wide_number()
+        } else {
+            None
+        }
+    }
+
+    /// [`Cursor::number`] in Eastern Arabic or Persian digits.
+    #[cold]
+    fn wide_number(&mut self) -> Option<(u16, u8)> {
         let mut value: u16 = 0;
         let mut width = 0u8;
         while let Some((d, len)) = self.digit() {
@@ -806,6 +830,15 @@ impl Cursor<'_> {
             self.i += len;
         }
         (width > 0).then_some((value, width))
+    }
+
+    /// Skips invisible characters, looking no further when the next byte
+    /// cannot start one.
+    #[inline(always)]
+    fn skip_marks(&mut self) {
+        if matches!(self.peek(), Some(0xE2 | 0xEF)) {
+            self.skip_invisible();
+        }
     }
 
     /// `29/12/2025`, `12-29-25`, `2018/06/13`, `13.6.2018`, `2018. 6. 13.`,
@@ -822,19 +855,19 @@ impl Cursor<'_> {
             ((year @ 1..=99, 1..=2), Some(first)) => (first + year - 1, 4),
             _ => return None,
         };
-        self.skip_invisible();
+        self.skip_marks();
         let Some(sep) = self.peek().filter(|b| matches!(b, b'/' | b'.' | b'-')) else {
             return era.map_or_else(|| self.day_first_named(a, wa), |_| None);
         };
         self.i += 1;
         let spaced = self.eat(b' ');
-        self.skip_invisible();
+        self.skip_marks();
         let (b, wb) = self.number()?;
-        self.skip_invisible();
+        self.skip_marks();
         if !self.eat(sep) || (spaced && !self.eat(b' ')) {
             return None;
         }
-        self.skip_invisible();
+        self.skip_marks();
         let (c, wc) = self.number()?;
         let trailing = self.eat(sep);
         let wide = match (wa, wb, wc) {
@@ -959,13 +992,17 @@ impl Cursor<'_> {
         self.i += 1;
         let (minute, wm) = self.number()?;
         let mut second = 0;
-        let seconds = self.peek() == Some(sep) && {
-            let next = Cursor {
-                s: self.s,
-                i: self.i + 1,
+        let seconds = self.peek() == Some(sep)
+            && match self.s.get(self.i + 1) {
+                Some(b'0'..=b'9') => true,
+                Some(0xD9 | 0xDB) => Cursor {
+                    s: self.s,
+                    i: self.i + 1,
+                }
+                .digit()
+                .is_some(),
+                _ => false,
             };
-            next.digit().is_some()
-        };
         if seconds {
             self.i += 1;
             let (value, ws) = self.number()?;

@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr2, memrchr};
 
 use super::languages::LANGUAGES;
 use super::text::{clean, first_line, sub_cow};
@@ -73,10 +73,8 @@ struct Tables {
     whole: Vec<Bucket>,
     /// The longest whole-text marker in bytes.
     longest: usize,
-    /// Folded document markers.
-    documents: Vec<String>,
-    /// The last bytes of the folded document markers.
-    document_ends: Vec<bool>,
+    /// Folded document markers by their last byte.
+    documents: Vec<Vec<String>>,
     edited: Vec<&'static str>,
     file_attached: Vec<&'static str>,
     attached: Vec<&'static str>,
@@ -91,8 +89,7 @@ fn tables() -> &'static Tables {
         let mut tables = Tables {
             whole: Vec::new(),
             longest: 0,
-            documents: Vec::new(),
-            document_ends: vec![false; 256],
+            documents: vec![Vec::new(); 256],
             edited: Vec::new(),
             file_attached: Vec::new(),
             attached: Vec::new(),
@@ -120,8 +117,8 @@ fn tables() -> &'static Tables {
             }
             for &phrase in language.document_omitted {
                 let folded = fold(phrase);
-                tables.document_ends[usize::from(*folded.as_bytes().last().unwrap_or(&0))] = true;
-                tables.documents.push(folded);
+                let last = *folded.as_bytes().last().unwrap_or(&0);
+                tables.documents[usize::from(last)].push(folded);
             }
             tables.edited.extend(language.edited);
             tables.file_attached.extend(language.file_attached);
@@ -297,11 +294,16 @@ pub(super) fn interpret<'a>(
 
 /// The text without a trailing edited marker, and whether there was one.
 fn strip_edited(text: &str) -> (&str, bool) {
-    if text.ends_with('>') {
-        for marker in &tables().edited {
-            if let Some(rest) = text.strip_suffix(marker) {
-                return (rest.trim_end(), true);
-            }
+    if text.ends_with('>')
+        && let Some(open) = memrchr(b'<', text.as_bytes())
+    {
+        let tail = &text[open..];
+        if tables()
+            .edited
+            .iter()
+            .any(|marker| marker.len() == tail.len() && *marker == tail)
+        {
+            return (text[..open].trim_end(), true);
         }
     }
     (text, false)
@@ -359,11 +361,7 @@ fn omitted_document(text: &str) -> Option<&str> {
             bytes[bytes.len() - 1]
         }
     };
-    if !tables.document_ends[usize::from(last)] {
-        return None;
-    }
-    let described = tables
-        .documents
+    let described = tables.documents[usize::from(last)]
         .iter()
         .find_map(|marker| strip_folded_suffix(text, marker))?
         .trim();

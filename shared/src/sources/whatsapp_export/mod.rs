@@ -499,15 +499,16 @@ impl<'a> Survey<'a> {
                 }
                 Scanned::None => None,
             };
-            let header = header.filter(|header| {
-                orders
-                    .iter()
-                    .any(|&order| dates::is_date(&header.stamp, order))
+            let header = header.and_then(|header| {
+                let possible = dates::Possible::of(&header.stamp, orders);
+                possible.any().then_some((header, possible))
             });
-            if header.is_some_and(|header| header.impossible_hour) {
+            if header.is_some_and(|(header, _)| header.impossible_hour) {
                 survey.warn(WarningReason::ImpossibleHour);
             }
-            match header.and_then(|header| survey.record(text, start, end, header)) {
+            let record = header
+                .and_then(|(header, possible)| survey.record(text, start, end, header, possible));
+            match record {
                 Some(record) => survey.records.push(record),
                 None if survey.records.is_empty() && start < end => survey.unattributed_lines += 1,
                 None => {}
@@ -533,10 +534,11 @@ impl<'a> Survey<'a> {
         start: usize,
         end: usize,
         header: Header,
+        possible: dates::Possible,
     ) -> Option<Record> {
         let body = u32::try_from(header.body).ok()?;
         let (prefix, text_at) = self.census.observe(&text[start + header.body..end]);
-        self.stats.add(&header.stamp);
+        self.stats.add(&header.stamp, possible);
         Some(Record {
             start,
             stamp: header.stamp,
