@@ -60,10 +60,23 @@ const DESCRIPTION_DOT: &str = " • ";
 /// Whole-text markers of one length (in characters).
 #[derive(Debug, Default)]
 struct Bucket {
-    /// The first bytes of the folded markers, to skip the bucket quickly.
-    firsts: Vec<bool>,
-    /// (folded marker, marker).
+    /// (folded marker, marker), ordered by the folded marker's first byte.
     markers: Vec<(String, Marker)>,
+    /// Where the markers starting with each byte begin in `markers` (and,
+    /// at the next byte, end): 257 offsets once the bucket is complete.
+    starts: Vec<u16>,
+}
+
+impl Bucket {
+    /// The markers whose folded form starts with `first`.
+    #[inline]
+    fn starting_with(&self, first: u8) -> &[(String, Marker)] {
+        let at = usize::from(first);
+        match (self.starts.get(at), self.starts.get(at + 1)) {
+            (Some(&start), Some(&end)) => &self.markers[usize::from(start)..usize::from(end)],
+            _ => &[],
+        }
+    }
 }
 
 /// The lookups built from the language tables.
@@ -140,12 +153,25 @@ fn tables() -> &'static Tables {
                 tables.whole.resize_with(chars + 1, Bucket::default);
             }
             let bucket = &mut tables.whole[chars];
-            bucket.firsts.resize(256, false);
-            bucket.firsts[usize::from(folded.as_bytes()[0])] = true;
             tables.longest = tables.longest.max(phrase.len());
             if !bucket.markers.iter().any(|(known, _)| *known == folded) {
                 bucket.markers.push((folded, marker));
             }
+        }
+        for bucket in &mut tables.whole {
+            bucket
+                .markers
+                .sort_by_key(|(folded, _)| folded.as_bytes()[0]);
+            bucket.starts = (0..=256u16)
+                .map(|byte| {
+                    let before = bucket
+                        .markers
+                        .iter()
+                        .take_while(|(folded, _)| u16::from(folded.as_bytes()[0]) < byte)
+                        .count();
+                    u16::try_from(before).expect("fewer than 65536 markers")
+                })
+                .collect();
         }
         tables
     })
@@ -171,16 +197,6 @@ fn fold_char(c: char) -> char {
 /// `s` folded character by character (see [`fold_char`]).
 fn fold(s: &str) -> String {
     s.chars().map(fold_char).collect()
-}
-
-/// Whether `s` folds to `folded`.
-#[inline]
-fn folded_eq(s: &str, folded: &str) -> bool {
-    if s.is_ascii() {
-        s.as_bytes().eq_ignore_ascii_case(folded.as_bytes())
-    } else {
-        s.chars().map(fold_char).eq(folded.chars())
-    }
 }
 
 /// `s` without a suffix that folds to `folded`.
@@ -314,11 +330,8 @@ fn strip_edited(text: &str) -> (&str, bool) {
 fn whole_text(text: &str) -> Option<Marker> {
     let tables = tables();
     let find = |s: &str| {
-        let chars = if s.is_ascii() {
-            s.len()
-        } else {
-            s.chars().count()
-        };
+        let ascii = s.is_ascii();
+        let chars = if ascii { s.len() } else { s.chars().count() };
         let bucket = tables.whole.get(chars)?;
         let first = match *s.as_bytes().first()? {
             b if b.is_ascii() => b.to_ascii_lowercase(),
@@ -327,18 +340,21 @@ fn whole_text(text: &str) -> Option<Marker> {
                 first.encode_utf8(&mut [0; 4]).as_bytes()[0]
             }
         };
-        if !*bucket.firsts.get(usize::from(first))? {
-            return None;
-        }
         bucket
-            .markers
+            .starting_with(first)
             .iter()
-            .find(|(folded, _)| folded_eq(s, folded))
+            .find(|(folded, _)| match ascii {
+                true => s.as_bytes().eq_ignore_ascii_case(folded.as_bytes()),
+                false => s.chars().map(fold_char).eq(folded.chars()),
+            })
             .map(|&(_, marker)| marker)
     };
     let text = text.trim();
     // Space-likes are longer than a space, hence the margin.
     if text.len() > 2 * tables.longest + CALL_SUFFIX_MAX {
+        return None;
+    }
+    if text.is_ascii() && text.len() > tables.whole.len() + CALL_SUFFIX_MAX {
         return None;
     }
     if let Some(marker) = find(text).or_else(|| find(text.strip_suffix('.')?)) {
