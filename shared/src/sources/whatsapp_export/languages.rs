@@ -29,7 +29,8 @@ pub(super) struct Language {
     pub missed_voice: &'static [&'static str],
     /// A missed video call.
     pub missed_video: &'static [&'static str],
-    /// Android: media not included in the export, of any kind.
+    /// Android: media not included in the export, of any kind; always in
+    /// angle brackets (`<Media omitted>`), which the caption rule relies on.
     pub media_omitted: &'static [&'static str],
     /// iOS: an image not included.
     pub image_omitted: &'static [&'static str],

@@ -406,6 +406,10 @@ fn has_extension(name: &str) -> bool {
 /// Android: an omitted-media marker alone on the first line and a caption
 /// on the lines after it: (name, content type, caption).
 fn omitted_with_caption(text: &str) -> Option<(&'static str, &'static str, &str)> {
+    // Every language writes Android's marker in angle brackets.
+    if !text.starts_with('<') {
+        return None;
+    }
     let line = first_line(text);
     if line.len() == text.len() {
         return None;
@@ -711,6 +715,9 @@ mod tests {
             ];
             for (index, phrases) in kinds.iter().enumerate() {
                 assert!(!phrases.is_empty(), "{}: kind {index}", language.tag);
+            }
+            for phrase in language.media_omitted {
+                assert!(phrase.starts_with('<') && phrase.ends_with('>'), "{phrase}");
             }
             // Every whole-text phrase reads as its marker.
             for phrase in language.deleted.iter().chain(language.you_deleted) {
