@@ -60,7 +60,8 @@ impl Deref for Input {
     }
 }
 
-/// Parses the file and prints one JSON item per line; writes nothing else.
+/// Parses the file and prints one JSON item per line; writes nothing else
+/// to stdout (the parser's warnings, by line number, go to stderr).
 pub fn inspect(args: &Args) -> crate::CliResult {
     let bytes = Input::open(&args.file)?;
     let file_name = args
@@ -82,5 +83,15 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         .write_items(&opts, std::io::stdout().lock())
         .map_err(|e| problem(&e))?;
     drop(written.out);
+    // Doubtful lines go to stderr, so that stdout stays JSON lines.
+    for summary in &written.summary.chats {
+        for warning in &summary.warnings {
+            eprintln!("{}", problem(warning));
+        }
+        let unlisted = summary.warning_count - summary.warnings.len() as u64;
+        if unlisted > 0 {
+            eprintln!("{}", problem(&format!("{unlisted} more warnings")));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

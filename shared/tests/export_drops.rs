@@ -554,3 +554,22 @@ async fn rendered(archive: &LocalDir, item: &serde_json::Value) -> String {
     let eml = archive.get(&key).await.unwrap().expect("the item's EML");
     String::from_utf8(eml).unwrap()
 }
+
+/// What the parser reads but doubts reaches the run report, line by line.
+#[tokio::test]
+async fn doubtful_lines_reach_the_report_with_their_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    let archive = LocalDir::new(dir.path().join("archive"));
+    let text = "11/21/26, 9:15 AM - Bob: Hello\n11/21/26, 9:16 AM - Eve: Hi\n11/21/26, 13:20 PM - Bob: Late\n";
+    drop_file(&drops, "WhatsApp Chat with Bob.txt", text.as_bytes());
+    let report = collect_once(&drops, &archive).await;
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("line 3") && w.contains("24-hour")),
+        "{:?}",
+        report.warnings
+    );
+}

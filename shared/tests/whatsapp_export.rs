@@ -743,18 +743,37 @@ fn no_header_is_a_clear_error() {
         "99/99/2025, 10:00 - a: b",
     ] {
         let err = Chat::prepare(text, &ctx).unwrap_err();
-        assert_eq!(
-            err,
-            ExportError::NoHeader {
-                file: "notes.txt".into()
-            }
-        );
         assert!(
-            err.to_string()
-                .starts_with("notes.txt: no WhatsApp message header found"),
+            matches!(&err, ExportError::NoHeader { file, .. } if file == "notes.txt"),
             "{err}"
         );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("notes.txt: no WhatsApp message header found"),
+            "{message}"
+        );
+        assert!(message.contains("[29/12/25, 22:30:15] Name: text"));
+        assert!(message.contains("19:23, 28 Aug 2013 - Name: text"));
     }
+    // The lines tried are named by number and layout, without their content.
+    let err = Chat::prepare(
+        "\u{feff}Chat with Bob\n\n12/01/2024 was the deadline\nThe 3rd line",
+        &ctx,
+    )
+    .unwrap_err();
+    let ExportError::NoHeader { tried, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        tried,
+        "line 1: \"xxxx xxxx xxx\", line 3: \"99/99/9999 xxx xxx xxxxxxxx\", \
+         line 4: \"xxx 9xx xxxx\""
+    );
+    assert!(err.to_string().contains(tried.as_str()));
+    let ExportError::NoHeader { tried, .. } = Chat::prepare("", &ctx).unwrap_err() else {
+        unreachable!()
+    };
+    assert_eq!(tried, "none (the file is empty)");
 }
 
 #[test]
@@ -1010,4 +1029,888 @@ fn media_whose_names_hold_direction_marks_are_linked() {
     assert_eq!(attachment.name, "00000004-invoicefdp.exe");
     assert_eq!(attachment.size, Some(2), "{attachment:?}");
     assert!(attachment.object_key.is_some(), "{attachment:?}");
+}
+
+/// A fixture's expected messages: (sender or `None` for a notice, text, UTC time).
+type Expected = &'static [(Option<&'static str>, &'static str, &'static str)];
+
+/// Reads a fixture in UTC and checks its layout and every item.
+fn check_fixture(name: &str, layout: &str, order: DateOrder, expected: Expected) {
+    let text = fixture(name);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Test.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.layout, layout, "{name}");
+    assert_eq!(summary.date_order, order, "{name}");
+    assert_eq!(summary.rejected_headers, 0, "{name}");
+    let got: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), item.text.as_deref().unwrap_or(""), time(item)))
+        .collect();
+    let want: Vec<_> = expected
+        .iter()
+        .map(|&(who, text, at)| (who, text, at.to_owned()))
+        .collect();
+    assert_eq!(got, want, "{name}");
+    for item in &items {
+        assert_eq!(
+            item.kind == ItemKind::System,
+            item.sender.is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn older_ios_layout_with_a_colon_after_the_time() {
+    check_fixture(
+        "ios_colon_2015_us.txt",
+        "m/d/yy, h:mm:ss a: ",
+        DateOrder::MonthFirst,
+        &[
+            (
+                None,
+                "Messages you send to this chat and calls are now secured with end-to-end encryption.",
+                "2015-12-18T21:25:03+00:00",
+            ),
+            (
+                Some("Tom Baker"),
+                "Are the Q4 figures final?",
+                "2015-12-18T21:25:03+00:00",
+            ),
+            (
+                Some("Sara Diaz"),
+                "Nearly: one more check\non the FX line.",
+                "2015-12-18T21:26:10+00:00",
+            ),
+            (Some("Tom Baker"), "Thanks", "2015-12-19T08:01:44+00:00"),
+        ],
+    );
+    check_fixture(
+        "ios_colon_2017_de.txt",
+        "d.m.yy, h.mm.ss: ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Jürgen"),
+                "Hallo zusammen",
+                "2017-12-18T21:25:15+00:00",
+            ),
+            (
+                Some("Anna"),
+                "Termin am 19.12. um 10.00: passt?",
+                "2017-12-18T21:26:02+00:00",
+            ),
+            (Some("Jürgen"), "Ja", "2017-12-19T08:00:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn connector_words_and_the_time_before_the_date() {
+    check_fixture(
+        "connector_fr.txt",
+        "d/m/yyyy à h:mm - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                None,
+                "Les messages et les appels sont chiffrés de bout en bout. Aucun tiers, pas même WhatsApp, ne peut les lire ou les écouter.",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Camille Martin"),
+                "Bonjour, le contrat est prêt ?",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Luc"),
+                "Oui : je l'envoie ce soir",
+                "2022-03-18T15:02:00+00:00",
+            ),
+            (Some("Camille Martin"), "Merci", "2022-03-19T09:10:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "time_first_us.txt",
+        "[h:mm:ss, m/d/yy] ",
+        DateOrder::MonthFirst,
+        &[
+            (
+                Some("Kim Lee"),
+                "Shipping update?",
+                "2022-03-18T14:56:01+00:00",
+            ),
+            (
+                Some("Raj Patel"),
+                "Left the warehouse at 9:30",
+                "2022-03-18T14:57:30+00:00",
+            ),
+            (Some("Kim Lee"), "Received", "2022-03-19T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "time_first_month_name_uk.txt",
+        "h:mm, d MMM yyyy - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Ollie"),
+                "Board pack attached",
+                "2013-08-28T19:23:00+00:00",
+            ),
+            (Some("Priya"), "Thanks", "2013-08-28T19:25:00+00:00"),
+            (
+                Some("Ollie"),
+                "Minutes to follow",
+                "2013-09-02T08:02:00+00:00",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn arabic_locales_with_eastern_and_western_digits() {
+    let expected: Expected = &[
+        (
+            Some("أحمد"),
+            "مرحبا، هل العقد جاهز؟",
+            "2025-12-29T22:30:00+00:00",
+        ),
+        (Some("Sara"), "نعم", "2025-12-29T22:32:00+00:00"),
+        (Some("أحمد"), "شكرا", "2025-12-30T09:05:00+00:00"),
+    ];
+    check_fixture(
+        "arabic_eastern_digits.txt",
+        "d/m/yyyy، h:mm a - ",
+        DateOrder::DayFirst,
+        expected,
+    );
+    let mut western = expected.to_vec();
+    western[0].1 = "مرحبا";
+    check_fixture(
+        "arabic_western_digits.txt",
+        "d/m/yyyy، h:mm a - ",
+        DateOrder::DayFirst,
+        western.leak(),
+    );
+}
+
+#[test]
+fn day_periods_instead_of_am_pm() {
+    check_fixture(
+        "day_period_en.txt",
+        "d/m/yyyy, h:mm a - ",
+        DateOrder::DayFirst,
+        &[
+            (Some("Ann"), "Late one", "2025-12-29T22:30:00+00:00"),
+            (Some("Bob"), "Still here", "2025-12-29T23:45:00+00:00"),
+            (Some("Ann"), "Going home", "2025-12-30T01:15:00+00:00"),
+            (Some("Bob"), "Morning", "2025-12-30T09:00:00+00:00"),
+            (Some("Ann"), "Lunch done", "2025-12-30T14:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "day_period_es.txt",
+        "d/m/yyyy, h:mm a - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("Lucía"),
+                "¿Firmamos mañana?",
+                "2025-12-29T22:30:00+00:00",
+            ),
+            (Some("Pablo"), "Sí", "2025-12-30T02:05:00+00:00"),
+            (Some("Lucía"), "Perfecto", "2025-12-30T09:00:00+00:00"),
+            (Some("Pablo"), "Firmado", "2025-12-30T16:15:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn two_digit_years_written_first() {
+    check_fixture(
+        "year_first_2digit_se.txt",
+        "yy-m-d h:mm - ",
+        DateOrder::YearFirst,
+        &[
+            (
+                Some("Erik"),
+                "Offerten är klar",
+                "2021-02-02T09:05:00+00:00",
+            ),
+            (Some("Karin"), "Tack", "2021-02-03T10:15:00+00:00"),
+            (
+                Some("Erik"),
+                "Avtalet är signerat",
+                "2021-02-15T16:40:00+00:00",
+            ),
+        ],
+    );
+    check_fixture(
+        "year_first_2digit_ios.txt",
+        "[yy/m/d, h:mm:ss] ",
+        DateOrder::YearFirst,
+        &[
+            (Some("Erik"), "Offer ready", "2021-02-02T09:05:00+00:00"),
+            (Some("Karin"), "Thanks", "2021-02-03T10:15:30+00:00"),
+            (Some("Erik"), "Signed", "2021-02-11T16:40:00+00:00"),
+        ],
+    );
+}
+
+#[test]
+fn ambiguous_two_digit_years_are_read_both_ways() {
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Ann.txt",
+        chrono_tz::UTC,
+    );
+    // (export, order, first and last times): every date is possible read
+    // either way; the field that changes least is the year.
+    let cases = [
+        (
+            "21.02.02, 09:00 - Ann: a\n21.02.03, 09:00 - Ann: b\n21.02.04, 09:00 - Ann: c\n",
+            DateOrder::YearFirst,
+            ["2021-02-02T09:00:00+00:00", "2021-02-04T09:00:00+00:00"],
+        ),
+        (
+            "02.02.21, 09:00 - Ann: a\n03.02.21, 09:00 - Ann: b\n04.02.21, 09:00 - Ann: c\n",
+            DateOrder::DayFirst,
+            ["2021-02-02T09:00:00+00:00", "2021-02-04T09:00:00+00:00"],
+        ),
+        // A first field above 31 can only be a year.
+        (
+            "99/01/02, 09:00 - Ann: a\n",
+            DateOrder::YearFirst,
+            ["2099-01-02T09:00:00+00:00", "2099-01-02T09:00:00+00:00"],
+        ),
+        // A middle field above 12 rules year first out.
+        (
+            "02/13/21, 09:00 - Ann: a\n02/14/21, 09:00 - Ann: b\n",
+            DateOrder::MonthFirst,
+            ["2021-02-13T09:00:00+00:00", "2021-02-14T09:00:00+00:00"],
+        ),
+        // The first field holds still while the last changes.
+        (
+            "21/01/31, 09:00 - Ann: a\n21/02/01, 09:00 - Ann: b\n",
+            DateOrder::YearFirst,
+            ["2021-01-31T09:00:00+00:00", "2021-02-01T09:00:00+00:00"],
+        ),
+        // Both change once: only year first goes forward in time.
+        (
+            "21/01/31, 09:00 - Ann: a\n22/02/01, 09:00 - Ann: b\n",
+            DateOrder::YearFirst,
+            ["2021-01-31T09:00:00+00:00", "2022-02-01T09:00:00+00:00"],
+        ),
+        // The same, day first: only day first goes forward.
+        (
+            "31/01/21, 09:00 - Ann: a\n01/02/22, 09:00 - Ann: b\n",
+            DateOrder::DayFirst,
+            ["2021-01-31T09:00:00+00:00", "2022-02-01T09:00:00+00:00"],
+        ),
+    ];
+    for (text, order, [first, last]) in cases {
+        let chat = prepare(text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(summary.date_order, order, "{text}");
+        assert_eq!(time(&items[0]), first, "{text}");
+        assert_eq!(time(items.last().unwrap()), last, "{text}");
+    }
+    // A configured order still wins.
+    let forced = ExportContext {
+        date_order: Some(DateOrder::DayFirst),
+        ..ctx
+    };
+    let chat = prepare(cases[0].0, &forced);
+    assert_eq!(
+        read_items(&chat, &no_media).1.date_order,
+        DateOrder::DayFirst
+    );
+}
+
+#[test]
+fn localized_markers_in_many_languages() {
+    // Every fixture holds, in order: the encryption notice (as iOS writes
+    // it, in the chat's name), a message deleted by the other party and one
+    // by the exporter, a missed voice and a missed video call, Android's
+    // omitted media, then iOS's omitted image, video, audio, sticker, GIF,
+    // contact card and document.
+    let omitted = [
+        ("media", "application/octet-stream"),
+        ("image", "image/jpeg"),
+        ("video", "video/mp4"),
+        ("audio", "audio/ogg"),
+        ("sticker", "image/webp"),
+        ("GIF", "video/mp4"),
+        ("contact card", "text/vcard"),
+        ("document", "application/octet-stream"),
+    ];
+    for language in ["cs", "ru", "ja", "tr", "pl", "zh_hans", "ar"] {
+        let name = format!("markers_{language}.txt");
+        let text = fixture(&name);
+        let ctx = context(
+            "+44 7700 900123",
+            "WhatsApp Chat - Chat.zip",
+            chrono_tz::UTC,
+        );
+        let chat = prepare(&text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(items.len(), 13, "{name}");
+        assert_eq!(summary.participants.len(), 2, "{name}: {summary:?}");
+        let kinds: Vec<_> = items[..5].iter().map(|item| item.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ItemKind::System,
+                ItemKind::Delete,
+                ItemKind::Delete,
+                ItemKind::Call,
+                ItemKind::Call
+            ],
+            "{name}"
+        );
+        assert!(items[0].sender.is_none(), "{name}");
+        assert!(items[1..5].iter().all(|item| item.text.is_none()), "{name}");
+        let calls: Vec<_> = items[3..5].iter().map(|item| item.call).collect();
+        let call = |video| {
+            Some(Call {
+                video,
+                missed: true,
+                duration_secs: None,
+            })
+        };
+        assert_eq!(calls, [call(false), call(true)], "{name}");
+        for (item, (kind, content_type)) in items[5..].iter().zip(omitted) {
+            assert_eq!(
+                (item.kind, item.text.as_deref()),
+                (ItemKind::Message, None),
+                "{name}: {kind}"
+            );
+            let [attachment] = item.attachments.as_slice() else {
+                panic!("{name}: {kind}: {item:?}")
+            };
+            assert_eq!(
+                (
+                    attachment.name.as_ref(),
+                    attachment.content_type.as_ref(),
+                    attachment.omitted
+                ),
+                (kind, content_type, true),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// An attachment as (name, content type, omitted).
+type Attached = (String, String, bool);
+
+/// Each item's text and attachments.
+fn texts_and_attachments(name: &str) -> Vec<(Option<String>, Vec<Attached>)> {
+    let text = fixture(name);
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Tom.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare(&text, &ctx);
+    let media = |file: &str| {
+        (file == "00000021-PHOTO-2024-03-05-09-02-00.jpg").then(|| MediaRef {
+            size: 7,
+            sha256: "cd".repeat(32),
+            content_type: "image/jpeg".into(),
+            object_key: format!("media/{}", "cd".repeat(32)),
+        })
+    };
+    let (items, _) = read_items(&chat, &media);
+    items
+        .iter()
+        .map(|item| {
+            (
+                item.text.as_deref().map(str::to_owned),
+                item.attachments
+                    .iter()
+                    .map(|a| (a.name.to_string(), a.content_type.to_string(), a.omitted))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn attached(name: &str, content_type: &str, omitted: bool) -> Vec<Attached> {
+    vec![(name.into(), content_type.into(), omitted)]
+}
+
+#[test]
+fn attachment_forms() {
+    let some = |text: &str| Some(text.to_owned());
+    assert_eq!(
+        texts_and_attachments("android_attachments.txt"),
+        [
+            // `<Media omitted>` and a caption on the next line.
+            (
+                some("Signed copy of the NDA"),
+                attached("media", "application/octet-stream", true)
+            ),
+            (None, attached("media", "application/octet-stream", true)),
+            (
+                some("Whiteboard"),
+                attached("IMG-20240305-WA0001.jpg", "image/jpeg", false)
+            ),
+            (
+                some("Unterschrieben"),
+                attached("media", "application/octet-stream", true)
+            ),
+        ]
+    );
+    assert_eq!(
+        texts_and_attachments("ios_attachments.txt"),
+        [
+            // A document omitted with its name and no page count.
+            (None, attached("report.pdf", "application/pdf", true)),
+            // Text that merely ends like the marker.
+            (some("Please sign the document omitted"), vec![]),
+            // The marker is no text once the attachment is linked: only the
+            // caption remains.
+            (
+                some("Site photos"),
+                attached(
+                    "00000021-PHOTO-2024-03-05-09-02-00.jpg",
+                    "image/jpeg",
+                    false
+                )
+            ),
+            (
+                some("Second caption line"),
+                attached(
+                    "00000022-PHOTO-2024-03-05-09-03-00.jpg",
+                    "image/jpeg",
+                    false
+                )
+            ),
+            (
+                some("Minutes\nsee section 2"),
+                attached(
+                    "00000023-Minutes.docx",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    false
+                )
+            ),
+            // A document's description is no caption.
+            (
+                None,
+                attached(
+                    "00000024-Q1.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    false
+                )
+            ),
+        ]
+    );
+    // Older iOS: `NAME <attached>`, with a caption on the next line.
+    assert_eq!(
+        texts_and_attachments("ios_colon_attached.txt"),
+        [
+            (
+                some("Old phone caption"),
+                attached("IMG_0042.JPG", "image/jpeg", false)
+            ),
+            (None, attached("VID_0043.MOV", "video/quicktime", false)),
+        ]
+    );
+}
+
+#[test]
+fn doubtful_lines_are_warned_about_with_their_line_numbers() {
+    use shared::sources::whatsapp_export::{LineWarning, WarningReason};
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Team.txt",
+        chrono_tz::UTC,
+    );
+    let warning = |line, reason| LineWarning { line, reason };
+
+    let text = fixture("loud_android_us.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(
+        summary.warnings,
+        [
+            warning(2, WarningReason::OtherLayout),
+            warning(3, WarningReason::ImpossibleHour)
+        ]
+    );
+    assert_eq!(summary.warning_count, 2);
+    assert_eq!(
+        summary.warnings[1].to_string(),
+        "line 3: the hour is 13 or later with AM/PM; read on a 24-hour clock"
+    );
+    let read: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), item.text.as_deref(), time(item)))
+        .collect();
+    assert_eq!(
+        read[..3],
+        [
+            (
+                Some("Bob"),
+                Some("first\n[12/29/25, 10:31:00 PM] Ann: pasted from an iPhone export"),
+                "2025-12-29T22:30:00+00:00".to_owned()
+            ),
+            // Its own message, not folded into the one before.
+            (
+                Some("Ann"),
+                Some("impossible hour"),
+                "2025-12-29T13:05:00+00:00".to_owned()
+            ),
+            // A name of invisible marks: an unnamed sender, not a notice.
+            (
+                None,
+                Some("from an invisible name"),
+                "2025-12-29T22:40:00+00:00".to_owned()
+            ),
+        ]
+    );
+    let unnamed = items[2].sender.as_ref().expect("a sender");
+    assert_eq!(unnamed.id.as_deref(), Some("(unnamed sender)"));
+    assert_eq!(items[2].kind, ItemKind::Message);
+
+    let text = fixture("loud_ios_uk.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(
+        summary.warnings,
+        [
+            warning(2, WarningReason::OtherLayout),
+            warning(3, WarningReason::OtherLayout)
+        ]
+    );
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[1].sender.as_ref().and_then(|s| s.id.as_deref()),
+        Some("(unnamed sender)")
+    );
+    // Files without doubts have no warnings.
+    let text = fixture("android_us_direct.txt");
+    let (_, summary) = read_items(&prepare(&text, &ctx), &no_media);
+    assert!(summary.warnings.is_empty() && summary.warning_count == 0);
+}
+
+/// A header layout for the generated matrix.
+struct Layout {
+    name: &'static str,
+    open: &'static str,
+    joiner: &'static str,
+    time_first: bool,
+    close: &'static str,
+    time_sep: char,
+    seconds: bool,
+    /// Between date fields (`"/"`, `". "`).
+    date_sep: &'static str,
+    /// The date ends with its separator (`2024. 1. 3.`).
+    trailing: bool,
+    /// Eastern Arabic digits.
+    eastern: bool,
+}
+
+const fn layout(name: &'static str, open: &'static str, joiner: &'static str) -> Layout {
+    Layout {
+        name,
+        open,
+        joiner,
+        time_first: false,
+        close: " - ",
+        time_sep: ':',
+        seconds: false,
+        date_sep: "/",
+        trailing: false,
+        eastern: false,
+    }
+}
+
+const MATRIX_LAYOUTS: &[Layout] = &[
+    layout("android", "", ", "),
+    Layout {
+        date_sep: ".",
+        ..layout("android without comma", "", " ")
+    },
+    Layout {
+        date_sep: "-",
+        ..layout("android dashed date", "", ", ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        ..layout("ios", "[", ", ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        date_sep: ".",
+        ..layout("ios dotted", "[", ", ")
+    },
+    Layout {
+        close: ": ",
+        seconds: true,
+        ..layout("older ios", "", ", ")
+    },
+    Layout {
+        close: ": ",
+        seconds: true,
+        time_sep: '.',
+        date_sep: ".",
+        ..layout("older ios dotted", "", ", ")
+    },
+    layout("french connector", "", " à "),
+    Layout {
+        time_sep: '.',
+        seconds: true,
+        date_sep: ".",
+        ..layout("finnish", "", " klo ")
+    },
+    Layout {
+        close: "] ",
+        seconds: true,
+        time_first: true,
+        ..layout("time first, ios", "[", ", ")
+    },
+    Layout {
+        time_first: true,
+        ..layout("time first, android", "", ", ")
+    },
+    Layout {
+        date_sep: ". ",
+        trailing: true,
+        ..layout("korean", "", " ")
+    },
+    Layout {
+        eastern: true,
+        ..layout("arabic", "", "، ")
+    },
+    layout("arabic, western digits", "", "، "),
+];
+
+/// How a generated header writes the hour.
+#[derive(Clone, Copy, Debug)]
+enum MatrixClock {
+    H24,
+    /// (AM, PM) after the time.
+    Suffix(&'static str, &'static str),
+    /// (AM, PM) before the time.
+    Prefix(&'static str, &'static str),
+    /// `in the morning`, `in the afternoon`, `in the evening`.
+    DayPeriod,
+}
+
+const MATRIX_CLOCKS: &[MatrixClock] = &[
+    MatrixClock::H24,
+    MatrixClock::Suffix(" AM", " PM"),
+    MatrixClock::Suffix("\u{202f}am", "\u{202f}pm"),
+    MatrixClock::Suffix(" a.\u{a0}m.", " p.\u{a0}m."),
+    MatrixClock::Suffix(" ص", " م"),
+    MatrixClock::Prefix("오전 ", "오후 "),
+    MatrixClock::Prefix("午前", "午後"),
+    MatrixClock::DayPeriod,
+];
+
+/// (order, year written with four digits).
+const MATRIX_ORDERS: &[(DateOrder, bool)] = &[
+    (DateOrder::DayFirst, false),
+    (DateOrder::DayFirst, true),
+    (DateOrder::MonthFirst, false),
+    (DateOrder::MonthFirst, true),
+    (DateOrder::YearFirst, false),
+    (DateOrder::YearFirst, true),
+];
+
+/// Renders `messages` (UTC time, author, text) in a layout.
+fn render_chat(
+    layout: &Layout,
+    clock: MatrixClock,
+    (order, wide): (DateOrder, bool),
+    messages: &[(chrono::NaiveDateTime, &str, String)],
+) -> String {
+    use chrono::{Datelike, Timelike};
+    let mut out = String::new();
+    for (at, author, text) in messages {
+        let year = if wide {
+            at.year().to_string()
+        } else {
+            format!("{:02}", at.year() % 100)
+        };
+        let (month, day) = if order == DateOrder::YearFirst && !wide {
+            // yy-MM-dd: two-digit years first are written zero-padded.
+            (format!("{:02}", at.month()), format!("{:02}", at.day()))
+        } else {
+            (at.month().to_string(), at.day().to_string())
+        };
+        let fields = match order {
+            DateOrder::DayFirst => [day, month, year],
+            DateOrder::MonthFirst => [month, day, year],
+            DateOrder::YearFirst => [year, month, day],
+        };
+        let mut date = fields.join(layout.date_sep);
+        if layout.trailing {
+            date.push_str(layout.date_sep.trim_end());
+        }
+        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+        let h12 = if hour % 12 == 0 { 12 } else { hour % 12 };
+        let t = layout.time_sep;
+        let digits = |h: u32| {
+            let mut time = format!("{h}{t}{minute:02}");
+            if layout.seconds {
+                time.push_str(&format!("{t}{second:02}"));
+            }
+            time
+        };
+        let time = match clock {
+            MatrixClock::H24 => digits(hour),
+            MatrixClock::Suffix(am, pm) => {
+                format!("{}{}", digits(h12), if hour < 12 { am } else { pm })
+            }
+            MatrixClock::Prefix(am, pm) => {
+                format!("{}{}", if hour < 12 { am } else { pm }, digits(h12))
+            }
+            MatrixClock::DayPeriod => format!(
+                "{} {}",
+                digits(h12),
+                match hour {
+                    0..12 => "in the morning",
+                    12..18 => "in the afternoon",
+                    _ => "in the evening",
+                }
+            ),
+        };
+        let (first, second) = if layout.time_first {
+            (time, date)
+        } else {
+            (date, time)
+        };
+        let mut header = format!(
+            "{}{first}{}{second}{}",
+            layout.open, layout.joiner, layout.close
+        );
+        if layout.eastern {
+            header = header
+                .chars()
+                .map(|c| match c.to_digit(10) {
+                    Some(d) => char::from_u32(0x660 + d).expect("an Arabic-Indic digit"),
+                    None => c,
+                })
+                .collect();
+        }
+        out.push_str(&format!("{header}{author}: {text}\n"));
+    }
+    out
+}
+
+#[test]
+fn generated_layout_matrix_parses_back() {
+    use chrono::NaiveDate;
+    let days = [3, 9, 14, 21, 27];
+    let messages: Vec<(chrono::NaiveDateTime, &str, String)> = (0..20u32)
+        .map(|i| {
+            let at = NaiveDate::from_ymd_opt(2024, 1 + i / 5, days[i as usize % 5])
+                .unwrap()
+                .and_hms_opt((i * 7 + 5) % 24, (i * 13) % 60, (i * 17) % 60)
+                .unwrap();
+            let author = if i % 3 == 0 { "Ann Lee" } else { "Bob" };
+            (at, author, format!("message {i}: hello"))
+        })
+        .collect();
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat - Matrix.txt",
+        chrono_tz::UTC,
+    );
+    let mut combinations = 0;
+    for layout in MATRIX_LAYOUTS {
+        for &clock in MATRIX_CLOCKS {
+            if layout.time_first && matches!(clock, MatrixClock::Prefix(..)) {
+                continue;
+            }
+            for &order in MATRIX_ORDERS {
+                let text = render_chat(layout, clock, order, &messages);
+                let case = format!("{} / {clock:?} / {order:?}:\n{text}", layout.name);
+                let chat = Chat::prepare(&text, &ctx).unwrap_or_else(|e| panic!("{case}\n{e}"));
+                let (items, summary) = read_items(&chat, &no_media);
+                assert_eq!(summary.date_order, order.0, "{case}");
+                assert!(
+                    summary.warnings.is_empty(),
+                    "{case}\n{:?}",
+                    summary.warnings
+                );
+                assert_eq!(items.len(), messages.len(), "{case}");
+                for (item, (at, author, text)) in items.iter().zip(&messages) {
+                    let mut expected = at.and_utc();
+                    if !layout.seconds {
+                        expected -=
+                            chrono::TimeDelta::seconds(i64::from(chrono::Timelike::second(at)));
+                    }
+                    assert_eq!(item.timestamp.0, expected, "{case}");
+                    assert_eq!(sender(item), Some(*author), "{case}");
+                    assert_eq!(item.text.as_deref(), Some(text.as_str()), "{case}");
+                }
+                combinations += 1;
+            }
+        }
+    }
+    // Every layout × clock × order, but prefix clocks with the time first.
+    assert_eq!(combinations, 14 * 8 * 6 - 2 * 2 * 6);
+}
+
+#[test]
+fn non_gregorian_years() {
+    check_fixture(
+        "japanese_era_reiwa.txt",
+        "[Gy/m/d h:mm:ss] ",
+        DateOrder::YearFirst,
+        &[
+            (
+                Some("佐藤"),
+                "見積書を送ります",
+                "2022-03-18T14:56:01+00:00",
+            ),
+            (
+                Some("鈴木"),
+                "ありがとうございます",
+                "2022-03-18T14:57:30+00:00",
+            ),
+            (Some("佐藤"), "新年の挨拶", "2023-01-05T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "japanese_era_heisei.txt",
+        "Gy/m/d h:mm - ",
+        DateOrder::YearFirst,
+        &[
+            (Some("佐藤"), "平成の記録", "2018-06-13T21:25:00+00:00"),
+            (Some("鈴木"), "平成最後の日", "2019-04-30T23:59:00+00:00"),
+            (Some("佐藤"), "令和初日", "2019-05-01T00:01:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "thai_buddhist.txt",
+        "d/m/yyyy h:mm - ",
+        DateOrder::DayFirst,
+        &[
+            (Some("สมชาย"), "สวัสดีครับ", "2022-03-18T14:56:00+00:00"),
+            (Some("Anna"), "Hello", "2022-03-18T15:02:00+00:00"),
+            (Some("สมชาย"), "สวัสดีปีใหม่", "2023-01-01T09:00:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "thai_buddhist_be.txt",
+        "[d/m/yyyy BE, h:mm:ss a] ",
+        DateOrder::DayFirst,
+        &[
+            (Some("Anna"), "Contract sent", "2022-03-18T14:56:01+00:00"),
+            (Some("Somchai"), "Received", "2022-03-19T09:00:00+00:00"),
+        ],
+    );
 }

@@ -17,7 +17,20 @@
 //! 5. still a tie: month first for the US English layout (`/` separators and
 //!    an `AM`/`PM` clock), day first otherwise, as most locales write it.
 //!
-//! Two-digit years are 20yy; 4-digit years must be within 1970–2199.
+//! When every field has one or two digits, which one is the year is decided
+//! first, over the whole file as well: the year is first (`21-02-02`,
+//! yy-mm-dd) when more headers are possible dates read that way than read
+//! with the year last (a first field above 31, a middle field above 12);
+//! on a tie, when the first field changes less often than the last between
+//! consecutive headers (a year changes least); still a tie, when that
+//! reading goes forward in time more often than both others. Otherwise the
+//! year is last, as most layouts write it. A month written as a name fixes
+//! the order.
+//!
+//! Two-digit years are 20yy; 4-digit years must be within 1970–2199, or
+//! 2513–2742, read as Thai Buddhist years (2565 = 2022; no Gregorian year
+//! of a WhatsApp export comes close). Japanese era years (`R4`) are turned
+//! into Gregorian ones by `header`.
 //!
 //! # Local time
 //!
@@ -79,19 +92,62 @@ fn civil(stamp: &Stamp, order: DateOrder) -> Option<(i64, u16, u16)> {
     let year = match year {
         0..=99 => 2000 + i64::from(year),
         1970..=2199 => i64::from(year),
+        // The Thai Buddhist era: 2565 BE is 2022.
+        THAI_FIRST..=THAI_LAST => i64::from(year) - THAI_OFFSET,
         _ => return None,
     };
     let valid = (1..=12).contains(&month) && day != 0 && day <= days_in_month(year, month);
     valid.then_some((year, month, day))
 }
 
+/// Years of the Thai Buddhist era are Gregorian years plus this.
+const THAI_OFFSET: i64 = 543;
+/// The Buddhist years of 1970 and 2199.
+const THAI_FIRST: u16 = 1970 + THAI_OFFSET as u16;
+const THAI_LAST: u16 = 2199 + THAI_OFFSET as u16;
+
 /// The orders a date of this shape may be in, before the file is surveyed.
 pub(super) fn candidates(shape: &Shape, forced: Option<DateOrder>) -> &'static [DateOrder] {
-    match (forced, shape.wide) {
+    match (forced.or(shape.named), shape.wide) {
         (Some(DateOrder::DayFirst), _) => &[DateOrder::DayFirst],
         (Some(DateOrder::MonthFirst), _) => &[DateOrder::MonthFirst],
         (Some(DateOrder::YearFirst), _) | (None, Wide::First) => &[DateOrder::YearFirst],
-        (None, _) => &[DateOrder::DayFirst, DateOrder::MonthFirst],
+        (None, Wide::Last) => &[DateOrder::DayFirst, DateOrder::MonthFirst],
+        (None, Wide::None) => &[
+            DateOrder::DayFirst,
+            DateOrder::MonthFirst,
+            DateOrder::YearFirst,
+        ],
+    }
+}
+
+/// In which of the candidate orders a header's date is a real date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Possible {
+    /// Read year first.
+    pub year_first: bool,
+    /// Read day first or month first.
+    pub year_last: bool,
+}
+
+impl Possible {
+    /// The stamp read in each of `orders`.
+    pub(super) fn of(stamp: &Stamp, orders: &[DateOrder]) -> Self {
+        let mut possible = Possible::default();
+        for &order in orders {
+            if is_date(stamp, order) {
+                match order {
+                    DateOrder::YearFirst => possible.year_first = true,
+                    _ => possible.year_last = true,
+                }
+            }
+        }
+        possible
+    }
+
+    /// In some order.
+    pub(super) fn any(self) -> bool {
+        self.year_first || self.year_last
     }
 }
 
@@ -106,13 +162,25 @@ pub(super) struct OrderStats {
     forward_day_first: u64,
     /// The same, read month first.
     forward_month_first: u64,
-    /// The previous header as sortable keys (day first, month first).
-    previous: Option<(u64, u64)>,
+    /// Consecutive headers going forward in time when read year first.
+    forward_year_first: u64,
+    /// Headers whose date is possible read year first (two-digit years).
+    valid_year_first: u64,
+    /// Headers whose date is possible read day first or month first.
+    valid_year_last: u64,
+    /// Consecutive headers whose first field differs.
+    first_changes: u64,
+    /// Consecutive headers whose last field differs.
+    last_changes: u64,
+    /// The previous header's fields and its sortable keys (day first, month
+    /// first, year first).
+    previous: Option<([u16; 3], [u64; 3])>,
 }
 
 impl OrderStats {
-    /// Takes one header into account.
-    pub(super) fn add(&mut self, stamp: &Stamp) {
+    /// Takes one header into account, with the candidate orders its date
+    /// is possible in.
+    pub(super) fn add(&mut self, stamp: &Stamp, possible: Possible) {
         let [a, b, year] = stamp.date.map(u64::from);
         let is_day = |v: u64| (13..=31).contains(&v);
         let is_month = |v: u64| (1..=12).contains(&v);
@@ -120,18 +188,37 @@ impl OrderStats {
         self.month_first += u64::from(is_day(b) && is_month(a));
         let time =
             u64::from(stamp.hour) << 12 | u64::from(stamp.minute) << 6 | u64::from(stamp.second);
-        let key = |month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
-        let keys = (key(b, a), key(a, b));
-        if let Some((day_first, month_first)) = self.previous {
-            self.forward_day_first += u64::from(day_first <= keys.0);
-            self.forward_month_first += u64::from(month_first <= keys.1);
+        let key = |year: u64, month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
+        let keys = [key(year, b, a), key(year, a, b), key(a, b, year)];
+        self.valid_year_first += u64::from(possible.year_first);
+        self.valid_year_last += u64::from(possible.year_last);
+        if let Some((fields, previous)) = self.previous {
+            self.forward_day_first += u64::from(previous[0] <= keys[0]);
+            self.forward_month_first += u64::from(previous[1] <= keys[1]);
+            self.forward_year_first += u64::from(previous[2] <= keys[2]);
+            self.first_changes += u64::from(fields[0] != stamp.date[0]);
+            self.last_changes += u64::from(fields[2] != stamp.date[2]);
         }
-        self.previous = Some(keys);
+        self.previous = Some((stamp.date, keys));
+    }
+
+    /// Whether a two-digit year comes first (see the module documentation).
+    fn year_first(&self) -> bool {
+        let by_value = self.valid_year_first.cmp(&self.valid_year_last);
+        // The year is the field that changes least often.
+        let by_spread = self.last_changes.cmp(&self.first_changes);
+        let by_ordering = self
+            .forward_year_first
+            .cmp(&self.forward_day_first.max(self.forward_month_first));
+        by_value.then(by_spread).then(by_ordering) == std::cmp::Ordering::Greater
     }
 
     /// The file's date order (see the module documentation).
     pub(super) fn decide(&self, shape: &Shape) -> DateOrder {
-        if shape.wide == Wide::First {
+        if let Some(order) = shape.named {
+            return order;
+        }
+        if shape.wide == Wide::First || (shape.wide == Wide::None && self.year_first()) {
             return DateOrder::YearFirst;
         }
         let (by_value, by_ordering) = (
@@ -360,7 +447,8 @@ mod tests {
         let mut shape = None;
         for line in lines {
             let header = scan(line.as_bytes()).unwrap();
-            stats.add(&header.stamp);
+            let orders = candidates(&header.shape, None);
+            stats.add(&header.stamp, Possible::of(&header.stamp, orders));
             shape = Some(header.shape);
         }
         stats.decide(&shape.unwrap())

@@ -309,6 +309,17 @@ impl Read {
                 summary.unreferenced.join(", ")
             ));
         }
+        for chat in &summary.chats {
+            for warning in chat.warnings.iter().take(REPORTED_WARNINGS) {
+                report.warning(format!("drop {drop_key}: {warning}"));
+            }
+            let more = chat.warning_count.saturating_sub(REPORTED_WARNINGS as u64);
+            if more > 0 {
+                report.warning(format!(
+                    "drop {drop_key}: {more} more doubtful lines (see `archiver inspect`)"
+                ));
+            }
+        }
         let skipped = self.skipped_lines();
         if skipped > 0 {
             report.warning(format!(
@@ -317,6 +328,10 @@ impl Read {
         }
     }
 }
+
+/// Doubtful lines of one chat named in the report, at most (`archiver
+/// inspect` lists them all).
+const REPORTED_WARNINGS: usize = 20;
 
 /// Why a drop could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,10 @@
 //! What a message's text means: the app's markers for deleted, edited and
 //! omitted messages, missed calls and attachments, and the sentences of its
-//! own notices. Every marker is a row of a table, one per language the app
-//! writes it in; add rows to support more languages.
+//! own notices. The phrases are data, one table per language (`languages`);
+//! this module builds its lookups from them once: whole-text markers by
+//! length in characters and first byte, matched without regard to case and
+//! with space-likes as spaces, so that a message that is no marker costs a
+//! length and a byte compared.
 //!
 //! Omitted media become attachments with `omitted: true`, named after the
 //! kind of media (`image`, `video`, `audio`, `sticker`, `GIF`, `document`,
@@ -10,15 +13,20 @@
 //! `audio/ogg`, `image/webp`, `video/mp4` (GIFs are sent as MP4),
 //! `application/octet-stream`, `text/vcard`; `application/octet-stream` for
 //! unknown media. An omitted document that iOS describes (`report.pdf •
-//! 3 pages document omitted`) is named and typed after its file name. A
-//! present file's type comes from the media store, or is guessed from its
-//! name.
+//! 3 pages document omitted`, or only `report.pdf document omitted`) is
+//! named and typed after its file name. Android's `<Media omitted>` followed
+//! by lines of text is an omitted attachment with that caption. A present
+//! file's type comes from the media store, or is guessed from its name; the
+//! iOS `<attached: NAME>` marker is no text, so only a real caption (before
+//! or after it, not a document's description) remains, and older iOS's
+//! `NAME <attached>` reads like Android's `NAME (file attached)`.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr2, memrchr};
 
+use super::languages::LANGUAGES;
 use super::text::{clean, first_line, sub_cow};
 use super::{MediaRef, content_type};
 use crate::item::{Attachment, Call, ItemKind};
@@ -43,209 +51,173 @@ const GIF: (&str, &str) = ("GIF", "video/mp4");
 const DOCUMENT: (&str, &str) = ("document", "application/octet-stream");
 const CONTACT: (&str, &str) = ("contact card", "text/vcard");
 
-/// Texts that are a marker and nothing else (a trailing full stop is ignored).
-const WHOLE_TEXT: &[(&str, Marker)] = &[
-    // Deleted messages.
-    ("This message was deleted", Marker::Deleted),
-    ("You deleted this message", Marker::Deleted),
-    ("Diese Nachricht wurde gelöscht", Marker::Deleted),
-    ("Du hast diese Nachricht gelöscht", Marker::Deleted),
-    ("Se eliminó este mensaje", Marker::Deleted),
-    ("Eliminaste este mensaje", Marker::Deleted),
-    ("Ce message a été supprimé", Marker::Deleted),
-    ("Vous avez supprimé ce message", Marker::Deleted),
-    ("Mensagem apagada", Marker::Deleted),
-    ("Você apagou esta mensagem", Marker::Deleted),
-    ("Questo messaggio è stato eliminato", Marker::Deleted),
-    ("Hai eliminato questo messaggio", Marker::Deleted),
-    ("Dit bericht is verwijderd", Marker::Deleted),
-    ("Je hebt dit bericht verwijderd", Marker::Deleted),
-    // Missed calls.
-    ("Missed voice call", Marker::MissedCall { video: false }),
-    ("Missed video call", Marker::MissedCall { video: true }),
-    (
-        "Missed group voice call",
-        Marker::MissedCall { video: false },
-    ),
-    (
-        "Missed group video call",
-        Marker::MissedCall { video: true },
-    ),
-    (
-        "Verpasster Sprachanruf",
-        Marker::MissedCall { video: false },
-    ),
-    ("Verpasster Videoanruf", Marker::MissedCall { video: true }),
-    ("Llamada perdida", Marker::MissedCall { video: false }),
-    (
-        "Llamada de voz perdida",
-        Marker::MissedCall { video: false },
-    ),
-    ("Videollamada perdida", Marker::MissedCall { video: true }),
-    ("Appel vocal manqué", Marker::MissedCall { video: false }),
-    ("Appel vidéo manqué", Marker::MissedCall { video: true }),
-    (
-        "Chamada de voz perdida",
-        Marker::MissedCall { video: false },
-    ),
-    (
-        "Chamada de vídeo perdida",
-        Marker::MissedCall { video: true },
-    ),
-    // Android: media not included.
-    ("<Media omitted>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Medien ausgeschlossen>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Multimedia omitido>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Médias omis>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Mídia oculta>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Media omessi>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    ("<Media weggelaten>", Marker::Omitted(MEDIA.0, MEDIA.1)),
-    // iOS: media not included.
-    ("image omitted", Marker::Omitted(IMAGE.0, IMAGE.1)),
-    ("video omitted", Marker::Omitted(VIDEO.0, VIDEO.1)),
-    ("audio omitted", Marker::Omitted(AUDIO.0, AUDIO.1)),
-    ("sticker omitted", Marker::Omitted(STICKER.0, STICKER.1)),
-    ("GIF omitted", Marker::Omitted(GIF.0, GIF.1)),
-    (
-        "Contact card omitted",
-        Marker::Omitted(CONTACT.0, CONTACT.1),
-    ),
-    ("Bild weggelassen", Marker::Omitted(IMAGE.0, IMAGE.1)),
-    ("Video weggelassen", Marker::Omitted(VIDEO.0, VIDEO.1)),
-    ("Audio weggelassen", Marker::Omitted(AUDIO.0, AUDIO.1)),
-    ("Sticker weggelassen", Marker::Omitted(STICKER.0, STICKER.1)),
-    ("GIF weggelassen", Marker::Omitted(GIF.0, GIF.1)),
-    ("imagen omitida", Marker::Omitted(IMAGE.0, IMAGE.1)),
-    ("video omitido", Marker::Omitted(VIDEO.0, VIDEO.1)),
-    ("audio omitido", Marker::Omitted(AUDIO.0, AUDIO.1)),
-    ("sticker omitido", Marker::Omitted(STICKER.0, STICKER.1)),
-    ("image absente", Marker::Omitted(IMAGE.0, IMAGE.1)),
-    ("vidéo absente", Marker::Omitted(VIDEO.0, VIDEO.1)),
-    ("audio absent", Marker::Omitted(AUDIO.0, AUDIO.1)),
-    ("imagem ocultada", Marker::Omitted(IMAGE.0, IMAGE.1)),
-    ("vídeo ocultado", Marker::Omitted(VIDEO.0, VIDEO.1)),
-    ("áudio ocultado", Marker::Omitted(AUDIO.0, AUDIO.1)),
-];
-
-/// iOS: a document not included, alone or after its description
-/// (`report.pdf • 3 pages document omitted`).
-const DOCUMENT_OMITTED: &[&str] = &[
-    "document omitted",
-    "Dokument weggelassen",
-    "documento omitido",
-    "document absent",
-    "documento ocultado",
-];
-
-/// The last bytes of [`DOCUMENT_OMITTED`] markers, to skip them quickly.
-const DOCUMENT_OMITTED_ENDS: [bool; 256] = {
-    let mut set = [false; 256];
-    let mut i = 0;
-    while i < DOCUMENT_OMITTED.len() {
-        let marker = DOCUMENT_OMITTED[i].as_bytes();
-        set[marker[marker.len() - 1] as usize] = true;
-        i += 1;
-    }
-    set
-};
-
 /// The longest text after a missed-call marker (iOS: `, Tap to call back`).
 const CALL_SUFFIX_MAX: usize = 40;
-
-/// Trailing markers of an edited message.
-const EDITED: &[&str] = &[
-    "<This message was edited>",
-    "<Diese Nachricht wurde bearbeitet>",
-    "<Se editó este mensaje.>",
-    "<Ce message a été modifié>",
-    "<Mensagem editada>",
-    "<Questo messaggio è stato modificato>",
-    "<Dit bericht is bewerkt>",
-];
-
-/// Android: `IMG-20210101-WA0001.jpg (file attached)` on the first line.
-const FILE_ATTACHED: &[&str] = &[
-    " (file attached)",
-    " (Datei angehängt)",
-    " (archivo adjunto)",
-    " (fichier joint)",
-    " (arquivo anexado)",
-    " (file allegato)",
-    " (bestand bijgevoegd)",
-];
-
-/// iOS: `<attached: 00000012-PHOTO-2021-01-01-12-00-00.jpg>`.
-const ATTACHED_TAGS: &[&str] = &[
-    "attached",
-    "Anhang",
-    "adjunto",
-    "pièce jointe",
-    "anexado",
-    "allegato",
-    "bijlage",
-];
 
 /// Separates an iOS document's description (`report.pdf • 3 pages`) from its marker.
 const DESCRIPTION_DOT: &str = " • ";
 
-/// A sentence of one of the app's own notices, and whether it only occurs in
-/// groups (created, added, removed, left, changed the subject…).
-const NOTICES: &[(&str, bool)] = &[
-    ("end-to-end encrypt", false),
-    ("security code", false),
-    ("changed their phone number", false),
-    ("isappearing messages", false),
-    ("pinned a message", false),
-    ("blocked this contact", false),
-    ("business account", false),
-    ("created group", true),
-    ("created this group", true),
-    (" added", true),
-    (" removed", true),
-    (" left", true),
-    ("changed the subject", true),
-    ("changed this group", true),
-    ("changed the group", true),
-    ("invite link", true),
-    ("joined using", true),
-    ("now an admin", true),
-    ("Ende-zu-Ende-verschlüsselt", false),
-    ("Sicherheitsnummer", false),
-    ("hat die Gruppe", true),
-    ("hinzugefügt", true),
-    ("entfernt", true),
-    ("hat den Betreff", true),
-    ("hat das Gruppenbild", true),
-    ("de extremo a extremo", false),
-    ("código de seguridad", false),
-    ("creó el grupo", true),
-    (" añadió", true),
-    (" eliminó a", true),
-    (" salió", true),
-    ("cambió el asunto", true),
-    ("cambió el nombre del grupo", true),
-    ("de bout en bout", false),
-    ("code de sécurité", false),
-    ("a créé le groupe", true),
-    (" a ajouté", true),
-    (" a retiré", true),
-    (" est parti", true),
-    ("a modifié le sujet", true),
-    ("a changé le sujet", true),
-    ("de ponta a ponta", false),
-    ("código de segurança", false),
-    ("criou o grupo", true),
-    (" adicionou", true),
-    (" removeu", true),
-    (" saiu", true),
-    ("mudou o assunto", true),
-];
+/// Whole-text markers of one length (in characters).
+#[derive(Debug, Default)]
+struct Bucket {
+    /// (folded marker, marker), ordered by the folded marker's first byte.
+    markers: Vec<(String, Marker)>,
+    /// Where the markers starting with each byte begin in `markers` (and,
+    /// at the next byte, end): 257 offsets once the bucket is complete.
+    starts: Vec<u16>,
+}
+
+impl Bucket {
+    /// The markers whose folded form starts with `first`.
+    #[inline]
+    fn starting_with(&self, first: u8) -> &[(String, Marker)] {
+        let at = usize::from(first);
+        match (self.starts.get(at), self.starts.get(at + 1)) {
+            (Some(&start), Some(&end)) => &self.markers[usize::from(start)..usize::from(end)],
+            _ => &[],
+        }
+    }
+}
+
+/// The lookups built from the language tables.
+#[derive(Debug)]
+struct Tables {
+    /// Whole-text markers by length in characters.
+    whole: Vec<Bucket>,
+    /// The longest whole-text marker in bytes.
+    longest: usize,
+    /// Folded document markers by their last byte.
+    documents: Vec<Vec<String>>,
+    edited: Vec<&'static str>,
+    file_attached: Vec<&'static str>,
+    attached: Vec<&'static str>,
+    /// (sentence, group only).
+    notices: Vec<(&'static str, bool)>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut whole: Vec<(&str, Marker)> = Vec::new();
+        let mut tables = Tables {
+            whole: Vec::new(),
+            longest: 0,
+            documents: vec![Vec::new(); 256],
+            edited: Vec::new(),
+            file_attached: Vec::new(),
+            attached: Vec::new(),
+            notices: Vec::new(),
+        };
+        for language in LANGUAGES {
+            let omitted = |(name, content_type): (&'static str, &'static str)| {
+                Marker::Omitted(name, content_type)
+            };
+            let kinds: [(&[&'static str], Marker); 11] = [
+                (language.deleted, Marker::Deleted),
+                (language.you_deleted, Marker::Deleted),
+                (language.missed_voice, Marker::MissedCall { video: false }),
+                (language.missed_video, Marker::MissedCall { video: true }),
+                (language.media_omitted, omitted(MEDIA)),
+                (language.image_omitted, omitted(IMAGE)),
+                (language.video_omitted, omitted(VIDEO)),
+                (language.audio_omitted, omitted(AUDIO)),
+                (language.sticker_omitted, omitted(STICKER)),
+                (language.gif_omitted, omitted(GIF)),
+                (language.contact_omitted, omitted(CONTACT)),
+            ];
+            for (phrases, marker) in kinds {
+                whole.extend(phrases.iter().map(|&phrase| (phrase, marker)));
+            }
+            for &phrase in language.document_omitted {
+                let folded = fold(phrase);
+                let last = *folded.as_bytes().last().unwrap_or(&0);
+                tables.documents[usize::from(last)].push(folded);
+            }
+            tables.edited.extend(language.edited);
+            tables.file_attached.extend(language.file_attached);
+            tables.attached.extend(language.attached);
+            tables
+                .notices
+                .extend(language.notices.iter().map(|&sentence| (sentence, false)));
+            tables.notices.extend(
+                language
+                    .group_notices
+                    .iter()
+                    .map(|&sentence| (sentence, true)),
+            );
+        }
+        for (phrase, marker) in whole {
+            let folded = fold(phrase);
+            let chars = folded.chars().count();
+            if tables.whole.len() <= chars {
+                tables.whole.resize_with(chars + 1, Bucket::default);
+            }
+            let bucket = &mut tables.whole[chars];
+            tables.longest = tables.longest.max(phrase.len());
+            if !bucket.markers.iter().any(|(known, _)| *known == folded) {
+                bucket.markers.push((folded, marker));
+            }
+        }
+        for bucket in &mut tables.whole {
+            bucket
+                .markers
+                .sort_by_key(|(folded, _)| folded.as_bytes()[0]);
+            bucket.starts = (0..=256u16)
+                .map(|byte| {
+                    let before = bucket
+                        .markers
+                        .iter()
+                        .take_while(|(folded, _)| u16::from(folded.as_bytes()[0]) < byte)
+                        .count();
+                    u16::try_from(before).expect("fewer than 65536 markers")
+                })
+                .collect();
+        }
+        tables
+    })
+}
+
+/// A character as markers are compared: lower case (when that is one
+/// character), and every space-like character a space.
+#[inline]
+fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    if matches!(c, '\u{a0}' | '\u{202f}' | '\u{2009}') {
+        return ' ';
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// `s` folded character by character (see [`fold_char`]).
+fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
+/// `s` without a suffix that folds to `folded`.
+fn strip_folded_suffix<'s>(s: &'s str, folded: &str) -> Option<&'s str> {
+    let mut chars = s.char_indices().rev();
+    let mut at = s.len();
+    for expected in folded.chars().rev() {
+        let (i, c) = chars.next()?;
+        if fold_char(c) != expected {
+            return None;
+        }
+        at = i;
+    }
+    Some(&s[..at])
+}
 
 /// If `text` is one of the app's notices: whether it is a group notice.
 pub(super) fn notice(text: &str) -> Option<bool> {
     let text = clean(text);
     let mut found = None;
-    for &(sentence, group) in NOTICES {
+    for &(sentence, group) in &tables().notices {
         if text.contains(sentence) {
             if group {
                 return Some(true);
@@ -314,12 +286,22 @@ pub(super) fn interpret<'a>(
             "" => omitted(DOCUMENT.0.into(), DOCUMENT.1),
             name => omitted(sub_cow(&content, name), content_type(name)),
         });
-    } else if let Some((name, caption)) = android_attachment(rest).or_else(|| ios_attachment(rest))
-    {
+    } else if let Some((name, content_type, caption)) = omitted_with_caption(rest) {
+        meaning.attachments.push(omitted(name.into(), content_type));
+        meaning.text = non_empty(&content, caption);
+    } else if let Some((name, caption)) = android_attachment(rest) {
         meaning
             .attachments
             .push(present(sub_cow(&content, name), media));
         meaning.text = non_empty(&content, caption);
+    } else if let Some((name, before, after)) = ios_attachment(rest) {
+        meaning
+            .attachments
+            .push(present(sub_cow(&content, name), media));
+        meaning.text = match (non_empty(&content, before), non_empty(&content, after)) {
+            (Some(before), Some(after)) => Some(Cow::Owned(format!("{before}\n{after}"))),
+            (before, after) => before.or(after),
+        };
     } else {
         meaning.text = non_empty(&content, rest);
     }
@@ -328,46 +310,51 @@ pub(super) fn interpret<'a>(
 
 /// The text without a trailing edited marker, and whether there was one.
 fn strip_edited(text: &str) -> (&str, bool) {
-    if text.ends_with('>') {
-        for marker in EDITED {
-            if let Some(rest) = text.strip_suffix(marker) {
-                return (rest.trim_end(), true);
-            }
+    if text.ends_with('>')
+        && let Some(open) = memrchr(b'<', text.as_bytes())
+    {
+        let tail = &text[open..];
+        if tables()
+            .edited
+            .iter()
+            .any(|marker| marker.len() == tail.len() && *marker == tail)
+        {
+            return (text[..open].trim_end(), true);
         }
     }
     (text, false)
 }
 
-/// Whole-text markers by byte length, for a lookup without hashing.
-fn whole_text_table() -> &'static [Vec<(&'static str, Marker)>] {
-    static TABLE: OnceLock<Vec<Vec<(&'static str, Marker)>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let longest = WHOLE_TEXT
-            .iter()
-            .map(|(text, _)| text.len())
-            .max()
-            .unwrap_or(0);
-        let mut table = vec![Vec::new(); longest + 1];
-        for &(text, marker) in WHOLE_TEXT {
-            table[text.len()].push((text, marker));
-        }
-        table
-    })
-}
-
 /// The marker `text` consists of, if any; for calls, iOS's `, Tap to call
 /// back` after the marker is allowed.
 fn whole_text(text: &str) -> Option<Marker> {
-    let table = whole_text_table();
+    let tables = tables();
     let find = |s: &str| {
-        let candidates = table.get(s.len())?;
-        candidates
+        let ascii = s.is_ascii();
+        let chars = if ascii { s.len() } else { s.chars().count() };
+        let bucket = tables.whole.get(chars)?;
+        let first = match *s.as_bytes().first()? {
+            b if b.is_ascii() => b.to_ascii_lowercase(),
+            _ => {
+                let first = fold_char(s.chars().next()?);
+                first.encode_utf8(&mut [0; 4]).as_bytes()[0]
+            }
+        };
+        bucket
+            .starting_with(first)
             .iter()
-            .find(|(text, _)| *text == s)
+            .find(|(folded, _)| match ascii {
+                true => s.as_bytes().eq_ignore_ascii_case(folded.as_bytes()),
+                false => s.chars().map(fold_char).eq(folded.chars()),
+            })
             .map(|&(_, marker)| marker)
     };
     let text = text.trim();
-    if text.len() > table.len() + CALL_SUFFIX_MAX {
+    // Space-likes are longer than a space, hence the margin.
+    if text.len() > 2 * tables.longest + CALL_SUFFIX_MAX {
+        return None;
+    }
+    if text.is_ascii() && text.len() > tables.whole.len() + CALL_SUFFIX_MAX {
         return None;
     }
     if let Some(marker) = find(text).or_else(|| find(text.strip_suffix('.')?)) {
@@ -380,27 +367,68 @@ fn whole_text(text: &str) -> Option<Marker> {
 /// iOS: the name of an omitted document (empty when the marker is alone).
 fn omitted_document(text: &str) -> Option<&str> {
     let text = text.trim_end();
-    if !DOCUMENT_OMITTED_ENDS[usize::from(*text.as_bytes().last()?)] {
-        return None;
-    }
-    let described = DOCUMENT_OMITTED
+    let tables = tables();
+    let last = match *text.as_bytes().last()? {
+        b if b.is_ascii() => b.to_ascii_lowercase(),
+        _ => {
+            let last = fold_char(text.chars().next_back()?);
+            let mut buf = [0; 4];
+            let bytes = last.encode_utf8(&mut buf).as_bytes();
+            bytes[bytes.len() - 1]
+        }
+    };
+    let described = tables.documents[usize::from(last)]
         .iter()
-        .find_map(|marker| text.strip_suffix(marker))?
+        .find_map(|marker| strip_folded_suffix(text, marker))?
         .trim();
     if described.is_empty() {
         return Some("");
     }
-    let (name, _) = described.split_once(DESCRIPTION_DOT)?;
-    (!name.contains('\n')).then_some(name.trim())
+    // `report.pdf • 3 pages`, or only the file name (`report.pdf`).
+    let name = match described.split_once(DESCRIPTION_DOT) {
+        Some((name, _)) => name.trim(),
+        None if has_extension(described) => described,
+        None => return None,
+    };
+    (!name.contains('\n')).then_some(name)
 }
 
-/// Android: (file name, caption lines) of `NAME (file attached)\ncaption`.
-fn android_attachment(text: &str) -> Option<(&str, &str)> {
-    let line = first_line(text);
-    if !line.ends_with(')') {
+/// Whether `name` ends like a file name: a dot and one to five letters or
+/// digits.
+fn has_extension(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, extension)| {
+        !stem.trim().is_empty()
+            && (1..=5).contains(&extension.len())
+            && extension.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Android: an omitted-media marker alone on the first line and a caption
+/// on the lines after it: (name, content type, caption).
+fn omitted_with_caption(text: &str) -> Option<(&'static str, &'static str, &str)> {
+    // Every language writes Android's marker in angle brackets.
+    if !text.starts_with('<') {
         return None;
     }
-    let name = FILE_ATTACHED
+    let line = first_line(text);
+    if line.len() == text.len() {
+        return None;
+    }
+    match whole_text(line)? {
+        Marker::Omitted(name, content_type) => Some((name, content_type, &text[line.len()..])),
+        _ => None,
+    }
+}
+
+/// Android: (file name, caption lines) of `NAME (file attached)\ncaption`;
+/// also older iOS's `NAME <attached>`.
+fn android_attachment(text: &str) -> Option<(&str, &str)> {
+    let line = first_line(text);
+    if !line.ends_with([')', '>']) {
+        return None;
+    }
+    let name = tables()
+        .file_attached
         .iter()
         .find_map(|suffix| line.strip_suffix(suffix))?
         .trim();
@@ -408,24 +436,26 @@ fn android_attachment(text: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((name, caption))
 }
 
-/// iOS: (file name, text around the marker) of `<attached: NAME>`; a
-/// document description before the marker is not text.
-fn ios_attachment(text: &str) -> Option<(&str, &str)> {
+/// iOS: (file name, text before, text after) of `<attached: NAME>`: the
+/// marker itself is no text, nor is a document description before it.
+fn ios_attachment(text: &str) -> Option<(&str, &str, &str)> {
     let open = memchr(b'<', text.as_bytes())?;
     let inner = &text[open + 1..];
-    let after_tag = ATTACHED_TAGS
+    let after_tag = tables()
+        .attached
         .iter()
         .find_map(|tag| inner.strip_prefix(tag)?.strip_prefix(':'))?;
     let close = memchr(b'>', after_tag.as_bytes())?;
     let name = after_tag[..close].trim();
     let before = text[..open].trim();
     let after = after_tag[close + 1..].trim();
-    let caption = if before.is_empty() || before.contains(DESCRIPTION_DOT.trim()) {
-        after
+    // A document's description (`report.pdf • 3 pages`) is no caption.
+    let before = if before.contains(DESCRIPTION_DOT.trim()) && !before.contains('\n') {
+        ""
     } else {
-        text
+        before
     };
-    (!name.is_empty() && !name.contains('\n')).then_some((name, caption))
+    (!name.is_empty() && !name.contains('\n')).then_some((name, before, after))
 }
 
 /// `text` without leading and trailing line breaks, `None` if blank.
@@ -633,6 +663,78 @@ mod tests {
                 .len(),
             0
         );
+    }
+
+    #[test]
+    fn markers_ignore_case_and_space_likes() {
+        for (text, kind) in [
+            ("THIS MESSAGE WAS DELETED", ItemKind::Delete),
+            ("this message was deleted.", ItemKind::Delete),
+            ("This\u{a0}message was\u{202f}deleted", ItemKind::Delete),
+            ("ДАННОЕ СООБЩЕНИЕ УДАЛЕНО", ItemKind::Delete),
+            ("Missed\u{a0}Voice Call", ItemKind::Call),
+        ] {
+            assert_eq!(read(text).kind, kind, "{text}");
+        }
+        let meaning = read("<MEDIA OMITTED>");
+        assert!(meaning.attachments[0].omitted);
+        let meaning = read("Report.PDF • 2 pages DOCUMENT\u{a0}omitted");
+        assert_eq!(meaning.attachments[0].name, "Report.PDF");
+        let meaning = read("Q3.xlsx • 1 page DOKUMENT WEGGELASSEN");
+        assert_eq!(meaning.attachments[0].name, "Q3.xlsx");
+        let meaning = read("План.docx • 1 страница ДОКУМЕНТ ОТСУТСТВУЕТ");
+        assert_eq!(meaning.attachments[0].name, "План.docx");
+        assert_eq!(
+            read("This message was deleted, sorry").kind,
+            ItemKind::Message
+        );
+    }
+
+    #[test]
+    fn every_language_has_every_marker_kind() {
+        use super::super::languages::LANGUAGES;
+        let mut tags = Vec::new();
+        for language in LANGUAGES {
+            let kinds = [
+                language.deleted,
+                language.you_deleted,
+                language.missed_voice,
+                language.missed_video,
+                language.media_omitted,
+                language.image_omitted,
+                language.video_omitted,
+                language.audio_omitted,
+                language.sticker_omitted,
+                language.gif_omitted,
+                language.contact_omitted,
+                language.document_omitted,
+                language.edited,
+                language.file_attached,
+                language.attached,
+                language.notices,
+            ];
+            for (index, phrases) in kinds.iter().enumerate() {
+                assert!(!phrases.is_empty(), "{}: kind {index}", language.tag);
+            }
+            for phrase in language.media_omitted {
+                assert!(phrase.starts_with('<') && phrase.ends_with('>'), "{phrase}");
+            }
+            // Every whole-text phrase reads as its marker.
+            for phrase in language.deleted.iter().chain(language.you_deleted) {
+                assert_eq!(read(phrase).kind, ItemKind::Delete, "{phrase}");
+            }
+            for phrase in language.missed_voice.iter().chain(language.missed_video) {
+                assert_eq!(read(phrase).kind, ItemKind::Call, "{phrase}");
+            }
+            assert!(notice(language.notices[0]).is_some(), "{}", language.tag);
+            tags.push(language.tag);
+        }
+        for tag in [
+            "cs", "de", "fr", "es", "it", "pt-BR", "pt-PT", "ru", "uk", "nl", "hi", "id", "ja",
+            "th", "vi", "ar", "tr", "zh-Hans", "zh-Hant", "ko", "pl",
+        ] {
+            assert!(tags.contains(&tag), "{tag}");
+        }
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! 29/12/2025, 22:30 - Bob: text             Android, day first
 //! [29/12/25, 22:30:15] Bob: text            iOS
 //! 13.6.2018 klo 21.25.15 - Bob: text        Finnish
+//! 12/18/15, 9:25:03 PM: Bob: text           older iOS (2015-2017)
+//! [14:56:01, 3/18/22] Bob: text             the time first
+//! ٢٩/١٢/٢٠٢٥، ١٠:٣٠ م - Bob: text            Arabic
 //! ```
 //!
 //! Parsing is streaming and borrows: items point into the export's text
@@ -22,11 +25,12 @@
 //! - Headers: see `header` (layout detection: the most frequent layout among
 //!   the first header-like lines; only lines of exactly that layout start a
 //!   message, so text that merely starts with a date stays in its message).
-//! - Date order and time zones: see `dates` (values above 12, then ordering,
-//!   then the layout; inconsistent files are read best effort).
+//! - Date order and time zones: see `dates` (which field is a two-digit
+//!   year, then values above 12, then ordering, then the layout;
+//!   inconsistent files are read best effort).
 //! - Authors and notices: see `people` (first `": "` outside quotation marks).
 //! - Markers (deleted, edited, omitted media, attachments, missed calls): see
-//!   `markers`, table-driven per language.
+//!   `markers`; the phrases are data, one table per language in `languages`.
 //! - Item ids: see `ids`.
 //!
 //! U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 and U+FEFF are removed from
@@ -39,6 +43,7 @@ mod dates;
 mod drops;
 mod header;
 mod ids;
+mod languages;
 mod lines;
 mod markers;
 mod open;
@@ -64,7 +69,7 @@ use crate::item::{
 };
 use conversation::Custodian;
 use dates::{LocalClock, LocalTime, OrderStats};
-use header::{Header, Shape, Stamp};
+use header::{Header, Scanned, Shape, Stamp};
 use ids::{IdBase, Occurrences, message_key};
 use lines::Lines;
 use people::{Cast, Census, Person};
@@ -146,6 +151,53 @@ pub struct ChatSummary {
     pub rejected_headers: u64,
     /// Non-empty lines before the first header; they belong to no message.
     pub unattributed_lines: u64,
+    /// What the parser read but doubts, line by line (the first
+    /// [`MAX_WARNINGS`]); for the run report.
+    pub warnings: Vec<LineWarning>,
+    /// How many warnings there were, including those beyond [`MAX_WARNINGS`].
+    pub warning_count: u64,
+}
+
+/// How many warnings a summary lists.
+pub const MAX_WARNINGS: usize = 1000;
+
+/// A line the parser read but doubts. Names the line and the reason,
+/// never the line's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineWarning {
+    /// The line's number in the chat text, from 1.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: WarningReason,
+}
+
+/// Why a line is doubted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningReason {
+    /// A header with an hour of 13 to 23 and a 12-hour marker (`13:05 PM`):
+    /// a message of its own, read on a 24-hour clock.
+    ImpossibleHour,
+    /// A header in another layout than the file's: kept as text of the
+    /// message before it (or of none, before the first message).
+    OtherLayout,
+}
+
+impl fmt::Display for LineWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = self.line;
+        match self.reason {
+            WarningReason::ImpossibleHour => write!(
+                f,
+                "line {line}: the hour is 13 or later with AM/PM; read on a 24-hour clock"
+            ),
+            WarningReason::OtherLayout => write!(
+                f,
+                "line {line}: a message header in another layout than the file's; \
+                 kept as text of the message before it"
+            ),
+        }
+    }
 }
 
 /// Why an export cannot be read.
@@ -153,13 +205,16 @@ pub struct ChatSummary {
 pub enum ExportError {
     /// No line starts like a WhatsApp message.
     #[error(
-        "{file}: no WhatsApp message header found (expected lines like \
-         \"29/12/2025, 22:30 - Name: text\" or \"[29/12/25, 22:30:15] Name: text\"); \
-         is this a WhatsApp chat export?"
+        "{file}: no WhatsApp message header found; the first lines tried were {tried} \
+         (letters shown as x, digits as 9); the layouts known are like {known}; \
+         is this a WhatsApp chat export?",
+        known = known_layouts()
     )]
     NoHeader {
         /// The file's name.
         file: String,
+        /// The first non-empty lines, their layout only (letters and digits masked).
+        tried: String,
     },
     /// The configured date order makes every header's date impossible.
     #[error(
@@ -171,6 +226,16 @@ pub enum ExportError {
         /// The configured order.
         order: DateOrder,
     },
+}
+
+/// The header layouts the parser reads, quoted, for the error on a file
+/// without headers.
+fn known_layouts() -> String {
+    let quoted: Vec<String> = header::KNOWN_LAYOUTS
+        .iter()
+        .map(|layout| format!("\"{layout}\""))
+        .collect();
+    quoted.join(", ")
 }
 
 /// An export ready to be read: its layout, date order, participants and
@@ -191,6 +256,8 @@ pub struct Chat<'a> {
     records: Vec<Record>,
     lines: u64,
     unattributed_lines: u64,
+    warnings: Vec<LineWarning>,
+    warning_count: u64,
 }
 
 /// Shows the layout and counts, never message content.
@@ -225,7 +292,11 @@ impl<'a> Chat<'a> {
     /// conversation.
     pub fn prepare(text: &'a str, ctx: &ExportContext<'_>) -> Result<Self, ExportError> {
         let file = || ctx.file_name.to_owned();
-        let shape = header::detect(text).ok_or_else(|| ExportError::NoHeader { file: file() })?;
+        let no_header = || ExportError::NoHeader {
+            file: file(),
+            tried: header::tried_lines(text),
+        };
+        let shape = header::detect(text).ok_or_else(no_header)?;
         let survey = Survey::read(text, &shape, ctx.date_order);
         if survey.records.is_empty() {
             return Err(match ctx.date_order {
@@ -233,7 +304,7 @@ impl<'a> Chat<'a> {
                     file: file(),
                     order,
                 },
-                None => ExportError::NoHeader { file: file() },
+                None => no_header(),
             });
         }
         let order = ctx
@@ -268,6 +339,8 @@ impl<'a> Chat<'a> {
             records: survey.records,
             lines: survey.lines,
             unattributed_lines: survey.unattributed_lines,
+            warnings: survey.warnings,
+            warning_count: survey.warning_count,
         })
     }
 
@@ -369,6 +442,8 @@ impl<'a> Chat<'a> {
             participants: conversation::labels(&self.cast.people),
             rejected_headers: rejected,
             unattributed_lines: self.unattributed_lines,
+            warnings: self.warnings.clone(),
+            warning_count: self.warning_count,
         }
     }
 }
@@ -471,6 +546,8 @@ struct Survey<'a> {
     census: Census<'a>,
     lines: u64,
     unattributed_lines: u64,
+    warnings: Vec<LineWarning>,
+    warning_count: u64,
 }
 
 impl<'a> Survey<'a> {
@@ -484,15 +561,29 @@ impl<'a> Survey<'a> {
             census: Census::default(),
             lines: 0,
             unattributed_lines: 0,
+            warnings: Vec::new(),
+            warning_count: 0,
         };
         for (start, end) in Lines::new(text) {
             survey.lines += 1;
-            let header = header::scan_shape(&text.as_bytes()[start..end], shape).filter(|header| {
-                orders
-                    .iter()
-                    .any(|&order| dates::is_date(&header.stamp, order))
+            let header = match header::scan_line(&text.as_bytes()[start..end], shape) {
+                Scanned::Header(header) => Some(header),
+                Scanned::Other(_) => {
+                    survey.warn(WarningReason::OtherLayout);
+                    None
+                }
+                Scanned::None => None,
+            };
+            let header = header.and_then(|header| {
+                let possible = dates::Possible::of(&header.stamp, orders);
+                possible.any().then_some((header, possible))
             });
-            match header.and_then(|header| survey.record(text, start, end, header)) {
+            if header.is_some_and(|(header, _)| header.impossible_hour) {
+                survey.warn(WarningReason::ImpossibleHour);
+            }
+            let record = header
+                .and_then(|(header, possible)| survey.record(text, start, end, header, possible));
+            match record {
                 Some(record) => survey.records.push(record),
                 None if survey.records.is_empty() && start < end => survey.unattributed_lines += 1,
                 None => {}
@@ -501,16 +592,28 @@ impl<'a> Survey<'a> {
         survey
     }
 
+    /// Warns about the current line.
+    fn warn(&mut self, reason: WarningReason) {
+        self.warning_count += 1;
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(LineWarning {
+                line: self.lines,
+                reason,
+            });
+        }
+    }
+
     fn record(
         &mut self,
         text: &'a str,
         start: usize,
         end: usize,
         header: Header,
+        possible: dates::Possible,
     ) -> Option<Record> {
         let body = u32::try_from(header.body).ok()?;
         let (prefix, text_at) = self.census.observe(&text[start + header.body..end]);
-        self.stats.add(&header.stamp);
+        self.stats.add(&header.stamp, possible);
         Some(Record {
             start,
             stamp: header.stamp,

@@ -15,6 +15,10 @@
 //! notices. A name that itself contains `": "` is cut at it, the same way on
 //! every line, so its messages still share one sender.
 //!
+//! A prefix of invisible marks only is an author without a name (an
+//! unnamed sender, id [`UNNAMED`]), not a notice: a message is never
+//! attributed to no one because its author's name cannot be shown.
+//!
 //! iOS writes group notices as if the group had said them (`[…] Sales:
 //! ‎Alice added Bob`): a text that starts with U+200E and is a notice
 //! sentence is a notice, not a message.
@@ -97,7 +101,20 @@ pub(super) struct Person<'a> {
     pub email: Option<String>,
 }
 
+/// The id of a sender whose name is only invisible marks.
+pub(super) const UNNAMED: &str = "(unnamed sender)";
+
 impl<'a> Person<'a> {
+    /// A sender whose name is only invisible marks: no name, a fixed id.
+    pub(super) fn unnamed() -> Self {
+        Person {
+            id: Cow::Borrowed(UNNAMED),
+            name: None,
+            phone: None,
+            email: None,
+        }
+    }
+
     /// A participant known by a name; its phone number if the name is one.
     pub(super) fn named(name: Cow<'a, str>) -> Self {
         let phone = international_phone(&name);
@@ -215,17 +232,22 @@ impl<'a> Census<'a> {
         let mut cast = Cast::default();
         for prefix in self.prefixes {
             let name = clean_name(prefix.text);
-            let role = if name.is_empty() || (!prefix.balanced && prefix.plain_lines < 2) {
+            let role = if !prefix.balanced && prefix.plain_lines < 2 {
                 Role::Notice
             } else {
-                let index = match cast
-                    .people
-                    .iter()
-                    .position(|p| p.name.as_ref() == Some(&name))
-                {
+                // A name of invisible marks only is an unnamed sender.
+                let unnamed = name.is_empty();
+                let found = cast.people.iter().position(|p| match unnamed {
+                    true => p.id == UNNAMED,
+                    false => p.name.as_ref() == Some(&name),
+                });
+                let index = match found {
                     Some(index) => index as u32,
                     None => {
-                        cast.people.push(Person::named(name));
+                        cast.people.push(match unnamed {
+                            true => Person::unnamed(),
+                            false => Person::named(name),
+                        });
                         (cast.people.len() - 1) as u32
                     }
                 };
@@ -364,6 +386,15 @@ mod tests {
         assert_eq!(read[0], sender("-", "\u{200e}Alice added Bob"));
         assert_eq!(read[1].0, "Sales");
         assert_eq!(read[2].0, "Sales");
+    }
+
+    #[test]
+    fn a_name_of_invisible_marks_is_an_unnamed_sender() {
+        let (read, cast, _) = read_all(&["\u{200e}: hello", "\u{200f}\u{200e}: again", "Bob: hi"]);
+        assert_eq!(read[0], sender(UNNAMED, "hello"));
+        assert_eq!(read[1], sender(UNNAMED, "again"));
+        assert_eq!(cast.people.len(), 2);
+        assert_eq!(cast.people[0].name, None);
     }
 
     #[test]
