@@ -135,11 +135,13 @@ impl Possible {
     pub(super) fn of(stamp: &Stamp, orders: &[DateOrder]) -> Self {
         let mut possible = Possible::default();
         for &order in orders {
-            if is_date(stamp, order) {
-                match order {
-                    DateOrder::YearFirst => possible.year_first = true,
-                    _ => possible.year_last = true,
-                }
+            let seen = match order {
+                DateOrder::YearFirst => &mut possible.year_first,
+                _ => &mut possible.year_last,
+            };
+            // Day first is possible: month first need not be tried.
+            if !*seen && is_date(stamp, order) {
+                *seen = true;
             }
         }
         possible
@@ -152,78 +154,115 @@ impl Possible {
 }
 
 /// Evidence for the date order, gathered over every header of a file.
+///
+/// Only the counts by value are gathered header by header; the evidence by
+/// ordering and by spread ([`Sequence`]) is only needed on a tie, and is then
+/// read from the recorded headers' stamps.
 #[derive(Debug, Default)]
 pub(super) struct OrderStats {
     /// Headers whose first field can only be a day.
     day_first: u64,
     /// Headers whose second field can only be a day.
     month_first: u64,
+    /// Headers whose date is possible read year first (two-digit years).
+    valid_year_first: u64,
+    /// Headers whose date is possible read day first or month first.
+    valid_year_last: u64,
+}
+
+/// Evidence from consecutive headers.
+#[derive(Debug, Default)]
+struct Sequence {
     /// Consecutive headers going forward in time when read day first.
     forward_day_first: u64,
     /// The same, read month first.
     forward_month_first: u64,
     /// Consecutive headers going forward in time when read year first.
     forward_year_first: u64,
-    /// Headers whose date is possible read year first (two-digit years).
-    valid_year_first: u64,
-    /// Headers whose date is possible read day first or month first.
-    valid_year_last: u64,
     /// Consecutive headers whose first field differs.
     first_changes: u64,
     /// Consecutive headers whose last field differs.
     last_changes: u64,
-    /// The previous header's fields and its sortable keys (day first, month
-    /// first, year first).
-    previous: Option<([u16; 3], [u64; 3])>,
+}
+
+impl Sequence {
+    /// Reads every header's stamp, in file order.
+    fn of<'s>(stamps: impl IntoIterator<Item = &'s Stamp>) -> Self {
+        let mut sequence = Sequence::default();
+        // The previous header's fields and its sortable keys (day first,
+        // month first, year first).
+        let mut previous: Option<([u16; 3], [u64; 3])> = None;
+        for stamp in stamps {
+            let [a, b, year] = stamp.date.map(u64::from);
+            let time = u64::from(stamp.hour) << 12
+                | u64::from(stamp.minute) << 6
+                | u64::from(stamp.second);
+            let key =
+                |year: u64, month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
+            let keys = [key(year, b, a), key(year, a, b), key(a, b, year)];
+            if let Some((fields, previous)) = previous {
+                sequence.forward_day_first += u64::from(previous[0] <= keys[0]);
+                sequence.forward_month_first += u64::from(previous[1] <= keys[1]);
+                sequence.forward_year_first += u64::from(previous[2] <= keys[2]);
+                sequence.first_changes += u64::from(fields[0] != stamp.date[0]);
+                sequence.last_changes += u64::from(fields[2] != stamp.date[2]);
+            }
+            previous = Some((stamp.date, keys));
+        }
+        sequence
+    }
 }
 
 impl OrderStats {
     /// Takes one header into account, with the candidate orders its date
     /// is possible in.
+    #[inline]
     pub(super) fn add(&mut self, stamp: &Stamp, possible: Possible) {
-        let [a, b, year] = stamp.date.map(u64::from);
-        let is_day = |v: u64| (13..=31).contains(&v);
-        let is_month = |v: u64| (1..=12).contains(&v);
+        let [a, b, _] = stamp.date;
+        let is_day = |v: u16| (13..=31).contains(&v);
+        let is_month = |v: u16| (1..=12).contains(&v);
         self.day_first += u64::from(is_day(a) && is_month(b));
         self.month_first += u64::from(is_day(b) && is_month(a));
-        let time =
-            u64::from(stamp.hour) << 12 | u64::from(stamp.minute) << 6 | u64::from(stamp.second);
-        let key = |year: u64, month: u64, day: u64| ((year << 28 | month << 14 | day) << 17) | time;
-        let keys = [key(year, b, a), key(year, a, b), key(a, b, year)];
         self.valid_year_first += u64::from(possible.year_first);
         self.valid_year_last += u64::from(possible.year_last);
-        if let Some((fields, previous)) = self.previous {
-            self.forward_day_first += u64::from(previous[0] <= keys[0]);
-            self.forward_month_first += u64::from(previous[1] <= keys[1]);
-            self.forward_year_first += u64::from(previous[2] <= keys[2]);
-            self.first_changes += u64::from(fields[0] != stamp.date[0]);
-            self.last_changes += u64::from(fields[2] != stamp.date[2]);
-        }
-        self.previous = Some((stamp.date, keys));
     }
 
     /// Whether a two-digit year comes first (see the module documentation).
-    fn year_first(&self) -> bool {
+    fn year_first(&self, sequence: &Sequence) -> bool {
         let by_value = self.valid_year_first.cmp(&self.valid_year_last);
         // The year is the field that changes least often.
-        let by_spread = self.last_changes.cmp(&self.first_changes);
-        let by_ordering = self
+        let by_spread = sequence.last_changes.cmp(&sequence.first_changes);
+        let by_ordering = sequence
             .forward_year_first
-            .cmp(&self.forward_day_first.max(self.forward_month_first));
+            .cmp(&sequence.forward_day_first.max(sequence.forward_month_first));
         by_value.then(by_spread).then(by_ordering) == std::cmp::Ordering::Greater
     }
 
-    /// The file's date order (see the module documentation).
-    pub(super) fn decide(&self, shape: &Shape) -> DateOrder {
+    /// The file's date order (see the module documentation), given the
+    /// stamps of the headers [`OrderStats::add`] took, in the same order.
+    pub(super) fn decide<'s>(
+        &self,
+        shape: &Shape,
+        stamps: impl IntoIterator<Item = &'s Stamp>,
+    ) -> DateOrder {
         if let Some(order) = shape.named {
             return order;
         }
-        if shape.wide == Wide::First || (shape.wide == Wide::None && self.year_first()) {
+        // The evidence from consecutive headers only decides ties by value.
+        let year_tie = shape.wide == Wide::None && self.valid_year_first == self.valid_year_last;
+        let sequence = if year_tie || self.day_first == self.month_first {
+            Sequence::of(stamps)
+        } else {
+            Sequence::default()
+        };
+        if shape.wide == Wide::First || (shape.wide == Wide::None && self.year_first(&sequence)) {
             return DateOrder::YearFirst;
         }
         let (by_value, by_ordering) = (
             self.day_first.cmp(&self.month_first),
-            self.forward_day_first.cmp(&self.forward_month_first),
+            sequence
+                .forward_day_first
+                .cmp(&sequence.forward_month_first),
         );
         match by_value.then(by_ordering) {
             std::cmp::Ordering::Greater => DateOrder::DayFirst,
@@ -445,13 +484,15 @@ mod tests {
     fn decide(lines: &[&str]) -> DateOrder {
         let mut stats = OrderStats::default();
         let mut shape = None;
+        let mut stamps = Vec::new();
         for line in lines {
             let header = scan(line.as_bytes()).unwrap();
             let orders = candidates(&header.shape, None);
             stats.add(&header.stamp, Possible::of(&header.stamp, orders));
+            stamps.push(header.stamp);
             shape = Some(header.shape);
         }
-        stats.decide(&shape.unwrap())
+        stats.decide(&shape.unwrap(), &stamps)
     }
 
     #[test]

@@ -329,9 +329,8 @@ fn strip_edited(text: &str) -> (&str, bool) {
 /// back` after the marker is allowed.
 fn whole_text(text: &str) -> Option<Marker> {
     let tables = tables();
-    let find = |s: &str| {
-        let ascii = s.is_ascii();
-        let chars = if ascii { s.len() } else { s.chars().count() };
+    // `s` with whether it is ASCII and its length in characters.
+    let find = |s: &str, ascii: bool, chars: usize| {
         let bucket = tables.whole.get(chars)?;
         let first = match *s.as_bytes().first()? {
             b if b.is_ascii() => b.to_ascii_lowercase(),
@@ -349,19 +348,27 @@ fn whole_text(text: &str) -> Option<Marker> {
             })
             .map(|&(_, marker)| marker)
     };
+    let chars_of = |s: &str, ascii: bool| if ascii { s.len() } else { s.chars().count() };
     let text = text.trim();
     // Space-likes are longer than a space, hence the margin.
     if text.len() > 2 * tables.longest + CALL_SUFFIX_MAX {
         return None;
     }
-    if text.is_ascii() && text.len() > tables.whole.len() + CALL_SUFFIX_MAX {
+    let ascii = text.is_ascii();
+    if ascii && text.len() > tables.whole.len() + CALL_SUFFIX_MAX {
         return None;
     }
-    if let Some(marker) = find(text).or_else(|| find(text.strip_suffix('.')?)) {
+    let chars = chars_of(text, ascii);
+    // A final '.' is one character.
+    let marker = find(text, ascii, chars)
+        .or_else(|| find(text.strip_suffix('.')?, ascii, chars.checked_sub(1)?));
+    if let Some(marker) = marker {
         return Some(marker);
     }
     let head = &text[..memchr2(b',', b'.', text.as_bytes())?];
-    find(head).filter(|marker| matches!(marker, Marker::MissedCall { .. }))
+    let head_ascii = ascii || head.is_ascii();
+    find(head, head_ascii, chars_of(head, head_ascii))
+        .filter(|marker| matches!(marker, Marker::MissedCall { .. }))
 }
 
 /// iOS: the name of an omitted document (empty when the marker is alone).

@@ -307,9 +307,11 @@ impl<'a> Chat<'a> {
                 None => no_header(),
             });
         }
-        let order = ctx
-            .date_order
-            .unwrap_or_else(|| survey.stats.decide(&shape));
+        let order = ctx.date_order.unwrap_or_else(|| {
+            survey
+                .stats
+                .decide(&shape, survey.records.iter().map(|record| &record.stamp))
+        });
         let group_notice = survey.census.group_notice;
         let mut cast = survey.census.cast();
         let title = conversation::title(ctx.file_name).map(str::to_owned);
@@ -613,13 +615,15 @@ impl<'a> Survey<'a> {
     ) -> Option<Record> {
         let body = u32::try_from(header.body).ok()?;
         let (prefix, text_at) = self.census.observe(&text[start + header.body..end]);
+        let text_at = u32::try_from(text_at).ok()?;
+        // The order is decided from the recorded headers' stamps as well.
         self.stats.add(&header.stamp, possible);
         Some(Record {
             start,
             stamp: header.stamp,
             prefix,
             body,
-            text: u32::try_from(text_at).ok()?,
+            text: text_at,
         })
     }
 }
