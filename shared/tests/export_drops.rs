@@ -239,6 +239,21 @@ impl shared::store::ObjectStore for Marking {
         self.inner.put_new(key, bytes).await
     }
 
+    async fn get_file(
+        &self,
+        key: &str,
+    ) -> Result<Option<shared::store::ObjectFile>, shared::store::StoreError> {
+        self.inner.get_file(key).await
+    }
+
+    async fn put_new_file(
+        &self,
+        key: &str,
+        content: &shared::store::ObjectFile,
+    ) -> Result<shared::store::Created, shared::store::StoreError> {
+        self.inner.put_new_file(key, content).await
+    }
+
     async fn mark_collected(&self, key: &str) -> Result<(), shared::store::StoreError> {
         self.marked.lock().unwrap().push(key.to_owned());
         Ok(())

@@ -7,17 +7,34 @@
 //! to report. Only the files the store and the `archiver` command write
 //! themselves stay out of every listing: a write's temporary file and the
 //! run lock `<root>/.lock`.
+//!
+//! **Durability order.** A single write ([`ObjectStore::put_new`],
+//! [`ObjectStore::put_new_file`]) writes a temporary file beside the key,
+//! syncs its data, renames it into place without replacing anything, and
+//! syncs the directory (and the parent of every directory it created), so
+//! the object survives a power cut once the call returns. A group
+//! ([`ObjectStore::put_all`]) writes every temporary file, syncs the file
+//! system once (`syncfs`), renames them all into place, and syncs the file
+//! system again: no key ever names a file whose data may be lost, and the
+//! whole group is durable when the call returns. The store is taken to be
+//! one file system (a mount point inside it would not be synced by
+//! `syncfs` of the root).
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use tempfile::TempPath;
 
-use super::{Created, Listing, ObjectStore, StoreError, Unlisted, check_key, check_read_key};
+use super::{
+    Created, Listing, ObjectFile, ObjectStore, StoreError, Unlisted, check_key, check_read_key,
+};
 
 /// Name prefix of files being written, followed by [`TMP_RANDOM`] random
 /// letters and digits; listings leave them out.
@@ -37,12 +54,18 @@ const LOCK_FILE: &str = ".lock";
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
+    /// The directories this process made or found, so that each is
+    /// created (and its entry synced) once, not on every write.
+    made: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalDir {
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalDir { root: root.into() }
+        LocalDir {
+            root: root.into(),
+            made: Arc::default(),
+        }
     }
 
     /// The directory the store lives in.
@@ -68,6 +91,97 @@ impl LocalDir {
         Ok(self.root.join(key))
     }
 
+    /// Makes sure the directory `dir` exists; returns the directories it
+    /// had to create, outermost first (their entries still need a sync).
+    fn ensure_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        if self.known(dir) {
+            return Ok(Vec::new());
+        }
+        let mut missing = Vec::new();
+        let mut at = dir;
+        loop {
+            match fs::symlink_metadata(at) {
+                Ok(metadata) if metadata.is_dir() => break,
+                Ok(_) => {
+                    return Err(io::Error::other(format!(
+                        "{} is not a directory",
+                        at.display()
+                    )));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    missing.push(at.to_owned());
+                    match at.parent() {
+                        Some(parent) => at = parent,
+                        None => break,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        missing.reverse();
+        for made in &missing {
+            match fs::create_dir(made) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.made
+            .lock()
+            .expect("no panic while held")
+            .insert(dir.to_owned());
+        Ok(missing)
+    }
+
+    fn known(&self, dir: &Path) -> bool {
+        self.made.lock().expect("no panic while held").contains(dir)
+    }
+
+    /// Writes one object durably: temporary file, data sync, no-clobber
+    /// rename, directory sync.
+    fn write_one(
+        &self,
+        path: &Path,
+        write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+    ) -> io::Result<Created> {
+        let dir = path.parent().expect("object paths have a parent");
+        let made = self.ensure_dir(dir)?;
+        let mut tmp = temporary_in(dir)?;
+        write(tmp.as_file_mut())?;
+        tmp.as_file().sync_data()?;
+        let created = persist(tmp.into_temp_path(), path)?;
+        if created == Created::New {
+            sync_dir(dir)?;
+        }
+        sync_made(&made)?;
+        Ok(created)
+    }
+
+    /// Writes a group of objects, durable together (see the module docs).
+    fn write_group(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<Created>> {
+        let mut staged = Vec::with_capacity(objects.len());
+        for (path, bytes) in objects {
+            let dir = path.parent().expect("object paths have a parent");
+            self.ensure_dir(dir)?;
+            let mut tmp = temporary_in(dir)?;
+            tmp.write_all(bytes)?;
+            staged.push(tmp.into_temp_path());
+        }
+        self.sync_all()?;
+        let mut created = Vec::with_capacity(objects.len());
+        for (tmp, (path, _)) in staged.into_iter().zip(objects) {
+            created.push(persist(tmp, path)?);
+        }
+        self.sync_all()?;
+        Ok(created)
+    }
+
+    /// Syncs the store's whole file system (data and metadata).
+    fn sync_all(&self) -> io::Result<()> {
+        let root = fs::File::open(&self.root)?;
+        nix::unistd::syncfs(&root).map_err(io::Error::from)
+    }
+
     fn read_path(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_read_key(key)?;
         Ok(self.root.join(key))
@@ -81,20 +195,62 @@ fn io_err(key: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<Created> {
-    let dir = path.parent().expect("object paths have a parent");
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
+/// A new temporary file in `dir`, named so that listings leave it out.
+fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
         .prefix(TMP_PREFIX)
         .rand_bytes(TMP_RANDOM)
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_data()?;
+        .tempfile_in(dir)
+}
+
+/// Renames a temporary file to `path` unless something is there already
+/// (then the temporary file is removed).
+fn persist(tmp: TempPath, path: &Path) -> io::Result<Created> {
     match tmp.persist_noclobber(path) {
-        Ok(_) => Ok(Created::New),
+        Ok(()) => Ok(Created::New),
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
         Err(e) => Err(e.error),
     }
+}
+
+/// Syncs a directory: the names created in it survive a power cut.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Syncs the parent of every directory just created, so that the new
+/// directories themselves are not lost with a power cut.
+fn sync_made(made: &[PathBuf]) -> io::Result<()> {
+    for dir in made {
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens an object's file for reading without following a symbolic link;
+/// `None` when there is none.
+fn open_object(path: &Path) -> io::Result<Option<fs::File>> {
+    // A listed file swapped for a symbolic link before it is read (a
+    // drop folder others write to) is refused, not followed: the link
+    // could name any file the process may read.
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(Errno::ELOOP as i32) => {
+            return Err(io::Error::other("a symbolic link, not followed"));
+        }
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(Some(file))
 }
 
 /// Removes the temporary files under `dir`, counting them in `removed`;
@@ -194,39 +350,62 @@ fn scan_into(dir: &Path, dir_key: &str, prefix: &str, out: &mut Listing) -> io::
 impl ObjectStore for LocalDir {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.read_path(key)?;
-        // A listed file swapped for a symbolic link before it is read (a
-        // drop folder others write to) is refused, not followed: the link
-        // could name any file the process may read.
-        let opened = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(OFlag::O_NOFOLLOW.bits())
-            .open(&path);
-        let mut file = match opened {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(Errno::ELOOP as i32) => {
-                let e = io::Error::other("a symbolic link, not followed");
-                return Err(io_err(key)(e));
-            }
-            Err(e) => return Err(io_err(key)(e)),
+        let Some(mut file) = open_object(&path).map_err(io_err(key))? else {
+            return Ok(None);
         };
-        if !file.metadata().map_err(io_err(key))?.is_file() {
-            return Err(io_err(key)(io::Error::other("not a regular file")));
-        }
         let mut bytes = Vec::new();
         io::Read::read_to_end(&mut file, &mut bytes).map_err(io_err(key))?;
         Ok(Some(bytes))
     }
 
+    async fn get_file(&self, key: &str) -> Result<Option<ObjectFile>, StoreError> {
+        let path = self.read_path(key)?;
+        let Some(file) = open_object(&path).map_err(io_err(key))? else {
+            return Ok(None);
+        };
+        let len = file.metadata().map_err(io_err(key))?.len();
+        Ok(Some(ObjectFile::new(file, len)))
+    }
+
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
         let path = self.path(key)?;
-        // The write ends in an fsync: run it off the async thread so that
-        // concurrent deliveries overlap their waits on the disk.
+        // The write ends in syncs: run it off the async thread so that
+        // concurrent writes overlap their waits on the disk.
         let bytes = bytes.to_vec();
-        tokio::task::spawn_blocking(move || write_new(&path, &bytes))
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_one(&path, |file| file.write_all(&bytes)))
             .await
-            .map_err(|e| io_err(key)(std::io::Error::other(e)))?
+            .map_err(|e| io_err(key)(io::Error::other(e)))?
             .map_err(io_err(key))
+    }
+
+    async fn put_new_file(&self, key: &str, content: &ObjectFile) -> Result<Created, StoreError> {
+        let path = self.path(key)?;
+        let store = self.clone();
+        let source = content.file().try_clone().map_err(io_err(key))?;
+        let source = ObjectFile::new(source, content.len());
+        tokio::task::spawn_blocking(move || {
+            store.write_one(&path, |file| io::copy(&mut source.reader(), file).map(drop))
+        })
+        .await
+        .map_err(|e| io_err(key)(io::Error::other(e)))?
+        .map_err(io_err(key))
+    }
+
+    async fn put_all(&self, objects: Vec<(String, Vec<u8>)>) -> Result<Vec<Created>, StoreError> {
+        let Some((first, _)) = objects.first() else {
+            return Ok(Vec::new());
+        };
+        let first = first.clone();
+        let mut paths = Vec::with_capacity(objects.len());
+        for (key, bytes) in objects {
+            paths.push((self.path(&key)?, bytes));
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_group(&paths))
+            .await
+            .map_err(|e| io_err(&first)(io::Error::other(e)))?
+            .map_err(io_err(&first))
     }
 
     /// Nothing to mark: a local directory expires nothing (the key is
@@ -250,5 +429,48 @@ impl ObjectStore for LocalDir {
         out.keys.sort();
         out.unlisted.sort();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_group_is_stored_create_only_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        store.put_new("a/one", b"first").await.unwrap();
+        let created = store
+            .put_all(vec![
+                ("a/one".to_owned(), b"replaced?".to_vec()),
+                ("a/two".to_owned(), b"2".to_vec()),
+                ("b/c/three".to_owned(), b"3".to_vec()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(created, [Created::Exists, Created::New, Created::New]);
+        assert_eq!(store.get("a/one").await.unwrap().unwrap(), b"first");
+        assert_eq!(store.get("b/c/three").await.unwrap().unwrap(), b"3");
+        assert_eq!(store.sweep_temporary().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_is_written_and_read_back_as_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let content = ObjectFile::from_bytes(&vec![7u8; 300_000]).unwrap();
+        assert_eq!(
+            store.put_new_file("media/x", &content).await.unwrap(),
+            Created::New
+        );
+        assert_eq!(
+            store.put_new_file("media/x", &content).await.unwrap(),
+            Created::Exists
+        );
+        let back = store.get_file("media/x").await.unwrap().unwrap();
+        assert_eq!(back.len(), 300_000);
+        assert_eq!(back.read_all().unwrap(), vec![7u8; 300_000]);
+        assert!(store.get_file("media/y").await.unwrap().is_none());
     }
 }

@@ -11,13 +11,21 @@
 //! so that whoever reads such a store can report them instead of passing
 //! over them in silence.
 
+mod file;
 mod local;
 mod s3;
 
 use std::future::Future;
 
+use futures::{StreamExt, TryStreamExt};
+
+pub use file::{ObjectFile, ObjectReader};
 pub use local::LocalDir;
 pub use s3::S3Store;
+
+/// Objects [`ObjectStore::put_all`] writes at once by default (a remote
+/// store's requests in flight).
+const PUTS_IN_FLIGHT: usize = 16;
 
 /// Errors of an object store.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +98,14 @@ pub enum Unlisted {
 }
 
 /// A flat key -> bytes store with create-only writes.
+///
+/// **Durability.** A write that returns `Ok` is durable: it survives a
+/// crash of the process and, for a local directory, a power cut (the
+/// file and its directory are synced). [`ObjectStore::put_all`] makes a
+/// group of objects durable together, which is much cheaper than one by
+/// one; whatever depends on them (a checkpoint, a ledger entry, a job
+/// file) is written after it returns. An object is never visible under its
+/// key before it is complete.
 pub trait ObjectStore: Send + Sync {
     /// Reads an object; `None` when there is none under the key. A key
     /// read may hold control characters (a drop's name can), a key written
@@ -102,6 +118,40 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         bytes: &[u8],
     ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Reads an object as a local file, without holding it in memory (see
+    /// [`ObjectFile`]); `None` when there is none under the key.
+    fn get_file(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectFile>, StoreError>> + Send;
+
+    /// Writes an object from a local file only if the key is free,
+    /// streaming it (S3: a multipart upload completed with
+    /// `If-None-Match: *`).
+    fn put_new_file(
+        &self,
+        key: &str,
+        content: &ObjectFile,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Writes several objects create-only and returns, in the order given,
+    /// whether each was created, once all of them are durable (group
+    /// commit: a local directory syncs its file system once for the group
+    /// instead of once per object). On an error some may be stored and
+    /// others not; a retry finds the stored ones.
+    fn put_all(
+        &self,
+        objects: Vec<(String, Vec<u8>)>,
+    ) -> impl Future<Output = Result<Vec<Created>, StoreError>> + Send {
+        async move {
+            futures::stream::iter(objects)
+                .map(|(key, bytes)| async move { self.put_new(&key, &bytes).await })
+                .buffered(PUTS_IN_FLIGHT)
+                .try_collect()
+                .await
+        }
+    }
 
     /// Marks an object (a drop) collected: it is in the archive, read or
     /// refused, so the store may let it go. S3 tags it

@@ -6,9 +6,11 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use aws_sdk_s3::types::{Tag, Tagging};
 
+use std::io::{Seek, Write};
+
 use super::{
-    COLLECTED_TAG, COLLECTED_TAG_VALUE, Created, Listing, ObjectStore, StoreError, check_key,
-    check_read_key,
+    COLLECTED_TAG, COLLECTED_TAG_VALUE, Created, Listing, ObjectFile, ObjectStore, StoreError,
+    check_key, check_read_key,
 };
 
 /// Attempts of a create-only write that S3 answers 409 (another conditional
@@ -80,6 +82,48 @@ impl ObjectStore for S3Store {
                 reason: e.to_string(),
             })?;
         Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    /// Downloads the object into an anonymous temporary file, chunk by
+    /// chunk as the body arrives.
+    async fn get_file(&self, key: &str) -> Result<Option<ObjectFile>, StoreError> {
+        check_read_key(key)?;
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let mut output = match response {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(remote(key, e)),
+        };
+        let io = |source| StoreError::Io {
+            key: key.to_owned(),
+            source,
+        };
+        let mut file = tempfile::tempfile().map_err(io)?;
+        let mut len = 0u64;
+        while let Some(chunk) = output.body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Remote {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })?;
+            file.write_all(&chunk).map_err(io)?;
+            len += chunk.len() as u64;
+        }
+        file.rewind().map_err(io)?;
+        Ok(Some(ObjectFile::new(file, len)))
+    }
+
+    async fn put_new_file(&self, key: &str, content: &ObjectFile) -> Result<Created, StoreError> {
+        let bytes = content.read_all().map_err(|source| StoreError::Io {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.put_new(key, &bytes).await
     }
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
