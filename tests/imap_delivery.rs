@@ -330,7 +330,7 @@ async fn dovecot_restarted_mid_run_loses_and_duplicates_nothing() {
     let dovecot = Dovecot::start();
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
-    let jobs = support::corpus::write(&store, 400, 4, "WhatsApp Archiver").await;
+    let jobs = support::corpus::write(&store, 800, 4, "WhatsApp Archiver").await;
 
     let mut lanes = [password_target(&dovecot), password_target(&dovecot)];
     let mut report = Report::default();

@@ -5,9 +5,12 @@
 //! - parsing throughput of the export parser alone (MB/s),
 //! - `archiver inspect` of the generated file with JSON lines to /dev/null:
 //!   wall time and peak memory of that process,
-//! - rendering of text items (items/s).
+//! - rendering of text items (items/s),
+//! - end to end: a generated 10 MB export zip through `archiver run` into
+//!   Maildir (items/s and copies/s), run before the pinning, on every core.
 
 mod data;
+mod end_to_end;
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -32,6 +35,9 @@ pub struct Args {
     /// Repetitions; the best run is reported.
     #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Size of the chat text of the end-to-end export in MB (0: skip it).
+    #[arg(long, default_value_t = 10)]
+    end_to_end_mb: usize,
 }
 
 const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
@@ -42,6 +48,22 @@ const BENCH_DOMAIN: &str = "corp.example";
 
 /// Runs the benchmarks and prints the figures.
 pub fn bench(args: &Args) -> crate::CliResult {
+    if args.end_to_end_mb > 0 {
+        let dir = tempfile::Builder::new()
+            .prefix("archiver-bench-e2e-")
+            .tempdir()?;
+        let figures = end_to_end::run(dir.path(), args.end_to_end_mb * 1_000_000)?;
+        let secs = figures.wall.as_secs_f64();
+        println!(
+            "end to end:      {:.1} MB export zip ({} attachments), {} items, {} Maildir copies through `archiver run` in {secs:.2} s = {:.0} items/s, {:.0} copies/s",
+            figures.text_bytes as f64 / 1e6,
+            figures.attachments,
+            figures.items,
+            figures.copies,
+            figures.items as f64 / secs,
+            figures.copies as f64 / secs,
+        );
+    }
     pin_to_one_core()?;
     let text = data::generate_android_export(args.size_mb * 1_000_000, 7);
     let mb = text.len() as f64 / 1e6;

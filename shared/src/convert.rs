@@ -3,7 +3,8 @@
 //!
 //! EMLs are written create-only to `eml/<item-day>/<item-id>.eml`;
 //! rendering is deterministic, so a replayed batch finds the same bytes
-//! already there. Items that map to nobody are recorded in
+//! already there. They are written in groups made durable together
+//! ([`ObjectStore::put_all`]), and the job file only after the last group. Items that map to nobody are recorded in
 //! `unmapped/<item-day>/<item-id>.json` with the reason, and their EML is
 //! still written. The batch's delivery jobs are persisted in
 //! `jobs/<batch>`, then handed to the [`JobQueue`]. A custodian that maps to
@@ -31,6 +32,20 @@ const ITEMS_AT_ONCE: usize = 32;
 /// MiB of attachments the items being converted at once may hold together
 /// (an item with bigger files waits until it can run alone).
 const ATTACHMENT_BUDGET_MIB: u32 = 192;
+
+/// Objects (EMLs, records) written together at most.
+const GROUP_OBJECTS: usize = 2_048;
+
+/// Bytes of objects written together at most.
+const GROUP_BYTES: usize = 64 << 20;
+
+/// An object an item's conversion writes.
+struct ToWrite {
+    key: String,
+    bytes: Vec<u8>,
+    /// Whether it is the item's EML (counted in the report).
+    eml: bool,
+}
 
 /// Mailbox folder names per messenger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +173,7 @@ async fn render_batch<S: ObjectStore>(
     let converted = stream::iter(lines.map(|(index, line)| async move {
         let mut report = Report::default();
         let mut jobs = Vec::new();
+        let mut writes = Vec::new();
         let mut custodian = None;
         match serde_json::from_slice::<Item>(line) {
             Ok(item) => {
@@ -165,9 +181,13 @@ async fn render_batch<S: ObjectStore>(
                     .acquire_many(attachment_mib(&item, opts))
                     .await
                     .expect("the budget is never closed");
-                custodian =
-                    convert_item(store, raw_key, &item, mapper, opts, &mut report, &mut jobs)
-                        .await?;
+                let files = load_files(store, &item, opts.render.attachment_limit).await?;
+                let converted = Converted {
+                    report: &mut report,
+                    jobs: &mut jobs,
+                    writes: &mut writes,
+                };
+                custodian = convert_item(raw_key, &item, &files, mapper, opts, converted);
             }
             Err(e) => {
                 let record = FailedLine {
@@ -176,25 +196,40 @@ async fn render_batch<S: ObjectStore>(
                     reason: json_error::describe(&e),
                 };
                 let key = layout::failed_line_key(raw_key, record.line);
-                store.put_new(&key, &layout::record(&record)).await?;
                 report.error(format!(
                     "raw batch {raw_key} line {}: {} (recorded in {key})",
                     record.line, record.reason
                 ));
+                writes.push(ToWrite {
+                    key,
+                    bytes: layout::record(&record),
+                    eml: false,
+                });
             }
         }
-        Ok::<_, StoreError>((report, jobs, custodian))
+        Ok::<_, StoreError>((report, jobs, writes, custodian))
     }))
     .buffered(ITEMS_AT_ONCE);
     futures::pin_mut!(converted);
     let mut jobs = Vec::new();
     let mut custodians = BTreeSet::new();
+    let mut group = Vec::new();
+    let mut group_bytes = 0;
     while let Some(result) = converted.next().await {
-        let (item_report, item_jobs, custodian) = result?;
+        let (item_report, item_jobs, writes, custodian) = result?;
         report.merge(item_report);
         jobs.extend(item_jobs);
         custodians.extend(custodian);
+        for write in writes {
+            group_bytes += write.bytes.len();
+            group.push(write);
+        }
+        if group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES {
+            write_group(store, std::mem::take(&mut group), report).await?;
+            group_bytes = 0;
+        }
     }
+    write_group(store, group, report).await?;
     for custodian in custodians {
         report.error(format!(
             "raw batch {raw_key}: {custodian}; its items are delivered to their other \
@@ -205,20 +240,48 @@ async fn render_batch<S: ObjectStore>(
     Ok(jobs)
 }
 
-/// Renders, files and makes the jobs of one item. Returns why its
-/// custodian gets no copy when others do (an item that maps to no one is
-/// recorded under `unmapped/` instead).
-async fn convert_item<S: ObjectStore>(
+/// Writes a group of objects durably, counting the EMLs in the report.
+async fn write_group<S: ObjectStore>(
     store: &S,
+    group: Vec<ToWrite>,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let eml: Vec<bool> = group.iter().map(|write| write.eml).collect();
+    let objects = group
+        .into_iter()
+        .map(|write| (write.key, write.bytes))
+        .collect();
+    let created = store.put_all(objects).await?;
+    for (created, eml) in created.into_iter().zip(eml) {
+        match (eml, created) {
+            (true, Created::New) => report.emails_written += 1,
+            (true, Created::Exists) => report.emails_existing += 1,
+            (false, _) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Where one item's conversion puts what it makes.
+struct Converted<'a> {
+    report: &'a mut Report,
+    jobs: &'a mut Vec<DeliveryJob>,
+    writes: &'a mut Vec<ToWrite>,
+}
+
+/// Renders and files one item and makes its jobs; what it writes is
+/// added to `out.writes` (the caller writes it before the job file).
+/// Returns why its custodian gets no copy when others do (an item that
+/// maps to no one is recorded under `unmapped/` instead).
+fn convert_item(
     raw_key: &str,
     item: &Item<'_>,
+    files: &[Option<Vec<u8>>],
     mapper: &Mapper,
     opts: &ConvertOptions,
-    report: &mut Report,
-    jobs: &mut Vec<DeliveryJob>,
-) -> Result<Option<String>, StoreError> {
+    out: Converted<'_>,
+) -> Option<String> {
     let resolution = mapper.resolve(item);
-    let files = load_files(store, item, opts.render.attachment_limit).await?;
     let file_refs: Vec<Option<&[u8]>> = files.iter().map(Option::as_deref).collect();
     let input = RenderInput {
         item,
@@ -227,7 +290,7 @@ async fn convert_item<S: ObjectStore>(
         raw_object: Some(raw_key),
     };
     let day = ItemDay::of(item);
-    let eml = match render_within_limit(&input, opts, report) {
+    let eml = match render_within_limit(&input, opts, out.report) {
         Ok(eml) => eml,
         Err(e) => {
             // Kept visible in the store for the operator, not only in this report.
@@ -236,21 +299,22 @@ async fn convert_item<S: ObjectStore>(
                 reason: e.to_string(),
                 raw_key: raw_key.to_owned(),
             };
-            store
-                .put_new(
-                    &layout::failed_item_key(day, &item.id),
-                    &layout::record(&record),
-                )
-                .await?;
-            report.error(format!("item {} of {raw_key}: {e}", item.id));
-            return Ok(None);
+            out.writes.push(ToWrite {
+                key: layout::failed_item_key(day, &item.id),
+                bytes: layout::record(&record),
+                eml: false,
+            });
+            out.report
+                .error(format!("item {} of {raw_key}: {e}", item.id));
+            return None;
         }
     };
     let eml_key = layout::eml_key(day, &item.id);
-    match store.put_new(&eml_key, &eml).await? {
-        Created::New => report.emails_written += 1,
-        Created::Exists => report.emails_existing += 1,
-    }
+    out.writes.push(ToWrite {
+        key: eml_key.clone(),
+        bytes: eml,
+        eml: true,
+    });
     let custodian = if resolution.unmapped_reason.is_none() {
         resolution.custodian_unmapped
     } else {
@@ -263,25 +327,25 @@ async fn convert_item<S: ObjectStore>(
             eml_key: eml_key.clone(),
             raw_key: raw_key.to_owned(),
         };
-        store
-            .put_new(
-                &layout::unmapped_key(day, &item.id),
-                &layout::record(&record),
-            )
-            .await?;
-        report.unmapped += 1;
+        out.writes.push(ToWrite {
+            key: layout::unmapped_key(day, &item.id),
+            bytes: layout::record(&record),
+            eml: false,
+        });
+        out.report.unmapped += 1;
     }
     let folder = opts.folders.for_network(item.source.network());
     let message_id = render::message_id(&item.id);
     let timestamp = item.timestamp.to_rfc3339();
-    jobs.extend(resolution.mailboxes.into_iter().map(|mailbox| DeliveryJob {
-        mailbox,
-        folder: folder.to_owned(),
-        eml_key: eml_key.clone(),
-        message_id: message_id.clone(),
-        timestamp: timestamp.clone(),
-    }));
-    Ok(custodian)
+    out.jobs
+        .extend(resolution.mailboxes.into_iter().map(|mailbox| DeliveryJob {
+            mailbox,
+            folder: folder.to_owned(),
+            eml_key: eml_key.clone(),
+            message_id: message_id.clone(),
+            timestamp: timestamp.clone(),
+        }));
+    custodian
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,

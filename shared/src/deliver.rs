@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::item::Timestamp;
 use crate::jobs::DeliveryJob;
-use crate::ledger::{self, Job, LedgerError, Outcome};
+use crate::ledger::{Group, Job, LedgerError, Outcome};
 use crate::mailbox::{Envelope, Mailbox};
 use crate::report::Report;
 use crate::store::ObjectStore;
@@ -63,7 +63,17 @@ fn lanes(jobs: &[DeliveryJob], count: usize) -> Vec<Vec<usize>> {
     lanes
 }
 
-/// Delivers one lane's jobs in order; returns its report and failed indexes.
+/// Copies a lane delivers before it commits them (a Maildir sync, then
+/// the ledger entries written together).
+const GROUP_COPIES: usize = 2_048;
+
+/// How long a lane's first uncommitted copy waits for its commit at most:
+/// what a crash leaves to be searched for stays small, and a slow target
+/// (IMAP) records its deliveries as it goes.
+const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Delivers one lane's jobs in order, in committed groups; returns its
+/// report and failed indexes.
 async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     store: &S,
     target: &mut M,
@@ -75,6 +85,8 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     let mut report = Report::default();
     let mut failed = Vec::new();
     let mut failed_mailboxes: HashSet<&str> = HashSet::new();
+    let mut group = Group::default();
+    let mut group_started = Instant::now();
     // Jobs of one item are consecutive: load its EML once.
     let mut cached: Option<(&str, Vec<u8>)> = None;
     let mut lane = lane.into_iter();
@@ -126,9 +138,13 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             },
         };
         let retry = may_have_run(index) || failed_mailboxes.contains(job.mailbox.as_str());
-        match ledger::deliver_once(store, target, &ledger_job, retry, Utc::now()).await {
-            Ok(Outcome::Delivered | Outcome::Recovered) => report.delivered_to(&job.mailbox),
+        let first_of_group = group.is_empty();
+        let attempt = group
+            .deliver(index, store, target, &ledger_job, retry, Utc::now())
+            .await;
+        match attempt {
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
+            Ok(Outcome::Delivered | Outcome::Recovered) => {}
             Err(e) => {
                 report.error(format!(
                     "delivery of {} to {}: {e}",
@@ -153,6 +169,39 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
                 }
             }
         }
+        if first_of_group && !group.is_empty() {
+            group_started = Instant::now();
+        }
+        if group.len() >= GROUP_COPIES || group_started.elapsed() >= GROUP_WINDOW {
+            commit(&mut group, store, target, jobs, &mut report, &mut failed).await;
+        }
     }
+    commit(&mut group, store, target, jobs, &mut report, &mut failed).await;
     (report, failed)
+}
+
+/// Commits a lane's group: counts its copies delivered, or reports it and
+/// adds its jobs to `failed`.
+async fn commit<S: ObjectStore, M: Mailbox>(
+    group: &mut Group,
+    store: &S,
+    target: &mut M,
+    jobs: &[DeliveryJob],
+    report: &mut Report,
+    failed: &mut Vec<usize>,
+) {
+    match group.commit(store, target).await {
+        Ok(committed) => {
+            for (index, _) in committed {
+                report.delivered_to(&jobs[index].mailbox);
+            }
+        }
+        Err((indexes, e)) => {
+            report.error(format!(
+                "{} copies not recorded as delivered: {e}; the next attempt searches for them",
+                indexes.len()
+            ));
+            failed.extend(indexes);
+        }
+    }
 }

@@ -6,6 +6,16 @@
 //! ledger is checked; a job that may have run before (a retry) also searches
 //! the folder for the Message-ID, so a crash between the append and the
 //! ledger write never makes a duplicate.
+//!
+//! Deliveries are committed in groups ([`Group`]): the messages of a group
+//! are appended, the target makes them durable ([`Mailbox::commit`]: a
+//! Maildir syncs its file system once), and only then are their ledger
+//! entries written, together ([`ObjectStore::put_all`]). So a ledger entry
+//! never outlives, in a crash or a power cut, the message it records; a
+//! message without its entry is found by the search of the next attempt
+//! (the batch's `started/` marker says one may have run).
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
@@ -57,7 +67,8 @@ pub struct Job<'a> {
     pub message: Envelope<'a>,
 }
 
-/// Delivers a message at most once per mailbox, recording it in the ledger.
+/// Delivers a message at most once per mailbox, recording it in the ledger:
+/// a [`Group`] of one, committed at once.
 ///
 /// `may_have_run` says the job may have been attempted before (a retry, a
 /// replay, a resumed run); only then is the folder searched before appending.
@@ -68,30 +79,113 @@ pub async fn deliver_once<S: ObjectStore, M: Mailbox>(
     may_have_run: bool,
     now: DateTime<Utc>,
 ) -> Result<Outcome, LedgerError> {
-    let key = ledger_key(job.mailbox, job.message.message_id);
-    if store.get(&key).await?.is_some() {
-        return Ok(Outcome::AlreadyDelivered);
-    }
-    let (uid, outcome) = match may_have_run {
-        true => match target
-            .find(job.mailbox, job.folder, job.message.message_id)
-            .await?
-        {
-            Some(found) => (found.uid, Outcome::Recovered),
-            None => (append(target, job).await?, Outcome::Delivered),
-        },
-        false => (append(target, job).await?, Outcome::Delivered),
-    };
-    let entry = LedgerEntry {
-        message_id: job.message.message_id.to_owned(),
-        mailbox: job.mailbox.to_owned(),
-        folder: job.folder.to_owned(),
-        uid,
-        sha256: hex::encode(Sha256::digest(job.message.bytes)),
-        recorded_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    };
-    store.put_new(&key, &layout::record(&entry)).await?;
+    let mut group = Group::default();
+    let outcome = group
+        .deliver(0, store, target, job, may_have_run, now)
+        .await?;
+    group.commit(store, target).await.map_err(|(_, e)| e)?;
     Ok(outcome)
+}
+
+/// Deliveries whose ledger entries are written together, once the target
+/// made their messages durable (see the module docs).
+#[derive(Debug, Default)]
+pub struct Group {
+    /// Per staged delivery: the caller's tag, how it went, its entry.
+    staged: Vec<(usize, Outcome, LedgerEntry)>,
+    /// The ledger keys staged, so a message twice in one group is
+    /// delivered once.
+    keys: HashSet<String>,
+}
+
+impl Group {
+    /// How many deliveries wait for [`Group::commit`].
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether no delivery waits for a commit.
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Checks the ledger (and this group) for the job, searches the folder
+    /// when it may have run, and appends it when it is not there.
+    /// [`Outcome::AlreadyDelivered`] is final; a message appended or found
+    /// ([`Outcome::Delivered`], [`Outcome::Recovered`]) is recorded by the
+    /// next [`Group::commit`], which reports it under `tag`.
+    pub async fn deliver<S: ObjectStore, M: Mailbox>(
+        &mut self,
+        tag: usize,
+        store: &S,
+        target: &mut M,
+        job: &Job<'_>,
+        may_have_run: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, LedgerError> {
+        let key = ledger_key(job.mailbox, job.message.message_id);
+        if self.keys.contains(&key) || store.get(&key).await?.is_some() {
+            return Ok(Outcome::AlreadyDelivered);
+        }
+        let (uid, outcome) = match may_have_run {
+            true => match target
+                .find(job.mailbox, job.folder, job.message.message_id)
+                .await?
+            {
+                Some(found) => (found.uid, Outcome::Recovered),
+                None => (append(target, job).await?, Outcome::Delivered),
+            },
+            false => (append(target, job).await?, Outcome::Delivered),
+        };
+        let entry = LedgerEntry {
+            message_id: job.message.message_id.to_owned(),
+            mailbox: job.mailbox.to_owned(),
+            folder: job.folder.to_owned(),
+            uid,
+            sha256: hex::encode(Sha256::digest(job.message.bytes)),
+            recorded_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        self.keys.insert(key);
+        self.staged.push((tag, outcome, entry));
+        Ok(outcome)
+    }
+
+    /// Makes the group's messages durable in the target, then writes their
+    /// ledger entries; returns each staged delivery's tag and outcome. On
+    /// an error, every tag of the group is returned with it: their
+    /// messages may or may not be in place, and a retry searches for them.
+    /// The group is empty afterwards either way.
+    pub async fn commit<S: ObjectStore, M: Mailbox>(
+        &mut self,
+        store: &S,
+        target: &mut M,
+    ) -> Result<Vec<(usize, Outcome)>, (Vec<usize>, LedgerError)> {
+        self.keys.clear();
+        let staged = std::mem::take(&mut self.staged);
+        if staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tags = || staged.iter().map(|(tag, _, _)| *tag).collect::<Vec<_>>();
+        if let Err(e) = target.commit().await {
+            return Err((tags(), e.into()));
+        }
+        let entries = staged
+            .iter()
+            .map(|(_, _, entry)| {
+                (
+                    ledger_key(&entry.mailbox, &entry.message_id),
+                    layout::record(entry),
+                )
+            })
+            .collect();
+        if let Err(e) = store.put_all(entries).await {
+            return Err((tags(), e.into()));
+        }
+        Ok(staged
+            .into_iter()
+            .map(|(tag, outcome, _)| (tag, outcome))
+            .collect())
+    }
 }
 
 async fn append<M: Mailbox>(target: &mut M, job: &Job<'_>) -> Result<Option<String>, MailboxError> {

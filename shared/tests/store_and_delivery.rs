@@ -82,6 +82,8 @@ async fn maildir_append_makes_a_seen_message_in_a_maildir_plus_plus_folder() {
         .append("alice@corp.example", "WhatsApp Archiver", &message)
         .await
         .unwrap();
+    // In place once committed.
+    maildir.commit().await.unwrap();
     let folder = dir.path().join("alice@corp.example/.WhatsApp Archiver");
     assert!(folder.join("maildirfolder").exists());
     for sub in ["cur", "new", "tmp"] {
@@ -216,7 +218,8 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
             .await
             .unwrap();
     }
-    // The crash: b started and appended, no ledger entry, no done marker.
+    // The crash: b started and appended (committed to the Maildir), no
+    // ledger entry, no done marker.
     store.put_new(&b.started_key(), b"").await.unwrap();
     let mut maildir = Maildir::new(&mail);
     maildir
@@ -227,6 +230,7 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
         )
         .await
         .unwrap();
+    maildir.commit().await.unwrap();
 
     let mut report = Report::default();
     deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)

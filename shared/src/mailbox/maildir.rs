@@ -9,7 +9,24 @@
 //!
 //! Messages are written mode 0600 and the directories created for them
 //! 0700: archived mail is readable by the mailbox tree's owner alone.
+//!
+//! **Group commit.** An append writes the message into the folder's `tmp/`
+//! without syncing it; [`Mailbox::commit`] syncs the file system once
+//! (`syncfs`), renames every staged message into `cur/`, and syncs again.
+//! So a message is never in `cur/` before its bytes are on disk, and once
+//! `commit` returns the messages survive a power cut; only then does the
+//! ledger record them. A run killed before the commit leaves its messages
+//! in `tmp/`, where the next run's [`Maildir::sweep_temporary`] removes
+//! them. The tree is taken to be one file system.
+//!
+//! **One file per message.** The copies of one message for several
+//! mailboxes of the tree are hard links to one file (as Dovecot's own
+//! delivery does for several recipients): each mailbox has its own name
+//! for it, deleting it in one leaves the others, and the file is written
+//! and synced once. Maildir files are never changed in place (flags are
+//! renames), so sharing them is safe.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -23,12 +40,25 @@ use super::{Appended, Envelope, Mailbox, MailboxError};
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    /// The folders made (or found) by this writer, created once each.
+    folders: HashSet<PathBuf>,
+    /// Messages written to `tmp/` and not yet committed: the mailbox,
+    /// the `tmp/` path and the `cur/` path.
+    staged: Vec<(String, PathBuf, PathBuf)>,
+    /// The `tmp/` file staged for each message (by Message-ID and the
+    /// SHA-256 of its bytes), which other mailboxes' copies link to.
+    written: HashMap<(String, [u8; 32]), PathBuf>,
 }
 
 impl Maildir {
     /// Mailboxes live in directories under `root`, named by address.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Maildir { root: root.into() }
+        Maildir {
+            root: root.into(),
+            folders: HashSet::new(),
+            staged: Vec::new(),
+            written: HashMap::new(),
+        }
     }
 
     /// Removes this writer's own temporary files that a run killed halfway
@@ -203,15 +233,45 @@ fn create_folder(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<()> {
+/// Writes a message into the folder's `tmp/` (not synced: see
+/// [`Mailbox::commit`]); returns its `tmp/` path.
+fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<PathBuf> {
     let tmp = dir.join("tmp").join(name);
     let mut file = create_private_file(&tmp)?;
     file.write_all(message.bytes)?;
     file.set_modified(message.internal_date.into())?;
-    file.sync_data()?;
-    drop(file);
-    // Readers see the message only once it is complete.
-    fs::rename(&tmp, dir.join("cur").join(name))
+    Ok(tmp)
+}
+
+/// Stages a copy of a message already staged for another mailbox: a hard
+/// link in this folder's `tmp/` (written anew if the link fails, e.g.
+/// across file systems); returns its `tmp/` path.
+fn link_message(
+    first: &Path,
+    dir: &Path,
+    name: &str,
+    message: &Envelope<'_>,
+) -> io::Result<PathBuf> {
+    let tmp = dir.join("tmp").join(name);
+    if tmp == first {
+        return Ok(tmp);
+    }
+    // A file of this name left by a killed run is replaced.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    match fs::hard_link(first, &tmp) {
+        Ok(()) => Ok(tmp),
+        Err(_) => write_message(dir, name, message),
+    }
+}
+
+/// Syncs the file system the tree is on (data and metadata).
+fn sync_tree(root: &Path) -> io::Result<()> {
+    let root = File::open(root)?;
+    nix::unistd::syncfs(&root).map_err(io::Error::from)
 }
 
 impl Mailbox for Maildir {
@@ -227,9 +287,41 @@ impl Mailbox for Maildir {
             mailbox: mailbox.to_owned(),
             source,
         };
-        create_folder(&dir).map_err(io_err)?;
-        write_message(&dir, &name, message).map_err(io_err)?;
+        if !self.folders.contains(&dir) {
+            create_folder(&dir).map_err(io_err)?;
+            self.folders.insert(dir.clone());
+        }
+        let digest: [u8; 32] = Sha256::digest(message.bytes).into();
+        let same = (message.message_id.to_owned(), digest);
+        let tmp = match self.written.get(&same) {
+            Some(first) => link_message(first, &dir, &name, message),
+            None => write_message(&dir, &name, message),
+        }
+        .map_err(io_err)?;
+        self.written.entry(same).or_insert_with(|| tmp.clone());
+        self.staged
+            .push((mailbox.to_owned(), tmp, dir.join("cur").join(&name)));
         Ok(Appended { uid: Some(name) })
+    }
+
+    async fn commit(&mut self) -> Result<(), MailboxError> {
+        // Taken either way: after a failure the caller retries the whole
+        // group (its messages are searched for), not the renames.
+        let staged = std::mem::take(&mut self.staged);
+        self.written.clear();
+        let Some((first, _, _)) = staged.first() else {
+            return Ok(());
+        };
+        let tree_err = |mailbox: &str| {
+            let mailbox = mailbox.to_owned();
+            move |source| MailboxError::Io { mailbox, source }
+        };
+        sync_tree(&self.root).map_err(tree_err(first))?;
+        // Readers see a message only once it is complete and on disk.
+        for (mailbox, tmp, cur) in &staged {
+            fs::rename(tmp, cur).map_err(tree_err(mailbox))?;
+        }
+        sync_tree(&self.root).map_err(tree_err(first))
     }
 
     async fn find(
@@ -309,6 +401,7 @@ mod tests {
             )
             .await
             .unwrap();
+        maildir.commit().await.unwrap();
         let mut found = Vec::new();
         modes(&root, &mut found);
         // The root, the mailbox with cur/new/tmp, the folder with its own.

@@ -138,13 +138,24 @@ pub struct Appended {
 /// A delivery target holding many users' mailboxes.
 pub trait Mailbox {
     /// Appends a message to `folder` of `mailbox`, creating the folder when
-    /// missing; the message is marked seen.
+    /// missing; the message is marked seen. It is durable (and, for a
+    /// writer that stages messages, in place) after the next
+    /// [`Mailbox::commit`].
     fn append(
         &mut self,
         mailbox: &str,
         folder: &str,
         message: &Envelope<'_>,
     ) -> impl Future<Output = Result<Appended, MailboxError>>;
+
+    /// Makes every message appended since the last commit durable and puts
+    /// it in place; the ledger entries for them are written only after this
+    /// returns. A Maildir syncs its file system once for all of them; an
+    /// IMAP server stored each message before it answered the APPEND, so
+    /// there is nothing left to do.
+    fn commit(&mut self) -> impl Future<Output = Result<(), MailboxError>> {
+        std::future::ready(Ok(()))
+    }
 
     /// Finds a message with this Message-ID in `folder` of `mailbox`.
     fn find(

@@ -43,6 +43,10 @@ const TMP_PREFIX: &str = ".tmp-";
 /// Random characters after [`TMP_PREFIX`] in a temporary file's name.
 const TMP_RANDOM: usize = 6;
 
+/// Objects of a group one thread writes at least (smaller groups are
+/// written by one thread).
+const GROUP_PER_THREAD: usize = 256;
+
 /// The run lock the `archiver` command holds at the root of a store.
 const LOCK_FILE: &str = ".lock";
 
@@ -158,7 +162,33 @@ impl LocalDir {
     }
 
     /// Writes a group of objects, durable together (see the module docs).
+    /// The temporary files are written by a few threads at once: creating
+    /// a file costs the file system more than writing its bytes.
     fn write_group(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<Created>> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let per_thread = objects.len().div_ceil(threads).max(GROUP_PER_THREAD);
+        let staged: Vec<TempPath> = std::thread::scope(|scope| {
+            let writers: Vec<_> = objects
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || self.stage(chunk)))
+                .collect();
+            let mut staged = Vec::with_capacity(objects.len());
+            for writer in writers {
+                staged.extend(writer.join().expect("a writer does not panic")?);
+            }
+            Ok::<_, io::Error>(staged)
+        })?;
+        self.sync_all()?;
+        let mut created = Vec::with_capacity(objects.len());
+        for (tmp, (path, _)) in staged.into_iter().zip(objects) {
+            created.push(persist(tmp, path)?);
+        }
+        self.sync_all()?;
+        Ok(created)
+    }
+
+    /// Writes the temporary files of part of a group, not synced.
+    fn stage(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<TempPath>> {
         let mut staged = Vec::with_capacity(objects.len());
         for (path, bytes) in objects {
             let dir = path.parent().expect("object paths have a parent");
@@ -167,13 +197,7 @@ impl LocalDir {
             tmp.write_all(bytes)?;
             staged.push(tmp.into_temp_path());
         }
-        self.sync_all()?;
-        let mut created = Vec::with_capacity(objects.len());
-        for (tmp, (path, _)) in staged.into_iter().zip(objects) {
-            created.push(persist(tmp, path)?);
-        }
-        self.sync_all()?;
-        Ok(created)
+        Ok(staged)
     }
 
     /// Syncs the store's whole file system (data and metadata).
