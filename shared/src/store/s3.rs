@@ -14,11 +14,13 @@
 //! serverless test writes one key twice this way to keep it so.
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 
+use std::future::Future;
 use std::io::{Read, Seek, Write};
 
 use super::{
@@ -112,11 +114,8 @@ impl S3Store {
         let parts = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
             .build();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let response = self
-                .client
+        create_only(key, || {
+            self.client
                 .complete_multipart_upload()
                 .bucket(&self.bucket)
                 .key(key)
@@ -124,19 +123,37 @@ impl S3Store {
                 .multipart_upload(parts.clone())
                 .if_none_match("*")
                 .send()
-                .await;
-            match response {
-                Ok(_) => return Ok(Created::New),
-                Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-                    Some(412) => return Ok(Created::Exists),
-                    Some(409) if attempt < CONFLICT_ATTEMPTS => {
-                        let pause = std::time::Duration::from_millis(50 << attempt);
-                        tokio::time::sleep(pause).await;
-                    }
-                    _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
-                    _ => return Err(remote(key, e)),
-                },
-            }
+        })
+        .await
+    }
+}
+
+/// Sends a create-only write (`If-None-Match: *`) until S3 decides: 412
+/// (`PreconditionFailed`) means the key is taken; 409 (another conditional
+/// write to the key was in flight) is tried again, [`CONFLICT_ATTEMPTS`]
+/// times in all.
+async fn create_only<T, E, Fut>(
+    key: &str,
+    mut send: impl FnMut() -> Fut,
+) -> Result<Created, StoreError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Ok(_) => return Ok(Created::New),
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(412) => return Ok(Created::Exists),
+                Some(409) if attempt < CONFLICT_ATTEMPTS => {
+                    let pause = std::time::Duration::from_millis(50 << attempt);
+                    tokio::time::sleep(pause).await;
+                }
+                _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
+                _ => return Err(remote(key, e)),
+            },
         }
     }
 }
@@ -263,31 +280,16 @@ impl ObjectStore for S3Store {
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
         check_key(key)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let response = self
-                .client
+        create_only(key, || {
+            self.client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .if_none_match("*")
                 .body(ByteStream::from(bytes.to_vec()))
                 .send()
-                .await;
-            match response {
-                Ok(_) => return Ok(Created::New),
-                Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-                    Some(412) => return Ok(Created::Exists),
-                    Some(409) if attempt < CONFLICT_ATTEMPTS => {
-                        let pause = std::time::Duration::from_millis(50 << attempt);
-                        tokio::time::sleep(pause).await;
-                    }
-                    _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
-                    _ => return Err(remote(key, e)),
-                },
-            }
-        }
+        })
+        .await
     }
 
     /// Reads the object's tags and, unless it is marked already, writes them
