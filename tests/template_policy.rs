@@ -78,6 +78,14 @@ fn keys_used(
                     "failed/drops/ab12.json".to_owned(),
                 ],
             );
+            // Multipart uploads of originals and media, aborted on failure.
+            keys.insert(
+                ("s3:AbortMultipartUpload", "ArchiveBucket"),
+                vec![
+                    layout::media_key("5d41402abc4b2a76b9719d911017c592"),
+                    batch().original_key("WhatsApp Chat with Bob.zip"),
+                ],
+            );
             // The claim is read back when another run holds it; checkpoints
             // are listed, never read.
             keys.insert(("s3:GetObject", "ArchiveBucket"), vec![claim.clone()]);

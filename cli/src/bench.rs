@@ -7,10 +7,14 @@
 //!   wall time and peak memory of that process,
 //! - rendering of text items (items/s),
 //! - end to end: a generated 10 MB export zip through `archiver run` into
-//!   Maildir (items/s and copies/s), run before the pinning, on every core.
+//!   Maildir (items/s and copies/s), run before the pinning, on every core;
+//!
+//! and, with `--large-media`, the large-media figure instead (see
+//! `large_media`).
 
 mod data;
 mod end_to_end;
+mod large_media;
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -38,6 +42,20 @@ pub struct Args {
     /// Size of the chat text of the end-to-end export in MB (0: skip it).
     #[arg(long, default_value_t = 10)]
     end_to_end_mb: usize,
+    /// Measure peak memory above idle for a generated export with a 200 MB
+    /// and a 1 GB attachment (about 7 GB of temporary disk) instead.
+    #[arg(long)]
+    large_media: bool,
+    /// The large-media figure's child: collect alone over this config.
+    #[arg(long, hide = true)]
+    collect_only: Option<std::path::PathBuf>,
+    /// The large-media figure's measuring process: runs `archiver <ARGS>`
+    /// and prints its peak resident set in KiB.
+    #[arg(long, hide = true, requires = "command")]
+    peak_rss: bool,
+    /// The command `--peak-rss` measures.
+    #[arg(last = true, hide = true)]
+    command: Vec<String>,
 }
 
 const TZ: chrono_tz::Tz = chrono_tz::Europe::London;
@@ -48,7 +66,15 @@ const BENCH_DOMAIN: &str = "corp.example";
 
 /// Runs the benchmarks and prints the figures.
 pub fn bench(args: &Args) -> crate::CliResult {
-    if args.end_to_end_mb > 0 {
+    if args.peak_rss {
+        large_media::peak_rss_of(&args.command)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(config) = &args.collect_only {
+        large_media::collect_only(config)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.end_to_end_mb > 0 && !args.large_media {
         let dir = tempfile::Builder::new()
             .prefix("archiver-bench-e2e-")
             .tempdir()?;
@@ -65,6 +91,10 @@ pub fn bench(args: &Args) -> crate::CliResult {
         );
     }
     pin_to_one_core()?;
+    if args.large_media {
+        large_media::run()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let text = data::generate_android_export(args.size_mb * 1_000_000, 7);
     let mb = text.len() as f64 / 1e6;
     let ctx = ExportContext {

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use chrono_tz::Tz;
 use memmap2::{Mmap, MmapOptions};
-use shared::sources::whatsapp_export::{Format, ReadOptions, ZipLimits, open_as};
+use shared::sources::whatsapp_export::{
+    Export, Format, OpenError, ReadOptions, ZipLimits, open_as, open_file,
+};
+use shared::store::ObjectFile;
 
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
@@ -23,7 +26,7 @@ pub struct Args {
     custodian: String,
 }
 
-/// The file's bytes: mapped when it is a regular file (its pages come
+/// A chat text's bytes: mapped when it is a regular file (its pages come
 /// straight from the page cache, without a copy), read otherwise (a pipe).
 enum Input {
     Mapped(Mmap),
@@ -60,20 +63,39 @@ impl Deref for Input {
     }
 }
 
+/// Opens a zip export from its file (a pipe is copied to a temporary
+/// file first: a zip is read from its end).
+fn open_zip(path: &Path, file_name: &str) -> Result<Export<'static>, OpenError> {
+    let file = File::open(path).map_err(OpenError::Read)?;
+    let metadata = file.metadata().map_err(OpenError::Read)?;
+    let content = if metadata.is_file() {
+        ObjectFile::new(file, metadata.len())
+    } else {
+        ObjectFile::from_reader(file).map_err(OpenError::Read)?
+    };
+    open_file(&content, file_name, &ZipLimits::default())
+}
+
 /// Parses the file and prints one JSON item per line; writes nothing else
 /// to stdout (the parser's warnings, by line number, go to stderr).
 pub fn inspect(args: &Args) -> crate::CliResult {
-    let bytes = Input::open(&args.file)?;
     let file_name = args
         .file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let problem = |e: &dyn std::fmt::Display| format!("{}: {e}", args.file.display());
-    // A pipe or a name without `.zip` is read as chat text, as before.
-    let format = Format::of_name(&file_name).unwrap_or(Format::Text);
-    let export =
-        open_as(&bytes, format, &file_name, &ZipLimits::default()).map_err(|e| problem(&e))?;
+    // A pipe or a name without `.zip` is read as chat text, as before; a
+    // zip is read from its file (its media go to temporary files).
+    let bytes;
+    let export: Export<'_> = match Format::of_name(&file_name) {
+        Some(Format::Zip) => open_zip(&args.file, &file_name).map_err(|e| problem(&e))?,
+        _ => {
+            bytes = Input::open(&args.file)?;
+            open_as(&bytes, Format::Text, &file_name, &ZipLimits::default())
+                .map_err(|e| problem(&e))?
+        }
+    };
     let opts = ReadOptions {
         custodian: &args.custodian,
         tz: args.tz,

@@ -328,7 +328,7 @@ async fn a_drop_is_handed_over_as_an_original_before_it_is_read() {
     assert_eq!(originals.id, batch_id(CUSTODIAN, CHAT));
     assert_eq!(originals.originals.len(), 1);
     assert_eq!(originals.originals[0].name, "WhatsApp Chat with Bob.txt");
-    assert_eq!(&*originals.originals[0].bytes, CHAT);
+    assert_eq!(originals.originals[0].content.read_all().unwrap(), CHAT);
     let second = source.pull(&checkpoints, &mut report).await.unwrap();
     let Some(Pulled::Batch(batch)) = second else {
         panic!("expected the batch, got {second:?}");

@@ -88,6 +88,7 @@ async fn the_maildir_sweep_removes_only_its_own_leftovers_from_before_the_run() 
         .append("alice@corp.example", folder, &envelope("kept@x", bytes))
         .await
         .unwrap();
+    maildir.commit().await.unwrap();
     let alice = dir.path().join("alice@corp.example");
     let tmp = alice.join(".WhatsApp Archiver/tmp");
     // A killed run's half-written messages, in two mailboxes.

@@ -25,7 +25,7 @@ fn reads_chat_and_media_with_hashes() {
         ("00000003-PHOTO-2026-11-10-14-02-18.jpg", b"jpeg bytes"),
         ("docs/notes.txt", b"a shared text document"),
     ]);
-    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    let bundle = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap();
     assert_eq!(bundle.chats.len(), 1);
     assert_eq!(bundle.chats[0].path, "_chat.txt");
     assert_eq!(bundle.chats[0].text.as_bytes(), CHAT);
@@ -56,7 +56,7 @@ fn android_chat_name_gives_the_title() {
         ),
         ("IMG-20251229-WA0001.jpg", b"x"),
     ]);
-    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    let bundle = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap();
     assert_eq!(
         bundle.chats[0].title_name("export.zip"),
         "WhatsApp Chat with Bob.txt"
@@ -76,7 +76,7 @@ fn every_chat_text_is_found_and_a_folder_can_name_one() {
         ("older/_chat.txt", CHAT),
         ("notes.txt", b"a document"),
     ]);
-    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    let bundle = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap();
     let titles: Vec<_> = bundle
         .chats
         .iter()
@@ -105,7 +105,7 @@ fn refuses_path_traversal_and_absolute_names() {
         "a\\..\\b",
     ] {
         let bytes = make_zip(&[("_chat.txt", CHAT), (evil, b"x")]);
-        match read_zip(&bytes, &ZipLimits::default()) {
+        match read_zip(Cursor::new(&bytes), &ZipLimits::default()) {
             Err(ZipError::UnsafeName(name)) => assert_eq!(name, evil),
             other => panic!("{evil}: expected UnsafeName, got {other:?}"),
         }
@@ -117,7 +117,7 @@ fn refuses_zip_bombs_by_ratio() {
     let zeros = vec![0u8; 20 << 20];
     let bytes = make_zip(&[("_chat.txt", CHAT), ("bomb.bin", &zeros)]);
     assert!(bytes.len() < 1 << 20, "deflate squeezes zeros");
-    match read_zip(&bytes, &ZipLimits::default()) {
+    match read_zip(Cursor::new(&bytes), &ZipLimits::default()) {
         Err(ZipError::RatioExceeded { name, limit }) => {
             assert_eq!(name, "bomb.bin");
             assert_eq!(limit, 200);
@@ -137,14 +137,17 @@ fn refuses_archives_over_the_total_size() {
         ..ZipLimits::default()
     };
     assert!(matches!(
-        read_zip(&bytes, &limits),
+        read_zip(Cursor::new(&bytes), &limits),
         Err(ZipError::TooLarge { limit: 6000 })
     ));
     let roomy = ZipLimits {
         max_total_bytes: 10_000,
         ..ZipLimits::default()
     };
-    assert_eq!(read_zip(&bytes, &roomy).unwrap().files.len(), 2);
+    assert_eq!(
+        read_zip(Cursor::new(&bytes), &roomy).unwrap().files.len(),
+        2
+    );
 }
 
 #[test]
@@ -158,7 +161,7 @@ fn refuses_too_many_entries() {
         ..ZipLimits::default()
     };
     assert!(matches!(
-        read_zip(&bytes, &limits),
+        read_zip(Cursor::new(&bytes), &limits),
         Err(ZipError::TooManyEntries {
             count: 21,
             limit: 10
@@ -168,25 +171,29 @@ fn refuses_too_many_entries() {
 
 #[test]
 fn reports_garbage_and_missing_chat_clearly() {
-    let err = read_zip(b"PK\x03\x04 definitely not a zip", &ZipLimits::default()).unwrap_err();
+    let err = read_zip(
+        Cursor::new(b"PK\x03\x04 definitely not a zip"),
+        &ZipLimits::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ZipError::Malformed(_)), "{err:?}");
     assert!(err.to_string().starts_with("not a readable zip archive"));
 
     let bytes = make_zip(&[("a.jpg", b"x"), ("b.txt", b"x"), ("c.txt", b"y")]);
     assert!(matches!(
-        read_zip(&bytes, &ZipLimits::default()),
+        read_zip(Cursor::new(&bytes), &ZipLimits::default()),
         Err(ZipError::NoChat)
     ));
 
     let bytes = make_zip(&[("_chat.txt", b"\xff\xfe not utf-8")]);
     assert!(matches!(
-        read_zip(&bytes, &ZipLimits::default()),
+        read_zip(Cursor::new(&bytes), &ZipLimits::default()),
         Err(ZipError::NotUtf8(name)) if name == "_chat.txt"
     ));
 
     // Beside a chat text that reads, one that does not is kept as a file.
     let bytes = make_zip(&[("_chat.txt", CHAT), ("sub/_chat.txt", b"\xff\xfe")]);
-    let bundle = read_zip(&bytes, &ZipLimits::default()).unwrap();
+    let bundle = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap();
     assert_eq!(bundle.chats.len(), 1);
     assert_eq!(bundle.not_utf8, ["sub/_chat.txt"]);
     assert_eq!(bundle.files[0].path, "sub/_chat.txt");
@@ -231,7 +238,7 @@ fn refuses_repeated_entry_names() {
         ],
         &[("IMG-2.jpg", "IMG-1.jpg")],
     );
-    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    let err = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap_err();
     assert!(err.to_string().contains("IMG-1.jpg"), "{err}");
     assert!(err.to_string().contains("more than once"), "{err}");
 
@@ -239,7 +246,7 @@ fn refuses_repeated_entry_names() {
         &[("_chat.txt", CHAT), ("_chat.tx2", CHAT)],
         &[("_chat.tx2", "_chat.txt")],
     );
-    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    let err = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap_err();
     assert!(err.to_string().contains("_chat.txt"), "{err}");
 }
 
@@ -254,7 +261,7 @@ fn the_entry_limit_counts_entries_not_names() {
         max_entries: 10,
         ..ZipLimits::default()
     };
-    match read_zip(&bytes, &limits) {
+    match read_zip(Cursor::new(&bytes), &limits) {
         Err(ZipError::TooManyEntries { count, limit }) => assert_eq!((count, limit), (22, 10)),
         other => panic!("expected TooManyEntries, got {other:?}"),
     }
@@ -270,6 +277,6 @@ fn refuses_entries_that_share_compressed_data() {
     writer.write_all(b"a photo").unwrap();
     writer.shallow_copy_file("IMG-1.jpg", "IMG-2.jpg").unwrap();
     let bytes = writer.finish().unwrap().into_inner();
-    let err = read_zip(&bytes, &ZipLimits::default()).unwrap_err();
+    let err = read_zip(Cursor::new(&bytes), &ZipLimits::default()).unwrap_err();
     assert!(err.to_string().contains("share"), "{err}");
 }

@@ -267,3 +267,58 @@ pub fn move_messages(
     }
     failed
 }
+
+impl Watch {
+    /// The process of a function `cargo lambda watch` runs (started on
+    /// its first invocation and kept warm): the one whose executable is
+    /// named `function`, started by this watch.
+    pub fn function_pid(&self, function: &str) -> Option<u32> {
+        let watch = self.child.id();
+        std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|&pid| {
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+                exe.as_deref().and_then(Path::file_name) == Some(function.as_ref())
+                    && descends_from(pid, watch)
+            })
+    }
+}
+
+/// Whether `ancestor` is `pid`'s parent, or its parent's, and so on.
+fn descends_from(pid: u32, ancestor: u32) -> bool {
+    let mut at = pid;
+    while at > 1 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{at}/stat")) else {
+            return false;
+        };
+        // The fields after the command name (which may hold spaces).
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let Some(parent) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) else {
+            return false;
+        };
+        if parent == ancestor {
+            return true;
+        }
+        at = parent;
+    }
+    false
+}
+
+/// A memory figure of a running process from `/proc/<pid>/status`
+/// (`VmRSS`, `VmHWM`), in KiB.
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Resets a process's peak resident set (`VmHWM`) to what it holds now
+/// (`/proc/<pid>/clear_refs`, Linux 4.0 and later), so that the next peak
+/// read is that of what it does from here.
+pub fn reset_peak(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+}

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::report::Report;
-use crate::store::StoreError;
+use crate::store::{ObjectFile, StoreError};
 
 /// A place items come from.
 ///
@@ -83,7 +83,7 @@ pub trait Source: Send {
 }
 
 /// What a source hands collect (see [`Source::pull`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Pulled {
     /// Originals to keep before the source reads them: collect stores them
     /// beside the batch they are read into (`raw/<source>/<day>/<id>/`).
@@ -96,7 +96,7 @@ pub enum Pulled {
 }
 
 /// The originals of one unit, handed over before it is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Originals {
     /// The id of the batch they are read into (or of its refusal).
     pub id: String,
@@ -106,7 +106,7 @@ pub struct Originals {
 
 /// One batch of items, ready to be stored. Its originals, if any, were
 /// handed over before it ([`Pulled::Originals`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Batch {
     /// The batch id (see the contract on [`Source`]); names
     /// `raw/<source>/<day>/<id>.jsonl`.
@@ -148,23 +148,24 @@ pub struct Refused {
 }
 
 /// A file a batch was read from, kept as it was received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Original {
     /// Its name: a file name, stored as one key segment (see
     /// [`crate::layout::RawBatch::original_key`]).
     pub name: String,
-    /// Its bytes, shared with the source that reads them after collect
-    /// stored them.
-    pub bytes: Arc<[u8]>,
+    /// Its content, in a local file (the drop itself, or its download),
+    /// shared with the source that reads it after collect stored it.
+    pub content: Arc<ObjectFile>,
 }
 
 /// An attachment, stored under its content's SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Media {
-    /// SHA-256 of `bytes`, hex.
+    /// SHA-256 of `content`, hex.
     pub sha256: String,
-    /// The content.
-    pub bytes: Vec<u8>,
+    /// The content, in a local file (a temporary file the source inflated
+    /// it into): collect streams it into the archive.
+    pub content: ObjectFile,
 }
 
 /// The positions a source has completed: those in `collected/<source>/`

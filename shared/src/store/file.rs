@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 
+use sha2::{Digest, Sha256};
+
 /// An object's content in a local file of known length.
 ///
 /// A local directory hands out the object's own file (opened read-only);
@@ -75,6 +77,58 @@ impl ObjectFile {
     }
 }
 
+/// An [`ObjectFile`] being written: an anonymous temporary file, with the
+/// SHA-256 and the length of what is written computed as the bytes flow
+/// (an export's attachment inflated from its zip, say), so that no one
+/// reads it again to name it.
+#[derive(Debug)]
+pub struct Spool {
+    file: File,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl Spool {
+    /// An empty spool in the system's temporary directory (`/tmp` in
+    /// Lambda; `TMPDIR` elsewhere).
+    pub fn new() -> io::Result<Self> {
+        Ok(Spool {
+            file: tempfile::tempfile()?,
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The content written, and its SHA-256 (hex).
+    pub fn finish(self) -> (ObjectFile, String) {
+        let sha256 = hex::encode(self.hasher.finalize());
+        (ObjectFile::new(self.file, self.len), sha256)
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A positional reader over an [`ObjectFile`]: [`Read`] and [`Seek`]
 /// within the content.
 #[derive(Debug)]
@@ -127,5 +181,20 @@ mod tests {
         first.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "world");
         assert_eq!(object.len(), 11);
+    }
+
+    #[test]
+    fn a_spool_hashes_and_counts_what_flows_through_it() {
+        let mut spool = Spool::new().unwrap();
+        spool.write_all(b"jpeg ").unwrap();
+        spool.write_all(b"bytes").unwrap();
+        assert_eq!(spool.len(), 10);
+        let (object, sha256) = spool.finish();
+        assert_eq!(object.read_all().unwrap(), b"jpeg bytes");
+        // sha256("jpeg bytes"), computed with sha256sum
+        assert_eq!(
+            sha256,
+            "1b48e21282963dfba2ffff3a4c331471242fe42fd0a51161e56df72085c445c9"
+        );
     }
 }

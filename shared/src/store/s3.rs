@@ -1,12 +1,27 @@
 //! An S3 bucket as an object store (AWS, or LocalStack in tests).
+//!
+//! Create-only writes use `If-None-Match: *`, so S3 itself refuses to
+//! replace an object. A large object written from a file
+//! ([`ObjectStore::put_new_file`]) goes up as a multipart upload, one part
+//! of [`PART_SIZE`] read from the file at a time (memory stays at one
+//! part whatever the file's size), and the condition is on
+//! `CompleteMultipartUpload`: S3 assembles the parts only if the key is
+//! still free, and answers 412 Precondition Failed otherwise; the upload
+//! is then aborted, as it is on any failure, so no parts are left behind.
+//! LocalStack 4.13.1 (the version `infra/localstack.sh` installs) honours
+//! the condition on completion too (412 `PreconditionFailed`, the first
+//! object kept), so no create-only temporary key and copy are needed; the
+//! serverless test writes one key twice this way to keep it so.
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
-use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 
-use std::io::{Seek, Write};
+use std::future::Future;
+use std::io::{Read, Seek, Write};
 
 use super::{
     COLLECTED_TAG, COLLECTED_TAG_VALUE, Created, Listing, ObjectFile, ObjectStore, StoreError,
@@ -16,6 +31,11 @@ use super::{
 /// Attempts of a create-only write that S3 answers 409 (another conditional
 /// write to the same key was in flight).
 const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// The part size of a multipart upload: a file up to this size is written
+/// with one `PutObject`, a larger one in parts of this size (S3 allows at
+/// most 10,000 parts, so objects up to about 78 GiB).
+pub const PART_SIZE: u64 = 8 << 20;
 
 /// An object store over one S3 bucket, with the same key layout as
 /// [`super::LocalDir`].
@@ -44,6 +64,97 @@ impl S3Store {
             .force_path_style(config.endpoint_url().is_some())
             .build();
         Client::from_conf(s3)
+    }
+
+    /// Uploads `content` as the parts of `upload_id`, one part in memory at
+    /// a time, and completes the upload create-only.
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        content: &ObjectFile,
+    ) -> Result<Created, StoreError> {
+        let io = |source| StoreError::Io {
+            key: key.to_owned(),
+            source,
+        };
+        let mut reader = content.reader();
+        let mut parts = Vec::new();
+        let mut number = 0;
+        loop {
+            let mut part = Vec::with_capacity(PART_SIZE as usize);
+            (&mut reader)
+                .take(PART_SIZE)
+                .read_to_end(&mut part)
+                .map_err(io)?;
+            if part.is_empty() {
+                break;
+            }
+            number += 1;
+            let uploaded = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from(part))
+                .send()
+                .await
+                .map_err(|e| remote(key, e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                    .set_checksum_crc32(uploaded.checksum_crc32().map(str::to_owned))
+                    .build(),
+            );
+        }
+        let parts = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        create_only(key, || {
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(parts.clone())
+                .if_none_match("*")
+                .send()
+        })
+        .await
+    }
+}
+
+/// Sends a create-only write (`If-None-Match: *`) until S3 decides: 412
+/// (`PreconditionFailed`) means the key is taken; 409 (another conditional
+/// write to the key was in flight) is tried again, [`CONFLICT_ATTEMPTS`]
+/// times in all.
+async fn create_only<T, E, Fut>(
+    key: &str,
+    mut send: impl FnMut() -> Fut,
+) -> Result<Created, StoreError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Ok(_) => return Ok(Created::New),
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(412) => return Ok(Created::Exists),
+                Some(409) if attempt < CONFLICT_ATTEMPTS => {
+                    let pause = std::time::Duration::from_millis(50 << attempt);
+                    tokio::time::sleep(pause).await;
+                }
+                _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
+                _ => return Err(remote(key, e)),
+            },
+        }
     }
 }
 
@@ -118,41 +229,67 @@ impl ObjectStore for S3Store {
         Ok(Some(ObjectFile::new(file, len)))
     }
 
+    /// Up to [`PART_SIZE`], one `PutObject` of the bytes read from the
+    /// file; beyond, a multipart upload read from the file part by part
+    /// and completed with `If-None-Match: *` (see the module docs). A key
+    /// taken already is found only at completion, after the upload: a
+    /// `HeadObject` first would need read access the collect function does
+    /// not have. Every part carries a
+    /// CRC32 checksum (the archive bucket's Object Lock wants one).
     async fn put_new_file(&self, key: &str, content: &ObjectFile) -> Result<Created, StoreError> {
-        let bytes = content.read_all().map_err(|source| StoreError::Io {
-            key: key.to_owned(),
-            source,
-        })?;
-        self.put_new(key, &bytes).await
+        check_key(key)?;
+        if content.len() <= PART_SIZE {
+            let bytes = content.read_all().map_err(|source| StoreError::Io {
+                key: key.to_owned(),
+                source,
+            })?;
+            return self.put_new(key, &bytes).await;
+        }
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .send()
+            .await
+            .map_err(|e| remote(key, e))?;
+        let Some(upload_id) = upload.upload_id() else {
+            return Err(StoreError::Remote {
+                key: key.to_owned(),
+                reason: "CreateMultipartUpload answered no upload id".to_owned(),
+            });
+        };
+        let done = self.upload_parts(key, upload_id, content).await;
+        if !matches!(done, Ok(Created::New)) {
+            // Parts of an upload never completed are billed until aborted.
+            let aborted = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            if let (Err(e), Ok(_)) = (aborted, &done) {
+                return Err(remote(key, e));
+            }
+        }
+        done
     }
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
         check_key(key)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let response = self
-                .client
+        create_only(key, || {
+            self.client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .if_none_match("*")
                 .body(ByteStream::from(bytes.to_vec()))
                 .send()
-                .await;
-            match response {
-                Ok(_) => return Ok(Created::New),
-                Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-                    Some(412) => return Ok(Created::Exists),
-                    Some(409) if attempt < CONFLICT_ATTEMPTS => {
-                        let pause = std::time::Duration::from_millis(50 << attempt);
-                        tokio::time::sleep(pause).await;
-                    }
-                    _ if e.code() == Some("PreconditionFailed") => return Ok(Created::Exists),
-                    _ => return Err(remote(key, e)),
-                },
-            }
-        }
+        })
+        .await
     }
 
     /// Reads the object's tags and, unless it is marked already, writes them

@@ -16,13 +16,21 @@
 //! (`_chat.txt`, `WhatsApp Chat with Bob.txt`, one in a folder): each is
 //! read; the other files are the media the messages refer to by base name
 //! (see `open`).
+//!
+//! The archive is read from a file (any `Read + Seek`), never whole: the
+//! pre-check reads the central directory from the end of the file, and
+//! every entry is inflated straight into a [`Spool`] (an anonymous
+//! temporary file), its SHA-256 and size computed and its bounds checked
+//! as the bytes flow. So a bomb stops at its bound with memory at one copy
+//! buffer, and an attachment of any size costs disk, not memory. Only the
+//! chat texts, which are parsed as text, are read back into memory once
+//! they have passed the bounds.
 
 use std::collections::HashSet;
-use std::io::{Cursor, Read};
-
-use sha2::{Digest, Sha256};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use super::conversation;
+use crate::store::{ObjectFile, Spool};
 
 /// Bounds applied to every export zip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +53,7 @@ impl Default for ZipLimits {
     }
 }
 
-/// Why an export zip was refused.
+/// Why an export zip was refused, or could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
     /// The bytes are not a readable zip archive.
@@ -89,27 +97,54 @@ pub enum ZipError {
     /// No chat text is UTF-8.
     #[error("chat text {0:?} is not UTF-8")]
     NotUtf8(String),
+    /// An entry could not be kept in its temporary file (the disk is full,
+    /// say): nothing is wrong with the archive, so it is no reason to
+    /// refuse it (see [`ZipError::is_local`]).
+    #[error("entry {name:?}: cannot keep it in a temporary file: {source}")]
+    Spool {
+        /// The entry name.
+        name: String,
+        /// The underlying error.
+        source: io::Error,
+    },
 }
 
-/// A file from the archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl ZipError {
+    /// Whether the failure is this machine's (a temporary file that could
+    /// not be written), not the archive's: reading it again may succeed.
+    pub fn is_local(&self) -> bool {
+        matches!(self, ZipError::Spool { .. })
+    }
+}
+
+/// A file from the archive, in a temporary file of its own.
+#[derive(Debug)]
 pub struct MediaFile {
     /// The entry's full path in the archive.
     pub path: String,
     /// The content.
-    pub bytes: Vec<u8>,
+    pub content: ObjectFile,
     /// SHA-256 of the content, hex.
     pub sha256: String,
 }
 
 impl MediaFile {
-    /// A file of `bytes` at `path`.
-    pub fn new(path: String, bytes: Vec<u8>) -> Self {
-        MediaFile {
-            sha256: hex::encode(Sha256::digest(&bytes)),
+    /// A file at `path` holding `bytes` (a chat text that could not be
+    /// read, kept as a file), spooled to a temporary file.
+    pub fn from_bytes(path: String, bytes: &[u8]) -> io::Result<Self> {
+        let mut spool = Spool::new()?;
+        io::Write::write_all(&mut spool, bytes)?;
+        let (content, sha256) = spool.finish();
+        Ok(MediaFile {
             path,
-            bytes,
-        }
+            content,
+            sha256,
+        })
+    }
+
+    /// The content's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.content.len()
     }
 
     /// The file name as a message refers to it: the path's last segment.
@@ -155,7 +190,7 @@ impl ChatText {
 }
 
 /// The contents of an export zip.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ExportBundle {
     /// The chat texts, in archive order; at least one.
     pub chats: Vec<ChatText>,
@@ -166,11 +201,15 @@ pub struct ExportBundle {
     pub not_utf8: Vec<String>,
 }
 
-/// Opens an export zip, checking every bound before trusting any entry.
-pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipError> {
-    let names = central_names(bytes, limits)?;
+/// Opens an export zip (a file, or any `Read + Seek`), checking every
+/// bound before trusting any entry.
+pub fn read_zip<R: Read + Seek>(
+    mut reader: R,
+    limits: &ZipLimits,
+) -> Result<ExportBundle, ZipError> {
+    let names = central_names(&mut reader, limits)?;
     let mut archive =
-        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ZipError::Malformed(e.to_string()))?;
+        zip::ZipArchive::new(reader).map_err(|e| ZipError::Malformed(e.to_string()))?;
     let count = names.as_ref().map_or(archive.len(), Vec::len);
     if count > limits.max_entries {
         return Err(ZipError::TooManyEntries {
@@ -191,63 +230,51 @@ pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipErr
     if overlapping {
         return Err(ZipError::SharedData);
     }
-    let mut total = 0u64;
-    let mut entries = Vec::new();
+    // Every name is checked, and the chat texts told apart, before any
+    // entry is inflated.
+    let mut files = Vec::new();
     for index in 0..archive.len() {
-        let mut entry = archive
-            .by_index(index)
+        let entry = archive
+            .by_index_raw(index)
             .map_err(|e| ZipError::Malformed(e.to_string()))?;
         let name = entry
             .name()
             .map_err(|e| ZipError::Malformed(e.to_string()))?
             .into_owned();
         check_name(&name)?;
-        if entry.is_dir() {
-            continue;
+        if !entry.is_dir() {
+            files.push((index, name));
         }
-        let budget = limits.max_total_bytes - total;
-        let ratio_cap = entry
-            .compressed_size()
-            .max(1)
-            .saturating_mul(limits.max_ratio);
-        let cap = budget.min(ratio_cap);
-        let mut content = Vec::new();
-        (&mut entry)
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut content)
-            .map_err(|e| ZipError::Malformed(format!("entry {name:?}: {e}")))?;
-        let len = content.len() as u64;
-        if len > cap {
-            return Err(if len > budget {
-                ZipError::TooLarge {
-                    limit: limits.max_total_bytes,
-                }
-            } else {
-                ZipError::RatioExceeded {
-                    name,
-                    limit: limits.max_ratio,
-                }
-            });
-        }
-        total += len;
-        entries.push((name, content));
     }
-    let chats = chat_indexes(&entries)?;
+    let chats = chat_indexes(&files)?;
+    let mut total = 0u64;
     let mut bundle = ExportBundle {
         chats: Vec::new(),
         files: Vec::new(),
         not_utf8: Vec::new(),
     };
-    for (index, (path, bytes)) in entries.into_iter().enumerate() {
-        if !chats.contains(&index) {
-            bundle.files.push(MediaFile::new(path, bytes));
+    for (at, (index, path)) in files.into_iter().enumerate() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|e| ZipError::Malformed(e.to_string()))?;
+        let file = inflate(entry, path, limits, &mut total)?;
+        if !chats.contains(&at) {
+            bundle.files.push(file);
             continue;
         }
+        let spool_error = |source| ZipError::Spool {
+            name: file.path.clone(),
+            source,
+        };
+        let bytes = file.content.read_all().map_err(spool_error)?;
         match String::from_utf8(bytes) {
-            Ok(text) => bundle.chats.push(ChatText { path, text }),
-            Err(e) => {
-                bundle.not_utf8.push(path.clone());
-                bundle.files.push(MediaFile::new(path, e.into_bytes()));
+            Ok(text) => bundle.chats.push(ChatText {
+                path: file.path,
+                text,
+            }),
+            Err(_) => {
+                bundle.not_utf8.push(file.path.clone());
+                bundle.files.push(file);
             }
         }
     }
@@ -257,16 +284,81 @@ pub fn read_zip(bytes: &[u8], limits: &ZipLimits) -> Result<ExportBundle, ZipErr
     Ok(bundle)
 }
 
+/// The buffer an entry is inflated through: memory stays at this, however
+/// large the entry.
+const INFLATE_BUFFER: usize = 256 << 10;
+
+/// Inflates one entry into a spool, within what is left of the total
+/// bound (`total` counts what the entries before it took) and within the
+/// ratio bound, both counted on the bytes as they come out: the copy stops
+/// one byte past the bound.
+fn inflate<R: Read>(
+    mut entry: zip::read::ZipFile<'_, R>,
+    path: String,
+    limits: &ZipLimits,
+    total: &mut u64,
+) -> Result<MediaFile, ZipError> {
+    let budget = limits.max_total_bytes - *total;
+    let ratio_cap = entry
+        .compressed_size()
+        .max(1)
+        .saturating_mul(limits.max_ratio);
+    let cap = budget.min(ratio_cap);
+    let mut spool = match Spool::new() {
+        Ok(spool) => spool,
+        Err(source) => return Err(ZipError::Spool { name: path, source }),
+    };
+    let mut buffer = vec![0; INFLATE_BUFFER];
+    let mut left = cap.saturating_add(1);
+    while left > 0 {
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        let read = match entry.read(&mut buffer[..want]) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ZipError::Malformed(format!("entry {path:?}: {e}"))),
+        };
+        if let Err(source) = spool.write_all(&buffer[..read]) {
+            return Err(ZipError::Spool { name: path, source });
+        }
+        left -= read as u64;
+    }
+    let len = spool.len();
+    if len > cap {
+        return Err(if len > budget {
+            ZipError::TooLarge {
+                limit: limits.max_total_bytes,
+            }
+        } else {
+            ZipError::RatioExceeded {
+                name: path,
+                limit: limits.max_ratio,
+            }
+        });
+    }
+    *total += len;
+    let (content, sha256) = spool.finish();
+    Ok(MediaFile {
+        path,
+        content,
+        sha256,
+    })
+}
+
 /// The names of the central directory's entries, repeated names included,
 /// as the end-of-central-directory record declares them; an archive
 /// declaring more entries than the limit is refused before anything is
 /// read. `None` when the directory is not where the record says (prepended
-/// data, a damaged archive): the zip reader then decides.
-fn central_names<'b>(
-    bytes: &'b [u8],
+/// data, a damaged archive): the zip reader then decides. Only the file's
+/// tail and its central directory are read.
+fn central_names<R: Read + Seek>(
+    reader: &mut R,
     limits: &ZipLimits,
-) -> Result<Option<Vec<&'b [u8]>>, ZipError> {
-    let Some((count, start)) = central_directory(bytes) else {
+) -> Result<Option<Vec<Vec<u8>>>, ZipError> {
+    let malformed = |e: io::Error| ZipError::Malformed(e.to_string());
+    let Some((count, start)) = central_directory(reader).map_err(malformed)? else {
         return Ok(None);
     };
     if count > limits.max_entries as u64 {
@@ -275,70 +367,96 @@ fn central_names<'b>(
             limit: limits.max_entries,
         });
     }
+    reader.seek(SeekFrom::Start(start)).map_err(malformed)?;
+    let mut directory = BufReader::new(reader);
     let mut names = Vec::with_capacity(count as usize);
-    let mut at = start;
     for _ in 0..count {
-        let header = bytes
-            .get(at..at + 46)
-            .filter(|h| h.starts_with(b"PK\x01\x02"));
-        let Some(header) = header else {
+        let mut header = [0; 46];
+        if read_or_end(&mut directory, &mut header).map_err(malformed)?
+            || !header.starts_with(b"PK\x01\x02")
+        {
             return Ok(None);
-        };
-        let field =
-            |offset: usize| usize::from(u16::from_le_bytes([header[offset], header[offset + 1]]));
+        }
+        let field = |offset: usize| u16::from_le_bytes([header[offset], header[offset + 1]]);
         let (name_len, extra_len, comment_len) = (field(28), field(30), field(32));
-        let Some(name) = bytes.get(at + 46..at + 46 + name_len) else {
+        let mut name = vec![0; usize::from(name_len)];
+        if read_or_end(&mut directory, &mut name).map_err(malformed)? {
             return Ok(None);
-        };
+        }
         names.push(name);
-        at += 46 + name_len + extra_len + comment_len;
+        let skip = i64::from(extra_len) + i64::from(comment_len);
+        directory.seek_relative(skip).map_err(malformed)?;
     }
     Ok(Some(names))
 }
 
+/// Fills `buf`; `true` when the file ends first.
+fn read_or_end(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where an end-of-central-directory record may start: within the last
+/// 22 bytes plus the longest comment.
+const EOCD_SEARCH: u64 = 22 + u16::MAX as u64;
+
 /// The entry count and the offset of the central directory, from the last
 /// end-of-central-directory record (and its ZIP64 form when the record
-/// says so). The directory is taken to end where the record starts.
-fn central_directory(bytes: &[u8]) -> Option<(u64, usize)> {
+/// says so), read from the file's tail. The directory is taken to end
+/// where the record starts.
+fn central_directory<R: Read + Seek>(reader: &mut R) -> io::Result<Option<(u64, u64)>> {
     const EOCD: &[u8] = b"PK\x05\x06";
-    let last = bytes.len().checked_sub(22)?;
-    let first = last.saturating_sub(u16::MAX as usize);
-    let eocd = (first..=last)
-        .rev()
-        .find(|&i| bytes[i..].starts_with(EOCD))?;
-    let u16_at = |i: usize| u64::from(u16::from_le_bytes([bytes[i], bytes[i + 1]]));
+    let len = reader.seek(SeekFrom::End(0))?;
+    let tail_start = len.saturating_sub(EOCD_SEARCH);
+    reader.seek(SeekFrom::Start(tail_start))?;
+    let mut tail = Vec::with_capacity((len - tail_start) as usize);
+    reader.take(EOCD_SEARCH).read_to_end(&mut tail)?;
+    let Some(last) = tail.len().checked_sub(22) else {
+        return Ok(None);
+    };
+    let Some(eocd) = (0..=last).rev().find(|&i| tail[i..].starts_with(EOCD)) else {
+        return Ok(None);
+    };
+    let u16_at = |i: usize| u64::from(u16::from_le_bytes([tail[i], tail[i + 1]]));
     let u32_at = |i: usize| {
         u64::from(u32::from_le_bytes(
-            bytes[i..i + 4].try_into().expect("4 bytes"),
+            tail[i..i + 4].try_into().expect("4 bytes"),
         ))
     };
-    let (mut count, mut size, mut end) = (u16_at(eocd + 10), u32_at(eocd + 12), eocd);
-    if count == 0xFFFF || size == 0xFFFF_FFFF {
-        let locator = eocd.checked_sub(20)?;
-        if !bytes[locator..].starts_with(b"PK\x06\x07") {
-            return None;
-        }
-        let record = usize::try_from(u64::from_le_bytes(
-            bytes.get(locator + 8..locator + 16)?.try_into().ok()?,
-        ))
-        .ok()?;
-        let zip64 = bytes.get(record..record + 56)?;
-        if !zip64.starts_with(b"PK\x06\x06") {
-            return None;
-        }
-        let u64_at = |i: usize| u64::from_le_bytes(zip64[i..i + 8].try_into().expect("8 bytes"));
-        (count, size, end) = (u64_at(32), u64_at(40), record);
+    let (count, size) = (u16_at(eocd + 10), u32_at(eocd + 12));
+    let eocd_at = tail_start + eocd as u64;
+    if count != 0xFFFF && size != 0xFFFF_FFFF {
+        return Ok(eocd_at.checked_sub(size).map(|start| (count, start)));
     }
-    let start = end.checked_sub(usize::try_from(size).ok()?)?;
-    Some((count, start))
+    // ZIP64: the locator right before the record names the ZIP64 record.
+    let Some(locator_at) = eocd_at.checked_sub(20) else {
+        return Ok(None);
+    };
+    let mut locator = [0; 20];
+    reader.seek(SeekFrom::Start(locator_at))?;
+    if read_or_end(reader, &mut locator)? || !locator.starts_with(b"PK\x06\x07") {
+        return Ok(None);
+    }
+    let record_at = u64::from_le_bytes(locator[8..16].try_into().expect("8 bytes"));
+    let mut zip64 = [0; 56];
+    reader.seek(SeekFrom::Start(record_at))?;
+    if read_or_end(reader, &mut zip64)? || !zip64.starts_with(b"PK\x06\x06") {
+        return Ok(None);
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(zip64[i..i + 8].try_into().expect("8 bytes"));
+    let (count, size) = (u64_at(32), u64_at(40));
+    Ok(record_at.checked_sub(size).map(|start| (count, start)))
 }
 
 /// The first name that is in `names` twice, for the report.
-fn first_repeated(names: &[&[u8]]) -> Option<String> {
+fn first_repeated(names: &[Vec<u8>]) -> Option<String> {
     let mut seen = HashSet::with_capacity(names.len());
     names
         .iter()
-        .find(|name| !seen.insert(**name))
+        .find(|name| !seen.insert(name.as_slice()))
         .map(|name| String::from_utf8_lossy(name).into_owned())
 }
 
@@ -384,15 +502,15 @@ fn is_chat_name(path: &str) -> bool {
 
 /// The chat texts: every entry named like one; when none is, the only
 /// `.txt`. Other `.txt` files are media (shared documents).
-fn chat_indexes(entries: &[(String, Vec<u8>)]) -> Result<Vec<usize>, ZipError> {
+fn chat_indexes(entries: &[(usize, String)]) -> Result<Vec<usize>, ZipError> {
     let named: Vec<usize> = (0..entries.len())
-        .filter(|&i| is_chat_name(&entries[i].0))
+        .filter(|&i| is_chat_name(&entries[i].1))
         .collect();
     if !named.is_empty() {
         return Ok(named);
     }
     let texts: Vec<usize> = (0..entries.len())
-        .filter(|&i| is_text(base_name(&entries[i].0)))
+        .filter(|&i| is_text(base_name(&entries[i].1)))
         .collect();
     match texts.as_slice() {
         [only] => Ok(vec![*only]),

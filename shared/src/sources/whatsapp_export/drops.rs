@@ -8,8 +8,16 @@
 //! or a re-run, collects nothing twice, and the same file dropped for two
 //! custodians makes two batches (their items differ).
 //!
-//! Every drop is kept: its bytes are handed to collect as an original
-//! before they are read, and a drop that cannot be read (no chat text, not
+//! A drop is read from a local file ([`ObjectStore::get_file`]: the file
+//! itself in a local directory, a download into a temporary file from S3),
+//! never whole into memory; its media go to temporary files as the zip is
+//! inflated (see `archive`), and collect streams both into the archive.
+//! A failure of this machine's (a temporary file that cannot be written)
+//! ends the pull like a store failure, to be retried; it never refuses the
+//! drop.
+//!
+//! Every drop is kept: its file is handed to collect as an original
+//! before it is read, and a drop that cannot be read (no chat text, not
 //! UTF-8, an unsafe or oversized zip, a key that names no custodian) is
 //! refused with its reason rather than passed over. A refusal is
 //! checkpointed like a batch: the same bytes would be refused again for the
@@ -20,17 +28,18 @@
 //! no object (a symbolic link, a name that is not UTF-8) and a drop gone
 //! before it could be read are errors in the report.
 
+use std::io::{self, Read as _};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::open::{ExportSummary, OpenError, ReadError, ReadOptions, open};
+use super::open::{ExportSummary, OpenError, ReadError, ReadOptions, open_file};
 use super::{DateOrder, ZipLimits};
 use crate::item::SourceKind;
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Media, Original, Originals, Pulled, Refused, Source};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{ObjectFile, ObjectStore, StoreError};
 
 /// The prefix export files are dropped under.
 pub const DROP_PREFIX: &str = "drop/whatsapp-export/";
@@ -65,7 +74,7 @@ pub struct ExportDrops<D> {
 struct Kept {
     drop_key: String,
     id: String,
-    bytes: Arc<[u8]>,
+    content: Arc<ObjectFile>,
 }
 
 impl<D: ObjectStore> ExportDrops<D> {
@@ -86,7 +95,7 @@ impl<D: ObjectStore> ExportDrops<D> {
         report: &mut Report,
     ) -> Result<Option<Pulled>, StoreError> {
         if let Some(kept) = self.kept.take() {
-            return Ok(Some(self.read(kept, report)));
+            return self.read(kept, report).map(Some);
         }
         if self.listed.is_none() {
             let listing = self.drops.scan(DROP_PREFIX).await?;
@@ -103,8 +112,8 @@ impl<D: ObjectStore> ExportDrops<D> {
             if drop_key.ends_with('/') {
                 continue;
             }
-            let bytes = match self.drops.get(&drop_key).await {
-                Ok(Some(bytes)) => bytes,
+            let content = match self.drops.get_file(&drop_key).await {
+                Ok(Some(content)) => content,
                 Ok(None) => {
                     report.error(format!(
                         "drop {drop_key}: listed, but gone before it could be read; not collected"
@@ -119,21 +128,29 @@ impl<D: ObjectStore> ExportDrops<D> {
                 }
             };
             let place = Place::of(&drop_key);
-            let id = batch_id(place.folder, &bytes);
+            let id = match batch_id(place.folder, &content) {
+                Ok(id) => id,
+                Err(e) => {
+                    report.error(format!(
+                        "drop {drop_key}: cannot be read: {e}; not collected"
+                    ));
+                    continue;
+                }
+            };
             if checkpoints.contains(&id) {
                 report.already_collected(SourceKind::WhatsappExport.as_str());
                 mark_collected(&self.drops, &drop_key, report).await;
                 continue;
             }
-            let bytes: Arc<[u8]> = bytes.into();
+            let content = Arc::new(content);
             let original = Original {
                 name: place.file.to_owned(),
-                bytes: Arc::clone(&bytes),
+                content: Arc::clone(&content),
             };
             self.kept = Some(Kept {
                 drop_key,
                 id: id.clone(),
-                bytes,
+                content,
             });
             return Ok(Some(Pulled::Originals(Originals {
                 id,
@@ -145,8 +162,9 @@ impl<D: ObjectStore> ExportDrops<D> {
     }
 
     /// Reads a drop whose original collect has stored: its batch, or its
-    /// refusal.
-    fn read(&mut self, kept: Kept, report: &mut Report) -> Pulled {
+    /// refusal; an error when this machine failed reading it (see the
+    /// module docs).
+    fn read(&mut self, kept: Kept, report: &mut Report) -> Result<Pulled, StoreError> {
         let place = Place::of(&kept.drop_key);
         self.handed = Some((kept.id.clone(), kept.drop_key.clone()));
         let read = match place.custodian() {
@@ -159,32 +177,39 @@ impl<D: ObjectStore> ExportDrops<D> {
                     tz: self.opts.tz,
                     date_order: self.opts.date_order,
                 };
-                read_drop(&kept.bytes, place.file, &self.opts.zip_limits, &opts)
-                    .map_err(|problem| problem.to_string())
+                match read_drop(&kept.content, place.file, &self.opts.zip_limits, &opts) {
+                    Err(problem) if problem.is_local() => {
+                        return Err(StoreError::Io {
+                            key: kept.drop_key,
+                            source: io::Error::other(problem),
+                        });
+                    }
+                    read => read.map_err(|problem| problem.to_string()),
+                }
             }
         };
         let read = match read {
             Ok(read) => read,
             Err(reason) => {
-                return Pulled::Refused(Refused {
+                return Ok(Pulled::Refused(Refused {
                     position: kept.id.clone(),
                     id: kept.id,
                     custodian: place.custodian().map(str::to_owned),
                     file_name: place.file.to_owned(),
                     origin: kept.drop_key,
                     reason,
-                });
+                }));
             }
         };
         read.report(&kept.drop_key, report);
-        Pulled::Batch(Batch {
+        Ok(Pulled::Batch(Batch {
             position: kept.id.clone(),
             id: kept.id,
             origin: kept.drop_key,
             lines: read.lines,
             items: read.summary.items,
             media: read.media,
-        })
+        }))
     }
 
     async fn checkpointed(&mut self, position: &str, report: &mut Report) {
@@ -232,13 +257,26 @@ async fn mark_collected<D: ObjectStore>(drops: &D, drop_key: &str, report: &mut 
 
 /// A drop's batch id: SHA-256 over the custodian and the file, so the same
 /// file dropped for two custodians makes two batches (their items differ).
-fn batch_id(custodian: &str, bytes: &[u8]) -> String {
+/// The file is hashed as it is read, a buffer at a time.
+fn batch_id(custodian: &str, content: &ObjectFile) -> io::Result<String> {
     let mut hasher = Sha256::new();
     hasher.update((custodian.len() as u64).to_le_bytes());
     hasher.update(custodian.as_bytes());
-    hasher.update(bytes);
-    hex::encode(hasher.finalize())
+    let mut reader = content.reader();
+    let mut buffer = vec![0; HASH_BUFFER];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
+
+/// The buffer a drop is hashed through.
+const HASH_BUFFER: usize = 256 << 10;
 
 /// Where a drop is: `drop/whatsapp-export/<folder>/<file>`.
 #[derive(Debug, Clone, Copy)]
@@ -342,13 +380,23 @@ enum DropError {
     Read(#[from] ReadError),
 }
 
+impl DropError {
+    /// Whether this machine failed, not the drop (see the module docs).
+    fn is_local(&self) -> bool {
+        match self {
+            DropError::Open(e) => e.is_local(),
+            DropError::Read(e) => e.is_local(),
+        }
+    }
+}
+
 fn read_drop(
-    bytes: &[u8],
+    content: &ObjectFile,
     file_name: &str,
     limits: &ZipLimits,
     opts: &ReadOptions<'_>,
 ) -> Result<Read, DropError> {
-    let export = open(bytes, file_name, limits)?;
+    let export = open_file(content, file_name, limits)?;
     let out = Vec::with_capacity(export.text_len() * 2);
     let written = export.write_items(opts, out)?;
     let media = written
@@ -356,7 +404,7 @@ fn read_drop(
         .into_iter()
         .map(|file| Media {
             sha256: file.sha256,
-            bytes: file.bytes,
+            content: file.content,
         })
         .collect();
     Ok(Read {

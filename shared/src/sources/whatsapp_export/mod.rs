@@ -54,7 +54,7 @@ pub use archive::{ChatText, ExportBundle, MediaFile, ZipError, ZipLimits, read_z
 pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
 pub use open::{
     Ambiguous, Export, ExportSummary, Format, OpenError, ReadError, ReadOptions, UnreadChat,
-    Written, open, open_as,
+    Written, open, open_as, open_file,
 };
 
 use std::borrow::Cow;

@@ -2,7 +2,9 @@
 //! way collect and `archiver inspect` read an export.
 //!
 //! A zip is read whole: every chat text in it is parsed, and every other
-//! file reaches the archive. A message refers to a file by its base name;
+//! file reaches the archive. Read from a file ([`open_file`]), only the
+//! chat texts are held in memory; the other files are kept in temporary
+//! files (see `archive`). A message refers to a file by its base name;
 //! the name is resolved to the one entry that has it (or, among several,
 //! the one in the chat text's own folder), and a name that stays ambiguous
 //! links to nothing and is reported. The files no message refers to (and
@@ -12,15 +14,16 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::io::{Cursor, Write};
 
 use chrono_tz::Tz;
 
 use super::text::clean_name;
 use super::{Chat, ChatSummary, DateOrder, ExportContext, ExportError, MediaFile, MediaRef};
-use super::{ZipError, ZipLimits, content_type, read_zip};
+use super::{ExportBundle, ZipError, ZipLimits, content_type, read_zip};
 use crate::item::JsonLines;
 use crate::layout;
+use crate::store::ObjectFile;
 
 /// Why a file cannot be opened as an export.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,21 @@ pub enum OpenError {
     /// The name ends neither in `.txt` nor in `.zip`.
     #[error("not an export (.txt or .zip)")]
     NotAnExport,
+    /// The file holding a text export could not be read.
+    #[error("cannot read the file: {0}")]
+    Read(std::io::Error),
+}
+
+impl OpenError {
+    /// Whether the failure is this machine's (a file it could not read or
+    /// write), not the export's: opening it again may succeed.
+    pub fn is_local(&self) -> bool {
+        match self {
+            OpenError::Zip(e) => e.is_local(),
+            OpenError::Read(_) => true,
+            OpenError::NotUtf8(_) | OpenError::NotAnExport => false,
+        }
+    }
 }
 
 /// Why an opened export's items could not be written.
@@ -45,6 +63,26 @@ pub enum ReadError {
     /// The output refused the lines.
     #[error("cannot write the items: {0}")]
     Write(#[from] std::io::Error),
+    /// A chat text that could not be read could not be kept in a
+    /// temporary file, to be attached as a file.
+    #[error("cannot keep the unread chat text {path:?} in a temporary file: {source}")]
+    Spool {
+        /// Its path in the zip.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl ReadError {
+    /// Whether the failure is this machine's, not the export's (see
+    /// [`OpenError::is_local`]).
+    pub fn is_local(&self) -> bool {
+        match self {
+            ReadError::Chat(_) => false,
+            ReadError::Write(_) | ReadError::Spool { .. } => true,
+        }
+    }
 }
 
 /// An opened export: its chat texts and the files beside them (a zip's
@@ -162,15 +200,48 @@ pub fn open<'b>(
 }
 
 /// Opens `bytes` as an export of the given form, named `file_name` (which
-/// gives a text export its chat title).
+/// gives a text export its chat title). A zip's files go to temporary
+/// files; [`open_file`] reads a zip without holding it in memory.
 pub fn open_as<'b>(
     bytes: &'b [u8],
     format: Format,
     file_name: &str,
     limits: &ZipLimits,
 ) -> Result<Export<'b>, OpenError> {
-    if format == Format::Zip {
-        let bundle = read_zip(bytes, limits)?;
+    match format {
+        Format::Zip => Ok(Export::of_zip(
+            read_zip(Cursor::new(bytes), limits)?,
+            file_name,
+        )),
+        Format::Text => {
+            let text = utf8(bytes).map_err(OpenError::NotUtf8)?;
+            Ok(Export::of_text(Cow::Borrowed(text), file_name))
+        }
+    }
+}
+
+/// Opens the export in `file`, named `file_name`, in the form its name
+/// says ([`Format::of_name`]): a zip is read from the file (its tail, its
+/// entries one by one), a text export into memory (it is parsed as text).
+pub fn open_file(
+    file: &ObjectFile,
+    file_name: &str,
+    limits: &ZipLimits,
+) -> Result<Export<'static>, OpenError> {
+    match Format::of_name(file_name).ok_or(OpenError::NotAnExport)? {
+        Format::Zip => Ok(Export::of_zip(read_zip(file.reader(), limits)?, file_name)),
+        Format::Text => {
+            let bytes = file.read_all().map_err(OpenError::Read)?;
+            utf8(&bytes).map_err(OpenError::NotUtf8)?;
+            let text = String::from_utf8(bytes).expect("checked as UTF-8 above");
+            Ok(Export::of_text(Cow::Owned(text), file_name))
+        }
+    }
+}
+
+impl<'b> Export<'b> {
+    /// The export a zip holds.
+    fn of_zip(bundle: ExportBundle, file_name: &str) -> Self {
         let chats = bundle
             .chats
             .into_iter()
@@ -181,23 +252,25 @@ pub fn open_as<'b>(
                 text: Cow::Owned(chat.text),
             })
             .collect();
-        Ok(Export {
+        Export {
             chats,
             files: bundle.files,
             not_utf8: bundle.not_utf8,
-        })
-    } else {
-        let text = utf8(bytes).map_err(OpenError::NotUtf8)?;
-        Ok(Export {
+        }
+    }
+
+    /// A text export: one chat, titled by the file's name.
+    fn of_text(text: Cow<'b, str>, file_name: &str) -> Self {
+        Export {
             chats: vec![ChatSource {
                 path: file_name.to_owned(),
                 title_name: file_name.to_owned(),
                 folder: String::new(),
-                text: Cow::Borrowed(text),
+                text,
             }],
             files: Vec::new(),
             not_utf8: Vec::new(),
-        })
+        }
     }
 }
 
@@ -276,7 +349,7 @@ impl<'f> Files<'f> {
 /// A file as the items refer to it: its archive key is `media/<sha256>`.
 fn media_ref(file: &MediaFile) -> MediaRef {
     MediaRef {
-        size: file.bytes.len() as u64,
+        size: file.size(),
         sha256: file.sha256.clone(),
         content_type: content_type(file.name()).to_owned(),
         object_key: layout::media_key(&file.sha256),
@@ -336,10 +409,12 @@ impl Export<'_> {
                             path: chat.path.clone(),
                             reason: e.to_string(),
                         });
-                        unread.push(MediaFile::new(
-                            chat.path.clone(),
-                            chat.text.as_bytes().to_vec(),
-                        ));
+                        let kept = MediaFile::from_bytes(chat.path.clone(), chat.text.as_bytes())
+                            .map_err(|source| ReadError::Spool {
+                            path: chat.path.clone(),
+                            source,
+                        })?;
+                        unread.push(kept);
                         first_error.get_or_insert(e);
                         continue;
                     }
