@@ -256,6 +256,15 @@ impl File<'_> {
                 return Ok(None);
             };
             if parts.peek().is_none() {
+                // A table read whole is read with every key in it.
+                let mut inner = vec![(path.clone(), value)];
+                while let Some((prefix, value)) = inner.pop() {
+                    for (key, value) in value.as_table().into_iter().flatten() {
+                        let path = format!("{prefix}.{key}");
+                        seen.insert(path.clone());
+                        inner.push((path, value));
+                    }
+                }
                 return Ok(Some(value.clone()));
             }
             table = value.as_table().ok_or_else(|| SettingError::Invalid {

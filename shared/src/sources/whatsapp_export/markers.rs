@@ -34,8 +34,9 @@ use crate::item::{Attachment, Call, ItemKind};
 /// A whole-text marker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Marker {
-    /// The message was deleted.
-    Deleted,
+    /// The message was deleted; by the exporter (`You deleted this
+    /// message`), whose author is then the exporter.
+    Deleted { by_exporter: bool },
     /// A missed call.
     MissedCall { video: bool },
     /// A media file not included in the export: (name, content type).
@@ -93,13 +94,79 @@ struct Tables {
     attached: Vec<&'static str>,
     /// (sentence, group only).
     notices: Vec<(&'static str, bool)>,
+    /// Texts that may be a marker of the exporter's deleted message (see
+    /// [`deleted_by_exporter`]), by length and first byte.
+    exporter_deleted: Prefilter,
+    /// How notices of what the exporter did start.
+    you_starts: Vec<&'static str>,
+    /// How notices of what the exporter did end.
+    you_ends: Vec<&'static str>,
+}
+
+/// What a text must be like to be worth matching against some markers: at
+/// most so long in bytes, and starting with one of the bytes their folded
+/// or upper-case forms start with (or an invisible mark).
+#[derive(Debug)]
+struct Prefilter {
+    longest: usize,
+    first: [bool; 256],
+}
+
+impl Prefilter {
+    fn new(phrases: &[&str]) -> Self {
+        let mut first = [false; 256];
+        // Invisible marks and no-break spaces start with these bytes.
+        first[0xE2] = true;
+        first[0xEF] = true;
+        first[0xC2] = true;
+        let mut longest = 0;
+        for phrase in phrases {
+            let lead = phrase.chars().next().into_iter();
+            let forms = lead.flat_map(|c| c.to_lowercase().chain(c.to_uppercase()).chain([c]));
+            for form in forms {
+                first[usize::from(form.encode_utf8(&mut [0; 4]).as_bytes()[0])] = true;
+            }
+            longest = longest.max(phrase.len());
+        }
+        // Space-likes are longer than a space, and marks and a full stop
+        // may surround the phrase.
+        Prefilter {
+            longest: 2 * longest + 8,
+            first,
+        }
+    }
+
+    /// Whether `text` may be one of the phrases.
+    #[inline]
+    fn admits(&self, text: &str) -> bool {
+        text.len() <= self.longest
+            && text
+                .as_bytes()
+                .first()
+                .is_some_and(|&b| self.first[usize::from(b)])
+    }
 }
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let mut whole: Vec<(&str, Marker)> = Vec::new();
+        let you_deleted: Vec<&str> = LANGUAGES
+            .iter()
+            .flat_map(|language| language.you_deleted.iter().copied())
+            .collect();
+        let you_notices = LANGUAGES
+            .iter()
+            .flat_map(|language| language.you_notices.iter().copied());
+        let (you_ends, you_starts): (Vec<&str>, Vec<&str>) =
+            you_notices.partition(|phrase| phrase.starts_with('…'));
         let mut tables = Tables {
+            exporter_deleted: Prefilter::new(&you_deleted),
+            you_starts,
+            you_ends: you_ends
+                .iter()
+                .map(|phrase| phrase.trim_start_matches('…'))
+                .collect(),
             whole: Vec::new(),
             longest: 0,
             documents: vec![Vec::new(); 256],
@@ -113,8 +180,8 @@ fn tables() -> &'static Tables {
                 Marker::Omitted(name, content_type)
             };
             let kinds: [(&[&'static str], Marker); 11] = [
-                (language.deleted, Marker::Deleted),
-                (language.you_deleted, Marker::Deleted),
+                (language.deleted, Marker::Deleted { by_exporter: false }),
+                (language.you_deleted, Marker::Deleted { by_exporter: true }),
                 (language.missed_voice, Marker::MissedCall { video: false }),
                 (language.missed_video, Marker::MissedCall { video: true }),
                 (language.media_omitted, omitted(MEDIA)),
@@ -213,6 +280,34 @@ fn strip_folded_suffix<'s>(s: &'s str, folded: &str) -> Option<&'s str> {
     Some(&s[..at])
 }
 
+/// Whether the first line of an authored message is the marker of a
+/// message the exporter deleted (`You deleted this message`): then its
+/// author is the exporter. Most texts are refused by their length or first
+/// byte before any marker is compared.
+pub(super) fn deleted_by_exporter(text: &str) -> bool {
+    tables().exporter_deleted.admits(text)
+        && matches!(
+            whole_text(&clean(text)),
+            Some(Marker::Deleted { by_exporter: true })
+        )
+}
+
+/// Whether a notice's text tells of something the exporter did (`You
+/// added Bob`), by how it starts or ends (see `Language::you_notices`).
+pub(super) fn by_exporter(text: &str) -> bool {
+    let tables = tables();
+    let text = clean(text);
+    let text = text.trim();
+    tables
+        .you_starts
+        .iter()
+        .any(|start| text.starts_with(start))
+        || tables
+            .you_ends
+            .iter()
+            .any(|end| text.trim_end_matches('.').ends_with(end))
+}
+
 /// If `text` is one of the app's notices: whether it is a group notice.
 pub(super) fn notice(text: &str) -> Option<bool> {
     let text = clean(text);
@@ -268,7 +363,7 @@ pub(super) fn interpret<'a>(
     };
     if let Some(marker) = whole_text(rest) {
         match marker {
-            Marker::Deleted => meaning.kind = ItemKind::Delete,
+            Marker::Deleted { .. } => meaning.kind = ItemKind::Delete,
             Marker::MissedCall { video } => {
                 meaning.kind = ItemKind::Call;
                 meaning.call = Some(Call {
