@@ -391,6 +391,32 @@ path = "mail"
     }
 
     #[test]
+    fn custodians_name_the_authors_they_appear_under() {
+        let text = format!(
+            "{MINIMAL}[custodians]\n\"+44 7700 900123\" = [\"Carol\", \"Carol M.\"]\n\
+             \"Dan@Corp.example\" = \"Dan\"\n"
+        );
+        let settings = read(&text).unwrap();
+        let names = &settings.sources.whatsapp_export.custodian_names;
+        assert_eq!(names.of("447700900123"), ["Carol", "Carol M."]);
+        assert_eq!(names.of("dan@corp.example"), ["Dan"]);
+        assert!(names.of("+447700900999").is_empty());
+        let defaults = read(MINIMAL).unwrap();
+        assert!(
+            defaults
+                .sources
+                .whatsapp_export
+                .custodian_names
+                .of("x")
+                .is_empty()
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\n[custodians]\n\"x\" = 3"),
+            "custodians: x: expected an array of strings, found integer"
+        );
+    }
+
+    #[test]
     fn missing_settings_are_named_by_their_key() {
         assert_eq!(
             error("time_zone = \"Europe/London\"", ""),
