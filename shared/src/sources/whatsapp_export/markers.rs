@@ -97,53 +97,64 @@ struct Tables {
     /// Texts that may be a marker of the exporter's deleted message (see
     /// [`deleted_by_exporter`]), by length and first byte.
     exporter_deleted: Prefilter,
+    /// Texts that may be a whole-text marker.
+    whole_filter: Prefilter,
     /// How notices of what the exporter did start.
     you_starts: Vec<&'static str>,
     /// How notices of what the exporter did end.
     you_ends: Vec<&'static str>,
 }
 
-/// What a text must be like to be worth matching against some markers: at
-/// most so long in bytes, and starting with one of the bytes their folded
-/// or upper-case forms start with (or an invisible mark).
+/// What a text must be like to be worth matching against some phrases: a
+/// length in bytes within what a phrase starting with the text's first byte
+/// may have (with space-likes for spaces, a full stop, and for calls iOS's
+/// suffix). Texts starting with an invisible mark or a no-break space are
+/// admitted up to the longest phrase's length, to be cleaned and looked at
+/// again.
 #[derive(Debug)]
 struct Prefilter {
-    longest: usize,
-    first: [bool; 256],
+    /// (shortest, longest) by first byte; (1, 0) for no phrase.
+    windows: [(u16, u16); 256],
 }
 
 impl Prefilter {
-    fn new(phrases: &[&str]) -> Self {
-        let mut first = [false; 256];
-        // Invisible marks and no-break spaces start with these bytes.
-        first[0xE2] = true;
-        first[0xEF] = true;
-        first[0xC2] = true;
+    /// From (phrase, longest text after it).
+    fn new<'p>(phrases: impl IntoIterator<Item = (&'p str, usize)>) -> Self {
+        let mut windows = [(1, 0); 256];
         let mut longest = 0;
-        for phrase in phrases {
+        for (phrase, suffix) in phrases {
+            let spaces = phrase.bytes().filter(|&b| b == b' ').count();
+            // A folded character may be a few bytes longer or shorter.
+            let most = phrase.len() + 2 * spaces + 1 + suffix + 4;
+            let least = phrase.len().saturating_sub(4);
+            longest = longest.max(most);
             let lead = phrase.chars().next().into_iter();
             let forms = lead.flat_map(|c| c.to_lowercase().chain(c.to_uppercase()).chain([c]));
             for form in forms {
-                first[usize::from(form.encode_utf8(&mut [0; 4]).as_bytes()[0])] = true;
+                let byte = usize::from(form.encode_utf8(&mut [0; 4]).as_bytes()[0]);
+                let (low, high) = &mut windows[byte];
+                if *low > *high {
+                    (*low, *high) = (u16::MAX, 0);
+                }
+                *low = (*low).min(least as u16);
+                *high = (*high).max(most as u16);
             }
-            longest = longest.max(phrase.len());
         }
-        // Space-likes are longer than a space, and marks and a full stop
-        // may surround the phrase.
-        Prefilter {
-            longest: 2 * longest + 8,
-            first,
+        // Invisible marks and no-break spaces start with these bytes.
+        for byte in [0xC2, 0xE2, 0xEF] {
+            windows[byte] = (0, longest as u16);
         }
+        Prefilter { windows }
     }
 
     /// Whether `text` may be one of the phrases.
     #[inline]
     fn admits(&self, text: &str) -> bool {
-        text.len() <= self.longest
-            && text
-                .as_bytes()
-                .first()
-                .is_some_and(|&b| self.first[usize::from(b)])
+        let Some(&first) = text.as_bytes().first() else {
+            return false;
+        };
+        let (low, high) = self.windows[usize::from(first)];
+        (usize::from(low)..=usize::from(high)).contains(&text.len())
     }
 }
 
@@ -161,7 +172,8 @@ fn tables() -> &'static Tables {
         let (you_ends, you_starts): (Vec<&str>, Vec<&str>) =
             you_notices.partition(|phrase| phrase.starts_with('…'));
         let mut tables = Tables {
-            exporter_deleted: Prefilter::new(&you_deleted),
+            exporter_deleted: Prefilter::new(you_deleted.iter().map(|&phrase| (phrase, 0))),
+            whole_filter: Prefilter::new([]),
             you_starts,
             you_ends: you_ends
                 .iter()
@@ -213,6 +225,13 @@ fn tables() -> &'static Tables {
                     .map(|&sentence| (sentence, true)),
             );
         }
+        tables.whole_filter = Prefilter::new(whole.iter().map(|&(phrase, marker)| {
+            let suffix = match marker {
+                Marker::MissedCall { .. } => CALL_SUFFIX_MAX,
+                _ => 0,
+            };
+            (phrase, suffix)
+        }));
         for (phrase, marker) in whole {
             let folded = fold(phrase);
             let chars = folded.chars().count();
@@ -285,9 +304,14 @@ fn strip_folded_suffix<'s>(s: &'s str, folded: &str) -> Option<&'s str> {
 /// author is the exporter. Most texts are refused by their length or first
 /// byte before any marker is compared.
 pub(super) fn deleted_by_exporter(text: &str) -> bool {
-    tables().exporter_deleted.admits(text)
+    let filter = &tables().exporter_deleted;
+    if !filter.admits(text) {
+        return false;
+    }
+    let text = clean(text);
+    filter.admits(text.trim_start())
         && matches!(
-            whole_text(&clean(text)),
+            whole_text(&text),
             Some(Marker::Deleted { by_exporter: true })
         )
 }
@@ -445,6 +469,9 @@ fn whole_text(text: &str) -> Option<Marker> {
     };
     let chars_of = |s: &str, ascii: bool| if ascii { s.len() } else { s.chars().count() };
     let text = text.trim();
+    if !tables.whole_filter.admits(text) {
+        return None;
+    }
     // Space-likes are longer than a space, hence the margin.
     if text.len() > 2 * tables.longest + CALL_SUFFIX_MAX {
         return None;
