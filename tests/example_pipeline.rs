@@ -31,6 +31,45 @@ fn folder_messages(mail: &Path, mailbox: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// In every example export, every message the custodian sent is from the
+/// custodian's mailbox: the author the export names them by (`Carol`, `Dan
+/// Brown`) is told to be them (the group's "You deleted this message" line,
+/// a direct chat's other author), not an unmapped stranger.
+#[tokio::test]
+async fn the_custodians_own_messages_are_from_their_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mail = dir.path().join("maildir");
+    run_into_maildir(&store, &mail).await;
+    // (the custodian's author name in the export, the custodian's mailbox)
+    let custodians = [
+        ("Alice Example", "alice.example@corp.example"),
+        ("Carol", "carol@corp.example"),
+        ("Dan Brown", "dan@corp.example"),
+    ];
+    let mut seen = BTreeMap::new();
+    for (_, mailbox) in custodians {
+        for bytes in folder_messages(&mail, mailbox).values() {
+            let message = MessageParser::default().parse(bytes).expect("parses");
+            let from = message.from().and_then(|from| from.first()).expect("From");
+            let name = from.name().unwrap_or_default();
+            let address = from.address().unwrap_or_default();
+            for (author, custodian) in custodians {
+                if name == author || name.starts_with(&format!("{author} (")) {
+                    assert_eq!(address, custodian, "{name}");
+                    *seen.entry(author).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    for (author, _) in custodians {
+        assert!(
+            seen.get(author).is_some_and(|n| *n > 0),
+            "{author}: {seen:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn example_run_delivers_every_item_once_to_every_mapped_mailbox() {
     let dir = tempfile::tempdir().unwrap();

@@ -102,6 +102,7 @@ pub fn bench(args: &Args) -> crate::CliResult {
         file_name: "WhatsApp Chat with Bench.txt",
         tz: TZ,
         date_order: None,
+        custodian_names: &[],
     };
     let no_media = |_: &str| None;
 

@@ -100,6 +100,7 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         custodian: &args.custodian,
         tz: args.tz,
         date_order: None,
+        custodian_names: &[],
     };
     let written = export
         .write_items(&opts, std::io::stdout().lock())

@@ -1096,6 +1096,7 @@ fn a_custodian_outside_the_domains_gets_nothing_through_its_own_participant() {
         custodian: "ceo@corp.example",
         tz: chrono_tz::UTC,
         date_order: None,
+        custodian_names: &[],
     };
     let lines = export.write_items(&opts, Vec::new()).unwrap().out;
     let items: Vec<Item<'_>> = lines

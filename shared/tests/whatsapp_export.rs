@@ -30,6 +30,7 @@ fn context<'c>(custodian: &'c str, file_name: &'c str, tz: Tz) -> ExportContext<
         file_name,
         tz,
         date_order: None,
+        custodian_names: &[],
     }
 }
 
@@ -1022,6 +1023,7 @@ fn media_whose_names_hold_direction_marks_are_linked() {
         custodian: "carol@corp.example",
         tz: chrono_tz::UTC,
         date_order: None,
+        custodian_names: &[],
     };
     let lines = export.write_items(&opts, Vec::new()).unwrap().out;
     let item: Item<'_> = serde_json::from_slice(&lines).unwrap();
@@ -1580,19 +1582,15 @@ fn doubtful_lines_are_warned_about_with_their_line_numbers() {
     assert_eq!(unnamed.id.as_deref(), Some("(unnamed sender)"));
     assert_eq!(items[2].kind, ItemKind::Message);
 
+    // Two lines of another layout are a second layout of the file, not
+    // text pasted into a message.
     let text = fixture("loud_ios_uk.txt");
     let chat = prepare(&text, &ctx);
     let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.warnings, []);
+    assert_eq!(items.len(), 4);
     assert_eq!(
-        summary.warnings,
-        [
-            warning(2, WarningReason::OtherLayout),
-            warning(3, WarningReason::OtherLayout)
-        ]
-    );
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[1].sender.as_ref().and_then(|s| s.id.as_deref()),
+        items[3].sender.as_ref().and_then(|s| s.id.as_deref()),
         Some("(unnamed sender)")
     );
     // Files without doubts have no warnings.
@@ -1912,5 +1910,239 @@ fn non_gregorian_years() {
             (Some("Anna"), "Contract sent", "2022-03-18T14:56:01+00:00"),
             (Some("Somchai"), "Received", "2022-03-19T09:00:00+00:00"),
         ],
+    );
+}
+
+#[test]
+fn a_file_that_mixes_two_layouts_parses_both() {
+    use shared::sources::whatsapp_export::{LineWarning, WarningReason};
+    let ctx = context(
+        "+44 7700 900123",
+        "WhatsApp Chat with Tom Reed.txt",
+        chrono_tz::UTC,
+    );
+    let text = fixture("mixed_layouts_uk.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    let read: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), item.text.as_deref(), time(item)))
+        .collect();
+    let at = |time: &str| format!("2024-04-{time}+00:00");
+    assert_eq!(
+        read,
+        [
+            (
+                Some("Priya Shah"),
+                Some("Morning, the export from my old phone starts here"),
+                at("03T09:15:02")
+            ),
+            (Some("Tom Reed"), Some("ok"), at("03T09:16:40")),
+            (
+                Some("Priya Shah"),
+                Some("Last message before the switch\nTwo lines of it"),
+                at("13T18:02:11")
+            ),
+            (
+                Some("Priya Shah"),
+                Some("New phone, Android now"),
+                at("14T08:30:00")
+            ),
+            (Some("Tom Reed"), Some("Welcome back"), at("14T08:31:00")),
+            (
+                Some("Tom Reed"),
+                Some("14/04/2024, 08:00 - this line only quotes a time"),
+                at("14T08:35:00")
+            ),
+            (
+                Some("Priya Shah"),
+                Some("Merged from the iPhone backup"),
+                at("15T10:00:00")
+            ),
+            (Some("Priya Shah"), None, at("15T10:05:00")),
+        ]
+    );
+    assert_eq!(items[7].kind, ItemKind::Delete);
+    assert_eq!(summary.layout, "[d/m/yyyy, h:mm:ss] and d/m/yyyy, h:mm - ");
+    assert_eq!(summary.date_order, DateOrder::DayFirst);
+    assert_eq!(summary.warnings, []);
+
+    // Month first in both layouts; one line of a third layout is text of
+    // the message before it, and warned about.
+    let text = fixture("mixed_layouts_us.txt");
+    let chat = prepare(&text, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    let read: Vec<_> = items
+        .iter()
+        .map(|item| (sender(item), time(item)))
+        .collect();
+    let at = |time: &str| format!("2023-01-{time}+00:00");
+    assert_eq!(
+        read,
+        [
+            (Some("Maria Lopez"), at("05T09:15:00")),
+            (Some("Dev Patel"), at("05T09:20:00")),
+            (Some("Maria Lopez"), at("05T10:01:15")),
+            (Some("Dev Patel"), at("05T10:02:00")),
+            (Some("Dev Patel"), at("05T10:02:30")),
+            (Some("Maria Lopez"), at("13T16:45:00")),
+            (Some("Dev Patel"), at("13T16:46:00")),
+            (Some("Maria Lopez"), at("13T16:55:00")),
+        ]
+    );
+    assert_eq!(
+        items[6].text.as_deref(),
+        Some(
+            "[1/13/23, 4:00:00 PM] Maria Lopez: quoted from the other export\n\
+             2023-01-13, 16:50 - Maria Lopez: one line in a third layout stays in its message"
+        )
+    );
+    assert_eq!(
+        summary.warnings,
+        [LineWarning {
+            line: 8,
+            reason: WarningReason::OtherLayout
+        }]
+    );
+    assert_eq!(summary.layout, "m/d/yy, h:mm a - and [m/d/yy, h:mm:ss a] ");
+}
+
+/// The export fixtures that tell which author is the exporter, with that
+/// author.
+const EXPORTERS: &[(&str, &str)] = &[
+    ("markers_ar.txt", "Layla"),
+    ("markers_cs.txt", "Jana"),
+    ("markers_ja.txt", "鈴木"),
+    ("markers_pl.txt", "Tomek"),
+    ("markers_ru.txt", "Олег"),
+    ("markers_tr.txt", "Mehmet"),
+    ("markers_zh_hans.txt", "李娜"),
+    ("mixed_layouts_uk.txt", "Priya Shah"),
+];
+
+/// In every export fixture, the custodian's own messages carry the
+/// custodian's number and identity: told by the export's own lines where
+/// they tell, else by the configured author names (here the first author),
+/// else unknown; no one else's do.
+#[test]
+fn in_every_fixture_the_custodians_own_messages_carry_the_custodian() {
+    use shared::sources::whatsapp_export::CustodianAuthor;
+    let dir = format!("{}/tests/fixtures/whatsapp", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 30, "{names:?}");
+    for name in &names {
+        let text = fixture(name);
+        let ctx = context("+44 7700 900999", name, chrono_tz::UTC);
+        let chat = prepare(&text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        let first_author = items
+            .iter()
+            .find_map(|item| sender(item))
+            .expect("an author")
+            .to_owned();
+        let told = EXPORTERS.iter().find(|(file, _)| file == name);
+        let configured = [first_author.clone()];
+        let (author, how, names) = match told {
+            Some((_, author)) => (*author, CustodianAuthor::ExportLines, &[][..]),
+            None => {
+                assert_eq!(summary.custodian_author, CustodianAuthor::Unknown, "{name}");
+                (
+                    first_author.as_str(),
+                    CustodianAuthor::Configured,
+                    &configured[..],
+                )
+            }
+        };
+        let ctx = ExportContext {
+            custodian_names: names,
+            ..ctx
+        };
+        let chat = prepare(&text, &ctx);
+        let (items, summary) = read_items(&chat, &no_media);
+        assert_eq!(summary.custodian_author, how, "{name}");
+        let mut own = 0;
+        for item in &items {
+            let Some(from) = &item.sender else { continue };
+            let custodian = from.phone.as_deref() == Some("+447700900999")
+                && from.id.as_deref() == Some("+44 7700 900999");
+            assert_eq!(
+                from.name.as_deref() == Some(author),
+                custodian,
+                "{name}: {from:?}"
+            );
+            own += usize::from(custodian);
+        }
+        assert!(own > 0, "{name}");
+    }
+}
+
+/// The exporter is told by the export's own lines: `You deleted this
+/// message`, or in a group a notice iOS wrote with the exporter's name;
+/// lines that contradict each other tell nothing; the author whose name is
+/// the custodian's number and configured names come first.
+#[test]
+fn the_exporter_is_told_by_the_exports_own_lines() {
+    use shared::sources::whatsapp_export::CustodianAuthor;
+    let group = "[02/03/24, 10:00:00] Team: \u{200e}Alice created group “Team”\n\
+                 [02/03/24, 10:01:00] Bob: hi\n\
+                 [02/03/24, 10:02:00] Carol: \u{200e}You added Dan\n\
+                 [02/03/24, 10:03:00] Carol: hello\n\
+                 [02/03/24, 10:04:00] Dan: hey\n";
+    let ctx = context(
+        "carol@corp.example",
+        "WhatsApp Chat - Team.txt",
+        chrono_tz::UTC,
+    );
+    let chat = prepare(group, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.custodian_author, CustodianAuthor::ExportLines);
+    assert_eq!(items[2].kind, ItemKind::System);
+    let carol = items[3].sender.as_ref().unwrap();
+    assert_eq!(carol.email.as_deref(), Some("carol@corp.example"));
+    assert_eq!(carol.name.as_deref(), Some("Carol"));
+    // The same notice in a direct chat is the other party's, as iOS writes it.
+    let direct = "[02/03/24, 10:00:00] Bob: hi\n\
+                  [02/03/24, 10:02:00] Bob: \u{200e}You blocked this contact.\n\
+                  [02/03/24, 10:03:00] Carol: hello\n";
+    let ctx = context("carol@corp.example", "_chat.txt", chrono_tz::UTC);
+    let chat = prepare(direct, &ctx);
+    assert_eq!(
+        read_items(&chat, &no_media).1.custodian_author,
+        CustodianAuthor::Unknown
+    );
+    // Two authors who both deleted "their own" messages: untold.
+    let both = "[02/03/24, 10:00:00] Bob: You deleted this message\n\
+                [02/03/24, 10:03:00] Carol: \u{200e}You deleted this message.\n";
+    let chat = prepare(both, &ctx);
+    assert_eq!(
+        read_items(&chat, &no_media).1.custodian_author,
+        CustodianAuthor::Unknown
+    );
+    // A configured name wins over the lines; a name that is the number first.
+    let names = ["bob".to_owned()];
+    let configured = ExportContext {
+        custodian_names: &names,
+        ..ctx
+    };
+    let chat = prepare(both, &configured);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.custodian_author, CustodianAuthor::Configured);
+    assert_eq!(
+        items[0].sender.as_ref().unwrap().email.as_deref(),
+        Some("carol@corp.example")
+    );
+    let numbered = "[02/03/24, 10:00:00] +44 7700 900999: hi\n\
+                    [02/03/24, 10:03:00] Carol: \u{200e}You deleted this message.\n";
+    let ctx = context("+447700900999", "_chat.txt", chrono_tz::UTC);
+    let chat = prepare(numbered, &ctx);
+    let (items, summary) = read_items(&chat, &no_media);
+    assert_eq!(summary.custodian_author, CustodianAuthor::Phone);
+    assert_eq!(
+        items[0].sender.as_ref().unwrap().id.as_deref(),
+        Some("+447700900999")
     );
 }

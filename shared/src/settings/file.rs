@@ -256,6 +256,15 @@ impl File<'_> {
                 return Ok(None);
             };
             if parts.peek().is_none() {
+                // A table read whole is read with every key in it.
+                let mut inner = vec![(path.clone(), value)];
+                while let Some((prefix, value)) = inner.pop() {
+                    for (key, value) in value.as_table().into_iter().flatten() {
+                        let path = format!("{prefix}.{key}");
+                        seen.insert(path.clone());
+                        inner.push((path, value));
+                    }
+                }
                 return Ok(Some(value.clone()));
             }
             table = value.as_table().ok_or_else(|| SettingError::Invalid {
@@ -379,6 +388,32 @@ path = "mail"
             "mapping CSV {}: line 2: warning:",
             dir.join("mapping.csv").display()
         )));
+    }
+
+    #[test]
+    fn custodians_name_the_authors_they_appear_under() {
+        let text = format!(
+            "{MINIMAL}[custodians]\n\"+44 7700 900123\" = [\"Carol\", \"Carol M.\"]\n\
+             \"Dan@Corp.example\" = \"Dan\"\n"
+        );
+        let settings = read(&text).unwrap();
+        let names = &settings.sources.whatsapp_export.custodian_names;
+        assert_eq!(names.of("447700900123"), ["Carol", "Carol M."]);
+        assert_eq!(names.of("dan@corp.example"), ["Dan"]);
+        assert!(names.of("+447700900999").is_empty());
+        let defaults = read(MINIMAL).unwrap();
+        assert!(
+            defaults
+                .sources
+                .whatsapp_export
+                .custodian_names
+                .of("x")
+                .is_empty()
+        );
+        assert_eq!(
+            error("[mapping]", "[mapping]\n[custodians]\n\"x\" = 3"),
+            "custodians: x: expected an array of strings, found integer"
+        );
     }
 
     #[test]

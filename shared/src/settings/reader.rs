@@ -10,7 +10,7 @@ use serde::de::value::{Error as NameError, StrDeserializer};
 use super::{Setting, SettingError};
 use crate::mailbox::imap::AuthMethod;
 use crate::mapping::parse_region;
-use crate::sources::whatsapp_export::DateOrder;
+use crate::sources::whatsapp_export::{CustodianNames, DateOrder};
 
 /// A setting's two names: its key path in the TOML file and its
 /// environment variable.
@@ -111,6 +111,35 @@ impl Value for Vec<String> {
                 )),
             })
             .collect()
+    }
+}
+
+/// A table of custodians, each with the author names it appears under (a
+/// list of names, or one name); the file only.
+impl Value for CustodianNames {
+    fn from_text(_: &str) -> Result<Self, String> {
+        Err("expected a table of custodians, found text".to_owned())
+    }
+
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        let toml::Value::Table(table) = value else {
+            return Err(format!(
+                "expected a table of custodians, found {}",
+                value.type_str()
+            ));
+        };
+        let pairs = table
+            .into_iter()
+            .map(|(custodian, names)| {
+                let names = match names {
+                    toml::Value::String(name) => vec![name.trim().to_owned()],
+                    list => Vec::<String>::from_toml(list)
+                        .map_err(|reason| format!("{custodian}: {reason}"))?,
+                };
+                Ok((custodian, names))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(CustodianNames::new(pairs))
     }
 }
 

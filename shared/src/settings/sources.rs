@@ -8,7 +8,9 @@ use chrono_tz::Tz;
 use super::SettingError;
 use super::reader::{Name, Reader};
 use crate::sources::Source;
-use crate::sources::whatsapp_export::{DateOrder, ExportDrops, ExportOptions, ZipLimits};
+use crate::sources::whatsapp_export::{
+    CustodianNames, DateOrder, ExportDrops, ExportOptions, ZipLimits,
+};
 use crate::store::ObjectStore;
 
 /// The configured sources, one field per source kind. WhatsApp export is
@@ -28,10 +30,10 @@ impl<P> Sources<P> {
         open: impl Fn(&P) -> D,
     ) -> Vec<Box<dyn Source>> {
         let export = &self.whatsapp_export;
-        vec![Box::new(ExportDrops::new(
-            open(&export.drops),
-            export.export_options(),
-        ))]
+        vec![Box::new(
+            ExportDrops::new(open(&export.drops), export.export_options())
+                .with_custodian_names(export.custodian_names.clone()),
+        )]
     }
 
     /// Every configured source's settings.
@@ -58,6 +60,10 @@ pub struct WhatsAppExportSettings<P> {
     /// `[zip] max_entries`, `max_total_bytes`, `max_ratio` (file only):
     /// bounds on export zips (defaults 10,000 entries, 2 GiB, 200:1).
     pub zip_limits: ZipLimits,
+    /// `[custodians]` (file only): the author names each custodian appears
+    /// under in their exports, for exports that do not tell which author
+    /// is the custodian (`"+44 7700 900123" = ["Carol", "Carol M."]`).
+    pub custodian_names: CustodianNames,
 }
 
 impl<P> WhatsAppExportSettings<P> {
@@ -78,6 +84,7 @@ impl<P> WhatsAppExportSettings<P> {
                     .file_value("zip.max_ratio")?
                     .unwrap_or(defaults.max_ratio),
             },
+            custodian_names: reader.file_value("custodians")?.unwrap_or_default(),
         })
     }
 

@@ -16,7 +16,8 @@ use std::borrow::Cow;
 
 use sha2::{Digest, Sha256};
 
-use super::people::{Person, international_phone};
+use super::CustodianAuthor;
+use super::people::{Exporter, Person, international_phone};
 
 /// The file name's start before the chat's title, per app language.
 const TITLE_PREFIXES: &[&str] = &[
@@ -176,17 +177,20 @@ impl Custodian {
             name: None,
             phone: self.phone.clone(),
             email: self.email.clone(),
+            custodian: Some(self.given.clone()),
         }
     }
 
-    /// Marks `person` as the custodian, keeping what the export says.
+    /// Marks `person` as the custodian: the custodian's phone number and
+    /// e-mail (the export's where the custodian has none) and identity.
     fn mark(&self, person: &mut Person<'_>) {
-        if person.phone.is_none() {
+        if self.phone.is_some() {
             person.phone.clone_from(&self.phone);
         }
-        if person.email.is_none() {
+        if self.email.is_some() {
             person.email.clone_from(&self.email);
         }
+        person.custodian = Some(self.given.clone());
     }
 }
 
@@ -200,36 +204,113 @@ fn custodian_phone(given: &str) -> Option<String> {
     international_phone(&format!("+{international}"))
 }
 
-/// Completes the parties of a direct chat with the custodian and the other
-/// party (the chat's title). The custodian is the author whose number is the
-/// custodian's, else the one author who is not the title party; when nobody
-/// wrote as the custodian (and the title party did) they are added. The title
-/// party is added when every author is the custodian.
-pub(super) fn complete_direct(
+/// The author names custodians appear under in their exports, as
+/// configured (`[custodians]`), for exports that do not tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustodianNames {
+    /// (custodian's normalised identity, names).
+    names: Vec<(String, Vec<String>)>,
+}
+
+impl CustodianNames {
+    /// From (custodian, names) pairs; a custodian is written as its drop
+    /// folder names it (a phone number in any international form, or an
+    /// e-mail address, in any case).
+    pub fn new(pairs: impl IntoIterator<Item = (String, Vec<String>)>) -> Self {
+        CustodianNames {
+            names: pairs
+                .into_iter()
+                .map(|(custodian, names)| (Custodian::new(&custodian).key, names))
+                .collect(),
+        }
+    }
+
+    /// The names configured for `custodian` (empty when none are).
+    pub fn of(&self, custodian: &str) -> &[String] {
+        let key = Custodian::new(custodian).key;
+        self.names
+            .iter()
+            .find(|(known, _)| *known == key)
+            .map_or(&[], |(_, names)| names.as_slice())
+    }
+}
+
+/// What is known of a chat's parties besides its authors.
+pub(super) struct Parties<'t> {
+    /// The chat's title.
+    pub title: Option<&'t str>,
+    /// Whether it is a direct chat.
+    pub direct: bool,
+    /// Author names configured for the custodian.
+    pub names: &'t [String],
+    /// What the export's own lines say.
+    pub exporter: Exporter,
+}
+
+/// Finds the author who is the custodian and marks them (see
+/// [`CustodianAuthor`] for the rules, in order); in a direct chat, adds the
+/// custodian when nobody wrote as them and the title party when every
+/// author is the custodian.
+pub(super) fn attribute(
     people: &mut Vec<Person<'_>>,
-    title: Option<&str>,
+    parties: &Parties<'_>,
     custodian: &Custodian,
-) {
+) -> CustodianAuthor {
+    let title = parties.title;
     let is_title = |p: &Person<'_>| title.is_some() && p.name.as_deref() == title;
     let by_phone = people
         .iter()
         .position(|p| p.phone.is_some() && p.phone == custodian.phone);
+    let configured = || {
+        people.iter().position(|p| {
+            p.name.as_deref().is_some_and(|name| {
+                parties
+                    .names
+                    .iter()
+                    .any(|configured| configured.trim().to_lowercase() == name.to_lowercase())
+            })
+        })
+    };
+    let from_lines = match parties.exporter {
+        Exporter::Deleted(index) => Some(index as usize),
+        Exporter::Noticed(index) if !parties.direct => Some(index as usize),
+        _ => None,
+    };
     let others: Vec<usize> = (0..people.len())
         .filter(|&i| !is_title(&people[i]))
         .collect();
-    let by_elimination = match (title, others.as_slice()) {
-        (Some(_), [only]) => Some(*only),
+    let by_elimination = match (parties.direct, title, others.as_slice()) {
+        (true, Some(_), [only]) => Some(*only),
         _ => None,
     };
-    match by_phone.or(by_elimination) {
-        Some(index) => custodian.mark(&mut people[index]),
-        None if title.is_some() && others.is_empty() => people.push(custodian.person()),
-        None => {}
+    let found = if let Some(index) = by_phone {
+        Some((index, CustodianAuthor::Phone))
+    } else if let Some(index) = configured() {
+        Some((index, CustodianAuthor::Configured))
+    } else if let Some(index) = from_lines {
+        Some((index, CustodianAuthor::ExportLines))
+    } else {
+        by_elimination.map(|index| (index, CustodianAuthor::DirectChat))
+    };
+    let told = match found {
+        Some((index, how)) => {
+            custodian.mark(&mut people[index]);
+            how
+        }
+        None if parties.direct && title.is_some() && others.is_empty() => {
+            people.push(custodian.person());
+            CustodianAuthor::NoMessages
+        }
+        None if people.is_empty() => CustodianAuthor::NoMessages,
+        None => CustodianAuthor::Unknown,
+    };
+    if parties.direct {
+        let only_custodian = people.iter().all(|p| !is_title(p)) && people.len() <= 1;
+        if let (Some(title), true) = (title, only_custodian) {
+            people.push(Person::named(Cow::Owned(title.to_owned())));
+        }
     }
-    let only_custodian = people.iter().all(|p| !is_title(p)) && people.len() <= 1;
-    if let (Some(title), true) = (title, only_custodian) {
-        people.push(Person::named(Cow::Owned(title.to_owned())));
-    }
+    told
 }
 
 /// How participants are named in reports: display name, else identity.
@@ -297,6 +378,17 @@ mod tests {
         assert_ne!(chat_digest(&alice, "Bob"), chat_digest(&alice, "Carol"));
         let id = conversation_id(&chat_digest(&alice, "Bob"));
         assert!(id.starts_with("wa-export:") && id.len() == 42, "{id}");
+    }
+
+    /// The parties of a direct chat, told by nothing but the title.
+    fn complete_direct(people: &mut Vec<Person<'_>>, title: Option<&str>, custodian: &Custodian) {
+        let parties = Parties {
+            title,
+            direct: true,
+            names: &[],
+            exporter: Exporter::Untold,
+        };
+        attribute(people, &parties, custodian);
     }
 
     fn names(people: &[Person<'_>]) -> Vec<(String, Option<String>)> {

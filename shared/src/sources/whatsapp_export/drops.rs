@@ -35,7 +35,7 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::open::{ExportSummary, OpenError, ReadError, ReadOptions, open_file};
-use super::{DateOrder, ZipLimits};
+use super::{CustodianAuthor, CustodianNames, DateOrder, ZipLimits};
 use crate::item::SourceKind;
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Media, Original, Originals, Pulled, Refused, Source};
@@ -60,6 +60,7 @@ pub struct ExportOptions {
 pub struct ExportDrops<D> {
     drops: D,
     opts: ExportOptions,
+    custodian_names: CustodianNames,
     /// The drops of the pull under way, not yet looked at.
     listed: Option<std::vec::IntoIter<String>>,
     /// The drop whose original was handed over last: read next.
@@ -83,10 +84,18 @@ impl<D: ObjectStore> ExportDrops<D> {
         ExportDrops {
             drops,
             opts,
+            custodian_names: CustodianNames::default(),
             listed: None,
             kept: None,
             handed: None,
         }
+    }
+
+    /// With the author names custodians appear under in their exports
+    /// (`[custodians]`), for exports that do not tell.
+    pub fn with_custodian_names(mut self, names: CustodianNames) -> Self {
+        self.custodian_names = names;
+        self
     }
 
     async fn next(
@@ -176,6 +185,7 @@ impl<D: ObjectStore> ExportDrops<D> {
                     custodian,
                     tz: self.opts.tz,
                     date_order: self.opts.date_order,
+                    custodian_names: self.custodian_names.of(custodian),
                 };
                 match read_drop(&kept.content, place.file, &self.opts.zip_limits, &opts) {
                     Err(problem) if problem.is_local() => {
@@ -348,6 +358,14 @@ impl Read {
             ));
         }
         for chat in &summary.chats {
+            if chat.custodian_author == CustodianAuthor::Unknown {
+                report.warning(format!(
+                    "drop {drop_key}: chat {}: which author is the custodian cannot be told \
+                     (no \"You deleted this message\" line or the like); their own messages \
+                     show an unmapped sender; name the author under [custodians] in the config",
+                    chat.title.as_deref().unwrap_or("without a title")
+                ));
+            }
             for warning in chat.warnings.iter().take(REPORTED_WARNINGS) {
                 report.warning(format!("drop {drop_key}: {warning}"));
             }

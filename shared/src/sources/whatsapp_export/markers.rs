@@ -34,8 +34,9 @@ use crate::item::{Attachment, Call, ItemKind};
 /// A whole-text marker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Marker {
-    /// The message was deleted.
-    Deleted,
+    /// The message was deleted; by the exporter (`You deleted this
+    /// message`), whose author is then the exporter.
+    Deleted { by_exporter: bool },
     /// A missed call.
     MissedCall { video: bool },
     /// A media file not included in the export: (name, content type).
@@ -93,13 +94,91 @@ struct Tables {
     attached: Vec<&'static str>,
     /// (sentence, group only).
     notices: Vec<(&'static str, bool)>,
+    /// Texts that may be a marker of the exporter's deleted message (see
+    /// [`deleted_by_exporter`]), by length and first byte.
+    exporter_deleted: Prefilter,
+    /// Texts that may be a whole-text marker.
+    whole_filter: Prefilter,
+    /// How notices of what the exporter did start.
+    you_starts: Vec<&'static str>,
+    /// How notices of what the exporter did end.
+    you_ends: Vec<&'static str>,
+}
+
+/// What a text must be like to be worth matching against some phrases: a
+/// length in bytes within what a phrase starting with the text's first byte
+/// may have (with space-likes for spaces, a full stop, and for calls iOS's
+/// suffix). Texts starting with an invisible mark or a no-break space are
+/// admitted up to the longest phrase's length, to be cleaned and looked at
+/// again.
+#[derive(Debug)]
+struct Prefilter {
+    /// (shortest, longest) by first byte; (1, 0) for no phrase.
+    windows: [(u16, u16); 256],
+}
+
+impl Prefilter {
+    /// From (phrase, longest text after it).
+    fn new<'p>(phrases: impl IntoIterator<Item = (&'p str, usize)>) -> Self {
+        let mut windows = [(1, 0); 256];
+        let mut longest = 0;
+        for (phrase, suffix) in phrases {
+            let spaces = phrase.bytes().filter(|&b| b == b' ').count();
+            // A folded character may be a few bytes longer or shorter.
+            let most = phrase.len() + 2 * spaces + 1 + suffix + 4;
+            let least = phrase.len().saturating_sub(4);
+            longest = longest.max(most);
+            let lead = phrase.chars().next().into_iter();
+            let forms = lead.flat_map(|c| c.to_lowercase().chain(c.to_uppercase()).chain([c]));
+            for form in forms {
+                let byte = usize::from(form.encode_utf8(&mut [0; 4]).as_bytes()[0]);
+                let (low, high) = &mut windows[byte];
+                if *low > *high {
+                    (*low, *high) = (u16::MAX, 0);
+                }
+                *low = (*low).min(least as u16);
+                *high = (*high).max(most as u16);
+            }
+        }
+        // Invisible marks and no-break spaces start with these bytes.
+        for byte in [0xC2, 0xE2, 0xEF] {
+            windows[byte] = (0, longest as u16);
+        }
+        Prefilter { windows }
+    }
+
+    /// Whether `text` may be one of the phrases.
+    #[inline]
+    fn admits(&self, text: &str) -> bool {
+        let Some(&first) = text.as_bytes().first() else {
+            return false;
+        };
+        let (low, high) = self.windows[usize::from(first)];
+        (usize::from(low)..=usize::from(high)).contains(&text.len())
+    }
 }
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let mut whole: Vec<(&str, Marker)> = Vec::new();
+        let you_deleted: Vec<&str> = LANGUAGES
+            .iter()
+            .flat_map(|language| language.you_deleted.iter().copied())
+            .collect();
+        let you_notices = LANGUAGES
+            .iter()
+            .flat_map(|language| language.you_notices.iter().copied());
+        let (you_ends, you_starts): (Vec<&str>, Vec<&str>) =
+            you_notices.partition(|phrase| phrase.starts_with('…'));
         let mut tables = Tables {
+            exporter_deleted: Prefilter::new(you_deleted.iter().map(|&phrase| (phrase, 0))),
+            whole_filter: Prefilter::new([]),
+            you_starts,
+            you_ends: you_ends
+                .iter()
+                .map(|phrase| phrase.trim_start_matches('…'))
+                .collect(),
             whole: Vec::new(),
             longest: 0,
             documents: vec![Vec::new(); 256],
@@ -113,8 +192,8 @@ fn tables() -> &'static Tables {
                 Marker::Omitted(name, content_type)
             };
             let kinds: [(&[&'static str], Marker); 11] = [
-                (language.deleted, Marker::Deleted),
-                (language.you_deleted, Marker::Deleted),
+                (language.deleted, Marker::Deleted { by_exporter: false }),
+                (language.you_deleted, Marker::Deleted { by_exporter: true }),
                 (language.missed_voice, Marker::MissedCall { video: false }),
                 (language.missed_video, Marker::MissedCall { video: true }),
                 (language.media_omitted, omitted(MEDIA)),
@@ -146,6 +225,13 @@ fn tables() -> &'static Tables {
                     .map(|&sentence| (sentence, true)),
             );
         }
+        tables.whole_filter = Prefilter::new(whole.iter().map(|&(phrase, marker)| {
+            let suffix = match marker {
+                Marker::MissedCall { .. } => CALL_SUFFIX_MAX,
+                _ => 0,
+            };
+            (phrase, suffix)
+        }));
         for (phrase, marker) in whole {
             let folded = fold(phrase);
             let chars = folded.chars().count();
@@ -213,6 +299,39 @@ fn strip_folded_suffix<'s>(s: &'s str, folded: &str) -> Option<&'s str> {
     Some(&s[..at])
 }
 
+/// Whether the first line of an authored message is the marker of a
+/// message the exporter deleted (`You deleted this message`): then its
+/// author is the exporter. Most texts are refused by their length or first
+/// byte before any marker is compared.
+pub(super) fn deleted_by_exporter(text: &str) -> bool {
+    let filter = &tables().exporter_deleted;
+    if !filter.admits(text) {
+        return false;
+    }
+    let text = clean(text);
+    filter.admits(text.trim_start())
+        && matches!(
+            whole_text(&text),
+            Some(Marker::Deleted { by_exporter: true })
+        )
+}
+
+/// Whether a notice's text tells of something the exporter did (`You
+/// added Bob`), by how it starts or ends (see `Language::you_notices`).
+pub(super) fn by_exporter(text: &str) -> bool {
+    let tables = tables();
+    let text = clean(text);
+    let text = text.trim();
+    tables
+        .you_starts
+        .iter()
+        .any(|start| text.starts_with(start))
+        || tables
+            .you_ends
+            .iter()
+            .any(|end| text.trim_end_matches('.').ends_with(end))
+}
+
 /// If `text` is one of the app's notices: whether it is a group notice.
 pub(super) fn notice(text: &str) -> Option<bool> {
     let text = clean(text);
@@ -268,7 +387,7 @@ pub(super) fn interpret<'a>(
     };
     if let Some(marker) = whole_text(rest) {
         match marker {
-            Marker::Deleted => meaning.kind = ItemKind::Delete,
+            Marker::Deleted { .. } => meaning.kind = ItemKind::Delete,
             Marker::MissedCall { video } => {
                 meaning.kind = ItemKind::Call;
                 meaning.call = Some(Call {
@@ -350,6 +469,9 @@ fn whole_text(text: &str) -> Option<Marker> {
     };
     let chars_of = |s: &str, ascii: bool| if ascii { s.len() } else { s.chars().count() };
     let text = text.trim();
+    if !tables.whole_filter.admits(text) {
+        return None;
+    }
     // Space-likes are longer than a space, hence the margin.
     if text.len() > 2 * tables.longest + CALL_SUFFIX_MAX {
         return None;

@@ -24,7 +24,10 @@
 //!
 //! - Headers: see `header` (layout detection: the most frequent layout among
 //!   the first header-like lines; only lines of exactly that layout start a
-//!   message, so text that merely starts with a date stays in its message).
+//!   message, so text that merely starts with a date stays in its message,
+//!   unless another layout starts at least [`SECOND_LAYOUT_LINES`] lines: a
+//!   file that mixes layouts (merged chats, a phone whose settings changed)
+//!   is read in each, every layout with its own date order).
 //! - Date order and time zones: see `dates` (which field is a two-digit
 //!   year, then values above 12, then ordering, then the layout;
 //!   inconsistent files are read best effort).
@@ -51,6 +54,7 @@ mod people;
 mod text;
 
 pub use archive::{ChatText, ExportBundle, MediaFile, ZipError, ZipLimits, read_zip};
+pub use conversation::CustodianNames;
 pub use drops::{DROP_PREFIX, ExportDrops, ExportOptions};
 pub use open::{
     Ambiguous, Export, ExportSummary, Format, OpenError, ReadError, ReadOptions, UnreadChat,
@@ -110,6 +114,36 @@ pub struct ExportContext<'c> {
     pub tz: Tz,
     /// Force the date order instead of inferring it from the whole file.
     pub date_order: Option<DateOrder>,
+    /// The author names the custodian appears under, as configured
+    /// (`[custodians]`; see [`CustodianNames`]), for exports that do not
+    /// tell which author is the custodian.
+    pub custodian_names: &'c [String],
+}
+
+/// How the author the custodian writes as was told from the others (the
+/// rules in order: the first that finds an author decides). That author
+/// carries the custodian's phone number, e-mail and identity, so the
+/// custodian's own messages are from the custodian's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CustodianAuthor {
+    /// The author whose name is the custodian's phone number.
+    Phone,
+    /// An author name configured for the custodian (`[custodians]`).
+    Configured,
+    /// The export's own lines: the one author of `You deleted this
+    /// message` lines (in any supported language), else in a group the one
+    /// person iOS wrote notices of what the exporter did with (`‎You added
+    /// Bob`).
+    ExportLines,
+    /// In a direct chat titled with the other party, the other author.
+    DirectChat,
+    /// Nothing to tell: no author, or a direct chat only the other party
+    /// wrote in.
+    NoMessages,
+    /// No author could be told to be the custodian: the custodian's own
+    /// messages, if any, show an unmapped sender (reported as a warning).
+    Unknown,
 }
 
 /// A media file found beside the chat text (in a zip), as stored in the archive.
@@ -132,9 +166,12 @@ pub struct ChatSummary {
     pub items: u64,
     /// Lines read.
     pub lines: u64,
-    /// The order the file's dates were read in.
+    /// The order the file's dates were read in (of its main layout; each
+    /// other layout has its own).
     pub date_order: DateOrder,
-    /// The header layout, e.g. `d/m/yyyy, h:mm - ` or `[m/d/yy, h:mm:ss a] `.
+    /// The header layout, e.g. `d/m/yyyy, h:mm - ` or `[m/d/yy, h:mm:ss a] `;
+    /// a file with several gives them all, the main one first, joined with
+    /// `and ` (`[d/m/yyyy, h:mm:ss] and d/m/yyyy, h:mm - `).
     pub layout: String,
     /// The conversation's id.
     pub conversation_id: String,
@@ -156,6 +193,8 @@ pub struct ChatSummary {
     pub warnings: Vec<LineWarning>,
     /// How many warnings there were, including those beyond [`MAX_WARNINGS`].
     pub warning_count: u64,
+    /// How the custodian's own messages were told from the others'.
+    pub custodian_author: CustodianAuthor,
 }
 
 /// How many warnings a summary lists.
@@ -178,8 +217,9 @@ pub enum WarningReason {
     /// A header with an hour of 13 to 23 and a 12-hour marker (`13:05 PM`):
     /// a message of its own, read on a 24-hour clock.
     ImpossibleHour,
-    /// A header in another layout than the file's: kept as text of the
-    /// message before it (or of none, before the first message).
+    /// A header in a layout none of the file's others have (fewer than
+    /// [`SECOND_LAYOUT_LINES`] lines have it): kept as text of the message
+    /// before it (or of none, before the first message).
     OtherLayout,
 }
 
@@ -193,7 +233,7 @@ impl fmt::Display for LineWarning {
             ),
             WarningReason::OtherLayout => write!(
                 f,
-                "line {line}: a message header in another layout than the file's; \
+                "line {line}: a message header in a layout no other line has; \
                  kept as text of the message before it"
             ),
         }
@@ -242,8 +282,10 @@ fn known_layouts() -> String {
 /// conversation are known. Items borrow from it and from the text.
 pub struct Chat<'a> {
     text: &'a str,
-    shape: Shape,
-    order: DateOrder,
+    /// The file's header layouts with their date orders: the most frequent
+    /// first, then any other that starts at least [`SECOND_LAYOUT_LINES`]
+    /// lines (a merged chat, a phone whose settings changed).
+    layouts: Vec<(Shape, DateOrder)>,
     tz: Tz,
     custodian: Custodian,
     title: Option<String>,
@@ -252,6 +294,7 @@ pub struct Chat<'a> {
     conversation_id: String,
     kind: ConversationKind,
     cast: Cast<'a>,
+    custodian_author: CustodianAuthor,
     /// Every header line in the file's layout with a plausible date.
     records: Vec<Record>,
     lines: u64,
@@ -264,8 +307,8 @@ pub struct Chat<'a> {
 impl fmt::Debug for Chat<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Chat")
-            .field("layout", &self.shape.describe(self.order))
-            .field("date_order", &self.order)
+            .field("layout", &self.describe_layouts())
+            .field("date_order", &self.date_order())
             .field("kind", &self.kind)
             .field("messages", &self.records.len())
             .field("participants", &self.cast.people.len())
@@ -285,7 +328,17 @@ struct Record {
     body: u32,
     /// Offset of the text (after `Name: `) from the body.
     text: u32,
+    /// Its layout's index in the chat's layouts.
+    layout: u8,
 }
+
+/// How many lines of a header layout other than the file's make it a
+/// layout of the file too: fewer are taken as text pasted into a message
+/// (kept in it, and warned about).
+pub const SECOND_LAYOUT_LINES: usize = 2;
+
+/// The most header layouts one file is read in.
+const MAX_LAYOUTS: usize = 8;
 
 impl<'a> Chat<'a> {
     /// Reads the whole export once: header layout, date order, authors,
@@ -297,7 +350,7 @@ impl<'a> Chat<'a> {
             tried: header::tried_lines(text),
         };
         let shape = header::detect(text).ok_or_else(no_header)?;
-        let survey = Survey::read(text, &shape, ctx.date_order);
+        let survey = Survey::read(text, shape, ctx.date_order);
         if survey.records.is_empty() {
             return Err(match ctx.date_order {
                 Some(order) => ExportError::NoValidDate {
@@ -307,11 +360,20 @@ impl<'a> Chat<'a> {
                 None => no_header(),
             });
         }
-        let order = ctx.date_order.unwrap_or_else(|| {
-            survey
-                .stats
-                .decide(&shape, survey.records.iter().map(|record| &record.stamp))
-        });
+        let layouts = survey
+            .layouts
+            .iter()
+            .enumerate()
+            .map(|(index, layout)| {
+                let order = ctx.date_order.unwrap_or_else(|| {
+                    let stamps = survey.records.iter().filter_map(|record| {
+                        (usize::from(record.layout) == index).then_some(&record.stamp)
+                    });
+                    layout.stats.decide(&layout.shape, stamps)
+                });
+                (layout.shape, order)
+            })
+            .collect();
         let group_notice = survey.census.group_notice;
         let mut cast = survey.census.cast();
         let title = conversation::title(ctx.file_name).map(str::to_owned);
@@ -319,9 +381,15 @@ impl<'a> Chat<'a> {
         let kind = if cast.people.len() > 2 || group_notice {
             ConversationKind::Group
         } else {
-            conversation::complete_direct(&mut cast.people, title.as_deref(), &custodian);
             ConversationKind::Direct
         };
+        let parties = conversation::Parties {
+            title: title.as_deref(),
+            direct: kind == ConversationKind::Direct,
+            names: ctx.custodian_names,
+            exporter: cast.exporter,
+        };
+        let custodian_author = conversation::attribute(&mut cast.people, &parties, &custodian);
         let chat_key = match title.as_deref() {
             Some(title) => Cow::Borrowed(title),
             None => conversation::untitled_key(ctx.file_name),
@@ -329,8 +397,7 @@ impl<'a> Chat<'a> {
         let chat_digest = conversation::chat_digest(&custodian, &chat_key);
         Ok(Chat {
             text,
-            shape,
-            order,
+            layouts,
             tz: ctx.tz,
             conversation_id: conversation::conversation_id(&chat_digest),
             custodian,
@@ -338,6 +405,7 @@ impl<'a> Chat<'a> {
             chat_digest,
             kind,
             cast,
+            custodian_author,
             records: survey.records,
             lines: survey.lines,
             unattributed_lines: survey.unattributed_lines,
@@ -346,9 +414,24 @@ impl<'a> Chat<'a> {
         })
     }
 
-    /// The order the dates are read in.
+    /// The order the dates are read in (of the file's main layout).
     pub fn date_order(&self) -> DateOrder {
-        self.order
+        self.layouts[0].1
+    }
+
+    /// The file's header layouts, the main one first, joined with `and `.
+    fn describe_layouts(&self) -> String {
+        let described: Vec<String> = self
+            .layouts
+            .iter()
+            .map(|(shape, order)| shape.describe(*order))
+            .collect();
+        described.join("and ")
+    }
+
+    /// A header's local time, in its layout's date order.
+    fn local_time(&self, record: &Record) -> Option<LocalTime> {
+        dates::resolve(&record.stamp, self.layouts[usize::from(record.layout)].1)
     }
 
     /// The conversation every item belongs to.
@@ -422,7 +505,7 @@ impl<'a> Chat<'a> {
         let mut rejected = 0;
         let mut current: Option<(&Record, LocalTime)> = None;
         for record in &self.records {
-            let Some(local) = dates::resolve(&record.stamp, self.order) else {
+            let Some(local) = self.local_time(record) else {
                 rejected += 1;
                 continue;
             };
@@ -436,8 +519,8 @@ impl<'a> Chat<'a> {
         ChatSummary {
             items,
             lines: self.lines,
-            date_order: self.order,
-            layout: self.shape.describe(self.order),
+            date_order: self.date_order(),
+            layout: self.describe_layouts(),
             conversation_id: self.conversation_id.clone(),
             conversation_kind: self.kind,
             title: self.title.clone(),
@@ -446,6 +529,7 @@ impl<'a> Chat<'a> {
             unattributed_lines: self.unattributed_lines,
             warnings: self.warnings.clone(),
             warning_count: self.warning_count,
+            custodian_author: self.custodian_author,
         }
     }
 }
@@ -512,7 +596,7 @@ impl Chat<'_> {
             .records
             .iter()
             .rev()
-            .find_map(|record| dates::resolve(&record.stamp, self.order));
+            .find_map(|record| self.local_time(record));
         match local {
             Some(local) => LocalClock::new(self.tz).utc(local).1,
             None => chrono::DateTime::UNIX_EPOCH,
@@ -544,7 +628,10 @@ pub fn parse_chat(
 /// What the first pass finds.
 struct Survey<'a> {
     records: Vec<Record>,
-    stats: OrderStats,
+    /// The file's layouts, the detected one first.
+    layouts: Vec<Layout>,
+    /// Lines of other layouts not (yet) taken as layouts of the file.
+    strays: Vec<Stray>,
     census: Census<'a>,
     lines: u64,
     unattributed_lines: u64,
@@ -552,56 +639,153 @@ struct Survey<'a> {
     warning_count: u64,
 }
 
+/// A header layout of the file and the evidence for its date order.
+struct Layout {
+    shape: Shape,
+    /// The orders its dates may be in.
+    orders: &'static [DateOrder],
+    stats: OrderStats,
+}
+
+/// A header line of a layout that is not (yet) one of the file's.
+struct Stray {
+    line: u64,
+    start: usize,
+    end: usize,
+    header: Header,
+}
+
 impl<'a> Survey<'a> {
-    /// Records every header line of `shape` whose date is possible in some
-    /// candidate order, with the evidence for the order and the authors.
-    fn read(text: &'a str, shape: &Shape, forced: Option<DateOrder>) -> Self {
-        let orders = dates::candidates(shape, forced);
+    /// Records every header line of the file's layouts whose date is
+    /// possible in some candidate order, with the evidence for the order
+    /// and the authors. A line of another layout is a header once
+    /// [`SECOND_LAYOUT_LINES`] lines have that layout (the earlier ones are
+    /// then recorded in their place); the lines of layouts that stay rarer
+    /// are text of the message before them, each warned about.
+    fn read(text: &'a str, shape: Shape, forced: Option<DateOrder>) -> Self {
         let mut survey = Survey {
             records: Vec::new(),
-            stats: OrderStats::default(),
+            layouts: Vec::new(),
+            strays: Vec::new(),
             census: Census::default(),
             lines: 0,
             unattributed_lines: 0,
             warnings: Vec::new(),
             warning_count: 0,
         };
+        survey.add_layout(shape, forced);
         for (start, end) in Lines::new(text) {
             survey.lines += 1;
-            let header = match header::scan_line(&text.as_bytes()[start..end], shape) {
-                Scanned::Header(header) => Some(header),
-                Scanned::Other(_) => {
-                    survey.warn(WarningReason::OtherLayout);
-                    None
-                }
-                Scanned::None => None,
-            };
-            let header = header.and_then(|header| {
-                let possible = dates::Possible::of(&header.stamp, orders);
-                possible.any().then_some((header, possible))
-            });
-            if header.is_some_and(|(header, _)| header.impossible_hour) {
-                survey.warn(WarningReason::ImpossibleHour);
-            }
-            let record = header
-                .and_then(|(header, possible)| survey.record(text, start, end, header, possible));
-            match record {
-                Some(record) => survey.records.push(record),
-                None if survey.records.is_empty() && start < end => survey.unattributed_lines += 1,
-                None => {}
+            match header::scan_line(&text.as_bytes()[start..end], &shape) {
+                Scanned::Header(header) => survey.header(text, survey.lines, start, end, header, 0),
+                Scanned::Other(header) => survey.other(text, start, end, header, forced),
+                Scanned::None => {}
             }
         }
+        for stray in std::mem::take(&mut survey.strays) {
+            survey.warn(stray.line, WarningReason::OtherLayout);
+        }
+        survey.warnings.sort_by_key(|warning| warning.line);
+        let first = survey
+            .records
+            .first()
+            .map_or(text.len(), |record| record.start);
+        survey.unattributed_lines = Lines::new(&text[..first])
+            .filter(|(start, end)| start < end)
+            .count() as u64;
         survey
     }
 
-    /// Warns about the current line.
-    fn warn(&mut self, reason: WarningReason) {
+    fn add_layout(&mut self, shape: Shape, forced: Option<DateOrder>) {
+        self.layouts.push(Layout {
+            shape,
+            orders: dates::candidates(&shape, forced),
+            stats: OrderStats::default(),
+        });
+    }
+
+    /// A header of another layout than the file's main one: recorded when
+    /// its layout is one of the file's, or has become one with it.
+    fn other(
+        &mut self,
+        text: &'a str,
+        start: usize,
+        end: usize,
+        header: Header,
+        forced: Option<DateOrder>,
+    ) {
+        let line = self.lines;
+        if let Some(index) = self.layouts.iter().position(|l| l.shape == header.shape) {
+            return self.header(text, line, start, end, header, index as u8);
+        }
+        let seen = self
+            .strays
+            .iter()
+            .filter(|stray| stray.header.shape == header.shape)
+            .count();
+        if seen + 1 < SECOND_LAYOUT_LINES || self.layouts.len() == MAX_LAYOUTS {
+            self.strays.push(Stray {
+                line,
+                start,
+                end,
+                header,
+            });
+            return;
+        }
+        self.add_layout(header.shape, forced);
+        let index = (self.layouts.len() - 1) as u8;
+        let (earlier, strays) = std::mem::take(&mut self.strays)
+            .into_iter()
+            .partition(|stray| stray.header.shape == header.shape);
+        self.strays = strays;
+        for stray in earlier {
+            self.header(
+                text,
+                stray.line,
+                stray.start,
+                stray.end,
+                stray.header,
+                index,
+            );
+        }
+        self.header(text, line, start, end, header, index);
+    }
+
+    /// A header of the file's layout `layout`, on line `line`: recorded,
+    /// in file order, when its date is possible.
+    fn header(
+        &mut self,
+        text: &'a str,
+        line: u64,
+        start: usize,
+        end: usize,
+        header: Header,
+        layout: u8,
+    ) {
+        let possible = dates::Possible::of(&header.stamp, self.layouts[usize::from(layout)].orders);
+        if !possible.any() {
+            return;
+        }
+        if header.impossible_hour {
+            self.warn(line, WarningReason::ImpossibleHour);
+        }
+        let Some(record) = self.record(text, start, end, header, possible, layout) else {
+            return;
+        };
+        match self.records.last() {
+            Some(last) if last.start > start => {
+                let at = self.records.partition_point(|r| r.start < start);
+                self.records.insert(at, record);
+            }
+            _ => self.records.push(record),
+        }
+    }
+
+    /// Warns about line `line`.
+    fn warn(&mut self, line: u64, reason: WarningReason) {
         self.warning_count += 1;
         if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(LineWarning {
-                line: self.lines,
-                reason,
-            });
+            self.warnings.push(LineWarning { line, reason });
         }
     }
 
@@ -612,25 +796,31 @@ impl<'a> Survey<'a> {
         end: usize,
         header: Header,
         possible: dates::Possible,
+        layout: u8,
     ) -> Option<Record> {
         let body = u32::try_from(header.body).ok()?;
         let (prefix, text_at) = self.census.observe(&text[start + header.body..end]);
         let text_at = u32::try_from(text_at).ok()?;
         // The order is decided from the recorded headers' stamps as well.
-        self.stats.add(&header.stamp, possible);
+        self.layouts[usize::from(layout)]
+            .stats
+            .add(&header.stamp, possible);
         Some(Record {
             start,
             stamp: header.stamp,
             prefix,
             body,
             text: text_at,
+            layout,
         })
     }
 }
 
 fn participant<'c>(person: &'c Person<'_>) -> Participant<'c> {
     Participant {
-        id: Some(Cow::Borrowed(&person.id)),
+        id: Some(Cow::Borrowed(
+            person.custodian.as_deref().unwrap_or(&person.id),
+        )),
         name: person.name.as_deref().map(Cow::Borrowed),
         phone: person.phone.as_deref().map(Cow::Borrowed),
         email: person.email.as_deref().map(Cow::Borrowed),

@@ -116,6 +116,8 @@ pub struct ReadOptions<'c> {
     pub tz: Tz,
     /// Forces the date order instead of inferring it.
     pub date_order: Option<DateOrder>,
+    /// The author names the custodian appears under, as configured.
+    pub custodian_names: &'c [String],
 }
 
 /// What reading an export wrote and found.
@@ -401,6 +403,7 @@ impl Export<'_> {
                     file_name: &chat.title_name,
                     tz: opts.tz,
                     date_order: opts.date_order,
+                    custodian_names: opts.custodian_names,
                 };
                 let prepared = match Chat::prepare(&chat.text, &ctx) {
                     Ok(prepared) => prepared,

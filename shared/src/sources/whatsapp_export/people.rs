@@ -28,7 +28,7 @@ use std::collections::HashMap;
 
 use memchr::memchr_iter;
 
-use super::markers::notice;
+use super::markers::{by_exporter, deleted_by_exporter, notice};
 use super::text::{FxBuild, LRM, clean_name, first_line};
 
 /// One line of the export, after its header.
@@ -36,21 +36,32 @@ use super::text::{FxBuild, LRM, clean_name, first_line};
 enum Line<'a> {
     /// `prefix: text`, where the prefix may be an author.
     Authored { prefix: &'a str, text: &'a str },
-    /// The app's own line.
-    Notice { text: &'a str },
+    /// The app's own line; `by` is the author iOS wrote it with when it
+    /// tells of something the exporter did (`‎You added Bob`).
+    Notice { text: &'a str, by: Option<&'a str> },
 }
 
 /// Splits the first line of a message's body.
 fn classify(line: &str) -> Line<'_> {
     let Some((prefix, at)) = split_author(line) else {
-        return Line::Notice { text: line };
+        return Line::Notice {
+            text: line,
+            by: None,
+        };
     };
     let text = &line[at..];
-    if text.starts_with(LRM) && !text[LRM.len()..].starts_with('<') && notice(text).is_some() {
-        Line::Notice { text }
-    } else {
-        Line::Authored { prefix, text }
+    if text.starts_with(LRM) && !text[LRM.len()..].starts_with('<') {
+        if by_exporter(text) && !deleted_by_exporter(text) {
+            return Line::Notice {
+                text,
+                by: Some(prefix),
+            };
+        }
+        if notice(text).is_some() {
+            return Line::Notice { text, by: None };
+        }
     }
+    Line::Authored { prefix, text }
 }
 
 /// `(prefix, start of the text)` at the first `": "` or a final `':'`.
@@ -99,6 +110,9 @@ pub(super) struct Person<'a> {
     pub phone: Option<String>,
     /// E-mail address.
     pub email: Option<String>,
+    /// The custodian's identity as given, when this is the custodian: the
+    /// participant's id (item ids still derive from `id`).
+    pub custodian: Option<String>,
 }
 
 /// The id of a sender whose name is only invisible marks.
@@ -112,6 +126,7 @@ impl<'a> Person<'a> {
             name: None,
             phone: None,
             email: None,
+            custodian: None,
         }
     }
 
@@ -123,6 +138,7 @@ impl<'a> Person<'a> {
             name: Some(name),
             phone,
             email: None,
+            custodian: None,
         }
     }
 }
@@ -133,6 +149,38 @@ pub(super) struct Cast<'a> {
     /// By prefix index.
     pub roles: Vec<Role>,
     pub people: Vec<Person<'a>>,
+    /// What the export's own lines say about which author is the exporter.
+    pub exporter: Exporter,
+}
+
+/// Which author the export's own lines show to be the exporter (an index
+/// into [`Cast::people`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Exporter {
+    /// No line tells.
+    #[default]
+    Untold,
+    /// The one author of `You deleted this message` lines.
+    Deleted(u32),
+    /// The one person iOS wrote notices of what the exporter did with
+    /// (`‎You added Bob`), and no one wrote `You deleted this message`;
+    /// only a group's say so (iOS writes a direct chat's notices with the
+    /// other party's name).
+    Noticed(u32),
+    /// Several authors' lines say they are the exporter.
+    Contradicted,
+}
+
+impl Exporter {
+    /// From the authors of each kind of line.
+    fn of(deleted: &[u32], noticed: &[u32]) -> Self {
+        match (deleted, noticed) {
+            ([one], _) => Exporter::Deleted(*one),
+            ([], []) => Exporter::Untold,
+            ([], [one]) => Exporter::Noticed(*one),
+            _ => Exporter::Contradicted,
+        }
+    }
 }
 
 impl<'a> Cast<'a> {
@@ -167,6 +215,9 @@ struct Prefix<'a> {
     balanced: bool,
     /// Lines it starts that are not notice sentences (unbalanced prefixes only).
     plain_lines: u32,
+    /// Lines it starts that are the marker of a message the exporter
+    /// deleted.
+    deleted_by_exporter: u32,
 }
 
 /// What the first pass learns about a file's lines.
@@ -178,6 +229,8 @@ pub(super) struct Census<'a> {
     prefixes: Vec<Prefix<'a>>,
     /// A group-only notice was seen.
     pub group_notice: bool,
+    /// The authors iOS wrote notices of what the exporter did with.
+    exporter_notices: Vec<&'a str>,
 }
 
 impl<'a> Census<'a> {
@@ -185,13 +238,21 @@ impl<'a> Census<'a> {
     /// prefix index (or [`NO_PREFIX`]) and where the text starts in the body.
     pub(super) fn observe(&mut self, line: &'a str) -> (u32, usize) {
         match classify(line) {
-            Line::Notice { text } => {
+            Line::Notice { text, by } => {
                 self.group_notice |= notice(text) == Some(true);
+                if let Some(prefix) = by
+                    && !self.exporter_notices.contains(&prefix)
+                {
+                    self.exporter_notices.push(prefix);
+                }
                 (NO_PREFIX, line.len() - text.len())
             }
             Line::Authored { prefix, text } => {
                 let index = self.intern(prefix);
                 let seen = &mut self.prefixes[index as usize];
+                if deleted_by_exporter(text) {
+                    seen.deleted_by_exporter += 1;
+                }
                 if !seen.balanced {
                     match notice(line) {
                         Some(group) => self.group_notice |= group,
@@ -220,6 +281,7 @@ impl<'a> Census<'a> {
                 text: prefix,
                 balanced: balanced(prefix),
                 plain_lines: 0,
+                deleted_by_exporter: 0,
             });
         }
         index
@@ -230,6 +292,8 @@ impl<'a> Census<'a> {
     /// one person.
     pub(super) fn cast(self) -> Cast<'a> {
         let mut cast = Cast::default();
+        let mut deleted = Vec::new();
+        let mut noticed = Vec::new();
         for prefix in self.prefixes {
             let name = clean_name(prefix.text);
             let role = if !prefix.balanced && prefix.plain_lines < 2 {
@@ -251,6 +315,12 @@ impl<'a> Census<'a> {
                         (cast.people.len() - 1) as u32
                     }
                 };
+                if prefix.deleted_by_exporter > 0 && !deleted.contains(&index) {
+                    deleted.push(index);
+                }
+                if self.exporter_notices.contains(&prefix.text) && !noticed.contains(&index) {
+                    noticed.push(index);
+                }
                 if prefix.balanced {
                     Role::Author(index)
                 } else {
@@ -259,6 +329,7 @@ impl<'a> Census<'a> {
             };
             cast.roles.push(role);
         }
+        cast.exporter = Exporter::of(&deleted, &noticed);
         cast
     }
 }
