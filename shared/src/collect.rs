@@ -141,6 +141,12 @@ fn not_plain(pulled: &Pulled) -> Option<&str> {
         .find(|name| !layout::is_plain_segment(name))
 }
 
+/// Media up to this size are written in groups ([`ObjectStore::put_all`]).
+const SMALL_MEDIA_BYTES: u64 = 1 << 20;
+
+/// Bytes of small media held for one group at most.
+const GROUP_MEDIA_BYTES: u64 = 32 << 20;
+
 /// Stores a batch's media, lines and then checkpoint; returns its position
 /// and whether the checkpoint is new.
 async fn store_batch<S: ObjectStore>(
@@ -149,12 +155,29 @@ async fn store_batch<S: ObjectStore>(
     batch: Batch,
     checkpoints: &mut Checkpoints,
 ) -> Result<(String, Created), StoreError> {
+    // Small files are written in groups made durable together; a large
+    // one is streamed on its own.
+    let mut group = Vec::new();
+    let mut group_bytes = 0;
     for media in &batch.media {
-        archive
-            .put_new_file(&layout::media_key(&media.sha256), &media.content)
-            .await?;
+        let key = layout::media_key(&media.sha256);
+        if media.content.len() > SMALL_MEDIA_BYTES {
+            archive.put_new_file(&key, &media.content).await?;
+            continue;
+        }
+        let bytes = media.content.read_all().map_err(|source| StoreError::Io {
+            key: key.clone(),
+            source,
+        })?;
+        group_bytes += bytes.len() as u64;
+        group.push((key, bytes));
+        if group_bytes >= GROUP_MEDIA_BYTES {
+            archive.put_all(std::mem::take(&mut group)).await?;
+            group_bytes = 0;
+        }
     }
-    archive.put_new(&raw.key(), &batch.lines).await?;
+    group.push((raw.key(), batch.lines));
+    archive.put_all(group).await?;
     let record = Collected {
         origin: batch.origin,
         raw_key: Some(raw.key()),

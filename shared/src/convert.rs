@@ -22,29 +22,51 @@ use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{self, Failed, FailedLine, ItemDay, RawBatch, Unmapped};
 use crate::mapping::Mapper;
-use crate::render::{self, RenderInput, RenderOptions};
+use crate::render::{self, FileContent, RenderInput, RenderOptions, Rendered};
 use crate::report::Report;
-use crate::store::{Created, ObjectStore, StoreError};
+use crate::store::{Created, ObjectFile, ObjectStore, StoreError};
 
 /// Items of one batch converted at once.
 const ITEMS_AT_ONCE: usize = 32;
 
 /// MiB of attachments the items being converted at once may hold together
-/// (an item with bigger files waits until it can run alone).
+/// in temporary files (an item with bigger files waits until it can run
+/// alone): a local directory hands out its own files, S3 downloads them.
 const ATTACHMENT_BUDGET_MIB: u32 = 192;
 
 /// Objects (EMLs, records) written together at most.
 const GROUP_OBJECTS: usize = 2_048;
 
 /// Bytes of objects written together at most.
-const GROUP_BYTES: usize = 64 << 20;
+const GROUP_BYTES: u64 = 64 << 20;
+
+/// An EML larger than this is written to a temporary file and streamed
+/// into the store on its own; smaller ones are written in groups.
+const INLINE_EML_BYTES: u64 = 1 << 20;
 
 /// An object an item's conversion writes.
 struct ToWrite {
     key: String,
-    bytes: Vec<u8>,
+    content: Content,
     /// Whether it is the item's EML (counted in the report).
     eml: bool,
+}
+
+/// What an object written holds.
+enum Content {
+    /// Small: written with its group.
+    Bytes(Vec<u8>),
+    /// Large (an EML with big files): streamed from a temporary file.
+    File(ObjectFile),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(bytes) => bytes.len() as u64,
+            Content::File(file) => file.len(),
+        }
+    }
 }
 
 /// Mailbox folder names per messenger.
@@ -187,7 +209,7 @@ async fn render_batch<S: ObjectStore>(
                     jobs: &mut jobs,
                     writes: &mut writes,
                 };
-                custodian = convert_item(raw_key, &item, &files, mapper, opts, converted);
+                custodian = convert_item(raw_key, &item, &files, mapper, opts, converted)?;
             }
             Err(e) => {
                 let record = FailedLine {
@@ -202,7 +224,7 @@ async fn render_batch<S: ObjectStore>(
                 ));
                 writes.push(ToWrite {
                     key,
-                    bytes: layout::record(&record),
+                    content: Content::Bytes(layout::record(&record)),
                     eml: false,
                 });
             }
@@ -214,14 +236,14 @@ async fn render_batch<S: ObjectStore>(
     let mut jobs = Vec::new();
     let mut custodians = BTreeSet::new();
     let mut group = Vec::new();
-    let mut group_bytes = 0;
+    let mut group_bytes = 0u64;
     while let Some(result) = converted.next().await {
         let (item_report, item_jobs, writes, custodian) = result?;
         report.merge(item_report);
         jobs.extend(item_jobs);
         custodians.extend(custodian);
         for write in writes {
-            group_bytes += write.bytes.len();
+            group_bytes += write.content.len();
             group.push(write);
         }
         if group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES {
@@ -240,24 +262,31 @@ async fn render_batch<S: ObjectStore>(
     Ok(jobs)
 }
 
-/// Writes a group of objects durably, counting the EMLs in the report.
+/// Writes a group of objects durably (large ones streamed one by one,
+/// the others together), counting the EMLs in the report.
 async fn write_group<S: ObjectStore>(
     store: &S,
     group: Vec<ToWrite>,
     report: &mut Report,
 ) -> Result<(), StoreError> {
-    let eml: Vec<bool> = group.iter().map(|write| write.eml).collect();
-    let objects = group
-        .into_iter()
-        .map(|write| (write.key, write.bytes))
-        .collect();
-    let created = store.put_all(objects).await?;
-    for (created, eml) in created.into_iter().zip(eml) {
-        match (eml, created) {
-            (true, Created::New) => report.emails_written += 1,
-            (true, Created::Exists) => report.emails_existing += 1,
-            (false, _) => {}
+    let mut count = |eml: bool, created: Created| match (eml, created) {
+        (true, Created::New) => report.emails_written += 1,
+        (true, Created::Exists) => report.emails_existing += 1,
+        (false, _) => {}
+    };
+    let mut small = Vec::with_capacity(group.len());
+    let mut eml = Vec::with_capacity(group.len());
+    for write in group {
+        match write.content {
+            Content::Bytes(bytes) => {
+                eml.push(write.eml);
+                small.push((write.key, bytes));
+            }
+            Content::File(file) => count(write.eml, store.put_new_file(&write.key, &file).await?),
         }
+    }
+    for (created, eml) in store.put_all(small).await?.into_iter().zip(eml) {
+        count(eml, created);
     }
     Ok(())
 }
@@ -272,27 +301,33 @@ struct Converted<'a> {
 /// Renders and files one item and makes its jobs; what it writes is
 /// added to `out.writes` (the caller writes it before the job file).
 /// Returns why its custodian gets no copy when others do (an item that
-/// maps to no one is recorded under `unmapped/` instead).
+/// maps to no one is recorded under `unmapped/` instead). A stored file
+/// that cannot be read, or a temporary file that cannot be written, is a
+/// store error: the batch is retried.
 fn convert_item(
     raw_key: &str,
     item: &Item<'_>,
-    files: &[Option<Vec<u8>>],
+    files: &[Option<ObjectFile>],
     mapper: &Mapper,
     opts: &ConvertOptions,
     out: Converted<'_>,
-) -> Option<String> {
+) -> Result<Option<String>, StoreError> {
     let resolution = mapper.resolve(item);
-    let file_refs: Vec<Option<&[u8]>> = files.iter().map(Option::as_deref).collect();
+    let contents: Vec<Option<FileContent<'_>>> = files
+        .iter()
+        .map(|file| file.as_ref().map(FileContent::Stored))
+        .collect();
     let input = RenderInput {
         item,
         addresses: &resolution.addresses,
-        files: &file_refs,
+        files: &contents,
         raw_object: Some(raw_key),
     };
     let day = ItemDay::of(item);
-    let eml = match render_within_limit(&input, opts, out.report) {
+    let eml = match render_eml(&input, opts, &layout::eml_key(day, &item.id), out.report) {
         Ok(eml) => eml,
-        Err(e) => {
+        Err(EmlError::Store(e)) => return Err(e),
+        Err(EmlError::Render(e)) => {
             // Kept visible in the store for the operator, not only in this report.
             let record = Failed {
                 item_id: item.id.to_string(),
@@ -301,18 +336,18 @@ fn convert_item(
             };
             out.writes.push(ToWrite {
                 key: layout::failed_item_key(day, &item.id),
-                bytes: layout::record(&record),
+                content: Content::Bytes(layout::record(&record)),
                 eml: false,
             });
             out.report
                 .error(format!("item {} of {raw_key}: {e}", item.id));
-            return None;
+            return Ok(None);
         }
     };
     let eml_key = layout::eml_key(day, &item.id);
     out.writes.push(ToWrite {
         key: eml_key.clone(),
-        bytes: eml,
+        content: eml,
         eml: true,
     });
     let custodian = if resolution.unmapped_reason.is_none() {
@@ -329,7 +364,7 @@ fn convert_item(
         };
         out.writes.push(ToWrite {
             key: layout::unmapped_key(day, &item.id),
-            bytes: layout::record(&record),
+            content: Content::Bytes(layout::record(&record)),
             eml: false,
         });
         out.report.unmapped += 1;
@@ -345,7 +380,26 @@ fn convert_item(
             message_id: message_id.clone(),
             timestamp: timestamp.clone(),
         }));
-    custodian
+    Ok(custodian)
+}
+
+/// Writes a rendered EML: in memory when small, else into a temporary
+/// file, its attached files streamed in.
+fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<Content, StoreError> {
+    let failed = |source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    };
+    if rendered.len() <= INLINE_EML_BYTES {
+        let mut bytes = Vec::with_capacity(usize::try_from(rendered.len()).unwrap_or(0));
+        rendered.write_to(&mut bytes).map_err(failed)?;
+        return Ok(Content::Bytes(bytes));
+    }
+    let mut spool =
+        std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile().map_err(failed)?);
+    rendered.write_to(&mut spool).map_err(failed)?;
+    let file = spool.into_inner().map_err(|e| failed(e.into_error()))?;
+    Ok(Content::File(ObjectFile::new(file, rendered.len())))
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,
@@ -361,16 +415,25 @@ fn attachment_mib(item: &Item<'_>, opts: &ConvertOptions) -> u32 {
     mib.min(u64::from(ATTACHMENT_BUDGET_MIB)) as u32
 }
 
-/// Renders the item; when the result exceeds the target's size limit,
+/// Why an item's EML was not made.
+enum EmlError {
+    /// The item cannot be rendered (recorded under `failed/`).
+    Render(render::RenderError),
+    /// A file could not be read or written (the batch is retried).
+    Store(StoreError),
+}
+
+/// Renders the item's EML; when it exceeds the target's size limit,
 /// renders it again with every attachment replaced by its stub.
-fn render_within_limit(
+fn render_eml(
     input: &RenderInput<'_, '_>,
     opts: &ConvertOptions,
+    key: &str,
     report: &mut Report,
-) -> Result<Vec<u8>, render::RenderError> {
-    let eml = render::render(input, &opts.render)?;
+) -> Result<Content, EmlError> {
+    let rendered = render::prepare(input, &opts.render).map_err(EmlError::Render)?;
     match opts.max_message_bytes {
-        Some(limit) if eml.len() as u64 > limit => {
+        Some(limit) if rendered.len() > limit => {
             let stubs_only = RenderOptions {
                 attachment_limit: 0,
                 ..opts.render.clone()
@@ -381,26 +444,28 @@ fn render_within_limit(
                 ..*input
             };
             report.stubbed_for_size += 1;
-            render::render(&smaller, &stubs_only)
+            let rendered = render::prepare(&smaller, &stubs_only).map_err(EmlError::Render)?;
+            write_eml(&rendered, key).map_err(EmlError::Store)
         }
-        _ => Ok(eml),
+        _ => write_eml(&rendered, key).map_err(EmlError::Store),
     }
 }
 
-/// Loads each stored attachment that fits the limit; `None` for the others.
+/// Opens each stored attachment that fits the limit as a local file;
+/// `None` for the others.
 async fn load_files<S: ObjectStore>(
     store: &S,
     item: &Item<'_>,
     limit: u64,
-) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+) -> Result<Vec<Option<ObjectFile>>, StoreError> {
     let mut files = Vec::with_capacity(item.attachments.len());
     for attachment in &item.attachments {
         let fits = attachment.size.is_some_and(|size| size <= limit);
-        let bytes = match (&attachment.object_key, fits) {
-            (Some(key), true) => store.get(key).await?,
+        let file = match (&attachment.object_key, fits) {
+            (Some(key), true) => store.get_file(key).await?,
             _ => None,
         };
-        files.push(bytes);
+        files.push(file);
     }
     Ok(files)
 }

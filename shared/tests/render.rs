@@ -11,8 +11,8 @@ use shared::item::{
     Participant, Raw, SourceKind, Timestamp,
 };
 use shared::render::{
-    DEFAULT_ATTACHMENT_LIMIT, DEFAULT_UNMAPPED_DOMAIN, RenderError, RenderInput, RenderOptions,
-    message_id, render, subject,
+    DEFAULT_ATTACHMENT_LIMIT, DEFAULT_UNMAPPED_DOMAIN, FileContent, RenderError, RenderInput,
+    RenderOptions, message_id, render, subject,
 };
 
 const ALICE_PHONE: &str = "+447700900123";
@@ -103,10 +103,14 @@ fn render_files(
     files: &[Option<&[u8]>],
     opts: &RenderOptions,
 ) -> Vec<u8> {
+    let files: Vec<Option<FileContent<'_>>> = files
+        .iter()
+        .map(|file| file.map(FileContent::Bytes))
+        .collect();
     let input = RenderInput {
         item,
         addresses,
-        files,
+        files: &files,
         raw_object: Some("raw/whatsapp-cloud/2025-12-29/batch-1.jsonl"),
     };
     render(&input, opts).expect("item renders")
@@ -961,7 +965,7 @@ fn header_injection_attempts_stay_inside_their_values() {
     let input = RenderInput {
         item: &item,
         addresses: &addresses,
-        files: &[Some(file)],
+        files: &[Some(FileContent::Bytes(file))],
         raw_object: Some("raw/x\r\nX-Object: 1"),
     };
     let bytes = render(&input, &RenderOptions::default()).unwrap();
@@ -1094,11 +1098,15 @@ fn mismatched_inputs_and_bad_configuration_are_typed_errors() {
     let opts = RenderOptions::default();
     let two = unmapped(&item);
     let attempt = |addresses: &[Option<String>], files: &[Option<&[u8]>], opts: &RenderOptions| {
+        let files: Vec<Option<FileContent<'_>>> = files
+            .iter()
+            .map(|file| file.map(FileContent::Bytes))
+            .collect();
         render(
             &RenderInput {
                 item: &item,
                 addresses,
-                files,
+                files: &files,
                 raw_object: None,
             },
             opts,

@@ -5,8 +5,10 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::raw::Raw;
 use mail_builder::mime::{BodyPart, MimePart};
 
+use super::FileContent;
 use super::rows::push_plain_row;
 use super::sanitize::header_text;
 use crate::item::{Attachment, Item, SourceKind};
@@ -29,8 +31,8 @@ const UNNAMED: &str = "attachment";
 /// How one attachment appears in the message.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Disposition<'i> {
-    /// Attached with these bytes.
-    Attached(&'i [u8]),
+    /// Attached with this content.
+    Attached(FileContent<'i>),
     /// A text stub takes the file's place.
     Stub(StubReason),
     /// The source says the file was not included: only listed in the body.
@@ -52,6 +54,8 @@ pub(super) enum StubReason {
 pub(super) struct File<'x> {
     /// The item's attachment.
     pub attachment: &'x Attachment<'x>,
+    /// Its position among the item's attachments.
+    pub index: usize,
     /// The file name, safe for a header.
     pub name: Cow<'x, str>,
     /// `type/subtype`, lowercase, or [`FALLBACK_CONTENT_TYPE`].
@@ -64,37 +68,48 @@ pub(super) struct File<'x> {
 /// listed. `files` has one entry per attachment (checked by the caller).
 pub(super) fn dispositions<'x>(
     item: &'x Item<'x>,
-    files: &[Option<&'x [u8]>],
+    files: &[Option<FileContent<'x>>],
     limit: u64,
 ) -> Vec<File<'x>> {
     item.attachments
         .iter()
         .zip(files)
-        .map(|(attachment, bytes)| File {
+        .enumerate()
+        .map(|(index, (attachment, content))| File {
             attachment,
+            index,
             name: file_name(&attachment.name),
             content_type: media_type(&attachment.content_type),
-            disposition: disposition(attachment, *bytes, limit),
+            disposition: disposition(attachment, *content, limit),
         })
         .collect()
 }
 
 fn disposition<'i>(
     attachment: &Attachment<'_>,
-    bytes: Option<&'i [u8]>,
+    content: Option<FileContent<'i>>,
     limit: u64,
 ) -> Disposition<'i> {
     if attachment.omitted {
         return Disposition::Omitted;
     }
-    let size = bytes.map(|b| b.len() as u64).or(attachment.size);
-    match bytes {
+    let size = content.map(|c| c.len()).or(attachment.size);
+    match content {
         _ if size.is_some_and(|size| size > limit) => {
             Disposition::Stub(StubReason::TooLarge(limit))
         }
-        Some(bytes) => Disposition::Attached(bytes),
+        Some(content) => Disposition::Attached(content),
         None => Disposition::Stub(StubReason::Unavailable),
     }
+}
+
+/// The body a file's part holds in the rendered template: it is replaced
+/// by the file's base64 as the message is written (see
+/// [`super::Rendered`]). The NUL bytes keep it from occurring anywhere
+/// else in a message: every other body is encoded and headers are
+/// sanitized.
+pub(super) fn placeholder(index: usize) -> String {
+    format!("\0archiver-file-{index}\0")
 }
 
 /// The name a file is shown and saved under: header-safe (see
@@ -158,13 +173,16 @@ impl File<'_> {
     /// The MIME part for this file: the file, a stub, or none when omitted.
     pub(super) fn part(&self, source: SourceKind) -> Option<MimePart<'_>> {
         match self.disposition {
-            Disposition::Attached(bytes) => Some(
+            // The content is base64 written as the message is (see
+            // `placeholder`), so the part declares its encoding itself.
+            Disposition::Attached(_) => Some(
                 MimePart::new(
                     ContentType::new(self.content_type.as_ref())
                         .attribute("name", self.name.as_ref()),
-                    BodyPart::Binary(Cow::Borrowed(bytes)),
+                    BodyPart::Binary(Cow::Owned(placeholder(self.index).into_bytes())),
                 )
-                .attachment(self.name.as_ref()),
+                .attachment(self.name.as_ref())
+                .header("Content-Transfer-Encoding", Raw::new("base64")),
             ),
             Disposition::Stub(reason) => {
                 let name = format!("{}{STUB_SUFFIX}", self.name);

@@ -30,6 +30,15 @@ pub enum RenderError {
         /// The address as given.
         address: String,
     },
+    /// A stored file could not be read while it was written into the
+    /// message.
+    #[error("attachment {name:?}: reading the stored file failed: {reason}")]
+    Read {
+        /// The attachment's file name.
+        name: String,
+        /// What failed.
+        reason: String,
+    },
     /// [`RenderOptions::unmapped_domain`](super::RenderOptions::unmapped_domain) is not a domain under `.invalid`.
     #[error("unmapped domain {0:?} is not a valid domain ending in .invalid")]
     UnmappedDomain(String),

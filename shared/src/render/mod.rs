@@ -52,9 +52,13 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
+use std::io::{self, Read, Write};
+
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::item::Item;
+use crate::store::ObjectFile;
 
 pub use error::RenderError;
 pub use message_id::message_id;
@@ -96,26 +100,192 @@ pub struct RenderInput<'i, 'a> {
     pub addresses: &'i [Option<String>],
     /// File bytes per attachment, in item order; `None` when omitted, not
     /// stored, or over the limit (then a stub is rendered).
-    pub files: &'i [Option<&'i [u8]>],
+    pub files: &'i [Option<FileContent<'i>>],
     /// Key of the raw batch object the item was read from
     /// (`X-Archiver-Raw-Object`), if any.
     pub raw_object: Option<&'i str>,
 }
 
-/// Renders one item as an RFC 5322 message. Same input => byte-identical
-/// output.
+/// Renders an item into one RFC 5322 message in memory (attached files
+/// included; see [`prepare`] for messages written as a stream).
 pub fn render(input: &RenderInput<'_, '_>, opts: &RenderOptions) -> Result<Vec<u8>, RenderError> {
+    let rendered = prepare(input, opts)?;
+    let mut out = Vec::with_capacity(usize::try_from(rendered.len()).unwrap_or(0));
+    rendered
+        .write_to(&mut out)
+        .map_err(|e| rendered.read_error(e))?;
+    Ok(out)
+}
+
+/// Renders an item into a message whose attached files are not yet read:
+/// [`Rendered::write_to`] writes it, base64-encoding each file from its
+/// content as it goes, so a large file is never held in memory.
+pub fn prepare<'i>(
+    input: &RenderInput<'i, '_>,
+    opts: &RenderOptions,
+) -> Result<Rendered<'i>, RenderError> {
     check_counts(input)?;
     let item = input.item;
     let parties = address::parties(item, input.addresses, &opts.unmapped_domain)?;
     let files = attachment::dispositions(item, input.files, opts.attachment_limit);
     let body = body::Body::new(item, &parties, &files);
     let builder = headers(input, &parties);
-    let mut out = Vec::new();
+    let mut template = Vec::new();
     builder
         .body(mime::tree(item, body, &files))
-        .serialize(&mut out);
-    Ok(out)
+        .serialize(&mut template);
+    let mut splices = Vec::new();
+    for file in &files {
+        if let attachment::Disposition::Attached(content) = file.disposition {
+            let placeholder = attachment::placeholder(file.index);
+            let at = memchr::memmem::find(&template, placeholder.as_bytes())
+                .expect("every attached file's part holds its placeholder");
+            splices.push(Splice {
+                at,
+                placeholder: placeholder.len(),
+                content,
+                name: file.name.to_string(),
+            });
+        }
+    }
+    splices.sort_by_key(|splice| splice.at);
+    Ok(Rendered { template, splices })
+}
+
+/// A file's content handed to the renderer.
+#[derive(Debug, Clone, Copy)]
+pub enum FileContent<'i> {
+    /// The bytes, in memory.
+    Bytes(&'i [u8]),
+    /// A stored file (see [`ObjectFile`]), read as the message is written.
+    Stored(&'i ObjectFile),
+}
+
+impl FileContent<'_> {
+    /// The content's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            FileContent::Bytes(bytes) => bytes.len() as u64,
+            FileContent::Stored(file) => file.len(),
+        }
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A rendered message whose attached files are written into it as it is
+/// written ([`prepare`]).
+#[derive(Debug)]
+pub struct Rendered<'i> {
+    /// The message with a placeholder where each file's base64 goes.
+    template: Vec<u8>,
+    /// Where each file goes, in order.
+    splices: Vec<Splice<'i>>,
+}
+
+/// One attached file's place in a [`Rendered`] message.
+#[derive(Debug)]
+struct Splice<'i> {
+    /// Offset of its placeholder in the template.
+    at: usize,
+    /// Length of its placeholder.
+    placeholder: usize,
+    /// The file.
+    content: FileContent<'i>,
+    /// The attachment's file name, for errors.
+    name: String,
+}
+
+/// Bytes of a file encoded at once: whole base64 lines of 76 characters
+/// (57 bytes each), so that chunks join without a short line between.
+const BASE64_CHUNK: usize = 57 * 1024;
+
+impl Rendered<'_> {
+    /// The message's length in bytes, known before it is written.
+    pub fn len(&self) -> u64 {
+        let placeholders: usize = self.splices.iter().map(|s| s.placeholder).sum();
+        let encoded: u64 = self
+            .splices
+            .iter()
+            .map(|s| base64_len(s.content.len()))
+            .sum();
+        (self.template.len() - placeholders) as u64 + encoded
+    }
+
+    /// Whether the message is empty (it never is).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the message, each attached file as base64 lines read from
+    /// its content in chunks.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut from = 0;
+        for splice in &self.splices {
+            out.write_all(&self.template[from..splice.at])?;
+            match splice.content {
+                FileContent::Bytes(bytes) => write_base64(bytes, out)?,
+                FileContent::Stored(file) => write_base64_from(file.reader(), file.len(), out)?,
+            }
+            from = splice.at + splice.placeholder;
+        }
+        out.write_all(&self.template[from..])
+    }
+
+    /// The error for a failed read of one of the message's stored files.
+    pub fn read_error(&self, e: io::Error) -> RenderError {
+        RenderError::Read {
+            name: self
+                .splices
+                .iter()
+                .find(|s| matches!(s.content, FileContent::Stored(_)))
+                .map_or_else(String::new, |s| s.name.clone()),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Length of the base64 of `len` bytes in lines of 76 characters joined
+/// by CRLF (none after the last).
+fn base64_len(len: u64) -> u64 {
+    let chars = len.div_ceil(3) * 4;
+    let lines = chars.div_ceil(76);
+    chars + lines.saturating_sub(1) * 2
+}
+
+/// Writes `bytes` as base64 lines (see [`base64_len`]).
+fn write_base64(bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
+    write_base64_from(bytes, bytes.len() as u64, out)
+}
+
+/// Writes `len` bytes read from `reader` as base64 lines, a chunk at a
+/// time.
+fn write_base64_from(mut reader: impl Read, len: u64, out: &mut impl Write) -> io::Result<()> {
+    let mut chunk = vec![0; BASE64_CHUNK];
+    let mut encoded = String::with_capacity(BASE64_CHUNK / 3 * 4);
+    let mut lines = Vec::with_capacity(BASE64_CHUNK / 57 * 78);
+    let mut left = len;
+    let mut first = true;
+    while left > 0 {
+        let want = usize::try_from(left.min(BASE64_CHUNK as u64)).expect("chunk fits");
+        reader.read_exact(&mut chunk[..want])?;
+        left -= want as u64;
+        encoded.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(&chunk[..want], &mut encoded);
+        lines.clear();
+        for line in encoded.as_bytes().chunks(76) {
+            if !first {
+                lines.extend_from_slice(b"\r\n");
+            }
+            first = false;
+            lines.extend_from_slice(line);
+        }
+        out.write_all(&lines)?;
+    }
+    Ok(())
 }
 
 fn check_counts(input: &RenderInput<'_, '_>) -> Result<(), RenderError> {
