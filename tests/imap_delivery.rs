@@ -15,7 +15,7 @@ use shared::convert::Folders;
 use shared::embedded::{self};
 use shared::jobs::DeliveryJob;
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
-use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError};
+use shared::mailbox::{Envelope, Imap, Mailbox, MailboxError, Message};
 use shared::report::Report;
 use shared::secrets::Secret;
 use shared::store::{LocalDir, ObjectStore};
@@ -39,7 +39,7 @@ fn password_target(dovecot: &Dovecot) -> Imap {
 fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
     Envelope {
         message_id,
-        bytes,
+        message: Message::from_bytes(bytes),
         internal_date: chrono::DateTime::parse_from_rfc3339("2026-11-10T14:02:18Z")
             .unwrap()
             .to_utc(),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::mailbox::imap::{Credentials, ImapServer};
-use shared::mailbox::{Appended, Envelope, Imap, Mailbox, MailboxError};
+use shared::mailbox::{Appended, Envelope, Imap, Mailbox, MailboxError, Message};
 use shared::secrets::Secret;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -263,7 +263,7 @@ fn client(port: u16) -> Imap {
 fn envelope() -> Envelope<'static> {
     Envelope {
         message_id: MESSAGE_ID,
-        bytes: BYTES,
+        message: Message::from_bytes(BYTES),
         internal_date: chrono::DateTime::parse_from_rfc3339("2026-11-10T14:02:18Z")
             .unwrap()
             .to_utc(),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use shared::logging::LambdaLogging;
 use shared::mailbox::imap::{ClientCredential, Credentials, ImapServer, TokenSource};
-use shared::mailbox::{Envelope, Imap, Mailbox};
+use shared::mailbox::{Envelope, Imap, Mailbox, Message};
 use shared::secrets::Secret;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -87,7 +87,7 @@ fn token_for(dovecot: &Dovecot, email: &str) -> String {
 fn envelope<'a>((id, bytes): &'a (&'static str, Vec<u8>)) -> Envelope<'a> {
     Envelope {
         message_id: id,
-        bytes,
+        message: Message::from_bytes(bytes),
         internal_date: chrono::Utc::now(),
     }
 }

@@ -9,9 +9,9 @@ use chrono::Utc;
 use crate::item::Timestamp;
 use crate::jobs::DeliveryJob;
 use crate::ledger::{Group, Job, LedgerError, Outcome};
-use crate::mailbox::{Envelope, Mailbox};
+use crate::mailbox::{Envelope, Mailbox, Message};
 use crate::report::Report;
-use crate::store::ObjectStore;
+use crate::store::{ObjectFile, ObjectStore, StoreError};
 
 /// Delivers jobs, each at most once per mailbox, over several targets at
 /// once (one lane per target, e.g. one IMAP connection set each).
@@ -88,7 +88,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     let mut group = Group::default();
     let mut group_started = Instant::now();
     // Jobs of one item are consecutive: load its EML once.
-    let mut cached: Option<(&str, Vec<u8>)> = None;
+    let mut cached: Option<(&str, Loaded)> = None;
     let mut lane = lane.into_iter();
     while let Some(index) = lane.next() {
         if start_no_job_after.is_some_and(|last| Instant::now() > last) {
@@ -102,8 +102,8 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
         }
         let job = &jobs[index];
         if cached.as_ref().is_none_or(|(key, _)| *key != job.eml_key) {
-            match store.get(&job.eml_key).await {
-                Ok(Some(bytes)) => cached = Some((&job.eml_key, bytes)),
+            match load(store, &job.eml_key).await {
+                Ok(Some(loaded)) => cached = Some((&job.eml_key, loaded)),
                 Ok(None) => {
                     report.error(format!(
                         "job for {}: {} not found",
@@ -119,7 +119,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
                 }
             }
         }
-        let bytes = &cached.as_ref().expect("loaded above").1;
+        let message = cached.as_ref().expect("loaded above").1.message();
         let Ok(time) = Timestamp::parse(&job.timestamp) else {
             report.error(format!(
                 "job for {} ({}): invalid timestamp {:?}",
@@ -133,7 +133,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             folder: &job.folder,
             message: Envelope {
                 message_id: &job.message_id,
-                bytes,
+                message,
                 internal_date: time.0,
             },
         };
@@ -178,6 +178,43 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     }
     commit(&mut group, store, target, jobs, &mut report, &mut failed).await;
     (report, failed)
+}
+
+/// An EML up to this size is read into memory to be delivered; a larger
+/// one is copied from its file a chunk at a time.
+const IN_MEMORY_EML_BYTES: u64 = 1 << 20;
+
+/// An EML loaded for delivery.
+enum Loaded {
+    /// Small: its bytes.
+    Bytes(Vec<u8>),
+    /// Large: its file and the SHA-256 of its bytes.
+    File(ObjectFile, [u8; 32]),
+}
+
+impl Loaded {
+    fn message(&self) -> Message<'_> {
+        match self {
+            Loaded::Bytes(bytes) => Message::from_bytes(bytes),
+            Loaded::File(file, sha256) => Message::from_file_hashed(file, *sha256),
+        }
+    }
+}
+
+/// Loads an EML: into memory when small, else as a file hashed once.
+async fn load<S: ObjectStore>(store: &S, key: &str) -> Result<Option<Loaded>, StoreError> {
+    let Some(file) = store.get_file(key).await? else {
+        return Ok(None);
+    };
+    let failed = |source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    };
+    if file.len() <= IN_MEMORY_EML_BYTES {
+        return Ok(Some(Loaded::Bytes(file.read_all().map_err(failed)?)));
+    }
+    let sha256 = *Message::from_file(&file).map_err(failed)?.sha256();
+    Ok(Some(Loaded::File(file, sha256)))
 }
 
 /// Commits a lane's group: counts its copies delivered, or reports it and

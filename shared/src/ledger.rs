@@ -18,7 +18,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::json_error;
 use crate::layout::{self, LedgerEntry, ledger_key};
@@ -142,7 +141,7 @@ impl Group {
             mailbox: job.mailbox.to_owned(),
             folder: job.folder.to_owned(),
             uid,
-            sha256: hex::encode(Sha256::digest(job.message.bytes)),
+            sha256: hex::encode(job.message.message.sha256()),
             recorded_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
         };
         self.keys.insert(key);

@@ -6,7 +6,7 @@ use std::fs;
 use chrono::{TimeZone, Utc};
 use shared::layout::{CollectionDay, RawBatch, ledger_key};
 use shared::ledger::{self, Job, Outcome, deliver_once};
-use shared::mailbox::{Envelope, Mailbox, Maildir};
+use shared::mailbox::{Envelope, Mailbox, Maildir, Message};
 use shared::store::{Created, LocalDir, ObjectStore, StoreError};
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn keys_cannot_escape_the_root() {
 fn envelope<'a>(id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
     Envelope {
         message_id: id,
-        bytes,
+        message: Message::from_bytes(bytes),
         internal_date: Utc.with_ymd_and_hms(2026, 11, 3, 9, 1, 0).unwrap(),
     }
 }
@@ -93,7 +93,7 @@ async fn maildir_append_makes_a_seen_message_in_a_maildir_plus_plus_folder() {
     let name = appended.uid.unwrap();
     assert!(name.ends_with(":2,S"), "{name}");
     let path = folder.join("cur").join(&name);
-    assert_eq!(fs::read(&path).unwrap(), message.bytes);
+    assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\r\n\r\nbody\r\n");
     let mtime: chrono::DateTime<Utc> = fs::metadata(&path).unwrap().modified().unwrap().into();
     assert_eq!(mtime, message.internal_date);
     let found = maildir

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use shared::mailbox::{Envelope, Mailbox, Maildir};
+use shared::mailbox::{Envelope, Mailbox, Maildir, Message};
 use shared::store::{LocalDir, ObjectStore};
 
 /// Every file under `dir`, relative to it, sorted.
@@ -73,7 +73,7 @@ async fn the_store_sweep_removes_temporary_files_and_nothing_else() {
 fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
     Envelope {
         message_id,
-        bytes,
+        message: Message::from_bytes(bytes),
         internal_date: chrono::DateTime::UNIX_EPOCH,
     }
 }

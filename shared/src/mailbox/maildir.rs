@@ -28,12 +28,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
+use super::Message;
 use super::{Appended, Envelope, Mailbox, MailboxError};
 
 /// A tree of Maildir++ mailboxes: `<root>/<mailbox address>/.<folder>/cur/`.
@@ -237,8 +239,9 @@ fn create_folder(dir: &Path) -> io::Result<()> {
 /// [`Mailbox::commit`]); returns its `tmp/` path.
 fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<PathBuf> {
     let tmp = dir.join("tmp").join(name);
-    let mut file = create_private_file(&tmp)?;
-    file.write_all(message.bytes)?;
+    let mut file = io::BufWriter::with_capacity(64 * 1024, create_private_file(&tmp)?);
+    message.message.copy_to(&mut file)?;
+    let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.set_modified(message.internal_date.into())?;
     Ok(tmp)
 }
@@ -291,8 +294,7 @@ impl Mailbox for Maildir {
             create_folder(&dir).map_err(io_err)?;
             self.folders.insert(dir.clone());
         }
-        let digest: [u8; 32] = Sha256::digest(message.bytes).into();
-        let same = (message.message_id.to_owned(), digest);
+        let same = (message.message_id.to_owned(), *message.message.sha256());
         let tmp = match self.written.get(&same) {
             Some(first) => link_message(first, &dir, &name, message),
             None => write_message(&dir, &name, message),
@@ -366,7 +368,7 @@ mod tests {
     fn envelope<'a>(message_id: &'a str, bytes: &'a [u8]) -> Envelope<'a> {
         Envelope {
             message_id,
-            bytes,
+            message: Message::from_bytes(bytes),
             internal_date: chrono::DateTime::UNIX_EPOCH,
         }
     }

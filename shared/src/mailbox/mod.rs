@@ -6,6 +6,7 @@
 
 pub mod imap;
 mod maildir;
+mod message;
 
 use std::future::Future;
 
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 pub use imap::Imap;
 pub use maildir::Maildir;
+pub use message::{Chunks, Message};
 
 /// Errors of a mailbox target.
 #[derive(Debug, thiserror::Error)]
@@ -122,8 +124,8 @@ impl MailboxError {
 pub struct Envelope<'a> {
     /// The message's Message-ID, without angle brackets.
     pub message_id: &'a str,
-    /// The RFC 5322 bytes.
-    pub bytes: &'a [u8],
+    /// The RFC 5322 message.
+    pub message: Message<'a>,
     /// The time the mailbox shows as received: the item's source time.
     pub internal_date: DateTime<Utc>,
 }

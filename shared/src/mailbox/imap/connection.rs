@@ -343,7 +343,7 @@ impl Connection {
             "APPEND {} (\\Seen) {} {{{}}}",
             folder_arg(folder)?,
             internal_date(message.internal_date),
-            message.bytes.len()
+            message.message.len()
         );
         let tag = self
             .ctx
@@ -363,14 +363,31 @@ impl Connection {
                 Event::Other => {}
             }
         }
+        // The literal is sent a chunk at a time, read from the stored
+        // message, each chunk within the time limit.
+        let mut chunks = message.message.chunks();
+        let mut chunk = Vec::new();
+        loop {
+            let more = chunks.next_into(&mut chunk).map_err(|e| MailboxError::Io {
+                mailbox: self.ctx.mailbox.clone(),
+                source: e,
+            })?;
+            if !more {
+                break;
+            }
+            let stream = self.session.get_mut();
+            self.ctx
+                .timed("APPEND literal", stream.write_all(&chunk))
+                .await?
+                .map_err(|e| self.ctx.lost(e))?;
+        }
         let stream = self.session.get_mut();
-        let send = async {
-            stream.write_all(message.bytes).await?;
+        let end = async {
             stream.write_all(b"\r\n").await?;
             stream.flush().await
         };
         self.ctx
-            .timed("APPEND literal", send)
+            .timed("APPEND literal", end)
             .await?
             .map_err(|e| self.ctx.lost(e))?;
         let deadline = Instant::now() + self.ctx.timeout;

@@ -271,7 +271,7 @@ impl Mailbox for Imap {
         folder: &str,
         message: &Envelope<'_>,
     ) -> Result<Appended, MailboxError> {
-        let size = message.bytes.len() as u64;
+        let size = message.message.len();
         if size > self.server.max_message_bytes {
             return Err(MailboxError::TooLarge {
                 size,
