@@ -282,6 +282,10 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         ("IMAP_AUTH", "password"),
         ("IMAP_SECRET_ARN", &secret_arn),
         ("IMAP_CONNECTIONS", "2"),
+        // Large enough that the 200 MB attachment below goes into its EML
+        // (and the EML to the mailbox) instead of becoming a stub.
+        ("ATTACHMENT_LIMIT", "300000000"),
+        ("MAX_MESSAGE_BYTES", "400000000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -493,8 +497,9 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     );
     let media = format!("media/{attachment_sha}");
     assert_eq!(object_sha256(&s3, &archive, &media).await, attachment_sha);
-    // Convert's figure for the same drop, printed for now: the EML is
-    // streamed by the convert side's own work.
+    // Convert renders the same drop's EML with the attachment in it,
+    // streamed from the archive into the EML, with its memory at most 64
+    // MB above idle; deliver appends it.
     let convert = watch.function_pid("convert").expect("convert is running");
     let convert_idle_kib = memory_kib(convert, "VmRSS");
     reset_peak(convert);
@@ -504,6 +509,27 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         "convert of the same drop: peak {} MiB, {} MiB above idle",
         convert_peak_kib / 1024,
         convert_peak_kib.saturating_sub(convert_idle_kib) / 1024
+    );
+    assert!(
+        convert_peak_kib.saturating_sub(convert_idle_kib) <= 64 << 10,
+        "convert peaked at {convert_peak_kib} KiB, {convert_idle_kib} KiB idle"
+    );
+    let emls = s3
+        .list_objects_v2()
+        .bucket(&archive)
+        .prefix("eml/")
+        .send()
+        .await
+        .unwrap();
+    let largest = emls
+        .contents()
+        .iter()
+        .filter_map(|object| object.size())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        largest > 200 << 20,
+        "the attachment is in its EML: the largest EML is {largest} bytes"
     );
 
     // Nothing was left in the dead-letter queues.
