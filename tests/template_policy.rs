@@ -111,13 +111,14 @@ fn keys_used(
             keys.insert(
                 ("s3:PutObject", "ArchiveBucket"),
                 vec![
-                    eml,
+                    eml.clone(),
                     layout::unmapped_key(item_day(), &item_id()),
                     layout::failed_item_key(item_day(), &item_id()),
                     layout::failed_line_key(&batch().key(), 3),
                     batch().jobs_key(),
                 ],
             );
+            keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![eml]);
             keys.insert(("s3:GetObject", "ConfigBucket"), vec![mapping.clone()]);
             keys.insert(("s3:ListBucket", "ConfigBucket"), vec![mapping]);
         }

@@ -161,7 +161,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
                 embedded::run(
                     &mut sources,
                     &store,
-                    std::slice::from_mut(&mut maildir),
+                    std::slice::from_mut(&mut *maildir),
                     &mapper,
                     &opts,
                     &mut report,
@@ -191,7 +191,7 @@ fn deliver(config_path: &Path) -> CliResult {
     let outcome = runtime()?.block_on(async {
         let result = match open_target(&settings).await? {
             Target::Maildir(mut maildir) => {
-                embedded::deliver_pending(&store, std::slice::from_mut(&mut maildir), &mut report)
+                embedded::deliver_pending(&store, std::slice::from_mut(&mut *maildir), &mut report)
                     .await
             }
             Target::Imap(mut imap) => {

@@ -8,8 +8,8 @@ use shared::secrets::SecretFiles;
 
 /// The two local targets.
 pub enum Target {
-    /// Maildir++ directories.
-    Maildir(Maildir),
+    /// Maildir++ directories (boxed: the writer keeps its staged messages).
+    Maildir(Box<Maildir>),
     /// An IMAP server, one target per parallel lane (each with its own
     /// connections).
     Imap(Vec<Imap>),
@@ -17,7 +17,7 @@ pub enum Target {
 
 /// Builds a Maildir target.
 pub fn maildir(path: &Path) -> Target {
-    Target::Maildir(Maildir::new(path))
+    Target::Maildir(Box::new(Maildir::new(path)))
 }
 
 /// Builds the IMAP target, reading its secrets from the secret directory.

@@ -173,10 +173,28 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             group_started = Instant::now();
         }
         if group.len() >= GROUP_COPIES || group_started.elapsed() >= GROUP_WINDOW {
-            commit(&mut group, store, target, jobs, &mut report, &mut failed).await;
+            commit(
+                &mut group,
+                store,
+                target,
+                jobs,
+                &mut report,
+                &mut failed,
+                &mut failed_mailboxes,
+            )
+            .await;
         }
     }
-    commit(&mut group, store, target, jobs, &mut report, &mut failed).await;
+    commit(
+        &mut group,
+        store,
+        target,
+        jobs,
+        &mut report,
+        &mut failed,
+        &mut failed_mailboxes,
+    )
+    .await;
     (report, failed)
 }
 
@@ -218,14 +236,16 @@ async fn load<S: ObjectStore>(store: &S, key: &str) -> Result<Option<Loaded>, St
 }
 
 /// Commits a lane's group: counts its copies delivered, or reports it and
-/// adds its jobs to `failed`.
-async fn commit<S: ObjectStore, M: Mailbox>(
+/// adds its jobs to `failed` and their mailboxes to `failed_mailboxes`
+/// (whose later jobs are then searched for before they are appended).
+async fn commit<'j, S: ObjectStore, M: Mailbox>(
     group: &mut Group,
     store: &S,
     target: &mut M,
-    jobs: &[DeliveryJob],
+    jobs: &'j [DeliveryJob],
     report: &mut Report,
     failed: &mut Vec<usize>,
+    failed_mailboxes: &mut HashSet<&'j str>,
 ) {
     match group.commit(store, target).await {
         Ok(committed) => {
@@ -238,6 +258,7 @@ async fn commit<S: ObjectStore, M: Mailbox>(
                 "{} copies not recorded as delivered: {e}; the next attempt searches for them",
                 indexes.len()
             ));
+            failed_mailboxes.extend(indexes.iter().map(|&index| jobs[index].mailbox.as_str()));
             failed.extend(indexes);
         }
     }

@@ -44,9 +44,21 @@ pub struct Maildir {
     root: PathBuf,
     /// The folders made (or found) by this writer, created once each.
     folders: HashSet<PathBuf>,
-    /// Messages written to `tmp/` and not yet committed: the mailbox,
-    /// the `tmp/` path and the `cur/` path.
+    /// Messages staged and not yet committed: the mailbox, the `tmp/`
+    /// path and the `cur/` path.
     staged: Vec<(String, PathBuf, PathBuf)>,
+    /// Small messages staged whose `tmp/` files are not written yet: they
+    /// are written together, by a few threads, before the commit (or once
+    /// [`UNWRITTEN_BYTES`] of them wait).
+    unwritten: Vec<Unwritten>,
+    /// Bytes held in `unwritten`.
+    unwritten_bytes: usize,
+    /// Whether a search found a message since the last commit (which then
+    /// syncs the tree: see [`Mailbox::commit`]).
+    found: bool,
+    /// Per folder searched, its messages whose flags a reader changed, by
+    /// the stem of their name (read once per run).
+    renamed: HashMap<PathBuf, HashMap<String, String>>,
     /// The `tmp/` file staged for each message (by Message-ID and the
     /// SHA-256 of its bytes), which other mailboxes' copies link to.
     written: HashMap<(String, [u8; 32]), PathBuf>,
@@ -59,6 +71,10 @@ impl Maildir {
             root: root.into(),
             folders: HashSet::new(),
             staged: Vec::new(),
+            unwritten: Vec::new(),
+            unwritten_bytes: 0,
+            found: false,
+            renamed: HashMap::new(),
             written: HashMap::new(),
         }
     }
@@ -70,17 +86,36 @@ impl Maildir {
     /// Other programs' files in `tmp/`, and files of a delivery into the
     /// same tree that began later, are left alone.
     pub fn sweep_temporary(&self, before: SystemTime) -> Result<usize, MailboxError> {
-        let mut removed = 0;
         let root = self.root.display().to_string();
+        // Every leftover is found before any is removed: the copies of one
+        // message are links to one file, and removing one link changes the
+        // file's status change time, which would hide the others.
+        let mut leftovers = Vec::new();
         let mailboxes = subdirectories(&self.root, |name| !name.starts_with('.'));
         for (mailbox, dir) in mailboxes.map_err(io_error(&root))? {
             let folders = subdirectories(&dir, |name| name.starts_with('.'));
             for (_, folder) in folders.map_err(io_error(&mailbox))? {
-                removed +=
-                    sweep_folder_tmp(&folder.join("tmp"), before).map_err(io_error(&mailbox))?;
+                let found =
+                    leftovers_in(&folder.join("tmp"), before).map_err(io_error(&mailbox))?;
+                leftovers.extend(found.into_iter().map(|path| (mailbox.clone(), path)));
+            }
+        }
+        let mut removed = 0;
+        for (mailbox, path) in leftovers {
+            match fs::remove_file(path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&mailbox)(e)),
             }
         }
         Ok(removed)
+    }
+
+    /// Writes the small messages staged so far into their `tmp/` files.
+    fn write_unwritten(&mut self) -> Result<(), MailboxError> {
+        let unwritten = std::mem::take(&mut self.unwritten);
+        self.unwritten_bytes = 0;
+        write_unwritten(&unwritten)
     }
 
     /// The folder's Maildir directory, checking the address and folder name.
@@ -151,15 +186,15 @@ fn subdirectories(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Vec<(St
     Ok(dirs)
 }
 
-/// Removes from a folder's `tmp/` the message files this writer left there
-/// that last changed before `before`; returns how many.
-fn sweep_folder_tmp(tmp: &Path, before: SystemTime) -> io::Result<usize> {
+/// The message files this writer left in a folder's `tmp/` that last
+/// changed before `before`.
+fn leftovers_in(tmp: &Path, before: SystemTime) -> io::Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(tmp) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut removed = 0;
+    let mut leftovers = Vec::new();
     for entry in entries {
         let entry = entry?;
         if !is_file_name(&entry.file_name().to_string_lossy()) {
@@ -171,14 +206,10 @@ fn sweep_folder_tmp(tmp: &Path, before: SystemTime) -> io::Result<usize> {
             Err(e) => return Err(e),
         };
         if metadata.is_file() && changed(&metadata) < before {
-            match fs::remove_file(entry.path()) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+            leftovers.push(entry.path());
         }
     }
-    Ok(removed)
+    Ok(leftovers)
 }
 
 /// When a file last changed: its status change time, which the writer
@@ -210,10 +241,17 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// Creates (or truncates) a file, mode 0600 when it is new.
+/// Creates a new file, mode 0600. A file already under the name is
+/// unlinked first, never opened: in `tmp/` it can be a link to a
+/// delivered copy (a killed run's), which must not be rewritten.
 fn create_private_file(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
@@ -246,29 +284,108 @@ fn write_message(dir: &Path, name: &str, message: &Envelope<'_>) -> io::Result<P
     Ok(tmp)
 }
 
-/// Stages a copy of a message already staged for another mailbox: a hard
-/// link in this folder's `tmp/` (written anew if the link fails, e.g.
-/// across file systems); returns its `tmp/` path.
-fn link_message(
-    first: &Path,
-    dir: &Path,
-    name: &str,
-    message: &Envelope<'_>,
-) -> io::Result<PathBuf> {
-    let tmp = dir.join("tmp").join(name);
-    if tmp == first {
-        return Ok(tmp);
+/// A small message's `tmp/` file still to write.
+#[derive(Debug, Clone)]
+struct Unwritten {
+    /// The mailbox, for errors.
+    mailbox: String,
+    /// The `tmp/` path.
+    tmp: PathBuf,
+    /// Where the bytes come from.
+    from: Source,
+}
+
+/// What an unwritten `tmp/` file holds.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The message's bytes and its time (the file's modification time).
+    Bytes(Vec<u8>, SystemTime),
+    /// A hard link to the first copy's `tmp/` file.
+    Link(PathBuf),
+}
+
+/// Message bytes held for a grouped write at most.
+const UNWRITTEN_BYTES: usize = 32 << 20;
+
+/// A message up to this size is written with its group; a larger one at
+/// once, streamed from its file.
+const GROUPED_MESSAGE_BYTES: u64 = 1 << 20;
+
+/// Threads writing a group's files.
+fn writers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Writes unwritten `tmp/` files: first copies on a few threads, then
+/// the links to them.
+fn write_unwritten(unwritten: &[Unwritten]) -> Result<(), MailboxError> {
+    let (firsts, links): (Vec<&Unwritten>, Vec<&Unwritten>) = unwritten
+        .iter()
+        .partition(|u| matches!(u.from, Source::Bytes(..)));
+    for part in [firsts, links] {
+        let per_thread = part.len().div_ceil(writers()).max(64);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = part
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|u| write_one(u))))
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|worker| worker.join().expect("a writer does not panic"))
+        })?;
     }
-    // A file of this name left by a killed run is replaced.
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    Ok(())
+}
+
+/// Writes one unwritten `tmp/` file.
+fn write_one(unwritten: &Unwritten) -> Result<(), MailboxError> {
+    let failed = |source| MailboxError::Io {
+        mailbox: unwritten.mailbox.clone(),
+        source,
+    };
+    match &unwritten.from {
+        Source::Bytes(bytes, time) => {
+            let mut file = create_private_file(&unwritten.tmp).map_err(failed)?;
+            io::Write::write_all(&mut file, bytes).map_err(failed)?;
+            file.set_modified(*time).map_err(failed)
+        }
+        Source::Link(first) => {
+            // A file of this name left by a killed run is replaced.
+            match fs::remove_file(&unwritten.tmp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(failed(e)),
+            }
+            match fs::hard_link(first, &unwritten.tmp) {
+                Ok(()) => Ok(()),
+                // Across file systems: a copy of its own.
+                Err(_) => fs::copy(first, &unwritten.tmp).map(drop).map_err(failed),
+            }
+        }
     }
-    match fs::hard_link(first, &tmp) {
-        Ok(()) => Ok(tmp),
-        Err(_) => write_message(dir, name, message),
-    }
+}
+
+/// Renames staged messages from `tmp/` into `cur/`, on a few threads.
+fn rename_staged(staged: &[(String, PathBuf, PathBuf)]) -> Result<(), MailboxError> {
+    let per_thread = staged.len().div_ceil(writers()).max(64);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = staged
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().try_for_each(|(mailbox, tmp, cur)| {
+                        fs::rename(tmp, cur).map_err(|source| MailboxError::Io {
+                            mailbox: mailbox.clone(),
+                            source,
+                        })
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|worker| worker.join().expect("a renamer does not panic"))
+    })
 }
 
 /// Syncs the file system the tree is on (data and metadata).
@@ -295,14 +412,32 @@ impl Mailbox for Maildir {
             self.folders.insert(dir.clone());
         }
         let same = (message.message_id.to_owned(), *message.message.sha256());
-        let tmp = match self.written.get(&same) {
-            Some(first) => link_message(first, &dir, &name, message),
-            None => write_message(&dir, &name, message),
+        let tmp = dir.join("tmp").join(&name);
+        match (self.written.get(&same), message.message.as_bytes()) {
+            (Some(first), _) if *first == tmp => {}
+            (Some(first), _) => self.unwritten.push(Unwritten {
+                mailbox: mailbox.to_owned(),
+                tmp: tmp.clone(),
+                from: Source::Link(first.clone()),
+            }),
+            (None, Some(bytes)) if bytes.len() as u64 <= GROUPED_MESSAGE_BYTES => {
+                self.unwritten_bytes += bytes.len();
+                self.unwritten.push(Unwritten {
+                    mailbox: mailbox.to_owned(),
+                    tmp: tmp.clone(),
+                    from: Source::Bytes(bytes.to_vec(), message.internal_date.into()),
+                });
+            }
+            (None, _) => {
+                write_message(&dir, &name, message).map_err(io_err)?;
+            }
         }
-        .map_err(io_err)?;
         self.written.entry(same).or_insert_with(|| tmp.clone());
         self.staged
             .push((mailbox.to_owned(), tmp, dir.join("cur").join(&name)));
+        if self.unwritten_bytes >= UNWRITTEN_BYTES {
+            self.write_unwritten()?;
+        }
         Ok(Appended { uid: Some(name) })
     }
 
@@ -311,7 +446,18 @@ impl Mailbox for Maildir {
         // group (its messages are searched for), not the renames.
         let staged = std::mem::take(&mut self.staged);
         self.written.clear();
+        self.write_unwritten()?;
+        let found = std::mem::take(&mut self.found);
         let Some((first, _, _)) = staged.first() else {
+            // Messages found rather than written may have been renamed into
+            // `cur/` by a run killed before its sync: synced before their
+            // ledger entries are written.
+            if found {
+                sync_tree(&self.root).map_err(|source| MailboxError::Io {
+                    mailbox: self.root.display().to_string(),
+                    source,
+                })?;
+            }
             return Ok(());
         };
         let tree_err = |mailbox: &str| {
@@ -320,9 +466,7 @@ impl Mailbox for Maildir {
         };
         sync_tree(&self.root).map_err(tree_err(first))?;
         // Readers see a message only once it is complete and on disk.
-        for (mailbox, tmp, cur) in &staged {
-            fs::rename(tmp, cur).map_err(tree_err(mailbox))?;
-        }
+        rename_staged(&staged)?;
         sync_tree(&self.root).map_err(tree_err(first))
     }
 
@@ -337,26 +481,43 @@ impl Mailbox for Maildir {
         // A reader that has not yet seen new mail keeps it in new/ without flags.
         let stem = name.split(':').next().unwrap_or(&name);
         if dir.join("cur").join(&name).exists() || dir.join("new").join(stem).exists() {
+            self.found = true;
             return Ok(Some(Appended { uid: Some(name) }));
         }
-        // A reader that changed the flags renamed it (`<stem>:2,FS`).
-        let renamed = format!("{stem}:2,");
-        let entries = match fs::read_dir(dir.join("cur")) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(MailboxError::Io {
-                    mailbox: mailbox.to_owned(),
-                    source,
-                });
-            }
-        };
-        Ok(entries
-            .flatten()
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .find(|file| file.starts_with(&renamed))
-            .map(|file| Appended { uid: Some(file) }))
+        // A reader that changed the flags renamed it (`<stem>:2,FS`). The
+        // folder's `cur/` is read once per run, not once per search: a
+        // resumed run searches for many messages.
+        if !self.renamed.contains_key(&dir) {
+            let renamed = flagged_names(&dir.join("cur")).map_err(|source| MailboxError::Io {
+                mailbox: mailbox.to_owned(),
+                source,
+            })?;
+            self.renamed.insert(dir.clone(), renamed);
+        }
+        Ok(self.renamed[&dir].get(stem).map(|file| Appended {
+            uid: Some(file.clone()),
+        }))
     }
+}
+
+/// The files of a `cur/` directory named as this writer names messages but
+/// with other flags, by their name's stem (none when it is missing).
+fn flagged_names(cur: &Path) -> io::Result<HashMap<String, String>> {
+    let entries = match fs::read_dir(cur) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = HashMap::new();
+    for entry in entries {
+        let file = entry?.file_name().to_string_lossy().into_owned();
+        if let Some((stem, _)) = file.split_once(":2,")
+            && !file.ends_with(NAME_SUFFIX)
+        {
+            names.insert(stem.to_owned(), file.clone());
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -413,5 +574,48 @@ mod tests {
             let expected = if dir { 0o700 } else { 0o600 };
             assert_eq!(mode, expected, "{} is {mode:o}", path.display());
         }
+    }
+
+    /// A killed commit can leave one copy of a message in `cur/` and its
+    /// other mailboxes' links to the same file in `tmp/`: the sweep
+    /// removes every such link (removing one must not hide the others),
+    /// and no later write goes through one into the delivered copy.
+    #[tokio::test]
+    async fn links_a_killed_commit_left_are_swept_and_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut maildir = Maildir::new(dir.path());
+        let folder = "WhatsApp Archiver";
+        let bytes = b"Message-ID: <x@y>\r\n\r\ndelivered\r\n";
+        maildir
+            .append("a@corp.example", folder, &envelope("x@y", bytes))
+            .await
+            .unwrap();
+        maildir.commit().await.unwrap();
+        let name = file_name("x@y");
+        let delivered = dir
+            .path()
+            .join("a@corp.example/.WhatsApp Archiver/cur")
+            .join(&name);
+        for mailbox in ["b@corp.example", "c@corp.example"] {
+            let tmp = maildir.folder_dir(mailbox, folder).unwrap().join("tmp");
+            fs::create_dir_all(&tmp).unwrap();
+            fs::hard_link(&delivered, tmp.join(&name)).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut next_run = Maildir::new(dir.path());
+        assert_eq!(next_run.sweep_temporary(SystemTime::now()).unwrap(), 2);
+
+        // A stale link is never opened for writing either.
+        let tmp = maildir
+            .folder_dir("b@corp.example", folder)
+            .unwrap()
+            .join("tmp");
+        fs::hard_link(&delivered, tmp.join(&name)).unwrap();
+        next_run
+            .append("b@corp.example", folder, &envelope("x@y", b"other bytes"))
+            .await
+            .unwrap();
+        next_run.commit().await.unwrap();
+        assert_eq!(fs::read(&delivered).unwrap(), bytes);
     }
 }

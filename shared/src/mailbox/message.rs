@@ -74,6 +74,14 @@ impl<'a> Message<'a> {
         self.len() == 0
     }
 
+    /// The bytes, when the message is held in memory.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self.content {
+            Content::Bytes(bytes) => Some(bytes),
+            Content::File(_) => None,
+        }
+    }
+
     /// The SHA-256 of the bytes.
     pub fn sha256(&self) -> &[u8; 32] {
         &self.sha256

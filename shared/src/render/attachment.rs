@@ -106,8 +106,8 @@ fn disposition<'i>(
 /// The body a file's part holds in the rendered template: it is replaced
 /// by the file's base64 as the message is written (see
 /// [`super::Rendered`]). The NUL bytes keep it from occurring anywhere
-/// else in a message: every other body is encoded and headers are
-/// sanitized.
+/// else in a message: headers and text bodies are sanitized (a NUL in a
+/// text becomes a visible symbol) and other bodies are encoded.
 pub(super) fn placeholder(index: usize) -> String {
     format!("\0archiver-file-{index}\0")
 }

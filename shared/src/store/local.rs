@@ -130,11 +130,15 @@ impl LocalDir {
                 Err(e) => return Err(e),
             }
         }
+        Ok(missing)
+    }
+
+    /// Records a directory as made for good: its entry is synced.
+    fn mark_made(&self, dir: &Path) {
         self.made
             .lock()
             .expect("no panic while held")
             .insert(dir.to_owned());
-        Ok(missing)
     }
 
     fn known(&self, dir: &Path) -> bool {
@@ -154,10 +158,11 @@ impl LocalDir {
         write(tmp.as_file_mut())?;
         tmp.as_file().sync_data()?;
         let created = persist(tmp.into_temp_path(), path)?;
-        if created == Created::New {
-            sync_dir(dir)?;
-        }
+        // Synced when found there too: a run killed before its sync may
+        // have left the name unsynced.
+        sync_dir(dir)?;
         sync_made(&made)?;
+        self.mark_made(dir);
         Ok(created)
     }
 
@@ -179,10 +184,34 @@ impl LocalDir {
             Ok::<_, io::Error>(staged)
         })?;
         self.sync_all()?;
-        let mut created = Vec::with_capacity(objects.len());
-        for (tmp, (path, _)) in staged.into_iter().zip(objects) {
-            created.push(persist(tmp, path)?);
+        for (path, _) in objects {
+            self.mark_made(path.parent().expect("object paths have a parent"));
         }
+        let pairs: Vec<(TempPath, &Path)> = staged
+            .into_iter()
+            .zip(objects.iter().map(|(path, _)| path.as_path()))
+            .collect();
+        let mut created = Vec::with_capacity(pairs.len());
+        let mut pairs = pairs.into_iter();
+        std::thread::scope(|scope| {
+            let mut renamers = Vec::new();
+            loop {
+                let chunk: Vec<(TempPath, &Path)> = pairs.by_ref().take(per_thread).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                renamers.push(scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(tmp, path)| persist(tmp, path))
+                        .collect::<io::Result<Vec<Created>>>()
+                }));
+            }
+            for renamer in renamers {
+                created.extend(renamer.join().expect("a renamer does not panic")?);
+            }
+            Ok::<_, io::Error>(())
+        })?;
         self.sync_all()?;
         Ok(created)
     }

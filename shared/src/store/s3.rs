@@ -271,8 +271,15 @@ impl ObjectStore for S3Store {
                 .upload_id(upload_id)
                 .send()
                 .await;
-            if let (Err(e), Ok(_)) = (aborted, &done) {
-                return Err(remote(key, e));
+            if let Err(e) = aborted {
+                // The object is stored (or the upload failed anyway): an
+                // upload left open is removed by the bucket's lifecycle
+                // rule within a day, so this is only a warning.
+                tracing::warn!(
+                    key,
+                    error = %DisplayErrorContext(&e),
+                    "could not abort an unfinished multipart upload"
+                );
             }
         }
         done

@@ -107,13 +107,36 @@ pub enum ZipError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The file the archive is read from could not be read (an I/O error
+    /// of this machine, not the archive's content: see
+    /// [`ZipError::is_local`]).
+    #[error("{what}: cannot read the archive's file: {source}")]
+    Read {
+        /// What was being read.
+        what: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
 }
 
 impl ZipError {
     /// Whether the failure is this machine's (a temporary file that could
-    /// not be written), not the archive's: reading it again may succeed.
+    /// not be written, a file that could not be read), not the archive's:
+    /// reading it again may succeed.
     pub fn is_local(&self) -> bool {
-        matches!(self, ZipError::Spool { .. })
+        matches!(self, ZipError::Spool { .. } | ZipError::Read { .. })
+    }
+
+    /// The error for a failed read of `what`: the operating system's own
+    /// errors (EIO, ENOSPC, EACCES) are this machine's; errors the zip and
+    /// deflate readers make of the bytes (bad checksum, corrupt stream,
+    /// early end) are the archive's.
+    fn read(what: String, e: io::Error) -> ZipError {
+        if e.raw_os_error().is_some() {
+            ZipError::Read { what, source: e }
+        } else {
+            ZipError::Malformed(format!("{what}: {e}"))
+        }
     }
 }
 
@@ -318,7 +341,7 @@ fn inflate<R: Read>(
             Ok(0) => break,
             Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ZipError::Malformed(format!("entry {path:?}: {e}"))),
+            Err(e) => return Err(ZipError::read(format!("entry {path:?}"), e)),
         };
         if let Err(source) = spool.write_all(&buffer[..read]) {
             return Err(ZipError::Spool { name: path, source });
@@ -357,7 +380,7 @@ fn central_names<R: Read + Seek>(
     reader: &mut R,
     limits: &ZipLimits,
 ) -> Result<Option<Vec<Vec<u8>>>, ZipError> {
-    let malformed = |e: io::Error| ZipError::Malformed(e.to_string());
+    let malformed = |e: io::Error| ZipError::read("the central directory".to_owned(), e);
     let Some((count, start)) = central_directory(reader).map_err(malformed)? else {
         return Ok(None);
     };
