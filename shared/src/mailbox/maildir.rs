@@ -245,16 +245,17 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// unlinked first, never opened: in `tmp/` it can be a link to a
 /// delivered copy (a killed run's), which must not be rewritten.
 fn create_private_file(path: &Path) -> io::Result<File> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    match options.open(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            options.open(path)
+        }
+        opened => opened,
+    }
 }
 
 fn create_folder(dir: &Path) -> io::Result<()> {
@@ -350,16 +351,24 @@ fn write_one(unwritten: &Unwritten) -> Result<(), MailboxError> {
             file.set_modified(*time).map_err(failed)
         }
         Source::Link(first) => {
-            // A file of this name left by a killed run is replaced.
-            match fs::remove_file(&unwritten.tmp) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(failed(e)),
-            }
-            match fs::hard_link(first, &unwritten.tmp) {
+            let linked = match fs::hard_link(first, &unwritten.tmp) {
+                // A file of this name left by a killed run is replaced.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&unwritten.tmp).map_err(failed)?;
+                    fs::hard_link(first, &unwritten.tmp)
+                }
+                linked => linked,
+            };
+            match linked {
                 Ok(()) => Ok(()),
-                // Across file systems: a copy of its own.
-                Err(_) => fs::copy(first, &unwritten.tmp).map(drop).map_err(failed),
+                // Across file systems: a copy of its own, in a new file.
+                Err(_) => {
+                    let mut from = File::open(first).map_err(failed)?;
+                    let mut to = create_private_file(&unwritten.tmp).map_err(failed)?;
+                    io::copy(&mut from, &mut to).map_err(failed)?;
+                    let time = from.metadata().and_then(|m| m.modified()).map_err(failed)?;
+                    to.set_modified(time).map_err(failed)
+                }
             }
         }
     }
