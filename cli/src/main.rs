@@ -5,10 +5,12 @@
 //! - `archiver deliver --config <file>` delivers pending jobs (EMLs already
 //!   rendered) to the configured target.
 //! - `archiver inspect <file>` prints the items of an export as JSON lines.
+//! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
 mod inspect;
+mod mapping;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +59,9 @@ enum Command {
     },
     /// Print the normalised items of an export (.txt or .zip) as JSON lines.
     Inspect(inspect::Args),
+    /// Check a mapping CSV before putting it into service.
+    #[command(subcommand)]
+    Mapping(mapping::Command),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Run { config, day } => run(&config, day),
         Command::Deliver { config } => deliver(&config),
         Command::Inspect(args) => inspect::inspect(&args),
+        Command::Mapping(command) => mapping::mapping(&command),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };
