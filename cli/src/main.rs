@@ -6,11 +6,13 @@
 //!   rendered) to the configured target.
 //! - `archiver inspect <file>` prints the items of an export as JSON lines.
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
+//! - `archiver status --config <file>` counts what the archive store holds.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
 mod inspect;
 mod mapping;
+mod status;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +64,8 @@ enum Command {
     /// Check a mapping CSV before putting it into service.
     #[command(subcommand)]
     Mapping(mapping::Command),
+    /// Show what the archive store holds and what waits for delivery.
+    Status(status::Args),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Deliver { config } => deliver(&config),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Mapping(command) => mapping::mapping(&command),
+        Command::Status(args) => status::status(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };

@@ -27,4 +27,5 @@ pub mod report;
 pub mod secrets;
 pub mod settings;
 pub mod sources;
+pub mod status;
 pub mod store;
