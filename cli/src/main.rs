@@ -25,6 +25,7 @@ use shared::embedded;
 use shared::mailbox::{Imap, Maildir};
 use shared::report::Report;
 use shared::settings::{self, LocalSettings};
+use shared::status::Status;
 use shared::store::LocalDir;
 
 use tracing_subscriber::EnvFilter;
@@ -159,6 +160,16 @@ fn sweep(
 fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
+    let drops = &settings.sources.whatsapp_export.drops;
+    if !drops.is_dir() {
+        return Err(format!(
+            "config {}: [drops] path {} is not a directory (exports are dropped under \
+             <path>/drop/whatsapp-export/<custodian>/)",
+            config_path.display(),
+            drops.display()
+        )
+        .into());
+    }
     let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
@@ -189,7 +200,8 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&settings, &report, outcome)
+    let before = before_this_run(&store, &report, &outcome)?;
+    finish(&settings, &report, outcome, before)
 }
 
 fn deliver(config_path: &Path) -> CliResult {
@@ -213,7 +225,38 @@ fn deliver(config_path: &Path) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&settings, &report, outcome)
+    let before = before_this_run(&store, &report, &outcome)?;
+    finish(&settings, &report, outcome, before)
+}
+
+/// When a run did nothing (no drop, e-mail or copy, no error), what the
+/// store held already, so that a second run says so instead of a column of
+/// zeros: `nothing new: 4 drops collected and 41 copies delivered before`.
+fn before_this_run(
+    store: &LocalDir,
+    report: &Report,
+    outcome: &Result<(), Box<dyn std::error::Error>>,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let did_nothing = outcome.is_ok()
+        && report.errors.is_empty()
+        && report.drops_collected == 0
+        && report.emails_written == 0
+        && report.copies_delivered() == 0;
+    if !did_nothing {
+        return Ok(None);
+    }
+    let status = runtime()?.block_on(Status::read(store))?;
+    let drops: u64 = status.sources.values().map(|source| source.collected).sum();
+    Ok(Some(format!(
+        "nothing new: {drops} drop{} collected and {} cop{} delivered before",
+        if drops == 1 { "" } else { "s" },
+        status.copies_delivered,
+        if status.copies_delivered == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+    )))
 }
 
 /// Logs out of every IMAP connection.
@@ -230,9 +273,13 @@ fn finish(
     settings: &LocalSettings,
     report: &Report,
     outcome: Result<(), Box<dyn std::error::Error>>,
+    before: Option<String>,
 ) -> CliResult {
     print!("{report}");
     outcome?;
+    if let Some(before) = before {
+        println!("{before}");
+    }
     println!("archive store:        {}", settings.store.display());
     match &settings.target {
         settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),

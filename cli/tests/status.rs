@@ -90,6 +90,17 @@ fn status_after_the_example_run_gives_the_counts_the_run_printed() {
     }
     assert_eq!(status["batches_pending_delivery"], 0);
 
+    // A second run has nothing to do, and says what was there before.
+    let (code, again, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{again}{err}");
+    let copies = printed(&summary, "copies delivered:");
+    assert!(
+        again.contains(&format!(
+            "\nnothing new: 4 drops collected and {copies} copies delivered before\n"
+        )),
+        "{again}"
+    );
+
     // A batch whose delivery did not finish shows as waiting, with its jobs.
     let done = dir
         .path()
@@ -120,5 +131,29 @@ fn status_after_the_example_run_gives_the_counts_the_run_printed() {
             "waiting for delivery: 1 batch(es), {expected_jobs} job(s)"
         )),
         "{out}"
+    );
+}
+
+#[test]
+fn a_drops_path_that_is_not_there_stops_the_run_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let config = std::fs::read_to_string(examples.join("archiver.toml")).unwrap();
+    let config = config.replace("[drops]\npath = \".\"", "[drops]\npath = \"no-such-dir\"");
+    std::fs::write(examples.join("archiver.toml"), config).unwrap();
+    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("config archiver.toml: [drops] path")
+            && err.contains("no-such-dir is not a directory"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("example-output").exists(),
+        "nothing written, no lock taken"
     );
 }
