@@ -7,11 +7,13 @@
 //! - `archiver inspect <file>` prints the items of an export as JSON lines.
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver status --config <file>` counts what the archive store holds.
+//! - `archiver report --config <file> --day <day>` makes the daily report.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
 mod inspect;
 mod mapping;
+mod report;
 mod status;
 mod target;
 
@@ -67,6 +69,9 @@ enum Command {
     Mapping(mapping::Command),
     /// Show what the archive store holds and what waits for delivery.
     Status(status::Args),
+    /// Make the daily report of a collection day, store it and deliver it
+    /// to the admin mailbox.
+    Report(report::Args),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Mapping(command) => mapping::mapping(&command),
         Command::Status(args) => status::status(&args),
+        Command::Report(args) => report::report(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod collect;
 pub mod convert;
+pub mod day_report;
 pub mod deliver;
 pub mod embedded;
 pub mod escape;
