@@ -8,9 +8,11 @@
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver status --config <file>` counts what the archive store holds.
 //! - `archiver report --config <file> --day <day>` makes the daily report.
+//! - `archiver export ... --out <zip>` writes an export bundle for review.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
+mod export;
 mod inspect;
 mod mapping;
 mod report;
@@ -72,6 +74,9 @@ enum Command {
     /// Make the daily report of a collection day, store it and deliver it
     /// to the admin mailbox.
     Report(report::Args),
+    /// Export a custodian's stored e-mails over a range of days as a zip
+    /// for legal review (or --verify one).
+    Export(export::Args),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Mapping(command) => mapping::mapping(&command),
         Command::Status(args) => status::status(&args),
         Command::Report(args) => report::report(&args),
+        Command::Export(args) => export::export(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };

@@ -6,6 +6,7 @@
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
 pub mod address;
+pub mod bundle;
 pub mod collect;
 pub mod convert;
 pub mod day_report;
