@@ -9,12 +9,15 @@
 //! - `archiver status --config <file>` counts what the archive store holds.
 //! - `archiver report --config <file> --day <day>` makes the daily report.
 //! - `archiver export ... --out <zip>` writes an export bundle for review.
+//! - `archiver reconcile --day <day> [--repair]` and `archiver verify` prove
+//!   a day.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
 mod export;
 mod inspect;
 mod mapping;
+mod reconcile;
 mod report;
 mod status;
 mod target;
@@ -77,6 +80,11 @@ enum Command {
     /// Export a custodian's stored e-mails over a range of days as a zip
     /// for legal review (or --verify one).
     Export(export::Args),
+    /// Check a collection day end to end (--repair what can be), and close
+    /// it with its manifest.
+    Reconcile(reconcile::ReconcileArgs),
+    /// Re-check the daily manifests, their objects and their chain.
+    Verify(reconcile::VerifyArgs),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -98,6 +106,8 @@ fn main() -> ExitCode {
         Command::Status(args) => status::status(&args),
         Command::Report(args) => report::report(&args),
         Command::Export(args) => export::export(&args),
+        Command::Reconcile(args) => reconcile::reconcile(&args),
+        Command::Verify(args) => reconcile::verify(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };
