@@ -432,7 +432,9 @@ impl DayReport {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
              viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"Items collected and copies to deliver, last {TREND_DAYS} days\">\
              <title>Items collected (dark) and copies to deliver (light), last {TREND_DAYS} days</title>\
-             <line x1=\"0\" y1=\"{BASE}\" x2=\"{WIDTH}\" y2=\"{BASE}\" stroke=\"#999\"/>"
+             <line x1=\"0\" y1=\"{BASE}\" x2=\"{WIDTH}\" y2=\"{BASE}\" stroke=\"#999\"/>\
+             <text x=\"0\" y=\"12\" font-size=\"11\" font-family=\"Arial\" fill=\"#555\">\
+             items collected (dark) and copies to deliver (light) per day; tallest bar {max}</text>"
         );
         for (i, day) in self.trend.iter().enumerate() {
             let x = i as u64 * slot + 4;
