@@ -136,6 +136,22 @@ async fn open_target(settings: &LocalSettings) -> Result<Target, Box<dyn std::er
     })
 }
 
+/// The settings of a command that reads an archive store which must be
+/// there already (status, report, export, reconcile, verify): the config
+/// loaded, and its `[store] path` checked, naming both when it is missing.
+fn settings_with_store(config: &Path) -> Result<LocalSettings, Box<dyn std::error::Error>> {
+    let settings = LocalSettings::load(config)?;
+    if !settings.store.is_dir() {
+        return Err(format!(
+            "config {}: [store] path {} is not a directory (no run has written it yet?)",
+            config.display(),
+            settings.store.display()
+        )
+        .into());
+    }
+    Ok(settings)
+}
+
 /// Holds `<store>/.lock` for the whole command: two runs over one store
 /// at once could both append a copy that neither had ledgered yet.
 fn lock_store(store: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {

@@ -19,6 +19,9 @@
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger ([`LedgerEntry`]) |
+//! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
+//! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
+//! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
 //!
 //! Two meanings of "day", never mixed:
 //! - the **collection day** ([`CollectionDay`]) is the day, in the
@@ -73,6 +76,9 @@ pub const REFUSED_DROPS_PREFIX: &str = "failed/drops/";
 
 /// The prefix of the delivery ledger.
 pub const LEDGER_PREFIX: &str = "delivered/";
+
+/// The prefix of the daily manifests.
+pub const MANIFEST_PREFIX: &str = "manifest/";
 
 /// The day, in the archive's time zone, of the run that collected a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -256,6 +262,36 @@ pub fn checkpoint_key(source: &str, position: &str) -> String {
 /// `collected/runs/<window>`: the claim of a scheduled collect run.
 pub fn run_claim_key(window: &str) -> String {
     format!("collected/{RUNS}/{window}")
+}
+
+/// `manifest/<sequence>.json`: the manifest with this place in the chain
+/// (zero-padded, so keys sort in chain order).
+pub fn manifest_key(sequence: u64) -> String {
+    format!("{MANIFEST_PREFIX}{sequence:08}.json")
+}
+
+/// The sequence number of a manifest's key.
+pub fn manifest_sequence(key: &str) -> Option<u64> {
+    key.strip_prefix(MANIFEST_PREFIX)?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+/// `reports/<collection-day>/<made-at>`: the stem of a daily report's
+/// objects (`.json`, `.html`, `.delivered.json`); `made_at` is RFC 3339
+/// without colons.
+pub fn report_stem(day: NaiveDate, made_at: &str) -> String {
+    format!("reports/{day}/{}", made_at.replace(':', ""))
+}
+
+/// The collection day of a key under `raw/<source>/<day>/`, and its source.
+pub fn raw_day(key: &str) -> Option<(&str, NaiveDate)> {
+    let mut segments = key.strip_prefix(RAW_PREFIX)?.splitn(3, '/');
+    let source = segments.next()?;
+    let day = segments.next()?.parse().ok()?;
+    segments.next()?;
+    Some((source, day))
 }
 
 /// `eml/<item-day>/<item-id>.eml`.
