@@ -174,7 +174,8 @@ async fn reconcile_repairs_a_lost_notification_and_a_lost_ledger_entry_once_and_
         .unwrap()
         .trim_end_matches(".eml");
     assert!(
-        out.contains(&format!("item {lost_id} (")) && out.contains("no e-mail and no failure record"),
+        out.contains(&format!("item {lost_id} ("))
+            && out.contains("no e-mail and no failure record"),
         "{out}"
     );
     assert_eq!(copies(&maildir), before);

@@ -169,6 +169,25 @@ impl Seek for ObjectReader<'_> {
     }
 }
 
+/// The number of bytes `reader` yields and their SHA-256, read in 64 KiB
+/// chunks (an interrupted read is retried).
+pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, [u8; 32])> {
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut len = 0;
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&chunk[..read]);
+        len += read as u64;
+    }
+    Ok((len, hasher.finalize().into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,23 +221,4 @@ mod tests {
             "1b48e21282963dfba2ffff3a4c331471242fe42fd0a51161e56df72085c445c9"
         );
     }
-}
-
-/// The number of bytes `reader` yields and their SHA-256, read in 64 KiB
-/// chunks (an interrupted read is retried).
-pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, [u8; 32])> {
-    let mut hasher = Sha256::new();
-    let mut chunk = vec![0; 64 * 1024];
-    let mut len = 0;
-    loop {
-        let read = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&chunk[..read]);
-        len += read as u64;
-    }
-    Ok((len, hasher.finalize().into()))
 }
