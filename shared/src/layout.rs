@@ -7,7 +7,8 @@
 //! |---|---|---|
 //! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
 //! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was (or was to be) read from |
-//! | `media/<sha256>` | collect | one attachment, named by its content |
+//! | `media/<sha256>` | collect, media | one attachment, named by its content |
+//! | `inbox/<source>/<receipt-day>/<sha256>.json` | capture | a webhook body exactly as received (WhatsApp Cloud API) |
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
@@ -214,6 +215,34 @@ pub fn key_segment(name: &str) -> String {
 /// id its batch would have had.
 pub fn refused_drop_key(batch_id: &str) -> String {
     format!("failed/drops/{batch_id}.json")
+}
+
+/// The prefix of webhook bodies as received (`capture` writes only here).
+pub const INBOX_PREFIX: &str = "inbox/";
+
+/// `inbox/<source>/`: the folder of a source's webhook bodies.
+pub fn inbox_prefix(source: &str) -> String {
+    format!("{INBOX_PREFIX}{source}/")
+}
+
+/// `inbox/<source>/<receipt-day>/<sha256>.json`: a webhook body, named by
+/// its content (a redelivery of the same bytes is the same object) and
+/// filed by the UTC day it was received.
+pub fn inbox_key(source: &str, day: NaiveDate, sha256: &str) -> String {
+    format!("{}{day}/{sha256}.json", inbox_prefix(source))
+}
+
+/// The SHA-256 an inbox key names; `None` for any other key.
+pub fn inbox_body_sha256<'k>(source: &str, key: &'k str) -> Option<&'k str> {
+    let rest = key.strip_prefix(INBOX_PREFIX)?.strip_prefix(source)?;
+    let (day, name) = rest.strip_prefix('/')?.split_once('/')?;
+    day.parse::<NaiveDate>().ok()?;
+    let sha256 = name.strip_suffix(".json")?;
+    (sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then_some(sha256)
 }
 
 /// `media/<sha256>`: an attachment, named by its content.
@@ -429,6 +458,27 @@ mod tests {
             assert_eq!(key_segment(name), segment, "{name:?}");
         }
         assert_eq!(refused_drop_key("ab12"), "failed/drops/ab12.json");
+    }
+
+    #[test]
+    fn inbox_keys_name_their_body_and_parse_back() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let sha = "ab".repeat(32);
+        let key = inbox_key("whatsapp-cloud", day, &sha);
+        assert_eq!(key, format!("inbox/whatsapp-cloud/2026-12-01/{sha}.json"));
+        assert_eq!(
+            inbox_body_sha256("whatsapp-cloud", &key),
+            Some(sha.as_str())
+        );
+        for other in [
+            format!("inbox/whatsapp-cloud/2026-12-01/{sha}.txt"),
+            format!("inbox/whatsapp-cloud/today/{sha}.json"),
+            format!("inbox/whatsapp-cloud/2026-12-01/x/{sha}.json"),
+            "inbox/whatsapp-cloud/2026-12-01/AB.json".to_owned(),
+            format!("inbox/wecom/2026-12-01/{sha}.json"),
+        ] {
+            assert_eq!(inbox_body_sha256("whatsapp-cloud", &other), None, "{other}");
+        }
     }
 
     #[test]
