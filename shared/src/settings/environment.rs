@@ -196,6 +196,35 @@ mod tests {
     }
 
     #[test]
+    fn the_whatsapp_cloud_inbox_turns_its_source_on() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+        ];
+        let off = CollectSettings::from_lookup(lookup(&base)).unwrap();
+        assert!(off.sources.whatsapp_cloud.is_none());
+        assert_eq!(
+            off.sources
+                .configured(|_| crate::store::LocalDir::new("/x"))
+                .len(),
+            1
+        );
+        let mut vars = base.to_vec();
+        vars.push(("WHATSAPP_CLOUD_INBOX_BUCKET", "a"));
+        let on = CollectSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(on.sources.whatsapp_cloud.unwrap().inbox, "a");
+        let names: Vec<String> = CollectSettings::from_lookup(lookup(&vars))
+            .unwrap()
+            .sources
+            .configured(|_| crate::store::LocalDir::new("/x"))
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        assert_eq!(names, ["whatsapp-export", "whatsapp-cloud"]);
+    }
+
+    #[test]
     fn missing_and_invalid_variables_are_named() {
         let err = CollectSettings::from_lookup(lookup(&[
             ("ARCHIVE_BUCKET", "a"),

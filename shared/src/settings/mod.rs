@@ -50,7 +50,7 @@ pub use self::environment::{CollectSettings, ConvertSettings, DeliverSettings};
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
-pub use self::sources::{Sources, WhatsAppExportSettings};
+pub use self::sources::{Sources, WhatsAppCloudSettings, WhatsAppExportSettings};
 
 /// The archive store: `[store] path`, a directory with the same key layout
 /// as the S3 bucket, or `ARCHIVE_BUCKET`, the bucket.

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use super::SettingError;
 use super::reader::{Name, Reader};
 use crate::sources::Source;
+use crate::sources::whatsapp_cloud::CloudInbox;
 use crate::sources::whatsapp_export::{
     CustodianNames, DateOrder, ExportDrops, ExportOptions, ZipLimits,
 };
@@ -20,6 +21,9 @@ use crate::store::ObjectStore;
 pub struct Sources<P> {
     /// WhatsApp "Export chat" files dropped by employees.
     pub whatsapp_export: WhatsAppExportSettings<P>,
+    /// WhatsApp Business Platform webhook bodies kept by `capture`; `None`
+    /// when the deployment does not capture them.
+    pub whatsapp_cloud: Option<WhatsAppCloudSettings<P>>,
 }
 
 impl<P> Sources<P> {
@@ -30,16 +34,21 @@ impl<P> Sources<P> {
         open: impl Fn(&P) -> D,
     ) -> Vec<Box<dyn Source>> {
         let export = &self.whatsapp_export;
-        vec![Box::new(
+        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(
             ExportDrops::new(open(&export.drops), export.export_options())
                 .with_custodian_names(export.custodian_names.clone()),
-        )]
+        )];
+        if let Some(cloud) = &self.whatsapp_cloud {
+            sources.push(Box::new(CloudInbox::new(open(&cloud.inbox))));
+        }
+        sources
     }
 
     /// Every configured source's settings.
     pub(super) fn read<R: Reader<Place = P>>(reader: &R) -> Result<Self, SettingError> {
         Ok(Sources {
             whatsapp_export: WhatsAppExportSettings::read(reader)?,
+            whatsapp_cloud: WhatsAppCloudSettings::read(reader)?,
         })
     }
 }
@@ -95,5 +104,25 @@ impl<P> WhatsAppExportSettings<P> {
             date_order: self.date_order,
             zip_limits: self.zip_limits,
         }
+    }
+}
+
+/// Where the WhatsApp Business Platform webhook bodies are.
+#[derive(Debug, Clone)]
+pub struct WhatsAppCloudSettings<P> {
+    /// `[whatsapp_cloud] inbox` (a directory) or
+    /// `WHATSAPP_CLOUD_INBOX_BUCKET`: the store whose
+    /// `inbox/whatsapp-cloud/` `capture` writes (the archive store, in a
+    /// deployment). Setting it turns the source on.
+    pub inbox: P,
+}
+
+impl<P> WhatsAppCloudSettings<P> {
+    fn read<R: Reader<Place = P>>(reader: &R) -> Result<Option<Self>, SettingError> {
+        let inbox = reader.place(Name::new(
+            "whatsapp_cloud.inbox",
+            "WHATSAPP_CLOUD_INBOX_BUCKET",
+        ))?;
+        Ok(inbox.map(|inbox| WhatsAppCloudSettings { inbox }))
     }
 }

@@ -8,13 +8,27 @@
 //!   once its `X-Hub-Signature-256` checks out; its media ids go to the
 //!   media step at once (webhook media ids expire after 7 days).
 //! - `payload`: the body's envelope and arrays.
+//! - `inbox`: the source collect pulls, one batch per body.
+//! - `bodies`, `items`, `content`, `people`, `contacts`: a body read into
+//!   items (one per wamid), statuses and report notes.
 
+mod bodies;
 mod capture;
+mod contacts;
+mod content;
 mod handshake;
+mod inbox;
+mod items;
 mod payload;
+mod people;
 mod signature;
 
+pub use bodies::{BodyError, Inspection, inspect, is_webhook};
 pub use capture::{Capture, DEFAULT_MAX_BODY_BYTES, Reply, Request, Stored};
+pub use contacts::ContactBook;
+pub use content::message_item_id;
 pub use handshake::{HandshakeError, answer_handshake};
+pub use inbox::CloudInbox;
+pub use items::{Reading, StatusSeen};
 pub use payload::{MediaRef, media_refs};
 pub use signature::{SIGNATURE_HEADER, SignatureError, check_signature, sign};

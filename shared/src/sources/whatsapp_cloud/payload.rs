@@ -12,6 +12,9 @@ use serde_json::value::RawValue;
 /// A webhook body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Body {
+    /// `whatsapp_business_account`.
+    #[serde(default)]
+    pub object: Option<String>,
     /// One per WhatsApp Business Account.
     #[serde(default)]
     pub entry: Vec<Entry>,
@@ -28,6 +31,10 @@ pub(crate) struct Entry {
 /// One change: a `field` and its `value`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Change {
+    /// `messages`, `smb_message_echoes`, `history`, `smb_app_state_sync`,
+    /// `calls`, or another.
+    #[serde(default)]
+    pub field: String,
     /// What changed.
     #[serde(default)]
     pub value: Changed,
@@ -36,15 +43,44 @@ pub(crate) struct Change {
 /// The value of a change: whichever arrays it holds.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Changed {
+    /// The business number the change is about.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// The WhatsApp users of the messages (profile, phone, BSUID).
+    #[serde(default)]
+    pub contacts: Vec<Value>,
     /// Messages from customers (and their edits and revokes).
     #[serde(default)]
     pub messages: Vec<Box<RawValue>>,
     /// Messages the business sent from the Business app (Coexistence).
     #[serde(default)]
     pub message_echoes: Vec<Box<RawValue>>,
+    /// Delivery statuses of messages the business sent through the API.
+    #[serde(default)]
+    pub statuses: Vec<Value>,
+    /// Change-level errors.
+    #[serde(default)]
+    pub errors: Vec<Value>,
     /// History chunks (Coexistence backfill).
     #[serde(default)]
     pub history: Vec<History>,
+    /// The Business app's contact book (Coexistence).
+    #[serde(default)]
+    pub state_sync: Vec<Value>,
+    /// Business Calling API events.
+    #[serde(default)]
+    pub calls: Vec<Box<RawValue>>,
+}
+
+/// The business number: the employee side of every message.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Metadata {
+    /// The number as shown (digits, sometimes with `+` or spaces).
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// The Cloud API's id of the number.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
 }
 
 /// One history chunk.
@@ -53,11 +89,17 @@ pub(crate) struct History {
     /// One per chat.
     #[serde(default)]
     pub threads: Vec<Thread>,
+    /// Set when the business declined the sync (code 2593109).
+    #[serde(default)]
+    pub errors: Vec<Value>,
 }
 
 /// One chat of a history chunk.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Thread {
+    /// The WhatsApp user's phone number.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Its messages; those with `to` were sent by the business.
     #[serde(default)]
     pub messages: Vec<Box<RawValue>>,
