@@ -8,6 +8,8 @@
 //! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
 //! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was (or was to be) read from |
 //! | `media/<sha256>` | collect, media | one attachment, named by its content |
+//! | `media/<source>/<media-id>.json` | media | a media id fetched: its file's SHA-256 and size ([`MediaFetched`]) |
+//! | `media/<source>/<media-id>.failed.json` | media | a media id that could not be fetched, and why ([`MediaFailed`]) |
 //! | `inbox/<source>/<receipt-day>/<sha256>.json` | capture | a webhook body exactly as received (WhatsApp Cloud API) |
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
@@ -250,6 +252,19 @@ pub fn media_key(sha256: &str) -> String {
     format!("media/{sha256}")
 }
 
+/// `media/<source>/<media-id>.json`: what the media step fetched for a
+/// media id (a source's own id of a file; one key segment).
+pub fn media_fetched_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.json", key_segment(media_id))
+}
+
+/// `media/<source>/<media-id>.failed.json`: why a media id could not be
+/// fetched (apart from [`media_fetched_key`], so that a later success is
+/// still written create-only).
+pub fn media_failed_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.failed.json", key_segment(media_id))
+}
+
 /// `collected/<source>/`: the folder of a source's checkpoints.
 pub fn checkpoints_prefix(source: &str) -> String {
     format!("collected/{source}/")
@@ -296,6 +311,33 @@ pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
 /// A record as stored: compact JSON.
 pub fn record<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).expect("store records serialize")
+}
+
+/// A media id the media step fetched: its file is `media/<sha256>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFetched {
+    /// The source's media id.
+    pub media_id: String,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MIME type, as the source gave it.
+    pub content_type: Option<String>,
+    /// Which hash the source gave matched (`webhook base64`, `lookup hex`,
+    /// …), or `none given`.
+    pub matched: String,
+}
+
+/// A media id the media step could not fetch, after its last try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFailed {
+    /// The source's media id.
+    pub media_id: String,
+    /// Why (an HTTP status, a hash that did not match, a timeout).
+    pub reason: String,
+    /// Tries made.
+    pub attempts: u32,
 }
 
 /// A source's checkpoint, written once its batch (or refusal) is stored.

@@ -30,13 +30,18 @@ pub(crate) fn epoch_seconds(value: &Value) -> Option<u64> {
     }
 }
 
-/// A media object's stored state, as the media step recorded it.
+/// What the media step recorded of a media id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Fetched {
-    /// The content's SHA-256, hex.
-    pub sha256: String,
-    /// Its size.
-    pub size: u64,
+pub(crate) enum Fetched {
+    /// Stored as `media/<sha256>`.
+    Stored {
+        /// The content's SHA-256, hex.
+        sha256: String,
+        /// Its size.
+        size: u64,
+    },
+    /// Not fetched after the last try, for this reason.
+    Failed(String),
 }
 
 /// What a message says.
@@ -245,14 +250,30 @@ fn attachment(kind: &str, media: &Value) -> Attachment<'static> {
 
 impl Content {
     /// Fills in the attachments the media step stored (by media id): their
-    /// size and archive key.
+    /// size and archive key; one it could not fetch is said so in the text.
     pub(crate) fn with_media(mut self, fetched: impl Fn(&str) -> Option<Fetched>) -> Content {
+        let mut failures = Vec::new();
         for (attachment, id) in self.attachments.iter_mut().zip(&self.media_ids) {
-            if let Some(record) = id.as_deref().and_then(&fetched) {
-                attachment.object_key = Some(layout::media_key(&record.sha256));
-                attachment.size = Some(record.size);
-                attachment.sha256 = Some(record.sha256);
+            match id.as_deref().and_then(&fetched) {
+                Some(Fetched::Stored { sha256, size }) => {
+                    attachment.object_key = Some(layout::media_key(&sha256));
+                    attachment.size = Some(size);
+                    attachment.sha256 = Some(sha256);
+                }
+                Some(Fetched::Failed(reason)) => failures.push(format!(
+                    "The media {} could not be fetched: {reason}.",
+                    attachment.name
+                )),
+                None => {}
             }
+        }
+        if !failures.is_empty() {
+            let mut text = self.text.take().unwrap_or_default();
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&failures.join("\n"));
+            self.text = Some(text);
         }
         self
     }

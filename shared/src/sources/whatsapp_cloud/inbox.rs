@@ -26,7 +26,7 @@
 //! (per day and status), failures listed with their codes; they are not
 //! items.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -35,8 +35,9 @@ use super::bodies::{has_contacts, learn_contacts, one_per_id, parse};
 use super::contacts::ContactBook;
 use super::content::Fetched;
 use super::items::read_body;
+use super::payload::media_refs;
 use crate::item::{JsonLines, SourceKind};
-use crate::layout;
+use crate::layout::{self, MediaFailed, MediaFetched};
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Original, Originals, Pulled, Refused, Source};
 use crate::store::{ObjectFile, ObjectStore, StoreError};
@@ -136,7 +137,7 @@ impl<S: ObjectStore> CloudInbox<S> {
         report: &mut Report,
     ) -> Result<Option<Pulled>, StoreError> {
         if let Some(kept) = self.kept.take() {
-            return self.read(kept, report).map(Some);
+            return self.read(kept, report).await.map(Some);
         }
         if !self.prepared {
             self.prepare(checkpoints, report).await?;
@@ -167,8 +168,36 @@ impl<S: ObjectStore> CloudInbox<S> {
         Ok(None)
     }
 
+    /// What the media step recorded of each media id of a body.
+    async fn media_records(&self, bytes: &[u8]) -> Result<HashMap<String, Fetched>, StoreError> {
+        let mut records = HashMap::new();
+        for media in media_refs(bytes) {
+            let fetched = self
+                .store
+                .get(&layout::media_fetched_key(NAME, &media.id))
+                .await?
+                .and_then(|b| serde_json::from_slice::<MediaFetched>(&b).ok());
+            let record = match fetched {
+                Some(f) => Some(Fetched::Stored {
+                    sha256: f.sha256,
+                    size: f.size,
+                }),
+                None => self
+                    .store
+                    .get(&layout::media_failed_key(NAME, &media.id))
+                    .await?
+                    .and_then(|b| serde_json::from_slice::<MediaFailed>(&b).ok())
+                    .map(|f| Fetched::Failed(f.reason)),
+            };
+            if let Some(record) = record {
+                records.insert(media.id, record);
+            }
+        }
+        Ok(records)
+    }
+
     /// Reads a body whose original collect has stored.
-    fn read(&mut self, kept: Kept, report: &mut Report) -> Result<Pulled, StoreError> {
+    async fn read(&mut self, kept: Kept, report: &mut Report) -> Result<Pulled, StoreError> {
         let bytes = kept.content.read_all().map_err(|source| StoreError::Io {
             key: kept.key.clone(),
             source,
@@ -187,8 +216,9 @@ impl<S: ObjectStore> CloudInbox<S> {
             }
         };
         let received = receipt_time(&kept.key);
-        let no_media = |_: &str| -> Option<Fetched> { None };
-        let reading = read_body(&body, &self.book, &no_media, received);
+        let records = self.media_records(&bytes).await?;
+        let media = |id: &str| records.get(id).cloned();
+        let reading = read_body(&body, &self.book, &media, received);
         for status in &reading.statuses {
             if !self
                 .statuses

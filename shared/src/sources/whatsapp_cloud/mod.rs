@@ -9,6 +9,8 @@
 //!   media step at once (webhook media ids expire after 7 days).
 //! - `payload`: the body's envelope and arrays.
 //! - `inbox`: the source collect pulls, one batch per body.
+//! - `media`: the media step (lookup, streamed download, hash check,
+//!   retries, a record of the outcome either way).
 //! - `bodies`, `items`, `content`, `people`, `contacts`: a body read into
 //!   items (one per wamid), statuses and report notes.
 
@@ -19,6 +21,7 @@ mod content;
 mod handshake;
 mod inbox;
 mod items;
+mod media;
 mod payload;
 mod people;
 mod signature;
@@ -30,5 +33,6 @@ pub use content::message_item_id;
 pub use handshake::{HandshakeError, answer_handshake};
 pub use inbox::CloudInbox;
 pub use items::{Reading, StatusSeen};
+pub use media::{DEFAULT_GRAPH_VERSION, Fetch, GraphMedia, MAX_MEDIA_BYTES, MediaOptions};
 pub use payload::{MediaRef, media_refs};
 pub use signature::{SIGNATURE_HEADER, SignatureError, check_signature, sign};
