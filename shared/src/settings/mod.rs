@@ -46,7 +46,9 @@ use std::fmt;
 
 use self::reader::Name;
 
-pub use self::environment::{CollectSettings, ConvertSettings, DeliverSettings};
+pub use self::environment::{
+    CaptureSettings, CollectSettings, ConvertSettings, DeliverSettings, MediaSettings,
+};
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
