@@ -40,6 +40,7 @@ mod imap;
 mod mapping;
 mod reader;
 mod render;
+mod report;
 mod sources;
 
 use std::fmt;
@@ -52,6 +53,7 @@ pub use self::environment::{
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
+pub use self::report::{DEFAULT_REPORT_FOLDER, ReportSettings};
 pub use self::sources::{Sources, WhatsAppCloudSettings, WhatsAppExportSettings};
 
 /// The archive store: `[store] path`, a directory with the same key layout
