@@ -15,7 +15,7 @@ use crate::sources::whatsapp_export::{
 use crate::store::ObjectStore;
 
 /// The configured sources, one field per source kind. WhatsApp export is
-/// required: it is the only kind so far. A kind a deployment may leave out
+/// required (it was the first kind). A kind a deployment may leave out
 /// is an `Option` here, read when any of its settings is set.
 #[derive(Debug, Clone)]
 pub struct Sources<P> {
