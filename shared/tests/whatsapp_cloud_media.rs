@@ -383,3 +383,62 @@ async fn collect_attaches_fetched_media_and_names_what_could_not_be_fetched() {
         "{text}"
     );
 }
+
+/// A body whose media the media step has not recorded yet waits for a
+/// later collect (within the wait), so that its item gets the file.
+#[tokio::test]
+async fn a_body_waits_for_its_media_before_it_is_collected() {
+    let graph = Graph::default();
+    let base = graph.start().await;
+    let step = step(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let sha = webhook_sha(JPEG).unwrap();
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}},"messages":[{{"from":"16505551234","id":"wamid.W1","timestamp":"1796029200","type":"image","image":{{"mime_type":"image/jpeg","sha256":"{sha}","id":"ok"}}}}]}},"field":"messages"}}]}}]}}"#
+    );
+    let secret = Secret::new("s");
+    let now = chrono::Utc::now();
+    let capture = Capture::new(LocalDir::new(dir.path()), secret.clone(), Secret::new("v"));
+    let signature = sign(&secret, body.as_bytes());
+    let reply = capture
+        .receive(
+            Request::Notify {
+                signature: Some(&signature),
+                body: body.as_bytes(),
+            },
+            now,
+        )
+        .await;
+    let media = reply.stored.unwrap().media;
+    let day = CollectionDay(now.date_naive());
+    let collect = || async {
+        let mut source =
+            CloudInbox::new(LocalDir::new(dir.path())).media_wait(now, chrono::Duration::days(1));
+        let mut report = Report::default();
+        shared::collect::collect_source(&mut source, &store, day, &mut report)
+            .await
+            .unwrap();
+        report
+    };
+    let early = collect().await;
+    assert_eq!(early.items_collected, 0, "{early}");
+    assert!(early.warnings[0].contains("not fetched yet"), "{early}");
+    step.fetch(&store, &media[0]).await.unwrap();
+    let later = collect().await;
+    assert_eq!(later.items_collected, 1, "{later}");
+    let batch = store
+        .list("raw/")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.ends_with(".jsonl"))
+        .unwrap();
+    let line = store.get(&batch).await.unwrap().unwrap();
+    let item: serde_json::Value = serde_json::from_slice(line.trim_ascii_end()).unwrap();
+    let jpeg_hex = hex::encode(Sha256::digest(JPEG));
+    assert_eq!(
+        item["attachments"][0]["object_key"],
+        format!("media/{jpeg_hex}")
+    );
+}

@@ -39,7 +39,11 @@ impl<P> Sources<P> {
                 .with_custodian_names(export.custodian_names.clone()),
         )];
         if let Some(cloud) = &self.whatsapp_cloud {
-            sources.push(Box::new(CloudInbox::new(open(&cloud.inbox))));
+            // A body waits up to a day for the media step (it takes
+            // seconds); the clock only bounds that wait.
+            let inbox = CloudInbox::new(open(&cloud.inbox))
+                .media_wait(chrono::Utc::now(), chrono::Duration::days(1));
+            sources.push(Box::new(inbox));
         }
         sources
     }

@@ -29,6 +29,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 
 use super::bodies::{has_contacts, learn_contacts, one_per_id, parse};
@@ -59,6 +60,9 @@ pub struct CloudInbox<S> {
     /// Statuses counted in this pull (wamid and status): a status
     /// delivered again in another body is counted once.
     statuses: HashSet<(String, String)>,
+    /// Bodies received on or after this day whose media the media step has
+    /// not recorded yet wait for a later pull (see [`CloudInbox::media_wait`]).
+    wait_from: Option<NaiveDate>,
 }
 
 #[derive(Debug)]
@@ -80,7 +84,34 @@ impl<S: ObjectStore> CloudInbox<S> {
             kept: None,
             book: ContactBook::default(),
             statuses: HashSet::new(),
+            wait_from: None,
         }
+    }
+
+    /// Leaves a body received less than `wait` before `now` (by its UTC
+    /// receipt day) for a later pull while the media step has recorded
+    /// none of the outcome of one of its media ids: its items are then
+    /// written with their files, not with files "not attached" because
+    /// collect came first. Older bodies are collected as they are.
+    pub fn media_wait(mut self, now: DateTime<Utc>, wait: chrono::Duration) -> Self {
+        self.wait_from = Some((now - wait).date_naive());
+        self
+    }
+
+    /// Whether a body must wait for its media (see [`CloudInbox::media_wait`]).
+    async fn waits_for_media(&self, key: &str, content: &ObjectFile) -> Result<bool, StoreError> {
+        let young = self
+            .wait_from
+            .is_some_and(|from| receipt_time(key).date_naive() >= from);
+        if !young {
+            return Ok(false);
+        }
+        let bytes = content.read_all().map_err(|source| StoreError::Io {
+            key: key.to_owned(),
+            source,
+        })?;
+        let pending = media_refs(&bytes).len() - self.media_records(&bytes).await?.len();
+        Ok(pending > 0)
     }
 
     async fn read_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -149,6 +180,12 @@ impl<S: ObjectStore> CloudInbox<S> {
                 ));
                 continue;
             };
+            if self.waits_for_media(&key, &content).await? {
+                report.warning(format!(
+                    "{NAME} {key}: its media are not fetched yet; collected on a later run"
+                ));
+                continue;
+            }
             let content = Arc::new(content);
             let original = Original {
                 name: format!("{sha256}.json"),
@@ -268,7 +305,7 @@ impl<S: ObjectStore> CloudInbox<S> {
 
 /// The start of the day an inbox key files its body under: the time given
 /// to a message without a readable one.
-fn receipt_time(key: &str) -> chrono::DateTime<chrono::Utc> {
+fn receipt_time(key: &str) -> DateTime<Utc> {
     key.split('/')
         .nth(2)
         .and_then(|day| day.parse::<chrono::NaiveDate>().ok())
