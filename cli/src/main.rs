@@ -4,7 +4,8 @@
 //!   local directory and Maildir (the embedded default) and prints a summary.
 //! - `archiver deliver --config <file>` delivers pending jobs (EMLs already
 //!   rendered) to the configured target.
-//! - `archiver inspect <file>` prints the items of an export as JSON lines.
+//! - `archiver inspect <file>` prints the items of an export, or of WhatsApp
+//!   Cloud API webhook bodies (`--source whatsapp-cloud`), as JSON lines.
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver status --config <file>` counts what the archive store holds.
 //! - `archiver report --config <file> --day <day>` makes the daily report.

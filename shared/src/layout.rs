@@ -7,7 +7,10 @@
 //! |---|---|---|
 //! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
 //! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was (or was to be) read from |
-//! | `media/<sha256>` | collect | one attachment, named by its content |
+//! | `media/<sha256>` | collect, media | one attachment, named by its content |
+//! | `media/<source>/<media-id>.json` | media | a media id fetched: its file's SHA-256 and size ([`MediaFetched`]) |
+//! | `media/<source>/<media-id>.failed.json` | media | a media id that could not be fetched, and why ([`MediaFailed`]) |
+//! | `inbox/<source>/<receipt-day>/<sha256>.json` | capture | a webhook body exactly as received (WhatsApp Cloud API) |
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
@@ -244,9 +247,50 @@ pub fn refused_drop_key(batch_id: &str) -> String {
     format!("failed/drops/{batch_id}.json")
 }
 
+/// The prefix of webhook bodies as received (`capture` writes only here).
+pub const INBOX_PREFIX: &str = "inbox/";
+
+/// `inbox/<source>/`: the folder of a source's webhook bodies.
+pub fn inbox_prefix(source: &str) -> String {
+    format!("{INBOX_PREFIX}{source}/")
+}
+
+/// `inbox/<source>/<receipt-day>/<sha256>.json`: a webhook body, named by
+/// its content (a redelivery of the same bytes is the same object) and
+/// filed by the UTC day it was received.
+pub fn inbox_key(source: &str, day: NaiveDate, sha256: &str) -> String {
+    format!("{}{day}/{sha256}.json", inbox_prefix(source))
+}
+
+/// The SHA-256 an inbox key names; `None` for any other key.
+pub fn inbox_body_sha256<'k>(source: &str, key: &'k str) -> Option<&'k str> {
+    let rest = key.strip_prefix(INBOX_PREFIX)?.strip_prefix(source)?;
+    let (day, name) = rest.strip_prefix('/')?.split_once('/')?;
+    day.parse::<NaiveDate>().ok()?;
+    let sha256 = name.strip_suffix(".json")?;
+    (sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then_some(sha256)
+}
+
 /// `media/<sha256>`: an attachment, named by its content.
 pub fn media_key(sha256: &str) -> String {
     format!("media/{sha256}")
+}
+
+/// `media/<source>/<media-id>.json`: what the media step fetched for a
+/// media id (a source's own id of a file; one key segment).
+pub fn media_fetched_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.json", key_segment(media_id))
+}
+
+/// `media/<source>/<media-id>.failed.json`: why a media id could not be
+/// fetched (apart from [`media_fetched_key`], so that a later success is
+/// still written create-only).
+pub fn media_failed_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.failed.json", key_segment(media_id))
 }
 
 /// `collected/<source>/`: the folder of a source's checkpoints.
@@ -325,6 +369,33 @@ pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
 /// A record as stored: compact JSON.
 pub fn record<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).expect("store records serialize")
+}
+
+/// A media id the media step fetched: its file is `media/<sha256>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFetched {
+    /// The source's media id.
+    pub media_id: String,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MIME type, as the source gave it.
+    pub content_type: Option<String>,
+    /// Which hash the source gave matched (`webhook base64`, `lookup hex`,
+    /// …), or `none given`.
+    pub matched: String,
+}
+
+/// A media id the media step could not fetch, after its last try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFailed {
+    /// The source's media id.
+    pub media_id: String,
+    /// Why (an HTTP status, a hash that did not match, a timeout).
+    pub reason: String,
+    /// Tries made.
+    pub attempts: u32,
 }
 
 /// A source's checkpoint, written once its batch (or refusal) is stored.
@@ -487,6 +558,27 @@ mod tests {
             assert_eq!(key_segment(name), segment, "{name:?}");
         }
         assert_eq!(refused_drop_key("ab12"), "failed/drops/ab12.json");
+    }
+
+    #[test]
+    fn inbox_keys_name_their_body_and_parse_back() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let sha = "ab".repeat(32);
+        let key = inbox_key("whatsapp-cloud", day, &sha);
+        assert_eq!(key, format!("inbox/whatsapp-cloud/2026-12-01/{sha}.json"));
+        assert_eq!(
+            inbox_body_sha256("whatsapp-cloud", &key),
+            Some(sha.as_str())
+        );
+        for other in [
+            format!("inbox/whatsapp-cloud/2026-12-01/{sha}.txt"),
+            format!("inbox/whatsapp-cloud/today/{sha}.json"),
+            format!("inbox/whatsapp-cloud/2026-12-01/x/{sha}.json"),
+            "inbox/whatsapp-cloud/2026-12-01/AB.json".to_owned(),
+            format!("inbox/wecom/2026-12-01/{sha}.json"),
+        ] {
+            assert_eq!(inbox_body_sha256("whatsapp-cloud", &other), None, "{other}");
+        }
     }
 
     #[test]

@@ -394,6 +394,14 @@ path = "mail"
     }
 
     #[test]
+    fn the_whatsapp_cloud_inbox_is_a_path_from_the_files_directory() {
+        assert!(read(MINIMAL).unwrap().sources.whatsapp_cloud.is_none());
+        let text = format!("{MINIMAL}[whatsapp_cloud]\ninbox = \"archive\"\n");
+        let cloud = read(&text).unwrap().sources.whatsapp_cloud.unwrap();
+        assert_eq!(cloud.inbox, Path::new("/etc/archiver/archive"));
+    }
+
+    #[test]
     fn custodians_name_the_authors_they_appear_under() {
         let text = format!(
             "{MINIMAL}[custodians]\n\"+44 7700 900123\" = [\"Carol\", \"Carol M.\"]\n\
