@@ -26,7 +26,8 @@ use crate::CliResult;
 /// `--verify FILE.zip` re-reads a bundle and lists every file that does not
 /// match its manifest (altered, missing, extra).
 ///
-/// Exit codes: 0 written (or verified clean); 2 `--verify` found
+/// Exit codes: 0 written (or verified clean); 2 nothing matched the
+/// selection (an empty bundle is written all the same), or `--verify` found
 /// differences; 1 the store, the configuration or the file cannot be read
 /// or written.
 ///
@@ -78,8 +79,16 @@ pub fn export(args: &Args) -> CliResult {
     if out.exists() {
         return Err(format!("{} exists already; choose another --out", out.display()).into());
     }
+    // A custodian's number in any form (`07400 123001` in the default
+    // region, `0044 7400 123001`) is the E.164 the archive files it under.
+    let mapper = settings.mapper(&mut shared::report::Report::default())?;
+    let custodian = args.custodian.as_deref().map(|custodian| {
+        mapper
+            .normalise_phone(custodian)
+            .map_or_else(|| custodian.to_owned(), |e164| e164.into_owned())
+    });
     let selection = Selection {
-        custodian: args.custodian.clone(),
+        custodian,
         mailbox: args.mailbox.clone(),
         source: args.source.clone(),
         from,
@@ -100,6 +109,13 @@ pub fn export(args: &Args) -> CliResult {
         .map_err(|e| format!("cannot write {}: {}", out.display(), e.error))?;
     let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
     let digest = bundle::sha256_hex(File::open(out)?)?;
+    if manifest.count == 0 {
+        eprintln!(
+            "archiver: no stored e-mail matches the selection (custodian as its drop folder \
+             names it, days as the UTC dates the messages were sent); {} holds none",
+            out.display()
+        );
+    }
     println!(
         "exported {} message(s), {bytes} bytes of e-mail, to {}\nSHA-256 of the bundle: {} \
          (keep it with the request: --verify checks the files against the manifest, this \
@@ -108,7 +124,11 @@ pub fn export(args: &Args) -> CliResult {
         out.display(),
         digest
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if manifest.count == 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn verify(path: &PathBuf) -> CliResult {

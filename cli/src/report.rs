@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::Args as ClapArgs;
 use shared::day_report::DayReport;
-use shared::ledger::{self, Job, Outcome};
-use shared::mailbox::{Envelope, Message};
+use shared::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use shared::settings::LocalSettings;
 use shared::store::{Created, LocalDir, ObjectStore};
 
@@ -60,17 +59,26 @@ pub fn report(args: &Args) -> CliResult {
     let store = LocalDir::new(&settings.store);
     let day = args.day.unwrap_or_else(|| Utc::now().date_naive());
     let (report, delivery) = crate::runtime()?.block_on(make(&settings, &store, day))?;
+    let (_, html_key) = report.keys();
+    let html_path = settings.store.join(&html_key);
+    // With --json, standard output is the JSON alone; the rest goes to
+    // standard error.
+    let say = |line: String| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if args.json {
         println!("{}", String::from_utf8_lossy(&report.json()));
     } else {
         print!("{}", summary(&report));
     }
-    let (_, html_key) = report.keys();
-    let html_path = settings.store.join(&html_key);
-    println!("report:               {}", html_path.display());
+    say(format!("report:               {}", html_path.display()));
     let delivered = match delivery {
         Some(Ok(line)) => {
-            println!("{line}");
+            say(line);
             true
         }
         Some(Err(e)) => {
@@ -115,8 +123,10 @@ async fn make(
     Ok((report, Some(delivery)))
 }
 
-/// Delivers the report's e-mail into the admin mailbox's report folder,
-/// recorded in the ledger like every other copy.
+/// Delivers the report's e-mail into the admin mailbox's report folder
+/// once: the folder is searched for its Message-ID first, and the delivery
+/// is recorded beside the report (`reports/<day>/<made-at>.delivered.json`),
+/// not in the ledger, whose copies are the archive's.
 async fn deliver(
     settings: &LocalSettings,
     store: &LocalDir,
@@ -125,34 +135,58 @@ async fn deliver(
 ) -> Result<String, Box<dyn std::error::Error>> {
     let (message_id, bytes) = report.email(mailbox);
     let folder = settings.report.folder.as_str();
-    let job = Job {
-        mailbox,
-        folder,
-        message: Envelope {
-            message_id: &message_id,
-            message: Message::from_bytes(&bytes),
-            internal_date: Utc::now(),
-        },
+    let envelope = Envelope {
+        message_id: &message_id,
+        message: Message::from_bytes(&bytes),
+        internal_date: Utc::now(),
     };
-    let outcome = match crate::open_target(settings).await? {
+    let appended = match crate::open_target(settings).await? {
         Target::Maildir(mut maildir) => {
-            ledger::deliver_once(store, maildir.as_mut(), &job, false, Utc::now()).await?
+            append_once(maildir.as_mut(), mailbox, folder, &envelope).await?
         }
         Target::Imap(mut lanes) => {
             let lane = lanes.first_mut().ok_or("no IMAP connection")?;
-            let outcome = ledger::deliver_once(store, lane, &job, false, Utc::now()).await;
-            for lane in &mut lanes {
-                lane.close().await;
-            }
-            outcome?
+            let appended = append_once(lane, mailbox, folder, &envelope).await;
+            crate::close(&mut lanes).await;
+            appended?
         }
     };
-    Ok(match outcome {
-        Outcome::Delivered | Outcome::Recovered => {
-            format!("delivered to:         {mailbox}, folder {folder}")
-        }
-        Outcome::AlreadyDelivered => format!("already delivered to: {mailbox}, folder {folder}"),
+    let record = serde_json::json!({
+        "mailbox": mailbox,
+        "folder": folder,
+        "message_id": message_id,
+        "delivered_at": Utc::now().to_rfc3339(),
+    });
+    store
+        .put_new(
+            &report.delivered_key(),
+            &serde_json::to_vec_pretty(&record)?,
+        )
+        .await?;
+    Ok(if appended {
+        format!("delivered to:         {mailbox}, folder {folder}")
+    } else {
+        format!("already delivered to: {mailbox}, folder {folder}")
     })
+}
+
+/// Appends the message unless the folder has it; true when appended.
+async fn append_once<M: Mailbox>(
+    target: &mut M,
+    mailbox: &str,
+    folder: &str,
+    envelope: &Envelope<'_>,
+) -> Result<bool, MailboxError> {
+    if target
+        .find(mailbox, folder, envelope.message_id)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    target.append(mailbox, folder, envelope).await?;
+    target.commit().await?;
+    Ok(true)
 }
 
 fn summary(report: &DayReport) -> String {

@@ -236,6 +236,44 @@ fn a_mailboxs_export_holds_what_the_ledger_delivered_to_it() {
     assert!(summary.contains("  dan@corp.example: 5\n"), "{summary}");
     assert!(out.contains("exported 5 message(s)"), "{out}");
 
+    // Alice's number as people write it, in the default region or with the
+    // international prefix: the same messages as the E.164 form.
+    let count = |custodian: &str, name: &str| {
+        let zip = dir.path().join(name);
+        let (code, out, err) = archiver(
+            &[
+                "export",
+                "--config",
+                "archiver.toml",
+                "--custodian",
+                custodian,
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2099-12-31",
+                "--out",
+                zip.to_str().unwrap(),
+            ],
+            &examples,
+        );
+        (code, out, err)
+    };
+    let (code, e164, _) = count("+447400123001", "a.zip");
+    assert_eq!(code, 0);
+    assert!(e164.contains("exported 9 message(s)"), "{e164}");
+    for (written, name) in [("07400 123001", "b.zip"), ("+44 (0)7400 123001", "c.zip")] {
+        let (code, out, err) = count(written, name);
+        assert_eq!(code, 0, "{written}: {out}{err}");
+        assert!(out.contains("exported 9 message(s)"), "{written}: {out}");
+    }
+    // Nothing matching is said, and exits 2.
+    let (code, out, err) = count("+447400999999", "d.zip");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("no stored e-mail matches the selection"),
+        "{err}"
+    );
+
     let (code, _, err) = archiver(
         &[
             "export",

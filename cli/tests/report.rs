@@ -78,8 +78,12 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
         &examples,
     );
     assert_eq!(code, 0, "{out}{err}");
-    let json_end = out.rfind('}').unwrap() + 1;
-    let report: serde_json::Value = serde_json::from_str(&out[..json_end]).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&out).expect("with --json, standard output is the JSON alone");
+    assert!(
+        err.contains("delivered to:         compliance@corp.example"),
+        "{err}"
+    );
     let export = &report["sources"]["whatsapp-export"];
     assert_eq!(export["batches"], 4);
     assert_eq!(export["items"], 26);
@@ -113,10 +117,22 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
         .map(|e| e.unwrap().path())
         .collect();
     stored.sort();
-    assert_eq!(stored.len(), 2, "{stored:?}");
-    let html = std::fs::read_to_string(&stored[0]).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&stored[1]).unwrap()).unwrap();
+    assert_eq!(stored.len(), 3, "json, html, delivered: {stored:?}");
+    let named = |wanted: &dyn Fn(&str) -> bool| {
+        stored
+            .iter()
+            .find(|p| wanted(&p.to_string_lossy()))
+            .unwrap()
+            .clone()
+    };
+    let html = std::fs::read_to_string(named(&|p| p.ends_with(".html"))).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(named(&|p| {
+            p.ends_with(".json") && !p.ends_with(".delivered.json")
+        }))
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(json, report);
     for remote in ["<script", "src=", "href=", "https://", "url("] {
         assert!(
@@ -151,6 +167,21 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
     );
     let attached: serde_json::Value = serde_json::from_slice(attachment.contents()).unwrap();
     assert_eq!(attached, report);
+    // The report's delivery is recorded beside it, not counted as a copy
+    // of the archive.
+    assert!(std::fs::read_dir(&reports).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".delivered.json")
+    }));
+    let (code, status, err) = archiver(
+        &["status", "--config", "archiver.toml", "--json"],
+        &examples,
+    );
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["copies_delivered"], 41);
 }
 
 #[test]
@@ -183,6 +214,31 @@ fn a_silent_day_and_an_undelivered_copy_are_gaps() {
             "{out}"
         );
     }
+
+    // A record of the archive that cannot be read is listed, not fatal.
+    let unmapped = dir.path().join("example-output/archive/unmapped");
+    let day_dir = std::fs::read_dir(&unmapped)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let record = std::fs::read_dir(&day_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&record, b"{\"item_id\": 7").unwrap();
+    let (code, out, err) = archiver(
+        &["report", "--config", "archiver.toml", "--day", "2026-11-21"],
+        &examples,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains("1 record(s) of the archive cannot be read"),
+        "{out}"
+    );
 
     // A copy the ledger does not record is a gap of its mailbox.
     let ledger = dir

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
+use crate::escape::escaped;
 use crate::layout::{EML_PREFIX, ledger_key};
 use crate::render::MESSAGE_ID_DOMAIN;
 use crate::store::{ObjectStore, StoreError};
@@ -271,18 +272,23 @@ pub fn verify<R: Read + Seek>(bundle: R) -> Result<(Manifest, Findings), BundleE
                 if let Err(e) = io::copy(&mut entry, &mut hashing) {
                     // The zip's own CRC-32 no longer matches: changed in
                     // place.
-                    findings.push(format!("{}: altered (unreadable: {e})", file.path));
+                    findings.push(format!(
+                        "{}: altered (unreadable: {e})",
+                        escaped(&file.path)
+                    ));
                     continue;
                 }
                 let (size, sha256) = hashing.finish();
                 if size != file.size || sha256 != file.sha256 {
                     findings.push(format!(
                         "{}: altered (SHA-256 {sha256}, {size} bytes; the manifest says {}, {} bytes)",
-                        file.path, file.sha256, file.size
+                        escaped(&file.path),
+                        escaped(&file.sha256),
+                        file.size
                     ));
                 }
             }
-            Err(_) => findings.push(format!("{}: missing", file.path)),
+            Err(_) => findings.push(format!("{}: missing", escaped(&file.path))),
         }
     }
     match zip.by_name(LOAD_FILE) {
@@ -308,7 +314,7 @@ pub fn verify<R: Read + Seek>(bundle: R) -> Result<(Manifest, Findings), BundleE
         .collect::<Result<_, _>>()?;
     for name in names {
         if name != MANIFEST && name != LOAD_FILE && !listed.contains(name.as_str()) {
-            findings.push(format!("{name}: not in the manifest"));
+            findings.push(format!("{}: not in the manifest", escaped(&name)));
         }
     }
     Ok((manifest, findings))

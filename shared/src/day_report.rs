@@ -27,6 +27,7 @@ use crate::layout::{
     ledger_key,
 };
 use crate::render::{MESSAGE_ID_DOMAIN, push_html};
+use crate::report::Report;
 use crate::store::{ObjectStore, StoreError};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
@@ -45,14 +46,6 @@ pub enum DayReportError {
     /// The store cannot be listed or read.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A record is not what the stage that writes it writes.
-    #[error("{key} is unreadable: {reason}")]
-    Corrupt {
-        /// The record's key.
-        key: String,
-        /// What is wrong with it (see [`crate::json_error`]).
-        reason: String,
-    },
 }
 
 /// The report of one collection day.
@@ -75,6 +68,9 @@ pub struct DayReport {
     pub failed: Vec<Problem>,
     /// Units (drops) that could not be read, with the reason.
     pub refused: Vec<Problem>,
+    /// The archive's own records that cannot be read (a checkpoint, a job
+    /// line, a failure record), by key: the counts above miss them.
+    pub unreadable: Vec<Problem>,
     /// What is missing or late: silent sources and custodians, copies not
     /// yet delivered.
     pub gaps: Vec<String>,
@@ -141,16 +137,17 @@ impl DayReport {
         day: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<DayReport, DayReportError> {
-        let units = units(store).await?;
+        let (units, unreadable) = units(store).await?;
         let mut report = DayReport {
             day,
-            generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            generated_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
             sources: BTreeMap::new(),
             emails: 0,
             mailboxes: BTreeMap::new(),
             unmapped: Vec::new(),
             failed: Vec::new(),
             refused: Vec::new(),
+            unreadable,
             gaps: Vec::new(),
             trend: Vec::new(),
         };
@@ -181,7 +178,7 @@ impl DayReport {
             if batch.day.0 != self.day {
                 continue;
             }
-            for job in jobs(store, &key).await? {
+            for job in jobs(store, &key, &mut self.unreadable).await? {
                 let mailbox = self.mailboxes.entry(job.mailbox.clone()).or_default();
                 mailbox.to_deliver += 1;
                 if store
@@ -203,7 +200,10 @@ impl DayReport {
         let day = self.day;
         let of_day = |raw_key: &str| RawBatch::parse(raw_key).is_some_and(|b| b.day.0 == day);
         for key in store.list(UNMAPPED_PREFIX).await? {
-            let record: Unmapped = record(store, &key).await?;
+            let Some(record) = record::<_, Unmapped>(store, &key, &mut self.unreadable).await?
+            else {
+                continue;
+            };
             if of_day(&record.raw_key) {
                 self.unmapped.push(Problem {
                     what: format!("item {}", record.item_id),
@@ -213,7 +213,11 @@ impl DayReport {
         }
         for key in store.list(FAILED_PREFIX).await? {
             if key.starts_with(REFUSED_DROPS_PREFIX) {
-                let record: RefusedDrop = record(store, &key).await?;
+                let Some(record) =
+                    record::<_, RefusedDrop>(store, &key, &mut self.unreadable).await?
+                else {
+                    continue;
+                };
                 if original_day(&record) == Some(day) {
                     self.refused.push(Problem {
                         what: format!("drop {}", record.drop_key),
@@ -221,7 +225,11 @@ impl DayReport {
                     });
                 }
             } else if key.starts_with(FAILED_LINES_PREFIX) {
-                let record: FailedLine = record(store, &key).await?;
+                let Some(record) =
+                    record::<_, FailedLine>(store, &key, &mut self.unreadable).await?
+                else {
+                    continue;
+                };
                 if of_day(&record.raw_key) {
                     self.failed.push(Problem {
                         what: format!("line {} of {}", record.line, record.raw_key),
@@ -229,7 +237,10 @@ impl DayReport {
                     });
                 }
             } else {
-                let record: Failed = record(store, &key).await?;
+                let Some(record) = record::<_, Failed>(store, &key, &mut self.unreadable).await?
+                else {
+                    continue;
+                };
                 if of_day(&record.raw_key) {
                     self.failed.push(Problem {
                         what: format!("item {}", record.item_id),
@@ -270,6 +281,12 @@ impl DayReport {
                 ));
             }
         }
+        if !self.unreadable.is_empty() {
+            self.gaps.push(format!(
+                "{} record(s) of the archive cannot be read: the counts miss them",
+                self.unreadable.len()
+            ));
+        }
         for (mailbox, copies) in &self.mailboxes {
             let waiting = copies.to_deliver - copies.delivered;
             if waiting > 0 {
@@ -281,13 +298,20 @@ impl DayReport {
         }
     }
 
-    /// The keys the report is stored under: `reports/<day>/<generated-at>`
+    /// The keys the report is stored under: `reports/<day>/<made-at>`
     /// with `.json` and `.html` (every report made is kept; the newest
     /// sorts last).
     pub fn keys(&self) -> (String, String) {
-        let stamp = self.generated_at.replace(':', "");
-        let base = format!("reports/{}/{stamp}", self.day);
-        (format!("{base}.json"), format!("{base}.html"))
+        let stem = layout::report_stem(self.day, &self.generated_at);
+        (format!("{stem}.json"), format!("{stem}.html"))
+    }
+
+    /// The key that records where the report was delivered.
+    pub fn delivered_key(&self) -> String {
+        format!(
+            "{}.delivered.json",
+            layout::report_stem(self.day, &self.generated_at)
+        )
     }
 
     /// The report as JSON.
@@ -333,6 +357,23 @@ impl DayReport {
             gap_color = if gaps > 0 { "#b00020" } else { "#1b5e20" },
         );
         out.push_str(&self.trend_svg());
+        // Outlook for Windows shows no SVG: the same figures as a table.
+        let _ = write!(
+            out,
+            "<table style=\"border-collapse:collapse;font-size:12px;margin-top:6px\"><tr><th style=\"{cell}\">day</th>"
+        );
+        for day in &self.trend {
+            let _ = write!(out, "<th style=\"{cell}\">{}</th>", day.day.format("%m-%d"));
+        }
+        let _ = write!(out, "</tr><tr><td style=\"{cell}\">items</td>");
+        for day in &self.trend {
+            let _ = write!(out, "<td style=\"{cell}\">{}</td>", day.items);
+        }
+        let _ = write!(out, "</tr><tr><td style=\"{cell}\">copies</td>");
+        for day in &self.trend {
+            let _ = write!(out, "<td style=\"{cell}\">{}</td>", day.copies);
+        }
+        out.push_str("</tr></table>");
         let table = |out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>| {
             let _ = write!(
                 out,
@@ -399,6 +440,7 @@ impl DayReport {
             ("Unmapped items", &self.unmapped),
             ("Failed items", &self.failed),
             ("Refused drops", &self.refused),
+            ("Unreadable records", &self.unreadable),
         ] {
             table(
                 &mut out,
@@ -463,9 +505,10 @@ impl DayReport {
 }
 
 /// Every checkpoint record, with the collection day of its batch (or of
-/// its refused original).
-async fn units<S: ObjectStore>(store: &S) -> Result<Vec<Unit>, DayReportError> {
+/// its refused original); and the records that cannot be read.
+async fn units<S: ObjectStore>(store: &S) -> Result<(Vec<Unit>, Vec<Problem>), StoreError> {
     let mut units = Vec::new();
+    let mut unreadable = Vec::new();
     for key in store.list(COLLECTED_PREFIX).await? {
         let Some((source, _)) = key[COLLECTED_PREFIX.len()..].split_once('/') else {
             continue;
@@ -473,10 +516,16 @@ async fn units<S: ObjectStore>(store: &S) -> Result<Vec<Unit>, DayReportError> {
         if !layout::is_source_name(source) {
             continue;
         }
-        let collected: Collected = record(store, &key).await?;
+        let Some(collected) = record::<_, Collected>(store, &key, &mut unreadable).await? else {
+            continue;
+        };
         let day = match (&collected.raw_key, &collected.refused_key) {
             (Some(raw_key), _) => RawBatch::parse(raw_key).map(|batch| batch.day.0),
-            (None, Some(refused_key)) => original_day(&record(store, refused_key).await?),
+            (None, Some(refused_key)) => {
+                record::<_, RefusedDrop>(store, refused_key, &mut unreadable)
+                    .await?
+                    .and_then(|refused| original_day(&refused))
+            }
             (None, None) => None,
         };
         if let Some(day) = day {
@@ -487,7 +536,7 @@ async fn units<S: ObjectStore>(store: &S) -> Result<Vec<Unit>, DayReportError> {
             });
         }
     }
-    Ok(units)
+    Ok((units, unreadable))
 }
 
 /// Items and copies per day for the [`TREND_DAYS`] days ending with `day`.
@@ -521,7 +570,7 @@ async fn trend<S: ObjectStore>(
             continue;
         };
         if let Some(entry) = days.get_mut(&batch.day.0) {
-            entry.copies += jobs(store, &key).await?.len() as u64;
+            entry.copies += jobs(store, &key, &mut Vec::new()).await?.len() as u64;
         }
     }
     Ok(days.into_values().collect())
@@ -545,39 +594,44 @@ fn original_day(refused: &RefusedDrop) -> Option<NaiveDate> {
     refused.original_key.split('/').nth(2)?.parse().ok()
 }
 
-/// A batch's delivery jobs.
-async fn jobs<S: ObjectStore>(store: &S, key: &str) -> Result<Vec<DeliveryJob>, DayReportError> {
+/// A batch's delivery jobs; lines that cannot be read go to `unreadable`.
+async fn jobs<S: ObjectStore>(
+    store: &S,
+    key: &str,
+    unreadable: &mut Vec<Problem>,
+) -> Result<Vec<DeliveryJob>, StoreError> {
     let Some(bytes) = store.get(key).await? else {
         return Ok(Vec::new());
     };
-    bytes
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            serde_json::from_slice(line).map_err(|e| DayReportError::Corrupt {
-                key: key.to_owned(),
-                reason: json_error::describe(&e),
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut report = Report::default();
+    crate::jobs::read_lines(&bytes, key, &mut out, &mut report);
+    unreadable.extend(report.errors.into_iter().map(|reason| Problem {
+        what: key.to_owned(),
+        reason,
+    }));
+    Ok(out)
 }
 
-/// A JSON record of the store.
+/// A JSON record of the store; `None`, with the record in `unreadable`,
+/// when it is gone or not of its shape.
 async fn record<S: ObjectStore, T: serde::de::DeserializeOwned>(
     store: &S,
     key: &str,
-) -> Result<T, DayReportError> {
-    let bytes = store
-        .get(key)
-        .await?
-        .ok_or_else(|| DayReportError::Corrupt {
-            key: key.to_owned(),
-            reason: "listed but gone".to_owned(),
-        })?;
-    serde_json::from_slice(&bytes).map_err(|e| DayReportError::Corrupt {
-        key: key.to_owned(),
-        reason: json_error::describe(&e),
-    })
+    unreadable: &mut Vec<Problem>,
+) -> Result<Option<T>, StoreError> {
+    let reason = match store.get(key).await? {
+        None => "listed but gone".to_owned(),
+        Some(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(record) => return Ok(Some(record)),
+            Err(e) => json_error::describe(&e),
+        },
+    };
+    unreadable.push(Problem {
+        what: key.to_owned(),
+        reason,
+    });
+    Ok(None)
 }
 
 impl DayReport {
