@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::people::digits;
+/// The ASCII digits of a phone number as written (`+1 650-555-1234`).
+pub(crate) fn digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
 
 /// Names by customer phone (digits only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,9 +14,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::contacts::ContactBook;
+use super::contacts::digits;
 use super::content::{Content, Fetched, epoch_seconds, message_item_id};
 use super::payload::{Body, Changed};
-use super::people::{Business, Customer, digits};
+use super::people::{Business, Customer};
 use crate::item::{
     Call, Conversation, ConversationKind, Item, ItemId, ItemKind, Raw, SourceKind, Timestamp,
 };

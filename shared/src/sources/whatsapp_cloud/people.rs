@@ -7,14 +7,9 @@
 
 use serde_json::Value;
 
-use super::contacts::ContactBook;
+use super::contacts::{ContactBook, digits};
 use super::payload::Metadata;
 use crate::item::Participant;
-
-/// The ASCII digits of a phone number as written (`+1 650-555-1234`).
-pub(crate) fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
-}
 
 /// `+<digits>`, when the text has any.
 pub(crate) fn e164(phone: &str) -> Option<String> {
