@@ -4,9 +4,12 @@
 //! where it cannot; a closed day's manifest chain shows an altered object
 //! and an edited manifest.
 
+mod common;
+
+use common::{archiver, example};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use chrono::NaiveDate;
 use shared::jobs::StoreQueue;
@@ -17,42 +20,6 @@ use shared::settings::LocalSettings;
 use shared::store::{LocalDir, ObjectStore};
 
 const DAY: &str = "2026-11-21";
-
-fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn example() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let examples = dir.path().join("examples");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
-        &examples,
-    );
-    (dir, examples)
-}
 
 /// (mailbox, Message-ID) -> copies in the Maildir tree.
 fn copies(maildir: &Path) -> BTreeMap<(String, String), usize> {

@@ -2,36 +2,14 @@
 //! as JSON and HTML (with an SVG chart that parses), is delivered once to
 //! the admin mailbox's report folder, and names gaps.
 
+mod common;
+
+use common::{archiver, copy_tree};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mail_parser::{MessageParser, MimeHeaders};
-
-fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// The example, with an admin mailbox for reports, in a temporary
 /// directory: (its directory, the examples folder).
