@@ -7,7 +7,6 @@ mod common;
 use common::{archiver, copy_tree};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
