@@ -9,3 +9,4 @@ pub mod examples;
 pub mod localstack;
 pub mod template;
 pub mod token_endpoint;
+pub mod wecom;

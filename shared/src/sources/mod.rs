@@ -21,6 +21,7 @@
 //! positions are plain key segments (collect refuses others, see
 //! [`crate::layout::is_plain_segment`]).
 
+pub mod wecom;
 pub mod whatsapp_export;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,6 @@
+//! The WeCom Session Content Archive (会话内容存档): WeChat and WeCom
+//! conversations pulled through the vendor's C SDK.
+//!
+//! - `sdk`: the binding to the SDK's 17 exports, loaded at run time.
+
+pub mod sdk;
