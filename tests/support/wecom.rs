@@ -50,3 +50,64 @@ pub fn write_scenario(dir: &Path, scenario: &Scenario) -> String {
     std::fs::write(&path, serde_json::to_vec(scenario).unwrap()).unwrap();
     path.to_str().unwrap().to_owned()
 }
+
+/// Private keys the tests make, by version, and the archive WeCom would
+/// serve with them.
+pub struct Keys {
+    /// Each version's key.
+    pub keys: Vec<(u32, rsa::PrivateKey)>,
+}
+
+impl Keys {
+    /// Fresh keys of these versions.
+    pub fn generate(versions: &[u32]) -> Keys {
+        use rsa::Generate;
+        Keys {
+            keys: versions
+                .iter()
+                .map(|v| (*v, rsa::PrivateKey::generate()))
+                .collect(),
+        }
+    }
+
+    /// The key secret holding the versions given (PKCS#1 and PKCS#8 in
+    /// turn), as the archiver reads it.
+    pub fn secret(&self, versions: &[u32]) -> String {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .keys
+            .iter()
+            .filter(|(v, _)| versions.contains(v))
+            .map(|(v, key)| {
+                let pem = if v % 2 == 1 {
+                    key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string()
+                } else {
+                    key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+                };
+                (v.to_string(), serde_json::Value::String(pem))
+            })
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// The entry WeCom lists for a decrypted message encrypted for
+    /// `version`: a message key, RSA-encrypted for the version, and the
+    /// message sealed with it.
+    pub fn entry(&self, seq: u64, version: u32, plain: &[u8]) -> wecom_sdk_standin::ChatData {
+        use base64::Engine;
+        let key = &self.keys.iter().find(|(v, _)| *v == version).unwrap().1;
+        let message_key = format!("k{seq:08}-{version}-0123456789abcdef");
+        let sealed_key = key
+            .to_public_key()
+            .pkcs1v15_encrypt(message_key.as_bytes())
+            .unwrap();
+        wecom_sdk_standin::ChatData {
+            seq,
+            msgid: format!("msg{seq}"),
+            publickey_ver: version,
+            encrypt_random_key: base64::engine::general_purpose::STANDARD.encode(sealed_key),
+            encrypt_chat_msg: wecom_sdk_standin::seal(message_key.as_bytes(), plain),
+        }
+    }
+}

@@ -194,6 +194,12 @@ impl Checkpoints {
         self.positions.insert(position);
     }
 
+    /// Every completed position, sorted (a source that keeps positions of
+    /// more than one sort looks through them).
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.positions.iter().map(String::as_str)
+    }
+
     /// The greatest position completed: where a source that pulls in order
     /// (by `seq`, by time) goes on from. Such a source writes positions
     /// that sort in pull order (zero-padded numbers, RFC 3339 times).
