@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use super::SettingError;
 use super::reader::{Name, Reader};
+use super::wecom::WecomSettings;
 use crate::sources::Source;
 use crate::sources::whatsapp_export::{
     CustodianNames, DateOrder, ExportDrops, ExportOptions, ZipLimits,
@@ -20,6 +21,10 @@ use crate::store::ObjectStore;
 pub struct Sources<P> {
     /// WhatsApp "Export chat" files dropped by employees.
     pub whatsapp_export: WhatsAppExportSettings<P>,
+    /// The WeCom Session Content Archive, when configured. Its source needs
+    /// its secrets read first, so it is not in [`Sources::configured`]: it
+    /// is made by [`WecomSettings::source`].
+    pub wecom: Option<WecomSettings<P>>,
 }
 
 impl<P> Sources<P> {
@@ -40,6 +45,7 @@ impl<P> Sources<P> {
     pub(super) fn read<R: Reader<Place = P>>(reader: &R) -> Result<Self, SettingError> {
         Ok(Sources {
             whatsapp_export: WhatsAppExportSettings::read(reader)?,
+            wecom: WecomSettings::read(reader)?,
         })
     }
 }

@@ -83,6 +83,30 @@ pub trait Source: Send {
     }
 }
 
+/// A source lent for one run: one that outlives runs (the WeCom source of
+/// a Lambda environment keeps its SDK instance across invocations).
+impl<T: Source + ?Sized> Source for &mut T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn pull<'a>(
+        &'a mut self,
+        checkpoints: &'a Checkpoints,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+        (**self).pull(checkpoints, report)
+    }
+
+    fn checkpointed<'a>(
+        &'a mut self,
+        position: &'a str,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, ()> {
+        (**self).checkpointed(position, report)
+    }
+}
+
 /// What a source hands collect (see [`Source::pull`]).
 #[derive(Debug)]
 pub enum Pulled {

@@ -164,6 +164,18 @@ impl<S: ObjectStore> WecomSource<S> {
         }
     }
 
+    /// Starts another run at `now` with the same SDK instance (one per
+    /// environment, initialised once): the pull begins again from the
+    /// checkpoints collect shows it.
+    pub fn start_run(&mut self, now: DateTime<Utc>) {
+        self.options.now = now;
+        self.queue.clear();
+        self.late_done = false;
+        self.caught_up = false;
+        self.limit = self.options.page_limit.clamp(1, MAX_PAGE);
+        self.retention_reported = false;
+    }
+
     async fn next(
         &mut self,
         checkpoints: &Checkpoints,
