@@ -1,4 +1,6 @@
-//! `archiver inspect`: an export file's items as JSON lines on stdout.
+//! `archiver inspect`: the items of a source's input as JSON lines on
+//! stdout: a WhatsApp export file, or decrypted WeCom messages
+//! (`--source wecom`).
 
 use std::fs::File;
 use std::io::Read;
@@ -13,11 +15,26 @@ use shared::sources::whatsapp_export::{
 };
 use shared::store::ObjectFile;
 
+/// The sources `archiver inspect` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SourceName {
+    /// A WhatsApp "Export chat" file.
+    WhatsappExport,
+    /// Decrypted WeCom messages.
+    Wecom,
+}
+
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The export: a chat .txt or a .zip with media.
+    /// The export: a chat .txt or a .zip with media. With `--source wecom`:
+    /// a file of decrypted messages (one JSON object per line, as
+    /// DecryptData returns them, or a JSON array) or a directory of `.json`
+    /// files holding one each.
     file: PathBuf,
+    /// What the file is.
+    #[arg(long, value_enum, default_value = "whatsapp-export")]
+    source: SourceName,
     /// Time zone of the exporting device (IANA name).
     #[arg(long, default_value = "UTC")]
     tz: Tz,
@@ -79,6 +96,9 @@ fn open_zip(path: &Path, file_name: &str) -> Result<Export<'static>, OpenError> 
 /// Parses the file and prints one JSON item per line; writes nothing else
 /// to stdout (the parser's warnings, by line number, go to stderr).
 pub fn inspect(args: &Args) -> crate::CliResult {
+    if args.source == SourceName::Wecom {
+        return inspect_wecom(&args.file);
+    }
     let file_name = args
         .file
         .file_name()
@@ -117,4 +137,55 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the items of decrypted WeCom messages (media not downloaded: the
+/// attachments are named, not stored). A message that cannot be read is
+/// named on stderr and the others are printed; the exit code then says so.
+fn inspect_wecom(path: &Path) -> crate::CliResult {
+    use std::io::Write;
+
+    use shared::item::JsonLines;
+    use shared::sources::wecom::message::{Message, split_messages};
+
+    let cannot = |p: &Path, e: std::io::Error| format!("cannot read {}: {e}", p.display());
+    let mut inputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| cannot(path, e))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "json") && p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).map_err(|e| cannot(&file, e))?;
+            inputs.push((file, bytes));
+        }
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| cannot(path, e))?;
+        inputs.push((path.to_owned(), bytes));
+    }
+    let stdout = std::io::stdout().lock();
+    let mut lines = JsonLines::new(stdout);
+    let mut failed = 0;
+    for (file, bytes) in &inputs {
+        for (n, json) in split_messages(bytes).into_iter().enumerate() {
+            match Message::parse(json).and_then(|message| {
+                let files = vec![None; message.media().len()];
+                message.item(&files)
+            }) {
+                Ok(item) => lines.write(&item)?,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: message {}: {e}", file.display(), n + 1);
+                }
+            }
+        }
+    }
+    lines.into_inner()?.flush()?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

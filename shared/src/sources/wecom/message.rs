@@ -710,9 +710,7 @@ fn attachment(media: &MediaRef, file: Option<&Fetched>) -> Attachment<'static> {
         Some(ext) => format!("{}.{ext}", media.name),
         None => media.name.clone(),
     };
-    let content_type = mime_guess::from_path(&name)
-        .first_raw()
-        .unwrap_or("application/octet-stream");
+    let content_type = content_type(&name);
     Attachment {
         content_type: Cow::Owned(content_type.to_owned()),
         name: Cow::Owned(name),
@@ -720,6 +718,21 @@ fn attachment(media: &MediaRef, file: Option<&Fetched>) -> Attachment<'static> {
         sha256: file.map(|f| f.sha256.clone()),
         object_key: file.map(|f| crate::layout::media_key(&f.sha256)),
         omitted: false,
+    }
+}
+
+/// A file's type by its name: WeChat's voice formats, then the common table.
+fn content_type(name: &str) -> &'static str {
+    match name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("amr") => "audio/amr",
+        Some("silk") => "audio/silk",
+        _ => mime_guess::from_path(name)
+            .first_raw()
+            .unwrap_or("application/octet-stream"),
     }
 }
 
@@ -826,6 +839,44 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
+/// The JSON objects of a file of decrypted messages, in order: one per line
+/// as `DecryptData` returns them, or the elements of a JSON array. Objects
+/// are found by their braces outside strings, so a raw line break inside a
+/// string (which some messages carry) does not split one.
+pub fn split_messages(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut objects = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => {
+                if depth == 0 {
+                    start = i;
+                }
+                depth += 1;
+            }
+            b'}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    objects.push(&bytes[start..=i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    objects
+}
+
 /// The extension a recording's first bytes show (AMR, SILK, WAV, MP3).
 pub fn sniff(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"#!AMR") {
@@ -852,6 +903,16 @@ mod tests {
         let message = Message::parse(raw.as_bytes()).unwrap();
         let item = message.item(&[]).unwrap();
         assert_eq!(item.text.as_deref(), Some("a\u{1}b\nc"));
+    }
+
+    #[test]
+    fn messages_split_by_line_or_array_whatever_their_strings_hold() {
+        let lines = b"{\"msgid\":\"1\",\"t\":\"a\nb}\"}\n{\"msgid\":\"2\",\"x\":{\"y\":1}}\n";
+        let objects = split_messages(lines);
+        assert_eq!(objects.len(), 2);
+        assert!(objects[0].ends_with(b"b}\"}"));
+        let array = br#"[{"msgid":"1","s":"\"{"}, {"msgid":"2"}]"#;
+        assert_eq!(split_messages(array).len(), 2);
     }
 
     #[test]
