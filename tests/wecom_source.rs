@@ -22,7 +22,8 @@ use shared::sources::wecom::{WecomOptions, WecomSecrets, WecomSource};
 use shared::store::{LocalDir, ObjectStore};
 use wecom_sdk_standin::{CHUNK, Scenario, Scripted};
 
-use support::wecom::{Keys, standin_library, write_scenario};
+use serde_json::json;
+use support::wecom::{Keys, serve_api, standin_library, write_scenario};
 
 const SECRET: &str = "archive-secret";
 
@@ -45,6 +46,8 @@ struct Setup {
     dir: tempfile::TempDir,
     keys: Keys,
     corp: String,
+    /// WeCom's web API on loopback, when the test serves one.
+    api: Option<String>,
 }
 
 impl Setup {
@@ -54,7 +57,12 @@ impl Setup {
         let mut scenario = scenario(&keys, dir.path());
         scenario.secret = SECRET.to_owned();
         let corp = write_scenario(dir.path(), &scenario);
-        Setup { dir, keys, corp }
+        Setup {
+            dir,
+            keys,
+            corp,
+            api: None,
+        }
     }
 
     fn archive(&self) -> LocalDir {
@@ -73,6 +81,7 @@ impl Setup {
             },
             retention_alarm: TimeDelta::hours(48),
             now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
+            api: self.api.clone(),
         };
         let secrets = WecomSecrets {
             archive_secret: Secret::new(SECRET),
@@ -321,4 +330,74 @@ async fn a_crash_between_batch_and_checkpoint_archives_nothing_twice_and_loses_n
     let items = setup.items().await;
     assert_eq!(items.len(), 4);
     assert!(items.iter().all(|item| item["kind"] == "message"));
+}
+
+#[tokio::test]
+async fn groups_external_contacts_and_robots_are_named_from_the_web_api() {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let api = serve_api(move |call| {
+        seen.lock().unwrap().push(call.path.clone());
+        let token = call.query.get("access_token").map(String::as_str);
+        match (call.path.as_str(), token) {
+            ("/cgi-bin/gettoken", _) if call.query["corpsecret"] == SECRET => {
+                json!({"errcode": 0, "access_token": "tok", "expires_in": 7200})
+            }
+            (_, Some("tok")) => match call.path.as_str() {
+                "/cgi-bin/msgaudit/groupchat/get" if call.body["roomid"] == "wrGroup1" => {
+                    json!({"errcode": 0, "roomname": "项目组", "members": [{"memberid": "zhangsan"}]})
+                }
+                "/cgi-bin/msgaudit/groupchat/get" => json!({"errcode": 301059, "errmsg": "not internal"}),
+                "/cgi-bin/externalcontact/groupchat/get" => json!({"errcode": 0, "group_chat": {
+                    "name": "客户群", "member_list": [{"userid": "wmCustomer1", "name": "王五"}]}}),
+                "/cgi-bin/externalcontact/get" => json!({"errcode": 0, "external_contact": {"name": "赵六"}}),
+                "/cgi-bin/msgaudit/get_robot_info" => json!({"errcode": 0, "data": {"name": "日报机器人"}}),
+                _ => json!({"errcode": 40001}),
+            },
+            _ => json!({"errcode": 40001}),
+        }
+    })
+    .await;
+    let message = |seq: u64, room: &str, to: &str| {
+        format!(
+            r#"{{"msgid":"msg{seq}","action":"send","from":"zhangsan","tolist":["{to}"],"roomid":"{room}","msgtime":{},"msgtype":"text","text":{{"content":"hi"}}}}"#,
+            T0 + seq
+        )
+    };
+    let mut setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![
+            keys.entry(1, 1, message(1, "wrGroup1", "lisi").as_bytes()),
+            keys.entry(2, 1, message(2, "wrGroup1", "lisi").as_bytes()),
+            keys.entry(3, 1, message(3, "wrCustomers", "wmCustomer1").as_bytes()),
+            keys.entry(4, 1, message(4, "", "wmOther").as_bytes()),
+            keys.entry(5, 1, message(5, "", "wbRobot1").as_bytes()),
+        ],
+        ..Default::default()
+    });
+    setup.api = Some(api);
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(
+        (report.errors.len(), report.warnings.len()),
+        (0, 0),
+        "{report:?}"
+    );
+    let items = setup.items().await;
+    assert_eq!(items[0]["conversation"]["title"], "项目组");
+    assert_eq!(items[2]["conversation"]["title"], "客户群");
+    assert_eq!(items[2]["recipients"][0]["name"], "王五");
+    assert_eq!(items[3]["recipients"][0]["name"], "赵六");
+    assert_eq!(items[4]["recipients"][0]["name"], "日报机器人 (robot)");
+    // One token, and each group asked for once in the run.
+    let calls = calls.lock().unwrap();
+    assert_eq!(
+        calls.iter().filter(|p| *p == "/cgi-bin/gettoken").count(),
+        1
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|p| *p == "/cgi-bin/msgaudit/groupchat/get")
+            .count(),
+        2
+    );
 }

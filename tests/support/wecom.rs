@@ -111,3 +111,73 @@ impl Keys {
         }
     }
 }
+
+/// One call to the loopback WeCom web API: the path, the query and the
+/// JSON body.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    /// `/cgi-bin/…`.
+    pub path: String,
+    /// The query's pairs.
+    pub query: std::collections::BTreeMap<String, String>,
+    /// The body (`null` for a GET).
+    pub body: serde_json::Value,
+}
+
+/// Serves WeCom's web API on loopback until the test ends: each call is
+/// answered with what `answer` makes of it (HTTP 200, JSON). Returns the
+/// base URL.
+pub async fn serve_api<F>(answer: F) -> String
+where
+    F: Fn(&ApiCall) -> serde_json::Value + Send + Sync + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break (head.to_owned(), body.to_owned());
+                        }
+                    }
+                };
+                let target = head.split(' ').nth(1).unwrap();
+                let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+                let call = ApiCall {
+                    path: url.path().to_owned(),
+                    query: url.query_pairs().into_owned().collect(),
+                    body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                };
+                let json = answer(&call).to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+                socket.write_all(response.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    base
+}

@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::SettingError;
 use super::reader::{Name, Reader};
 use crate::secrets::{SecretError, SecretStore};
+use crate::sources::wecom::directory::DEFAULT_API;
 use crate::sources::wecom::keys::{KeyError, PrivateKeys};
 use crate::sources::wecom::media::Retry;
 use crate::sources::wecom::sdk::Network;
@@ -28,6 +29,7 @@ const LIBRARY: Name = Name::new("wecom.library", "WECOM_SDK_LIBRARY");
 const PAGE_LIMIT: Name = Name::new("wecom.page_limit", "WECOM_PAGE_LIMIT");
 const TIMEOUT: Name = Name::new("wecom.timeout_secs", "WECOM_TIMEOUT_SECS");
 const PROXY: Name = Name::new("wecom.proxy", "WECOM_PROXY");
+const API: Name = Name::new("wecom.api_base_url", "WECOM_API_BASE_URL");
 const RETENTION_ALARM: Name =
     Name::new("wecom.retention_alarm_hours", "WECOM_RETENTION_ALARM_HOURS");
 
@@ -58,6 +60,10 @@ pub struct WecomSettings<P> {
     /// `[wecom] retention_alarm_hours` or `WECOM_RETENTION_ALARM_HOURS`: a
     /// pull reaching messages older than this is reported (default 48).
     pub retention_alarm_hours: u32,
+    /// `[wecom] api_base_url` or `WECOM_API_BASE_URL`: WeCom's web API,
+    /// for group titles and names (default `https://qyapi.weixin.qq.com`;
+    /// empty: ids only).
+    pub api_base_url: String,
 }
 
 /// Why the WeCom source cannot be made.
@@ -79,11 +85,13 @@ impl<P> WecomSettings<P> {
         let timeout_secs: Option<u32> = reader.value(TIMEOUT)?;
         let proxy: Option<String> = reader.value(PROXY)?;
         let retention: Option<u32> = reader.value(RETENTION_ALARM)?;
+        let api: Option<String> = reader.value(API)?;
         let any = library.is_some()
             || page_limit.is_some()
             || timeout_secs.is_some()
             || proxy.is_some()
-            || retention.is_some();
+            || retention.is_some()
+            || api.is_some();
         let secrets = match reader.place(SECRETS)? {
             Some(secrets) => secrets,
             None if any => return Err(SettingError::Missing(reader.setting(SECRETS))),
@@ -103,6 +111,10 @@ impl<P> WecomSettings<P> {
             timeout_secs: timeout_secs.unwrap_or(5),
             proxy: proxy.filter(|p| !p.trim().is_empty()),
             retention_alarm_hours: retention.unwrap_or(48),
+            api_base_url: api
+                .unwrap_or_else(|| DEFAULT_API.to_owned())
+                .trim()
+                .to_owned(),
         }))
     }
 
@@ -129,6 +141,7 @@ impl<P> WecomSettings<P> {
             retry: Retry::default(),
             retention_alarm: TimeDelta::hours(i64::from(self.retention_alarm_hours)),
             now,
+            api: Some(self.api_base_url.clone()).filter(|api| !api.is_empty()),
         };
         Ok(WecomSource::new(
             archive,

@@ -6,6 +6,7 @@
 //!   message's key version.
 //! - `message`: a decrypted message and the item it becomes.
 //! - `media`: files downloaded chunk by chunk into a spool.
+//! - `directory`: group titles and names from WeCom's web APIs.
 //!
 //! [`WecomSource`] pulls from the checkpointed `seq` in pages of up to
 //! 1,000 until a short page says it is caught up. Each page is handed to
@@ -27,6 +28,7 @@
 //! limit. A type never seen before is a warning (its item is kept, rendered
 //! generically with its raw JSON).
 
+pub mod directory;
 pub mod keys;
 pub mod media;
 pub mod message;
@@ -41,6 +43,7 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use self::directory::Directory;
 use self::keys::{KeyError, PrivateKeys};
 use self::media::{Retry, download};
 use self::message::{Fetched, Message, sniff};
@@ -84,6 +87,9 @@ pub struct WecomOptions {
     pub retention_alarm: TimeDelta,
     /// The time of the run (for the retention alarm).
     pub now: DateTime<Utc>,
+    /// WeCom's web API ([`directory::DEFAULT_API`]), for group titles and
+    /// names; `None` to show ids only.
+    pub api: Option<String>,
 }
 
 /// What the source reads from the secret store.
@@ -114,6 +120,7 @@ pub struct WecomSource<S> {
     caught_up: bool,
     limit: u32,
     retention_reported: bool,
+    directory: Option<Directory>,
 }
 
 /// One entry of `GetChatData`'s `chatdata`.
@@ -151,7 +158,12 @@ impl<S: ObjectStore> WecomSource<S> {
     /// A source over the SDK at `options.library`, loaded at the first pull.
     pub fn new(archive: S, options: WecomOptions, secrets: WecomSecrets) -> Self {
         let limit = options.page_limit.clamp(1, MAX_PAGE);
+        let directory = options
+            .api
+            .as_deref()
+            .map(|api| Directory::new(api, &options.corp_id, secrets.archive_secret.clone()));
         WecomSource {
+            directory,
             archive,
             options,
             secrets,
@@ -174,6 +186,9 @@ impl<S: ObjectStore> WecomSource<S> {
         self.caught_up = false;
         self.limit = self.options.page_limit.clamp(1, MAX_PAGE);
         self.retention_reported = false;
+        if let Some(directory) = &mut self.directory {
+            directory.clear();
+        }
     }
 
     async fn next(
@@ -276,7 +291,19 @@ impl<S: ObjectStore> WecomSource<S> {
             let mut batch = BatchBuilder::default();
             match decrypt(sdk, &self.secrets.keys, &entry) {
                 Ok(plain) => {
-                    if !add_message(sdk, &self.options, &plain, &entry, &mut batch, report).await? {
+                    if !add_message(
+                        &mut Context {
+                            sdk: &mut *sdk,
+                            options: &self.options,
+                            directory: self.directory.as_mut(),
+                        },
+                        &plain,
+                        &entry,
+                        &mut batch,
+                        report,
+                    )
+                    .await?
+                    {
                         return Ok(());
                     }
                 }
@@ -351,7 +378,19 @@ impl<S: ObjectStore> WecomSource<S> {
                 units.extend(refusal(entry, raw, Undecrypted::Failed(e.to_string()))?);
                 continue;
             }
-            if !add_message(sdk, &self.options, &plain, entry, &mut batch, report).await? {
+            if !add_message(
+                &mut Context {
+                    sdk: &mut *sdk,
+                    options: &self.options,
+                    directory: self.directory.as_mut(),
+                },
+                &plain,
+                entry,
+                &mut batch,
+                report,
+            )
+            .await?
+            {
                 // A file could not be fetched now: the page is collected
                 // by a later run, not without it.
                 return Ok(());
@@ -555,9 +594,15 @@ impl BatchBuilder {
 /// Adds a decrypted message (already known to parse) and its media to
 /// `batch`. `false` when a file failed for a reason that may pass: the
 /// batch is then not to be collected now.
+/// What reading a message needs besides the message.
+struct Context<'s> {
+    sdk: &'s mut Sdk,
+    options: &'s WecomOptions,
+    directory: Option<&'s mut Directory>,
+}
+
 async fn add_message(
-    sdk: &mut Sdk,
-    options: &WecomOptions,
+    cx: &mut Context<'_>,
     plain: &[u8],
     entry: &Entry,
     batch: &mut BatchBuilder,
@@ -580,9 +625,9 @@ async fn add_message(
     let mut files = Vec::with_capacity(message.media().len());
     for media in message.media() {
         match download(
-            sdk,
-            &options.network,
-            &options.retry,
+            cx.sdk,
+            &cx.options.network,
+            &cx.options.retry,
             &media.sdkfileid,
             media.md5sum.as_deref(),
         )
@@ -618,7 +663,7 @@ async fn add_message(
             }
         }
     }
-    let item = match message.item(&files) {
+    let mut item = match message.item(&files) {
         Ok(item) => item,
         Err(e) => {
             report.error(format!(
@@ -627,6 +672,11 @@ async fn add_message(
             return Ok(true);
         }
     };
+    if let Some(directory) = cx.directory.as_deref_mut()
+        && let Some(problem) = directory.name(&mut item).await
+    {
+        report.warning(format!("{NAME}: {problem}"));
+    }
     batch.oldest = Some(
         batch
             .oldest
