@@ -71,17 +71,8 @@ impl Setup {
 
     fn source(&self, versions: &[u32], page_limit: u32) -> WecomSource<LocalDir> {
         let options = WecomOptions {
-            library: standin_library(),
-            corp_id: self.corp.clone(),
-            network: Network::default(),
             page_limit,
-            retry: Retry {
-                attempts: 3,
-                first_delay: std::time::Duration::from_millis(1),
-            },
-            retention_alarm: TimeDelta::hours(48),
-            now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
-            api: self.api.clone(),
+            ..source_options(self)
         };
         let secrets = WecomSecrets {
             archive_secret: Secret::new(SECRET),
@@ -115,6 +106,24 @@ impl Setup {
         }
         items.sort_by_key(|item| item["timestamp"].as_str().unwrap().to_owned());
         items
+    }
+}
+
+/// The options of a test's source: the stand-in, fast retries, a run an
+/// hour after the messages.
+fn source_options(setup: &Setup) -> WecomOptions {
+    WecomOptions {
+        library: standin_library(),
+        corp_id: setup.corp.clone(),
+        network: Network::default(),
+        page_limit: 1000,
+        retry: Retry {
+            attempts: 3,
+            first_delay: std::time::Duration::from_millis(1),
+        },
+        retention_alarm: TimeDelta::hours(48),
+        now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
+        api: setup.api.clone(),
     }
 }
 
@@ -400,4 +409,39 @@ async fn groups_external_contacts_and_robots_are_named_from_the_web_api() {
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn a_missing_library_is_reported_by_every_run_and_nothing_is_checkpointed() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, &text(1, "x"))],
+        ..Default::default()
+    });
+    let options_path = setup.dir.path().join("missing/libWeWorkFinanceSdk_C.so");
+    let mut source = WecomSource::new(
+        setup.archive(),
+        WecomOptions {
+            library: options_path.clone(),
+            ..source_options(&setup)
+        },
+        WecomSecrets {
+            archive_secret: Secret::new(SECRET),
+            keys: PrivateKeys::default(),
+        },
+    );
+    for run in 0..2 {
+        source.start_run(Utc::now());
+        let mut report = Report::default();
+        collect_source(&mut source, &setup.archive(), day(), &mut report)
+            .await
+            .unwrap();
+        assert_eq!(report.errors.len(), 1, "run {run}: {:?}", report.errors);
+        assert!(
+            report.errors[0].contains(options_path.to_str().unwrap())
+                && report.errors[0].contains("cannot be loaded"),
+            "{}",
+            report.errors[0]
+        );
+    }
+    assert!(setup.archive().list("collected/").await.unwrap().is_empty());
 }

@@ -181,6 +181,11 @@ impl<S: ObjectStore> WecomSource<S> {
     /// checkpoints collect shows it.
     pub fn start_run(&mut self, now: DateTime<Utc>) {
         self.options.now = now;
+        // A library that failed to load or initialise is tried (and
+        // reported) again.
+        if let Loaded::Failed = self.sdk {
+            self.sdk = Loaded::Not;
+        }
         self.queue.clear();
         self.late_done = false;
         self.caught_up = false;
