@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests").
 # Installs what the tests need (Dovecot, LocalStack, cargo-lambda, SAM CLI,
-# cfn-lint), checks formatting, lints and the SAM template, then runs every
+# cfn-lint, cargo-deny), checks formatting, lints, dependency licences and
+# sources, and the SAM template, then runs every
 # test of the workspace (unit, integration, Dovecot, crash, serverless end to
 # end).
 set -euo pipefail
@@ -13,6 +14,9 @@ infra/localstack.sh install
 eval "$(infra/localstack.sh env)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every dependency's licence, source and bans (deny.toml); advisories when
+# the RustSec database can be fetched.
+infra/deny.sh
 # No module of the library imports one that imports it back.
 python3 infra/module-cycles.py shared/src
 cfn-lint template.yaml

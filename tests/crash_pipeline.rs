@@ -108,8 +108,8 @@ const REFUSED: (&str, &str, &[u8]) = (
 /// The example mapping plus the two members of the generated chats known
 /// by phone number.
 const MAPPING: &str = "External User ID,Microsoft 365 User Mailbox\n\
-                       +447700900001,Alice.Example@corp.example\n\
-                       07700 900456 , bob@corp.example\n\
+                       +447400123001,Alice.Example@corp.example\n\
+                       07400 123456 , bob@corp.example\n\
                        +1 415-555-0123,dan@corp.example\n\
                        Evan Stone,evan@corp.example\n\
                        +44 7700 900123,uk.member@corp.example\n\

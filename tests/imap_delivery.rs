@@ -500,6 +500,12 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
         count("dana@corp.example", setup[0].message_id.clone()).await,
         1
     );
+    assert_eq!(report.recovered, 1, "the copy found is told apart");
+    assert!(
+        report.to_string().contains(
+            "copies recovered:     1 found already in the folder after an interrupted run"
+        )
+    );
     assert!(
         shared::ledger::entry(&store, "dana@corp.example", &setup[0].message_id)
             .await

@@ -5,10 +5,21 @@
 //! - `archiver deliver --config <file>` delivers pending jobs (EMLs already
 //!   rendered) to the configured target.
 //! - `archiver inspect <file>` prints the items of an export as JSON lines.
+//! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
+//! - `archiver status --config <file>` counts what the archive store holds.
+//! - `archiver report --config <file> --day <day>` makes the daily report.
+//! - `archiver export ... --out <zip>` writes an export bundle for review.
+//! - `archiver reconcile --day <day> [--repair]` and `archiver verify` prove
+//!   a day.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod bench;
+mod export;
 mod inspect;
+mod mapping;
+mod reconcile;
+mod report;
+mod status;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +33,7 @@ use shared::mailbox::{Imap, Maildir};
 use shared::report::Report;
 use shared::secrets::SecretFiles;
 use shared::settings::{self, LocalSettings};
+use shared::status::Status;
 use shared::store::LocalDir;
 
 use tracing_subscriber::EnvFilter;
@@ -58,6 +70,22 @@ enum Command {
     },
     /// Print the normalised items of an export (.txt or .zip) as JSON lines.
     Inspect(inspect::Args),
+    /// Check a mapping CSV before putting it into service.
+    #[command(subcommand)]
+    Mapping(mapping::Command),
+    /// Show what the archive store holds and what waits for delivery.
+    Status(status::Args),
+    /// Make the daily report of a collection day, store it and deliver it
+    /// to the admin mailbox.
+    Report(report::Args),
+    /// Export a custodian's stored e-mails over a range of days as a zip
+    /// for legal review (or --verify one).
+    Export(export::Args),
+    /// Check a collection day end to end (--repair what can be), and close
+    /// it with its manifest.
+    Reconcile(reconcile::ReconcileArgs),
+    /// Re-check the daily manifests, their objects and their chain.
+    Verify(reconcile::VerifyArgs),
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -75,6 +103,12 @@ fn main() -> ExitCode {
         Command::Run { config, day } => run(&config, day),
         Command::Deliver { config } => deliver(&config),
         Command::Inspect(args) => inspect::inspect(&args),
+        Command::Mapping(command) => mapping::mapping(&command),
+        Command::Status(args) => status::status(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Export(args) => export::export(&args),
+        Command::Reconcile(args) => reconcile::reconcile(&args),
+        Command::Verify(args) => reconcile::verify(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };
@@ -149,6 +183,16 @@ fn sweep(
 fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
+    let drops = &settings.sources.whatsapp_export.drops;
+    if !drops.is_dir() {
+        return Err(format!(
+            "config {}: [drops] path {} is not a directory (exports are dropped under \
+             <path>/drop/whatsapp-export/<custodian>/)",
+            config_path.display(),
+            drops.display()
+        )
+        .into());
+    }
     let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
@@ -186,7 +230,8 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&settings, &report, outcome)
+    let before = before_this_run(&store, &report, &outcome)?;
+    finish(&settings, &report, outcome, before)
 }
 
 fn deliver(config_path: &Path) -> CliResult {
@@ -210,7 +255,38 @@ fn deliver(config_path: &Path) -> CliResult {
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
-    finish(&settings, &report, outcome)
+    let before = before_this_run(&store, &report, &outcome)?;
+    finish(&settings, &report, outcome, before)
+}
+
+/// When a run did nothing (no drop, e-mail or copy, no error), what the
+/// store held already, so that a second run says so instead of a column of
+/// zeros: `nothing new: 4 drops collected and 41 copies delivered before`.
+fn before_this_run(
+    store: &LocalDir,
+    report: &Report,
+    outcome: &Result<(), Box<dyn std::error::Error>>,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let did_nothing = outcome.is_ok()
+        && report.errors.is_empty()
+        && report.drops_collected == 0
+        && report.emails_written == 0
+        && report.copies_delivered() == 0;
+    if !did_nothing {
+        return Ok(None);
+    }
+    let status = runtime()?.block_on(Status::read(store))?;
+    let drops: u64 = status.sources.values().map(|source| source.collected).sum();
+    Ok(Some(format!(
+        "nothing new: {drops} drop{} collected and {} cop{} delivered before",
+        if drops == 1 { "" } else { "s" },
+        status.copies_delivered,
+        if status.copies_delivered == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+    )))
 }
 
 /// Logs out of every IMAP connection.
@@ -227,9 +303,13 @@ fn finish(
     settings: &LocalSettings,
     report: &Report,
     outcome: Result<(), Box<dyn std::error::Error>>,
+    before: Option<String>,
 ) -> CliResult {
     print!("{report}");
     outcome?;
+    if let Some(before) = before {
+        println!("{before}");
+    }
     println!("archive store:        {}", settings.store.display());
     match &settings.target {
         settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),

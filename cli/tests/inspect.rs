@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 const CHAT: &str =
-    "../examples/drop/whatsapp-export/+447700900001/WhatsApp Chat with Bob Smith.txt";
+    "../examples/drop/whatsapp-export/+447400123001/WhatsApp Chat with Bob Smith.txt";
 
 fn inspect(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_archiver"))

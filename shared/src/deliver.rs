@@ -249,8 +249,11 @@ async fn commit<'j, S: ObjectStore, M: Mailbox>(
 ) {
     match group.commit(store, target).await {
         Ok(committed) => {
-            for (index, _) in committed {
+            for (index, outcome) in committed {
                 report.delivered_to(&jobs[index].mailbox);
+                if outcome == Outcome::Recovered {
+                    report.recovered += 1;
+                }
             }
         }
         Err((indexes, e)) => {

@@ -52,6 +52,28 @@ pub const RAW_BATCH_SUFFIX: &str = ".jsonl";
 /// The prefix of delivery job files.
 pub const JOBS_PREFIX: &str = "jobs/";
 
+/// The prefix of the sources' checkpoints (and of run claims).
+pub const COLLECTED_PREFIX: &str = "collected/";
+
+/// The prefix of the items' e-mails.
+pub const EML_PREFIX: &str = "eml/";
+
+/// The prefix of unmapped items' records.
+pub const UNMAPPED_PREFIX: &str = "unmapped/";
+
+/// The prefix of failure records: items (`failed/<item-day>/`), raw lines
+/// ([`FAILED_LINES_PREFIX`]) and refused drops ([`REFUSED_DROPS_PREFIX`]).
+pub const FAILED_PREFIX: &str = "failed/";
+
+/// The prefix of raw lines that are no item.
+pub const FAILED_LINES_PREFIX: &str = "failed/lines/";
+
+/// The prefix of refused drops' records.
+pub const REFUSED_DROPS_PREFIX: &str = "failed/drops/";
+
+/// The prefix of the delivery ledger.
+pub const LEDGER_PREFIX: &str = "delivered/";
+
 /// The day, in the archive's time zone, of the run that collected a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CollectionDay(pub NaiveDate);
@@ -223,7 +245,7 @@ pub fn media_key(sha256: &str) -> String {
 
 /// `collected/<source>/`: the folder of a source's checkpoints.
 pub fn checkpoints_prefix(source: &str) -> String {
-    format!("collected/{source}/")
+    format!("{COLLECTED_PREFIX}{source}/")
 }
 
 /// `collected/<source>/<position>`: a source's checkpoint.

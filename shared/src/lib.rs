@@ -6,8 +6,10 @@
 //! Lambda handlers and the `archiver` command are thin layers over this crate.
 
 pub mod address;
+pub mod bundle;
 pub mod collect;
 pub mod convert;
+pub mod day_report;
 pub mod deliver;
 pub mod embedded;
 pub mod escape;
@@ -21,10 +23,12 @@ pub mod ledger;
 pub mod logging;
 pub mod mailbox;
 pub mod mapping;
+pub mod reconcile;
 pub mod redact;
 pub mod render;
 pub mod report;
 pub mod secrets;
 pub mod settings;
 pub mod sources;
+pub mod status;
 pub mod store;

@@ -78,7 +78,7 @@ mod table;
 use phonenumber::country::Id;
 
 pub use resolve::{Mapper, Resolution};
-pub use table::{IssueKind, MappingIssue, MappingTable, Severity};
+pub use table::{IdentityCounts, IssueKind, MappingIssue, MappingTable, Severity};
 
 /// Configuration of mapping.
 #[derive(Debug, Clone)]

@@ -104,6 +104,13 @@ counters! {
     stubbed_for_size => Shown::IfAny("attachments stubbed", "items over the target's size limit"),
     /// Copies skipped because the ledger or the folder already had them.
     already_delivered => Shown::AfterDeliveries("already delivered before"),
+    /// Of the copies delivered, those found already in the folder (an
+    /// interrupted run had appended them before recording them): recorded
+    /// in the ledger now, not appended again.
+    recovered => Shown::IfAny(
+        "copies recovered",
+        "found already in the folder after an interrupted run (recorded, not appended again)"
+    ),
     /// Items that mapped to no mailbox (written to `unmapped/`).
     unmapped => Shown::Line("unmapped items"),
 }

@@ -110,6 +110,40 @@ impl MappingTable {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// How many identities of each kind are mapped.
+    pub fn counts(&self) -> IdentityCounts {
+        let mut counts = IdentityCounts::default();
+        for key in self.entries.keys() {
+            if key.starts_with('+') {
+                counts.phone_numbers += 1;
+            } else if key.starts_with("wecom:") {
+                counts.wecom_userids += 1;
+            } else if is_plausible_address(key) {
+                counts.email_addresses += 1;
+            } else {
+                counts.names_or_ids += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// How many identities of each kind a [`MappingTable`] maps, as a source
+/// finds them: WhatsApp (export and Cloud API) matches phone numbers, WeCom
+/// its userids (`wecom:<userid>`) and its members' mobile numbers, both
+/// match e-mail addresses, and a name or plain id matches only a
+/// participant with no other identifier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityCounts {
+    /// Phone numbers (E.164).
+    pub phone_numbers: usize,
+    /// WeCom userids written `wecom:<userid>`.
+    pub wecom_userids: usize,
+    /// E-mail addresses.
+    pub email_addresses: usize,
+    /// Display names, and ids written without a prefix.
+    pub names_or_ids: usize,
 }
 
 /// A problem with one row of the mapping CSV.

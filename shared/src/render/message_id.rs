@@ -4,7 +4,7 @@
 use crate::item::ItemId;
 
 /// The right-hand side of every Message-ID this crate writes.
-const MESSAGE_ID_DOMAIN: &str = "mobile-archiver";
+pub const MESSAGE_ID_DOMAIN: &str = "mobile-archiver";
 
 /// The deterministic Message-ID of an item, without angle brackets:
 /// `<32 hex digits of the id>@mobile-archiver`.

@@ -61,7 +61,8 @@ use crate::item::Item;
 use crate::store::ObjectFile;
 
 pub use error::RenderError;
-pub use message_id::message_id;
+pub use message_id::{MESSAGE_ID_DOMAIN, message_id};
+pub use sanitize::push_html;
 pub use subject::subject;
 
 /// The default [`RenderOptions::attachment_limit`]: 25 MiB.

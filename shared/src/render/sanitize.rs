@@ -63,7 +63,7 @@ fn control_picture(c: char) -> char {
 }
 
 /// Appends `text` to `out` with `&`, `<`, `>`, `"` and `'` escaped for HTML.
-pub(super) fn push_html(out: &mut String, text: &str) {
+pub fn push_html(out: &mut String, text: &str) {
     let mut rest = text;
     while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
         let (head, tail) = rest.split_at(at);

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::reader::{Name, Reader, Value};
-use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sources, imap};
+use super::{
+    ARCHIVE, MappingSettings, RenderSettings, ReportSettings, Setting, SettingError, Sources, imap,
+};
 use crate::convert::ConvertOptions;
 use crate::embedded::RunOptions;
 use crate::layout::CollectionDay;
@@ -117,6 +119,8 @@ pub struct LocalSettings {
     pub mapping: MappingSettings<PathBuf>,
     /// How items are rendered and filed.
     pub render: RenderSettings,
+    /// Where the daily report goes (`[report]`).
+    pub report: ReportSettings,
     /// Where the mailboxes are.
     pub target: Target,
 }
@@ -156,6 +160,7 @@ impl LocalSettings {
         }
         let mapping = MappingSettings::read(&file)?;
         let render = RenderSettings::read(&file)?;
+        let report = ReportSettings::read(&file)?;
         let maildir = file.path("maildir.path")?;
         let secrets = file.path("secrets.path")?;
         let target = match (maildir, file.has("imap")) {
@@ -172,6 +177,7 @@ impl LocalSettings {
             sources,
             mapping,
             render,
+            report,
             target,
         })
     }

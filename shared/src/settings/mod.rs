@@ -41,6 +41,7 @@ mod imap;
 mod mapping;
 mod reader;
 mod render;
+mod report;
 mod sources;
 mod wecom;
 
@@ -52,6 +53,7 @@ pub use self::environment::{CollectSettings, ConvertSettings, DeliverSettings};
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
+pub use self::report::{DEFAULT_REPORT_FOLDER, ReportSettings};
 pub use self::sources::{Sources, WhatsAppExportSettings};
 pub use self::wecom::{WecomSettings, WecomSetupError};
 

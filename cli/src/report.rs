@@ -1,0 +1,211 @@
+//! `archiver report`: the daily report of one collection day, stored in the
+//! archive and delivered to the administrators' mailbox (see
+//! [`shared::day_report`]).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::Args as ClapArgs;
+use shared::day_report::DayReport;
+use shared::ledger::{self, Job, Outcome};
+use shared::mailbox::{Envelope, Message};
+use shared::settings::LocalSettings;
+use shared::store::{Created, LocalDir, ObjectStore};
+
+use crate::CliResult;
+use crate::target::Target;
+
+/// Arguments of `archiver report`.
+///
+/// Makes the report of one collection day from the archive store: per
+/// source the units collected and refused and their items; the e-mails
+/// written; per mailbox the copies to deliver and delivered; every
+/// unmapped, failed or refused item with its reason (never its content);
+/// gaps (a source or custodian silent this day after data in the week
+/// before, copies not delivered yet); and a 14-day trend chart.
+///
+/// It is stored in the archive as `reports/<day>/<made-at>.json` and
+/// `.html` (every report made is kept), and, when the configuration names
+/// an admin mailbox (`[report] mailbox`, folder `[report] folder`, default
+/// `Archiver Reports`), delivered there once as an e-mail (the HTML as its
+/// body, the JSON attached).
+///
+/// Exit codes: 0 the report was made and has no gap; 2 it lists gaps or
+/// its delivery failed; 1 the store or the configuration cannot be read.
+///
+/// Example: `archiver report --config examples/archiver.toml --day 2026-11-21 --open`.
+#[derive(ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The TOML configuration (reads `[store] path`, `[report]` and the
+    /// delivery target).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The collection day (default: today, UTC).
+    #[arg(long)]
+    day: Option<NaiveDate>,
+    /// Print the report as JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Open the HTML report with the desktop's browser (xdg-open, open).
+    #[arg(long)]
+    open: bool,
+}
+
+/// Runs `archiver report`.
+pub fn report(args: &Args) -> CliResult {
+    let settings = LocalSettings::load(&args.config)?;
+    if !settings.store.is_dir() {
+        return Err(format!(
+            "config {}: [store] path {} is not a directory (no run has written it yet?)",
+            args.config.display(),
+            settings.store.display()
+        )
+        .into());
+    }
+    let _lock = crate::lock_store(&settings.store)?;
+    let store = LocalDir::new(&settings.store);
+    let day = args.day.unwrap_or_else(|| Utc::now().date_naive());
+    let (report, delivery) = crate::runtime()?.block_on(make(&settings, &store, day))?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&report.json()));
+    } else {
+        print!("{}", summary(&report));
+    }
+    let (_, html_key) = report.keys();
+    let html_path = settings.store.join(&html_key);
+    println!("report:               {}", html_path.display());
+    let delivered = match delivery {
+        Some(Ok(line)) => {
+            println!("{line}");
+            true
+        }
+        Some(Err(e)) => {
+            eprintln!("archiver: the report was stored but not delivered: {e}");
+            false
+        }
+        None => true,
+    };
+    if args.open {
+        open(&html_path);
+    }
+    Ok(if report.gaps.is_empty() && delivered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Delivered to the admin mailbox: what to print, or why not.
+type Delivery = Option<Result<String, Box<dyn std::error::Error>>>;
+
+/// Makes the report, stores it, and delivers it when a mailbox is set.
+async fn make(
+    settings: &LocalSettings,
+    store: &LocalDir,
+    day: NaiveDate,
+) -> Result<(DayReport, Delivery), Box<dyn std::error::Error>> {
+    let report = DayReport::read(store, day, Utc::now()).await?;
+    let (json_key, html_key) = report.keys();
+    for (key, bytes) in [
+        (json_key, report.json()),
+        (html_key, report.html().into_bytes()),
+    ] {
+        if let Created::Exists = store.put_new(&key, &bytes).await? {
+            return Err(format!("{key} exists already (two reports in one second?)").into());
+        }
+    }
+    let Some(mailbox) = settings.report.mailbox.as_deref() else {
+        return Ok((report, None));
+    };
+    let delivery = deliver(settings, store, &report, mailbox).await;
+    Ok((report, Some(delivery)))
+}
+
+/// Delivers the report's e-mail into the admin mailbox's report folder,
+/// recorded in the ledger like every other copy.
+async fn deliver(
+    settings: &LocalSettings,
+    store: &LocalDir,
+    report: &DayReport,
+    mailbox: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let (message_id, bytes) = report.email(mailbox);
+    let folder = settings.report.folder.as_str();
+    let job = Job {
+        mailbox,
+        folder,
+        message: Envelope {
+            message_id: &message_id,
+            message: Message::from_bytes(&bytes),
+            internal_date: Utc::now(),
+        },
+    };
+    let outcome = match crate::open_target(settings).await? {
+        Target::Maildir(mut maildir) => {
+            ledger::deliver_once(store, maildir.as_mut(), &job, false, Utc::now()).await?
+        }
+        Target::Imap(mut lanes) => {
+            let lane = lanes.first_mut().ok_or("no IMAP connection")?;
+            let outcome = ledger::deliver_once(store, lane, &job, false, Utc::now()).await;
+            for lane in &mut lanes {
+                lane.close().await;
+            }
+            outcome?
+        }
+    };
+    Ok(match outcome {
+        Outcome::Delivered | Outcome::Recovered => {
+            format!("delivered to:         {mailbox}, folder {folder}")
+        }
+        Outcome::AlreadyDelivered => format!("already delivered to: {mailbox}, folder {folder}"),
+    })
+}
+
+fn summary(report: &DayReport) -> String {
+    let (to_deliver, delivered) = report.copies();
+    let mut out = format!("collection day:       {}\n", report.day);
+    for (name, source) in &report.sources {
+        out.push_str(&format!(
+            "  {name}: {} items in {} batch(es), {} refused\n",
+            source.items, source.batches, source.refused
+        ));
+    }
+    out.push_str(&format!(
+        "emails:               {}\ncopies delivered:     {delivered} of {to_deliver}\n",
+        report.emails
+    ));
+    for (mailbox, copies) in &report.mailboxes {
+        out.push_str(&format!(
+            "  {mailbox}: {} of {}\n",
+            copies.delivered, copies.to_deliver
+        ));
+    }
+    out.push_str(&format!(
+        "unmapped items:       {}\nfailed:               {}\nrefused drops:        {}\ngaps:                 {}\n",
+        report.unmapped.len(),
+        report.failed.len(),
+        report.refused.len(),
+        report.gaps.len()
+    ));
+    for gap in &report.gaps {
+        out.push_str(&format!("  {gap}\n"));
+    }
+    out
+}
+
+/// Opens a file with the desktop's opener; says so when there is none.
+fn open(path: &Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(path).status() {
+        eprintln!(
+            "archiver: cannot open {} with {opener}: {e}",
+            path.display()
+        );
+    }
+}

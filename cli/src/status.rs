@@ -1,0 +1,90 @@
+//! `archiver status`: what the archive store holds and what still waits,
+//! counted from the store (see [`shared::status`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args as ClapArgs;
+use shared::settings::LocalSettings;
+use shared::status::Status;
+use shared::store::LocalDir;
+
+use crate::CliResult;
+
+/// Arguments of `archiver status`.
+///
+/// Reads the archive store of the configuration (`[store] path`) and prints,
+/// per source, the units collected (drops), how many were refused, the
+/// items collected and the last collection day; then the e-mails written,
+/// the items unmapped and failed, the copies delivered per mailbox, and
+/// the delivery backlog (batches converted but not yet delivered, and their
+/// jobs). Nothing is written and no message is read; a run may go on
+/// beside it.
+///
+/// A backlog is delivered by `archiver deliver`. Exit codes: 0 the status
+/// was read; 1 the store or the configuration cannot be read.
+///
+/// Example: `archiver status --config examples/archiver.toml --json`.
+#[derive(ClapArgs)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The TOML configuration (its `[store] path` is read).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Print the status as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `archiver status`.
+pub fn status(args: &Args) -> CliResult {
+    let settings = LocalSettings::load(&args.config)?;
+    if !settings.store.is_dir() {
+        return Err(format!(
+            "config {}: [store] path {} is not a directory (no run has written it yet?)",
+            args.config.display(),
+            settings.store.display()
+        )
+        .into());
+    }
+    let store = LocalDir::new(&settings.store);
+    let status = crate::runtime()?.block_on(Status::read(&store))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", text(&settings, &status));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn text(settings: &LocalSettings, status: &Status) -> String {
+    let mut out = format!("archive store:        {}\n", settings.store.display());
+    if status.sources.is_empty() {
+        out.push_str("sources:              nothing collected yet\n");
+    }
+    for (name, source) in &status.sources {
+        out.push_str(&format!(
+            "{name}:\n  collected:          {} (refused {})\n  items collected:    {}\n  last collection day: {}\n",
+            source.collected,
+            source.refused,
+            source.items,
+            source.last_collection_day.as_deref().unwrap_or("none"),
+        ));
+    }
+    out.push_str(&format!(
+        "emails written:       {}\nunmapped items:       {}\nfailed items:         {}\nfailed lines:         {}\ncopies delivered:     {}\n",
+        status.emails_written,
+        status.unmapped_items,
+        status.failed_items,
+        status.failed_lines,
+        status.copies_delivered,
+    ));
+    for (mailbox, copies) in &status.delivered {
+        out.push_str(&format!("  {mailbox}: {copies}\n"));
+    }
+    out.push_str(&format!(
+        "waiting for delivery: {} batch(es), {} job(s)\n",
+        status.batches_pending_delivery, status.jobs_pending
+    ));
+    out
+}

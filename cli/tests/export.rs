@@ -1,0 +1,260 @@
+//! `archiver export`: a custodian's e-mails over a range of days as a zip
+//! whose manifest and load file list exactly the expected messages, each
+//! byte-identical to the store's; a second export is the same bytes;
+//! `--verify` passes, and fails once one byte of an e-mail is changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mail_parser::MessageParser;
+
+fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every stored EML whose custodian header is `custodian` and whose item
+/// day is within [from, to]: zip path -> bytes. Read with mail-parser, an
+/// oracle independent of the exporter's own streaming reader.
+fn expected(store: &Path, custodian: &str, from: &str, to: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for day in std::fs::read_dir(store.join("eml")).unwrap() {
+        let day = day.unwrap();
+        let name = day.file_name().into_string().unwrap();
+        if name.as_str() < from || name.as_str() > to {
+            continue;
+        }
+        for eml in std::fs::read_dir(day.path()).unwrap() {
+            let eml = eml.unwrap();
+            let bytes = std::fs::read(eml.path()).unwrap();
+            let message = MessageParser::default().parse(&bytes).unwrap();
+            let header = message
+                .header("X-Archiver-Custodian")
+                .and_then(|h| h.as_text())
+                .unwrap_or_default()
+                .to_owned();
+            if header == custodian {
+                let file = eml.file_name().into_string().unwrap();
+                out.insert(format!("messages/{name}/{file}"), bytes);
+            }
+        }
+    }
+    out
+}
+
+fn entries(zip: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        out.insert(entry.name().unwrap().into_owned(), bytes);
+    }
+    out
+}
+
+#[test]
+fn a_custodians_export_holds_exactly_their_messages_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{out}{err}");
+    let store = dir.path().join("example-output/archive");
+    let want = expected(&store, "carol@corp.example", "2026-11-01", "2026-11-30");
+    assert!(want.len() >= 5, "the example has Carol's group: {want:?}");
+
+    let export = |out: &PathBuf| {
+        archiver(
+            &[
+                "export",
+                "--config",
+                "archiver.toml",
+                "--custodian",
+                "Carol@Corp.Example",
+                "--from",
+                "2026-11-01",
+                "--to",
+                "2026-11-30",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &examples,
+        )
+    };
+    let first = dir.path().join("carol.zip");
+    let (code, out, err) = export(&first);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("exported {} message(s)", want.len())),
+        "{out}"
+    );
+
+    let mut inside = entries(&first);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&inside.remove("manifest.json").unwrap()).unwrap();
+    let load = inside.remove("loadfile.csv").unwrap();
+    // Every EML inside is the store's, byte for byte, and nothing else.
+    assert_eq!(inside, want);
+    assert_eq!(manifest["count"], want.len());
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, want.keys().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(manifest["selection"]["custodian"], "Carol@Corp.Example");
+    let mut rows = csv::Reader::from_reader(load.as_slice());
+    let headers = rows.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "message_id",
+            "date",
+            "from",
+            "to",
+            "subject",
+            "conversation",
+            "source",
+            "kind",
+            "attachments",
+            "custodian",
+            "file"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(
+        rows.iter().map(|r| r[10].to_owned()).collect::<Vec<_>>(),
+        listed
+    );
+    for row in &rows {
+        let eml = &want[&row[10]];
+        let message = MessageParser::default().parse(eml).unwrap();
+        assert_eq!(&row[0], message.message_id().unwrap());
+        assert_eq!(&row[4], message.subject().unwrap());
+        assert_eq!(&row[6], "whatsapp-export");
+    }
+    let attachments: Vec<&str> = rows
+        .iter()
+        .map(|r| r.get(8).unwrap())
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(
+        attachments,
+        [
+            "00000003-DOCUMENT-2026-11-10-14-02-18.pdf",
+            "00000004-PHOTO-2026-11-10-14-06-02.png"
+        ]
+    );
+
+    // The same selection again: the same bytes.
+    let second = dir.path().join("carol-again.zip");
+    let (code, out, err) = export(&second);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+    // An existing file is never overwritten.
+    let (code, _, err) = export(&second);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists already"), "{err}");
+
+    // --verify passes, and names the message whose byte was changed.
+    let (code, out, err) = archiver(&["export", "--verify", first.to_str().unwrap()], &examples);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("every file matches the manifest"), "{out}");
+    let (path, eml) = want.iter().nth(2).unwrap();
+    let mut bytes = std::fs::read(&first).unwrap();
+    let at = bytes
+        .windows(eml.len())
+        .position(|w| w == eml.as_slice())
+        .expect("stored entries hold the EML as it is");
+    bytes[at + eml.len() / 2] ^= 0x01;
+    std::fs::write(&first, &bytes).unwrap();
+    let (code, out, _) = archiver(&["export", "--verify", first.to_str().unwrap()], &examples);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{path}: altered")), "{out}");
+    assert!(out.contains("1 difference(s)"), "{out}");
+}
+
+#[test]
+fn a_mailboxs_export_holds_what_the_ledger_delivered_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let (code, summary, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{summary}{err}");
+    let zip = dir.path().join("dan.zip");
+    let (code, out, err) = archiver(
+        &[
+            "export",
+            "--config",
+            "archiver.toml",
+            "--mailbox",
+            "dan@corp.example",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2099-12-31",
+            "--out",
+            zip.to_str().unwrap(),
+        ],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary.contains("  dan@corp.example: 5\n"), "{summary}");
+    assert!(out.contains("exported 5 message(s)"), "{out}");
+
+    let (code, _, err) = archiver(
+        &[
+            "export",
+            "--config",
+            "archiver.toml",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-01",
+            "--custodian",
+            "x",
+            "--out",
+            "y.zip",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--from 2026-11-02 is after --to 2026-11-01"),
+        "{err}"
+    );
+}

@@ -1,0 +1,305 @@
+//! `archiver reconcile` and `archiver verify`: a day with a lost
+//! notification (a batch never converted), a deleted ledger entry and a
+//! deleted e-mail is repaired exactly once where it can be and reported
+//! where it cannot; a closed day's manifest chain shows an altered object
+//! and an edited manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use shared::jobs::StoreQueue;
+use shared::layout::CollectionDay;
+use shared::mailbox::Maildir;
+use shared::report::Report;
+use shared::settings::LocalSettings;
+use shared::store::{LocalDir, ObjectStore};
+
+const DAY: &str = "2026-11-21";
+
+fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn example() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    (dir, examples)
+}
+
+/// (mailbox, Message-ID) -> copies in the Maildir tree.
+fn copies(maildir: &Path) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for mailbox in std::fs::read_dir(maildir).unwrap() {
+        let mailbox = mailbox.unwrap();
+        let name = mailbox.file_name().into_string().unwrap();
+        let folder = mailbox.path().join(".WhatsApp Archiver/cur");
+        let Ok(files) = std::fs::read_dir(folder) else {
+            continue;
+        };
+        for file in files {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            let id = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: "))
+                .unwrap()
+                .to_owned();
+            *out.entry((name.clone(), id)).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reconcile_repairs_a_lost_notification_and_a_lost_ledger_entry_once_and_reports_a_lost_email()
+ {
+    let (dir, examples) = example();
+    let settings = LocalSettings::load(&examples.join("archiver.toml")).unwrap();
+    let store = LocalDir::new(&settings.store);
+    let mut report = Report::default();
+    let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
+    let day = CollectionDay(NaiveDate::parse_from_str(DAY, "%F").unwrap());
+    let mut batches = shared::collect::collect(&mut sources, &store, day, &mut report)
+        .await
+        .unwrap();
+    assert_eq!(batches.len(), 4);
+    // Batches by custodian: Alice's (all mapped) first, then Carol's and
+    // Dana's, then the unmapped one; Alice's notification is the one lost.
+    let custodian_of = |batch: &shared::layout::RawBatch| {
+        let raw = std::fs::read_to_string(settings.store.join(batch.key())).unwrap();
+        [
+            "+447400123001",
+            "carol@corp.example",
+            "+14155550123",
+            "+34600111222",
+        ]
+        .iter()
+        .position(|c| raw.contains(&format!("\"custodian\":\"{c}\"")))
+        .unwrap()
+    };
+    batches.sort_by_key(custodian_of);
+    // The notification of the first batch was lost: the others are
+    // converted and delivered.
+    let mapper = settings.mapper(&mut report).unwrap();
+    let opts = settings.convert_options();
+    for batch in &batches[1..] {
+        shared::convert::convert_batch(&store, &StoreQueue, batch, &mapper, &opts, &mut report)
+            .await
+            .unwrap();
+    }
+    let maildir = dir.path().join("example-output/maildir");
+    let mut targets = [Maildir::new(&maildir)];
+    shared::embedded::deliver_pending(&store, &mut targets, &mut report)
+        .await
+        .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let before = copies(&maildir);
+
+    // A ledger entry of the second batch is deleted (its copy stays in the
+    // folder); an e-mail of the third batch is deleted from the store.
+    let jobs = |batch: &shared::layout::RawBatch| {
+        let store = &store;
+        let key = batch.jobs_key();
+        async move {
+            let bytes = store.get(&key).await.unwrap().unwrap();
+            let mut jobs = Vec::new();
+            shared::jobs::read_lines(&bytes, &key, &mut jobs, &mut Report::default());
+            jobs
+        }
+    };
+    let second = jobs(&batches[1]).await;
+    let lost_entry = &second[0];
+    let entry_key = shared::layout::ledger_key(&lost_entry.mailbox, &lost_entry.message_id);
+    std::fs::remove_file(settings.store.join(&entry_key)).unwrap();
+    let third = jobs(&batches[2]).await;
+    let lost_eml = third
+        .iter()
+        .find(|job| job.eml_key != lost_entry.eml_key)
+        .unwrap()
+        .eml_key
+        .clone();
+    std::fs::remove_file(settings.store.join(&lost_eml)).unwrap();
+
+    // Without --repair: everything open is listed, nothing changes.
+    let (code, out, err) = archiver(
+        &["reconcile", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "{}: not converted (no job file)",
+            batches[0].key()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{} to {}: not delivered (no ledger entry)",
+            lost_entry.eml_key, lost_entry.mailbox
+        )),
+        "{out}"
+    );
+    let lost_id = lost_eml
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".eml");
+    assert!(
+        out.contains(&format!("item {lost_id} (")) && out.contains("no e-mail and no unmapped"),
+        "{out}"
+    );
+    assert_eq!(copies(&maildir), before);
+
+    // --repair: the lost batch is converted and delivered, the lost entry
+    // recovered from the folder; the lost e-mail stays open, reported.
+    let (code, out, err) = archiver(
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            DAY,
+            "--repair",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 2, "the lost e-mail keeps the day open: {out}{err}");
+    assert!(
+        out.contains("copies recovered:     1 found already in the folder"),
+        "{out}"
+    );
+    let after_repair = out.split("after repair:").nth(1).unwrap();
+    assert!(!after_repair.contains("not converted"), "{out}");
+    assert!(!after_repair.contains("not delivered"), "{out}");
+    assert!(after_repair.contains(&format!("item {lost_id} (")), "{out}");
+    assert!(out.contains(&format!("day {DAY} is open")), "{out}");
+    let after = copies(&maildir);
+    assert!(after.values().all(|&n| n == 1), "exactly once: {after:?}");
+    assert_eq!(after.len(), 41, "every copy of the example, once");
+    assert!(before.keys().all(|k| after.contains_key(k)));
+    assert!(
+        !settings.store.join("manifest").exists(),
+        "an open day has no manifest"
+    );
+
+    // A second repair changes nothing.
+    let (code, out, _) = archiver(
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            DAY,
+            "--repair",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(copies(&maildir), after, "{out}");
+}
+
+#[test]
+fn verify_names_an_altered_object_and_a_broken_link_of_the_chain() {
+    let (dir, examples) = example();
+    let run = |day: &str| {
+        let (code, out, err) = archiver(
+            &["run", "--config", "archiver.toml", "--day", day],
+            &examples,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = archiver(
+            &["reconcile", "--config", "archiver.toml", "--day", day],
+            &examples,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("manifest manifest/"), "{out}");
+    };
+    run(DAY);
+    run("2026-11-22");
+    let (code, out, err) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 manifest(s) verified, 0 difference(s)"),
+        "{out}"
+    );
+    let store = dir.path().join("example-output/archive");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest/2026-11-21.json")).unwrap())
+            .unwrap();
+    let objects = manifest["objects"].as_array().unwrap();
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["key"].as_str().unwrap().starts_with("eml/"))
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["key"].as_str().unwrap().starts_with("delivered/"))
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["key"].as_str().unwrap().starts_with("media/"))
+    );
+    let next: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest/2026-11-22.json")).unwrap())
+            .unwrap();
+    assert_eq!(next["previous"]["day"], DAY);
+
+    // One byte of a stored e-mail changed.
+    let eml = objects
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .find(|k| k.starts_with("eml/"))
+        .unwrap();
+    let mut bytes = std::fs::read(store.join(eml)).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x20;
+    std::fs::write(store.join(eml), &bytes).unwrap();
+    let (code, out, _) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{eml}: altered")), "{out}");
+
+    // The first manifest edited: the second's link to it is broken.
+    let path = store.join("manifest/2026-11-21.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("\"batches\": ", "\"batches\":  ", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let (code, out, _) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("manifest/2026-11-22.json: the link to the manifest before is broken"),
+        "{out}"
+    );
+}

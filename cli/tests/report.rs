@@ -1,0 +1,208 @@
+//! `archiver report`: the daily report counts what the run did, is stored
+//! as JSON and HTML (with an SVG chart that parses), is delivered once to
+//! the admin mailbox's report folder, and names gaps.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The example, with an admin mailbox for reports, in a temporary
+/// directory: (its directory, the examples folder).
+fn example() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let config = examples.join("archiver.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[report]\nmailbox = \"Compliance@corp.example\"\n");
+    std::fs::write(&config, text).unwrap();
+    (dir, examples)
+}
+
+/// The messages in a Maildir folder, newest last.
+fn messages(folder: &Path) -> Vec<Vec<u8>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder.join("cur"))
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    paths.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
+    let (dir, examples) = example();
+    let (code, summary, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", "2026-11-21"],
+        &examples,
+    );
+    assert_eq!(code, 0, "{summary}{err}");
+    let (code, out, err) = archiver(
+        &[
+            "report",
+            "--config",
+            "archiver.toml",
+            "--day",
+            "2026-11-21",
+            "--json",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let json_end = out.rfind('}').unwrap() + 1;
+    let report: serde_json::Value = serde_json::from_str(&out[..json_end]).unwrap();
+    let export = &report["sources"]["whatsapp-export"];
+    assert_eq!(export["batches"], 4);
+    assert_eq!(export["items"], 26);
+    assert_eq!(report["emails"], 26, "as the run printed: {summary}");
+    assert_eq!(report["unmapped"].as_array().unwrap().len(), 3);
+    let mailboxes = report["mailboxes"].as_object().unwrap();
+    let to_deliver: u64 = mailboxes
+        .values()
+        .map(|m| m["to_deliver"].as_u64().unwrap())
+        .sum();
+    let delivered: u64 = mailboxes
+        .values()
+        .map(|m| m["delivered"].as_u64().unwrap())
+        .sum();
+    assert_eq!((to_deliver, delivered), (41, 41));
+    assert_eq!(mailboxes["dan@corp.example"]["delivered"], 5);
+    assert_eq!(report["gaps"], serde_json::json!([]));
+    let trend = report["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 14);
+    assert_eq!(trend[13]["day"], "2026-11-21");
+    assert_eq!(trend[13]["items"], 26);
+    assert_eq!(trend[13]["copies"], 41);
+    for reason in report["unmapped"].as_array().unwrap() {
+        assert!(reason["reason"].as_str().unwrap().len() > 10, "{reason}");
+    }
+
+    // Stored in the archive: the JSON as printed, the HTML beside it.
+    let reports = dir.path().join("example-output/archive/reports/2026-11-21");
+    let mut stored: Vec<PathBuf> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    stored.sort();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let html = std::fs::read_to_string(&stored[0]).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stored[1]).unwrap()).unwrap();
+    assert_eq!(json, report);
+    for remote in ["<script", "src=", "href=", "https://", "url("] {
+        assert!(
+            !html.contains(remote),
+            "no script, no remote content: {remote}"
+        );
+    }
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap() + 6];
+    let parsed = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    let bars = parsed
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .count();
+    assert_eq!(bars, 28, "two bars a day");
+
+    // Delivered once, as an e-mail with the HTML body and the JSON attached.
+    let folder = dir
+        .path()
+        .join("example-output/maildir/compliance@corp.example/.Archiver Reports");
+    let mail = messages(&folder);
+    assert_eq!(mail.len(), 1);
+    let message = MessageParser::default().parse(&mail[0]).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("Mobile Archiver report 2026-11-21: 26 items, 41/41 copies delivered, 0 gap(s)")
+    );
+    assert!(message.body_html(0).unwrap().contains("<svg"));
+    let attachment = message.attachment(0).unwrap();
+    assert_eq!(
+        attachment.attachment_name(),
+        Some("mobile-archiver-report-2026-11-21.json")
+    );
+    let attached: serde_json::Value = serde_json::from_slice(attachment.contents()).unwrap();
+    assert_eq!(attached, report);
+}
+
+#[test]
+fn a_silent_day_and_an_undelivered_copy_are_gaps() {
+    let (dir, examples) = example();
+    let run = |day: &str| {
+        let (code, out, err) = archiver(
+            &["run", "--config", "archiver.toml", "--day", day],
+            &examples,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    run("2026-11-21");
+    // The next day brings nothing: every drop was collected.
+    run("2026-11-22");
+    let (code, out, err) = archiver(
+        &["report", "--config", "archiver.toml", "--day", "2026-11-22"],
+        &examples,
+    );
+    assert_eq!(code, 2, "gaps exit 2: {out}{err}");
+    assert!(
+        out.contains("source whatsapp-export: no data this day, after data in the 7 days before"),
+        "{out}"
+    );
+    for custodian in ["+447400123001", "+14155550123", "carol@corp.example"] {
+        assert!(
+            out.contains(&format!(
+                "custodian {custodian} (whatsapp-export): no data this day"
+            )),
+            "{out}"
+        );
+    }
+
+    // A copy the ledger does not record is a gap of its mailbox.
+    let ledger = dir
+        .path()
+        .join("example-output/archive/delivered/dan@corp.example");
+    let entry = std::fs::read_dir(&ledger)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(entry).unwrap();
+    let (code, out, err) = archiver(
+        &["report", "--config", "archiver.toml", "--day", "2026-11-21"],
+        &examples,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("copies delivered:     40 of 41"), "{out}");
+    assert!(
+        out.contains("dan@corp.example: 1 of 5 copies not delivered yet"),
+        "{out}"
+    );
+}

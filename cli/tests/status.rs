@@ -1,0 +1,159 @@
+//! `archiver status` counts from the store what `archiver run` printed.
+
+use std::path::Path;
+use std::process::Command;
+
+fn archiver(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Copies `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The number after `label` in the run's summary.
+fn printed(summary: &str, label: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|line| line.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} in {summary}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn status_after_the_example_run_gives_the_counts_the_run_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+
+    // No run yet: the store is not there, and the error says so.
+    let (code, _, err) = archiver(&["status", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("[store] path") && err.contains("is not a directory"),
+        "{err}"
+    );
+
+    let (code, summary, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{summary}{err}");
+    let (code, out, err) = archiver(
+        &["status", "--config", "archiver.toml", "--json"],
+        &examples,
+    );
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let export = &status["sources"]["whatsapp-export"];
+    assert_eq!(export["collected"], printed(&summary, "drops collected:"));
+    assert_eq!(export["items"], printed(&summary, "items collected:"));
+    assert_eq!(
+        status["emails_written"],
+        printed(&summary, "emails written:")
+    );
+    assert_eq!(
+        status["copies_delivered"],
+        printed(&summary, "copies delivered:")
+    );
+    assert_eq!(
+        status["unmapped_items"],
+        printed(&summary, "unmapped items:")
+    );
+    for mailbox in ["alice.example@corp.example", "dan@corp.example"] {
+        let label = format!("  {mailbox}:");
+        assert_eq!(status["delivered"][mailbox], printed(&summary, &label));
+    }
+    assert_eq!(status["batches_pending_delivery"], 0);
+
+    // A second run has nothing to do, and says what was there before.
+    let (code, again, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{again}{err}");
+    let copies = printed(&summary, "copies delivered:");
+    assert!(
+        again.contains(&format!(
+            "\nnothing new: 4 drops collected and {copies} copies delivered before\n"
+        )),
+        "{again}"
+    );
+
+    // A batch whose delivery did not finish shows as waiting, with its jobs.
+    let done = dir
+        .path()
+        .join("example-output/archive/done/whatsapp-export");
+    let day = std::fs::read_dir(&done)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let marker = std::fs::read_dir(&day)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let jobs = dir
+        .path()
+        .join("example-output/archive/jobs/whatsapp-export")
+        .join(day.file_name().unwrap())
+        .join(marker.file_name().unwrap());
+    let expected_jobs = std::fs::read_to_string(&jobs).unwrap().lines().count();
+    std::fs::remove_file(&marker).unwrap();
+    let (code, out, err) = archiver(&["status", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "waiting for delivery: 1 batch(es), {expected_jobs} job(s)"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_drops_path_that_is_not_there_stops_the_run_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let config = std::fs::read_to_string(examples.join("archiver.toml")).unwrap();
+    let config = config.replace("[drops]\npath = \".\"", "[drops]\npath = \"no-such-dir\"");
+    std::fs::write(examples.join("archiver.toml"), config).unwrap();
+    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("config archiver.toml: [drops] path")
+            && err.contains("no-such-dir is not a directory"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("example-output").exists(),
+        "nothing written, no lock taken"
+    );
+}

@@ -1,0 +1,639 @@
+//! The daily report: what the archive did with what it collected on one
+//! collection day, for the administrators who answer for it.
+//!
+//! Per source: units collected and refused, items; the e-mails their items
+//! became; per mailbox the copies to deliver and those the ledger records
+//! as delivered; every unmapped, failed or refused item with its reason
+//! (reasons name identities and objects, never message content); gaps (a
+//! source or a custodian with data in the week before and none this day,
+//! copies not delivered yet); and a 14-day trend of items collected and
+//! copies to deliver. It is read from the store's records and keys
+//! (checkpoints, job files, failure records, the ledger), never from
+//! messages, and is written as JSON and as an HTML page (inline CSS and an
+//! inline SVG chart: no remote content, no script) under
+//! `reports/<day>/<generated-at>.{json,html}` (see [`DayReport::keys`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::jobs::DeliveryJob;
+use crate::json_error;
+use crate::layout::{
+    self, COLLECTED_PREFIX, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed, FailedLine,
+    JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, UNMAPPED_PREFIX, Unmapped,
+    ledger_key,
+};
+use crate::render::{MESSAGE_ID_DOMAIN, push_html};
+use crate::store::{ObjectStore, StoreError};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::raw::Raw;
+
+/// How many days the trend shows, the report's day last.
+pub const TREND_DAYS: u64 = 14;
+
+/// How many days before the report's day a source or custodian must have
+/// had data for its silence to be a gap.
+const GAP_WINDOW_DAYS: u64 = 7;
+
+/// Why the daily report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DayReportError {
+    /// The store cannot be listed or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A record is not what the stage that writes it writes.
+    #[error("{key} is unreadable: {reason}")]
+    Corrupt {
+        /// The record's key.
+        key: String,
+        /// What is wrong with it (see [`crate::json_error`]).
+        reason: String,
+    },
+}
+
+/// The report of one collection day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayReport {
+    /// The collection day (`2026-11-21`).
+    pub day: NaiveDate,
+    /// When the report was made (RFC 3339, UTC).
+    pub generated_at: String,
+    /// Per source (by name): what was collected.
+    pub sources: BTreeMap<String, SourceDay>,
+    /// E-mails written for the day's items: those delivered to at least
+    /// one mailbox and those unmapped (kept in the archive only).
+    pub emails: u64,
+    /// Per mailbox: copies to deliver and copies delivered.
+    pub mailboxes: BTreeMap<String, MailboxDay>,
+    /// Items no mailbox maps to, with the reason.
+    pub unmapped: Vec<Problem>,
+    /// Items or lines that could not be rendered, with the reason.
+    pub failed: Vec<Problem>,
+    /// Units (drops) that could not be read, with the reason.
+    pub refused: Vec<Problem>,
+    /// What is missing or late: silent sources and custodians, copies not
+    /// yet delivered.
+    pub gaps: Vec<String>,
+    /// The last [`TREND_DAYS`] days, the report's day last.
+    pub trend: Vec<TrendDay>,
+}
+
+/// What one source collected on the day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceDay {
+    /// Units collected into batches.
+    pub batches: u64,
+    /// Units refused (kept with their reason).
+    pub refused: u64,
+    /// Items collected.
+    pub items: u64,
+}
+
+/// One mailbox's copies of the day's items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MailboxDay {
+    /// Copies convert planned (delivery jobs).
+    pub to_deliver: u64,
+    /// Of those, copies the ledger records as delivered.
+    pub delivered: u64,
+}
+
+/// An item or unit the archive kept but could not file, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What it is (an item id, a raw batch and line, a drop's key).
+    pub what: String,
+    /// Why (identities tried, the parse error; never content).
+    pub reason: String,
+}
+
+/// One day of the trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrendDay {
+    /// The collection day.
+    pub day: NaiveDate,
+    /// Items collected.
+    pub items: u64,
+    /// Copies to deliver.
+    pub copies: u64,
+}
+
+/// One checkpoint record, with its day and source.
+struct Unit {
+    day: NaiveDate,
+    source: String,
+    record: Collected,
+}
+
+impl DayReport {
+    /// Makes the report of collection day `day` from the store.
+    ///
+    /// # Errors
+    ///
+    /// [`DayReportError`] when the store cannot be read, or a record is
+    /// unreadable (named by its key).
+    pub async fn read<S: ObjectStore>(
+        store: &S,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<DayReport, DayReportError> {
+        let units = units(store).await?;
+        let mut report = DayReport {
+            day,
+            generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            sources: BTreeMap::new(),
+            emails: 0,
+            mailboxes: BTreeMap::new(),
+            unmapped: Vec::new(),
+            failed: Vec::new(),
+            refused: Vec::new(),
+            gaps: Vec::new(),
+            trend: Vec::new(),
+        };
+        for unit in units.iter().filter(|unit| unit.day == day) {
+            let source = report.sources.entry(unit.source.clone()).or_default();
+            match unit.record.refused_key {
+                Some(_) => source.refused += 1,
+                None => source.batches += 1,
+            }
+            source.items += unit.record.items;
+        }
+        report.read_jobs(store).await?;
+        report.read_problems(store).await?;
+        report.emails += report.unmapped.len() as u64;
+        report.find_gaps(&units);
+        report.trend = trend(store, &units, day).await?;
+        Ok(report)
+    }
+
+    /// The day's delivery jobs: e-mails, copies per mailbox, and which of
+    /// them the ledger records.
+    async fn read_jobs<S: ObjectStore>(&mut self, store: &S) -> Result<(), DayReportError> {
+        let mut emails = BTreeSet::new();
+        for key in store.list(JOBS_PREFIX).await? {
+            let Some(batch) = RawBatch::of_jobs_key(&key) else {
+                continue;
+            };
+            if batch.day.0 != self.day {
+                continue;
+            }
+            for job in jobs(store, &key).await? {
+                let mailbox = self.mailboxes.entry(job.mailbox.clone()).or_default();
+                mailbox.to_deliver += 1;
+                if store
+                    .get(&ledger_key(&job.mailbox, &job.message_id))
+                    .await?
+                    .is_some()
+                {
+                    mailbox.delivered += 1;
+                }
+                emails.insert(job.eml_key);
+            }
+        }
+        self.emails = emails.len() as u64;
+        Ok(())
+    }
+
+    /// Unmapped, failed and refused records of the day's batches.
+    async fn read_problems<S: ObjectStore>(&mut self, store: &S) -> Result<(), DayReportError> {
+        let day = self.day;
+        let of_day = |raw_key: &str| RawBatch::parse(raw_key).is_some_and(|b| b.day.0 == day);
+        for key in store.list(UNMAPPED_PREFIX).await? {
+            let record: Unmapped = record(store, &key).await?;
+            if of_day(&record.raw_key) {
+                self.unmapped.push(Problem {
+                    what: format!("item {}", record.item_id),
+                    reason: record.reason,
+                });
+            }
+        }
+        for key in store.list(FAILED_PREFIX).await? {
+            if key.starts_with(REFUSED_DROPS_PREFIX) {
+                let record: RefusedDrop = record(store, &key).await?;
+                if original_day(&record) == Some(day) {
+                    self.refused.push(Problem {
+                        what: format!("drop {}", record.drop_key),
+                        reason: record.reason,
+                    });
+                }
+            } else if key.starts_with(FAILED_LINES_PREFIX) {
+                let record: FailedLine = record(store, &key).await?;
+                if of_day(&record.raw_key) {
+                    self.failed.push(Problem {
+                        what: format!("line {} of {}", record.line, record.raw_key),
+                        reason: record.reason,
+                    });
+                }
+            } else {
+                let record: Failed = record(store, &key).await?;
+                if of_day(&record.raw_key) {
+                    self.failed.push(Problem {
+                        what: format!("item {}", record.item_id),
+                        reason: record.reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sources and custodians silent on the day after data in the week
+    /// before; copies not delivered yet.
+    fn find_gaps(&mut self, units: &[Unit]) {
+        let since = self.day - Days::new(GAP_WINDOW_DAYS);
+        let week: Vec<&Unit> = units
+            .iter()
+            .filter(|unit| unit.day >= since && unit.day < self.day)
+            .collect();
+        let today: Vec<&Unit> = units.iter().filter(|unit| unit.day == self.day).collect();
+        let sources_before: BTreeSet<&str> = week.iter().map(|u| u.source.as_str()).collect();
+        for source in sources_before {
+            if !today.iter().any(|unit| unit.source == source) {
+                self.gaps.push(format!(
+                    "source {source}: no data this day, after data in the {GAP_WINDOW_DAYS} days before"
+                ));
+            }
+        }
+        let custodians_before: BTreeSet<(&str, &str)> =
+            week.iter().filter_map(|unit| custodian_of(unit)).collect();
+        for (source, custodian) in custodians_before {
+            if !today
+                .iter()
+                .any(|unit| custodian_of(unit) == Some((source, custodian)))
+            {
+                self.gaps.push(format!(
+                    "custodian {custodian} ({source}): no data this day, after data in the {GAP_WINDOW_DAYS} days before"
+                ));
+            }
+        }
+        for (mailbox, copies) in &self.mailboxes {
+            let waiting = copies.to_deliver - copies.delivered;
+            if waiting > 0 {
+                self.gaps.push(format!(
+                    "{mailbox}: {waiting} of {} copies not delivered yet",
+                    copies.to_deliver
+                ));
+            }
+        }
+    }
+
+    /// The keys the report is stored under: `reports/<day>/<generated-at>`
+    /// with `.json` and `.html` (every report made is kept; the newest
+    /// sorts last).
+    pub fn keys(&self) -> (String, String) {
+        let stamp = self.generated_at.replace(':', "");
+        let base = format!("reports/{}/{stamp}", self.day);
+        (format!("{base}.json"), format!("{base}.html"))
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a day report serializes")
+    }
+
+    /// Copies to deliver and delivered, all mailboxes.
+    pub fn copies(&self) -> (u64, u64) {
+        self.mailboxes.values().fold((0, 0), |(to, done), m| {
+            (to + m.to_deliver, done + m.delivered)
+        })
+    }
+
+    /// The report as an HTML page: tables with inline styles and the trend
+    /// as inline SVG, readable in Outlook (desktop and web) and a browser.
+    pub fn html(&self) -> String {
+        let mut out = String::new();
+        let cell = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left";
+        let head =
+            "padding:4px 10px;border-bottom:2px solid #555;text-align:left;background:#f2f2f2";
+        let _ = write!(
+            out,
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Mobile Archiver report {day}</title></head>\
+             <body style=\"font-family:Segoe UI,Arial,sans-serif;font-size:14px;color:#222;margin:16px\">\
+             <h1 style=\"font-size:20px\">Mobile Archiver: collection day {day}</h1>\
+             <p style=\"color:#555\">Made {at}. Counts are read from the archive's records, never from messages.</p>",
+            day = self.day,
+            at = self.generated_at
+        );
+        let (to_deliver, delivered) = self.copies();
+        let gaps = self.gaps.len();
+        let _ = write!(
+            out,
+            "<p style=\"font-size:16px\"><b>{items}</b> items collected, <b>{emails}</b> e-mails, \
+             <b>{delivered}</b> of <b>{to_deliver}</b> copies delivered, <b>{unmapped}</b> unmapped, \
+             <b>{failed}</b> failed, <b>{refused}</b> refused, <b style=\"color:{gap_color}\">{gaps}</b> gap(s).</p>",
+            items = self.sources.values().map(|s| s.items).sum::<u64>(),
+            emails = self.emails,
+            unmapped = self.unmapped.len(),
+            failed = self.failed.len(),
+            refused = self.refused.len(),
+            gap_color = if gaps > 0 { "#b00020" } else { "#1b5e20" },
+        );
+        out.push_str(&self.trend_svg());
+        let table = |out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>| {
+            let _ = write!(
+                out,
+                "<h2 style=\"font-size:16px;margin-top:20px\">{title}</h2>"
+            );
+            if rows.is_empty() {
+                out.push_str("<p style=\"color:#555\">None.</p>");
+                return;
+            }
+            out.push_str("<table style=\"border-collapse:collapse\"><tr>");
+            for name in header {
+                let _ = write!(out, "<th style=\"{head}\">{name}</th>");
+            }
+            out.push_str("</tr>");
+            for row in rows {
+                out.push_str("<tr>");
+                for value in row {
+                    let _ = write!(out, "<td style=\"{cell}\">");
+                    push_html(out, &value);
+                    out.push_str("</td>");
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</table>");
+        };
+        table(
+            &mut out,
+            "Gaps",
+            &["what is missing or late"],
+            self.gaps.iter().map(|gap| vec![gap.clone()]).collect(),
+        );
+        table(
+            &mut out,
+            "Sources",
+            &["source", "batches", "refused", "items"],
+            self.sources
+                .iter()
+                .map(|(name, s)| {
+                    vec![
+                        name.clone(),
+                        s.batches.to_string(),
+                        s.refused.to_string(),
+                        s.items.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        table(
+            &mut out,
+            "Mailboxes",
+            &["mailbox", "copies to deliver", "delivered"],
+            self.mailboxes
+                .iter()
+                .map(|(name, m)| {
+                    vec![
+                        name.clone(),
+                        m.to_deliver.to_string(),
+                        m.delivered.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        for (title, problems) in [
+            ("Unmapped items", &self.unmapped),
+            ("Failed items", &self.failed),
+            ("Refused drops", &self.refused),
+        ] {
+            table(
+                &mut out,
+                title,
+                &["what", "why"],
+                problems
+                    .iter()
+                    .map(|p| vec![p.what.clone(), p.reason.clone()])
+                    .collect(),
+            );
+        }
+        out.push_str("</body></html>\n");
+        out
+    }
+
+    /// The trend as an inline SVG bar chart: items collected per day (and
+    /// copies to deliver, lighter), the report's day last.
+    pub fn trend_svg(&self) -> String {
+        const WIDTH: u64 = 560;
+        const HEIGHT: u64 = 160;
+        const BASE: u64 = 130;
+        let max = self
+            .trend
+            .iter()
+            .map(|d| d.items.max(d.copies))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let slot = WIDTH / TREND_DAYS;
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+             viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"Items collected and copies to deliver, last {TREND_DAYS} days\">\
+             <title>Items collected (dark) and copies to deliver (light), last {TREND_DAYS} days</title>\
+             <line x1=\"0\" y1=\"{BASE}\" x2=\"{WIDTH}\" y2=\"{BASE}\" stroke=\"#999\"/>\
+             <text x=\"0\" y=\"12\" font-size=\"11\" font-family=\"Arial\" fill=\"#555\">\
+             items collected (dark) and copies to deliver (light) per day; tallest bar {max}</text>"
+        );
+        for (i, day) in self.trend.iter().enumerate() {
+            let x = i as u64 * slot + 4;
+            let bar = |value: u64| value * (BASE - 20) / max;
+            let (items, copies) = (bar(day.items), bar(day.copies));
+            let _ = write!(
+                svg,
+                "<rect x=\"{x}\" y=\"{}\" width=\"{}\" height=\"{copies}\" fill=\"#9ecae1\"><title>{} copies</title></rect>\
+                 <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{items}\" fill=\"#3182bd\"><title>{} items</title></rect>\
+                 <text x=\"{}\" y=\"{}\" font-size=\"10\" font-family=\"Arial\" text-anchor=\"middle\">{}</text>",
+                BASE - copies,
+                slot / 2 - 2,
+                day.copies,
+                x + slot / 2 - 2,
+                BASE - items,
+                slot / 2 - 2,
+                day.items,
+                x + slot / 2 - 2,
+                BASE + 14,
+                day.day.format("%m-%d"),
+            );
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+}
+
+/// Every checkpoint record, with the collection day of its batch (or of
+/// its refused original).
+async fn units<S: ObjectStore>(store: &S) -> Result<Vec<Unit>, DayReportError> {
+    let mut units = Vec::new();
+    for key in store.list(COLLECTED_PREFIX).await? {
+        let Some((source, _)) = key[COLLECTED_PREFIX.len()..].split_once('/') else {
+            continue;
+        };
+        if !layout::is_source_name(source) {
+            continue;
+        }
+        let collected: Collected = record(store, &key).await?;
+        let day = match (&collected.raw_key, &collected.refused_key) {
+            (Some(raw_key), _) => RawBatch::parse(raw_key).map(|batch| batch.day.0),
+            (None, Some(refused_key)) => original_day(&record(store, refused_key).await?),
+            (None, None) => None,
+        };
+        if let Some(day) = day {
+            units.push(Unit {
+                day,
+                source: source.to_owned(),
+                record: collected,
+            });
+        }
+    }
+    Ok(units)
+}
+
+/// Items and copies per day for the [`TREND_DAYS`] days ending with `day`.
+async fn trend<S: ObjectStore>(
+    store: &S,
+    units: &[Unit],
+    day: NaiveDate,
+) -> Result<Vec<TrendDay>, DayReportError> {
+    let first = day - Days::new(TREND_DAYS - 1);
+    let mut days: BTreeMap<NaiveDate, TrendDay> = first
+        .iter_days()
+        .take(TREND_DAYS as usize)
+        .map(|d| {
+            (
+                d,
+                TrendDay {
+                    day: d,
+                    items: 0,
+                    copies: 0,
+                },
+            )
+        })
+        .collect();
+    for unit in units {
+        if let Some(entry) = days.get_mut(&unit.day) {
+            entry.items += unit.record.items;
+        }
+    }
+    for key in store.list(JOBS_PREFIX).await? {
+        let Some(batch) = RawBatch::of_jobs_key(&key) else {
+            continue;
+        };
+        if let Some(entry) = days.get_mut(&batch.day.0) {
+            entry.copies += jobs(store, &key).await?.len() as u64;
+        }
+    }
+    Ok(days.into_values().collect())
+}
+
+/// `(source, custodian)` of a unit whose origin is a drop
+/// (`drop/<source>/<custodian>/<file>`).
+fn custodian_of(unit: &Unit) -> Option<(&str, &str)> {
+    let mut segments = unit.record.origin.split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("drop"), Some(source), Some(custodian)) if source == unit.source => {
+            Some((source, custodian))
+        }
+        _ => None,
+    }
+}
+
+/// The collection day of a refused drop's original
+/// (`raw/<source>/<day>/<batch>/<file>`).
+fn original_day(refused: &RefusedDrop) -> Option<NaiveDate> {
+    refused.original_key.split('/').nth(2)?.parse().ok()
+}
+
+/// A batch's delivery jobs.
+async fn jobs<S: ObjectStore>(store: &S, key: &str) -> Result<Vec<DeliveryJob>, DayReportError> {
+    let Some(bytes) = store.get(key).await? else {
+        return Ok(Vec::new());
+    };
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|e| DayReportError::Corrupt {
+                key: key.to_owned(),
+                reason: json_error::describe(&e),
+            })
+        })
+        .collect()
+}
+
+/// A JSON record of the store.
+async fn record<S: ObjectStore, T: serde::de::DeserializeOwned>(
+    store: &S,
+    key: &str,
+) -> Result<T, DayReportError> {
+    let bytes = store
+        .get(key)
+        .await?
+        .ok_or_else(|| DayReportError::Corrupt {
+            key: key.to_owned(),
+            reason: "listed but gone".to_owned(),
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| DayReportError::Corrupt {
+        key: key.to_owned(),
+        reason: json_error::describe(&e),
+    })
+}
+
+impl DayReport {
+    /// The report as an e-mail to the administrators' `mailbox`: the HTML
+    /// page as its body, a plain summary beside it, the JSON attached. Its
+    /// Message-ID names the day and the time the report was made, so each
+    /// report made is one message, delivered once.
+    pub fn email(&self, mailbox: &str) -> (String, Vec<u8>) {
+        let message_id = format!(
+            "report.{}.{}@{MESSAGE_ID_DOMAIN}",
+            self.day,
+            self.generated_at.replace(':', "")
+        );
+        let (to_deliver, delivered) = self.copies();
+        let items: u64 = self.sources.values().map(|s| s.items).sum();
+        let summary = format!(
+            "Mobile Archiver, collection day {}: {items} items, {} e-mails, {delivered} of \
+             {to_deliver} copies delivered, {} unmapped, {} failed, {} refused, {} gap(s).",
+            self.day,
+            self.emails,
+            self.unmapped.len(),
+            self.failed.len(),
+            self.refused.len(),
+            self.gaps.len()
+        );
+        let subject = format!(
+            "Mobile Archiver report {}: {items} items, {delivered}/{to_deliver} copies delivered, {} gap(s)",
+            self.day,
+            self.gaps.len()
+        );
+        let mut text = summary;
+        for gap in &self.gaps {
+            text.push_str("\n- ");
+            text.push_str(gap);
+        }
+        text.push_str("\n\nThe full report is the HTML part; its data is attached as JSON.\n");
+        let date = DateTime::parse_from_rfc3339(&self.generated_at)
+            .map(|at| at.timestamp())
+            .unwrap_or_default();
+        let from = format!("reports@{MESSAGE_ID_DOMAIN}");
+        let bytes = MessageBuilder::new()
+            .message_id(message_id.clone())
+            .date(Date::new(date))
+            .from(("Mobile Archiver", from.as_str()))
+            .to(mailbox)
+            .subject(subject)
+            .header("X-Archiver-Report-Day", Raw::new(self.day.to_string()))
+            .text_body(text)
+            .html_body(self.html())
+            .attachment(
+                "application/json",
+                format!("mobile-archiver-report-{}.json", self.day),
+                self.json(),
+            )
+            .write_to_vec()
+            .expect("writing to a vector cannot fail");
+        (message_id, bytes)
+    }
+}
