@@ -65,7 +65,7 @@ async fn a_source_added_by_the_recipe_reaches_the_mailboxes_once() {
     assert_eq!(first.errors, Vec::<String>::new());
     assert_eq!((first.drops_collected, first.items_collected), (1, 2));
     assert_eq!(first.emails_written, 2);
-    // +447700900456 is Bob's in the example mapping CSV.
+    // +447400123456 is Bob's in the example mapping CSV.
     assert_eq!(first.delivered["bob@corp.example"], 2);
     let folder = mail.join("bob@corp.example/.WhatsApp Archiver/cur");
     assert_eq!(fs::read_dir(&folder).unwrap().count(), 2);

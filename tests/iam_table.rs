@@ -15,10 +15,12 @@ use support::template::Template;
 /// The table's header row; the table is the rows that follow it.
 const HEADER: &str = "| function | statement | actions | resources | condition |";
 
-const FUNCTIONS: [(&str, &str); 3] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("collect", "CollectFunction"),
     ("convert", "ConvertFunction"),
     ("deliver", "DeliverFunction"),
+    ("capture", "CaptureFunction"),
+    ("media", "MediaFunction"),
 ];
 
 /// One row: function, statement id, actions, resources, condition (each
@@ -32,7 +34,13 @@ fn joined(items: &[String]) -> String {
 }
 
 fn template_rows() -> Vec<Row> {
-    let template = Template::load();
+    // The WhatsApp Cloud API functions are deployed when their secrets are
+    // given; given as their own names, they read as `${Param}` like the
+    // other parameters.
+    let template = Template::with(&[
+        ("WhatsAppWebhookSecretArn", "${WhatsAppWebhookSecretArn}"),
+        ("WhatsAppAccessSecretArn", "${WhatsAppAccessSecretArn}"),
+    ]);
     let mut rows = Vec::new();
     for (name, function) in FUNCTIONS {
         for s in template.function_statements(function) {

@@ -22,7 +22,40 @@ use shared::sources::whatsapp_export::DROP_PREFIX;
 
 use support::template::{Request, Statement, Template, denied, glob};
 
-const FUNCTIONS: [&str; 3] = ["CollectFunction", "ConvertFunction", "DeliverFunction"];
+const FUNCTIONS: [&str; 5] = [
+    "CollectFunction",
+    "ConvertFunction",
+    "DeliverFunction",
+    "CaptureFunction",
+    "MediaFunction",
+];
+
+/// The parameters that deploy the WhatsApp Cloud API functions (capture,
+/// media) besides the others: the template these tests read.
+const WHATSAPP_CLOUD: [(&str, &str); 2] = [
+    (
+        "WhatsAppWebhookSecretArn",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:whatsapp-webhook-AbCdEf",
+    ),
+    (
+        "WhatsAppAccessSecretArn",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:whatsapp-access-AbCdEf",
+    ),
+];
+
+/// template.yaml with every function deployed.
+fn template() -> Template {
+    Template::with(&WHATSAPP_CLOUD)
+}
+
+/// A webhook body's key in the inbox (capture's only kind of write).
+fn inbox_body() -> String {
+    layout::inbox_key(
+        "whatsapp-cloud",
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        &"ab".repeat(32),
+    )
+}
 
 /// The tag collect puts on a drop once it is in the archive.
 const COLLECTED_TAG: (&str, &str) = ("archiver-collected", "true");
@@ -95,8 +128,34 @@ fn keys_used(
                     layout::checkpoints_prefix("whatsapp-export"),
                     layout::checkpoint_key("whatsapp-export", "ab12"),
                     claim,
+                    layout::inbox_prefix("whatsapp-cloud"),
+                    inbox_body(),
+                    layout::media_fetched_key("whatsapp-cloud", "1003383421387256"),
+                    layout::media_failed_key("whatsapp-cloud", "1003383421387256"),
                 ],
             );
+            keys.get_mut(&("s3:GetObject", "ArchiveBucket"))
+                .unwrap()
+                .extend([
+                    inbox_body(),
+                    layout::media_fetched_key("whatsapp-cloud", "1003383421387256"),
+                    layout::media_failed_key("whatsapp-cloud", "1003383421387256"),
+                ]);
+        }
+        "CaptureFunction" => {
+            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![inbox_body()]);
+        }
+        "MediaFunction" => {
+            let media = layout::media_key("5d41402abc4b2a76b9719d911017c592");
+            let fetched = layout::media_fetched_key("whatsapp-cloud", "1003383421387256");
+            let failed = layout::media_failed_key("whatsapp-cloud", "1003383421387256");
+            keys.insert(("s3:GetObject", "ArchiveBucket"), vec![fetched.clone()]);
+            keys.insert(("s3:ListBucket", "ArchiveBucket"), vec![fetched.clone()]);
+            keys.insert(
+                ("s3:PutObject", "ArchiveBucket"),
+                vec![media.clone(), fetched, failed],
+            );
+            keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![media]);
         }
         "ConvertFunction" => {
             let media = layout::media_key("5d41402abc4b2a76b9719d911017c592");
@@ -158,6 +217,10 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             batch().started_key(),
             batch().done_key(),
             layout::ledger_key("alice@corp.example", "0123@mobile-archiver"),
+            inbox_body(),
+            // The media step's records are under media/ too ("media writes
+            // media/ only"), so a grant of media/* covers them: they are
+            // not told apart here from the files beside them.
         ],
         "DropBucket" => vec![
             format!("{DROP_PREFIX}+447700900001/WhatsApp Chat with Bob.zip"),
@@ -174,6 +237,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::checkpoints_prefix("whatsapp-export"),
             DROP_PREFIX.to_owned(),
             "jobs/".to_owned(),
+            layout::inbox_prefix("whatsapp-cloud"),
         ]);
     }
     keys
@@ -227,7 +291,7 @@ fn with_parameters(template: &Template, text: &str) -> String {
 
 #[test]
 fn each_function_runs_as_a_role_of_its_own_without_managed_policies() {
-    let template = Template::load();
+    let template = template();
     let mut roles = BTreeSet::new();
     for function in FUNCTIONS {
         let properties = template.properties(function);
@@ -273,7 +337,7 @@ fn each_function_runs_as_a_role_of_its_own_without_managed_policies() {
 
 #[test]
 fn object_rights_are_the_key_prefixes_the_code_uses() {
-    let template = Template::load();
+    let template = template();
     for function in FUNCTIONS {
         let grants = granted(&template, &template.function_statements(function));
         let used = keys_used(function, &template);
@@ -320,7 +384,7 @@ fn object_rights_are_the_key_prefixes_the_code_uses() {
 /// reads must be inside its `s3:ListBucket` prefixes.
 #[test]
 fn every_key_read_may_be_missing_and_read_as_404() {
-    let template = Template::load();
+    let template = template();
     for function in FUNCTIONS {
         let grants = granted(&template, &template.function_statements(function));
         for ((action, bucket), patterns) in &grants {
@@ -342,7 +406,7 @@ fn every_key_read_may_be_missing_and_read_as_404() {
 
 #[test]
 fn queue_key_log_and_secret_rights_name_each_functions_own_resources() {
-    let template = Template::load();
+    let template = template();
     let via = |service: &str| {
         format!("StringEquals kms:ViaService {service}.${{AWS::Region}}.amazonaws.com")
     };
@@ -403,6 +467,54 @@ fn queue_key_log_and_secret_rights_name_each_functions_own_resources() {
                 ),
             ]),
         ),
+        (
+            "CaptureFunction",
+            BTreeSet::from([
+                (
+                    "kms:GenerateDataKey".to_owned(),
+                    "ArchiveKey".to_owned(),
+                    via("s3"),
+                ),
+                logs("CaptureLogGroup"),
+                (
+                    "sqs:SendMessage".to_owned(),
+                    "MediaQueue".to_owned(),
+                    String::new(),
+                ),
+                (
+                    "kms:Decrypt, kms:GenerateDataKey".to_owned(),
+                    "QueueKey".to_owned(),
+                    via("sqs"),
+                ),
+                (
+                    "secretsmanager:GetSecretValue".to_owned(),
+                    WHATSAPP_CLOUD[0].1.to_owned(),
+                    String::new(),
+                ),
+            ]),
+        ),
+        (
+            "MediaFunction",
+            BTreeSet::from([
+                (
+                    "kms:Decrypt, kms:GenerateDataKey".to_owned(),
+                    "ArchiveKey".to_owned(),
+                    via("s3"),
+                ),
+                logs("MediaLogGroup"),
+                (
+                    "sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage".to_owned(),
+                    "MediaQueue".to_owned(),
+                    String::new(),
+                ),
+                ("kms:Decrypt".to_owned(), "QueueKey".to_owned(), via("sqs")),
+                (
+                    "secretsmanager:GetSecretValue".to_owned(),
+                    WHATSAPP_CLOUD[1].1.to_owned(),
+                    String::new(),
+                ),
+            ]),
+        ),
     ]);
     for function in FUNCTIONS {
         let mut found = BTreeSet::new();
@@ -447,7 +559,7 @@ const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
 
 #[test]
 fn the_archive_bucket_denies_overwrites_other_encryption_plain_http_and_deletion() {
-    let template = Template::load();
+    let template = template();
     let policy = bucket_policy(&template, "ArchiveBucket");
     let put = |context: &[(&str, &str)]| {
         denied(
@@ -539,7 +651,7 @@ fn the_archive_bucket_denies_overwrites_other_encryption_plain_http_and_deletion
 
 #[test]
 fn the_drop_and_config_buckets_deny_plain_http_and_other_encryption() {
-    let template = Template::load();
+    let template = template();
     for bucket in ["DropBucket", "ConfigBucket"] {
         let policy = bucket_policy(&template, bucket);
         let object = format!("{bucket}/drop/whatsapp-export/+447700900001/chat.txt");
@@ -610,7 +722,7 @@ fn only_the_break_glass_role_may_delete_disable_or_repolicy_the_archive_key() {
     let deployer = "arn:aws:iam::111122223333:role/cfn-deployer";
     let break_glass = "arn:aws:iam::111122223333:role/break-glass";
 
-    let none = Template::load();
+    let none = template();
     assert_eq!(
         none.parameter_value("BreakGlassRoleArn").as_deref(),
         Some("")
@@ -658,7 +770,7 @@ fn allows_service(policy: &[Statement], service: &str, actions: &[&str]) -> Vec<
 
 #[test]
 fn queues_alarm_topic_and_logs_are_encrypted_with_customer_keys() {
-    let template = Template::load();
+    let template = template();
     let key_statements =
         |key: &str| support::template::statements(&template.properties(key)["KeyPolicy"]);
     for (id, queue) in template.resources_of_type("AWS::SQS::Queue") {
@@ -715,7 +827,7 @@ fn queues_alarm_topic_and_logs_are_encrypted_with_customer_keys() {
 
 #[test]
 fn the_archive_data_events_trail_is_optional() {
-    let off = Template::load();
+    let off = template();
     assert_eq!(
         off.parameter_value("EnableDataEvents").as_deref(),
         Some("false")
@@ -775,7 +887,7 @@ fn the_archive_data_events_trail_is_optional() {
 
 #[test]
 fn the_drop_bucket_expires_only_drops_marked_collected() {
-    let template = Template::load();
+    let template = template();
     let rules = template.properties("DropBucket")["LifecycleConfiguration"]["Rules"].clone();
     let rules = rules.as_array().unwrap();
     assert!(!rules.is_empty());
@@ -896,7 +1008,7 @@ fn json_log_lines() -> Vec<Value> {
 
 #[test]
 fn refused_drops_and_an_invalid_mapping_raise_alarms() {
-    let template = Template::load();
+    let template = template();
     let globals = template.section("Globals");
     assert_eq!(globals["Function"]["LoggingConfig"]["LogFormat"], "JSON");
 

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::Args as ClapArgs;
 use shared::bundle::{self, Selection};
-use shared::settings::LocalSettings;
 use shared::store::LocalDir;
 
 use crate::CliResult;
@@ -75,15 +74,7 @@ pub fn export(args: &Args) -> CliResult {
     else {
         return Err("give --config, --from, --to and --out (or --verify FILE.zip)".into());
     };
-    let settings = LocalSettings::load(config)?;
-    if !settings.store.is_dir() {
-        return Err(format!(
-            "config {}: [store] path {} is not a directory",
-            config.display(),
-            settings.store.display()
-        )
-        .into());
-    }
+    let settings = crate::settings_with_store(config)?;
     if out.exists() {
         return Err(format!("{} exists already; choose another --out", out.display()).into());
     }

@@ -1,6 +1,6 @@
-//! `archiver inspect`: the items of a source's input as JSON lines on
-//! stdout: a WhatsApp export file, or decrypted WeCom messages
-//! (`--source wecom`).
+//! `archiver inspect`: the items of an export file, of WhatsApp Cloud API
+//! webhook bodies, or of decrypted WeCom messages (`--source wecom`), as
+//! JSON lines on stdout.
 
 use std::fs::File;
 use std::io::Read;
@@ -10,37 +10,42 @@ use std::process::ExitCode;
 
 use chrono_tz::Tz;
 use memmap2::{Mmap, MmapOptions};
+use shared::item::JsonLines;
+use shared::sources::whatsapp_cloud;
 use shared::sources::whatsapp_export::{
     Export, Format, OpenError, ReadOptions, ZipLimits, open_as, open_file,
 };
 use shared::store::ObjectFile;
 
-/// The sources `archiver inspect` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum SourceName {
-    /// A WhatsApp "Export chat" file.
-    WhatsappExport,
-    /// Decrypted WeCom messages.
-    Wecom,
-}
-
 /// Arguments of `archiver inspect`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The export: a chat .txt or a .zip with media. With `--source wecom`:
-    /// a file of decrypted messages (one JSON object per line, as
-    /// DecryptData returns them, or a JSON array) or a directory of `.json`
-    /// files holding one each.
+    /// The export (a chat .txt or a .zip with media), or webhook bodies (a
+    /// .json file with one body or a JSON array of bodies, or a directory
+    /// of .json files). With `--source wecom`: decrypted messages (a file
+    /// of JSON objects, one per line as DecryptData returns them, or a JSON
+    /// array; or a directory of `.json` files holding one each).
     file: PathBuf,
-    /// What the file is.
-    #[arg(long, value_enum, default_value = "whatsapp-export")]
-    source: SourceName,
+    /// What the file is; recognised from its content when not given.
+    #[arg(long, value_enum)]
+    source: Option<SourceArg>,
     /// Time zone of the exporting device (IANA name).
     #[arg(long, default_value = "UTC")]
     tz: Tz,
     /// The employee whose phone made the export (phone number or e-mail).
     #[arg(long, default_value = "unknown")]
     custodian: String,
+}
+
+/// The sources `inspect` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceArg {
+    /// A WhatsApp "Export chat" file.
+    WhatsappExport,
+    /// WhatsApp Business Platform (Cloud API) webhook bodies.
+    WhatsappCloud,
+    /// Decrypted WeCom messages (never recognised: name it).
+    Wecom,
 }
 
 /// A chat text's bytes: mapped when it is a regular file (its pages come
@@ -96,8 +101,14 @@ fn open_zip(path: &Path, file_name: &str) -> Result<Export<'static>, OpenError> 
 /// Parses the file and prints one JSON item per line; writes nothing else
 /// to stdout (the parser's warnings, by line number, go to stderr).
 pub fn inspect(args: &Args) -> crate::CliResult {
-    if args.source == SourceName::Wecom {
-        return inspect_wecom(&args.file);
+    let source = match args.source {
+        Some(source) => source,
+        None => recognise(&args.file),
+    };
+    match source {
+        SourceArg::WhatsappCloud => return inspect_webhooks(&args.file),
+        SourceArg::Wecom => return inspect_wecom(&args.file),
+        SourceArg::WhatsappExport => {}
     }
     let file_name = args
         .file
@@ -139,13 +150,101 @@ pub fn inspect(args: &Args) -> crate::CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `path` holds: webhook bodies when it is a directory or a file of
+/// them, an export otherwise.
+fn recognise(path: &Path) -> SourceArg {
+    if path.is_dir() {
+        return SourceArg::WhatsappCloud;
+    }
+    // Only a regular file is looked into (a pipe read here would be gone),
+    // and only read whole when it starts like JSON.
+    let starts_like_json = || -> std::io::Result<bool> {
+        let mut head = [0u8; 256];
+        let read = File::open(path)?.read(&mut head)?;
+        Ok(head[..read]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| matches!(b, b'{' | b'[')))
+    };
+    let looks_like_json = path.metadata().is_ok_and(|m| m.is_file())
+        && starts_like_json().unwrap_or(false)
+        && std::fs::read(path).is_ok_and(|bytes| whatsapp_cloud::is_webhook(&bytes));
+    if looks_like_json {
+        SourceArg::WhatsappCloud
+    } else {
+        SourceArg::WhatsappExport
+    }
+}
+
+/// The bodies at `path`, named for messages: a file's (one body, or each
+/// element of a JSON array), or every `.json` file under a directory, in
+/// name order.
+fn webhook_bodies(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let cannot = |path: &Path, e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    if !path.is_dir() {
+        let bytes = std::fs::read(path).map_err(|e| cannot(path, e))?;
+        let name = path.display().to_string();
+        let array = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&bytes);
+        return Ok(match array {
+            Ok(bodies) => bodies
+                .iter()
+                .enumerate()
+                .map(|(i, body)| (format!("{name}[{i}]"), body.get().as_bytes().to_vec()))
+                .collect(),
+            Err(_) => vec![(name, bytes)],
+        });
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| cannot(&dir, e))? {
+            let entry = entry.map_err(|e| cannot(&dir, e))?.path();
+            if entry.is_dir() {
+                dirs.push(entry);
+            } else if entry.extension().is_some_and(|e| e == "json") {
+                files.push(entry);
+            }
+        }
+    }
+    files.sort();
+    let mut bodies = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|e| cannot(&file, e))?;
+        bodies.push((file.display().to_string(), bytes));
+    }
+    Ok(bodies)
+}
+
+/// Prints the items of webhook bodies, one per wamid in time order, as
+/// JSON lines; what the bodies report (statuses, errors, bodies that are
+/// none) goes to stderr.
+fn inspect_webhooks(path: &Path) -> crate::CliResult {
+    let bodies = webhook_bodies(path)?;
+    let inspection = whatsapp_cloud::inspect(&bodies, chrono::Utc::now());
+    let mut out = JsonLines::new(std::io::stdout().lock());
+    for item in &inspection.items {
+        out.write(item).map_err(|e| format!("cannot write: {e}"))?;
+    }
+    drop(out.into_inner().map_err(|e| format!("cannot write: {e}"))?);
+    for note in &inspection.notes {
+        eprintln!("{note}");
+    }
+    for (day, statuses) in &inspection.statuses {
+        let counts: Vec<String> = statuses.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        eprintln!(
+            "delivery statuses on {day} (not items): {}",
+            counts.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Prints the items of decrypted WeCom messages (media not downloaded: the
 /// attachments are named, not stored). A message that cannot be read is
 /// named on stderr and the others are printed; the exit code then says so.
 fn inspect_wecom(path: &Path) -> crate::CliResult {
     use std::io::Write;
 
-    use shared::item::JsonLines;
     use shared::sources::wecom::message::{Message, split_messages};
 
     let cannot = |p: &Path, e: std::io::Error| format!("cannot read {}: {e}", p.display());

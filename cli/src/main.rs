@@ -4,7 +4,8 @@
 //!   local directory and Maildir (the embedded default) and prints a summary.
 //! - `archiver deliver --config <file>` delivers pending jobs (EMLs already
 //!   rendered) to the configured target.
-//! - `archiver inspect <file>` prints the items of an export as JSON lines.
+//! - `archiver inspect <file>` prints the items of an export, or of WhatsApp
+//!   Cloud API webhook bodies (`--source whatsapp-cloud`), as JSON lines.
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver status --config <file>` counts what the archive store holds.
 //! - `archiver report --config <file> --day <day>` makes the daily report.
@@ -135,6 +136,22 @@ async fn open_target(settings: &LocalSettings) -> Result<Target, Box<dyn std::er
         settings::Target::Maildir(path) => target::maildir(path),
         settings::Target::Imap { imap, secrets } => target::imap(imap, secrets).await?,
     })
+}
+
+/// The settings of a command that reads an archive store which must be
+/// there already (status, report, export, reconcile, verify): the config
+/// loaded, and its `[store] path` checked, naming both when it is missing.
+fn settings_with_store(config: &Path) -> Result<LocalSettings, Box<dyn std::error::Error>> {
+    let settings = LocalSettings::load(config)?;
+    if !settings.store.is_dir() {
+        return Err(format!(
+            "config {}: [store] path {} is not a directory (no run has written it yet?)",
+            config.display(),
+            settings.store.display()
+        )
+        .into());
+    }
+    Ok(settings)
 }
 
 /// Holds `<store>/.lock` for the whole command: two runs over one store

@@ -1,17 +1,16 @@
 //! `archiver reconcile` and `archiver verify`: the proof of a day (see
 //! [`shared::reconcile`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::Args as ClapArgs;
 use shared::jobs::StoreQueue;
-use shared::layout::RawBatch;
 use shared::reconcile::{self, Closed, DayCheck};
 use shared::report::Report;
 use shared::settings::LocalSettings;
-use shared::store::LocalDir;
+use shared::store::{LocalDir, ObjectStore};
 
 use crate::CliResult;
 use crate::target::Target;
@@ -25,9 +24,10 @@ use crate::target::Target;
 /// and copies not delivered are delivered, each folder searched first so
 /// that nothing arrives twice. An item lost after conversion (its e-mail
 /// deleted) cannot be redone and is reported. When nothing is open, the
-/// day is closed: its manifest `manifest/<day>.json` is written with the
-/// size and SHA-256 of every object of the day and the hash of the
-/// manifest before it (`archiver verify` checks them).
+/// day, once over, is closed: a manifest `manifest/<sequence>.json` is
+/// written with the size and SHA-256 of every object of the day not in an
+/// earlier manifest and the hash of the manifest written before it; the
+/// new chain head's SHA-256 is printed (keep it: `archiver verify --head`).
 ///
 /// Exit codes: 0 the day is complete and closed; 2 something is open (the
 /// lines say what); 1 the store or the configuration cannot be read.
@@ -39,7 +39,7 @@ pub struct ReconcileArgs {
     /// The TOML configuration.
     #[arg(long, short)]
     config: PathBuf,
-    /// The collection day (default: today, UTC).
+    /// The collection day (default: yesterday, UTC, the last day over).
     #[arg(long)]
     day: Option<NaiveDate>,
     /// Convert what was never converted and deliver what was not delivered.
@@ -49,10 +49,12 @@ pub struct ReconcileArgs {
 
 /// Arguments of `archiver verify`.
 ///
-/// Re-reads every daily manifest (of the days given, or all), every object
-/// it lists and the chain of manifests, and lists every object altered or
-/// missing, every object of a day's raw folder its manifest does not list,
-/// and every broken link of the chain (a manifest edited or removed).
+/// Re-reads the chain of manifests and the objects of those closing the
+/// days given (or all), and lists every object altered or missing, every
+/// object of a closed day's raw folder no manifest lists, and every broken
+/// link of the chain (a manifest edited or removed). An edit of the newest
+/// manifest shows only against the hash printed when it was written
+/// (`--head`): keep that hash outside the archive.
 ///
 /// Exit codes: 0 everything matches; 2 something does not (the lines say
 /// what); 1 the store or the configuration cannot be read.
@@ -70,14 +72,22 @@ pub struct VerifyArgs {
     /// The last day to verify (default: the last manifest).
     #[arg(long)]
     to: Option<NaiveDate>,
+    /// The SHA-256 the newest manifest must have, as `reconcile` printed it
+    /// when it wrote it: shows an edit of the newest manifest itself (and
+    /// manifests removed or added after it).
+    #[arg(long)]
+    head: Option<String>,
 }
 
 /// Runs `archiver reconcile`.
 pub fn reconcile(args: &ReconcileArgs) -> CliResult {
-    let settings = load(&args.config)?;
+    let settings = crate::settings_with_store(&args.config)?;
     let _lock = crate::lock_store(&settings.store)?;
     let store = LocalDir::new(&settings.store);
-    let day = args.day.unwrap_or_else(|| Utc::now().date_naive());
+    let today = Utc::now().date_naive();
+    let day = args
+        .day
+        .unwrap_or_else(|| today.pred_opt().expect("a day before today"));
     let mut report = Report::default();
     let runtime = crate::runtime()?;
     let mut check = runtime.block_on(reconcile::check(&store, day))?;
@@ -101,21 +111,26 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
         );
         return Ok(ExitCode::from(2));
     }
-    match runtime.block_on(reconcile::close(&store, day))? {
-        Closed::Written(key) => println!("day {day} is complete: manifest {key} written"),
-        Closed::Already(key) => {
-            println!("day {day} is complete: manifest {key} was written before")
-        }
+    match runtime.block_on(reconcile::close(&store, day, today))? {
+        Closed::Written { key, head } => println!(
+            "day {day} is complete: manifest {key} written; the chain's newest SHA-256 is \
+             {head} (keep it outside the archive: archiver verify --head checks it)"
+        ),
+        Closed::Already => println!("day {day} is complete: its manifests list every object"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `archiver verify`.
 pub fn verify(args: &VerifyArgs) -> CliResult {
-    let settings = load(&args.config)?;
+    let settings = crate::settings_with_store(&args.config)?;
     let store = LocalDir::new(&settings.store);
-    let (verified, findings) =
-        crate::runtime()?.block_on(reconcile::verify(&store, args.from, args.to))?;
+    let (verified, findings) = crate::runtime()?.block_on(reconcile::verify(
+        &store,
+        args.from,
+        args.to,
+        args.head.as_deref(),
+    ))?;
     for finding in &findings {
         println!("{finding}");
     }
@@ -130,19 +145,6 @@ pub fn verify(args: &VerifyArgs) -> CliResult {
     })
 }
 
-fn load(config: &Path) -> Result<LocalSettings, Box<dyn std::error::Error>> {
-    let settings = LocalSettings::load(config)?;
-    if !settings.store.is_dir() {
-        return Err(format!(
-            "config {}: [store] path {} is not a directory",
-            config.display(),
-            settings.store.display()
-        )
-        .into());
-    }
-    Ok(settings)
-}
-
 fn print_check(check: &DayCheck) {
     println!(
         "batches: {}, items: {}, copies: {}",
@@ -154,7 +156,9 @@ fn print_check(check: &DayCheck) {
 }
 
 /// Converts the batches never converted, then delivers every copy not
-/// delivered (the folder searched first).
+/// delivered (the folder searched first). Each batch delivered to is
+/// marked started first, as deliver marks it, so that a run after a crash
+/// here searches before it appends.
 async fn repair(
     settings: &LocalSettings,
     store: &LocalDir,
@@ -164,18 +168,23 @@ async fn repair(
     if !check.unconverted.is_empty() {
         let mapper = settings.mapper(report)?;
         let opts = settings.convert_options();
-        for raw_key in &check.unconverted {
-            let batch = RawBatch::parse(raw_key).ok_or("a raw batch key")?;
-            shared::convert::convert_batch(store, &StoreQueue, &batch, &mapper, &opts, report)
+        for batch in &check.unconverted {
+            shared::convert::convert_batch(store, &StoreQueue, batch, &mapper, &opts, report)
                 .await?;
         }
     }
     // The batches converted now are delivered with the rest: check again.
-    let day = check.day.ok_or("a checked day")?;
-    let jobs = reconcile::check(store, day).await?.undelivered;
-    if jobs.is_empty() {
+    let undelivered = reconcile::check(store, check.day).await?.undelivered;
+    if undelivered.is_empty() {
         return Ok(());
     }
+    let mut started = std::collections::BTreeSet::new();
+    for (batch, _) in &undelivered {
+        if started.insert(batch.started_key()) {
+            store.put_new(&batch.started_key(), b"").await?;
+        }
+    }
+    let jobs: Vec<_> = undelivered.into_iter().map(|(_, job)| job).collect();
     match crate::open_target(settings).await? {
         Target::Maildir(mut maildir) => {
             shared::deliver::deliver_jobs(

@@ -55,15 +55,7 @@ pub struct Args {
 
 /// Runs `archiver report`.
 pub fn report(args: &Args) -> CliResult {
-    let settings = LocalSettings::load(&args.config)?;
-    if !settings.store.is_dir() {
-        return Err(format!(
-            "config {}: [store] path {} is not a directory (no run has written it yet?)",
-            args.config.display(),
-            settings.store.display()
-        )
-        .into());
-    }
+    let settings = crate::settings_with_store(&args.config)?;
     let _lock = crate::lock_store(&settings.store)?;
     let store = LocalDir::new(&settings.store);
     let day = args.day.unwrap_or_else(|| Utc::now().date_naive());

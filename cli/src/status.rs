@@ -38,15 +38,7 @@ pub struct Args {
 
 /// Runs `archiver status`.
 pub fn status(args: &Args) -> CliResult {
-    let settings = LocalSettings::load(&args.config)?;
-    if !settings.store.is_dir() {
-        return Err(format!(
-            "config {}: [store] path {} is not a directory (no run has written it yet?)",
-            args.config.display(),
-            settings.store.display()
-        )
-        .into());
-    }
+    let settings = crate::settings_with_store(&args.config)?;
     let store = LocalDir::new(&settings.store);
     let status = crate::runtime()?.block_on(Status::read(&store))?;
     if args.json {

@@ -86,3 +86,65 @@ fn decrypted_wecom_messages_are_read_from_a_directory_a_file_of_lines_or_an_arra
         "{err}"
     );
 }
+
+const WEBHOOKS: &str = "../shared/tests/fixtures/whatsapp_cloud";
+
+#[test]
+fn webhook_bodies_are_recognised_and_printed_one_item_per_wamid_in_time_order() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + WEBHOOKS;
+    // A directory, with and without --source.
+    let (ok, from_dir, err) = inspect(&[&dir], None);
+    assert!(ok, "{err}");
+    let (ok, named, _) = inspect(&["--source", "whatsapp-cloud", &dir], None);
+    assert!(ok);
+    assert!(
+        from_dir == named,
+        "--source whatsapp-cloud reads the same items"
+    );
+    let items: Vec<serde_json::Value> = from_dir
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(items.len(), 38);
+    let ids: std::collections::BTreeSet<&str> =
+        items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), items.len(), "one item per wamid");
+    let times: Vec<&str> = items
+        .iter()
+        .map(|i| i["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    assert!(err.contains("delivery statuses on 2026-11-30"), "{err}");
+
+    // One file holding a JSON array of bodies, and one holding a body.
+    let mut bodies = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for path in names
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        bodies.push(
+            serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap(),
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let array = tmp.path().join("bodies.json");
+    std::fs::write(&array, serde_json::to_vec(&bodies).unwrap()).unwrap();
+    let (ok, from_array, err) = inspect(&[array.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    // The same items in the same order (raw keys in serde_json's order).
+    let ids = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&from_array), ids(&from_dir));
+    let one = format!("{dir}/10_echoes.json");
+    let (ok, echoes, err) = inspect(&[&one], None);
+    assert!(ok, "{err}");
+    assert_eq!(echoes.lines().count(), 4);
+}

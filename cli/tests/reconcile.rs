@@ -174,7 +174,8 @@ async fn reconcile_repairs_a_lost_notification_and_a_lost_ledger_entry_once_and_
         .unwrap()
         .trim_end_matches(".eml");
     assert!(
-        out.contains(&format!("item {lost_id} (")) && out.contains("no e-mail and no unmapped"),
+        out.contains(&format!("item {lost_id} ("))
+            && out.contains("no e-mail and no failure record"),
         "{out}"
     );
     assert_eq!(copies(&maildir), before);
@@ -227,54 +228,76 @@ async fn reconcile_repairs_a_lost_notification_and_a_lost_ledger_entry_once_and_
     assert_eq!(copies(&maildir), after, "{out}");
 }
 
-#[test]
-fn verify_names_an_altered_object_and_a_broken_link_of_the_chain() {
-    let (dir, examples) = example();
-    let run = |day: &str| {
-        let (code, out, err) = archiver(
-            &["run", "--config", "archiver.toml", "--day", day],
-            &examples,
-        );
-        assert_eq!(code, 0, "{out}{err}");
-        let (code, out, err) = archiver(
-            &["reconcile", "--config", "archiver.toml", "--day", day],
-            &examples,
-        );
-        assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("manifest manifest/"), "{out}");
-    };
-    run(DAY);
-    run("2026-11-22");
-    let (code, out, err) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+/// Runs `archiver run` and then `archiver reconcile` for `day`; returns
+/// what reconcile printed.
+fn run_and_close(examples: &Path, day: &str) -> String {
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", day],
+        examples,
+    );
     assert_eq!(code, 0, "{out}{err}");
+    close(examples, day)
+}
+
+fn close(examples: &Path, day: &str) -> String {
+    let (code, out, err) = archiver(
+        &["reconcile", "--config", "archiver.toml", "--day", day],
+        examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    out
+}
+
+/// The chain's newest SHA-256 as reconcile printed it.
+fn head(out: &str) -> String {
+    let at = out.find("newest SHA-256 is ").unwrap() + "newest SHA-256 is ".len();
+    out[at..at + 64].to_owned()
+}
+
+fn verify(examples: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["verify", "--config", "archiver.toml"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = archiver(&args, examples);
+    (code, format!("{out}{err}"))
+}
+
+#[test]
+fn verify_names_an_altered_object_a_broken_link_and_an_edited_newest_manifest() {
+    let (dir, examples) = example();
+    let first = run_and_close(&examples, DAY);
+    assert!(
+        first.contains("manifest manifest/00000001.json written"),
+        "{first}"
+    );
+    let second = run_and_close(&examples, "2026-11-22");
+    assert!(
+        second.contains("manifest manifest/00000002.json written"),
+        "{second}"
+    );
+    let newest = head(&second);
+    let (code, out) = verify(&examples, &["--head", &newest]);
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("2 manifest(s) verified, 0 difference(s)"),
         "{out}"
     );
+
     let store = dir.path().join("example-output/archive");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("manifest/2026-11-21.json")).unwrap())
-            .unwrap();
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(store.join("manifest").join(name)).unwrap()).unwrap()
+    };
+    let manifest = read("00000001.json");
+    assert_eq!(manifest["day"], DAY);
     let objects = manifest["objects"].as_array().unwrap();
-    assert!(
-        objects
-            .iter()
-            .any(|o| o["key"].as_str().unwrap().starts_with("eml/"))
-    );
-    assert!(
-        objects
-            .iter()
-            .any(|o| o["key"].as_str().unwrap().starts_with("delivered/"))
-    );
-    assert!(
-        objects
-            .iter()
-            .any(|o| o["key"].as_str().unwrap().starts_with("media/"))
-    );
-    let next: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("manifest/2026-11-22.json")).unwrap())
-            .unwrap();
-    assert_eq!(next["previous"]["day"], DAY);
+    for prefix in ["raw/", "eml/", "delivered/", "media/", "jobs/", "unmapped/"] {
+        assert!(
+            objects
+                .iter()
+                .any(|o| o["key"].as_str().unwrap().starts_with(prefix)),
+            "{prefix} objects are listed"
+        );
+    }
+    assert_eq!(read("00000002.json")["previous"]["sequence"], 1);
 
     // One byte of a stored e-mail changed.
     let eml = objects
@@ -286,20 +309,110 @@ fn verify_names_an_altered_object_and_a_broken_link_of_the_chain() {
     let last = bytes.len() - 3;
     bytes[last] ^= 0x20;
     std::fs::write(store.join(eml), &bytes).unwrap();
-    let (code, out, _) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+    let (code, out) = verify(&examples, &[]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains(&format!("{eml}: altered")), "{out}");
+    bytes[last] ^= 0x20;
+    std::fs::write(store.join(eml), &bytes).unwrap();
+
+    // A ledger entry removed.
+    let entry = objects
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .find(|k| k.starts_with("delivered/"))
+        .unwrap();
+    let saved = std::fs::read(store.join(entry)).unwrap();
+    std::fs::remove_file(store.join(entry)).unwrap();
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{entry}: missing")), "{out}");
+    std::fs::write(store.join(entry), saved).unwrap();
+
+    // The newest manifest edited: only the hash kept outside shows it.
+    let path = store.join("manifest/00000002.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"sources\"", "\"sources\" ", 1)).unwrap();
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(
+        code, 0,
+        "without the head hash the edit is invisible: {out}"
+    );
+    let (code, out) = verify(&examples, &["--head", &newest]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("manifest/00000002.json: the newest manifest's SHA-256 is"),
+        "{out}"
+    );
+    std::fs::write(&path, text).unwrap();
 
     // The first manifest edited: the second's link to it is broken.
-    let path = store.join("manifest/2026-11-21.json");
+    let path = store.join("manifest/00000001.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let edited = text.replacen("\"batches\": ", "\"batches\":  ", 1);
     assert_ne!(edited, text);
     std::fs::write(&path, edited).unwrap();
-    let (code, out, _) = archiver(&["verify", "--config", "archiver.toml"], &examples);
+    let (code, out) = verify(&examples, &["--head", &newest]);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("manifest/2026-11-22.json: the link to the manifest before is broken"),
+        out.contains("manifest/00000002.json: the link to the manifest before is broken"),
         "{out}"
     );
+}
+
+#[test]
+fn days_close_in_any_order_and_a_backfill_into_a_closed_day_gets_a_further_manifest() {
+    let (_dir, examples) = example();
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // The later day first (nothing was collected on it), then the earlier.
+    let later = close(&examples, "2026-11-22");
+    assert!(later.contains("manifest/00000001.json written"), "{later}");
+    let earlier = close(&examples, DAY);
+    assert!(
+        earlier.contains("manifest/00000002.json written"),
+        "{earlier}"
+    );
+    let (code, out) = verify(&examples, &["--head", &head(&earlier)]);
+    assert_eq!(code, 0, "{out}");
+    let again = close(&examples, DAY);
+    assert!(again.contains("its manifests list every object"), "{again}");
+
+    // A drop collected into the closed day (a backfill) is seen by verify,
+    // and closed by a further manifest of that day.
+    let drop = examples.join("drop/whatsapp-export/+447400123001/WhatsApp Chat with Eve.txt");
+    std::fs::write(&drop, "21/11/2026, 09:00 - Eve: Late message\n").unwrap();
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("not in any manifest of {DAY}")),
+        "{out}"
+    );
+    let supplement = close(&examples, DAY);
+    assert!(
+        supplement.contains("manifest/00000003.json written"),
+        "{supplement}"
+    );
+    let (code, out) = verify(&examples, &["--head", &head(&supplement)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 manifest(s) verified, 0 difference(s)"),
+        "{out}"
+    );
+
+    // Today is not over: it cannot be closed.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (code, _, err) = archiver(
+        &["reconcile", "--config", "archiver.toml", "--day", &today],
+        &examples,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("is not over yet"), "{err}");
 }

@@ -29,7 +29,8 @@ def main() -> None:
         # The SAM transform wants packaged code (what `sam package` uploads)
         # even for functions the condition leaves out.
         body = f.read().replace("CodeUri: .\n", "CodeUri: s3://functions-off/bootstrap.zip\n")
-    # Passed by URL, as `sam deploy` does: a body is limited to 51,200 bytes.
+    # A template body sent inline is limited to 51,200 bytes; like `sam
+    # deploy` (resolve_s3), hand it over through S3 (up to 1 MB).
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -37,11 +38,12 @@ def main() -> None:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-    s3.create_bucket(Bucket="deploy-templates")
-    s3.put_object(Bucket="deploy-templates", Key=f"{stack}.yaml", Body=body.encode("utf-8"))
+    bucket = "cloudformation-templates"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=f"{stack}.yaml", Body=body.encode("utf-8"))
     cf.create_stack(
         StackName=stack,
-        TemplateURL=f"{endpoint}/deploy-templates/{stack}.yaml",
+        TemplateURL=f"{endpoint}/{bucket}/{stack}.yaml",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )

@@ -7,7 +7,10 @@
 //! |---|---|---|
 //! | `raw/<source>/<collection-day>/<batch>.jsonl` | collect | one item per line (the batch) |
 //! | `raw/<source>/<collection-day>/<batch>/<file>` | collect | the originals the batch was (or was to be) read from |
-//! | `media/<sha256>` | collect | one attachment, named by its content |
+//! | `media/<sha256>` | collect, media | one attachment, named by its content |
+//! | `media/<source>/<media-id>.json` | media | a media id fetched: its file's SHA-256 and size ([`MediaFetched`]) |
+//! | `media/<source>/<media-id>.failed.json` | media | a media id that could not be fetched, and why ([`MediaFailed`]) |
+//! | `inbox/<source>/<receipt-day>/<sha256>.json` | capture | a webhook body exactly as received (WhatsApp Cloud API) |
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
@@ -19,6 +22,9 @@
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger ([`LedgerEntry`]) |
+//! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
+//! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
+//! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
 //!
 //! Two meanings of "day", never mixed:
 //! - the **collection day** ([`CollectionDay`]) is the day, in the
@@ -73,6 +79,9 @@ pub const REFUSED_DROPS_PREFIX: &str = "failed/drops/";
 
 /// The prefix of the delivery ledger.
 pub const LEDGER_PREFIX: &str = "delivered/";
+
+/// The prefix of the daily manifests.
+pub const MANIFEST_PREFIX: &str = "manifest/";
 
 /// The day, in the archive's time zone, of the run that collected a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -238,9 +247,50 @@ pub fn refused_drop_key(batch_id: &str) -> String {
     format!("failed/drops/{batch_id}.json")
 }
 
+/// The prefix of webhook bodies as received (`capture` writes only here).
+pub const INBOX_PREFIX: &str = "inbox/";
+
+/// `inbox/<source>/`: the folder of a source's webhook bodies.
+pub fn inbox_prefix(source: &str) -> String {
+    format!("{INBOX_PREFIX}{source}/")
+}
+
+/// `inbox/<source>/<receipt-day>/<sha256>.json`: a webhook body, named by
+/// its content (a redelivery of the same bytes is the same object) and
+/// filed by the UTC day it was received.
+pub fn inbox_key(source: &str, day: NaiveDate, sha256: &str) -> String {
+    format!("{}{day}/{sha256}.json", inbox_prefix(source))
+}
+
+/// The SHA-256 an inbox key names; `None` for any other key.
+pub fn inbox_body_sha256<'k>(source: &str, key: &'k str) -> Option<&'k str> {
+    let rest = key.strip_prefix(INBOX_PREFIX)?.strip_prefix(source)?;
+    let (day, name) = rest.strip_prefix('/')?.split_once('/')?;
+    day.parse::<NaiveDate>().ok()?;
+    let sha256 = name.strip_suffix(".json")?;
+    (sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    .then_some(sha256)
+}
+
 /// `media/<sha256>`: an attachment, named by its content.
 pub fn media_key(sha256: &str) -> String {
     format!("media/{sha256}")
+}
+
+/// `media/<source>/<media-id>.json`: what the media step fetched for a
+/// media id (a source's own id of a file; one key segment).
+pub fn media_fetched_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.json", key_segment(media_id))
+}
+
+/// `media/<source>/<media-id>.failed.json`: why a media id could not be
+/// fetched (apart from [`media_fetched_key`], so that a later success is
+/// still written create-only).
+pub fn media_failed_key(source: &str, media_id: &str) -> String {
+    format!("media/{source}/{}.failed.json", key_segment(media_id))
 }
 
 /// `collected/<source>/`: the folder of a source's checkpoints.
@@ -256,6 +306,36 @@ pub fn checkpoint_key(source: &str, position: &str) -> String {
 /// `collected/runs/<window>`: the claim of a scheduled collect run.
 pub fn run_claim_key(window: &str) -> String {
     format!("collected/{RUNS}/{window}")
+}
+
+/// `manifest/<sequence>.json`: the manifest with this place in the chain
+/// (zero-padded, so keys sort in chain order).
+pub fn manifest_key(sequence: u64) -> String {
+    format!("{MANIFEST_PREFIX}{sequence:08}.json")
+}
+
+/// The sequence number of a manifest's key.
+pub fn manifest_sequence(key: &str) -> Option<u64> {
+    key.strip_prefix(MANIFEST_PREFIX)?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+/// `reports/<collection-day>/<made-at>`: the stem of a daily report's
+/// objects (`.json`, `.html`, `.delivered.json`); `made_at` is RFC 3339
+/// without colons.
+pub fn report_stem(day: NaiveDate, made_at: &str) -> String {
+    format!("reports/{day}/{}", made_at.replace(':', ""))
+}
+
+/// The collection day of a key under `raw/<source>/<day>/`, and its source.
+pub fn raw_day(key: &str) -> Option<(&str, NaiveDate)> {
+    let mut segments = key.strip_prefix(RAW_PREFIX)?.splitn(3, '/');
+    let source = segments.next()?;
+    let day = segments.next()?.parse().ok()?;
+    segments.next()?;
+    Some((source, day))
 }
 
 /// `eml/<item-day>/<item-id>.eml`.
@@ -289,6 +369,33 @@ pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
 /// A record as stored: compact JSON.
 pub fn record<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).expect("store records serialize")
+}
+
+/// A media id the media step fetched: its file is `media/<sha256>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFetched {
+    /// The source's media id.
+    pub media_id: String,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MIME type, as the source gave it.
+    pub content_type: Option<String>,
+    /// Which hash the source gave matched (`webhook base64`, `lookup hex`,
+    /// …), or `none given`.
+    pub matched: String,
+}
+
+/// A media id the media step could not fetch, after its last try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFailed {
+    /// The source's media id.
+    pub media_id: String,
+    /// Why (an HTTP status, a hash that did not match, a timeout).
+    pub reason: String,
+    /// Tries made.
+    pub attempts: u32,
 }
 
 /// A source's checkpoint, written once its batch (or refusal) is stored.
@@ -451,6 +558,27 @@ mod tests {
             assert_eq!(key_segment(name), segment, "{name:?}");
         }
         assert_eq!(refused_drop_key("ab12"), "failed/drops/ab12.json");
+    }
+
+    #[test]
+    fn inbox_keys_name_their_body_and_parse_back() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let sha = "ab".repeat(32);
+        let key = inbox_key("whatsapp-cloud", day, &sha);
+        assert_eq!(key, format!("inbox/whatsapp-cloud/2026-12-01/{sha}.json"));
+        assert_eq!(
+            inbox_body_sha256("whatsapp-cloud", &key),
+            Some(sha.as_str())
+        );
+        for other in [
+            format!("inbox/whatsapp-cloud/2026-12-01/{sha}.txt"),
+            format!("inbox/whatsapp-cloud/today/{sha}.json"),
+            format!("inbox/whatsapp-cloud/2026-12-01/x/{sha}.json"),
+            "inbox/whatsapp-cloud/2026-12-01/AB.json".to_owned(),
+            format!("inbox/wecom/2026-12-01/{sha}.json"),
+        ] {
+            assert_eq!(inbox_body_sha256("whatsapp-cloud", &other), None, "{other}");
+        }
     }
 
     #[test]

@@ -1,27 +1,34 @@
 //! The proof of a day: reconciling what was collected on a collection day
-//! with what was converted and delivered, and the day's manifest, chained
-//! to the day before.
+//! with what was converted and delivered, and the manifests that close
+//! days, each chained to the one written before it.
 //!
 //! [`check`] reads the day's raw batches and job files and finds what is
 //! open:
 //! - a batch with no job file (never converted: an S3 notification lost);
-//! - an item with neither an e-mail nor an `unmapped/` or `failed/` record
-//!   (and a line that is no item without its `failed/lines/` record): lost
-//!   after conversion, which nothing can redo;
+//! - an item with neither its e-mail nor a `failed/` record (convert writes
+//!   the e-mail of every item it renders, unmapped ones included), or a
+//!   line that is no item without its `failed/lines/` record: lost after
+//!   conversion, which nothing can redo;
+//! - a job file line that cannot be read;
 //! - a delivery job with no ledger entry (a copy not delivered: a DLQ
 //!   message expired, a mailbox unreachable for days, an entry deleted).
 //!
-//! The first and the last can be repaired (the CLI's `archiver reconcile
-//! --repair` converts the batch and delivers the copies, each folder
-//! searched first so that nothing arrives twice); the second is reported.
-//! A day whose check finds nothing open gets its manifest ([`Manifest`],
-//! `manifest/<day>.json`, create-only): counts, the SHA-256 and size of
-//! every object of the day, its ledger entries, and the SHA-256 of the
-//! manifest before it, so that the manifests form a chain from the first
-//! day. [`verify`] re-reads the objects and the chain and lists every
-//! object or manifest that does not match.
+//! Batches never converted and copies not delivered can be repaired (the
+//! CLI's `archiver reconcile --repair`); the rest is reported. A day whose
+//! check finds nothing open, and that is over, is closed by [`close`]: a
+//! manifest ([`Manifest`], `manifest/<sequence>.json`, create-only) lists
+//! the size and SHA-256 of every object of the day not listed by an
+//! earlier manifest of that day, its counts and ledger entries, and the
+//! SHA-256 of the manifest written before it, whatever its day: the
+//! manifests form one chain in the order they were written. Data
+//! collected into a day after it was closed (a backfill) is closed by a
+//! further manifest of that day. [`verify`] re-reads the objects and the
+//! chain and lists every object or manifest that does not match; the
+//! chain's newest hash, printed when a day closes, is what shows an edit
+//! of the newest manifest itself.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -31,39 +38,31 @@ use crate::item::Item;
 use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
-    self, ItemDay, RAW_PREFIX, RawBatch, eml_key, failed_item_key, failed_line_key, ledger_key,
-    unmapped_key,
+    ItemDay, MANIFEST_PREFIX, RAW_PREFIX, RawBatch, eml_key, failed_item_key, failed_line_key,
+    ledger_key, manifest_key, manifest_sequence, raw_day, unmapped_key,
 };
 use crate::report::Report;
 use crate::store::{ObjectStore, StoreError};
 
-/// The prefix of the daily manifests.
-pub const MANIFEST_PREFIX: &str = "manifest/";
-
 /// The manifest's format name.
-pub const FORMAT: &str = "mobile-archiver-manifest/1";
+pub const FORMAT: &str = "mobile-archiver-manifest/2";
 
-/// Why a day cannot be reconciled or verified.
+/// Why a day cannot be reconciled, closed or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The store cannot be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A manifest is not what this module writes.
-    #[error("{key} is unreadable: {reason}")]
-    Corrupt {
-        /// The manifest's key.
-        key: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The day is not over: what it holds may still grow.
+    #[error("day {0} is not over yet: a day is closed once it has ended (UTC)")]
+    NotOver(NaiveDate),
 }
 
 /// What the check of a day found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCheck {
     /// The collection day.
-    pub day: Option<NaiveDate>,
+    pub day: NaiveDate,
     /// Raw batches of the day.
     pub batches: u64,
     /// Items in them.
@@ -71,16 +70,17 @@ pub struct DayCheck {
     /// Delivery jobs (copies) of the day.
     pub copies: u64,
     /// Batches with no job file: never converted (repairable).
-    pub unconverted: Vec<String>,
-    /// Items (or lines) with neither e-mail nor record: lost after
-    /// conversion (reported, not repairable).
+    pub unconverted: Vec<RawBatch>,
+    /// Items or lines with neither e-mail nor failure record, and job
+    /// lines that cannot be read: lost (reported, not repairable).
     pub unaccounted: Vec<String>,
-    /// Jobs with no ledger entry: copies not delivered (repairable).
-    pub undelivered: Vec<DeliveryJob>,
+    /// Jobs with no ledger entry, with their batch: copies not delivered
+    /// (repairable).
+    pub undelivered: Vec<(RawBatch, DeliveryJob)>,
 }
 
 impl DayCheck {
-    /// Whether nothing is open: the day can be closed with its manifest.
+    /// Whether nothing is open.
     pub fn is_complete(&self) -> bool {
         self.unconverted.is_empty() && self.unaccounted.is_empty() && self.undelivered.is_empty()
     }
@@ -89,15 +89,11 @@ impl DayCheck {
     /// never content).
     pub fn open_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for key in &self.unconverted {
-            lines.push(format!("{key}: not converted (no job file)"));
+        for batch in &self.unconverted {
+            lines.push(format!("{}: not converted (no job file)", batch.key()));
         }
-        for what in &self.unaccounted {
-            lines.push(format!(
-                "{what}: no e-mail and no unmapped or failed record"
-            ));
-        }
-        for job in &self.undelivered {
+        lines.extend(self.unaccounted.iter().cloned());
+        for (_, job) in &self.undelivered {
             lines.push(format!(
                 "{} to {}: not delivered (no ledger entry)",
                 job.eml_key, job.mailbox
@@ -115,8 +111,13 @@ impl DayCheck {
 /// [`ReconcileError`] when the store cannot be read.
 pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck, ReconcileError> {
     let mut check = DayCheck {
-        day: Some(day),
-        ..DayCheck::default()
+        day,
+        batches: 0,
+        items: 0,
+        copies: 0,
+        unconverted: Vec::new(),
+        unaccounted: Vec::new(),
+        undelivered: Vec::new(),
     };
     let mut listed = Listed::default();
     for batch in batches(store, day).await? {
@@ -125,93 +126,72 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
         let Some(raw) = store.get(&raw_key).await? else {
             continue;
         };
-        if store.get(&batch.jobs_key()).await?.is_none() {
-            check.unconverted.push(raw_key);
+        let Some(jobs) = day_jobs(store, &batch, &mut check.unaccounted).await? else {
+            check.unconverted.push(batch);
             continue;
-        }
-        for (index, line) in raw.split(|&b| b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        };
+        for (line, item) in items(&raw) {
             check.items += 1;
-            let unaccounted = match serde_json::from_slice::<Item>(line) {
-                Ok(item) => {
-                    let item_day = ItemDay::of(&item);
-                    let mut filed = false;
-                    for key in [
-                        eml_key(item_day, &item.id),
-                        failed_item_key(item_day, &item.id),
-                        unmapped_key(item_day, &item.id),
-                    ] {
-                        filed |= listed.contains(store, &key).await?;
-                    }
-                    (!filed).then(|| format!("item {} ({raw_key})", item.id))
+            let lost = match item {
+                Some(item) => {
+                    let day = ItemDay::of(&item);
+                    let filed = listed.contains(store, &eml_key(day, &item.id)).await?
+                        || listed
+                            .contains(store, &failed_item_key(day, &item.id))
+                            .await?;
+                    (!filed).then(|| {
+                        format!(
+                            "item {} ({raw_key}): no e-mail and no failure record",
+                            item.id
+                        )
+                    })
                 }
-                Err(_) => {
-                    let key = failed_line_key(&raw_key, index + 1);
-                    (!listed.contains(store, &key).await?)
-                        .then(|| format!("line {} of {raw_key}", index + 1))
+                None => {
+                    let key = failed_line_key(&raw_key, line);
+                    (!listed.contains(store, &key).await?).then(|| {
+                        format!("line {line} of {raw_key}: not an item and no failure record")
+                    })
                 }
             };
-            check.unaccounted.extend(unaccounted);
+            check.unaccounted.extend(lost);
         }
-        for job in day_jobs(store, &batch).await? {
+        for job in jobs {
             check.copies += 1;
             let key = ledger_key(&job.mailbox, &job.message_id);
             if !listed.contains(store, &key).await? {
-                check.undelivered.push(job);
+                check.undelivered.push((batch.clone(), job));
             }
         }
     }
     Ok(check)
 }
 
-/// Which keys exist, learnt by listing each folder once (a folder of
-/// e-mails of one item day, of one mailbox's ledger): cheaper than reading
-/// every object, in a directory and in a bucket alike.
-#[derive(Default)]
-struct Listed {
-    folders: HashMap<String, HashSet<String>>,
-}
-
-impl Listed {
-    async fn contains<S: ObjectStore>(&mut self, store: &S, key: &str) -> Result<bool, StoreError> {
-        let folder = match key.rfind('/') {
-            Some(at) => &key[..=at],
-            None => "",
-        };
-        if !self.folders.contains_key(folder) {
-            let keys = store.list(folder).await?.into_iter().collect();
-            self.folders.insert(folder.to_owned(), keys);
-        }
-        Ok(self.folders[folder].contains(key))
-    }
-}
-
-/// The manifest of a closed day.
+/// A manifest: the objects of one day not listed before, in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`FORMAT`].
     pub format: String,
-    /// The collection day.
+    /// Its place in the chain, from 1 (its key's number).
+    pub sequence: u64,
+    /// The collection day it closes.
     pub day: NaiveDate,
-    /// The manifest before it in the chain (none for the first day).
+    /// The manifest written before it (none for the first).
     pub previous: Option<Link>,
-    /// Per source: batches and items.
+    /// Per source: batches and items of the day.
     pub sources: BTreeMap<String, SourceCounts>,
-    /// Per mailbox: copies delivered (ledger entries).
+    /// Per mailbox: copies of the day delivered (ledger entries).
     pub mailboxes: BTreeMap<String, u64>,
-    /// Every object of the day with its size and SHA-256: raw batches and
-    /// originals, e-mails and records of its items, media they attach,
-    /// job files, ledger entries.
+    /// The day's objects not in an earlier manifest of the day, with size
+    /// and SHA-256: raw batches and originals, e-mails and records of its
+    /// items, media they attach, job files, ledger entries.
     pub objects: Vec<ObjectEntry>,
 }
 
-/// A link of the chain: the manifest before, by day and hash.
+/// A link of the chain: the manifest before, by sequence and hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
-    /// Its day.
-    pub day: NaiveDate,
+    /// Its sequence number.
+    pub sequence: u64,
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
 }
@@ -239,115 +219,195 @@ pub struct ObjectEntry {
 /// How closing a day ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
-    /// The manifest was written now under this key.
-    Written(String),
-    /// The day had its manifest already.
-    Already(String),
+    /// A manifest was written now: its key and the chain's newest hash
+    /// (its own SHA-256), to keep outside the archive.
+    Written {
+        /// The manifest's key.
+        key: String,
+        /// Its SHA-256.
+        head: String,
+    },
+    /// Every object of the day is in its manifests already.
+    Already,
 }
 
-/// Writes the manifest of `day`, which [`check`] found complete, chained
-/// to the newest manifest of an earlier day.
+/// Closes `day`, which [`check`] found complete: writes a manifest of its
+/// objects not yet in one, chained to the newest manifest. `today` is the
+/// current day (UTC): a day is closed only once it is over.
 ///
 /// # Errors
 ///
-/// [`ReconcileError`] when the store fails or an earlier manifest is
-/// unreadable.
-pub async fn close<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<Closed, ReconcileError> {
-    let key = manifest_key(day);
-    if store.get(&key).await?.is_some() {
-        return Ok(Closed::Already(key));
+/// [`ReconcileError::NotOver`] for today or a later day; store failures.
+pub async fn close<S: ObjectStore>(
+    store: &S,
+    day: NaiveDate,
+    today: NaiveDate,
+) -> Result<Closed, ReconcileError> {
+    if day >= today {
+        return Err(ReconcileError::NotOver(day));
     }
-    let previous = match store
-        .list(MANIFEST_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|key| manifest_day(&key).map(|day| (day, key)))
-        .filter(|(earlier, _)| *earlier < day)
-        .max()
-    {
-        Some((earlier, previous_key)) => {
-            let bytes = store
-                .get(&previous_key)
-                .await?
-                .ok_or_else(|| StoreError::Missing(previous_key.clone()))?;
-            Some(Link {
-                day: earlier,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            })
-        }
-        None => None,
-    };
+    let chain = chain(store).await?;
+    let earlier: HashSet<&str> = chain
+        .iter()
+        .filter(|(_, _, manifest)| manifest.as_ref().is_ok_and(|m| m.day == day))
+        .flat_map(|(_, _, manifest)| manifest.iter().flat_map(|m| &m.objects))
+        .map(|object| object.key.as_str())
+        .collect();
+    let day_closed_before = chain
+        .iter()
+        .any(|(_, _, manifest)| manifest.as_ref().is_ok_and(|m| m.day == day));
     let mut manifest = Manifest {
         format: FORMAT.to_owned(),
+        sequence: chain.last().map_or(1, |(sequence, _, _)| sequence + 1),
         day,
-        previous,
+        previous: chain.last().map(|(sequence, sha256, _)| Link {
+            sequence: *sequence,
+            sha256: sha256.clone(),
+        }),
         sources: BTreeMap::new(),
         mailboxes: BTreeMap::new(),
         objects: Vec::new(),
     };
     let mut keys = BTreeSet::new();
+    keys.extend(
+        store
+            .list(RAW_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|key| raw_day(key).is_some_and(|(_, d)| d == day)),
+    );
     for batch in batches(store, day).await? {
         let counts = manifest.sources.entry(batch.source.clone()).or_default();
         counts.batches += 1;
-        let raw_key = batch.key();
-        let prefix = raw_key
-            .trim_end_matches(layout::RAW_BATCH_SUFFIX)
-            .to_owned()
-            + "/";
-        keys.extend(store.list(&prefix).await?);
-        keys.insert(raw_key.clone());
         keys.insert(batch.jobs_key());
-        if let Some(raw) = store.get(&raw_key).await? {
-            for (index, line) in raw.split(|&b| b == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
+        if let Some(raw) = store.get(&batch.key()).await? {
+            for (line, item) in items(&raw) {
                 counts.items += 1;
-                match serde_json::from_slice::<Item>(line) {
-                    Ok(item) => {
+                match item {
+                    Some(item) => {
                         let item_day = ItemDay::of(&item);
-                        for key in [
-                            eml_key(item_day, &item.id),
-                            failed_item_key(item_day, &item.id),
-                            unmapped_key(item_day, &item.id),
-                        ] {
-                            keys.insert(key);
-                        }
+                        keys.insert(eml_key(item_day, &item.id));
+                        keys.insert(failed_item_key(item_day, &item.id));
+                        keys.insert(unmapped_key(item_day, &item.id));
                         for attachment in &item.attachments {
-                            if let Some(key) = &attachment.object_key {
-                                keys.insert(key.clone());
-                            }
+                            keys.extend(attachment.object_key.clone());
                         }
                     }
-                    Err(_) => {
-                        keys.insert(failed_line_key(&raw_key, index + 1));
+                    None => {
+                        keys.insert(failed_line_key(&batch.key(), line));
                     }
                 }
             }
         }
-        for job in day_jobs(store, &batch).await? {
+        let mut unreadable = Vec::new();
+        for job in day_jobs(store, &batch, &mut unreadable)
+            .await?
+            .unwrap_or_default()
+        {
             *manifest.mailboxes.entry(job.mailbox.clone()).or_default() += 1;
             keys.insert(ledger_key(&job.mailbox, &job.message_id));
         }
     }
     for key in keys {
+        if earlier.contains(key.as_str()) {
+            continue;
+        }
         if let Some((size, sha256)) = hash_object(store, &key).await? {
             manifest.objects.push(ObjectEntry { key, size, sha256 });
         }
     }
+    if day_closed_before && manifest.objects.is_empty() {
+        return Ok(Closed::Already);
+    }
+    let key = manifest_key(manifest.sequence);
     let bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
     store.put_new(&key, &bytes).await?;
-    Ok(Closed::Written(key))
+    Ok(Closed::Written {
+        key,
+        head: hex::encode(Sha256::digest(&bytes)),
+    })
 }
 
-/// What [`verify`] found wrong, one line each.
-pub type Findings = Vec<String>;
+/// Something [`verify`] found that does not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// An object a manifest lists is not there.
+    Missing {
+        /// The object's key.
+        key: String,
+    },
+    /// An object's bytes differ from what a manifest recorded.
+    Altered {
+        /// The object's key.
+        key: String,
+        /// The manifest that recorded it.
+        manifest: String,
+    },
+    /// An object in a closed day's raw folder that no manifest lists.
+    Unlisted {
+        /// The object's key.
+        key: String,
+        /// The day.
+        day: NaiveDate,
+    },
+    /// A manifest's link does not match the manifest before it (which was
+    /// edited, removed, or this one was).
+    BrokenLink {
+        /// The manifest whose link is broken.
+        manifest: String,
+    },
+    /// A manifest cannot be read as one.
+    Unreadable {
+        /// The manifest.
+        manifest: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The newest manifest's hash is not the one given.
+    Head {
+        /// The newest manifest (none: there is none).
+        manifest: Option<String>,
+        /// Its SHA-256.
+        sha256: Option<String>,
+    },
+}
 
-/// Re-reads every manifest of the days `from..=to` (all, when `None`),
-/// every object they list and the chain's links; lists what does not
-/// match: an object altered or missing, an object of a day's raw folder
-/// that its manifest does not list, a manifest whose link to the one
-/// before is broken.
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Missing { key } => write!(f, "{key}: missing"),
+            Finding::Altered { key, manifest } => {
+                write!(
+                    f,
+                    "{key}: altered (its SHA-256 is not the one {manifest} recorded)"
+                )
+            }
+            Finding::Unlisted { key, day } => {
+                write!(f, "{key}: not in any manifest of {day}")
+            }
+            Finding::BrokenLink { manifest } => write!(
+                f,
+                "{manifest}: the link to the manifest before is broken (one of them was edited or removed)"
+            ),
+            Finding::Unreadable { manifest, reason } => {
+                write!(f, "{manifest}: unreadable ({reason})")
+            }
+            Finding::Head { manifest, sha256 } => match (manifest, sha256) {
+                (Some(manifest), Some(sha256)) => write!(
+                    f,
+                    "{manifest}: the newest manifest's SHA-256 is {sha256}, not the one given (it was edited, or manifests were removed or added)"
+                ),
+                _ => write!(f, "there is no manifest, but a newest hash was given"),
+            },
+        }
+    }
+}
+
+/// Re-reads every manifest, in chain order, and the objects of those
+/// closing the days `from..=to` (all, when `None`); lists what does not
+/// match. `head`, when given, is the SHA-256 the newest manifest must have
+/// (as printed when it was written): without it, an edit of the newest
+/// manifest together with the objects it lists cannot be seen.
 ///
 /// # Errors
 ///
@@ -356,100 +416,125 @@ pub async fn verify<S: ObjectStore>(
     store: &S,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-) -> Result<(usize, Findings), ReconcileError> {
+    head: Option<&str>,
+) -> Result<(usize, Vec<Finding>), ReconcileError> {
     let mut findings = Vec::new();
-    let manifests: BTreeMap<NaiveDate, String> = store
-        .list(MANIFEST_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|key| manifest_day(&key).map(|day| (day, key)))
-        .collect();
+    let chain = chain(store).await?;
     let mut verified = 0;
-    let mut before: Option<(NaiveDate, String)> = None;
-    for (day, key) in &manifests {
-        let Some(bytes) = store.get(key).await? else {
-            continue;
-        };
-        let digest = hex::encode(Sha256::digest(&bytes));
-        let in_range = from.is_none_or(|from| *day >= from) && to.is_none_or(|to| *day <= to);
-        if in_range {
-            verified += 1;
-            match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(manifest) => {
-                    let expected = before.as_ref().map(|(day, sha256)| Link {
-                        day: *day,
-                        sha256: sha256.clone(),
+    let mut previous: Option<Link> = None;
+    let mut listed: BTreeMap<NaiveDate, BTreeSet<String>> = BTreeMap::new();
+    for (sequence, sha256, manifest) in &chain {
+        let key = manifest_key(*sequence);
+        match manifest {
+            Ok(manifest) => {
+                if manifest.previous != previous || manifest.sequence != *sequence {
+                    findings.push(Finding::BrokenLink {
+                        manifest: key.clone(),
                     });
-                    if manifest.previous != expected {
-                        findings.push(format!(
-                            "{key}: the link to the manifest before is broken (it names {}, the chain has {})",
-                            describe_link(manifest.previous.as_ref()),
-                            describe_link(expected.as_ref())
-                        ));
-                    }
-                    verify_objects(store, &manifest, &mut findings).await?;
                 }
-                Err(e) => {
-                    findings.push(format!("{key}: unreadable ({})", json_error::describe(&e)))
+                let in_range = from.is_none_or(|from| manifest.day >= from)
+                    && to.is_none_or(|to| manifest.day <= to);
+                if in_range {
+                    verified += 1;
+                    verify_objects(store, &key, manifest, &mut findings).await?;
+                    listed
+                        .entry(manifest.day)
+                        .or_default()
+                        .extend(manifest.objects.iter().map(|o| o.key.clone()));
                 }
             }
+            Err(reason) => findings.push(Finding::Unreadable {
+                manifest: key.clone(),
+                reason: reason.clone(),
+            }),
         }
-        before = Some((*day, digest));
+        previous = Some(Link {
+            sequence: *sequence,
+            sha256: sha256.clone(),
+        });
+    }
+    for key in store.list(RAW_PREFIX).await? {
+        if let Some((_, day)) = raw_day(&key)
+            && let Some(keys) = listed.get(&day)
+            && !keys.contains(&key)
+        {
+            findings.push(Finding::Unlisted { key, day });
+        }
+    }
+    if let Some(expected) = head {
+        let newest = chain.last();
+        if newest.is_none_or(|(_, sha256, _)| !sha256.eq_ignore_ascii_case(expected.trim())) {
+            findings.push(Finding::Head {
+                manifest: newest.map(|(sequence, _, _)| manifest_key(*sequence)),
+                sha256: newest.map(|(_, sha256, _)| sha256.clone()),
+            });
+        }
     }
     Ok((verified, findings))
 }
 
-/// Checks the objects a manifest lists, and that its day's raw folder
-/// holds no object it does not list.
+/// Checks the objects a manifest lists.
 async fn verify_objects<S: ObjectStore>(
     store: &S,
+    key: &str,
     manifest: &Manifest,
-    findings: &mut Findings,
+    findings: &mut Vec<Finding>,
 ) -> Result<(), ReconcileError> {
-    let mut listed = BTreeSet::new();
     for object in &manifest.objects {
-        listed.insert(object.key.as_str());
         match hash_object(store, &object.key).await? {
-            None => findings.push(format!("{}: missing", object.key)),
-            Some((size, sha256)) => {
-                if sha256 != object.sha256 || size != object.size {
-                    findings.push(format!(
-                        "{}: altered (SHA-256 {sha256}; the manifest of {} says {})",
-                        object.key, manifest.day, object.sha256
-                    ));
-                }
+            None => findings.push(Finding::Missing {
+                key: object.key.clone(),
+            }),
+            Some((size, sha256)) if sha256 != object.sha256 || size != object.size => {
+                findings.push(Finding::Altered {
+                    key: object.key.clone(),
+                    manifest: key.to_owned(),
+                });
             }
-        }
-    }
-    for source in manifest.sources.keys() {
-        let prefix = format!("{RAW_PREFIX}{source}/{}/", manifest.day);
-        for key in store.list(&prefix).await? {
-            if !listed.contains(key.as_str()) {
-                findings.push(format!("{key}: not in the manifest of {}", manifest.day));
-            }
+            Some(_) => {}
         }
     }
     Ok(())
 }
 
-fn describe_link(link: Option<&Link>) -> String {
-    match link {
-        Some(link) => format!("{} {}", link.day, link.sha256),
-        None => "none".to_owned(),
+/// Every manifest in chain order: (sequence, SHA-256 of its bytes, the
+/// manifest or why it cannot be read).
+async fn chain<S: ObjectStore>(
+    store: &S,
+) -> Result<Vec<(u64, String, Result<Manifest, String>)>, StoreError> {
+    let mut out = Vec::new();
+    for key in store.list(MANIFEST_PREFIX).await? {
+        let Some(sequence) = manifest_sequence(&key) else {
+            continue;
+        };
+        let Some(bytes) = store.get(&key).await? else {
+            continue;
+        };
+        let manifest =
+            serde_json::from_slice::<Manifest>(&bytes).map_err(|e| json_error::describe(&e));
+        out.push((sequence, hex::encode(Sha256::digest(&bytes)), manifest));
     }
+    out.sort_by_key(|(sequence, _, _)| *sequence);
+    Ok(out)
 }
 
-/// `manifest/<day>.json`.
-pub fn manifest_key(day: NaiveDate) -> String {
-    format!("{MANIFEST_PREFIX}{day}.json")
+/// Which keys exist, learnt by listing each folder once (a folder of
+/// e-mails of one item day, of one mailbox's ledger): cheaper than reading
+/// every object, in a directory and in a bucket alike.
+#[derive(Default)]
+struct Listed {
+    folders: HashMap<String, HashSet<String>>,
 }
 
-/// The day of a manifest key.
-fn manifest_day(key: &str) -> Option<NaiveDate> {
-    key.strip_prefix(MANIFEST_PREFIX)?
-        .strip_suffix(".json")?
-        .parse()
-        .ok()
+impl Listed {
+    async fn contains<S: ObjectStore>(&mut self, store: &S, key: &str) -> Result<bool, StoreError> {
+        let folder = key.rfind('/').map_or("", |at| &key[..=at]);
+        if !self.folders.contains_key(folder) {
+            let keys = store.list(folder).await?.into_iter().collect();
+            self.folders.insert(folder.to_owned(), keys);
+        }
+        Ok(self.folders[folder].contains(key))
+    }
 }
 
 /// The raw batches of a collection day, all sources.
@@ -463,17 +548,31 @@ async fn batches<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<Vec<RawBat
         .collect())
 }
 
-/// A batch's delivery jobs (none when it has no job file).
+/// The items of a raw batch as convert reads them: (line number from 1,
+/// the item, or `None` for a line that is no item); blank lines skipped.
+fn items(raw: &[u8]) -> impl Iterator<Item = (usize, Option<Item<'_>>)> {
+    raw.split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(index, line)| (index + 1, serde_json::from_slice::<Item>(line).ok()))
+}
+
+/// A batch's delivery jobs (`None` when it has no job file); a line that
+/// cannot be read goes into `unreadable`.
 async fn day_jobs<S: ObjectStore>(
     store: &S,
     batch: &RawBatch,
-) -> Result<Vec<DeliveryJob>, StoreError> {
+    unreadable: &mut Vec<String>,
+) -> Result<Option<Vec<DeliveryJob>>, StoreError> {
     let key = batch.jobs_key();
+    let Some(bytes) = store.get(&key).await? else {
+        return Ok(None);
+    };
     let mut out = Vec::new();
-    if let Some(bytes) = store.get(&key).await? {
-        jobs::read_lines(&bytes, &key, &mut out, &mut Report::default());
-    }
-    Ok(out)
+    let mut report = Report::default();
+    jobs::read_lines(&bytes, &key, &mut out, &mut report);
+    unreadable.extend(report.errors);
+    Ok(Some(out))
 }
 
 /// An object's size and SHA-256 (hex), read as a stream; `None` when it
@@ -485,33 +584,9 @@ async fn hash_object<S: ObjectStore>(
     let Some(file) = store.get_file(key).await? else {
         return Ok(None);
     };
-    let mut reader = file.reader();
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 64 * 1024];
-    let mut size = 0;
-    loop {
-        let n = std::io::Read::read(&mut reader, &mut buffer).map_err(|source| StoreError::Io {
-            key: key.to_owned(),
-            source,
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-    }
-    Ok(Some((size, hex::encode(hasher.finalize()))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manifest_keys_name_their_day() {
-        let day = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
-        assert_eq!(manifest_key(day), "manifest/2026-11-21.json");
-        assert_eq!(manifest_day(&manifest_key(day)), Some(day));
-        assert_eq!(manifest_day("manifest/notes.txt"), None);
-    }
+    let (size, sha256) = file.sha256().map_err(|source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    })?;
+    Ok(Some((size, hex::encode(sha256))))
 }

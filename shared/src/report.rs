@@ -46,6 +46,9 @@ macro_rules! counters {
             /// What each source contributed to the collect counters, by
             /// source name (`whatsapp-export`, …).
             pub by_source: BTreeMap<String, SourceCounts>,
+            /// Delivery statuses the WhatsApp Cloud API reported (not
+            /// mailed), by UTC day (`2026-12-01`) and status (`read`).
+            pub delivery_statuses: BTreeMap<String, BTreeMap<String, u64>>,
             /// Problems, each naming what it is about: something was not
             /// archived or not delivered.
             pub errors: Vec<String>,
@@ -175,6 +178,16 @@ impl Report {
             .already_collected += 1;
     }
 
+    /// Counts a delivery status reported on `day` (not an item).
+    pub fn delivery_status(&mut self, day: &str, status: &str) {
+        *self
+            .delivery_statuses
+            .entry(day.to_owned())
+            .or_default()
+            .entry(status.to_owned())
+            .or_default() += 1;
+    }
+
     /// Counts a copy delivered to a mailbox.
     pub fn delivered_to(&mut self, mailbox: &str) {
         *self.delivered.entry(mailbox.to_owned()).or_default() += 1;
@@ -188,6 +201,12 @@ impl Report {
         }
         for (source, counts) in other.by_source {
             self.by_source.entry(source).or_default().add(counts);
+        }
+        for (day, statuses) in other.delivery_statuses {
+            let ours = self.delivery_statuses.entry(day).or_default();
+            for (status, count) in statuses {
+                *ours.entry(status).or_default() += count;
+            }
         }
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
@@ -264,6 +283,16 @@ impl fmt::Display for Report {
                     "  {source}: {} items in {} {batches} ({} already collected before)",
                     counts.items, counts.batches, counts.already_collected
                 )?;
+            }
+        }
+        if !self.delivery_statuses.is_empty() {
+            writeln!(f, "delivery statuses (not mailed):")?;
+            for (day, statuses) in &self.delivery_statuses {
+                let counts: Vec<String> = statuses
+                    .iter()
+                    .map(|(status, count)| format!("{status} {count}"))
+                    .collect();
+                writeln!(f, "  {day}: {}", counts.join(", "))?;
             }
         }
         start_line(f, &mut open, "warnings")?;

@@ -6,6 +6,7 @@
 pub mod corpus;
 pub mod dovecot;
 pub mod examples;
+pub mod graph;
 pub mod localstack;
 pub mod template;
 pub mod token_endpoint;

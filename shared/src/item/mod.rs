@@ -86,6 +86,10 @@ const WHATSAPP_CLOUD_TYPES: &[&str] = &[
     "reaction",
     "order",
     "system",
+    "edit",
+    "revoke",
+    "media_placeholder",
+    "call",
 ];
 
 /// The WeCom archive's `msgtype`s with a specific rendering (the catalogue

@@ -4,14 +4,20 @@
 //! - [`convert`]: an SQS batch of S3 notifications for `raw/` -> EMLs and
 //!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]).
 //! - [`deliver`]: an SQS batch of delivery jobs -> IMAP, exactly once.
+//! - [`capture`]: a function URL request (WhatsApp Cloud API webhook) ->
+//!   the inbox and the media queue ([`MediaQueue`], [`SqsMediaQueue`]).
+//! - [`media`]: an SQS batch of media ids -> `media/<sha256>` or a record
+//!   of why not.
 //!
 //! Each SQS message is judged on its own: the response names exactly the
 //! messages that failed (`ReportBatchItemFailures`), so one bad message never
 //! makes the others run again. The handlers under `functions/` read their
 //! [settings](crate::settings), build the clients once and call these.
 
+mod capture;
 mod events;
 mod mapping;
+mod media;
 mod queue;
 
 use std::time::{Duration, Instant};
@@ -20,8 +26,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
+pub use self::capture::{MediaQueue, MediaQueueError, SqsMediaQueue, capture};
 pub use self::events::{CollectRequest, NotificationError, notification_keys};
 pub use self::mapping::{MappingSource, MappingSourceError};
+pub use self::media::media;
 pub use self::queue::SqsQueue;
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};

@@ -36,19 +36,9 @@ impl<'a> Message<'a> {
 
     /// A message in a local file (a stored EML), hashed as it is read once.
     pub fn from_file(file: &'a ObjectFile) -> io::Result<Self> {
-        let mut hasher = Sha256::new();
-        let mut reader = file.reader();
-        let mut chunk = vec![0; CHUNK];
-        loop {
-            let read = reader.read(&mut chunk)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&chunk[..read]);
-        }
         Ok(Message {
             content: Content::File(file),
-            sha256: hasher.finalize().into(),
+            sha256: file.sha256()?.1,
         })
     }
 

@@ -181,6 +181,89 @@ impl DeliverSettings {
     }
 }
 
+/// The capture function's settings (WhatsApp Cloud API webhooks).
+#[derive(Debug, Clone)]
+pub struct CaptureSettings {
+    /// `ARCHIVE_BUCKET`: where bodies are kept (`inbox/whatsapp-cloud/`).
+    pub archive_bucket: String,
+    /// `WHATSAPP_WEBHOOK_SECRET_ARN`: the Secrets Manager secret holding
+    /// `app_secret` (signatures) and `verify_token` (handshake).
+    pub webhook_secret_arn: String,
+    /// `MEDIA_QUEUE_URL`: where media ids go.
+    pub media_queue_url: String,
+    /// `MAX_WEBHOOK_BODY_BYTES`: larger bodies are refused with 413
+    /// (default 5 MiB).
+    pub max_body_bytes: u64,
+}
+
+impl CaptureSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        Ok(CaptureSettings {
+            archive_bucket: env.required_place(ARCHIVE)?,
+            webhook_secret_arn: env.required_var("WHATSAPP_WEBHOOK_SECRET_ARN")?,
+            media_queue_url: env.required_var("MEDIA_QUEUE_URL")?,
+            max_body_bytes: env
+                .var("MAX_WEBHOOK_BODY_BYTES")?
+                .unwrap_or(crate::sources::whatsapp_cloud::DEFAULT_MAX_BODY_BYTES),
+        })
+    }
+}
+
+/// The media function's settings (WhatsApp Cloud API media).
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// `ARCHIVE_BUCKET`: where files go (`media/`).
+    pub archive_bucket: String,
+    /// `WHATSAPP_ACCESS_SECRET_ARN`: the Secrets Manager secret holding
+    /// `access_token` (the Graph API bearer token).
+    pub access_secret_arn: String,
+    /// `GRAPH_API_BASE` (default `https://graph.facebook.com`),
+    /// `GRAPH_API_VERSION` (default `v25.0`), `MEDIA_ATTEMPTS` (default 3):
+    /// how media are fetched.
+    pub media: crate::sources::whatsapp_cloud::MediaOptions,
+}
+
+impl MediaSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        let base = env
+            .text("GRAPH_API_BASE")
+            .unwrap_or_else(|| "https://graph.facebook.com".to_owned());
+        let api_base = url::Url::parse(&base)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
+            .ok_or(SettingError::Invalid {
+                setting: Setting::Var("GRAPH_API_BASE"),
+                reason: format!("{base:?} is not an http(s) URL"),
+            })?;
+        let mut media = crate::sources::whatsapp_cloud::MediaOptions::new(api_base);
+        if let Some(version) = env.text("GRAPH_API_VERSION") {
+            media.version = version;
+        }
+        if let Some(attempts) = env.var("MEDIA_ATTEMPTS")? {
+            media.attempts = attempts;
+        }
+        Ok(MediaSettings {
+            archive_bucket: env.required_place(ARCHIVE)?,
+            access_secret_arn: env.required_var("WHATSAPP_ACCESS_SECRET_ARN")?,
+            media,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -193,6 +276,68 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn capture_and_media_read_their_variables() {
+        let capture = CaptureSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("WHATSAPP_WEBHOOK_SECRET_ARN", "arn:w"),
+            ("MEDIA_QUEUE_URL", "https://sqs/q"),
+        ]))
+        .unwrap();
+        assert_eq!(capture.max_body_bytes, 5 << 20);
+        let err = MediaSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("WHATSAPP_ACCESS_SECRET_ARN", "arn:a"),
+            ("GRAPH_API_BASE", "graph"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable GRAPH_API_BASE"),
+            "{err}"
+        );
+        let media = MediaSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("WHATSAPP_ACCESS_SECRET_ARN", "arn:a"),
+            ("MEDIA_ATTEMPTS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(media.media.api_base.as_str(), "https://graph.facebook.com/");
+        assert_eq!(
+            (media.media.version.as_str(), media.media.attempts),
+            ("v25.0", 5)
+        );
+    }
+
+    #[test]
+    fn the_whatsapp_cloud_inbox_turns_its_source_on() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+        ];
+        let off = CollectSettings::from_lookup(lookup(&base)).unwrap();
+        assert!(off.sources.whatsapp_cloud.is_none());
+        assert_eq!(
+            off.sources
+                .configured(|_| crate::store::LocalDir::new("/x"))
+                .len(),
+            1
+        );
+        let mut vars = base.to_vec();
+        vars.push(("WHATSAPP_CLOUD_INBOX_BUCKET", "a"));
+        let on = CollectSettings::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(on.sources.whatsapp_cloud.unwrap().inbox, "a");
+        let names: Vec<String> = CollectSettings::from_lookup(lookup(&vars))
+            .unwrap()
+            .sources
+            .configured(|_| crate::store::LocalDir::new("/x"))
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        assert_eq!(names, ["whatsapp-export", "whatsapp-cloud"]);
     }
 
     #[test]

@@ -49,12 +49,14 @@ use std::fmt;
 
 use self::reader::Name;
 
-pub use self::environment::{CollectSettings, ConvertSettings, DeliverSettings};
+pub use self::environment::{
+    CaptureSettings, CollectSettings, ConvertSettings, DeliverSettings, MediaSettings,
+};
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
 pub use self::report::{DEFAULT_REPORT_FOLDER, ReportSettings};
-pub use self::sources::{Sources, WhatsAppExportSettings};
+pub use self::sources::{Sources, WhatsAppCloudSettings, WhatsAppExportSettings};
 pub use self::wecom::{WecomSettings, WecomSetupError};
 
 /// The archive store: `[store] path`, a directory with the same key layout

@@ -9,18 +9,22 @@ use super::SettingError;
 use super::reader::{Name, Reader};
 use super::wecom::WecomSettings;
 use crate::sources::Source;
+use crate::sources::whatsapp_cloud::CloudInbox;
 use crate::sources::whatsapp_export::{
     CustodianNames, DateOrder, ExportDrops, ExportOptions, ZipLimits,
 };
 use crate::store::ObjectStore;
 
 /// The configured sources, one field per source kind. WhatsApp export is
-/// required: it is the only kind so far. A kind a deployment may leave out
+/// required (it was the first kind). A kind a deployment may leave out
 /// is an `Option` here, read when any of its settings is set.
 #[derive(Debug, Clone)]
 pub struct Sources<P> {
     /// WhatsApp "Export chat" files dropped by employees.
     pub whatsapp_export: WhatsAppExportSettings<P>,
+    /// WhatsApp Business Platform webhook bodies kept by `capture`; `None`
+    /// when the deployment does not capture them.
+    pub whatsapp_cloud: Option<WhatsAppCloudSettings<P>>,
     /// The WeCom Session Content Archive, when configured. Its source needs
     /// its secrets read first, so it is not in [`Sources::configured`]: it
     /// is made by [`WecomSettings::source`].
@@ -35,16 +39,25 @@ impl<P> Sources<P> {
         open: impl Fn(&P) -> D,
     ) -> Vec<Box<dyn Source>> {
         let export = &self.whatsapp_export;
-        vec![Box::new(
+        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(
             ExportDrops::new(open(&export.drops), export.export_options())
                 .with_custodian_names(export.custodian_names.clone()),
-        )]
+        )];
+        if let Some(cloud) = &self.whatsapp_cloud {
+            // A body waits up to a day for the media step (it takes
+            // seconds); the clock only bounds that wait.
+            let inbox = CloudInbox::new(open(&cloud.inbox))
+                .media_wait(chrono::Utc::now(), chrono::Duration::days(1));
+            sources.push(Box::new(inbox));
+        }
+        sources
     }
 
     /// Every configured source's settings.
     pub(super) fn read<R: Reader<Place = P>>(reader: &R) -> Result<Self, SettingError> {
         Ok(Sources {
             whatsapp_export: WhatsAppExportSettings::read(reader)?,
+            whatsapp_cloud: WhatsAppCloudSettings::read(reader)?,
             wecom: WecomSettings::read(reader)?,
         })
     }
@@ -101,5 +114,25 @@ impl<P> WhatsAppExportSettings<P> {
             date_order: self.date_order,
             zip_limits: self.zip_limits,
         }
+    }
+}
+
+/// Where the WhatsApp Business Platform webhook bodies are.
+#[derive(Debug, Clone)]
+pub struct WhatsAppCloudSettings<P> {
+    /// `[whatsapp_cloud] inbox` (a directory) or
+    /// `WHATSAPP_CLOUD_INBOX_BUCKET`: the store whose
+    /// `inbox/whatsapp-cloud/` `capture` writes (the archive store, in a
+    /// deployment). Setting it turns the source on.
+    pub inbox: P,
+}
+
+impl<P> WhatsAppCloudSettings<P> {
+    fn read<R: Reader<Place = P>>(reader: &R) -> Result<Option<Self>, SettingError> {
+        let inbox = reader.place(Name::new(
+            "whatsapp_cloud.inbox",
+            "WHATSAPP_CLOUD_INBOX_BUCKET",
+        ))?;
+        Ok(inbox.map(|inbox| WhatsAppCloudSettings { inbox }))
     }
 }

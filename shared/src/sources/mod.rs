@@ -22,6 +22,7 @@
 //! [`crate::layout::is_plain_segment`]).
 
 pub mod wecom;
+pub mod whatsapp_cloud;
 pub mod whatsapp_export;
 
 use std::collections::BTreeSet;

@@ -69,6 +69,11 @@ impl ObjectFile {
         }
     }
 
+    /// The content's length as read and its SHA-256, read in chunks.
+    pub fn sha256(&self) -> io::Result<(u64, [u8; 32])> {
+        sha256_of(self.reader())
+    }
+
     /// Reads the whole content into memory (for small objects only).
     pub fn read_all(&self) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
@@ -162,6 +167,25 @@ impl Seek for ObjectReader<'_> {
         self.at = target;
         Ok(target)
     }
+}
+
+/// The number of bytes `reader` yields and their SHA-256, read in 64 KiB
+/// chunks (an interrupted read is retried).
+pub fn sha256_of(mut reader: impl Read) -> io::Result<(u64, [u8; 32])> {
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut len = 0;
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&chunk[..read]);
+        len += read as u64;
+    }
+    Ok((len, hasher.finalize().into()))
 }
 
 #[cfg(test)]
