@@ -1097,3 +1097,110 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
         assert_eq!(alarm["TreatMissingData"], "notBreaching");
     }
 }
+
+/// The parameters of a deployment with the WeCom source.
+const WECOM: [(&str, &str); 4] = [
+    (
+        "WeComSecretArn",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:wecom-AbCdEf",
+    ),
+    (
+        "WeComSdkLayerArn",
+        "arn:aws:lambda:eu-west-1:123456789012:layer:wecom-sdk:3",
+    ),
+    ("WeComVpcId", "vpc-0123abcd"),
+    ("WeComSubnetIds", "subnet-0aaa,subnet-0bbb"),
+];
+
+#[test]
+fn wecom_gives_collect_its_secret_layer_subnets_and_15_minute_schedule_only_when_configured() {
+    let plain = Template::load();
+    let wecom = Template::with(&WECOM);
+    let sids = |template: &Template| -> BTreeSet<String> {
+        template
+            .function_statements("CollectFunction")
+            .into_iter()
+            .map(|s| s.sid)
+            .collect()
+    };
+    let added: Vec<String> = sids(&wecom).difference(&sids(&plain)).cloned().collect();
+    assert_eq!(
+        added,
+        [
+            "DescribeNetworkInterfaces",
+            "ReadTheWeComMessagesKeptEncrypted",
+            "ReadTheWeComSecret",
+            "RunInTheWeComSubnets"
+        ]
+    );
+    for s in wecom.function_statements("CollectFunction") {
+        match s.sid.as_str() {
+            "ReadTheWeComSecret" => {
+                assert_eq!(s.actions, ["secretsmanager:GetSecretValue"]);
+                assert_eq!(s.resources, [WECOM[0].1]);
+            }
+            // Describe* has no resource-level permissions: the one "*".
+            "DescribeNetworkInterfaces" => {
+                assert!(s.actions.iter().all(|a| a.starts_with("ec2:Describe")));
+                assert_eq!(s.resources, ["*"]);
+            }
+            // The keys the source reads back, as the layout builds them.
+            "ReadTheWeComMessagesKeptEncrypted" => {
+                let id = "a-00000000000000000196-v2";
+                let raw = RawBatch {
+                    source: "wecom".to_owned(),
+                    day: CollectionDay(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+                    id: id.to_owned(),
+                };
+                for key in [
+                    layout::refused_drop_key(id),
+                    raw.original_key("chatdata.json"),
+                ] {
+                    let key = format!("ArchiveBucket/{key}");
+                    assert!(s.resources.iter().any(|r| glob(r, &key)), "{key}");
+                }
+                assert_eq!(s.actions, ["s3:GetObject"]);
+            }
+            "RunInTheWeComSubnets" => {
+                assert!(s.resources.iter().all(|r| r != "*" && r.contains(":ec2:")));
+            }
+            _ => {}
+        }
+    }
+    let on = wecom.properties("CollectFunction");
+    assert_eq!(on["Layers"], json!([WECOM[1].1]));
+    assert_eq!(
+        on["VpcConfig"]["SubnetIds"],
+        json!(["subnet-0aaa", "subnet-0bbb"])
+    );
+    assert_eq!(
+        on["VpcConfig"]["SecurityGroupIds"],
+        json!(["WeComSecurityGroup.GroupId"])
+    );
+    assert_eq!(
+        on["Environment"]["Variables"]["WECOM_SECRET_ARN"],
+        WECOM[0].1
+    );
+    let schedule = &on["Events"]["WeCom"]["Properties"];
+    assert_eq!(schedule["ScheduleExpression"], "${WeComSchedule}");
+    assert_eq!(
+        wecom.parameter_value("WeComSchedule").as_deref(),
+        Some("rate(15 minutes)")
+    );
+    assert_eq!(schedule["State"], "ENABLED");
+    let egress = &wecom.properties("WeComSecurityGroup")["SecurityGroupEgress"];
+    assert_eq!(
+        egress,
+        &json!([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "CidrIp": "0.0.0.0/0", "Description": "HTTPS to WeCom, S3 and Secrets Manager"}])
+    );
+
+    let off = plain.properties("CollectFunction");
+    assert!(off.get("Layers").is_none() && off.get("VpcConfig").is_none());
+    assert!(
+        off["Environment"]["Variables"]
+            .get("WECOM_SECRET_ARN")
+            .is_none()
+    );
+    assert_eq!(off["Events"]["WeCom"]["Properties"]["State"], "DISABLED");
+}

@@ -1,5 +1,6 @@
-//! `archiver inspect`: the items of an export file, or of WhatsApp Cloud
-//! API webhook bodies, as JSON lines on stdout.
+//! `archiver inspect`: the items of an export file, of WhatsApp Cloud API
+//! webhook bodies, or of decrypted WeCom messages (`--source wecom`), as
+//! JSON lines on stdout.
 
 use std::fs::File;
 use std::io::Read;
@@ -21,7 +22,9 @@ use shared::store::ObjectFile;
 pub struct Args {
     /// The export (a chat .txt or a .zip with media), or webhook bodies (a
     /// .json file with one body or a JSON array of bodies, or a directory
-    /// of .json files).
+    /// of .json files). With `--source wecom`: decrypted messages (a file
+    /// of JSON objects, one per line as DecryptData returns them, or a JSON
+    /// array; or a directory of `.json` files holding one each).
     file: PathBuf,
     /// What the file is; recognised from its content when not given.
     #[arg(long, value_enum)]
@@ -41,6 +44,8 @@ pub enum SourceArg {
     WhatsappExport,
     /// WhatsApp Business Platform (Cloud API) webhook bodies.
     WhatsappCloud,
+    /// Decrypted WeCom messages (never recognised: name it).
+    Wecom,
 }
 
 /// A chat text's bytes: mapped when it is a regular file (its pages come
@@ -100,8 +105,10 @@ pub fn inspect(args: &Args) -> crate::CliResult {
         Some(source) => source,
         None => recognise(&args.file),
     };
-    if source == SourceArg::WhatsappCloud {
-        return inspect_webhooks(&args.file);
+    match source {
+        SourceArg::WhatsappCloud => return inspect_webhooks(&args.file),
+        SourceArg::Wecom => return inspect_wecom(&args.file),
+        SourceArg::WhatsappExport => {}
     }
     let file_name = args
         .file
@@ -230,4 +237,54 @@ fn inspect_webhooks(path: &Path) -> crate::CliResult {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the items of decrypted WeCom messages (media not downloaded: the
+/// attachments are named, not stored). A message that cannot be read is
+/// named on stderr and the others are printed; the exit code then says so.
+fn inspect_wecom(path: &Path) -> crate::CliResult {
+    use std::io::Write;
+
+    use shared::sources::wecom::message::{Message, split_messages};
+
+    let cannot = |p: &Path, e: std::io::Error| format!("cannot read {}: {e}", p.display());
+    let mut inputs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| cannot(path, e))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "json") && p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).map_err(|e| cannot(&file, e))?;
+            inputs.push((file, bytes));
+        }
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| cannot(path, e))?;
+        inputs.push((path.to_owned(), bytes));
+    }
+    let stdout = std::io::stdout().lock();
+    let mut lines = JsonLines::new(stdout);
+    let mut failed = 0;
+    for (file, bytes) in &inputs {
+        for (n, json) in split_messages(bytes).into_iter().enumerate() {
+            match Message::parse(json).and_then(|message| {
+                let files = vec![None; message.media().len()];
+                message.item(&files)
+            }) {
+                Ok(item) => lines.write(&item)?,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: message {}: {e}", file.display(), n + 1);
+                }
+            }
+        }
+    }
+    lines.into_inner()?.flush()?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -32,6 +32,7 @@ use clap::{Parser, Subcommand};
 use shared::embedded;
 use shared::mailbox::{Imap, Maildir};
 use shared::report::Report;
+use shared::secrets::SecretFiles;
 use shared::settings::{self, LocalSettings};
 use shared::status::Status;
 use shared::store::LocalDir;
@@ -217,6 +218,13 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
     let outcome = runtime()?.block_on(async {
+        if let Some(wecom) = &settings.sources.wecom {
+            let secrets = SecretFiles::new(&wecom.secrets);
+            let source = wecom
+                .source(LocalDir::new(&settings.store), &secrets, Utc::now())
+                .await?;
+            sources.push(Box::new(source));
+        }
         let result = match open_target(&settings).await? {
             Target::Maildir(mut maildir) => {
                 embedded::run(

@@ -1,4 +1,5 @@
-//! `archiver inspect` reads an export from a file or from a pipe.
+//! `archiver inspect` reads an export from a file or from a pipe, and
+//! decrypted WeCom messages (`--source wecom`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -42,6 +43,48 @@ fn a_piped_export_is_read_as_chat_text_like_the_file() {
     let (ok, from_pipe, err) = inspect(&["/dev/stdin"], Some(&bytes));
     assert!(ok, "{err}");
     assert_eq!(from_pipe.lines().count(), 9);
+}
+
+#[test]
+fn decrypted_wecom_messages_are_read_from_a_directory_a_file_of_lines_or_an_array() {
+    // The catalogue's fixtures, one message per `.json` file.
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/wecom/messages"
+    );
+    let (ok, from_dir, err) = inspect(&["--source", "wecom", dir], None);
+    assert!(ok, "{err}");
+    let count = std::fs::read_dir(dir).unwrap().count();
+    assert_eq!(from_dir.lines().count(), count);
+    for line in from_dir.lines() {
+        let item: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(item["source"], "wecom");
+    }
+    let revoke = std::fs::read(format!("{dir}/revoke.json")).unwrap();
+    let text = std::fs::read(format!("{dir}/text-controls.json")).unwrap();
+    let lines = [revoke.clone(), text.clone()].concat();
+    let (ok, out, err) = inspect(&["--source", "wecom", "/dev/stdin"], Some(&lines));
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.lines().next().unwrap().contains(r#""kind":"recall""#));
+    let mut array = b"[".to_vec();
+    array.extend_from_slice(&revoke);
+    array.push(b',');
+    array.extend_from_slice(&text);
+    array.push(b']');
+    let (ok, out, err) = inspect(&["--source", "wecom", "/dev/stdin"], Some(&array));
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2);
+    // A message that cannot be read is named; the others are printed.
+    let (ok, out, err) = inspect(
+        &["--source", "wecom", "/dev/stdin"],
+        Some(b"{\"no\":\"id\"}\n"),
+    );
+    assert!(!ok && out.is_empty());
+    assert!(
+        err.contains("message 1: the decrypted message has no msgid"),
+        "{err}"
+    );
 }
 
 const WEBHOOKS: &str = "../shared/tests/fixtures/whatsapp_cloud";

@@ -25,8 +25,9 @@
 //! userid, e-mail address, display name — is compared without hidden
 //! formatting characters, trimmed and lowercase. WeCom treats userids
 //! case-insensitively, so `ZhangSan` and `zhangsan` are the same person; a
-//! WeCom userid made only of digits reads as a phone number and cannot be
-//! listed in the CSV (map it by the employee's number or e-mail instead).
+//! WeCom userid can also be listed as `wecom:<userid>`, which is tried first
+//! for WeCom items and is the way to list a userid made only of digits
+//! (written bare, it reads as a phone number).
 //! Mailbox addresses are stored lowercase.
 //!
 //! A participant is tried in this order: its phone number, id, then e-mail
@@ -67,7 +68,8 @@
 //!   the row is kept under the number.
 //! - An identity that holds digits but is not written as a phone number
 //!   (`+44 7400 1OO032`, `Room 101`) is a warning: it is kept as a name or
-//!   userid, which no phone number matches. E-mail addresses are exempt.
+//!   userid, which no phone number matches. E-mail addresses and `wecom:`
+//!   userids are exempt.
 
 mod identity;
 mod resolve;

@@ -10,3 +10,4 @@ pub mod graph;
 pub mod localstack;
 pub mod template;
 pub mod token_endpoint;
+pub mod wecom;

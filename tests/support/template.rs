@@ -1,7 +1,7 @@
 //! `template.yaml` as CloudFormation would read it, for the tests that
-//! check its policies: the YAML (with its `!Ref`, `!GetAtt`, `!Sub`, `!If`
-//! tags) resolved to plain JSON for one set of parameters, and a small
-//! evaluator of IAM policy statements.
+//! check its policies: the YAML (with its `!Ref`, `!GetAtt`, `!Sub`, `!If`,
+//! `!Join`, `!Split` tags) resolved to plain JSON for one set of
+//! parameters, and a small evaluator of IAM policy statements.
 //!
 //! Resolution keeps names, not ARNs, so a policy reads like the README's
 //! IAM table: `!GetAtt ArchiveBucket.Arn` is `ArchiveBucket`,
@@ -235,6 +235,30 @@ impl Template {
                     false => &args[2],
                 };
                 return self.resolve(branch);
+            }
+            // A list parameter given to a test is its text, commas and all.
+            "Join" => {
+                let Yaml::Sequence(args) = arg else {
+                    panic!("Join {arg:?}");
+                };
+                let separator = args[0].as_str().unwrap();
+                match self.resolve(&args[1])? {
+                    Json::String(text) => text,
+                    list => strings(&list).join(separator),
+                }
+            }
+            "Split" => {
+                let Yaml::Sequence(args) = arg else {
+                    panic!("Split {arg:?}");
+                };
+                let separator = args[0].as_str().unwrap();
+                let text = self.resolve(&args[1])?;
+                let text = text.as_str().unwrap_or_else(|| panic!("Split {text}"));
+                return Some(Json::Array(
+                    text.split(separator)
+                        .map(|part| Json::String(part.to_owned()))
+                        .collect(),
+                ));
             }
             other => panic!("intrinsic function !{other} is not handled here"),
         }))

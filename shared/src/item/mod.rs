@@ -92,7 +92,8 @@ const WHATSAPP_CLOUD_TYPES: &[&str] = &[
     "call",
 ];
 
-/// The WeCom archive's `msgtype`s with a specific rendering.
+/// The WeCom archive's `msgtype`s with a specific rendering (the catalogue
+/// of sources-deep.md §A.9, and `switch`, the log line with no `msgtype`).
 const WECOM_TYPES: &[&str] = &[
     "text",
     "image",
@@ -124,6 +125,10 @@ const WECOM_TYPES: &[&str] = &[
     "sphfeed",
     "voiptext",
     "qydiskfile",
+    "switch",
+    "meeting_notification",
+    "solitaire",
+    "note",
 ];
 
 /// The messenger a source belongs to; decides the default mailbox folder and

@@ -160,12 +160,29 @@ impl Mapper {
         source: SourceKind,
         refused: Option<&str>,
     ) -> Option<String> {
-        match self.listed_mailbox(participant) {
+        match self
+            .wecom_listed_mailbox(participant, source)
+            .or_else(|| self.listed_mailbox(participant))
+        {
             Some(mailbox) => Some(mailbox.to_owned()),
             None => carried_address(participant)
                 .filter(|address| Some(address.as_str()) != refused)
                 .or_else(|| self.derived_address(participant, source)),
         }
+    }
+
+    /// The custom mapping of a WeCom participant's `wecom:<userid>`
+    /// identity (which also lists a userid made only of digits).
+    fn wecom_listed_mailbox(
+        &self,
+        participant: &Participant<'_>,
+        source: SourceKind,
+    ) -> Option<&str> {
+        let id = participant
+            .id
+            .as_deref()
+            .filter(|_| source == SourceKind::Wecom)?;
+        self.table.get(&format!("wecom:{}", fold(id)))
     }
 
     /// The custom mapping of a participant's phone, id or e-mail, in that

@@ -410,7 +410,7 @@ impl Builder {
 
     /// The normalised identity, or `None` after reporting why there is none.
     /// An identity that holds digits but is no phone number is kept, with a
-    /// warning (unless it is an e-mail address).
+    /// warning (unless it is an e-mail address or a `wecom:` userid).
     fn identity_key(&mut self, line: u64, identity: &str) -> Option<String> {
         if fold(identity).is_empty() {
             self.report(line, IssueKind::EmptyIdentity);
@@ -420,7 +420,8 @@ impl Builder {
             return self.phone_key(line, identity, phone);
         }
         let key = fold(identity).into_owned();
-        if holds_digit(&key) && !is_plausible_address(&key) {
+        // A `wecom:<userid>` identity names a userid, digits and all.
+        if holds_digit(&key) && !is_plausible_address(&key) && !key.starts_with("wecom:") {
             let identity = identity.to_owned();
             self.report(line, IssueKind::NotAPhone { identity });
         }

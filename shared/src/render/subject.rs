@@ -4,15 +4,19 @@ use std::fmt::Write;
 
 use super::sanitize::header_text;
 use super::thread::topic;
-use crate::item::{Call, ConversationKind, Item, ItemKind};
+use crate::item::{Call, ConversationKind, Item, ItemKind, Network};
 
 /// The subject of an item's message, e.g. `WhatsApp message from Alice to
-/// Bob`, `WeChat group "Sales": call from Li (video call, 3:05)`,
+/// Bob`, `WeChat call with Li, Wang, 3 min 5 s`,
 /// `DELETED – WhatsApp message from Alice to Bob`. Free of control
 /// characters.
 pub fn subject(item: &Item<'_>) -> String {
     let mut out = String::with_capacity(96);
     push_prefixes(&mut out, item);
+    if item.kind == ItemKind::Call && item.source.network() == Network::WeChat {
+        push_wechat_call(&mut out, item);
+        return out;
+    }
     out.push_str(item.source.network().as_str());
     out.push(' ');
     let sender = item.sender.as_ref().map(|s| header_text(s.label()));
@@ -33,6 +37,48 @@ pub fn subject(item: &Item<'_>) -> String {
         push_call(&mut out, call);
     }
     out
+}
+
+/// `WeChat call with Zhang San, Li Si, 5 min 12 s`, as WeChat words it
+/// (`WeChat group "项目组": call with …` in a group; `video call`,
+/// `missed` when so).
+fn push_wechat_call(out: &mut String, item: &Item<'_>) {
+    out.push_str("WeChat ");
+    if item.conversation.kind == ConversationKind::Group {
+        push_place(out, "group", item);
+    }
+    let call = item.call.unwrap_or(Call {
+        video: false,
+        missed: false,
+        duration_secs: None,
+    });
+    out.push_str(if call.video { "video call" } else { "call" });
+    let mut labels: Vec<_> = Vec::new();
+    for party in item.participants() {
+        let label = header_text(party.label());
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    for (i, label) in labels.iter().enumerate() {
+        out.push_str(if i == 0 { " with " } else { ", " });
+        out.push_str(label);
+    }
+    if call.missed {
+        out.push_str(", missed");
+    } else if let Some(secs) = call.duration_secs {
+        let _ = write!(out, ", {}", spoken_duration(secs));
+    }
+}
+
+/// `5 min 12 s`, `1 h 2 min 3 s`, `45 s`.
+fn spoken_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, m) => format!("{m} min {s} s"),
+        (h, m) => format!("{h} h {m} min {s} s"),
+    }
 }
 
 /// `DELETED – `, `RECALLED – ` and `EDITED – ` (an edit, or a message the
@@ -106,6 +152,13 @@ fn duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wechat_durations_are_spoken() {
+        assert_eq!(spoken_duration(45), "45 s");
+        assert_eq!(spoken_duration(312), "5 min 12 s");
+        assert_eq!(spoken_duration(3723), "1 h 2 min 3 s");
+    }
 
     #[test]
     fn durations_read_like_a_clock() {

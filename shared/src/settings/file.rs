@@ -366,6 +366,33 @@ path = "mail"
     }
 
     #[test]
+    fn wecom_is_configured_by_its_secrets_with_defaults_for_the_rest() {
+        let settings = read(MINIMAL).unwrap();
+        assert!(settings.sources.wecom.is_none());
+        let settings = read(&format!(
+            "{MINIMAL}[wecom]\nsecrets = \"secrets\"\npage_limit = 500\n"
+        ))
+        .unwrap();
+        let wecom = settings.sources.wecom.unwrap();
+        assert_eq!(wecom.secrets, Path::new("/etc/archiver/secrets"));
+        assert_eq!(
+            wecom.library,
+            Path::new("/opt/lib/libWeWorkFinanceSdk_C.so")
+        );
+        assert_eq!((wecom.page_limit, wecom.timeout_secs), (500, 5));
+        let err = read(&format!("{MINIMAL}[wecom]\nlibrary = \"/x.so\"\n")).unwrap_err();
+        assert_eq!(err.to_string(), "wecom.secrets is not set");
+        let err = read(&format!(
+            "{MINIMAL}[wecom]\nsecrets = \"s\"\npage_limit = 1001\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wecom.page_limit: 1001 is not between 1 and 1000"
+        );
+    }
+
+    #[test]
     fn the_example_config_reads_as_the_defaults_with_paths_from_its_directory() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let settings = LocalSettings::load(&dir.join("archiver.toml")).unwrap();

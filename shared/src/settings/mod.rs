@@ -9,7 +9,8 @@
 //! apart:
 //!
 //! - [`Sources`]: each source kind's own settings, one field per kind
-//!   (WhatsApp export: drop location, time zone, date order, zip bounds).
+//!   (WhatsApp export: drop location, time zone, date order, zip bounds;
+//!   WeCom: SDK library, secrets, page size).
 //! - [`MappingSettings`]: the mapping CSV, default region and id domain.
 //! - [`RenderSettings`]: attachment limit, unmapped domain, folder names.
 //! - [`ImapSettings`](crate::mailbox::imap::ImapSettings): the IMAP target.
@@ -42,6 +43,7 @@ mod reader;
 mod render;
 mod report;
 mod sources;
+mod wecom;
 
 use std::fmt;
 
@@ -55,6 +57,7 @@ pub use self::mapping::MappingSettings;
 pub use self::render::RenderSettings;
 pub use self::report::{DEFAULT_REPORT_FOLDER, ReportSettings};
 pub use self::sources::{Sources, WhatsAppCloudSettings, WhatsAppExportSettings};
+pub use self::wecom::{WecomSettings, WecomSetupError};
 
 /// The archive store: `[store] path`, a directory with the same key layout
 /// as the S3 bucket, or `ARCHIVE_BUCKET`, the bucket.

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use super::SettingError;
 use super::reader::{Name, Reader};
+use super::wecom::WecomSettings;
 use crate::sources::Source;
 use crate::sources::whatsapp_cloud::CloudInbox;
 use crate::sources::whatsapp_export::{
@@ -24,6 +25,10 @@ pub struct Sources<P> {
     /// WhatsApp Business Platform webhook bodies kept by `capture`; `None`
     /// when the deployment does not capture them.
     pub whatsapp_cloud: Option<WhatsAppCloudSettings<P>>,
+    /// The WeCom Session Content Archive, when configured. Its source needs
+    /// its secrets read first, so it is not in [`Sources::configured`]: it
+    /// is made by [`WecomSettings::source`].
+    pub wecom: Option<WecomSettings<P>>,
 }
 
 impl<P> Sources<P> {
@@ -53,6 +58,7 @@ impl<P> Sources<P> {
         Ok(Sources {
             whatsapp_export: WhatsAppExportSettings::read(reader)?,
             whatsapp_cloud: WhatsAppCloudSettings::read(reader)?,
+            wecom: WecomSettings::read(reader)?,
         })
     }
 }

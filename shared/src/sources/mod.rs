@@ -21,6 +21,7 @@
 //! positions are plain key segments (collect refuses others, see
 //! [`crate::layout::is_plain_segment`]).
 
+pub mod wecom;
 pub mod whatsapp_cloud;
 pub mod whatsapp_export;
 
@@ -80,6 +81,30 @@ pub trait Source: Send {
     ) -> BoxFuture<'a, ()> {
         let _ = (position, report);
         Box::pin(std::future::ready(()))
+    }
+}
+
+/// A source lent for one run: one that outlives runs (the WeCom source of
+/// a Lambda environment keeps its SDK instance across invocations).
+impl<T: Source + ?Sized> Source for &mut T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn pull<'a>(
+        &'a mut self,
+        checkpoints: &'a Checkpoints,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+        (**self).pull(checkpoints, report)
+    }
+
+    fn checkpointed<'a>(
+        &'a mut self,
+        position: &'a str,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, ()> {
+        (**self).checkpointed(position, report)
     }
 }
 
@@ -192,6 +217,12 @@ impl Checkpoints {
     /// Records a position completed during the pull.
     pub(crate) fn insert(&mut self, position: String) {
         self.positions.insert(position);
+    }
+
+    /// Every completed position, sorted (a source that keeps positions of
+    /// more than one sort looks through them).
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.positions.iter().map(String::as_str)
     }
 
     /// The greatest position completed: where a source that pulls in order

@@ -1,0 +1,447 @@
+//! The WeCom source through collect, against the SDK stand-in loaded
+//! dynamically: paging from the checkpoint, retries, the JSON errcode,
+//! data expiry, gaps, media in chunks with their MD5, key versions (a
+//! message whose key is missing kept encrypted, then decrypted by a later
+//! run once the key is added), and a crash between a batch and its
+//! checkpoint.
+
+mod support;
+
+use std::path::Path;
+
+use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
+use shared::collect::collect_source;
+use shared::item::Item;
+use shared::layout::CollectionDay;
+use shared::report::Report;
+use shared::secrets::Secret;
+use shared::sources::wecom::keys::PrivateKeys;
+use shared::sources::wecom::media::Retry;
+use shared::sources::wecom::sdk::Network;
+use shared::sources::wecom::{WecomOptions, WecomSecrets, WecomSource};
+use shared::store::{LocalDir, ObjectStore};
+use wecom_sdk_standin::{CHUNK, Scenario, Scripted};
+
+use serde_json::json;
+use support::wecom::{Keys, serve_api, standin_library, write_scenario};
+
+const SECRET: &str = "archive-secret";
+
+/// 2020-10-28 09:00 UTC, the day of the messages.
+const T0: u64 = 1_603_875_600_000;
+
+fn text(seq: u64, content: &str) -> Vec<u8> {
+    format!(
+        r#"{{"msgid":"msg{seq}","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"wrGroup1","msgtime":{},"msgtype":"text","text":{{"content":"{content}"}}}}"#,
+        T0 + seq * 1000
+    )
+    .into_bytes()
+}
+
+fn day() -> CollectionDay {
+    CollectionDay(NaiveDate::from_ymd_opt(2020, 10, 28).unwrap())
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    keys: Keys,
+    corp: String,
+    /// WeCom's web API on loopback, when the test serves one.
+    api: Option<String>,
+}
+
+impl Setup {
+    fn new(scenario: impl FnOnce(&Keys, &Path) -> Scenario) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::generate(&[1, 2]);
+        let mut scenario = scenario(&keys, dir.path());
+        scenario.secret = SECRET.to_owned();
+        let corp = write_scenario(dir.path(), &scenario);
+        Setup {
+            dir,
+            keys,
+            corp,
+            api: None,
+        }
+    }
+
+    fn archive(&self) -> LocalDir {
+        LocalDir::new(self.dir.path().join("archive"))
+    }
+
+    fn source(&self, versions: &[u32], page_limit: u32) -> WecomSource<LocalDir> {
+        let options = WecomOptions {
+            page_limit,
+            ..source_options(self)
+        };
+        let secrets = WecomSecrets {
+            archive_secret: Secret::new(SECRET),
+            keys: PrivateKeys::from_secret(&Secret::new(self.keys.secret(versions))).unwrap(),
+        };
+        WecomSource::new(self.archive(), options, secrets)
+    }
+
+    async fn collect(&self, versions: &[u32], page_limit: u32) -> Report {
+        let mut report = Report::default();
+        let mut source = self.source(versions, page_limit);
+        collect_source(&mut source, &self.archive(), day(), &mut report)
+            .await
+            .unwrap();
+        report
+    }
+
+    /// Every item collected, as JSON, in time order.
+    async fn items(&self) -> Vec<serde_json::Value> {
+        let archive = self.archive();
+        let mut items = Vec::new();
+        for key in archive.list("raw/wecom/").await.unwrap() {
+            if key.ends_with(".jsonl") {
+                let bytes = archive.get(&key).await.unwrap().unwrap();
+                for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    // Every line is an item.
+                    let _: Item = serde_json::from_slice(line).unwrap();
+                    items.push(serde_json::from_slice::<serde_json::Value>(line).unwrap());
+                }
+            }
+        }
+        items.sort_by_key(|item| item["timestamp"].as_str().unwrap().to_owned());
+        items
+    }
+}
+
+/// The options of a test's source: the stand-in, fast retries, a run an
+/// hour after the messages.
+fn source_options(setup: &Setup) -> WecomOptions {
+    WecomOptions {
+        library: standin_library(),
+        corp_id: setup.corp.clone(),
+        network: Network::default(),
+        page_limit: 1000,
+        retry: Retry {
+            attempts: 3,
+            first_delay: std::time::Duration::from_millis(1),
+        },
+        retention_alarm: TimeDelta::hours(48),
+        now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
+        api: setup.api.clone(),
+    }
+}
+
+#[tokio::test]
+async fn pages_from_the_checkpoint_until_a_short_page_with_retries_and_exact_batch_ids() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: (1..=7)
+            .map(|seq| keys.entry(seq, 1, &text(seq, "hello")))
+            .collect(),
+        chat_script: vec![Scripted::Ret(10001)],
+        ..Default::default()
+    });
+    let report = setup.collect(&[1], 3).await;
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.items_collected, 7);
+    let archive = setup.archive();
+    let raw = archive.list("raw/wecom/2020-10-28/").await.unwrap();
+    let batches: Vec<&str> = raw
+        .iter()
+        .filter(|k| k.ends_with(".jsonl"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            "raw/wecom/2020-10-28/00000000000000000001-00000000000000000003.jsonl",
+            "raw/wecom/2020-10-28/00000000000000000004-00000000000000000006.jsonl",
+            "raw/wecom/2020-10-28/00000000000000000007-00000000000000000007.jsonl",
+        ]
+    );
+    // Each page is kept as WeCom listed it, encrypted, beside its batch.
+    assert!(raw.contains(
+        &"raw/wecom/2020-10-28/00000000000000000001-00000000000000000003/chatdata.json".to_owned()
+    ));
+    let checkpoints = archive.list("collected/wecom/").await.unwrap();
+    assert_eq!(
+        checkpoints.last().unwrap(),
+        "collected/wecom/s00000000000000000007"
+    );
+    let items = setup.items().await;
+    assert_eq!(items.len(), 7);
+    assert_eq!(items[0]["text"], "hello");
+
+    // Caught up: the next run asks from seq 7 and finds nothing.
+    let again = setup.collect(&[1], 3).await;
+    assert_eq!((again.items_collected, again.errors.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_message_whose_key_is_missing_is_kept_encrypted_then_decrypted_once_the_key_is_added() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![
+            keys.entry(1, 1, &text(1, "one")),
+            keys.entry(2, 2, &text(2, "two")),
+            keys.entry(3, 1, &text(3, "three")),
+        ],
+        ..Default::default()
+    });
+    let first = setup.collect(&[1], 1000).await;
+    assert_eq!(first.items_collected, 2);
+    assert_eq!(first.errors.len(), 1, "{:?}", first.errors);
+    assert!(
+        first.errors[0].contains("no private key of version 2"),
+        "{}",
+        first.errors[0]
+    );
+    let archive = setup.archive();
+    let kept = "raw/wecom/2020-10-28/a-00000000000000000002-v2/chatdata.json";
+    let entry: serde_json::Value =
+        serde_json::from_slice(&archive.get(kept).await.unwrap().unwrap()).unwrap();
+    assert_eq!(entry["publickey_ver"], 2);
+    assert!(entry["encrypt_chat_msg"].is_string());
+
+    // Still without the key: nothing new, nothing lost.
+    let second = setup.collect(&[1], 1000).await;
+    assert_eq!((second.items_collected, second.errors.len()), (0, 0));
+
+    // The key is added: the kept message is read back and collected.
+    let third = setup.collect(&[1, 2], 1000).await;
+    assert_eq!(third.errors, Vec::<String>::new());
+    assert_eq!(third.items_collected, 1);
+    let texts: Vec<serde_json::Value> = setup
+        .items()
+        .await
+        .iter()
+        .map(|i| i["text"].clone())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    let fourth = setup.collect(&[1, 2], 1000).await;
+    assert_eq!(fourth.items_collected, 0);
+}
+
+#[tokio::test]
+async fn expiry_errcodes_and_gaps_are_reported() {
+    let expired = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, &text(1, "x"))],
+        chat_script: vec![Scripted::Ret(10010)],
+        ..Default::default()
+    });
+    let report = expired.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 0);
+    assert!(
+        report.errors[0].contains("10010") && report.errors[0].contains("data expired"),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        expired
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let forbidden = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, &text(1, "x"))],
+        chat_script: vec![Scripted::Errcode(48002)],
+        ..Default::default()
+    });
+    let report = forbidden.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 0);
+    assert!(
+        report.errors[0].contains("errcode 48002"),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        forbidden
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let gap = Setup::new(|keys, _| Scenario {
+        chatdata: [1, 2, 5]
+            .iter()
+            .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
+            .collect(),
+        ..Default::default()
+    });
+    let report = gap.collect(&[1], 2).await;
+    assert_eq!(report.items_collected, 3);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("gap in seq: 3 to 4"),
+        "{}",
+        report.errors[0]
+    );
+}
+
+#[tokio::test]
+async fn media_stream_in_chunks_with_a_retried_chunk_and_the_md5_checked() {
+    let content: Vec<u8> = (0..CHUNK * 3 + 77).map(|i| (i * 7 % 256) as u8).collect();
+    let md5 = {
+        use md5::Digest;
+        hex::encode(md5::Md5::digest(&content))
+    };
+    let setup = Setup::new(|keys, dir| {
+        std::fs::write(dir.join("video.bin"), &content).unwrap();
+        let video = format!(
+            r#"{{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{T0},"msgtype":"video","video":{{"md5sum":"{md5}","filesize":{},"play_length":12,"sdkfileid":"file-video"}}}}"#,
+            content.len()
+        );
+        Scenario {
+            chatdata: vec![keys.entry(1, 1, video.as_bytes())],
+            media: [("file-video".to_owned(), dir.join("video.bin"))].into(),
+            media_script: vec![0, 10002],
+            ..Default::default()
+        }
+    });
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.warnings, Vec::<String>::new());
+    let items = setup.items().await;
+    let attachment = &items[0]["attachments"][0];
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(attachment["sha256"], sha256.as_str());
+    assert_eq!(attachment["name"], "video.mp4");
+    assert_eq!(attachment["size"], content.len());
+    let stored = setup
+        .archive()
+        .get(&format!("media/{sha256}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, content);
+}
+
+#[tokio::test]
+async fn a_crash_between_batch_and_checkpoint_archives_nothing_twice_and_loses_nothing() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: (1..=4)
+            .map(|seq| keys.entry(seq, 1, &text(seq, "x")))
+            .collect(),
+        ..Default::default()
+    });
+    assert_eq!(setup.collect(&[1], 2).await.items_collected, 4);
+    // As if the run died after storing the second batch, before its checkpoint.
+    let dir = setup.dir.path().join("archive/collected/wecom");
+    std::fs::remove_file(dir.join("s00000000000000000004")).unwrap();
+    let rerun = setup.collect(&[1], 2).await;
+    assert_eq!(rerun.errors, Vec::<String>::new());
+    assert!(dir.join("s00000000000000000004").exists());
+    let batches = setup.archive().list("raw/wecom/").await.unwrap();
+    assert_eq!(
+        batches.iter().filter(|k| k.ends_with(".jsonl")).count(),
+        2,
+        "{batches:?}"
+    );
+    let items = setup.items().await;
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|item| item["kind"] == "message"));
+}
+
+#[tokio::test]
+async fn groups_external_contacts_and_robots_are_named_from_the_web_api() {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let api = serve_api(move |call| {
+        seen.lock().unwrap().push(call.path.clone());
+        let token = call.query.get("access_token").map(String::as_str);
+        match (call.path.as_str(), token) {
+            ("/cgi-bin/gettoken", _) if call.query["corpsecret"] == SECRET => {
+                json!({"errcode": 0, "access_token": "tok", "expires_in": 7200})
+            }
+            (_, Some("tok")) => match call.path.as_str() {
+                "/cgi-bin/msgaudit/groupchat/get" if call.body["roomid"] == "wrGroup1" => {
+                    json!({"errcode": 0, "roomname": "项目组", "members": [{"memberid": "zhangsan"}]})
+                }
+                "/cgi-bin/msgaudit/groupchat/get" => json!({"errcode": 301059, "errmsg": "not internal"}),
+                "/cgi-bin/externalcontact/groupchat/get" => json!({"errcode": 0, "group_chat": {
+                    "name": "客户群", "member_list": [{"userid": "wmCustomer1", "name": "王五"}]}}),
+                "/cgi-bin/externalcontact/get" => json!({"errcode": 0, "external_contact": {"name": "赵六"}}),
+                "/cgi-bin/msgaudit/get_robot_info" => json!({"errcode": 0, "data": {"name": "日报机器人"}}),
+                _ => json!({"errcode": 40001}),
+            },
+            _ => json!({"errcode": 40001}),
+        }
+    })
+    .await;
+    let message = |seq: u64, room: &str, to: &str| {
+        format!(
+            r#"{{"msgid":"msg{seq}","action":"send","from":"zhangsan","tolist":["{to}"],"roomid":"{room}","msgtime":{},"msgtype":"text","text":{{"content":"hi"}}}}"#,
+            T0 + seq
+        )
+    };
+    let mut setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![
+            keys.entry(1, 1, message(1, "wrGroup1", "lisi").as_bytes()),
+            keys.entry(2, 1, message(2, "wrGroup1", "lisi").as_bytes()),
+            keys.entry(3, 1, message(3, "wrCustomers", "wmCustomer1").as_bytes()),
+            keys.entry(4, 1, message(4, "", "wmOther").as_bytes()),
+            keys.entry(5, 1, message(5, "", "wbRobot1").as_bytes()),
+        ],
+        ..Default::default()
+    });
+    setup.api = Some(api);
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(
+        (report.errors.len(), report.warnings.len()),
+        (0, 0),
+        "{report:?}"
+    );
+    let items = setup.items().await;
+    assert_eq!(items[0]["conversation"]["title"], "项目组");
+    assert_eq!(items[2]["conversation"]["title"], "客户群");
+    assert_eq!(items[2]["recipients"][0]["name"], "王五");
+    assert_eq!(items[3]["recipients"][0]["name"], "赵六");
+    assert_eq!(items[4]["recipients"][0]["name"], "日报机器人 (robot)");
+    // One token, and each group asked for once in the run.
+    let calls = calls.lock().unwrap();
+    assert_eq!(
+        calls.iter().filter(|p| *p == "/cgi-bin/gettoken").count(),
+        1
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|p| *p == "/cgi-bin/msgaudit/groupchat/get")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_missing_library_is_reported_by_every_run_and_nothing_is_checkpointed() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, &text(1, "x"))],
+        ..Default::default()
+    });
+    let options_path = setup.dir.path().join("missing/libWeWorkFinanceSdk_C.so");
+    let mut source = WecomSource::new(
+        setup.archive(),
+        WecomOptions {
+            library: options_path.clone(),
+            ..source_options(&setup)
+        },
+        WecomSecrets {
+            archive_secret: Secret::new(SECRET),
+            keys: PrivateKeys::default(),
+        },
+    );
+    for run in 0..2 {
+        source.start_run(Utc::now());
+        let mut report = Report::default();
+        collect_source(&mut source, &setup.archive(), day(), &mut report)
+            .await
+            .unwrap();
+        assert_eq!(report.errors.len(), 1, "run {run}: {:?}", report.errors);
+        assert!(
+            report.errors[0].contains(options_path.to_str().unwrap())
+                && report.errors[0].contains("cannot be loaded"),
+            "{}",
+            report.errors[0]
+        );
+    }
+    assert!(setup.archive().list("collected/").await.unwrap().is_empty());
+}
