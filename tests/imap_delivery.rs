@@ -531,3 +531,59 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
         2
     );
 }
+
+/// The daily report of the example day reaches the admin mailbox's
+/// `Archiver Reports` folder in Dovecot once, as an e-mail with the HTML
+/// report as its body and the JSON attached; a second delivery finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_report_reaches_the_admin_folder_in_dovecot_once() {
+    use shared::day_report::{self, DayReport};
+    let dovecot = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mut lanes = [password_target(&dovecot)];
+    let opts = run_options();
+    let mut report = Report::default();
+    embedded::run(
+        &mut examples::sources(),
+        &store,
+        &mut lanes,
+        &mapper(),
+        &opts,
+        &mut report,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.errors, Vec::<String>::new());
+
+    let day = opts.day.0;
+    let now = chrono::Utc::now();
+    let daily = DayReport::read(&store, day, now).await.unwrap();
+    assert_eq!(daily.copies(), (41, 41));
+    let admin = "compliance@corp.example";
+    let folder = "Archiver Reports";
+    let first = day_report::deliver(&store, &mut lanes[0], &daily, admin, folder, now)
+        .await
+        .unwrap();
+    assert!(first, "appended");
+    let again = day_report::deliver(&store, &mut lanes[0], &daily, admin, folder, now)
+        .await
+        .unwrap();
+    assert!(!again, "the folder is searched first: found, not appended");
+    lanes[0].close().await;
+
+    let messages = dovecot.fetch_all(admin, folder).await;
+    assert_eq!(messages.len(), 1, "delivered once");
+    let parsed = MessageParser::default().parse(&messages[0].body).unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some(
+            format!("Mobile Archiver report {day}: 26 items, 41/41 copies delivered, 0 gap(s)")
+                .as_str()
+        )
+    );
+    assert!(parsed.body_html(0).unwrap().contains("<svg"));
+    let attachment = parsed.attachment(0).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(attachment.contents()).unwrap();
+    assert_eq!(json["emails"], 26);
+}

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::Args as ClapArgs;
-use shared::day_report::DayReport;
-use shared::mailbox::{Envelope, Mailbox, MailboxError, Message};
+use shared::day_report::{self, DayReport};
 use shared::settings::LocalSettings;
 use shared::store::{Created, LocalDir, ObjectStore};
 
@@ -123,70 +122,32 @@ async fn make(
     Ok((report, Some(delivery)))
 }
 
-/// Delivers the report's e-mail into the admin mailbox's report folder
-/// once: the folder is searched for its Message-ID first, and the delivery
-/// is recorded beside the report (`reports/<day>/<made-at>.delivered.json`),
-/// not in the ledger, whose copies are the archive's.
+/// Delivers the report into the admin mailbox's report folder (see
+/// [`day_report::deliver`]).
 async fn deliver(
     settings: &LocalSettings,
     store: &LocalDir,
     report: &DayReport,
     mailbox: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let (message_id, bytes) = report.email(mailbox);
     let folder = settings.report.folder.as_str();
-    let envelope = Envelope {
-        message_id: &message_id,
-        message: Message::from_bytes(&bytes),
-        internal_date: Utc::now(),
-    };
+    let now = Utc::now();
     let appended = match crate::open_target(settings).await? {
         Target::Maildir(mut maildir) => {
-            append_once(maildir.as_mut(), mailbox, folder, &envelope).await?
+            day_report::deliver(store, maildir.as_mut(), report, mailbox, folder, now).await?
         }
         Target::Imap(mut lanes) => {
             let lane = lanes.first_mut().ok_or("no IMAP connection")?;
-            let appended = append_once(lane, mailbox, folder, &envelope).await;
+            let appended = day_report::deliver(store, lane, report, mailbox, folder, now).await;
             crate::close(&mut lanes).await;
             appended?
         }
     };
-    let record = serde_json::json!({
-        "mailbox": mailbox,
-        "folder": folder,
-        "message_id": message_id,
-        "delivered_at": Utc::now().to_rfc3339(),
-    });
-    store
-        .put_new(
-            &report.delivered_key(),
-            &serde_json::to_vec_pretty(&record)?,
-        )
-        .await?;
     Ok(if appended {
         format!("delivered to:         {mailbox}, folder {folder}")
     } else {
         format!("already delivered to: {mailbox}, folder {folder}")
     })
-}
-
-/// Appends the message unless the folder has it; true when appended.
-async fn append_once<M: Mailbox>(
-    target: &mut M,
-    mailbox: &str,
-    folder: &str,
-    envelope: &Envelope<'_>,
-) -> Result<bool, MailboxError> {
-    if target
-        .find(mailbox, folder, envelope.message_id)
-        .await?
-        .is_some()
-    {
-        return Ok(false);
-    }
-    target.append(mailbox, folder, envelope).await?;
-    target.commit().await?;
-    Ok(true)
 }
 
 fn summary(report: &DayReport) -> String {

@@ -26,6 +26,7 @@ use crate::layout::{
     JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, UNMAPPED_PREFIX, Unmapped,
     ledger_key,
 };
+use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use crate::render::{MESSAGE_ID_DOMAIN, push_html};
 use crate::report::Report;
 use crate::store::{ObjectStore, StoreError};
@@ -40,12 +41,60 @@ pub const TREND_DAYS: u64 = 14;
 /// had data for its silence to be a gap.
 const GAP_WINDOW_DAYS: u64 = 7;
 
-/// Why the daily report cannot be made.
+/// Why the daily report cannot be made or delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum DayReportError {
-    /// The store cannot be listed or read.
+    /// The store cannot be listed, read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The admin mailbox refused or failed.
+    #[error("the report could not be delivered: {0}")]
+    Mailbox(#[from] MailboxError),
+}
+
+/// Delivers `report` as an e-mail to `folder` of the administrators'
+/// `mailbox` once: the folder is searched for its Message-ID first, and
+/// the delivery is recorded beside the report ([`DayReport::delivered_key`]),
+/// not in the ledger, whose copies are the archive's. True when it was
+/// appended now, false when the folder had it already.
+///
+/// # Errors
+///
+/// [`DayReportError`] when the target or the store fails.
+pub async fn deliver<S: ObjectStore, M: Mailbox>(
+    store: &S,
+    target: &mut M,
+    report: &DayReport,
+    mailbox: &str,
+    folder: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DayReportError> {
+    let (message_id, bytes) = report.email(mailbox);
+    let envelope = Envelope {
+        message_id: &message_id,
+        message: Message::from_bytes(&bytes),
+        internal_date: now,
+    };
+    let appended = if target.find(mailbox, folder, &message_id).await?.is_some() {
+        false
+    } else {
+        target.append(mailbox, folder, &envelope).await?;
+        target.commit().await?;
+        true
+    };
+    let record = serde_json::json!({
+        "mailbox": mailbox,
+        "folder": folder,
+        "message_id": message_id,
+        "delivered_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    store
+        .put_new(
+            &report.delivered_key(),
+            &serde_json::to_vec_pretty(&record).expect("a record serializes"),
+        )
+        .await?;
+    Ok(appended)
 }
 
 /// The report of one collection day.
