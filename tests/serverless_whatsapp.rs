@@ -145,7 +145,9 @@ async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions(
         ("WHATSAPP_WEBHOOK_SECRET_ARN", &webhook_arn),
         ("MEDIA_QUEUE_URL", stack.output("MediaQueueUrl")),
         ("WHATSAPP_ACCESS_SECRET_ARN", &access_arn),
-        ("GRAPH_API_BASE", &graph),
+        // The stand-in is plain http on loopback: only a media function
+        // built with the test-only feature (Watch) accepts it.
+        ("TEST_GRAPH_API_LOOPBACK", &graph),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

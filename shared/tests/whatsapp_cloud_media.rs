@@ -60,6 +60,8 @@ fn compute_big_sha256() -> String {
 #[derive(Clone, Default)]
 struct Graph {
     hits: Arc<Mutex<HashMap<String, u32>>>,
+    /// Another loopback host (127.0.0.2) that must never be reached.
+    elsewhere: Arc<Mutex<String>>,
 }
 
 impl Graph {
@@ -114,6 +116,21 @@ impl Graph {
             return respond(&mut stream, 401, br#"{"error":{"code":190}}"#).await;
         }
         if path.starts_with("/v25.0/") {
+            let elsewhere = self.elsewhere.lock().unwrap().clone();
+            let url = match id {
+                "to-metadata" => Some("https://169.254.169.254/latest/meta-data/".to_owned()),
+                "to-other-host" => Some("https://files.example.com/x.jpg".to_owned()),
+                "to-http" => Some(
+                    "http://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1".to_owned(),
+                ),
+                "to-ip" => Some("https://93.184.216.34/x.jpg".to_owned()),
+                "to-elsewhere" => Some(format!("{elsewhere}/x.jpg")),
+                _ => None,
+            };
+            if let Some(url) = url {
+                let body = serde_json::json!({"url": url, "sha256": hex::encode(Sha256::digest(JPEG)), "id": id});
+                return respond(&mut stream, 200, body.to_string().as_bytes()).await;
+            }
             if id == "gone" {
                 return respond(&mut stream, 404, br#"{"error":{"code":100}}"#).await;
             }
@@ -133,6 +150,14 @@ impl Graph {
             return respond(&mut stream, 200, body.to_string().as_bytes()).await;
         }
         match id {
+            // The CDN sends the client on to another host.
+            "redirect" => {
+                let elsewhere = self.elsewhere.lock().unwrap().clone();
+                let head = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+            }
             // The URL has expired the first time it is used.
             "expiring" if hit == 1 => respond(&mut stream, 404, b"expired").await,
             // The CDN stalls the first time.
@@ -182,11 +207,85 @@ fn webhook_sha(bytes: &[u8]) -> Option<String> {
     Some(STANDARD.encode(Sha256::digest(bytes)))
 }
 
-async fn step(base: &str) -> GraphMedia {
+fn options(base: &str) -> MediaOptions {
     let mut opts = MediaOptions::new(base.parse().unwrap());
     opts.backoff = Duration::from_millis(10);
     opts.timeout = Duration::from_millis(500);
-    GraphMedia::new(Secret::new(TOKEN), opts).unwrap()
+    opts.insecure_loopback_for_tests = true;
+    opts
+}
+
+async fn step(base: &str) -> GraphMedia {
+    GraphMedia::new(Secret::new(TOKEN), options(base)).unwrap()
+}
+
+/// A server on 127.0.0.2 that records every request head it is sent.
+async fn elsewhere() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = vec![0u8; 4096];
+            let n = stream.read(&mut head).await.unwrap_or(0);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head[..n]).into_owned());
+            respond(&mut stream, 200, JPEG).await;
+        }
+    });
+    (base, seen)
+}
+
+/// A download URL naming the metadata service, another host, plain http,
+/// an IP literal or a loopback host of its own, and a CDN redirecting
+/// elsewhere: each refused before anything is sent (the token least of
+/// all), and recorded with the reason.
+#[tokio::test]
+async fn downloads_go_only_to_allowed_hosts_and_the_token_nowhere_else() {
+    let graph = Graph::default();
+    let base = graph.start().await;
+    let (other, seen) = elsewhere().await;
+    *graph.elsewhere.lock().unwrap() = other;
+    let step = step(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    for (id, reason) in [
+        ("to-metadata", "IP address"),
+        ("to-other-host", "\"files.example.com\" is not allowed"),
+        ("to-http", "https only"),
+        ("to-ip", "IP address"),
+        ("to-elsewhere", "https only"),
+        ("redirect", "redirect"),
+    ] {
+        let fetched = step
+            .fetch(&store, &media(id, webhook_sha(JPEG)))
+            .await
+            .unwrap();
+        let Fetch::Failed(failed) = fetched else {
+            panic!("{id}: {fetched:?}")
+        };
+        assert!(failed.reason.contains(reason), "{id}: {}", failed.reason);
+        assert!(failed.reason.contains("refused"), "{id}: {}", failed.reason);
+        let key = layout::media_failed_key("whatsapp-cloud", id);
+        assert!(store.get(&key).await.unwrap().is_some(), "{key}");
+    }
+    assert_eq!(graph.hits("/cdn/redirect?ext=1767225600&hash=ATt"), 1);
+    assert_eq!(*seen.lock().unwrap(), Vec::<String>::new());
+
+    // A plain-http Graph API base is refused unless the test-only switch
+    // is on: no lookup is sent at all.
+    let mut opts = options(&base);
+    opts.insecure_loopback_for_tests = false;
+    let strict = GraphMedia::new(Secret::new(TOKEN), opts).unwrap();
+    let Fetch::Failed(failed) = strict.fetch(&store, &media("strict", None)).await.unwrap() else {
+        panic!()
+    };
+    assert!(failed.reason.contains("https only"), "{}", failed.reason);
+    assert_eq!(graph.hits("/v25.0/strict"), 0);
 }
 
 #[tokio::test]

@@ -19,8 +19,17 @@
 //! item says the media could not be fetched instead of losing it. Only a
 //! store failure is an error (the queue delivers the id again). Neither
 //! the token nor a URL (it carries a signature) is ever logged.
+//!
+//! Where requests go is fixed, not taken from the answers: the lookup only
+//! to the configured Graph API base (https); downloads only over https to
+//! Meta's CDN (`lookaside.fbsbx.com`, hosts under `fbsbx.com` and
+//! `fbcdn.net`) or a host configured in `download_hosts`; no IP literals,
+//! no name resolving to a loopback, link-local or private address; no
+//! redirects. The token goes to the Graph API host and to Meta's CDN
+//! (whose download needs it, sources-deep.md B.10), never elsewhere.
 
 use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -52,6 +61,12 @@ pub struct MediaOptions {
     pub backoff: Duration,
     /// The longest wait for a connection or for the next bytes.
     pub timeout: Duration,
+    /// Download hosts allowed besides Meta's CDN (exact names; https, no
+    /// token sent).
+    pub download_hosts: Vec<String>,
+    /// Tests only (the environment reader never sets it): a loopback
+    /// `api_base` may be plain http and serve the downloads too.
+    pub insecure_loopback_for_tests: bool,
 }
 
 impl MediaOptions {
@@ -63,7 +78,131 @@ impl MediaOptions {
             attempts: 3,
             backoff: Duration::from_secs(2),
             timeout: Duration::from_secs(30),
+            download_hosts: Vec::new(),
+            insecure_loopback_for_tests: false,
         }
+    }
+
+    /// Whether `url` is the loopback stand-in the tests may allow.
+    fn is_test_loopback(&self, url: &Url) -> bool {
+        self.insecure_loopback_for_tests
+            && url.host() == self.api_base.host()
+            && url.port_or_known_default() == self.api_base.port_or_known_default()
+            && host_ip(&self.api_base).is_some_and(|ip| ip.is_loopback())
+    }
+
+    /// Why the lookup may not go to `api_base`, if it may not.
+    fn refuse_lookup(&self) -> Option<String> {
+        if self.is_test_loopback(&self.api_base) {
+            return None;
+        }
+        refuse_url(&self.api_base)
+    }
+
+    /// Why a download may not go to `url`, if it may not; else whether the
+    /// token goes with it.
+    fn download_policy(&self, url: &Url) -> Result<bool, String> {
+        if self.is_test_loopback(url) {
+            return Ok(true);
+        }
+        if let Some(reason) = refuse_url(url) {
+            return Err(reason);
+        }
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if is_meta_cdn(&host) {
+            return Ok(true);
+        }
+        if self
+            .download_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host))
+        {
+            return Ok(false);
+        }
+        Err(format!("download host {host:?} is not allowed"))
+    }
+}
+
+/// Meta's CDN hosts (sources-deep.md B.10).
+fn is_meta_cdn(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host == "lookaside.fbsbx.com" || host.ends_with(".fbsbx.com") || host.ends_with(".fbcdn.net")
+}
+
+/// The host of `url` when it is an IP literal.
+fn host_ip(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Why a request may not go to `url` (not https, an IP literal, no host).
+fn refuse_url(url: &Url) -> Option<String> {
+    if url.scheme() != "https" {
+        return Some(format!("{}:// refused, https only", url.scheme()));
+    }
+    if host_ip(url).is_some() {
+        return Some("an IP address as host refused".to_owned());
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host.is_empty() {
+        return Some("no host".to_owned());
+    }
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return Some("a loopback host refused".to_owned());
+    }
+    None
+}
+
+/// Whether `ip` is an address no request may go to: loopback, link-local
+/// (169.254.169.254 is the instance metadata service), private, unique
+/// local, unspecified, broadcast, documentation, shared (CGNAT) or
+/// multicast.
+pub(crate) fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_private()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Resolves names as usual but refuses any that give an internal address
+/// (a CDN name pointed at the metadata service, say).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.is_empty() || addrs.iter().any(|a| is_internal(a.ip())) {
+                return Err("the host resolves to an internal address".into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -87,6 +226,9 @@ enum TryError {
     /// The lookup's answer had no download URL.
     #[error("media lookup answer has no usable url")]
     NoUrl,
+    /// A request was not sent: its host or scheme is not allowed.
+    #[error("media request refused: {0}")]
+    Refused(String),
     /// The download was refused (an expired URL, a token refused).
     #[error("media download answered HTTP {0}")]
     Download(u16),
@@ -110,7 +252,10 @@ enum TryError {
 impl TryError {
     /// Whether trying again cannot help: the id is unknown or expired.
     fn is_final(&self) -> bool {
-        matches!(self, TryError::Lookup(400 | 404 | 410))
+        matches!(
+            self,
+            TryError::Lookup(400 | 404 | 410) | TryError::Refused(_)
+        )
     }
 }
 
@@ -155,9 +300,14 @@ fn http_error(e: &reqwest::Error) -> String {
 impl GraphMedia {
     /// The media step with the access token (from Secrets Manager).
     pub fn new(token: Secret, opts: MediaOptions) -> Result<GraphMedia, String> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(opts.timeout)
             .read_timeout(opts.timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        if !opts.insecure_loopback_for_tests {
+            builder = builder.dns_resolver(PublicOnly);
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("HTTP client: {}", http_error(&e)))?;
         Ok(GraphMedia {
@@ -238,6 +388,9 @@ impl GraphMedia {
 
     /// One lookup and download.
     async fn try_once(&self, media: &MediaRef) -> Result<Downloaded, TryError> {
+        if let Some(reason) = self.opts.refuse_lookup() {
+            return Err(TryError::Refused(format!("Graph API base: {reason}")));
+        }
         let mut lookup_url = self.opts.api_base.clone();
         lookup_url
             .path_segments_mut()
@@ -252,6 +405,11 @@ impl GraphMedia {
             .send()
             .await
             .map_err(|e| TryError::Http(http_error(&e)))?;
+        if response.status().is_redirection() {
+            return Err(TryError::Refused(
+                "the lookup answered a redirect".to_owned(),
+            ));
+        }
         if !response.status().is_success() {
             return Err(TryError::Lookup(response.status().as_u16()));
         }
@@ -264,15 +422,24 @@ impl GraphMedia {
             .url
             .as_deref()
             .and_then(|u| Url::parse(u).ok())
-            .filter(|u| matches!(u.scheme(), "https" | "http"))
             .ok_or(TryError::NoUrl)?;
-        let mut response = self
-            .client
-            .get(url)
-            .bearer_auth(self.token.expose())
+        let with_token = self
+            .opts
+            .download_policy(&url)
+            .map_err(|reason| TryError::Refused(format!("download URL: {reason}")))?;
+        let mut request = self.client.get(url);
+        if with_token {
+            request = request.bearer_auth(self.token.expose());
+        }
+        let mut response = request
             .send()
             .await
             .map_err(|e| TryError::Http(http_error(&e)))?;
+        if response.status().is_redirection() {
+            return Err(TryError::Refused(
+                "the download answered a redirect (not followed)".to_owned(),
+            ));
+        }
         if !response.status().is_success() {
             return Err(TryError::Download(response.status().as_u16()));
         }
