@@ -185,6 +185,36 @@ async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions(
         move_messages(&stack, &watch, &media_route, idle, &record),
         0
     );
+    // Each file checked against the webhook's own SHA-256.
+    let records = s3
+        .list_objects_v2()
+        .bucket(&archive)
+        .prefix("media/whatsapp-cloud/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = records
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(".failed.json")),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    for key in &keys {
+        let object = s3
+            .get_object()
+            .bucket(&archive)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(record["matched"], "webhook base64", "{key}: {record}");
+    }
     let report = watch
         .invoke(
             "collect",

@@ -331,6 +331,19 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
     assert!(failed.reason.contains("SHA-256"), "{}", failed.reason);
     assert_eq!(graph.hits("/v25.0/bad-hash"), 3);
 
+    // The webhook's hash decides: a file matching only the lookup's hash
+    // is not taken.
+    let wrong = Some(STANDARD.encode([9u8; 32]));
+    let Fetch::Failed(failed) = step
+        .fetch(&store, &media("lookup-only-matches", wrong))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(failed.attempts, 3);
+    assert!(failed.reason.contains("webhook's"), "{}", failed.reason);
+
     // A 404 on the lookup (an unknown or expired id) is final at once.
     let Fetch::Failed(failed) = step.fetch(&store, &media("gone", None)).await.unwrap() else {
         panic!()

@@ -2,7 +2,8 @@
 //! wire format (`GET /<version>/<media-id>` with a bearer token answers
 //! `{"url", "mime_type", "sha256", "file_size", "id"}`; `GET <url>` with the
 //! token answers the bytes). Every media id is served: its content is
-//! `media <id>`, its hash the lookup's, in hex.
+//! `media <id>`, its hash the lookup's, in hex (the fixtures' webhook
+//! hashes are the same SHA-256, in base64: the webhook's decides).
 
 use std::time::Duration;
 

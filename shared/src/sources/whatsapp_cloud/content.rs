@@ -66,12 +66,22 @@ fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
 
 /// The webhook's SHA-256 (base64, or hex) as hex; `None` when it is neither.
 pub(crate) fn sha256_hex(given: &str) -> Option<String> {
+    sha256_read(given).map(|(hex, _)| hex)
+}
+
+/// A SHA-256 given as hex or base64 (padded or not, standard or URL-safe)
+/// as hex, with the form it was in; `None` when it is none of them.
+pub(crate) fn sha256_read(given: &str) -> Option<(String, &'static str)> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let given = given.trim();
     if given.len() == 64 && given.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Some(given.to_ascii_lowercase());
+        return Some((given.to_ascii_lowercase(), "hex"));
     }
-    let bytes = STANDARD.decode(given).ok()?;
-    (bytes.len() == 32).then(|| hex::encode(bytes))
+    [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+        .into_iter()
+        .find_map(|engine| engine.decode(given).ok())
+        .filter(|bytes| bytes.len() == 32)
+        .map(|bytes| (hex::encode(bytes), "base64"))
 }
 
 impl Content {
@@ -388,5 +398,13 @@ mod tests {
         assert_eq!(sha256_hex(&b64), Some(hex.clone()));
         assert_eq!(sha256_hex(&hex.to_ascii_uppercase()), Some(hex));
         assert_eq!(sha256_hex("4654+8g="), None);
+        let bytes = [0xfb; 32];
+        for engine in [
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+            base64::engine::general_purpose::URL_SAFE,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            assert_eq!(sha256_hex(&engine.encode(bytes)), Some(hex::encode(bytes)));
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! token as bearer gives the download URL (and the file's hash); `GET <url>`
 //! with the same token streams the file into a temporary file (memory does
 //! not grow with the file: a document can be 100 MB), hashing it as it
-//! flows; the SHA-256 must match the webhook's or the lookup's (each given
-//! as base64 or hex: every rendering is tried, the one that matched is
-//! recorded). The file is stored create-only as `media/<sha256>` and the
+//! flows; the SHA-256 must match the webhook's when the webhook gave one
+//! (base64, padded or not, standard or URL-safe, or hex), else the
+//! lookup's; which one matched, and a lookup hash that disagrees with the
+//! webhook's, are recorded. The file is stored create-only as `media/<sha256>` and the
 //! fetch recorded as `media/whatsapp-cloud/<media-id>.json`, which collect
 //! reads to attach it.
 //!
@@ -35,7 +36,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::content::sha256_hex;
+use super::content::sha256_read;
 use super::payload::MediaRef;
 use crate::item::SourceKind;
 use crate::layout::{self, MediaFailed, MediaFetched};
@@ -232,11 +233,13 @@ enum TryError {
     /// The download was refused (an expired URL, a token refused).
     #[error("media download answered HTTP {0}")]
     Download(u16),
-    /// The file's hash is none the webhook or the lookup gave.
-    #[error("SHA-256 of the {size} bytes downloaded matches neither hash given")]
+    /// The file's hash is not the one that decides.
+    #[error("SHA-256 of the {size} bytes downloaded does not match the {against}'s")]
     Hash {
         /// Bytes downloaded.
         size: u64,
+        /// `webhook` or `lookup`.
+        against: &'static str,
     },
     /// The file is larger than any the Cloud API sends.
     #[error("the file exceeds {MAX_MEDIA_BYTES} bytes")]
@@ -459,7 +462,10 @@ impl GraphMedia {
         let size = spool.len();
         let (content, sha256) = spool.finish();
         let matched = matched_hash(&sha256, media.sha256.as_deref(), lookup.sha256.as_deref())
-            .ok_or(TryError::Hash { size })?;
+            .map_err(|against| TryError::Hash { size, against })?;
+        if matched.contains("differs") {
+            tracing::warn!(media_id = %media.id, "the lookup's SHA-256 differs from the webhook's");
+        }
         Ok(Downloaded {
             content,
             sha256,
@@ -469,19 +475,43 @@ impl GraphMedia {
     }
 }
 
-/// Which given hash the file's SHA-256 (hex) matches: the webhook's or the
-/// lookup's, each read as base64 or hex; `none given` when neither gave
-/// one; `None` when one was given and none matches.
-fn matched_hash(computed: &str, webhook: Option<&str>, lookup: Option<&str>) -> Option<String> {
-    let given = [("webhook", webhook), ("lookup", lookup)];
-    if given.iter().all(|(_, hash)| hash.is_none()) {
-        return Some("none given".to_owned());
+/// Checks the file's SHA-256 (hex): the webhook's hash decides when it
+/// gave a readable one; the lookup's only when it did not. `Ok` says which
+/// matched (and notes a lookup hash that disagrees, or a webhook hash that
+/// cannot be read); `Err` names the hash that did not match.
+fn matched_hash(
+    computed: &str,
+    webhook: Option<&str>,
+    lookup: Option<&str>,
+) -> Result<String, &'static str> {
+    let from_webhook = webhook.and_then(sha256_read);
+    let from_lookup = lookup.and_then(sha256_read);
+    match (from_webhook, from_lookup) {
+        (Some((hash, form)), other) => {
+            if hash != computed {
+                return Err("webhook");
+            }
+            let mut matched = format!("webhook {form}");
+            if other.is_some_and(|(l, _)| l != hash) {
+                matched.push_str("; the lookup's hash differs");
+            }
+            Ok(matched)
+        }
+        (None, Some((hash, form))) => {
+            if hash != computed {
+                return Err("lookup");
+            }
+            let mut matched = format!("lookup {form}");
+            if webhook.is_some() {
+                matched.push_str("; the webhook's hash is unreadable");
+            }
+            Ok(matched)
+        }
+        (None, None) if webhook.is_some() || lookup.is_some() => {
+            Ok("none given readable".to_owned())
+        }
+        (None, None) => Ok("none given".to_owned()),
     }
-    given.iter().find_map(|(from, hash)| {
-        let hash = (*hash)?.trim();
-        let form = if hash.len() == 64 { "hex" } else { "base64" };
-        (sha256_hex(hash).as_deref() == Some(computed)).then(|| format!("{from} {form}"))
-    })
 }
 
 #[cfg(test)]
@@ -491,21 +521,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn either_hash_in_either_form_may_match() {
+    fn the_webhook_hash_decides_when_it_gave_one() {
         let hex = "ab".repeat(32);
+        let other = "cd".repeat(32);
         let b64 = base64::engine::general_purpose::STANDARD.encode([0xab; 32]);
+        let b64_url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xab; 32]);
         assert_eq!(
             matched_hash(&hex, Some(&b64), None).as_deref(),
-            Some("webhook base64")
+            Ok("webhook base64")
+        );
+        assert_eq!(
+            matched_hash(&hex, Some(&b64_url), Some(&hex)).as_deref(),
+            Ok("webhook base64")
+        );
+        // The lookup's hash cannot save a file the webhook's does not match.
+        assert_eq!(matched_hash(&hex, Some(&other), Some(&hex)), Err("webhook"));
+        // A lookup that disagrees with a matching webhook hash is noted.
+        assert_eq!(
+            matched_hash(&hex, Some(&hex), Some(&other)).as_deref(),
+            Ok("webhook hex; the lookup's hash differs")
         );
         assert_eq!(
             matched_hash(&hex, Some("x"), Some(&hex)).as_deref(),
-            Some("lookup hex")
+            Ok("lookup hex; the webhook's hash is unreadable")
         );
+        assert_eq!(matched_hash(&hex, None, Some(&other)), Err("lookup"));
+        assert_eq!(matched_hash(&hex, None, None).as_deref(), Ok("none given"));
         assert_eq!(
-            matched_hash(&hex, None, None).as_deref(),
-            Some("none given")
+            matched_hash(&hex, Some("4654+8g="), None),
+            Ok("none given readable".to_owned())
         );
-        assert_eq!(matched_hash(&hex, Some("4654+8g="), None), None);
     }
 }
