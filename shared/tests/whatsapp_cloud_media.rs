@@ -112,10 +112,17 @@ impl Graph {
             .split('?')
             .next()
             .unwrap_or("");
-        if !authorised || id == "token-expired" {
-            return respond(&mut stream, 401, br#"{"error":{"code":190}}"#).await;
-        }
         if path.starts_with("/v25.0/") {
+            // As the Graph API answers an expired or invalid token.
+            if !authorised || id == "token-expired" {
+                let body = br#"{"error":{"message":"Error validating access token: Session has expired.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"Ax"}}"#;
+                return respond(&mut stream, 400, body).await;
+            }
+            // Throttled the first time (HTTP 400, code 80007).
+            if id == "throttled" && hit == 1 {
+                let body = br#"{"error":{"message":"Rate limit hit","type":"OAuthException","code":80007,"fbtrace_id":"Ay"}}"#;
+                return respond(&mut stream, 400, body).await;
+            }
             let elsewhere = self.elsewhere.lock().unwrap().clone();
             let url = match id {
                 "to-metadata" => Some("https://169.254.169.254/latest/meta-data/".to_owned()),
@@ -134,6 +141,10 @@ impl Graph {
             if id == "gone" {
                 return respond(&mut stream, 404, br#"{"error":{"code":100}}"#).await;
             }
+            if id == "unknown-id" {
+                let body = br#"{"error":{"message":"Unsupported get request. Object with ID 'unknown-id' does not exist","type":"GraphMethodException","code":100,"error_subcode":33}}"#;
+                return respond(&mut stream, 400, body).await;
+            }
             let (sha, size) = match id {
                 "big" => (big_sha256(), BIG),
                 "bad-hash" => ("00".repeat(32), JPEG.len() as u64),
@@ -148,6 +159,9 @@ impl Graph {
                 "id": id,
             });
             return respond(&mut stream, 200, body.to_string().as_bytes()).await;
+        }
+        if !authorised {
+            return respond(&mut stream, 401, b"").await;
         }
         match id {
             // The CDN sends the client on to another host.
@@ -351,7 +365,7 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
     assert_eq!((failed.attempts, graph.hits("/v25.0/gone")), (1, 1));
     assert!(failed.reason.contains("404"));
 
-    // A 401 (an expired token) is tried again, then recorded.
+    // An expired token (HTTP 400, code 190) is tried again, then recorded.
     let Fetch::Failed(failed) = step
         .fetch(&store, &media("token-expired", None))
         .await
@@ -360,7 +374,31 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
         panic!()
     };
     assert_eq!(failed.attempts, 3);
-    assert!(failed.reason.contains("401"));
+    assert!(
+        failed.reason.contains("HTTP 400 (Graph error code 190)"),
+        "{}",
+        failed.reason
+    );
+
+    // Throttling (HTTP 400, code 80007) is tried again and fetched.
+    let Fetch::Stored(_) = step
+        .fetch(&store, &media("throttled", webhook_sha(JPEG)))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(graph.hits("/v25.0/throttled"), 2);
+
+    // An unknown id (HTTP 400, code 100) is final at once.
+    let Fetch::Failed(failed) = step
+        .fetch(&store, &media("unknown-id", None))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((failed.attempts, graph.hits("/v25.0/unknown-id")), (1, 1));
 
     // A URL that expired: a fresh lookup and it is fetched.
     let Fetch::Stored(_) = step

@@ -14,8 +14,10 @@
 //! reads to attach it.
 //!
 //! A failure is tried again, with a fresh lookup (the URL may have
-//! expired) after a backoff that doubles; a lookup answered 400 or 404
-//! (the id is unknown or expired) is not. After the last try the reason is
+//! expired) after a backoff that doubles. Only a lookup the Graph API
+//! answers "no such object" (`error.code` 100, or a 404/410 without an
+//! error code) is not: an expired or invalid token (HTTP 400, code 190)
+//! and throttling (codes 4, 17, 32, 613, 80007, 130429, …) are retried. After the last try the reason is
 //! recorded as `media/whatsapp-cloud/<media-id>.failed.json`, so that the
 //! item says the media could not be fetched instead of losing it. Only a
 //! store failure is an error (the queue delivers the id again). Neither
@@ -221,9 +223,14 @@ pub enum Fetch {
 /// Why one try failed (never naming the URL or the token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 enum TryError {
-    /// The lookup was refused.
-    #[error("media lookup answered HTTP {0}")]
-    Lookup(u16),
+    /// The lookup was refused (the Graph API's `error.code`, if given).
+    #[error("media lookup answered HTTP {status}{}", code.map(|c| format!(" (Graph error code {c})")).unwrap_or_default())]
+    Lookup {
+        /// The HTTP status.
+        status: u16,
+        /// The body's `error.code`.
+        code: Option<i64>,
+    },
     /// The lookup's answer had no download URL.
     #[error("media lookup answer has no usable url")]
     NoUrl,
@@ -255,11 +262,27 @@ enum TryError {
 impl TryError {
     /// Whether trying again cannot help: the id is unknown or expired.
     fn is_final(&self) -> bool {
-        matches!(
-            self,
-            TryError::Lookup(400 | 404 | 410) | TryError::Refused(_)
-        )
+        match self {
+            TryError::Refused(_) => true,
+            TryError::Lookup {
+                code: Some(code), ..
+            } => *code == GRAPH_NO_SUCH_OBJECT,
+            TryError::Lookup { status, code: None } => matches!(status, 404 | 410),
+            _ => false,
+        }
     }
+}
+
+/// The Graph API's `error.code` for an unknown object or a parameter it
+/// refuses (an unknown or expired media id): trying again cannot help.
+const GRAPH_NO_SUCH_OBJECT: i64 = 100;
+
+/// The `error.code` of a Graph API error body, if it has one.
+fn graph_error_code(body: &[u8]) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value.get("error")?.get("code")?;
+    code.as_i64()
+        .or_else(|| code.as_str().and_then(|c| c.trim().parse().ok()))
 }
 
 /// The lookup's answer (`file_size` may be a number or a string).
@@ -414,7 +437,13 @@ impl GraphMedia {
             ));
         }
         if !response.status().is_success() {
-            return Err(TryError::Lookup(response.status().as_u16()));
+            let status = response.status().as_u16();
+            // The error body is small; a cut-short one simply has no code.
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(TryError::Lookup {
+                status,
+                code: graph_error_code(&body),
+            });
         }
         let bytes = response
             .bytes()
@@ -551,5 +580,28 @@ mod tests {
             matched_hash(&hex, Some("4654+8g="), None),
             Ok("none given readable".to_owned())
         );
+    }
+
+    #[test]
+    fn only_no_such_object_is_final() {
+        let lookup = |status, body: &str| TryError::Lookup {
+            status,
+            code: graph_error_code(body.as_bytes()),
+        };
+        assert!(lookup(400, r#"{"error":{"code":100,"error_subcode":33}}"#).is_final());
+        assert!(lookup(404, "not json").is_final());
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":{"code":190,"message":"Error validating access token"}}"#,
+            ),
+            (400, r#"{"error":{"code":"80007"}}"#),
+            (400, r#"{"error":{"code":4}}"#),
+            (429, r#"{"error":{"code":130429}}"#),
+            (400, "{}"),
+            (500, ""),
+        ] {
+            assert!(!lookup(status, body).is_final(), "{status} {body}");
+        }
     }
 }
