@@ -164,6 +164,18 @@ impl Graph {
             return respond(&mut stream, 401, b"").await;
         }
         match id {
+            // A body that drips: a byte every 100 ms, never a pause long
+            // enough for the read timeout.
+            "drip" => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).await;
+                for _ in 0..1000 {
+                    if stream.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
             // The CDN sends the client on to another host.
             "redirect" => {
                 let elsewhere = self.elsewhere.lock().unwrap().clone();
@@ -227,6 +239,40 @@ fn options(base: &str) -> MediaOptions {
     opts.timeout = Duration::from_millis(500);
     opts.insecure_loopback_for_tests = true;
     opts
+}
+
+/// A body dripping slower than it could ever finish, but never pausing
+/// for the read timeout: each try ends at the try timeout, and the id is
+/// recorded as failed after the last.
+#[tokio::test]
+async fn a_dripping_body_ends_at_the_try_timeout() {
+    let graph = Graph::default();
+    let base = graph.start().await;
+    let mut opts = options(&base);
+    opts.try_timeout = Duration::from_secs(1);
+    let step = GraphMedia::new(Secret::new(TOKEN), opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let started = std::time::Instant::now();
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(20),
+        step.fetch(&store, &media("drip", webhook_sha(JPEG))),
+    )
+    .await
+    .expect("the step gives up on its own")
+    .unwrap();
+    let Fetch::Failed(failed) = fetched else {
+        panic!("{fetched:?}")
+    };
+    assert_eq!(failed.attempts, 3);
+    assert!(
+        failed.reason.contains("did not finish within 1 s"),
+        "{}",
+        failed.reason
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let key = layout::media_failed_key("whatsapp-cloud", "drip");
+    assert!(store.get(&key).await.unwrap().is_some());
 }
 
 async fn step(base: &str) -> GraphMedia {

@@ -64,6 +64,10 @@ pub struct MediaOptions {
     pub backoff: Duration,
     /// The longest wait for a connection or for the next bytes.
     pub timeout: Duration,
+    /// The longest a whole try (lookup and download) may take: a body
+    /// that drips never ends otherwise. Tries and backoffs together stay
+    /// within the media function's 300 s.
+    pub try_timeout: Duration,
     /// Download hosts allowed besides Meta's CDN (exact names; https, no
     /// token sent).
     pub download_hosts: Vec<String>,
@@ -81,6 +85,7 @@ impl MediaOptions {
             attempts: 3,
             backoff: Duration::from_secs(2),
             timeout: Duration::from_secs(30),
+            try_timeout: Duration::from_secs(90),
             download_hosts: Vec::new(),
             insecure_loopback_for_tests: false,
         }
@@ -251,6 +256,9 @@ enum TryError {
     /// The file is larger than any the Cloud API sends.
     #[error("the file exceeds {MAX_MEDIA_BYTES} bytes")]
     TooLarge,
+    /// The whole try took too long (a body that drips, say).
+    #[error("the try did not finish within {} s", .0.as_secs_f64())]
+    TryTimedOut(Duration),
     /// The request failed or timed out.
     #[error("media request failed: {0}")]
     Http(String),
@@ -361,7 +369,10 @@ impl GraphMedia {
                 tokio::time::sleep(self.opts.backoff * 2u32.pow(attempts - 1)).await;
             }
             attempts += 1;
-            match self.try_once(media).await {
+            let tried = tokio::time::timeout(self.opts.try_timeout, self.try_once(media))
+                .await
+                .unwrap_or(Err(TryError::TryTimedOut(self.opts.try_timeout)));
+            match tried {
                 Ok(downloaded) => {
                     let Downloaded {
                         content,
