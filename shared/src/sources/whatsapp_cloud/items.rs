@@ -83,6 +83,13 @@ pub(crate) fn read_body(
 ) -> Reading {
     let mut reading = Reading::default();
     for change in body.entry.iter().flat_map(|e| &e.changes) {
+        if let Some(reason) = &change.refused {
+            reading.notes.push(format!(
+                "a change of webhook field {:?} could not be read and was skipped ({reason}); the body is kept",
+                change.field
+            ));
+            continue;
+        }
         if !FIELDS.contains(&change.field.as_str()) {
             reading.notes.push(format!(
                 "webhook field {:?} is not read into items (the body is kept)",
