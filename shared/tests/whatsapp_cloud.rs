@@ -374,3 +374,26 @@ fn an_odd_change_never_drops_the_body() {
         inspection.notes
     );
 }
+
+/// Two call events without an id are two items (each known by its bytes),
+/// and the same one delivered again, even re-serialised, is still one.
+#[test]
+fn calls_without_an_id_are_not_merged() {
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
+      "calls":[
+        {"from":"16505551234","to":"15550783881","event":"connect","timestamp":"1796029200","direction":"USER_INITIATED"},
+        {"from":"16505559999","to":"15550783881","event":"connect","timestamp":"1796029300","direction":"USER_INITIATED"}]}}]}]}"#;
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(body).unwrap())
+            .unwrap();
+    let received = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let inspection = inspect(
+        &[
+            ("a.json".to_owned(), body.to_vec()),
+            ("b.json".to_owned(), pretty),
+        ],
+        received,
+    );
+    assert_eq!(inspection.items.len(), 2, "{:?}", inspection.items);
+    assert!(inspection.items.iter().all(|i| i.kind == ItemKind::Call));
+}
