@@ -101,6 +101,15 @@ impl Content {
     pub(crate) fn of(message: &Value) -> Content {
         let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
         let mut content = Content::of_type(kind, message);
+        // A known type that renders to nothing (no text, no file) is shown
+        // with its raw JSON rather than as an empty message.
+        let empty = content.text.as_deref().is_none_or(|t| t.trim().is_empty());
+        if empty
+            && content.attachments.is_empty()
+            && !matches!(content.kind, ItemKind::Recall | ItemKind::Reaction)
+        {
+            content.unrecognised = true;
+        }
         let mut notes = Vec::new();
         if let Some(context) = message.get("context") {
             if context.get("frequently_forwarded").and_then(Value::as_bool) == Some(true) {
@@ -167,11 +176,14 @@ impl Content {
             }
             "location" => content.text = payload.map(location),
             "contacts" => content.text = message.get("contacts").map(shared_contacts),
-            "interactive" => match payload.and_then(interactive) {
-                Some(text) => content.text = Some(text),
-                // `interactive` with no object (an error): kept as is.
-                None => content.unrecognised = true,
-            },
+            "interactive" => {
+                // Replies of a subtype not in the catalogue (a
+                // `call_permission_reply`, say) keep their raw JSON.
+                let subtype = payload.and_then(|p| str_at(p, &["type"]));
+                let known = matches!(subtype, Some("button_reply" | "list_reply" | "nfm_reply"));
+                content.text = payload.and_then(interactive);
+                content.unrecognised = !known;
+            }
             "button" => content.text = text_of(&["button", "text"]),
             "reaction" => {
                 content.kind = ItemKind::Reaction;
@@ -390,6 +402,32 @@ fn order(order: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_renders_and_unknown_interactive_replies_keep_their_raw_json() {
+        let read = |json: &str| Content::of(&serde_json::from_str(json).unwrap());
+        let permission = read(
+            r#"{"type":"interactive","interactive":{"type":"call_permission_reply","call_permission_reply":{"response":"accept","expiration_timestamp":1796029200,"response_source":"user_action"}}}"#,
+        );
+        assert!(permission.unrecognised);
+        let empty_text = read(r#"{"type":"text","text":{"body":""}}"#);
+        assert!(empty_text.unrecognised);
+        let empty_button = read(
+            r#"{"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b1"}}}"#,
+        );
+        assert!(empty_button.unrecognised);
+        let empty_edit = read(r#"{"type":"edit","edit":{"original_message_id":"wamid.1"}}"#);
+        assert!(empty_edit.unrecognised);
+        for json in [
+            r#"{"type":"text","text":{"body":"hi"}}"#,
+            r#"{"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b1","title":"Yes"}}}"#,
+            r#"{"type":"image","image":{"id":"m1"}}"#,
+            r#"{"type":"revoke","revoke":{"original_message_id":"wamid.1"}}"#,
+            r#"{"type":"reaction","reaction":{"message_id":"wamid.1"}}"#,
+        ] {
+            assert!(!read(json).unrecognised, "{json}");
+        }
+    }
 
     #[test]
     fn webhook_hashes_are_read_as_hex_from_base64_or_hex() {
