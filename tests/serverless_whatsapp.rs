@@ -93,7 +93,14 @@ async fn post_all(watch: &Watch) {
 async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions() {
     let dovecot = Dovecot::start();
     let graph = support::graph::start(TOKEN);
-    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
+    // The WhatsApp parameters make the media queue part of the stack (the
+    // functions stay off; the secrets are created below, by name).
+    let stack = LocalStack::start_with_stack(&[
+        "RetentionDays=1",
+        "WhatsAppWebhookSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:mobile-archiver/whatsapp-webhook",
+        "WhatsAppAccessSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:mobile-archiver/whatsapp-access",
+    ])
+    .await;
     let s3 = S3Store::client(&stack.aws);
     let archive = stack.output("ArchiveBucketName").to_owned();
     let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
