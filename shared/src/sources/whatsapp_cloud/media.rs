@@ -615,4 +615,58 @@ mod tests {
             assert!(!lookup(status, body).is_final(), "{status} {body}");
         }
     }
+
+    #[test]
+    fn downloads_only_to_meta_cdn_or_configured_hosts() {
+        let mut opts = MediaOptions::new("https://graph.facebook.com".parse().unwrap());
+        opts.download_hosts = vec!["media.proxy.example".to_owned()];
+        let policy = |url: &str| opts.download_policy(&url.parse().unwrap());
+        assert_eq!(
+            policy("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"),
+            Ok(true)
+        );
+        assert_eq!(policy("https://scontent.xx.fbcdn.net/v/x.jpg"), Ok(true));
+        assert_eq!(policy("https://media.proxy.example/x"), Ok(false));
+        for refused in [
+            "http://lookaside.fbsbx.com/x",
+            "https://fbcdn.net.attacker.example/x",
+            "https://notfbcdn.net/x",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/x",
+            "https://127.0.0.1/x",
+            "https://localhost/x",
+            "ftp://lookaside.fbsbx.com/x",
+        ] {
+            assert!(policy(refused).is_err(), "{refused}");
+        }
+        assert_eq!(opts.refuse_lookup(), None);
+        let mut loopback = MediaOptions::new("http://127.0.0.1:8080".parse().unwrap());
+        assert!(loopback.refuse_lookup().is_some());
+        loopback.insecure_loopback_for_tests = true;
+        assert_eq!(loopback.refuse_lookup(), None);
+        let other_port = loopback.download_policy(&"http://127.0.0.1:9/x".parse().unwrap());
+        assert!(other_port.is_err());
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["157.240.1.1", "2a03:2880:f003::1"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
 }
