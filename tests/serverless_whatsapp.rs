@@ -93,7 +93,14 @@ async fn post_all(watch: &Watch) {
 async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions() {
     let dovecot = Dovecot::start();
     let graph = support::graph::start(TOKEN);
-    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
+    // The WhatsApp parameters make the media queue part of the stack (the
+    // functions stay off; the secrets are created below, by name).
+    let stack = LocalStack::start_with_stack(&[
+        "RetentionDays=1",
+        "WhatsAppWebhookSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:mobile-archiver/whatsapp-webhook",
+        "WhatsAppAccessSecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:mobile-archiver/whatsapp-access",
+    ])
+    .await;
     let s3 = S3Store::client(&stack.aws);
     let archive = stack.output("ArchiveBucketName").to_owned();
     let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
@@ -145,7 +152,9 @@ async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions(
         ("WHATSAPP_WEBHOOK_SECRET_ARN", &webhook_arn),
         ("MEDIA_QUEUE_URL", stack.output("MediaQueueUrl")),
         ("WHATSAPP_ACCESS_SECRET_ARN", &access_arn),
-        ("GRAPH_API_BASE", &graph),
+        // The stand-in is plain http on loopback: only a media function
+        // built with the test-only feature (Watch) accepts it.
+        ("TEST_GRAPH_API_LOOPBACK", &graph),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -183,6 +192,36 @@ async fn signed_webhooks_reach_imap_once_with_their_media_through_the_functions(
         move_messages(&stack, &watch, &media_route, idle, &record),
         0
     );
+    // Each file checked against the webhook's own SHA-256.
+    let records = s3
+        .list_objects_v2()
+        .bucket(&archive)
+        .prefix("media/whatsapp-cloud/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = records
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(".failed.json")),
+        "{keys:?}"
+    );
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    for key in &keys {
+        let object = s3
+            .get_object()
+            .bucket(&archive)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(record["matched"], "webhook base64", "{key}: {record}");
+    }
     let report = watch
         .invoke(
             "collect",

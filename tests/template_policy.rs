@@ -885,6 +885,41 @@ fn the_archive_data_events_trail_is_optional() {
     assert_eq!(on.resource("TrailBucket")["DeletionPolicy"], "Retain");
 }
 
+/// The media queue, its dead-letter queue and alarm exist only when the
+/// WhatsApp Business Platform is configured (with the functions on or
+/// off); the capture function's concurrency is bounded.
+#[test]
+fn whatsapp_cloud_queues_exist_only_when_configured_and_capture_is_bounded() {
+    let media = [
+        "MediaQueue",
+        "MediaDeadLetterQueue",
+        "MediaDeadLettersAlarm",
+    ];
+    let none = Template::with(&[]);
+    for id in media.iter().chain(&["CaptureFunction", "MediaFunction"]) {
+        assert!(!none.has_resource(id), "{id} without WhatsApp Cloud");
+    }
+    let mut functions_off = WHATSAPP_CLOUD.to_vec();
+    functions_off.push(("DeployFunctions", "false"));
+    let queues_only = Template::with(&functions_off);
+    for id in media {
+        assert!(queues_only.has_resource(id), "{id} with the functions off");
+    }
+    assert!(!queues_only.has_resource("CaptureFunction"));
+    let on = template();
+    for id in media.iter().chain(&["CaptureFunction", "MediaFunction"]) {
+        assert!(on.has_resource(id), "{id} with WhatsApp Cloud");
+    }
+    assert_eq!(
+        on.properties("CaptureFunction")["ReservedConcurrentExecutions"],
+        "${CaptureReservedConcurrency}"
+    );
+    assert_eq!(
+        on.parameter_value("CaptureReservedConcurrency").as_deref(),
+        Some("20")
+    );
+}
+
 #[test]
 fn the_drop_bucket_expires_only_drops_marked_collected() {
     let template = template();

@@ -344,3 +344,56 @@ fn inspecting_the_fixtures_gives_one_item_per_wamid_in_time_order() {
     // Statuses are counted per day, not items.
     assert_eq!(inspection.statuses["2026-11-30"]["read"], 2);
 }
+
+/// One odd field never drops a whole body: a numeric
+/// `display_phone_number` is read as its digits, a `"value": null` is an
+/// empty change, and a change whose value has a field of the wrong shape
+/// is skipped alone, with a note.
+#[test]
+fn an_odd_change_never_drops_the_body() {
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+      {"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":15550783881,"phone_number_id":"106540352242922"},
+        "contacts":[{"profile":{"name":"Pablo"},"wa_id":"16505551234"}],
+        "messages":[{"from":"16505551234","id":"wamid.ODD1","timestamp":"1796029200","type":"text","text":{"body":"still here"}}]}},
+      {"field":"messages","value":null},
+      {"field":"messages","value":{"messages":[{"from":"16505551234","id":"wamid.ODD2","timestamp":"1796029260","type":"text","text":{"body":"x"}}],"history":"not a list"}}]}]}"#;
+    let received = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let inspection = inspect(&[("odd.json".to_owned(), body.to_vec())], received);
+    assert_eq!(inspection.items.len(), 1, "{:?}", inspection.notes);
+    let item = &inspection.items[0];
+    assert_eq!(item.text.as_deref(), Some("still here"));
+    let json = serde_json::to_string(item).unwrap();
+    assert!(json.contains("15550783881"), "{json}");
+    assert!(
+        inspection
+            .notes
+            .iter()
+            .any(|n| n
+                .starts_with("odd.json: a change of webhook field \"messages\" could not be read")),
+        "{:?}",
+        inspection.notes
+    );
+}
+
+/// Two call events without an id are two items (each known by its bytes),
+/// and the same one delivered again, even re-serialised, is still one.
+#[test]
+fn calls_without_an_id_are_not_merged() {
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"calls","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
+      "calls":[
+        {"from":"16505551234","to":"15550783881","event":"connect","timestamp":"1796029200","direction":"USER_INITIATED"},
+        {"from":"16505559999","to":"15550783881","event":"connect","timestamp":"1796029300","direction":"USER_INITIATED"}]}}]}]}"#;
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(body).unwrap())
+            .unwrap();
+    let received = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let inspection = inspect(
+        &[
+            ("a.json".to_owned(), body.to_vec()),
+            ("b.json".to_owned(), pretty),
+        ],
+        received,
+    );
+    assert_eq!(inspection.items.len(), 2, "{:?}", inspection.items);
+    assert!(inspection.items.iter().all(|i| i.kind == ItemKind::Call));
+}

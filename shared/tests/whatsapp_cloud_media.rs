@@ -60,6 +60,8 @@ fn compute_big_sha256() -> String {
 #[derive(Clone, Default)]
 struct Graph {
     hits: Arc<Mutex<HashMap<String, u32>>>,
+    /// Another loopback host (127.0.0.2) that must never be reached.
+    elsewhere: Arc<Mutex<String>>,
 }
 
 impl Graph {
@@ -110,12 +112,38 @@ impl Graph {
             .split('?')
             .next()
             .unwrap_or("");
-        if !authorised || id == "token-expired" {
-            return respond(&mut stream, 401, br#"{"error":{"code":190}}"#).await;
-        }
         if path.starts_with("/v25.0/") {
+            // As the Graph API answers an expired or invalid token.
+            if !authorised || id == "token-expired" {
+                let body = br#"{"error":{"message":"Error validating access token: Session has expired.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"Ax"}}"#;
+                return respond(&mut stream, 400, body).await;
+            }
+            // Throttled the first time (HTTP 400, code 80007).
+            if id == "throttled" && hit == 1 {
+                let body = br#"{"error":{"message":"Rate limit hit","type":"OAuthException","code":80007,"fbtrace_id":"Ay"}}"#;
+                return respond(&mut stream, 400, body).await;
+            }
+            let elsewhere = self.elsewhere.lock().unwrap().clone();
+            let url = match id {
+                "to-metadata" => Some("https://169.254.169.254/latest/meta-data/".to_owned()),
+                "to-other-host" => Some("https://files.example.com/x.jpg".to_owned()),
+                "to-http" => Some(
+                    "http://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1".to_owned(),
+                ),
+                "to-ip" => Some("https://93.184.216.34/x.jpg".to_owned()),
+                "to-elsewhere" => Some(format!("{elsewhere}/x.jpg")),
+                _ => None,
+            };
+            if let Some(url) = url {
+                let body = serde_json::json!({"url": url, "sha256": hex::encode(Sha256::digest(JPEG)), "id": id});
+                return respond(&mut stream, 200, body.to_string().as_bytes()).await;
+            }
             if id == "gone" {
                 return respond(&mut stream, 404, br#"{"error":{"code":100}}"#).await;
+            }
+            if id == "unknown-id" {
+                let body = br#"{"error":{"message":"Unsupported get request. Object with ID 'unknown-id' does not exist","type":"GraphMethodException","code":100,"error_subcode":33}}"#;
+                return respond(&mut stream, 400, body).await;
             }
             let (sha, size) = match id {
                 "big" => (big_sha256(), BIG),
@@ -132,7 +160,30 @@ impl Graph {
             });
             return respond(&mut stream, 200, body.to_string().as_bytes()).await;
         }
+        if !authorised {
+            return respond(&mut stream, 401, b"").await;
+        }
         match id {
+            // A body that drips: a byte every 100 ms, never a pause long
+            // enough for the read timeout.
+            "drip" => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).await;
+                for _ in 0..1000 {
+                    if stream.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            // The CDN sends the client on to another host.
+            "redirect" => {
+                let elsewhere = self.elsewhere.lock().unwrap().clone();
+                let head = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+            }
             // The URL has expired the first time it is used.
             "expiring" if hit == 1 => respond(&mut stream, 404, b"expired").await,
             // The CDN stalls the first time.
@@ -182,11 +233,119 @@ fn webhook_sha(bytes: &[u8]) -> Option<String> {
     Some(STANDARD.encode(Sha256::digest(bytes)))
 }
 
-async fn step(base: &str) -> GraphMedia {
+fn options(base: &str) -> MediaOptions {
     let mut opts = MediaOptions::new(base.parse().unwrap());
     opts.backoff = Duration::from_millis(10);
     opts.timeout = Duration::from_millis(500);
-    GraphMedia::new(Secret::new(TOKEN), opts).unwrap()
+    opts.insecure_loopback_for_tests = true;
+    opts
+}
+
+/// A body dripping slower than it could ever finish, but never pausing
+/// for the read timeout: each try ends at the try timeout, and the id is
+/// recorded as failed after the last.
+#[tokio::test]
+async fn a_dripping_body_ends_at_the_try_timeout() {
+    let graph = Graph::default();
+    let base = graph.start().await;
+    let mut opts = options(&base);
+    opts.try_timeout = Duration::from_secs(1);
+    let step = GraphMedia::new(Secret::new(TOKEN), opts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let started = std::time::Instant::now();
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(20),
+        step.fetch(&store, &media("drip", webhook_sha(JPEG))),
+    )
+    .await
+    .expect("the step gives up on its own")
+    .unwrap();
+    let Fetch::Failed(failed) = fetched else {
+        panic!("{fetched:?}")
+    };
+    assert_eq!(failed.attempts, 3);
+    assert!(
+        failed.reason.contains("did not finish within 1 s"),
+        "{}",
+        failed.reason
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let key = layout::media_failed_key("whatsapp-cloud", "drip");
+    assert!(store.get(&key).await.unwrap().is_some());
+}
+
+async fn step(base: &str) -> GraphMedia {
+    GraphMedia::new(Secret::new(TOKEN), options(base)).unwrap()
+}
+
+/// A server on 127.0.0.2 that records every request head it is sent.
+async fn elsewhere() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = vec![0u8; 4096];
+            let n = stream.read(&mut head).await.unwrap_or(0);
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head[..n]).into_owned());
+            respond(&mut stream, 200, JPEG).await;
+        }
+    });
+    (base, seen)
+}
+
+/// A download URL naming the metadata service, another host, plain http,
+/// an IP literal or a loopback host of its own, and a CDN redirecting
+/// elsewhere: each refused before anything is sent (the token least of
+/// all), and recorded with the reason.
+#[tokio::test]
+async fn downloads_go_only_to_allowed_hosts_and_the_token_nowhere_else() {
+    let graph = Graph::default();
+    let base = graph.start().await;
+    let (other, seen) = elsewhere().await;
+    *graph.elsewhere.lock().unwrap() = other;
+    let step = step(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    for (id, reason) in [
+        ("to-metadata", "IP address"),
+        ("to-other-host", "\"files.example.com\" is not allowed"),
+        ("to-http", "https only"),
+        ("to-ip", "IP address"),
+        ("to-elsewhere", "https only"),
+        ("redirect", "redirect"),
+    ] {
+        let fetched = step
+            .fetch(&store, &media(id, webhook_sha(JPEG)))
+            .await
+            .unwrap();
+        let Fetch::Failed(failed) = fetched else {
+            panic!("{id}: {fetched:?}")
+        };
+        assert!(failed.reason.contains(reason), "{id}: {}", failed.reason);
+        assert!(failed.reason.contains("refused"), "{id}: {}", failed.reason);
+        let key = layout::media_failed_key("whatsapp-cloud", id);
+        assert!(store.get(&key).await.unwrap().is_some(), "{key}");
+    }
+    assert_eq!(graph.hits("/cdn/redirect?ext=1767225600&hash=ATt"), 1);
+    assert_eq!(*seen.lock().unwrap(), Vec::<String>::new());
+
+    // A plain-http Graph API base is refused unless the test-only switch
+    // is on: no lookup is sent at all.
+    let mut opts = options(&base);
+    opts.insecure_loopback_for_tests = false;
+    let strict = GraphMedia::new(Secret::new(TOKEN), opts).unwrap();
+    let Fetch::Failed(failed) = strict.fetch(&store, &media("strict", None)).await.unwrap() else {
+        panic!()
+    };
+    assert!(failed.reason.contains("https only"), "{}", failed.reason);
+    assert_eq!(graph.hits("/v25.0/strict"), 0);
 }
 
 #[tokio::test]
@@ -232,6 +391,19 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
     assert!(failed.reason.contains("SHA-256"), "{}", failed.reason);
     assert_eq!(graph.hits("/v25.0/bad-hash"), 3);
 
+    // The webhook's hash decides: a file matching only the lookup's hash
+    // is not taken.
+    let wrong = Some(STANDARD.encode([9u8; 32]));
+    let Fetch::Failed(failed) = step
+        .fetch(&store, &media("lookup-only-matches", wrong))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(failed.attempts, 3);
+    assert!(failed.reason.contains("webhook's"), "{}", failed.reason);
+
     // A 404 on the lookup (an unknown or expired id) is final at once.
     let Fetch::Failed(failed) = step.fetch(&store, &media("gone", None)).await.unwrap() else {
         panic!()
@@ -239,7 +411,7 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
     assert_eq!((failed.attempts, graph.hits("/v25.0/gone")), (1, 1));
     assert!(failed.reason.contains("404"));
 
-    // A 401 (an expired token) is tried again, then recorded.
+    // An expired token (HTTP 400, code 190) is tried again, then recorded.
     let Fetch::Failed(failed) = step
         .fetch(&store, &media("token-expired", None))
         .await
@@ -248,7 +420,31 @@ async fn each_case_is_stored_or_recorded_with_its_reason() {
         panic!()
     };
     assert_eq!(failed.attempts, 3);
-    assert!(failed.reason.contains("401"));
+    assert!(
+        failed.reason.contains("HTTP 400 (Graph error code 190)"),
+        "{}",
+        failed.reason
+    );
+
+    // Throttling (HTTP 400, code 80007) is tried again and fetched.
+    let Fetch::Stored(_) = step
+        .fetch(&store, &media("throttled", webhook_sha(JPEG)))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(graph.hits("/v25.0/throttled"), 2);
+
+    // An unknown id (HTTP 400, code 100) is final at once.
+    let Fetch::Failed(failed) = step
+        .fetch(&store, &media("unknown-id", None))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((failed.attempts, graph.hits("/v25.0/unknown-id")), (1, 1));
 
     // A URL that expired: a fresh lookup and it is fetched.
     let Fetch::Stored(_) = step

@@ -2,7 +2,8 @@
 //! wire format (`GET /<version>/<media-id>` with a bearer token answers
 //! `{"url", "mime_type", "sha256", "file_size", "id"}`; `GET <url>` with the
 //! token answers the bytes). Every media id is served: its content is
-//! `media <id>`, its hash the lookup's, in hex.
+//! `media <id>`, its hash the lookup's, in hex (the fixtures' webhook
+//! hashes are the same SHA-256, in base64: the webhook's decides).
 
 use std::time::Duration;
 
@@ -60,12 +61,17 @@ async fn serve(mut stream: TcpStream, base: &str, token: &str) {
         .next()
         .unwrap_or("")
         .to_owned();
-    if !authorised {
-        return respond(&mut stream, 401, b"{}").await;
-    }
     let bytes = content(&id);
     if path.starts_with("/cdn/") {
+        if !authorised {
+            return respond(&mut stream, 401, b"").await;
+        }
         return respond(&mut stream, 200, &bytes).await;
+    }
+    if !authorised {
+        // As the Graph API answers a missing, invalid or expired token.
+        let body = br#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190,"fbtrace_id":"Ax"}}"#;
+        return respond(&mut stream, 400, body).await;
     }
     let body = serde_json::json!({
         "messaging_product": "whatsapp",

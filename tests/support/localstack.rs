@@ -151,6 +151,8 @@ impl Watch {
                 "lambda",
                 "watch",
                 "--ignore-changes",
+                "--features",
+                "media/test-stand-ins",
                 "-A",
                 "127.0.0.1",
                 "-P",

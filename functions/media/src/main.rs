@@ -13,7 +13,14 @@ use shared::store::S3Store;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init_lambda();
-    let settings = MediaSettings::from_env()?;
+    #[allow(unused_mut)]
+    let mut settings = MediaSettings::from_env()?;
+    // Only in a test build: the loopback stand-in of the Graph API.
+    #[cfg(feature = "test-stand-ins")]
+    if let Ok(base) = std::env::var("TEST_GRAPH_API_LOOPBACK") {
+        settings.media.api_base = base.parse()?;
+        settings.media.insecure_loopback_for_tests = true;
+    }
     let aws = aws_config::load_from_env().await;
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);

@@ -224,7 +224,9 @@ pub struct MediaSettings {
     /// `WHATSAPP_ACCESS_SECRET_ARN`: the Secrets Manager secret holding
     /// `access_token` (the Graph API bearer token).
     pub access_secret_arn: String,
-    /// `GRAPH_API_BASE` (default `https://graph.facebook.com`),
+    /// `GRAPH_API_BASE` (default `https://graph.facebook.com`; https
+    /// only), `MEDIA_DOWNLOAD_HOSTS` (download hosts allowed besides Meta's
+    /// CDN, comma-separated),
     /// `GRAPH_API_VERSION` (default `v25.0`), `MEDIA_ATTEMPTS` (default 3):
     /// how media are fetched.
     pub media: crate::sources::whatsapp_cloud::MediaOptions,
@@ -244,12 +246,19 @@ impl MediaSettings {
             .unwrap_or_else(|| "https://graph.facebook.com".to_owned());
         let api_base = url::Url::parse(&base)
             .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
+            .filter(|u| u.scheme() == "https" && u.has_host())
             .ok_or(SettingError::Invalid {
                 setting: Setting::Var("GRAPH_API_BASE"),
-                reason: format!("{base:?} is not an http(s) URL"),
+                reason: format!("{base:?} is not an https URL"),
             })?;
         let mut media = crate::sources::whatsapp_cloud::MediaOptions::new(api_base);
+        if let Some(hosts) = env.text("MEDIA_DOWNLOAD_HOSTS") {
+            media.download_hosts = hosts
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect();
+        }
         if let Some(version) = env.text("GRAPH_API_VERSION") {
             media.version = version;
         }
@@ -298,6 +307,13 @@ mod tests {
                 .starts_with("environment variable GRAPH_API_BASE"),
             "{err}"
         );
+        let err = MediaSettings::from_lookup(lookup(&[
+            ("ARCHIVE_BUCKET", "a"),
+            ("WHATSAPP_ACCESS_SECRET_ARN", "arn:a"),
+            ("GRAPH_API_BASE", "http://127.0.0.1:9"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
         let media = MediaSettings::from_lookup(lookup(&[
             ("ARCHIVE_BUCKET", "a"),
             ("WHATSAPP_ACCESS_SECRET_ARN", "arn:a"),

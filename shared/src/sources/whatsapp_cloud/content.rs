@@ -66,12 +66,22 @@ fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
 
 /// The webhook's SHA-256 (base64, or hex) as hex; `None` when it is neither.
 pub(crate) fn sha256_hex(given: &str) -> Option<String> {
+    sha256_read(given).map(|(hex, _)| hex)
+}
+
+/// A SHA-256 given as hex or base64 (padded or not, standard or URL-safe)
+/// as hex, with the form it was in; `None` when it is none of them.
+pub(crate) fn sha256_read(given: &str) -> Option<(String, &'static str)> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let given = given.trim();
     if given.len() == 64 && given.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Some(given.to_ascii_lowercase());
+        return Some((given.to_ascii_lowercase(), "hex"));
     }
-    let bytes = STANDARD.decode(given).ok()?;
-    (bytes.len() == 32).then(|| hex::encode(bytes))
+    [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+        .into_iter()
+        .find_map(|engine| engine.decode(given).ok())
+        .filter(|bytes| bytes.len() == 32)
+        .map(|bytes| (hex::encode(bytes), "base64"))
 }
 
 impl Content {
@@ -91,6 +101,15 @@ impl Content {
     pub(crate) fn of(message: &Value) -> Content {
         let kind = message.get("type").and_then(Value::as_str).unwrap_or("");
         let mut content = Content::of_type(kind, message);
+        // A known type that renders to nothing (no text, no file) is shown
+        // with its raw JSON rather than as an empty message.
+        let empty = content.text.as_deref().is_none_or(|t| t.trim().is_empty());
+        if empty
+            && content.attachments.is_empty()
+            && !matches!(content.kind, ItemKind::Recall | ItemKind::Reaction)
+        {
+            content.unrecognised = true;
+        }
         let mut notes = Vec::new();
         if let Some(context) = message.get("context") {
             if context.get("frequently_forwarded").and_then(Value::as_bool) == Some(true) {
@@ -157,11 +176,14 @@ impl Content {
             }
             "location" => content.text = payload.map(location),
             "contacts" => content.text = message.get("contacts").map(shared_contacts),
-            "interactive" => match payload.and_then(interactive) {
-                Some(text) => content.text = Some(text),
-                // `interactive` with no object (an error): kept as is.
-                None => content.unrecognised = true,
-            },
+            "interactive" => {
+                // Replies of a subtype not in the catalogue (a
+                // `call_permission_reply`, say) keep their raw JSON.
+                let subtype = payload.and_then(|p| str_at(p, &["type"]));
+                let known = matches!(subtype, Some("button_reply" | "list_reply" | "nfm_reply"));
+                content.text = payload.and_then(interactive);
+                content.unrecognised = !known;
+            }
             "button" => content.text = text_of(&["button", "text"]),
             "reaction" => {
                 content.kind = ItemKind::Reaction;
@@ -382,11 +404,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn empty_renders_and_unknown_interactive_replies_keep_their_raw_json() {
+        let read = |json: &str| Content::of(&serde_json::from_str(json).unwrap());
+        let permission = read(
+            r#"{"type":"interactive","interactive":{"type":"call_permission_reply","call_permission_reply":{"response":"accept","expiration_timestamp":1796029200,"response_source":"user_action"}}}"#,
+        );
+        assert!(permission.unrecognised);
+        let empty_text = read(r#"{"type":"text","text":{"body":""}}"#);
+        assert!(empty_text.unrecognised);
+        let empty_button = read(
+            r#"{"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b1"}}}"#,
+        );
+        assert!(empty_button.unrecognised);
+        let empty_edit = read(r#"{"type":"edit","edit":{"original_message_id":"wamid.1"}}"#);
+        assert!(empty_edit.unrecognised);
+        for json in [
+            r#"{"type":"text","text":{"body":"hi"}}"#,
+            r#"{"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b1","title":"Yes"}}}"#,
+            r#"{"type":"image","image":{"id":"m1"}}"#,
+            r#"{"type":"revoke","revoke":{"original_message_id":"wamid.1"}}"#,
+            r#"{"type":"reaction","reaction":{"message_id":"wamid.1"}}"#,
+        ] {
+            assert!(!read(json).unrecognised, "{json}");
+        }
+    }
+
+    #[test]
     fn webhook_hashes_are_read_as_hex_from_base64_or_hex() {
         let hex = "ab".repeat(32);
         let b64 = STANDARD.encode([0xab; 32]);
         assert_eq!(sha256_hex(&b64), Some(hex.clone()));
         assert_eq!(sha256_hex(&hex.to_ascii_uppercase()), Some(hex));
         assert_eq!(sha256_hex("4654+8g="), None);
+        let bytes = [0xfb; 32];
+        for engine in [
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+            base64::engine::general_purpose::URL_SAFE,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            assert_eq!(sha256_hex(&engine.encode(bytes)), Some(hex::encode(bytes)));
+        }
     }
 }

@@ -83,6 +83,13 @@ pub(crate) fn read_body(
 ) -> Reading {
     let mut reading = Reading::default();
     for change in body.entry.iter().flat_map(|e| &e.changes) {
+        if let Some(reason) = &change.refused {
+            reading.notes.push(format!(
+                "a change of webhook field {:?} could not be read and was skipped ({reason}); the body is kept",
+                change.field
+            ));
+            continue;
+        }
         if !FIELDS.contains(&change.field.as_str()) {
             reading.notes.push(format!(
                 "webhook field {:?} is not read into items (the body is kept)",
@@ -230,7 +237,10 @@ impl Change<'_> {
         let wamid = text(&message, "id");
         let id = match wamid {
             Some(wamid) => message_item_id(wamid),
-            None => ItemId::derive(&[b"whatsapp-cloud message without id", raw.get().as_bytes()]),
+            None => ItemId::derive(&[
+                b"whatsapp-cloud message without id",
+                canonical(&message).as_bytes(),
+            ]),
         };
         let what = format!("message {}", wamid.unwrap_or("without id"));
         let from_business = match origin {
@@ -287,8 +297,21 @@ impl Change<'_> {
     /// A Business Calling API event (`connect`, `terminate`) as a call item.
     fn call(&self, raw: &RawValue, reading: &mut Reading) {
         let call: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-        let call_id = text(&call, "id").unwrap_or("unknown");
+        let call_id = text(&call, "id");
         let event = text(&call, "event").unwrap_or("unknown");
+        // A call event without an id is known by its content (whitespace
+        // and key order aside), as a message without one is: two such
+        // calls are two items, a redelivery of one is one.
+        let id = match call_id {
+            Some(call_id) => {
+                ItemId::derive(&[b"whatsapp-cloud call", call_id.as_bytes(), event.as_bytes()])
+            }
+            None => ItemId::derive(&[
+                b"whatsapp-cloud call without id",
+                canonical(&call).as_bytes(),
+            ]),
+        };
+        let call_id = call_id.unwrap_or("without id");
         let by_business =
             text(&call, "direction").is_some_and(|d| d.eq_ignore_ascii_case("BUSINESS_INITIATED"));
         let (phone, user_id) = if by_business {
@@ -317,7 +340,7 @@ impl Change<'_> {
         };
         let timestamp = self.time(&call, &format!("call {call_id}"), reading);
         reading.items.push(Item {
-            id: ItemId::derive(&[b"whatsapp-cloud call", call_id.as_bytes(), event.as_bytes()]),
+            id,
             source: SourceKind::WhatsappCloud,
             kind: ItemKind::Call,
             source_type: Some("call".into()),
@@ -343,6 +366,27 @@ impl Change<'_> {
             raw: Raw::Json(compact(raw)),
         });
         reading.from_history.push(false);
+    }
+}
+
+/// A JSON value written with its object keys sorted and no whitespace: the
+/// same content gives the same text however it was serialised.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(values) => {
+            let values: Vec<String> = values.iter().map(canonical).collect();
+            format!("[{}]", values.join(","))
+        }
+        other => other.to_string(),
     }
 }
 

@@ -28,16 +28,59 @@ pub(crate) struct Entry {
     pub changes: Vec<Change>,
 }
 
-/// One change: a `field` and its `value`.
-#[derive(Debug, Deserialize)]
+/// One change: a `field` and its `value`. Read leniently: a change whose
+/// `value` has a field of an unexpected shape is refused alone (`refused`
+/// says why), never the whole body; a `null` or missing value is empty.
+#[derive(Debug, Default)]
 pub(crate) struct Change {
     /// `messages`, `smb_message_echoes`, `history`, `smb_app_state_sync`,
     /// `calls`, or another.
-    #[serde(default)]
     pub field: String,
     /// What changed.
-    #[serde(default)]
     pub value: Changed,
+    /// Why the change could not be read, if it could not.
+    pub refused: Option<String>,
+}
+
+/// A change as sent, before its value is read.
+#[derive(Deserialize)]
+struct ChangeWire {
+    #[serde(default)]
+    field: Option<Value>,
+    #[serde(default)]
+    value: Option<Box<RawValue>>,
+}
+
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Change, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let wire: ChangeWire = match serde_json::from_str(raw.get()) {
+            Ok(wire) => wire,
+            Err(e) => {
+                return Ok(Change {
+                    refused: Some(crate::json_error::describe(&e)),
+                    ..Change::default()
+                });
+            }
+        };
+        let field = match wire.field {
+            Some(Value::String(field)) => field,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        let (value, refused) = match wire.value {
+            None => (Changed::default(), None),
+            Some(value) => match serde_json::from_str::<Option<Changed>>(value.get()) {
+                Ok(value) => (value.unwrap_or_default(), None),
+                Err(e) => (Changed::default(), Some(crate::json_error::describe(&e))),
+            },
+        };
+        Ok(Change {
+            field,
+            value,
+            refused,
+        })
+    }
 }
 
 /// The value of a change: whichever arrays it holds.
@@ -75,12 +118,24 @@ pub(crate) struct Changed {
 /// The business number: the employee side of every message.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Metadata {
-    /// The number as shown (digits, sometimes with `+` or spaces).
-    #[serde(default)]
+    /// The number as shown (digits, sometimes with `+` or spaces; a
+    /// number is read as its digits).
+    #[serde(default, deserialize_with = "string_or_number")]
     pub display_phone_number: Option<String>,
     /// The Cloud API's id of the number.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_or_number")]
     pub phone_number_id: Option<String>,
+}
+
+/// A string, or a number read as its digits; anything else as absent.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => Some(text),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    })
 }
 
 /// One history chunk.
@@ -216,5 +271,32 @@ mod tests {
         assert!(media_refs(b"").is_empty());
         assert!(media_refs(b"[1,2]").is_empty());
         assert!(media_refs(b"{\"entry\":[]}").is_empty());
+    }
+
+    #[test]
+    fn an_odd_change_is_refused_alone() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+          {"field":"messages","value":{"metadata":{"display_phone_number":15550783881,"phone_number_id":106540352242922},
+            "messages":[{"id":"wamid.1","type":"image","image":{"id":"m1"}}]}},
+          {"field":"messages","value":null},
+          {"field":"messages"},
+          {"field":"messages","value":{"messages":"not a list"}},
+          7]}]}"#;
+        let parsed = Body::parse(body).unwrap();
+        let changes = &parsed.entry[0].changes;
+        let metadata = changes[0].value.metadata.as_ref().unwrap();
+        assert_eq!(
+            metadata.display_phone_number.as_deref(),
+            Some("15550783881")
+        );
+        assert_eq!(changes[0].refused, None);
+        assert_eq!(
+            (changes[1].refused.as_ref(), changes[2].refused.as_ref()),
+            (None, None)
+        );
+        assert!(changes[3].refused.is_some());
+        assert!(changes[4].refused.is_some());
+        let ids: Vec<String> = media_refs(body).into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["m1"]);
     }
 }
