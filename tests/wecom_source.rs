@@ -445,3 +445,53 @@ async fn a_missing_library_is_reported_by_every_run_and_nothing_is_checkpointed(
     }
     assert!(setup.archive().list("collected/").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_message_kept_encrypted_for_good_does_not_send_the_next_run_back_to_seq_0() {
+    // Seq 2 cannot be decrypted whatever the keys (its message key is not
+    // base64): it is kept encrypted under `x-…`, a position that sorts
+    // after the pages' `s…`.
+    let entries = |keys: &Keys, seqs: std::ops::RangeInclusive<u64>| {
+        seqs.map(|seq| {
+            let mut entry = keys.entry(seq, 1, &text(seq, "x"));
+            if seq == 2 {
+                entry.encrypt_random_key = "not base64!".to_owned();
+            }
+            entry
+        })
+        .collect::<Vec<_>>()
+    };
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: entries(keys, 1..=3),
+        ..Default::default()
+    });
+    let first = setup.collect(&[1], 1000).await;
+    assert_eq!(first.items_collected, 2);
+    assert_eq!(first.errors.len(), 1, "{:?}", first.errors);
+    let checkpoints = setup.archive().list("collected/wecom/").await.unwrap();
+    assert!(
+        checkpoints
+            .iter()
+            .any(|c| c.ends_with("x-00000000000000000002")),
+        "{checkpoints:?}"
+    );
+    // Later: seq 1 and 2 have expired at WeCom, 4 and 5 are new. The next
+    // run goes on after seq 3, not from the oldest seq WeCom still keeps
+    // (which would collect seq 3 a second time, in a batch of another id).
+    write_scenario(
+        setup.dir.path(),
+        &Scenario {
+            chatdata: entries(&setup.keys, 3..=5),
+            secret: SECRET.to_owned(),
+            ..Default::default()
+        },
+    );
+    let second = setup.collect(&[1], 1000).await;
+    assert_eq!(second.errors, Vec::<String>::new());
+    assert_eq!(second.items_collected, 2);
+    let batches = setup.archive().list("raw/wecom/").await.unwrap();
+    let batches: Vec<&String> = batches.iter().filter(|k| k.ends_with(".jsonl")).collect();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert!(batches[1].ends_with("00000000000000000004-00000000000000000005.jsonl"));
+    assert_eq!(setup.items().await.len(), 4);
+}

@@ -20,8 +20,8 @@
 //! `a-<seq>-v<version>` when its key version is missing, `x-<seq>`
 //! otherwise). A later run that holds the missing key finds those
 //! positions, reads the message back from the archive, and collects it
-//! then (position `d-<seq>`). Positions of the three sorts sort below the
-//! pages' (`a` < `d` < `s`), so the last page is [`Checkpoints::last`].
+//! then (position `d-<seq>`). The pull goes on after the greatest page
+//! position (`s<seq>`), whatever positions of the other sorts say.
 //!
 //! What may mean lost data goes into the report as an error: data expired
 //! (10010), a gap in `seq`, a pull reaching messages near WeCom's retention
@@ -342,10 +342,7 @@ impl<S: ObjectStore> WecomSource<S> {
         checkpoints: &Checkpoints,
         report: &mut Report,
     ) -> Result<(), StoreError> {
-        let after = checkpoints
-            .last()
-            .and_then(|p| p.strip_prefix('s'))
-            .and_then(|seq| seq.parse::<u64>().ok());
+        let after = last_page(checkpoints);
         let Some((bytes, entries)) = self.listing(sdk, after.unwrap_or(0), report).await else {
             return Ok(());
         };
@@ -513,6 +510,17 @@ impl<S: ObjectStore> Source for WecomSource<S> {
     ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
         Box::pin(self.next(checkpoints, report))
     }
+}
+
+/// The last `seq` of the last page collected. Only the pages' positions
+/// (`s<seq>`) count: a message kept encrypted for good (`x-<seq>`) sorts
+/// after them, and taken for the last position it would send the pull back
+/// to seq 0 (everything WeCom still keeps, collected again).
+fn last_page(checkpoints: &Checkpoints) -> Option<u64> {
+    checkpoints
+        .iter()
+        .filter_map(|p| p.strip_prefix('s')?.parse::<u64>().ok())
+        .max()
 }
 
 /// The position of a message collected late.
