@@ -495,3 +495,48 @@ async fn a_message_kept_encrypted_for_good_does_not_send_the_next_run_back_to_se
     assert!(batches[1].ends_with("00000000000000000004-00000000000000000005.jsonl"));
     assert_eq!(setup.items().await.len(), 4);
 }
+
+#[tokio::test]
+async fn the_web_api_is_not_followed_to_where_it_redirects() {
+    use std::io::{Read, Write};
+    // Where a redirect would lead: counts the requests it gets.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_url = format!("http://{}", elsewhere.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    std::thread::spawn(move || {
+        for socket in elsewhere.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    // The configured API answers every call with a redirect.
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_url = format!("http://{}", api.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for socket in api.incoming() {
+            let mut socket = socket.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf);
+            let response = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere_url}/cgi-bin/gettoken\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(response.as_bytes());
+        }
+    });
+    let room = r#"{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["wmCustomer1"],"roomid":"wrGroup1","msgtime":1603875600000,"msgtype":"text","text":{"content":"hi"}}"#;
+    let mut setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, room.as_bytes())],
+        ..Default::default()
+    });
+    setup.api = Some(api_url);
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 1);
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(
+        report.warnings[0].contains("HTTP 307"),
+        "{}",
+        report.warnings[0]
+    );
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
