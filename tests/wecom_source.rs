@@ -540,3 +540,31 @@ async fn the_web_api_is_not_followed_to_where_it_redirects() {
     );
     assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_file_whose_md5_does_not_match_is_fetched_again_then_raised_as_an_error() {
+    let content = b"not what the message says".to_vec();
+    let setup = Setup::new(|keys, dir| {
+        std::fs::write(dir.join("file.bin"), &content).unwrap();
+        let file = format!(
+            r#"{{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{T0},"msgtype":"file","file":{{"md5sum":"00000000000000000000000000000000","filename":"a.txt","fileext":"txt","filesize":{},"sdkfileid":"file-a"}}}}"#,
+            content.len()
+        );
+        Scenario {
+            chatdata: vec![keys.entry(1, 1, file.as_bytes())],
+            media: [("file-a".to_owned(), dir.join("file.bin"))].into(),
+            ..Default::default()
+        }
+    });
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert!(
+        report.errors[0].contains("does not match the message's MD5"),
+        "{}",
+        report.errors[0]
+    );
+    // Kept as downloaded, not dropped.
+    let items = setup.items().await;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
+}

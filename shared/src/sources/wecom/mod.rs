@@ -648,7 +648,9 @@ async fn add_message(
         {
             Ok(file) => {
                 if !file.md5_matches {
-                    report.warning(format!(
+                    // The archived file may not be what was sent: an
+                    // integrity failure, raised like a lost file.
+                    report.error(format!(
                         "{NAME}: seq {seq}: {} does not match the message's MD5 after two downloads; kept as downloaded (SHA-256 {})",
                         media.name, file.sha256
                     ));
