@@ -124,6 +124,7 @@ fn source_options(setup: &Setup) -> WecomOptions {
         retention_alarm: TimeDelta::hours(48),
         now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
         api: setup.api.clone(),
+        batch_media_bytes: shared::sources::wecom::BATCH_MEDIA_BYTES,
     }
 }
 
@@ -567,4 +568,58 @@ async fn a_file_whose_md5_does_not_match_is_fetched_again_then_raised_as_an_erro
     let items = setup.items().await;
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
     assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
+}
+
+#[tokio::test]
+async fn a_page_full_of_files_is_collected_a_batch_at_a_time_within_the_media_budget() {
+    let setup = Setup::new(|keys, dir| {
+        let mut media = std::collections::BTreeMap::new();
+        let chatdata = (1..=4)
+            .map(|seq| {
+                let content = vec![seq as u8; CHUNK as usize + 10];
+                let path = dir.join(format!("f{seq}.bin"));
+                std::fs::write(&path, &content).unwrap();
+                media.insert(format!("file-{seq}"), path);
+                let message = format!(
+                    r#"{{"msgid":"msg{seq}","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{},"msgtype":"file","file":{{"filename":"f{seq}.bin","fileext":"bin","sdkfileid":"file-{seq}"}}}}"#,
+                    T0 + seq * 1000
+                );
+                keys.entry(seq, 1, message.as_bytes())
+            })
+            .collect();
+        Scenario {
+            chatdata,
+            media: media.into_iter().collect(),
+            ..Default::default()
+        }
+    });
+    // Two files fill a batch.
+    let mut source = setup.source(&[1], 1000);
+    source.set_batch_media_bytes(2 * (CHUNK + 10));
+    let mut report = Report::default();
+    collect_source(&mut source, &setup.archive(), day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.items_collected, 4);
+    let archive = setup.archive();
+    let raw = archive.list("raw/wecom/2020-10-28/").await.unwrap();
+    let batches: Vec<&str> = raw
+        .iter()
+        .filter(|k| k.ends_with(".jsonl"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            "raw/wecom/2020-10-28/00000000000000000001-00000000000000000002.jsonl",
+            "raw/wecom/2020-10-28/00000000000000000003-00000000000000000004.jsonl",
+        ]
+    );
+    assert!(raw.contains(
+        &"raw/wecom/2020-10-28/00000000000000000003-00000000000000000004/chatdata.json".to_owned()
+    ));
+    assert_eq!(setup.items().await.len(), 4);
+    let again = setup.collect(&[1], 1000).await;
+    assert_eq!((again.items_collected, again.errors.len()), (0, 0));
 }

@@ -188,6 +188,7 @@ impl<P> WecomSettings<P> {
             retention_alarm: TimeDelta::hours(i64::from(self.retention_alarm_hours)),
             now,
             api: Some(self.api_base_url.clone()).filter(|api| !api.is_empty()),
+            batch_media_bytes: crate::sources::wecom::BATCH_MEDIA_BYTES,
         };
         Ok(WecomSource::new(
             archive,

@@ -61,6 +61,11 @@ pub const NAME: &str = "wecom";
 /// The most messages `GetChatData` gives at once.
 pub const MAX_PAGE: u32 = 1000;
 
+/// The media a batch gathers (in the spool, `/tmp` in AWS) before it is
+/// closed and handed to collect, the rest of the page pulled again after
+/// it: 256 MiB.
+pub const BATCH_MEDIA_BYTES: u64 = 256 << 20;
+
 /// JSON `errcode`s after which the same page is asked for again: system
 /// busy.
 const BUSY: i64 = -1;
@@ -90,6 +95,11 @@ pub struct WecomOptions {
     /// WeCom's web API ([`directory::DEFAULT_API`]), for group titles and
     /// names; `None` to show ids only.
     pub api: Option<String>,
+    /// A batch is closed once its media reach this many bytes
+    /// ([`BATCH_MEDIA_BYTES`]), so that a page full of large files is
+    /// collected a part at a time, each within the disk and the run's time,
+    /// rather than never.
+    pub batch_media_bytes: u64,
 }
 
 /// What the source reads from the secret store.
@@ -194,6 +204,11 @@ impl<S: ObjectStore> WecomSource<S> {
         if let Some(directory) = &mut self.directory {
             directory.clear();
         }
+    }
+
+    /// Sets [`WecomOptions::batch_media_bytes`].
+    pub fn set_batch_media_bytes(&mut self, bytes: u64) {
+        self.options.batch_media_bytes = bytes;
     }
 
     async fn next(
@@ -349,9 +364,16 @@ impl<S: ObjectStore> WecomSource<S> {
         let Some(first) = entries.first().map(|(e, _)| e.seq) else {
             return Ok(());
         };
-        let last = entries.last().map_or(first, |(e, _)| e.seq);
         let mut expected = after.map(|seq| seq + 1);
-        for (entry, _) in &entries {
+        let mut units = Vec::new();
+        let mut batch = BatchBuilder::default();
+        let mut last = first;
+        let mut cut = false;
+        for (entry, raw) in &entries {
+            if cut {
+                // The batch is full: the rest is pulled again after it.
+                break;
+            }
             if let Some(want) = expected
                 && entry.seq > want
             {
@@ -361,14 +383,7 @@ impl<S: ObjectStore> WecomSource<S> {
                 ));
             }
             expected = Some(entry.seq + 1);
-        }
-        let id = format!("{first:020}-{last:020}");
-        let mut units = vec![Pulled::Originals(Originals {
-            id: id.clone(),
-            originals: vec![original("chatdata.json", &bytes)?],
-        })];
-        let mut batch = BatchBuilder::default();
-        for (entry, raw) in &entries {
+            last = entry.seq;
             let plain = match decrypt(sdk, &self.secrets.keys, entry) {
                 Ok(plain) => plain,
                 Err(why) => {
@@ -397,7 +412,16 @@ impl<S: ObjectStore> WecomSource<S> {
                 // by a later run, not without it.
                 return Ok(());
             }
+            cut = batch.media_bytes >= self.options.batch_media_bytes;
         }
+        let id = format!("{first:020}-{last:020}");
+        units.insert(
+            0,
+            Pulled::Originals(Originals {
+                id: id.clone(),
+                originals: vec![original("chatdata.json", &bytes)?],
+            }),
+        );
         if let Some(oldest) = batch.oldest
             && !self.retention_reported
             && self.options.now - oldest > self.options.retention_alarm
@@ -414,7 +438,8 @@ impl<S: ObjectStore> WecomSource<S> {
             format!("s{last:020}"),
             format!("{NAME} seq {first}-{last}"),
         ));
-        if entries.len() < self.limit as usize {
+        let whole = entries.last().is_some_and(|(e, _)| e.seq == last);
+        if whole && entries.len() < self.limit as usize {
             self.caught_up = true;
         }
         self.queue.extend(units);
@@ -588,6 +613,7 @@ struct BatchBuilder {
     lines: Vec<u8>,
     items: u64,
     media: Vec<Media>,
+    media_bytes: u64,
     oldest: Option<DateTime<Utc>>,
 }
 
@@ -660,6 +686,7 @@ async fn add_message(
                     size: file.content.len(),
                     extension: sniff(&file.head),
                 }));
+                batch.media_bytes += file.content.len();
                 batch.media.push(Media {
                     sha256: file.sha256,
                     content: file.content,
