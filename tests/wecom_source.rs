@@ -623,3 +623,50 @@ async fn a_page_full_of_files_is_collected_a_batch_at_a_time_within_the_media_bu
     let again = setup.collect(&[1], 1000).await;
     assert_eq!((again.items_collected, again.errors.len()), (0, 0));
 }
+
+#[tokio::test]
+async fn a_file_refused_for_the_egress_ip_is_fetched_by_the_next_run_not_given_up() {
+    let content = b"recording".to_vec();
+    let scenario = |keys: &Keys, dir: &Path, media_script: Vec<i32>| {
+        let file = format!(
+            r#"{{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{T0},"msgtype":"file","file":{{"filename":"a.txt","fileext":"txt","sdkfileid":"file-a"}}}}"#
+        );
+        Scenario {
+            chatdata: vec![keys.entry(1, 1, file.as_bytes())],
+            media: [("file-a".to_owned(), dir.join("file.bin"))].into(),
+            media_script,
+            secret: SECRET.to_owned(),
+            ..Default::default()
+        }
+    };
+    let setup = Setup::new(|keys, dir| {
+        std::fs::write(dir.join("file.bin"), &content).unwrap();
+        scenario(keys, dir, vec![10009])
+    });
+    let first = setup.collect(&[1], 1000).await;
+    assert_eq!(first.items_collected, 0);
+    assert!(
+        first.errors[0].contains("10009") && first.errors[0].contains("collected again"),
+        "{:?}",
+        first.errors
+    );
+    assert!(
+        setup
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The IP is trusted again.
+    write_scenario(
+        setup.dir.path(),
+        &scenario(&setup.keys, setup.dir.path(), Vec::new()),
+    );
+    let second = setup.collect(&[1], 1000).await;
+    assert_eq!(second.errors, Vec::<String>::new());
+    assert_eq!(second.items_collected, 1);
+    let items = setup.items().await;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
+}
