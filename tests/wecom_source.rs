@@ -670,3 +670,42 @@ async fn a_file_refused_for_the_egress_ip_is_fetched_by_the_next_run_not_given_u
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
     assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
 }
+
+#[tokio::test]
+async fn a_key_version_that_does_not_parse_is_reported_and_its_messages_kept_not_the_run_stopped() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![
+            keys.entry(1, 1, &text(1, "one")),
+            keys.entry(2, 2, &text(2, "two")),
+        ],
+        ..Default::default()
+    });
+    // Version 2's PEM mistyped beside a good version 1.
+    let mut secret: serde_json::Value = serde_json::from_str(&setup.keys.secret(&[1])).unwrap();
+    secret["2"] = json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    let keys = PrivateKeys::from_secret(&Secret::new(secret.to_string())).unwrap();
+    let mut source = WecomSource::new(
+        setup.archive(),
+        source_options(&setup),
+        WecomSecrets {
+            archive_secret: Secret::new(SECRET),
+            keys,
+        },
+    );
+    let mut report = Report::default();
+    collect_source(&mut source, &setup.archive(), day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.items_collected, 1);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("version 2") && !report.errors[0].contains("not a key"),
+        "{}",
+        report.errors[0]
+    );
+    assert!(report.errors[1].contains("no private key of version 2"));
+    // Fixed: the message kept encrypted is collected.
+    let fixed = setup.collect(&[1, 2], 1000).await;
+    assert_eq!(fixed.errors, Vec::<String>::new());
+    assert_eq!(fixed.items_collected, 1);
+}

@@ -251,6 +251,9 @@ impl<S: ObjectStore> WecomSource<S> {
     ) -> Result<Option<Pulled>, StoreError> {
         if !self.late_done {
             self.late_done = true;
+            for problem in self.secrets.keys.unreadable() {
+                report.error(format!("{NAME}: {problem}"));
+            }
             self.late(sdk, checkpoints, report).await?;
         }
         if self.queue.is_empty() {
