@@ -709,3 +709,27 @@ async fn a_key_version_that_does_not_parse_is_reported_and_its_messages_kept_not
     assert_eq!(fixed.errors, Vec::<String>::new());
     assert_eq!(fixed.items_collected, 1);
 }
+
+#[tokio::test]
+async fn a_wecom_source_that_could_not_be_set_up_reports_every_run_and_checkpoints_nothing() {
+    let setup = Setup::new(|_, _| Scenario::default());
+    let mut source = shared::sources::wecom::Unavailable {
+        reason: "WeCom: secret wecom_corp_id not found".to_owned(),
+    };
+    for _ in 0..2 {
+        let mut report = Report::default();
+        collect_source(&mut source, &setup.archive(), day(), &mut report)
+            .await
+            .unwrap();
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert!(report.errors[0].contains("wecom_corp_id not found"));
+    }
+    assert!(
+        setup
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -551,6 +551,33 @@ fn last_page(checkpoints: &Checkpoints) -> Option<u64> {
         .max()
 }
 
+/// The WeCom source when it could not be set up (its secrets unreadable):
+/// each run reports why and collects nothing from WeCom, and the other
+/// sources go on.
+#[derive(Debug, Clone)]
+pub struct Unavailable {
+    /// Why, without secret values.
+    pub reason: String,
+}
+
+impl Source for Unavailable {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn pull<'a>(
+        &'a mut self,
+        _checkpoints: &'a Checkpoints,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+        report.error(format!(
+            "{NAME}: not set up ({}); nothing collected from WeCom",
+            self.reason
+        ));
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
 /// The position of a message collected late.
 fn late_position(seq: u64) -> String {
     format!("d-{seq:020}")
