@@ -733,3 +733,38 @@ async fn a_wecom_source_that_could_not_be_set_up_reports_every_run_and_checkpoin
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn data_expired_after_the_checkpoint_is_a_gap_then_the_pull_goes_on_from_the_oldest_kept() {
+    // Checkpointed up to seq 4; 5 and 6 expired at WeCom, which answers
+    // 10010 after seq 4 (and would for ever) and keeps 7 and 8.
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: [7, 8]
+            .iter()
+            .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
+            .collect(),
+        chat_script: vec![Scripted::Ret(10010)],
+        ..Default::default()
+    });
+    let checkpoint = setup.dir.path().join("archive/collected/wecom");
+    std::fs::create_dir_all(&checkpoint).unwrap();
+    std::fs::write(checkpoint.join("s00000000000000000004"), b"{}").unwrap();
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 2);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("10010") && report.errors[0].contains("after seq 4"),
+        "{}",
+        report.errors[0]
+    );
+    assert!(
+        report.errors[1].contains("gap in seq: 5 to 6"),
+        "{}",
+        report.errors[1]
+    );
+    let checkpoints = setup.archive().list("collected/wecom/").await.unwrap();
+    assert_eq!(
+        checkpoints.last().unwrap(),
+        "collected/wecom/s00000000000000000008"
+    );
+}

@@ -361,9 +361,12 @@ impl<S: ObjectStore> WecomSource<S> {
         report: &mut Report,
     ) -> Result<(), StoreError> {
         let after = last_page(checkpoints);
-        let Some((bytes, entries)) = self.listing(sdk, after.unwrap_or(0), report).await else {
+        let Some((bytes, mut entries)) = self.listing(sdk, after.unwrap_or(0), report).await else {
             return Ok(());
         };
+        // Only what comes after the checkpoint (a listing from the oldest
+        // message WeCom keeps, after 10010, may hold older ones).
+        entries.retain(|(entry, _)| after.is_none_or(|after| entry.seq > after));
         let Some(first) = entries.first().map(|(e, _)| e.seq) else {
             return Ok(());
         };
@@ -455,7 +458,7 @@ impl<S: ObjectStore> WecomSource<S> {
     async fn listing(
         &mut self,
         sdk: &mut Sdk,
-        seq: u64,
+        mut seq: u64,
         report: &mut Report,
     ) -> Option<(Vec<u8>, Vec<(Entry, Box<RawValue>)>)> {
         let retry = self.options.retry;
@@ -467,6 +470,18 @@ impl<S: ObjectStore> WecomSource<S> {
                 Ok(bytes) => bytes,
                 Err(e) if e.is_transient() && again => {
                     tokio::time::sleep(retry.delay(attempt)).await;
+                    continue;
+                }
+                Err(e @ SdkError::Code { code: 10010, .. }) if seq > 0 => {
+                    // Asked again after the same seq, WeCom would answer
+                    // the same for ever, and every newer message expire in
+                    // turn: go on from the oldest message it still keeps
+                    // (the gap is then reported by its exact seq range).
+                    report.error(format!(
+                        "{NAME}: {e} after seq {seq}: messages WeCom no longer keeps are lost (a gap); going on from the oldest it keeps; collect more often"
+                    ));
+                    seq = 0;
+                    attempt = 0;
                     continue;
                 }
                 Err(e @ SdkError::Code { code: 10010, .. }) => {
