@@ -32,6 +32,16 @@ if [[ -z "$library" ]]; then
   echo "$archive: no libWeWorkFinanceSdk_C.so inside" >&2
   exit 1
 fi
+# The functions run on arm64 (template.yaml, Globals): a library for
+# another machine would only fail at load time in Lambda. WECOM_SDK_MACHINE
+# names another machine as readelf spells it (e.g. "Advanced Micro Devices
+# X86-64") for a template changed to match.
+machine=$(readelf -h "$library" | sed -n 's/^ *Machine: *//p')
+want=${WECOM_SDK_MACHINE:-AArch64}
+if [[ "$machine" != "$want" ]]; then
+  echo "$library: built for $machine, but the functions run on $want; refusing it" >&2
+  exit 1
+fi
 mkdir -p "$work/layer/lib"
 cp "$library" "$work/layer/lib/"
 # The 17 exports the archiver binds (a new SDK version that renamed one

@@ -385,3 +385,49 @@ fn wecom_userids_map_through_the_csv_by_their_wecom_identity() {
         Some("number.user@corp.example")
     );
 }
+
+#[test]
+fn a_file_of_a_type_never_seen_or_under_an_unexpected_key_is_still_downloaded() {
+    // A type never seen, its files nested: each is to be downloaded (WeCom
+    // keeps it a few days only), once.
+    let unknown = br#"{"msgid":"m1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":1603875600000,"msgtype":"hologram","hologram":{"sdkfileid":"f-one","md5sum":"aa","parts":[{"sdkfileid":"f-two","filename":"scan.pdf"},{"sdkfileid":"f-one"}]}}"#;
+    let message = Message::parse(unknown).unwrap();
+    assert!(!message.is_recognised());
+    let media: Vec<(&str, &str, Option<&str>)> = message
+        .media()
+        .iter()
+        .map(|m| (m.sdkfileid.as_str(), m.name.as_str(), m.md5sum.as_deref()))
+        .collect();
+    assert_eq!(
+        media,
+        [("f-one", "file-1", Some("aa")), ("f-two", "scan.pdf", None)]
+    );
+    // An image under a key other than its type's: downloaded too.
+    let stray = br#"{"msgid":"m2","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":1603875600000,"msgtype":"image","image":{"sdkfileid":"f-image"},"extra":{"thumb":{"sdkfileid":"f-thumb"}}}"#;
+    let message = Message::parse(stray).unwrap();
+    let ids: Vec<&str> = message
+        .media()
+        .iter()
+        .map(|m| m.sdkfileid.as_str())
+        .collect();
+    assert_eq!(ids, ["f-image", "f-thumb"]);
+    // Every fixture's files are picked up by its own rendering: nothing
+    // more is found in them.
+    for name in [
+        "image",
+        "voice",
+        "video",
+        "file",
+        "emotion",
+        "mixed",
+        "meeting_voice_call",
+        "voip_doc_share",
+    ] {
+        let message = Message::parse(&fixture(name)).unwrap();
+        assert!(
+            message.media().iter().all(|m| !m.name.starts_with("file-")),
+            "{name}: {:?}",
+            message.media()
+        );
+    }
+}

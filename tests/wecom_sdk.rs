@@ -187,3 +187,55 @@ fn media_comes_in_512_kb_chunks_with_the_index_round_trip() {
     let err = sdk.media_chunk("", "no-such-file", &net).unwrap_err();
     assert_eq!(err.code(), Some(10005));
 }
+
+#[test]
+fn the_layer_script_refuses_a_library_built_for_another_machine_than_the_functions() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // The stand-in, laid out as the vendor's download.
+    let archive = dir.path().join("sdk.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+    zip.start_file::<_, ()>(
+        "C_sdk/libWeWorkFinanceSdk_C.so",
+        zip::write::FileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(&std::fs::read(standin_library()).unwrap())
+        .unwrap();
+    zip.finish().unwrap();
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        std::fs::read(&archive).unwrap(),
+    ));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/wecom-sdk-layer.sh");
+    let run = |machine: Option<&str>| {
+        let mut command = std::process::Command::new("bash");
+        command
+            .arg(script)
+            .arg(&archive)
+            .arg(&sha256)
+            .arg(dir.path().join("layer.zip"));
+        if let Some(machine) = machine {
+            command.env("WECOM_SDK_MACHINE", machine);
+        }
+        command.output().unwrap()
+    };
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "Advanced Micro Devices X86-64",
+        "aarch64" => "AArch64",
+        other => panic!("no readelf name for {other}"),
+    };
+    let other = if host == "AArch64" {
+        "Advanced Micro Devices X86-64"
+    } else {
+        "AArch64"
+    };
+    let refused = run(Some(other));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refusing it"),
+        "{refused:?}"
+    );
+    let built = run(Some(host));
+    assert!(built.status.success(), "{built:?}");
+    assert!(dir.path().join("layer.zip").is_file());
+}

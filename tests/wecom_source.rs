@@ -124,6 +124,7 @@ fn source_options(setup: &Setup) -> WecomOptions {
         retention_alarm: TimeDelta::hours(48),
         now: Utc.timestamp_millis_opt(T0 as i64).unwrap() + TimeDelta::hours(1),
         api: setup.api.clone(),
+        batch_media_bytes: shared::sources::wecom::BATCH_MEDIA_BYTES,
     }
 }
 
@@ -444,4 +445,326 @@ async fn a_missing_library_is_reported_by_every_run_and_nothing_is_checkpointed(
         );
     }
     assert!(setup.archive().list("collected/").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_kept_encrypted_for_good_does_not_send_the_next_run_back_to_seq_0() {
+    // Seq 2 cannot be decrypted whatever the keys (its message key is not
+    // base64): it is kept encrypted under `x-…`, a position that sorts
+    // after the pages' `s…`.
+    let entries = |keys: &Keys, seqs: std::ops::RangeInclusive<u64>| {
+        seqs.map(|seq| {
+            let mut entry = keys.entry(seq, 1, &text(seq, "x"));
+            if seq == 2 {
+                entry.encrypt_random_key = "not base64!".to_owned();
+            }
+            entry
+        })
+        .collect::<Vec<_>>()
+    };
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: entries(keys, 1..=3),
+        ..Default::default()
+    });
+    let first = setup.collect(&[1], 1000).await;
+    assert_eq!(first.items_collected, 2);
+    assert_eq!(first.errors.len(), 1, "{:?}", first.errors);
+    let checkpoints = setup.archive().list("collected/wecom/").await.unwrap();
+    assert!(
+        checkpoints
+            .iter()
+            .any(|c| c.ends_with("x-00000000000000000002")),
+        "{checkpoints:?}"
+    );
+    // Later: seq 1 and 2 have expired at WeCom, 4 and 5 are new. The next
+    // run goes on after seq 3, not from the oldest seq WeCom still keeps
+    // (which would collect seq 3 a second time, in a batch of another id).
+    write_scenario(
+        setup.dir.path(),
+        &Scenario {
+            chatdata: entries(&setup.keys, 3..=5),
+            secret: SECRET.to_owned(),
+            ..Default::default()
+        },
+    );
+    let second = setup.collect(&[1], 1000).await;
+    assert_eq!(second.errors, Vec::<String>::new());
+    assert_eq!(second.items_collected, 2);
+    let batches = setup.archive().list("raw/wecom/").await.unwrap();
+    let batches: Vec<&String> = batches.iter().filter(|k| k.ends_with(".jsonl")).collect();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert!(batches[1].ends_with("00000000000000000004-00000000000000000005.jsonl"));
+    assert_eq!(setup.items().await.len(), 4);
+}
+
+#[tokio::test]
+async fn the_web_api_is_not_followed_to_where_it_redirects() {
+    use std::io::{Read, Write};
+    // Where a redirect would lead: counts the requests it gets.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_url = format!("http://{}", elsewhere.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    std::thread::spawn(move || {
+        for socket in elsewhere.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    // The configured API answers every call with a redirect.
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_url = format!("http://{}", api.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for socket in api.incoming() {
+            let mut socket = socket.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf);
+            let response = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere_url}/cgi-bin/gettoken\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(response.as_bytes());
+        }
+    });
+    let room = r#"{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["wmCustomer1"],"roomid":"wrGroup1","msgtime":1603875600000,"msgtype":"text","text":{"content":"hi"}}"#;
+    let mut setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![keys.entry(1, 1, room.as_bytes())],
+        ..Default::default()
+    });
+    setup.api = Some(api_url);
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 1);
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(
+        report.warnings[0].contains("HTTP 307"),
+        "{}",
+        report.warnings[0]
+    );
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_file_whose_md5_does_not_match_is_fetched_again_then_raised_as_an_error() {
+    let content = b"not what the message says".to_vec();
+    let setup = Setup::new(|keys, dir| {
+        std::fs::write(dir.join("file.bin"), &content).unwrap();
+        let file = format!(
+            r#"{{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{T0},"msgtype":"file","file":{{"md5sum":"00000000000000000000000000000000","filename":"a.txt","fileext":"txt","filesize":{},"sdkfileid":"file-a"}}}}"#,
+            content.len()
+        );
+        Scenario {
+            chatdata: vec![keys.entry(1, 1, file.as_bytes())],
+            media: [("file-a".to_owned(), dir.join("file.bin"))].into(),
+            ..Default::default()
+        }
+    });
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert!(
+        report.errors[0].contains("does not match the message's MD5"),
+        "{}",
+        report.errors[0]
+    );
+    // Kept as downloaded, not dropped.
+    let items = setup.items().await;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
+}
+
+#[tokio::test]
+async fn a_page_full_of_files_is_collected_a_batch_at_a_time_within_the_media_budget() {
+    let setup = Setup::new(|keys, dir| {
+        let mut media = std::collections::BTreeMap::new();
+        let chatdata = (1..=4)
+            .map(|seq| {
+                let content = vec![seq as u8; CHUNK as usize + 10];
+                let path = dir.join(format!("f{seq}.bin"));
+                std::fs::write(&path, &content).unwrap();
+                media.insert(format!("file-{seq}"), path);
+                let message = format!(
+                    r#"{{"msgid":"msg{seq}","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{},"msgtype":"file","file":{{"filename":"f{seq}.bin","fileext":"bin","sdkfileid":"file-{seq}"}}}}"#,
+                    T0 + seq * 1000
+                );
+                keys.entry(seq, 1, message.as_bytes())
+            })
+            .collect();
+        Scenario {
+            chatdata,
+            media: media.into_iter().collect(),
+            ..Default::default()
+        }
+    });
+    // Two files fill a batch.
+    let mut source = setup.source(&[1], 1000);
+    source.set_batch_media_bytes(2 * (CHUNK + 10));
+    let mut report = Report::default();
+    collect_source(&mut source, &setup.archive(), day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.items_collected, 4);
+    let archive = setup.archive();
+    let raw = archive.list("raw/wecom/2020-10-28/").await.unwrap();
+    let batches: Vec<&str> = raw
+        .iter()
+        .filter(|k| k.ends_with(".jsonl"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            "raw/wecom/2020-10-28/00000000000000000001-00000000000000000002.jsonl",
+            "raw/wecom/2020-10-28/00000000000000000003-00000000000000000004.jsonl",
+        ]
+    );
+    assert!(raw.contains(
+        &"raw/wecom/2020-10-28/00000000000000000003-00000000000000000004/chatdata.json".to_owned()
+    ));
+    assert_eq!(setup.items().await.len(), 4);
+    let again = setup.collect(&[1], 1000).await;
+    assert_eq!((again.items_collected, again.errors.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_file_refused_for_the_egress_ip_is_fetched_by_the_next_run_not_given_up() {
+    let content = b"recording".to_vec();
+    let scenario = |keys: &Keys, dir: &Path, media_script: Vec<i32>| {
+        let file = format!(
+            r#"{{"msgid":"msg1","action":"send","from":"zhangsan","tolist":["lisi"],"roomid":"","msgtime":{T0},"msgtype":"file","file":{{"filename":"a.txt","fileext":"txt","sdkfileid":"file-a"}}}}"#
+        );
+        Scenario {
+            chatdata: vec![keys.entry(1, 1, file.as_bytes())],
+            media: [("file-a".to_owned(), dir.join("file.bin"))].into(),
+            media_script,
+            secret: SECRET.to_owned(),
+            ..Default::default()
+        }
+    };
+    let setup = Setup::new(|keys, dir| {
+        std::fs::write(dir.join("file.bin"), &content).unwrap();
+        scenario(keys, dir, vec![10009])
+    });
+    let first = setup.collect(&[1], 1000).await;
+    assert_eq!(first.items_collected, 0);
+    assert!(
+        first.errors[0].contains("10009") && first.errors[0].contains("collected again"),
+        "{:?}",
+        first.errors
+    );
+    assert!(
+        setup
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The IP is trusted again.
+    write_scenario(
+        setup.dir.path(),
+        &scenario(&setup.keys, setup.dir.path(), Vec::new()),
+    );
+    let second = setup.collect(&[1], 1000).await;
+    assert_eq!(second.errors, Vec::<String>::new());
+    assert_eq!(second.items_collected, 1);
+    let items = setup.items().await;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(items[0]["attachments"][0]["sha256"], sha256.as_str());
+}
+
+#[tokio::test]
+async fn a_key_version_that_does_not_parse_is_reported_and_its_messages_kept_not_the_run_stopped() {
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: vec![
+            keys.entry(1, 1, &text(1, "one")),
+            keys.entry(2, 2, &text(2, "two")),
+        ],
+        ..Default::default()
+    });
+    // Version 2's PEM mistyped beside a good version 1.
+    let mut secret: serde_json::Value = serde_json::from_str(&setup.keys.secret(&[1])).unwrap();
+    secret["2"] = json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    let keys = PrivateKeys::from_secret(&Secret::new(secret.to_string())).unwrap();
+    let mut source = WecomSource::new(
+        setup.archive(),
+        source_options(&setup),
+        WecomSecrets {
+            archive_secret: Secret::new(SECRET),
+            keys,
+        },
+    );
+    let mut report = Report::default();
+    collect_source(&mut source, &setup.archive(), day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.items_collected, 1);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("version 2") && !report.errors[0].contains("not a key"),
+        "{}",
+        report.errors[0]
+    );
+    assert!(report.errors[1].contains("no private key of version 2"));
+    // Fixed: the message kept encrypted is collected.
+    let fixed = setup.collect(&[1, 2], 1000).await;
+    assert_eq!(fixed.errors, Vec::<String>::new());
+    assert_eq!(fixed.items_collected, 1);
+}
+
+#[tokio::test]
+async fn a_wecom_source_that_could_not_be_set_up_reports_every_run_and_checkpoints_nothing() {
+    let setup = Setup::new(|_, _| Scenario::default());
+    let mut source = shared::sources::wecom::Unavailable {
+        reason: "WeCom: secret wecom_corp_id not found".to_owned(),
+    };
+    for _ in 0..2 {
+        let mut report = Report::default();
+        collect_source(&mut source, &setup.archive(), day(), &mut report)
+            .await
+            .unwrap();
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert!(report.errors[0].contains("wecom_corp_id not found"));
+    }
+    assert!(
+        setup
+            .archive()
+            .list("collected/wecom/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn data_expired_after_the_checkpoint_is_a_gap_then_the_pull_goes_on_from_the_oldest_kept() {
+    // Checkpointed up to seq 4; 5 and 6 expired at WeCom, which answers
+    // 10010 after seq 4 (and would for ever) and keeps 7 and 8.
+    let setup = Setup::new(|keys, _| Scenario {
+        chatdata: [7, 8]
+            .iter()
+            .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
+            .collect(),
+        chat_script: vec![Scripted::Ret(10010)],
+        ..Default::default()
+    });
+    let checkpoint = setup.dir.path().join("archive/collected/wecom");
+    std::fs::create_dir_all(&checkpoint).unwrap();
+    std::fs::write(checkpoint.join("s00000000000000000004"), b"{}").unwrap();
+    let report = setup.collect(&[1], 1000).await;
+    assert_eq!(report.items_collected, 2);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("10010") && report.errors[0].contains("after seq 4"),
+        "{}",
+        report.errors[0]
+    );
+    assert!(
+        report.errors[1].contains("gap in seq: 5 to 6"),
+        "{}",
+        report.errors[1]
+    );
+    let checkpoints = setup.archive().list("collected/wecom/").await.unwrap();
+    assert_eq!(
+        checkpoints.last().unwrap(),
+        "collected/wecom/s00000000000000000008"
+    );
 }

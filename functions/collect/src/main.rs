@@ -5,7 +5,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, CollectRequest};
 use shared::secrets::SecretsManagerSecret;
 use shared::settings::CollectSettings;
+use shared::settings::WecomSettings;
 use shared::sources::Source;
+use shared::sources::wecom::{Unavailable, WecomSource};
 use shared::store::S3Store;
 use tokio::sync::Mutex;
 
@@ -19,35 +21,37 @@ async fn main() -> Result<(), Error> {
     let s3 = S3Store::client(&aws);
     let archive = S3Store::new(s3.clone(), &settings.archive_bucket);
     // The WeCom source keeps one SDK instance for the environment's life
-    // (loaded and initialised at its first pull), so it is made once.
-    let wecom = match &settings.sources.wecom {
-        Some(wecom) => {
-            let client = aws_sdk_secretsmanager::Client::new(&aws);
-            let secret = SecretsManagerSecret::load(&client, &wecom.secrets).await?;
-            let archive = S3Store::new(s3.clone(), &settings.archive_bucket);
-            Some(Mutex::new(
-                wecom.source(archive, &secret, chrono::Utc::now()).await?,
-            ))
-        }
-        None => None,
-    };
-    let (s3, archive, settings, wecom) = (&s3, &archive, &settings, &wecom);
+    // (loaded and initialised at its first pull), so it is made once, by
+    // the first run that can read its secrets: until then each run reports
+    // why, and the other sources are collected all the same.
+    let wecom = Mutex::new(None);
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let (s3, archive, settings, wecom, secrets) = (&s3, &archive, &settings, &wecom, &secrets);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CollectRequest>| async move {
             let now = chrono::Utc::now();
-            let mut wecom = match wecom {
-                Some(wecom) => Some(wecom.lock().await),
-                None => None,
-            };
+            let mut wecom = wecom.lock().await;
+            let mut unavailable = None;
+            if let Some(wecom_settings) = &settings.sources.wecom
+                && wecom.is_none()
+            {
+                let store = S3Store::new(s3.clone(), &settings.archive_bucket);
+                match wecom_source(secrets, wecom_settings, store, now).await {
+                    Ok(source) => *wecom = Some(source),
+                    Err(reason) => unavailable = Some(Unavailable { reason }),
+                }
+            }
             // Sources are cheap views over the clients built above.
             let mut sources: Vec<Box<dyn Source + '_>> = (settings.sources)
                 .configured(|b| S3Store::new(s3.clone(), b))
                 .into_iter()
                 .map(|source| source as Box<dyn Source + '_>)
                 .collect();
-            if let Some(wecom) = wecom.as_deref_mut() {
+            if let Some(wecom) = wecom.as_mut() {
                 wecom.start_run(now);
                 sources.push(Box::new(wecom));
+            } else if let Some(unavailable) = unavailable {
+                sources.push(Box::new(unavailable));
             }
             let report = lambda::collect(
                 &mut sources,
@@ -63,4 +67,21 @@ async fn main() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+/// The WeCom source over its secrets in Secrets Manager, or why not (no
+/// secret values in it).
+async fn wecom_source(
+    client: &aws_sdk_secretsmanager::Client,
+    settings: &WecomSettings<String>,
+    archive: S3Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<WecomSource<S3Store>, String> {
+    let secret = SecretsManagerSecret::load(client, &settings.secrets)
+        .await
+        .map_err(|e| e.to_string())?;
+    settings
+        .source(archive, &secret, now)
+        .await
+        .map_err(|e| e.to_string())
 }

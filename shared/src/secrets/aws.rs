@@ -56,7 +56,11 @@ impl SecretsManagerSecret {
         let values = map
             .into_iter()
             .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(name, value)| (name, Secret::new(value.trim())))
+            .map(|(name, mut value)| {
+                let secret = Secret::new(value.trim());
+                zeroize::Zeroize::zeroize(&mut value);
+                (name, secret)
+            })
             .collect();
         Ok(SecretsManagerSecret { values })
     }

@@ -30,6 +30,16 @@ impl Secret {
     }
 }
 
+/// The value is overwritten when the secret is dropped (the archive
+/// secret, the PEM text of the WeCom private keys, passwords).
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

@@ -393,6 +393,39 @@ path = "mail"
     }
 
     #[test]
+    fn the_wecom_api_base_url_is_https_to_a_host_or_http_to_loopback() {
+        let api = |url: &str| {
+            read(&format!(
+                "{MINIMAL}[wecom]\nsecrets = \"s\"\napi_base_url = \"{url}\"\n"
+            ))
+            .map(|settings| settings.sources.wecom.unwrap().api_base_url)
+            .map_err(|e| e.to_string())
+        };
+        for good in [
+            "https://qyapi.weixin.qq.com",
+            "https://qyapi.weixin.qq.com/",
+            "http://127.0.0.1:8080",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+            "",
+        ] {
+            assert_eq!(api(good).as_deref(), Ok(good), "{good}");
+        }
+        for bad in [
+            "http://qyapi.weixin.qq.com",
+            "http://10.0.0.5",
+            "ftp://qyapi.weixin.qq.com",
+            "https://user@qyapi.weixin.qq.com",
+            "https://qyapi.weixin.qq.com/x?y=1",
+            "https://qyapi.weixin.qq.com/#f",
+            "qyapi.weixin.qq.com",
+        ] {
+            let err = api(bad).unwrap_err();
+            assert!(err.starts_with("wecom.api_base_url: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn the_example_config_reads_as_the_defaults_with_paths_from_its_directory() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let settings = LocalSettings::load(&dir.join("archiver.toml")).unwrap();

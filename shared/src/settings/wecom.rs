@@ -77,6 +77,43 @@ pub enum WecomSetupError {
     Keys(#[from] KeyError),
 }
 
+/// The web API's base URL is where the archive secret (`gettoken`) and its
+/// access token are sent: `https` with a host and nothing else (no user
+/// name, query or fragment, no path), or `http` to a loopback host (tests
+/// and the local stack).
+fn check_api_base_url(base: &str) -> Result<(), String> {
+    let url = url::Url::parse(base).map_err(|e| format!("{base:?} is not a URL ({e})"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("{base:?} names no host"))?;
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        scheme => {
+            return Err(format!(
+                "{base:?}: the archive secret and its token go there, so it must be https (http only to a loopback host), not {scheme}"
+            ));
+        }
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !matches!(url.path(), "" | "/")
+    {
+        return Err(format!(
+            "{base:?}: only a scheme, a host and a port (no user, path, query or fragment)"
+        ));
+    }
+    Ok(())
+}
+
 impl<P> WecomSettings<P> {
     /// The settings, when the source is configured.
     pub(super) fn read<R: Reader<Place = P>>(reader: &R) -> Result<Option<Self>, SettingError> {
@@ -104,6 +141,18 @@ impl<P> WecomSettings<P> {
                 reason: format!("{page_limit} is not between 1 and {MAX_PAGE}"),
             });
         }
+        let api_base_url = api
+            .unwrap_or_else(|| DEFAULT_API.to_owned())
+            .trim()
+            .to_owned();
+        if !api_base_url.is_empty()
+            && let Err(reason) = check_api_base_url(&api_base_url)
+        {
+            return Err(SettingError::Invalid {
+                setting: reader.setting(API),
+                reason,
+            });
+        }
         Ok(Some(WecomSettings {
             secrets,
             library: PathBuf::from(library.unwrap_or_else(|| DEFAULT_LIBRARY.to_owned())),
@@ -111,10 +160,7 @@ impl<P> WecomSettings<P> {
             timeout_secs: timeout_secs.unwrap_or(5),
             proxy: proxy.filter(|p| !p.trim().is_empty()),
             retention_alarm_hours: retention.unwrap_or(48),
-            api_base_url: api
-                .unwrap_or_else(|| DEFAULT_API.to_owned())
-                .trim()
-                .to_owned(),
+            api_base_url,
         }))
     }
 
@@ -142,6 +188,7 @@ impl<P> WecomSettings<P> {
             retention_alarm: TimeDelta::hours(i64::from(self.retention_alarm_hours)),
             now,
             api: Some(self.api_base_url.clone()).filter(|api| !api.is_empty()),
+            batch_media_bytes: crate::sources::wecom::BATCH_MEDIA_BYTES,
         };
         Ok(WecomSource::new(
             archive,

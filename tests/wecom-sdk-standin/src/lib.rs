@@ -138,6 +138,83 @@ struct State {
     media_script: VecDeque<i32>,
 }
 
+/// Every SDK instance, slice and media buffer handed out and not yet freed,
+/// by address, and the calls that broke the lifecycle (a free of something
+/// not live, a call on something destroyed or freed): what the tests check
+/// the binding against (`StandinLiveObjects`, `StandinBadCalls`). A broken
+/// call is counted and refused, never acted on.
+#[derive(Default)]
+struct Registry {
+    live: std::collections::HashSet<(u8, usize)>,
+    made: u64,
+    bad: u64,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+const SDK: u8 = 0;
+const SLICE: u8 = 1;
+const MEDIA: u8 = 2;
+
+fn registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
+    let mut registry = REGISTRY.lock().expect("not poisoned");
+    f(registry.get_or_insert_with(Registry::default))
+}
+
+fn born<T>(kind: u8, ptr: *mut T) -> *mut T {
+    registry(|r| {
+        r.made += 1;
+        r.live.insert((kind, ptr as usize));
+    });
+    ptr
+}
+
+/// Whether `ptr` is live (null counts as not, and is no misuse).
+fn live<T>(kind: u8, ptr: *const T) -> bool {
+    if ptr.is_null() {
+        return false;
+    }
+    registry(|r| {
+        let live = r.live.contains(&(kind, ptr as usize));
+        if !live {
+            r.bad += 1;
+        }
+        live
+    })
+}
+
+/// Whether `ptr` was live, and is no longer.
+fn dies<T>(kind: u8, ptr: *const T) -> bool {
+    if ptr.is_null() {
+        return false;
+    }
+    registry(|r| {
+        let was = r.live.remove(&(kind, ptr as usize));
+        if !was {
+            r.bad += 1;
+        }
+        was
+    })
+}
+
+/// SDK instances, slices and media buffers made and not yet freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn StandinLiveObjects() -> u64 {
+    registry(|r| r.live.len() as u64)
+}
+
+/// SDK instances, slices and media buffers made so far.
+#[unsafe(no_mangle)]
+pub extern "C" fn StandinObjectsMade() -> u64 {
+    registry(|r| r.made)
+}
+
+/// Calls that freed something not live or used something freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn StandinBadCalls() -> u64 {
+    registry(|r| r.bad)
+}
+
 /// A heap copy of `bytes` with a NUL after them, as the C library returns
 /// its buffers; freed by [`free_buf`] with the same length.
 fn alloc_buf(bytes: &[u8]) -> (*mut c_char, c_int) {
@@ -172,9 +249,12 @@ unsafe fn text<'a>(text: *const c_char) -> Option<&'a str> {
 /// `WeWorkFinanceSdk_t *NewSdk();`
 #[unsafe(no_mangle)]
 pub extern "C" fn NewSdk() -> *mut Sdk {
-    Box::into_raw(Box::new(Sdk {
-        state: Mutex::new(None),
-    }))
+    born(
+        SDK,
+        Box::into_raw(Box::new(Sdk {
+            state: Mutex::new(None),
+        })),
+    )
 }
 
 /// `int Init(WeWorkFinanceSdk_t *sdk, const char *corpid, const char *secret);`
@@ -187,6 +267,9 @@ pub unsafe extern "C" fn Init(
     corpid: *const c_char,
     secret: *const c_char,
 ) -> c_int {
+    if !live(SDK, sdk) {
+        return 10000;
+    }
     // SAFETY: caller's contract.
     let (Some(sdk), Some(path), Some(secret)) =
         (unsafe { sdk.as_ref() }, unsafe { text(corpid) }, unsafe {
@@ -226,6 +309,9 @@ pub unsafe extern "C" fn GetChatData(
     timeout: c_int,
     slice: *mut Slice,
 ) -> c_int {
+    if !live(SDK, sdk) || !live(SLICE, slice) {
+        return 10000;
+    }
     // SAFETY: caller's contract.
     let (Some(sdk), Some(slice)) = (unsafe { sdk.as_ref() }, unsafe { slice.as_mut() }) else {
         return 10000;
@@ -274,6 +360,9 @@ pub unsafe extern "C" fn DecryptData(
     encrypt_msg: *const c_char,
     slice: *mut Slice,
 ) -> c_int {
+    if !live(SLICE, slice) {
+        return 10000;
+    }
     // SAFETY: caller's contract.
     let (Some(key), Some(msg), Some(slice)) = (
         unsafe { text(encrypt_key) },
@@ -308,6 +397,9 @@ pub unsafe extern "C" fn GetMediaData(
     timeout: c_int,
     media: *mut MediaData,
 ) -> c_int {
+    if !live(SDK, sdk) || !live(MEDIA, media) {
+        return 10000;
+    }
     // SAFETY: caller's contract.
     let (Some(sdk), Some(index), Some(fileid), Some(media)) = (
         unsafe { sdk.as_ref() },
@@ -372,7 +464,7 @@ pub unsafe extern "C" fn GetMediaData(
 /// `sdk` came from `NewSdk` and is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn DestroySdk(sdk: *mut Sdk) {
-    if !sdk.is_null() {
+    if dies(SDK, sdk) {
         // SAFETY: caller's contract.
         drop(unsafe { Box::from_raw(sdk) });
     }
@@ -381,10 +473,13 @@ pub unsafe extern "C" fn DestroySdk(sdk: *mut Sdk) {
 /// `Slice_t *NewSlice();`
 #[unsafe(no_mangle)]
 pub extern "C" fn NewSlice() -> *mut Slice {
-    Box::into_raw(Box::new(Slice {
-        buf: std::ptr::null_mut(),
-        len: 0,
-    }))
+    born(
+        SLICE,
+        Box::into_raw(Box::new(Slice {
+            buf: std::ptr::null_mut(),
+            len: 0,
+        })),
+    )
 }
 
 /// `void FreeSlice(Slice_t *slice);`
@@ -393,7 +488,7 @@ pub extern "C" fn NewSlice() -> *mut Slice {
 /// `slice` came from `NewSlice` and is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FreeSlice(slice: *mut Slice) {
-    if !slice.is_null() {
+    if dies(SLICE, slice) {
         // SAFETY: caller's contract.
         let slice = unsafe { Box::from_raw(slice) };
         // SAFETY: the buffer is null or ours.
@@ -424,13 +519,16 @@ pub unsafe extern "C" fn GetSliceLen(slice: *mut Slice) -> c_int {
 /// `MediaData_t *NewMediaData();`
 #[unsafe(no_mangle)]
 pub extern "C" fn NewMediaData() -> *mut MediaData {
-    Box::into_raw(Box::new(MediaData {
-        outindexbuf: std::ptr::null_mut(),
-        out_len: 0,
-        data: std::ptr::null_mut(),
-        data_len: 0,
-        is_finish: 0,
-    }))
+    born(
+        MEDIA,
+        Box::into_raw(Box::new(MediaData {
+            outindexbuf: std::ptr::null_mut(),
+            out_len: 0,
+            data: std::ptr::null_mut(),
+            data_len: 0,
+            is_finish: 0,
+        })),
+    )
 }
 
 /// `void FreeMediaData(MediaData_t *media_data);`
@@ -439,7 +537,7 @@ pub extern "C" fn NewMediaData() -> *mut MediaData {
 /// `media` came from `NewMediaData` and is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FreeMediaData(media: *mut MediaData) {
-    if !media.is_null() {
+    if dies(MEDIA, media) {
         // SAFETY: caller's contract.
         let media = unsafe { Box::from_raw(media) };
         // SAFETY: the buffers are null or ours.

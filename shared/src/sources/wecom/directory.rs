@@ -63,8 +63,11 @@ impl Directory {
             base: base.trim_end_matches('/').to_owned(),
             corp_id: corp_id.to_owned(),
             secret,
+            // No redirects: the token and the secret go to the configured
+            // host only.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
             token: None,

@@ -55,35 +55,67 @@ pub enum KeyError {
 #[derive(Default)]
 pub struct PrivateKeys {
     keys: BTreeMap<u32, PrivateKey>,
+    /// Versions whose PEM is not a private key: left out (their messages
+    /// are kept encrypted as for a missing key) and reported by each run.
+    unreadable: Vec<u32>,
 }
 
 impl std::fmt::Debug for PrivateKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrivateKeys")
             .field("versions", &self.keys.keys().collect::<Vec<_>>())
+            .field("unreadable", &self.unreadable)
             .finish()
     }
 }
 
 impl PrivateKeys {
     /// The keys in a secret: `{"1": "-----BEGIN RSA PRIVATE KEY-----…", "2": …}`.
+    ///
+    /// A version whose PEM does not parse is left out and listed by
+    /// [`PrivateKeys::unreadable`], rather than failing the whole secret:
+    /// one mistyped new key must not stop the collection of every message
+    /// (and, in AWS, of every source) while WeCom's few days run out.
     pub fn from_secret(secret: &Secret) -> Result<Self, KeyError> {
         let mut map: BTreeMap<String, String> =
             serde_json::from_str(secret.expose()).map_err(|_| KeyError::NotAMap)?;
+        let mut unreadable = Vec::new();
         let result = map
             .iter()
-            .map(|(version, pem)| {
-                let version: u32 = version
-                    .trim()
-                    .parse()
-                    .map_err(|_| KeyError::Version(version.clone()))?;
-                Ok((version, parse_pem(version, pem)?))
+            .filter_map(|(version, pem)| {
+                let version: u32 = match version.trim().parse() {
+                    Ok(version) => version,
+                    Err(_) => return Some(Err(KeyError::Version(version.clone()))),
+                };
+                match parse_pem(version, pem) {
+                    Ok(key) => Some(Ok((version, key))),
+                    Err(_) => {
+                        unreadable.push(version);
+                        None
+                    }
+                }
             })
             .collect::<Result<BTreeMap<_, _>, KeyError>>();
         for pem in map.values_mut() {
             pem.zeroize();
         }
-        Ok(PrivateKeys { keys: result? })
+        Ok(PrivateKeys {
+            keys: result?,
+            unreadable,
+        })
+    }
+
+    /// What is wrong with versions left out of the secret, one line each.
+    pub fn unreadable(&self) -> Vec<String> {
+        self.unreadable
+            .iter()
+            .map(|version| {
+                format!(
+                    "{}; messages of that version are kept encrypted until it is fixed",
+                    KeyError::Pem(*version)
+                )
+            })
+            .collect()
     }
 
     /// Whether a key of this version is held.
@@ -156,7 +188,7 @@ mod tests {
         ));
         assert_eq!(
             format!("{keys:?}"),
-            "PrivateKeys { versions: [1, 2] }",
+            "PrivateKeys { versions: [1, 2], unreadable: [] }",
             "no key material in Debug"
         );
     }
@@ -170,6 +202,18 @@ mod tests {
         };
         assert!(bad("-----BEGIN RSA PRIVATE KEY-----").contains("not a JSON object"));
         assert!(bad(r#"{"v1": "x"}"#).contains("\"v1\""));
-        assert!(bad(r#"{"3": "-----BEGIN PRIVATE KEY-----\nAAAA\n"}"#).contains("version 3"));
+        // A version that does not parse is left out and named, the others
+        // kept.
+        let good = PrivateKey::generate().to_pkcs1_pem(LineEnding::LF).unwrap();
+        let secret = serde_json::json!({
+            "1": good.as_str(),
+            "3": "-----BEGIN PRIVATE KEY-----\nAAAA\n",
+        });
+        let keys = PrivateKeys::from_secret(&Secret::new(secret.to_string())).unwrap();
+        assert!(keys.has(1) && !keys.has(3));
+        let problems = keys.unreadable();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("version 3"), "{}", problems[0]);
+        assert!(!problems[0].contains("AAAA"));
     }
 }

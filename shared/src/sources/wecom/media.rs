@@ -56,7 +56,13 @@ impl MediaError {
     /// that failed for a transient reason every time, a full disk).
     pub fn is_transient(&self) -> bool {
         match self {
-            MediaError::Sdk(e) => e.is_transient(),
+            // A refused key, an egress IP not (or no longer) trusted, a
+            // certificate error: what the operator fixes, after which the
+            // file is there to fetch. Only a file WeCom does not have
+            // (10005, 10010, ...) is given up.
+            MediaError::Sdk(e) => {
+                e.is_transient() || matches!(e.code(), Some(10004 | 10009 | 10011))
+            }
             MediaError::Io(_) => true,
         }
     }

@@ -116,6 +116,18 @@ impl Message {
             rendering: Rendering::default(),
         };
         message.rendering = message.render();
+        // A file the rendering did not pick up (a type never seen before, a
+        // payload under a key not expected) is still downloaded: WeCom keeps
+        // it a few days only.
+        let mut more = Vec::new();
+        unpicked_media(&message.value, &message.rendering.media, &mut more);
+        for (n, mut media) in more.into_iter().enumerate() {
+            if media.name.is_empty() {
+                media.name = format!("file-{}", n + 1);
+                media.sniff = true;
+            }
+            message.rendering.media.push(media);
+        }
         Ok(message)
     }
 
@@ -692,6 +704,30 @@ fn inner(text: &mut String, media: &mut Vec<MediaRef>, item: &Map<String, Value>
         }
     } else if let Some(title) = field(content, "title") {
         text.push_str(&title);
+    }
+}
+
+/// Every object under `map` (itself included) with an `sdkfileid` that is
+/// not among `known`, in document order.
+fn unpicked_media(map: &Map<String, Value>, known: &[MediaRef], out: &mut Vec<MediaRef>) {
+    if let Some(media) = media_ref(map, field(map, "filename").unwrap_or_default())
+        && !media.sdkfileid.is_empty()
+        && !known
+            .iter()
+            .chain(out.iter())
+            .any(|k| k.sdkfileid == media.sdkfileid)
+    {
+        out.push(media);
+    }
+    for value in map.values() {
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            match value {
+                Value::Object(inner) => unpicked_media(inner, known, out),
+                Value::Array(values) => stack.extend(values.iter().rev()),
+                _ => {}
+            }
+        }
     }
 }
 

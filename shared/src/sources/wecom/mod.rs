@@ -20,8 +20,8 @@
 //! `a-<seq>-v<version>` when its key version is missing, `x-<seq>`
 //! otherwise). A later run that holds the missing key finds those
 //! positions, reads the message back from the archive, and collects it
-//! then (position `d-<seq>`). Positions of the three sorts sort below the
-//! pages' (`a` < `d` < `s`), so the last page is [`Checkpoints::last`].
+//! then (position `d-<seq>`). The pull goes on after the greatest page
+//! position (`s<seq>`), whatever positions of the other sorts say.
 //!
 //! What may mean lost data goes into the report as an error: data expired
 //! (10010), a gap in `seq`, a pull reaching messages near WeCom's retention
@@ -61,6 +61,11 @@ pub const NAME: &str = "wecom";
 /// The most messages `GetChatData` gives at once.
 pub const MAX_PAGE: u32 = 1000;
 
+/// The media a batch gathers (in the spool, `/tmp` in AWS) before it is
+/// closed and handed to collect, the rest of the page pulled again after
+/// it: 256 MiB.
+pub const BATCH_MEDIA_BYTES: u64 = 256 << 20;
+
 /// JSON `errcode`s after which the same page is asked for again: system
 /// busy.
 const BUSY: i64 = -1;
@@ -90,6 +95,11 @@ pub struct WecomOptions {
     /// WeCom's web API ([`directory::DEFAULT_API`]), for group titles and
     /// names; `None` to show ids only.
     pub api: Option<String>,
+    /// A batch is closed once its media reach this many bytes
+    /// ([`BATCH_MEDIA_BYTES`]), so that a page full of large files is
+    /// collected a part at a time, each within the disk and the run's time,
+    /// rather than never.
+    pub batch_media_bytes: u64,
 }
 
 /// What the source reads from the secret store.
@@ -196,6 +206,11 @@ impl<S: ObjectStore> WecomSource<S> {
         }
     }
 
+    /// Sets [`WecomOptions::batch_media_bytes`].
+    pub fn set_batch_media_bytes(&mut self, bytes: u64) {
+        self.options.batch_media_bytes = bytes;
+    }
+
     async fn next(
         &mut self,
         checkpoints: &Checkpoints,
@@ -236,6 +251,9 @@ impl<S: ObjectStore> WecomSource<S> {
     ) -> Result<Option<Pulled>, StoreError> {
         if !self.late_done {
             self.late_done = true;
+            for problem in self.secrets.keys.unreadable() {
+                report.error(format!("{NAME}: {problem}"));
+            }
             self.late(sdk, checkpoints, report).await?;
         }
         if self.queue.is_empty() {
@@ -342,19 +360,26 @@ impl<S: ObjectStore> WecomSource<S> {
         checkpoints: &Checkpoints,
         report: &mut Report,
     ) -> Result<(), StoreError> {
-        let after = checkpoints
-            .last()
-            .and_then(|p| p.strip_prefix('s'))
-            .and_then(|seq| seq.parse::<u64>().ok());
-        let Some((bytes, entries)) = self.listing(sdk, after.unwrap_or(0), report).await else {
+        let after = last_page(checkpoints);
+        let Some((bytes, mut entries)) = self.listing(sdk, after.unwrap_or(0), report).await else {
             return Ok(());
         };
+        // Only what comes after the checkpoint (a listing from the oldest
+        // message WeCom keeps, after 10010, may hold older ones).
+        entries.retain(|(entry, _)| after.is_none_or(|after| entry.seq > after));
         let Some(first) = entries.first().map(|(e, _)| e.seq) else {
             return Ok(());
         };
-        let last = entries.last().map_or(first, |(e, _)| e.seq);
         let mut expected = after.map(|seq| seq + 1);
-        for (entry, _) in &entries {
+        let mut units = Vec::new();
+        let mut batch = BatchBuilder::default();
+        let mut last = first;
+        let mut cut = false;
+        for (entry, raw) in &entries {
+            if cut {
+                // The batch is full: the rest is pulled again after it.
+                break;
+            }
             if let Some(want) = expected
                 && entry.seq > want
             {
@@ -364,14 +389,7 @@ impl<S: ObjectStore> WecomSource<S> {
                 ));
             }
             expected = Some(entry.seq + 1);
-        }
-        let id = format!("{first:020}-{last:020}");
-        let mut units = vec![Pulled::Originals(Originals {
-            id: id.clone(),
-            originals: vec![original("chatdata.json", &bytes)?],
-        })];
-        let mut batch = BatchBuilder::default();
-        for (entry, raw) in &entries {
+            last = entry.seq;
             let plain = match decrypt(sdk, &self.secrets.keys, entry) {
                 Ok(plain) => plain,
                 Err(why) => {
@@ -400,7 +418,16 @@ impl<S: ObjectStore> WecomSource<S> {
                 // by a later run, not without it.
                 return Ok(());
             }
+            cut = batch.media_bytes >= self.options.batch_media_bytes;
         }
+        let id = format!("{first:020}-{last:020}");
+        units.insert(
+            0,
+            Pulled::Originals(Originals {
+                id: id.clone(),
+                originals: vec![original("chatdata.json", &bytes)?],
+            }),
+        );
         if let Some(oldest) = batch.oldest
             && !self.retention_reported
             && self.options.now - oldest > self.options.retention_alarm
@@ -417,7 +444,8 @@ impl<S: ObjectStore> WecomSource<S> {
             format!("s{last:020}"),
             format!("{NAME} seq {first}-{last}"),
         ));
-        if entries.len() < self.limit as usize {
+        let whole = entries.last().is_some_and(|(e, _)| e.seq == last);
+        if whole && entries.len() < self.limit as usize {
             self.caught_up = true;
         }
         self.queue.extend(units);
@@ -430,7 +458,7 @@ impl<S: ObjectStore> WecomSource<S> {
     async fn listing(
         &mut self,
         sdk: &mut Sdk,
-        seq: u64,
+        mut seq: u64,
         report: &mut Report,
     ) -> Option<(Vec<u8>, Vec<(Entry, Box<RawValue>)>)> {
         let retry = self.options.retry;
@@ -442,6 +470,18 @@ impl<S: ObjectStore> WecomSource<S> {
                 Ok(bytes) => bytes,
                 Err(e) if e.is_transient() && again => {
                     tokio::time::sleep(retry.delay(attempt)).await;
+                    continue;
+                }
+                Err(e @ SdkError::Code { code: 10010, .. }) if seq > 0 => {
+                    // Asked again after the same seq, WeCom would answer
+                    // the same for ever, and every newer message expire in
+                    // turn: go on from the oldest message it still keeps
+                    // (the gap is then reported by its exact seq range).
+                    report.error(format!(
+                        "{NAME}: {e} after seq {seq}: messages WeCom no longer keeps are lost (a gap); going on from the oldest it keeps; collect more often"
+                    ));
+                    seq = 0;
+                    attempt = 0;
                     continue;
                 }
                 Err(e @ SdkError::Code { code: 10010, .. }) => {
@@ -515,6 +555,44 @@ impl<S: ObjectStore> Source for WecomSource<S> {
     }
 }
 
+/// The last `seq` of the last page collected. Only the pages' positions
+/// (`s<seq>`) count: a message kept encrypted for good (`x-<seq>`) sorts
+/// after them, and taken for the last position it would send the pull back
+/// to seq 0 (everything WeCom still keeps, collected again).
+fn last_page(checkpoints: &Checkpoints) -> Option<u64> {
+    checkpoints
+        .iter()
+        .filter_map(|p| p.strip_prefix('s')?.parse::<u64>().ok())
+        .max()
+}
+
+/// The WeCom source when it could not be set up (its secrets unreadable):
+/// each run reports why and collects nothing from WeCom, and the other
+/// sources go on.
+#[derive(Debug, Clone)]
+pub struct Unavailable {
+    /// Why, without secret values.
+    pub reason: String,
+}
+
+impl Source for Unavailable {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn pull<'a>(
+        &'a mut self,
+        _checkpoints: &'a Checkpoints,
+        report: &'a mut Report,
+    ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+        report.error(format!(
+            "{NAME}: not set up ({}); nothing collected from WeCom",
+            self.reason
+        ));
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
 /// The position of a message collected late.
 fn late_position(seq: u64) -> String {
     format!("d-{seq:020}")
@@ -580,6 +658,7 @@ struct BatchBuilder {
     lines: Vec<u8>,
     items: u64,
     media: Vec<Media>,
+    media_bytes: u64,
     oldest: Option<DateTime<Utc>>,
 }
 
@@ -640,7 +719,9 @@ async fn add_message(
         {
             Ok(file) => {
                 if !file.md5_matches {
-                    report.warning(format!(
+                    // The archived file may not be what was sent: an
+                    // integrity failure, raised like a lost file.
+                    report.error(format!(
                         "{NAME}: seq {seq}: {} does not match the message's MD5 after two downloads; kept as downloaded (SHA-256 {})",
                         media.name, file.sha256
                     ));
@@ -650,6 +731,7 @@ async fn add_message(
                     size: file.content.len(),
                     extension: sniff(&file.head),
                 }));
+                batch.media_bytes += file.content.len();
                 batch.media.push(Media {
                     sha256: file.sha256,
                     content: file.content,

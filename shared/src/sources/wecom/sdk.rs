@@ -254,17 +254,19 @@ impl Library {
     /// `DecryptData`: the message `encrypt_chat_msg` decrypted with the
     /// message key `encrypt_key` (the RSA step's plaintext), as bytes.
     pub fn decrypt(&self, encrypt_key: &[u8], encrypt_msg: &str) -> Result<Vec<u8>, SdkError> {
-        let key = c_string(encrypt_key, "message key (encrypt_key)")?;
+        // The key is secret: our copy is cleared however this ends.
+        let key = secret_c_string(encrypt_key, "message key (encrypt_key)")?;
         let msg = c_string(
             encrypt_msg.as_bytes(),
             "encrypted message (encrypt_chat_msg)",
         )?;
         let slice = SliceGuard::new(self)?;
         // SAFETY: the header's signature; both strings are NUL-terminated
-        // and outlive the call, the slice is live (its guard).
-        let code = unsafe { (self.exports.decrypt_data)(key.as_ptr(), msg.as_ptr(), slice.raw) };
-        // The key is secret: clear our copy.
-        zeroize::Zeroize::zeroize(&mut key.into_bytes());
+        // (`key` by `secret_c_string`) and outlive the call, the slice is
+        // live (its guard).
+        let code = unsafe {
+            (self.exports.decrypt_data)(key.as_ptr().cast::<c_char>(), msg.as_ptr(), slice.raw)
+        };
         check("DecryptData", code)?;
         slice.content("DecryptData")
     }
@@ -289,6 +291,21 @@ fn export<T: Copy>(
 /// A C string of `bytes`, refused when they hold a NUL.
 fn c_string(bytes: &[u8], what: &'static str) -> Result<CString, SdkError> {
     CString::new(bytes).map_err(|_| SdkError::Nul(what))
+}
+
+/// A secret as a C string (its bytes and a NUL), zeroized when dropped;
+/// refused, before any copy is made, when it holds a NUL.
+fn secret_c_string(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, SdkError> {
+    if bytes.contains(&0) {
+        return Err(SdkError::Nul(what));
+    }
+    let mut c = zeroize::Zeroizing::new(Vec::with_capacity(bytes.len() + 1));
+    c.extend_from_slice(bytes);
+    c.push(0);
+    Ok(c)
 }
 
 /// 0 or the error naming the export and its code.
@@ -417,7 +434,7 @@ impl Default for Network {
 /// The C forms of a [`Network`].
 struct CNetwork {
     proxy: CString,
-    passwd: CString,
+    passwd: zeroize::Zeroizing<Vec<u8>>,
     timeout: c_int,
 }
 
@@ -425,7 +442,7 @@ impl CNetwork {
     fn new(network: &Network) -> Result<Self, SdkError> {
         Ok(CNetwork {
             proxy: c_string(network.proxy.as_bytes(), "proxy")?,
-            passwd: c_string(network.passwd.expose().as_bytes(), "proxy password")?,
+            passwd: secret_c_string(network.passwd.expose().as_bytes(), "proxy password")?,
             timeout: c_int::try_from(network.timeout_secs).unwrap_or(c_int::MAX),
         })
     }
@@ -470,7 +487,7 @@ impl Sdk {
         secret: &crate::secrets::Secret,
     ) -> Result<Sdk, SdkError> {
         let corp = c_string(corp_id.as_bytes(), "corp id")?;
-        let secret = c_string(secret.expose().as_bytes(), "archive secret")?;
+        let secret = secret_c_string(secret.expose().as_bytes(), "archive secret")?;
         // SAFETY: the header's signature; no arguments.
         let raw = NonNull::new(unsafe { (library.exports.new_sdk)() }).ok_or(SdkError::Broken {
             function: "NewSdk",
@@ -480,9 +497,13 @@ impl Sdk {
         let sdk = Sdk { library, raw };
         // SAFETY: a live instance and two NUL-terminated strings that
         // outlive the call.
-        let code =
-            unsafe { (sdk.library.exports.init)(sdk.raw.as_ptr(), corp.as_ptr(), secret.as_ptr()) };
-        zeroize::Zeroize::zeroize(&mut secret.into_bytes());
+        let code = unsafe {
+            (sdk.library.exports.init)(
+                sdk.raw.as_ptr(),
+                corp.as_ptr(),
+                secret.as_ptr().cast::<c_char>(),
+            )
+        };
         check("Init", code)?;
         Ok(sdk)
     }
@@ -504,7 +525,7 @@ impl Sdk {
                 seq,
                 limit,
                 net.proxy.as_ptr(),
-                net.passwd.as_ptr(),
+                net.passwd.as_ptr().cast::<c_char>(),
                 net.timeout,
                 slice.raw,
             )
@@ -535,7 +556,7 @@ impl Sdk {
                 index.as_ptr(),
                 fileid.as_ptr(),
                 net.proxy.as_ptr(),
-                net.passwd.as_ptr(),
+                net.passwd.as_ptr().cast::<c_char>(),
                 net.timeout,
                 media.raw,
             )
@@ -587,6 +608,19 @@ mod tests {
         assert!(code(10001).is_transient() && code(10003).is_transient());
         assert!(!code(10000).is_transient() && !code(10010).is_transient());
         assert!(code(10010).to_string().contains("data expired"));
+    }
+
+    #[test]
+    fn secrets_become_c_strings_without_a_copy_left_behind() {
+        let c = secret_c_string(b"key", "message key").unwrap();
+        assert_eq!(c.as_slice(), b"key\0");
+        assert!(matches!(
+            secret_c_string(b"k\0y", "message key"),
+            Err(SdkError::Nul("message key"))
+        ));
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        zeroized_on_drop(&c);
+        zeroized_on_drop(&crate::secrets::Secret::new("archive secret"));
     }
 
     #[test]
