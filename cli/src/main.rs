@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use chrono::{NaiveDate, Utc};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use shared::embedded;
 use shared::mailbox::{Imap, Maildir};
 use shared::report::Report;
@@ -87,6 +87,12 @@ enum Command {
     Reconcile(reconcile::ReconcileArgs),
     /// Re-check the daily manifests, their objects and their chain.
     Verify(reconcile::VerifyArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish,
+    /// powershell): `archiver completions bash > /etc/bash_completion.d/archiver`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
     /// Measure delivery (messages/s) to the configured target.
@@ -110,6 +116,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args),
         Command::Verify(args) => reconcile::verify(&args),
+        Command::Completions { shell } => completions(shell),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
     };
@@ -120,6 +127,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the completion script of `shell` (written whole, so a closed
+/// pipe is an error, not a panic).
+fn completions(shell: clap_complete::Shell) -> CliResult {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "archiver", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// An error that ends a command, printed as one line.
