@@ -108,7 +108,7 @@ pub fn export(args: &Args) -> CliResult {
         .persist_noclobber(out)
         .map_err(|e| format!("cannot write {}: {}", out.display(), e.error))?;
     let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
-    let digest = bundle::sha256_hex(File::open(out)?)?;
+    let digest = hex::encode(shared::store::sha256_of(File::open(out)?)?.1);
     if manifest.count == 0 {
         eprintln!(
             "archiver: no stored e-mail matches the selection (custodian as its drop folder \

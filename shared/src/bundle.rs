@@ -29,7 +29,7 @@ use zip::write::SimpleFileOptions;
 use crate::escape::escaped;
 use crate::layout::{EML_PREFIX, ledger_key};
 use crate::render::MESSAGE_ID_DOMAIN;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{ObjectStore, StoreError, sha256_of};
 
 /// The manifest's format name.
 pub const FORMAT: &str = "mobile-archiver-export/1";
@@ -267,18 +267,19 @@ pub fn verify<R: Read + Seek>(bundle: R) -> Result<(Manifest, Findings), BundleE
     for file in &manifest.files {
         listed.insert(file.path.as_str());
         match zip.by_name(&file.path) {
-            Ok(mut entry) => {
-                let mut hashing = Hashing::new(io::sink());
-                if let Err(e) = io::copy(&mut entry, &mut hashing) {
-                    // The zip's own CRC-32 no longer matches: changed in
-                    // place.
-                    findings.push(format!(
-                        "{}: altered (unreadable: {e})",
-                        escaped(&file.path)
-                    ));
-                    continue;
-                }
-                let (size, sha256) = hashing.finish();
+            Ok(entry) => {
+                let (size, sha256) = match sha256_of(entry) {
+                    Ok((size, digest)) => (size, hex::encode(digest)),
+                    Err(e) => {
+                        // The zip's own CRC-32 no longer matches: changed
+                        // in place.
+                        findings.push(format!(
+                            "{}: altered (unreadable: {e})",
+                            escaped(&file.path)
+                        ));
+                        continue;
+                    }
+                };
                 if size != file.size || sha256 != file.sha256 {
                     findings.push(format!(
                         "{}: altered (SHA-256 {sha256}, {size} bytes; the manifest says {}, {} bytes)",
@@ -292,10 +293,10 @@ pub fn verify<R: Read + Seek>(bundle: R) -> Result<(Manifest, Findings), BundleE
         }
     }
     match zip.by_name(LOAD_FILE) {
-        Ok(mut entry) => {
-            let mut hashing = Hashing::new(io::sink());
-            let read = io::copy(&mut entry, &mut hashing);
-            if read.is_err() || hashing.finish().1 != manifest.load_file_sha256 {
+        Ok(entry) => {
+            let matches = sha256_of(entry)
+                .is_ok_and(|(_, digest)| hex::encode(digest) == manifest.load_file_sha256);
+            if !matches {
                 findings.push(format!("{LOAD_FILE}: altered"));
             }
         }
@@ -318,14 +319,6 @@ pub fn verify<R: Read + Seek>(bundle: R) -> Result<(Manifest, Findings), BundleE
         }
     }
     Ok((manifest, findings))
-}
-
-/// The SHA-256 (hex) of what `reader` holds, read in chunks: the bundle's
-/// own hash, to keep beside the request it answers.
-pub fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
-    let mut hashing = Hashing::new(io::sink());
-    io::copy(&mut reader, &mut hashing)?;
-    Ok(hashing.finish().1)
 }
 
 /// A custodian as compared: a phone number as `+` and digits, anything

@@ -640,7 +640,7 @@ fn custodian_of(unit: &Unit) -> Option<(&str, &str)> {
 /// The collection day of a refused drop's original
 /// (`raw/<source>/<day>/<batch>/<file>`).
 fn original_day(refused: &RefusedDrop) -> Option<NaiveDate> {
-    refused.original_key.split('/').nth(2)?.parse().ok()
+    layout::raw_day(&refused.original_key).map(|(_, day)| day)
 }
 
 /// A batch's delivery jobs; lines that cannot be read go to `unreadable`.

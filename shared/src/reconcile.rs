@@ -268,15 +268,15 @@ pub async fn close<S: ObjectStore>(
         mailboxes: BTreeMap::new(),
         objects: Vec::new(),
     };
-    let mut keys = BTreeSet::new();
-    keys.extend(
-        store
-            .list(RAW_PREFIX)
-            .await?
-            .into_iter()
-            .filter(|key| raw_day(key).is_some_and(|(_, d)| d == day)),
-    );
-    for batch in batches(store, day).await? {
+    // The day's raw folder, listed once: its batches and originals.
+    let mut keys: BTreeSet<String> = store
+        .list(RAW_PREFIX)
+        .await?
+        .into_iter()
+        .filter(|key| raw_day(key).is_some_and(|(_, d)| d == day))
+        .collect();
+    let day_batches: Vec<RawBatch> = keys.iter().filter_map(|key| RawBatch::parse(key)).collect();
+    for batch in day_batches {
         let counts = manifest.sources.entry(batch.source.clone()).or_default();
         counts.batches += 1;
         keys.insert(batch.jobs_key());

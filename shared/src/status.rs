@@ -107,13 +107,11 @@ impl Status {
             }
         }
         for key in store.list(RAW_PREFIX).await? {
-            let mut segments = key[RAW_PREFIX.len()..].splitn(3, '/');
-            if let (Some(source), Some(day), Some(_)) =
-                (segments.next(), segments.next(), segments.next())
-            {
+            if let Some((source, day)) = layout::raw_day(&key) {
+                let day = day.to_string();
                 let entry = status.sources.entry(source.to_owned()).or_default();
-                if entry.last_collection_day.as_deref() < Some(day) {
-                    entry.last_collection_day = Some(day.to_owned());
+                if entry.last_collection_day.as_deref() < Some(day.as_str()) {
+                    entry.last_collection_day = Some(day);
                 }
             }
         }
