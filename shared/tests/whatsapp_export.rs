@@ -1092,6 +1092,22 @@ fn older_ios_layout_with_a_colon_after_the_time() {
             (Some("Tom Baker"), "Thanks", "2015-12-19T08:01:44+00:00"),
         ],
     );
+    // Some phones of those years left the seconds out of some lines.
+    check_fixture(
+        "ios_colon_seconds_mixed_us.txt",
+        "m/d/yy, h:mm:ss a: and m/d/yy, h:mm a: ",
+        DateOrder::MonthFirst,
+        &[
+            (
+                Some("Dana Cole"),
+                "Call at ten?",
+                "2016-03-02T09:05:12+00:00",
+            ),
+            (Some("Eli Park"), "Yes", "2016-03-02T09:06:00+00:00"),
+            (Some("Dana Cole"), "Booked", "2016-03-02T09:07:40+00:00"),
+            (Some("Eli Park"), "Notes sent", "2016-03-03T17:15:00+00:00"),
+        ],
+    );
     check_fixture(
         "ios_colon_2017_de.txt",
         "d.m.yy, h.mm.ss: ",
@@ -1135,6 +1151,33 @@ fn connector_words_and_the_time_before_the_date() {
                 "2022-03-18T15:02:00+00:00",
             ),
             (Some("Camille Martin"), "Merci", "2022-03-19T09:10:00+00:00"),
+        ],
+    );
+    check_fixture(
+        "connector_fi.txt",
+        "d.m.yyyy klo h.mm - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                None,
+                "Viestit ja puhelut ovat päästä päähän salattuja. Kukaan WhatsAppin ulkopuolinen taho, ei edes WhatsApp, voi lukea tai kuunnella niitä.",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Matti Virtanen"),
+                "Hei, onko sopimus valmis?",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (
+                Some("Aino"),
+                "Kyllä: lähetän sen illalla",
+                "2022-03-18T15:02:00+00:00",
+            ),
+            (
+                Some("Matti Virtanen"),
+                "Kiitos",
+                "2022-03-19T09:10:00+00:00",
+            ),
         ],
     );
     check_fixture(
@@ -1199,6 +1242,26 @@ fn arabic_locales_with_eastern_and_western_digits() {
         "d/m/yyyy، h:mm a - ",
         DateOrder::DayFirst,
         western.leak(),
+    );
+}
+
+/// Persian: Extended Arabic-Indic digits, right-to-left marks inside the
+/// date, the Arabic comma and the Persian AM/PM words.
+#[test]
+fn persian_locale() {
+    check_fixture(
+        "persian_digits.txt",
+        "d/m/yyyy، h:mm a - ",
+        DateOrder::DayFirst,
+        &[
+            (
+                Some("مریم"),
+                "سلام، قرارداد آماده است؟",
+                "2022-03-18T14:56:00+00:00",
+            ),
+            (Some("Reza"), "بله", "2022-03-18T15:02:00+00:00"),
+            (Some("مریم"), "ممنون", "2022-03-19T09:10:00+00:00"),
+        ],
     );
 }
 
@@ -1341,7 +1404,8 @@ fn localized_markers_in_many_languages() {
     // it, in the chat's name), a message deleted by the other party and one
     // by the exporter, a missed voice and a missed video call, Android's
     // omitted media, then iOS's omitted image, video, audio, sticker, GIF,
-    // contact card and document.
+    // contact card and document, and last a security-code change (a notice
+    // iOS writes in the chat's name).
     let omitted = [
         ("media", "application/octet-stream"),
         ("image", "image/jpeg"),
@@ -1362,7 +1426,7 @@ fn localized_markers_in_many_languages() {
         );
         let chat = prepare(&text, &ctx);
         let (items, summary) = read_items(&chat, &no_media);
-        assert_eq!(items.len(), 13, "{name}");
+        assert_eq!(items.len(), 14, "{name}");
         assert_eq!(summary.participants.len(), 2, "{name}: {summary:?}");
         let kinds: Vec<_> = items[..5].iter().map(|item| item.kind).collect();
         assert_eq!(
@@ -1387,7 +1451,11 @@ fn localized_markers_in_many_languages() {
             })
         };
         assert_eq!(calls, [call(false), call(true)], "{name}");
-        for (item, (kind, content_type)) in items[5..].iter().zip(omitted) {
+        let security = &items[13];
+        assert_eq!(security.kind, ItemKind::System, "{name}");
+        assert!(security.sender.is_none(), "{name}");
+        assert!(security.attachments.is_empty(), "{name}");
+        for (item, (kind, content_type)) in items[5..13].iter().zip(omitted) {
             assert_eq!(
                 (item.kind, item.text.as_deref()),
                 (ItemKind::Message, None),
