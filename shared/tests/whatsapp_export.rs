@@ -2214,3 +2214,55 @@ fn the_exporter_is_told_by_the_exports_own_lines() {
         Some("+447700900999")
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Any chat (authors, texts, times) written in any layout, clock and
+    /// date order of the matrix parses back to the same authors, texts and
+    /// times (to the layout's precision) when the order is configured.
+    #[test]
+    fn any_chat_in_any_layout_parses_back(
+        layout in 0..MATRIX_LAYOUTS.len(),
+        clock in 0..MATRIX_CLOCKS.len(),
+        order in 0..MATRIX_ORDERS.len(),
+        start in 978_307_200i64..1_893_456_000,
+        authors in proptest::collection::vec("[A-Z][a-z]{1,7}( [A-Z][a-z]{1,7})?", 1..4),
+        messages in proptest::collection::vec(
+            (0i64..400_000, 0usize..4, "[a-zA-Z0-9]([a-zA-Z0-9 ,.?!]{0,58}[a-zA-Z0-9.?!])?"),
+            1..30,
+        ),
+    ) {
+        let layout = &MATRIX_LAYOUTS[layout];
+        let clock = MATRIX_CLOCKS[clock];
+        proptest::prop_assume!(!(layout.time_first && matches!(clock, MatrixClock::Prefix(..))));
+        let order = MATRIX_ORDERS[order];
+        let mut at = chrono::DateTime::from_timestamp(start, 0).unwrap().naive_utc();
+        let chat: Vec<(chrono::NaiveDateTime, &str, String)> = messages
+            .iter()
+            .map(|(step, author, text)| {
+                at += chrono::TimeDelta::seconds(*step);
+                (at, authors[author % authors.len()].as_str(), text.clone())
+            })
+            .collect();
+        let text = render_chat(layout, clock, order, &chat);
+        let ctx = ExportContext {
+            date_order: Some(order.0),
+            ..context("+44 7700 900123", "WhatsApp Chat - Any.txt", chrono_tz::UTC)
+        };
+        let parsed = Chat::prepare(&text, &ctx).map_err(|e| {
+            proptest::test_runner::TestCaseError::fail(format!("{text}\n{e}"))
+        })?;
+        let (items, _) = read_items(&parsed, &no_media);
+        proptest::prop_assert_eq!(items.len(), chat.len(), "{}", text);
+        for (item, (at, author, body)) in items.iter().zip(&chat) {
+            let mut expected = at.and_utc();
+            if !layout.seconds {
+                expected -= chrono::TimeDelta::seconds(i64::from(chrono::Timelike::second(at)));
+            }
+            proptest::prop_assert_eq!(item.timestamp.0, expected, "{}", text);
+            proptest::prop_assert_eq!(sender(item), Some(*author), "{}", text);
+            proptest::prop_assert_eq!(item.text.as_deref(), Some(body.as_str()), "{}", text);
+        }
+    }
+}
