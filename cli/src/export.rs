@@ -13,7 +13,7 @@ use shared::store::LocalDir;
 
 use crate::CliResult;
 
-/// Arguments of `archiver export`.
+/// Export a custodian's e-mails over a range of days as a zip for legal review
 ///
 /// Writes every stored e-mail of the selection, byte for byte, into a zip
 /// (`messages/<day>/<item-id>.eml`) with `manifest.json` (the selection,

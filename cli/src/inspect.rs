@@ -17,8 +17,23 @@ use shared::sources::whatsapp_export::{
 };
 use shared::store::ObjectFile;
 
-/// Arguments of `archiver inspect`.
+/// Print the items of an export, webhook bodies or WeCom messages as JSON lines
+///
+/// Prints what the archiver would read from a file, one normalised item per
+/// line as JSON (the format of the raw batches in the archive store) on
+/// stdout, and on stderr every line the parser doubts (with its line
+/// number and why). Reads no configuration and writes nothing: use it to
+/// check an export before dropping it, or to see why a file was refused.
+///
+/// Exit codes: 0 the file was read; 1 it could not be read or recognised,
+/// or (WeCom) some message could not be read (the message names the file,
+/// the message and what is wrong).
+///
+/// Examples: `archiver inspect "WhatsApp Chat with Bob.txt" --tz
+/// Europe/London --custodian +447700900123`; `archiver inspect bodies/
+/// --source whatsapp-cloud`.
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The export (a chat .txt or a .zip with media), or webhook bodies (a
     /// .json file with one body or a JSON array of bodies, or a directory

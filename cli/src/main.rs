@@ -54,7 +54,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Collect new drops, convert them and deliver into the mailboxes.
+    /// Collect new drops, convert them and deliver into the mailboxes
+    ///
+    /// Takes every new export under `[drops] path`/drop/whatsapp-export/<custodian>/
+    /// (a chat .txt or a .zip with its media; the custodian is the folder's
+    /// name: a phone number or an e-mail address), and the WeCom archive when
+    /// `[wecom]` is configured; keeps each one raw in the archive store
+    /// (`[store] path`), renders one e-mail per item, maps every participant
+    /// with the mapping CSV (`[mapping] csv`, `default_region`,
+    /// `custodian_domains`) and delivers each e-mail once to every mapped
+    /// mailbox: Maildir++ folders under `[maildir] path`, or the IMAP server of
+    /// `[imap]`, into the folders of `[folders]` (`whatsapp`, `wechat`).
+    /// Reads also `time_zone` (the phones' zone), `[render] attachment_limit`
+    /// (larger files become a stub naming their archive key) and
+    /// `[custodians]`. Relative paths are taken from the config file's folder.
+    ///
+    /// Nothing is dropped silently: a drop that cannot be read is kept under
+    /// refused/ with its reason, an item no mailbox maps to under unmapped/,
+    /// one that fails under failed/; the summary counts each, names the
+    /// reasons (never message content) and ends with the store and target.
+    /// A run that was killed resumes where it stopped with the next run: it
+    /// removes what was half written and never appends a message twice.
+    /// Safe to repeat: a second run over the same drops says "nothing new".
+    ///
+    /// Exit codes: 0 done; 2 done, but the summary lists errors (refused
+    /// drops, failed items or copies); 1 the run could not start or the store
+    /// failed (the message says what; a re-run resumes).
+    ///
+    /// Example: `archiver run --config examples/archiver.toml`.
+    #[command(verbatim_doc_comment)]
     Run {
         /// The TOML configuration.
         #[arg(long, short)]
@@ -63,29 +91,34 @@ enum Command {
         #[arg(long)]
         day: Option<NaiveDate>,
     },
-    /// Deliver the already-rendered EMLs whose delivery jobs are pending.
+    /// Deliver the already-rendered EMLs whose delivery jobs are pending
+    ///
+    /// Delivers the jobs that `archiver run` persisted but could not finish
+    /// (the mailbox server was down, the run was stopped), exactly once, to
+    /// the target of the config: `[maildir] path`, or `[imap]` (its URL,
+    /// user, auth and secret files), into the folders of `[folders]`.
+    /// Reads `[store] path` for the jobs, the EMLs and the ledger. Nothing is
+    /// collected or converted.
+    ///
+    /// Exit codes: 0 every pending job delivered; 2 some copies failed (each
+    /// named in the summary; a re-run retries them); 1 the target or the
+    /// store could not be opened.
+    ///
+    /// Example: `archiver deliver --config examples/archiver.toml`.
+    #[command(verbatim_doc_comment)]
     Deliver {
         /// The TOML configuration.
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Print the normalised items of an export (.txt or .zip) as JSON lines.
     Inspect(inspect::Args),
     /// Check a mapping CSV before putting it into service.
     #[command(subcommand)]
     Mapping(mapping::Command),
-    /// Show what the archive store holds and what waits for delivery.
     Status(status::Args),
-    /// Make the daily report of a collection day, store it and deliver it
-    /// to the admin mailbox.
     Report(report::Args),
-    /// Export a custodian's stored e-mails over a range of days as a zip
-    /// for legal review (or --verify one).
     Export(export::Args),
-    /// Check a collection day end to end (--repair what can be), and close
-    /// it with its manifest.
     Reconcile(reconcile::ReconcileArgs),
-    /// Re-check the daily manifests, their objects and their chain.
     Verify(reconcile::VerifyArgs),
     /// Print the shell completion script (bash, zsh, fish, elvish,
     /// powershell): `archiver completions bash > /etc/bash_completion.d/archiver`.
@@ -93,9 +126,7 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Measure export parsing (MB/s) and rendering (items/s).
     Bench(bench::Args),
-    /// Measure delivery (messages/s) to the configured target.
     BenchDelivery(bench::DeliveryArgs),
 }
 

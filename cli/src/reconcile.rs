@@ -15,7 +15,7 @@ use shared::store::{LocalDir, ObjectStore};
 use crate::CliResult;
 use crate::target::Target;
 
-/// Arguments of `archiver reconcile`.
+/// Check a collection day end to end (--repair what can be) and close it
 ///
 /// Checks one collection day: every raw batch converted (it has its job
 /// file), every item filed (an e-mail, or an unmapped or failed record),
@@ -47,7 +47,7 @@ pub struct ReconcileArgs {
     repair: bool,
 }
 
-/// Arguments of `archiver verify`.
+/// Re-check the daily manifests, their objects and their chain
 ///
 /// Re-reads the chain of manifests and the objects of those closing the
 /// days given (or all), and lists every object altered or missing, every

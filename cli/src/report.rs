@@ -14,7 +14,7 @@ use shared::store::{Created, LocalDir, ObjectStore};
 use crate::CliResult;
 use crate::target::Target;
 
-/// Arguments of `archiver report`.
+/// Make a collection day's report, store it and deliver it to the admin mailbox
 ///
 /// Makes the report of one collection day from the archive store: per
 /// source the units collected and refused and their items; the e-mails

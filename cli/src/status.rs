@@ -11,7 +11,7 @@ use shared::store::LocalDir;
 
 use crate::CliResult;
 
-/// Arguments of `archiver status`.
+/// Show what the archive store holds and what waits for delivery
 ///
 /// Reads the archive store of the configuration (`[store] path`) and prints,
 /// per source, the units collected (drops), how many were refused, the

@@ -27,3 +27,32 @@ fn completion_scripts_name_every_command() {
         }
     }
 }
+
+/// Every command's `--help` is its manual: what it does, the exit codes and
+/// an example (the config keys it reads where it reads a config).
+#[test]
+fn every_commands_help_gives_exit_codes_and_an_example() {
+    for command in [
+        &["run"][..],
+        &["deliver"],
+        &["inspect"],
+        &["mapping", "check"],
+        &["status"],
+        &["report"],
+        &["export"],
+        &["reconcile"],
+        &["verify"],
+        &["bench"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Exit code"), "{command:?} --help:\n{help}");
+        assert!(help.contains("Example"), "{command:?} --help:\n{help}");
+        assert!(help.contains("archiver "), "{command:?} --help:\n{help}");
+    }
+}
