@@ -4,6 +4,9 @@
 //! - [`convert`]: an SQS batch of S3 notifications for `raw/` -> EMLs and
 //!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]).
 //! - [`deliver`]: an SQS batch of delivery jobs -> IMAP, exactly once.
+//! - [`reconcile_day`]: a scheduler event -> each recent day checked, what
+//!   was lost sent again to convert ([`SqsNotificationQueue`]) or deliver,
+//!   and the day closed with its manifest once nothing is open.
 //! - [`capture`]: a function URL request (WhatsApp Cloud API webhook) ->
 //!   the inbox and the media queue ([`MediaQueue`], [`SqsMediaQueue`]).
 //! - [`media`]: an SQS batch of media ids -> `media/<sha256>` or a record
@@ -19,6 +22,7 @@ mod events;
 mod mapping;
 mod media;
 mod queue;
+mod reconcile;
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +34,11 @@ pub use self::capture::{MediaQueue, MediaQueueError, SqsMediaQueue, capture};
 pub use self::events::{CollectRequest, NotificationError, notification_keys};
 pub use self::mapping::{MappingSource, MappingSourceError};
 pub use self::media::media;
-pub use self::queue::SqsQueue;
+pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
+pub use self::reconcile::{
+    DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
+    reconcile_day,
+};
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};
 use crate::deliver::deliver_jobs;
@@ -168,8 +176,10 @@ async fn convert_message<S: ObjectStore, Q: JobQueue>(
 /// failed.
 ///
 /// A message received before (`ApproximateReceiveCount` > 1) may have been
-/// appended before its function died, so its folder is searched first; the
-/// ledger makes every other repeat a no-op. No job starts after
+/// appended before its function died, and a job reconcile sent again
+/// ([`RESENT_ATTRIBUTE`]) may have been appended before its ledger entry
+/// was lost, so their folder is searched first; the ledger makes every
+/// other repeat a no-op. No job starts after
 /// `start_no_job_after` (see [`start_no_job_after`]): the rest are reported
 /// failed, to be delivered by a later invocation.
 pub async fn deliver<S: ObjectStore, M: Mailbox>(
@@ -206,10 +216,11 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
     let retried: Vec<bool> = origin
         .iter()
         .map(|m| {
-            m.attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_none_or(|n| n > 1)
+            m.message_attributes.contains_key(queue::RESENT_ATTRIBUTE)
+                || m.attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_none_or(|n| n > 1)
         })
         .collect();
     let failed = deliver_jobs(
