@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(open.open.len(), 2, "{:?}", open.open);
         assert!(!open.closed && open.manifest.is_none());
         assert_eq!(*queues.keys.lock().unwrap(), [a.key()]);
-        assert_eq!(*queues.jobs.lock().unwrap(), [job.clone()]);
+        assert_eq!(*queues.jobs.lock().unwrap(), std::slice::from_ref(&job));
 
         // Convert and deliver did their part: the next run closes the day.
         store.put_new(&a.jobs_key(), b"").await.unwrap();
