@@ -153,3 +153,48 @@ fn group_id(mailbox: &str) -> String {
         hex::encode(Sha256::digest(mailbox.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sqs::config::{BehaviorVersion, Region};
+
+    use super::*;
+
+    fn client() -> Client {
+        Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn a_job_sent_again_is_marked_and_not_deduplicated_against_converts() {
+        let url = "https://sqs.us-east-1.amazonaws.com/1/deliver.fifo";
+        let job = DeliveryJob {
+            mailbox: "dana@corp.example".to_owned(),
+            folder: "WhatsApp Archiver".to_owned(),
+            eml_key: "eml/2026-11-21/a.eml".to_owned(),
+            message_id: "a@x".to_owned(),
+            timestamp: "2026-11-21T09:15:00Z".to_owned(),
+        };
+        let converts = SqsQueue::new(client(), url).entry(0, &job).unwrap();
+        let resent = SqsQueue::resending(client(), url, "run-1")
+            .entry(0, &job)
+            .unwrap();
+        let again = SqsQueue::resending(client(), url, "run-2")
+            .entry(0, &job)
+            .unwrap();
+        assert!(converts.message_attributes().is_none());
+        let marked = &resent.message_attributes().unwrap()[RESENT_ATTRIBUTE];
+        assert_eq!(marked.string_value(), Some("run-1"));
+        assert_eq!(marked.data_type(), "String");
+        assert_eq!(resent.message_group_id(), converts.message_group_id());
+        let dedup =
+            |e: &SendMessageBatchRequestEntry| e.message_deduplication_id().unwrap().to_owned();
+        assert_ne!(dedup(&resent), dedup(&converts));
+        assert_ne!(dedup(&resent), dedup(&again));
+        assert_eq!(resent.message_body(), converts.message_body());
+    }
+}
