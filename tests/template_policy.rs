@@ -204,6 +204,9 @@ fn keys_used(
                 layout::RAW_PREFIX.to_owned(),
                 layout::JOBS_PREFIX.to_owned(),
                 layout::MANIFEST_PREFIX.to_owned(),
+                // A day without a batch: did collect's run claim it?
+                layout::run_claims_prefix(),
+                claim.clone(),
             ]);
             keys.insert(("s3:GetObject", "ArchiveBucket"), read);
             keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
@@ -1382,8 +1385,10 @@ fn reconcile_runs_daily_after_collect_in_the_archive_zone() {
     };
     let collect_at = hour(template.parameter_value("ScheduleExpression").unwrap());
     let reconcile_at = hour(template.parameter_value("ReconcileSchedule").unwrap());
-    assert!(
-        reconcile_at >= collect_at + 3,
-        "{collect_at} {reconcile_at}"
-    );
+    // Hours after collect, past midnight too (collect at 22:00, reconcile
+    // at 01:00: three hours).
+    let after = (reconcile_at + 24 - collect_at) % 24;
+    assert!(after >= 3, "{collect_at} {reconcile_at}");
+    // One run at a time (two would race for the next manifest).
+    assert_eq!(reconcile["ReservedConcurrentExecutions"], 1);
 }

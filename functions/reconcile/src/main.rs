@@ -1,7 +1,8 @@
 //! The reconcile function: run by EventBridge Scheduler a few hours after
-//! collect, checks the recent collection days (or `{"day": ...}`), sends
-//! again what was lost to convert or deliver, and closes each day with its
-//! manifest once nothing is open (see `shared::lambda::reconcile_day`).
+//! collect, checks the recent collection days and the older ones never
+//! closed (or `{"day": ...}`), sends again what was lost to convert or
+//! deliver, and closes each day with its manifest once nothing is open
+//! (see `shared::lambda::reconcile_days`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, ReconcileRequest, SqsNotificationQueue, SqsQueue};
@@ -25,21 +26,22 @@ async fn main() -> Result<(), Error> {
     let (archive, convert, sqs, settings) = (&archive, &convert, &sqs, &settings);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReconcileRequest>| async move {
-            let now = chrono::Utc::now();
-            let tz = settings.archive_time_zone;
-            let today = now.with_timezone(&tz).date_naive();
             // Jobs sent again carry this run's id: deliver searches first.
             let deliver = SqsQueue::resending(
                 sqs.clone(),
                 &settings.deliver_queue_url,
                 &event.context.request_id,
             );
-            let mut days = Vec::new();
-            for day in event.payload.days(tz, now, settings.recent_days) {
-                let outcome = lambda::reconcile_day(archive, convert, &deliver, day, today).await?;
-                outcome.log();
-                days.push(outcome);
-            }
+            let days = lambda::reconcile_days(
+                archive,
+                convert,
+                &deliver,
+                &event.payload,
+                settings.archive_time_zone,
+                chrono::Utc::now(),
+                settings.recent_days,
+            )
+            .await?;
             Ok::<_, Error>(days)
         },
     ))

@@ -1,4 +1,5 @@
-//! The reconcile function's work: each recent collection day checked
+//! The reconcile function's work: each recent collection day, and each
+//! older one with raw batches but no manifest, checked
 //! ([`crate::reconcile::check`]), what was lost sent again, and the day
 //! closed with its manifest once nothing is open.
 //!
@@ -30,6 +31,7 @@ use super::queue::send_entries;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::layout::RawBatch;
 use crate::reconcile::{self, Closed, ReconcileError};
+use crate::store::ObjectStore;
 
 /// The reconcile function's input, as EventBridge Scheduler sends it:
 /// `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`, or
@@ -49,12 +51,12 @@ impl ReconcileRequest {
     /// The collection days to reconcile, oldest first: the given day, else
     /// the `recent` days up to yesterday (of the scheduled, or current,
     /// time in `tz`, the zone collection days are reckoned in).
-    pub fn days(&self, tz: Tz, now: DateTime<Utc>, recent: u32) -> Vec<NaiveDate> {
+    pub fn days(&self, tz: Tz, now: DateTime<Utc>, recent: u64) -> Vec<NaiveDate> {
         if let Some(day) = self.day {
             return vec![day];
         }
         let today = self.scheduled_time.unwrap_or(now).with_timezone(&tz);
-        (1..=u64::from(recent.max(1)))
+        (1..=recent)
             .rev()
             .filter_map(|back| today.date_naive().checked_sub_days(Days::new(back)))
             .collect()
@@ -145,6 +147,22 @@ pub enum ReconcileRunError {
     /// A notification or job could not be sent again.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Some days of a run could not be reconciled (each one's error is
+    /// logged with it); the others were.
+    #[error("{} day(s) could not be reconciled ({}): see the error logged for each", .0.len(), joined(.0))]
+    Days(Vec<NaiveDate>),
+    /// The days with raw batches but no manifest could not be listed (the
+    /// recent days were reconciled).
+    #[error("the days never closed could not be listed: {0}")]
+    Unclosed(ReconcileError),
+}
+
+/// Days as `2026-11-20, 2026-11-21`.
+fn joined(days: &[NaiveDate]) -> String {
+    days.iter()
+        .map(NaiveDate::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What reconciling a day found and did. Keys, item ids, mailboxes and
@@ -198,24 +216,94 @@ impl DayReconciled {
     }
 }
 
+/// Reconciles the days `request` names ([`ReconcileRequest::days`], in
+/// `tz`, the zone collection days are reckoned in, `recent` of them up to
+/// yesterday) and, for a scheduled run, every older day with raw batches
+/// but no manifest ([`reconcile::unclosed_days`]), so that a day still
+/// open after the recent ones is checked, repaired and reported until it
+/// closes. Each day's outcome is logged ([`DayReconciled::log`]).
+///
+/// A day that cannot be reconciled does not stop the others: its error is
+/// logged with the day, and the run fails at the end.
+///
+/// # Errors
+///
+/// [`ReconcileRunError::Days`] when any day could not be reconciled;
+/// [`ReconcileRunError::Unclosed`] when the older days could not be
+/// listed.
+pub async fn reconcile_days<S, N, Q>(
+    store: &S,
+    notifications: &N,
+    jobs: &Q,
+    request: &ReconcileRequest,
+    tz: Tz,
+    now: DateTime<Utc>,
+    recent: u64,
+) -> Result<Vec<DayReconciled>, ReconcileRunError>
+where
+    S: ObjectStore,
+    N: NotificationQueue,
+    Q: JobQueue,
+{
+    let today = now.with_timezone(&tz).date_naive();
+    let mut days = request.days(tz, now, recent);
+    let mut unlisted = None;
+    if request.day.is_none()
+        && let Some(&first) = days.first()
+    {
+        match reconcile::unclosed_days(store).await {
+            Ok(unclosed) => days.extend(unclosed.into_iter().filter(|day| *day < first)),
+            Err(e) => {
+                tracing::error!(error = %e, "the days never closed could not be listed");
+                unlisted = Some(e);
+            }
+        }
+    }
+    let mut outcomes = Vec::new();
+    let mut failed = Vec::new();
+    for day in days {
+        match reconcile_day(store, notifications, jobs, day, today, tz).await {
+            Ok(outcome) => {
+                outcome.log();
+                outcomes.push(outcome);
+            }
+            Err(e) => {
+                tracing::error!(day = %day, error = %e, "day not reconciled");
+                failed.push(day);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(ReconcileRunError::Days(failed));
+    }
+    if let Some(e) = unlisted {
+        return Err(ReconcileRunError::Unclosed(e));
+    }
+    Ok(outcomes)
+}
+
 /// Reconciles collection day `day`: checks it, sends again the
 /// notifications of batches never converted and the jobs of copies not
 /// delivered, and closes it when nothing is open and it is over (`today`:
-/// the current day in the zone collection days are reckoned in).
+/// the current day in `tz`, the zone collection days are reckoned in). A
+/// day without a raw batch is closed only when a scheduled collect run
+/// claimed it ([`reconcile::collect_claimed`]): else collect failed before
+/// it claimed, or never ran, and the day is reported open.
 ///
 /// # Errors
 ///
 /// [`ReconcileRunError`] when the archive cannot be read, the manifest
 /// cannot be written, or a queue refuses what is sent again.
-pub async fn reconcile_day<S, N, Q>(
+async fn reconcile_day<S, N, Q>(
     store: &S,
     notifications: &N,
     jobs: &Q,
     day: NaiveDate,
     today: NaiveDate,
+    tz: Tz,
 ) -> Result<DayReconciled, ReconcileRunError>
 where
-    S: crate::store::ObjectStore,
+    S: ObjectStore,
     N: NotificationQueue,
     Q: JobQueue,
 {
@@ -247,8 +335,13 @@ where
         head: None,
         closed: false,
     };
-    if check.is_complete() {
-        match reconcile::close(store, day, today).await {
+    if check.batches == 0 && day < today && !reconcile::collect_claimed(store, day, tz).await? {
+        outcome.open.push(format!(
+            "no raw batch, and no collect run claimed {day}: collect failed or did not run"
+        ));
+    }
+    if outcome.open.is_empty() {
+        match reconcile::close(store, &check, today).await {
             Ok(Closed::Written { key, head }) => {
                 outcome.manifest = Some(key);
                 outcome.head = Some(head);
@@ -266,6 +359,8 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use chrono_tz::UTC;
 
     use super::*;
     use crate::jobs;
@@ -317,18 +412,19 @@ mod tests {
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
         };
         // Batch a was never converted; batch b was, and its one copy has
-        // no ledger entry. (Neither holds items: only batches and jobs are
-        // looked at here.)
+        // no ledger entry. (Neither holds items: only batches, jobs and
+        // e-mails are looked at here.)
         let (a, b) = (batch("a"), batch("b"));
         for raw in [&a, &b] {
             store.put_new(&raw.key(), b"\n").await.unwrap();
         }
+        store.put_new(&job.eml_key, b"eml").await.unwrap();
         let lines = jobs::to_lines(std::slice::from_ref(&job));
         store.put_new(&b.jobs_key(), &lines).await.unwrap();
         let today = day().succ_opt().unwrap();
 
         let queues = Recorded::default();
-        let open = reconcile_day(&store, &queues, &queues, day(), today)
+        let open = reconcile_day(&store, &queues, &queues, day(), today, UTC)
             .await
             .unwrap();
         assert_eq!((open.batches_resent, open.copies_resent), (1, 1));
@@ -341,7 +437,7 @@ mod tests {
         store.put_new(&a.jobs_key(), b"").await.unwrap();
         let entry = ledger_key(&job.mailbox, &job.message_id);
         store.put_new(&entry, b"{}").await.unwrap();
-        let closed = reconcile_day(&store, &queues, &queues, day(), today)
+        let closed = reconcile_day(&store, &queues, &queues, day(), today, UTC)
             .await
             .unwrap();
         assert_eq!((closed.batches_resent, closed.copies_resent), (0, 0));
@@ -349,7 +445,7 @@ mod tests {
         assert_eq!(closed.manifest.as_deref(), Some("manifest/00000001.json"));
         assert_eq!(closed.head.as_ref().map(String::len), Some(64));
         // And the run after finds it closed, writing nothing.
-        let again = reconcile_day(&store, &queues, &queues, day(), today)
+        let again = reconcile_day(&store, &queues, &queues, day(), today, UTC)
             .await
             .unwrap();
         assert!(again.closed && again.manifest.is_none());
@@ -357,12 +453,178 @@ mod tests {
         assert_eq!(queues.jobs.lock().unwrap().len(), 1);
     }
 
+    /// A convert queue that refuses the keys of one day.
+    struct Refusing(NaiveDate);
+
+    impl NotificationQueue for Refusing {
+        async fn send(&self, keys: &[String]) -> Result<(), QueueError> {
+            match keys.iter().any(|key| key.contains(&self.0.to_string())) {
+                true => Err(QueueError::Send("refused".to_owned())),
+                false => Ok(()),
+            }
+        }
+    }
+
+    fn batch_on(day: NaiveDate, id: &str) -> RawBatch {
+        RawBatch {
+            source: "whatsapp-export".to_owned(),
+            day: CollectionDay(day),
+            id: id.to_owned(),
+        }
+    }
+
+    /// A batch of `day` converted, with no item and no job.
+    async fn converted(store: &LocalDir, day: NaiveDate, id: &str) -> RawBatch {
+        let batch = batch_on(day, id);
+        store.put_new(&batch.key(), b"\n").await.unwrap();
+        store.put_new(&batch.jobs_key(), b"").await.unwrap();
+        batch
+    }
+
+    #[tokio::test]
+    async fn a_day_that_fails_does_not_stop_the_newer_days_and_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let (d19, d20, d21) = (
+            day().pred_opt().unwrap().pred_opt().unwrap(),
+            day().pred_opt().unwrap(),
+            day(),
+        );
+        // 19 November: a batch never converted, whose notification the
+        // queue refuses; 20 and 21 November: complete.
+        store
+            .put_new(&batch_on(d19, "a").key(), b"\n")
+            .await
+            .unwrap();
+        converted(&store, d20, "b").await;
+        converted(&store, d21, "c").await;
+        // 04:30 on 22 November (UTC): the three days before are recent.
+        let request = ReconcileRequest {
+            scheduled_time: Some("2026-11-22T04:30:00Z".parse().unwrap()),
+            day: None,
+        };
+        let now = request.scheduled_time.unwrap();
+        let queues = Recorded::default();
+        let err = reconcile_days(&store, &Refusing(d19), &queues, &request, UTC, now, 3)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, ReconcileRunError::Days(days) if *days == [d19]));
+        assert!(err.to_string().contains("(2026-11-19)"), "{err}");
+        // The days after it were checked and closed all the same.
+        let manifests = store.list("manifest/").await.unwrap();
+        assert_eq!(manifests.len(), 2, "{manifests:?}");
+
+        // Once it is converted, the next run closes it too.
+        let late = batch_on(d19, "a");
+        store.put_new(&late.jobs_key(), b"").await.unwrap();
+        let days = reconcile_days(&store, &queues, &queues, &request, UTC, now, 3)
+            .await
+            .unwrap();
+        assert_eq!(days.len(), 3);
+        assert!(days.iter().all(|d| d.closed), "{days:?}");
+    }
+
+    #[tokio::test]
+    async fn a_day_open_beyond_the_recent_ones_is_still_reconciled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let old = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        // 1 November: one batch never converted; 2 November: closed.
+        let lost = batch_on(old, "a");
+        store.put_new(&lost.key(), b"\n").await.unwrap();
+        let closed = converted(&store, old.succ_opt().unwrap(), "b").await;
+        let queues = Recorded::default();
+        let given = ReconcileRequest {
+            scheduled_time: None,
+            day: Some(closed.day.0),
+        };
+        let now = "2026-11-22T04:30:00Z".parse().unwrap();
+        let days = reconcile_days(&store, &queues, &queues, &given, UTC, now, 3)
+            .await
+            .unwrap();
+        assert!(days[0].closed);
+        assert!(queues.keys.lock().unwrap().is_empty(), "only the day given");
+
+        let scheduled = ReconcileRequest {
+            scheduled_time: Some(now),
+            day: None,
+        };
+        let days = reconcile_days(&store, &queues, &queues, &scheduled, UTC, now, 3)
+            .await
+            .unwrap();
+        let checked: Vec<String> = days.iter().map(|d| d.day.to_string()).collect();
+        // The recent days first, then the one never closed (not the one
+        // closed).
+        assert_eq!(
+            checked,
+            ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-01"]
+        );
+        assert_eq!(days[3].batches_resent, 1);
+        assert_eq!(days[3].open.len(), 1, "{:?}", days[3].open);
+        assert_eq!(*queues.keys.lock().unwrap(), [lost.key()]);
+    }
+
+    #[tokio::test]
+    async fn a_day_without_batches_closes_only_when_collect_claimed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let queues = Recorded::default();
+        let today = day().succ_opt().unwrap();
+        let tokyo = chrono_tz::Asia::Tokyo;
+        let open = reconcile_day(&store, &queues, &queues, day(), today, tokyo)
+            .await
+            .unwrap();
+        assert!(!open.closed && open.manifest.is_none());
+        assert_eq!(open.open.len(), 1, "{:?}", open.open);
+        assert!(open.open[0].contains("no collect run claimed"));
+        // Collect's run at 00:30 on 21 November in Tokyo (15:30 UTC the
+        // day before) claimed its window.
+        let claim = crate::layout::run_claim_key("2026-11-20T15:30:00Z");
+        store.put_new(&claim, b"{}").await.unwrap();
+        let closed = reconcile_day(&store, &queues, &queues, day(), today, tokyo)
+            .await
+            .unwrap();
+        assert!(closed.open.is_empty() && closed.closed, "{closed:?}");
+        assert_eq!(closed.manifest.as_deref(), Some("manifest/00000001.json"));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_email_is_missing_is_reported_not_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let b = batch("b");
+        store.put_new(&b.key(), b"\n").await.unwrap();
+        let job = DeliveryJob {
+            mailbox: "dana@corp.example".to_owned(),
+            folder: "WhatsApp Archiver".to_owned(),
+            eml_key: "eml/2026-11-21/gone.eml".to_owned(),
+            message_id: "gone@x".to_owned(),
+            timestamp: "2026-11-21T09:15:00Z".to_owned(),
+        };
+        let lines = jobs::to_lines(std::slice::from_ref(&job));
+        store.put_new(&b.jobs_key(), &lines).await.unwrap();
+        let queues = Recorded::default();
+        let today = day().succ_opt().unwrap();
+        let outcome = reconcile_day(&store, &queues, &queues, day(), today, UTC)
+            .await
+            .unwrap();
+        assert_eq!(outcome.copies_resent, 0);
+        assert!(queues.jobs.lock().unwrap().is_empty());
+        assert_eq!(
+            outcome.open,
+            [
+                "eml/2026-11-21/gone.eml to dana@corp.example: not delivered, and its e-mail is missing"
+            ]
+        );
+        assert!(!outcome.closed);
+    }
+
     #[tokio::test]
     async fn a_complete_day_not_over_is_left_open_to_close_later() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
         let queues = Recorded::default();
-        let outcome = reconcile_day(&store, &queues, &queues, day(), day())
+        let outcome = reconcile_day(&store, &queues, &queues, day(), day(), UTC)
             .await
             .unwrap();
         assert!(outcome.open.is_empty());

@@ -189,15 +189,17 @@ pub struct ReconcileSettings {
     /// `CONVERT_QUEUE_URL`: where notifications of batches never converted
     /// go again.
     pub convert_queue_url: String,
-    /// `DELIVER_QUEUE_URL`: where jobs of copies not delivered go again.
+    /// `DELIVER_QUEUE_URL`: where jobs of copies not delivered go again; a
+    /// FIFO queue (`.fifo`), whose message groups keep two copies of a job
+    /// from being delivered at once.
     pub deliver_queue_url: String,
     /// `ARCHIVE_TIME_ZONE`: the zone collection days are reckoned in (as
     /// collect's).
     pub archive_time_zone: Tz,
     /// `RECONCILE_DAYS`: how many days up to yesterday a scheduled run
     /// reconciles (default 3), so that a day repaired by one run is closed
-    /// by the next, and a day still open is reported again.
-    pub recent_days: u32,
+    /// by the next, and a day still open is reported again; at least 1.
+    pub recent_days: u64,
 }
 
 impl ReconcileSettings {
@@ -209,12 +211,30 @@ impl ReconcileSettings {
     /// From a lookup of variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let env = Environment(lookup);
+        let deliver_queue_url: String = env.required_var("DELIVER_QUEUE_URL")?;
+        if !deliver_queue_url.ends_with(".fifo") {
+            return Err(SettingError::Invalid {
+                setting: Setting::Var("DELIVER_QUEUE_URL"),
+                reason: "not a FIFO queue (its URL must end .fifo): reconcile sends jobs \
+                         again only to the FIFO deliver queue, whose message groups keep a \
+                         job sent again from being delivered beside its first copy"
+                    .to_owned(),
+            });
+        }
+        let recent_days = env.var("RECONCILE_DAYS")?.unwrap_or(3);
+        if recent_days == 0 {
+            return Err(SettingError::Invalid {
+                setting: Setting::Var("RECONCILE_DAYS"),
+                reason: "must be at least 1 (the days up to yesterday a scheduled run checks)"
+                    .to_owned(),
+            });
+        }
         Ok(ReconcileSettings {
             archive_bucket: env.required_place(ARCHIVE)?,
             convert_queue_url: env.required_var("CONVERT_QUEUE_URL")?,
-            deliver_queue_url: env.required_var("DELIVER_QUEUE_URL")?,
+            deliver_queue_url,
             archive_time_zone: env.required_var("ARCHIVE_TIME_ZONE")?,
-            recent_days: env.var("RECONCILE_DAYS")?.unwrap_or(3),
+            recent_days,
         })
     }
 }
@@ -544,6 +564,22 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("environment variable RECONCILE_DAYS"),
+            "{err}"
+        );
+        let mut none = base.to_vec();
+        none.push(("RECONCILE_DAYS", "0"));
+        let err = ReconcileSettings::from_lookup(lookup(&none)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable RECONCILE_DAYS: must be at least 1"),
+            "{err}"
+        );
+        let mut standard = base.to_vec();
+        standard[2] = ("DELIVER_QUEUE_URL", "http://q/deliver");
+        let err = ReconcileSettings::from_lookup(lookup(&standard)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable DELIVER_QUEUE_URL: not a FIFO queue"),
             "{err}"
         );
     }
