@@ -23,7 +23,7 @@ cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 sam validate --lint
 # The functions as `cargo lambda watch` runs them (each built alone, with its
 # own feature set), so the serverless test does not wait for a build.
-for function in collect convert deliver capture media; do
+for function in collect convert deliver capture media reconcile; do
 	cargo build --locked -p "$function"
 done
 log=$(mktemp)

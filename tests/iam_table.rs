@@ -15,12 +15,13 @@ use support::template::Template;
 /// The table's header row; the table is the rows that follow it.
 const HEADER: &str = "| function | statement | actions | resources | condition |";
 
-const FUNCTIONS: [(&str, &str); 5] = [
+const FUNCTIONS: [(&str, &str); 6] = [
     ("collect", "CollectFunction"),
     ("convert", "ConvertFunction"),
     ("deliver", "DeliverFunction"),
     ("capture", "CaptureFunction"),
     ("media", "MediaFunction"),
+    ("reconcile", "ReconcileFunction"),
 ];
 
 /// One row: function, statement id, actions, resources, condition (each

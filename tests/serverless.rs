@@ -19,53 +19,15 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::jobs::DeliveryJob;
-use shared::store::{Created, LocalDir, ObjectFile, ObjectStore, S3Store};
+use shared::store::{Created, ObjectFile, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;
-use support::examples;
-use support::localstack::{LocalStack, Watch, memory_kib, move_messages, reset_peak};
+use support::examples::{self, expected_jobs};
+use support::localstack::{
+    LocalStack, Watch, keys, memory_kib, move_messages, reset_peak, upload_dir,
+};
 
 const FOLDER: &str = "WhatsApp Archiver";
-
-/// The jobs the embedded run makes of the example data: what the serverless
-/// run must deliver too (rendering and ids are deterministic).
-async fn expected_jobs() -> Vec<DeliveryJob> {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalDir::new(dir.path().join("archive"));
-    examples::run_into_maildir(&store, &dir.path().join("mail")).await;
-    let mut jobs = Vec::new();
-    for key in store.list("jobs/").await.unwrap() {
-        let bytes = store.get(&key).await.unwrap().unwrap();
-        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            jobs.push(serde_json::from_slice(line).unwrap());
-        }
-    }
-    jobs
-}
-
-async fn upload_dir(s3: &aws_sdk_s3::Client, bucket: &str, base: &Path, dir: &Path) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            Box::pin(upload_dir(s3, bucket, base, &path)).await;
-        } else {
-            let key = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            s3.put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(ByteStream::from(std::fs::read(&path).unwrap()))
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
 
 /// Writes an export zip with one attachment of `size` bytes (pseudo-random,
 /// stored, so the zip is as large as it) that its chat refers to; returns
@@ -120,25 +82,6 @@ async fn object_sha256(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Stri
         hasher.update(chunk.unwrap());
     }
     hex::encode(hasher.finalize())
-}
-
-async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        keys.extend(
-            page.unwrap()
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-    }
-    keys
 }
 
 /// Keys under `prefix` that have more than one version (an overwrite).

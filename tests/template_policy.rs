@@ -22,12 +22,13 @@ use shared::sources::whatsapp_export::DROP_PREFIX;
 
 use support::template::{Request, Statement, Template, denied, glob};
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "CollectFunction",
     "ConvertFunction",
     "DeliverFunction",
     "CaptureFunction",
     "MediaFunction",
+    "ReconcileFunction",
 ];
 
 /// The parameters that deploy the WhatsApp Cloud API functions (capture,
@@ -181,6 +182,36 @@ fn keys_used(
             keys.insert(("s3:GetObject", "ConfigBucket"), vec![mapping.clone()]);
             keys.insert(("s3:ListBucket", "ConfigBucket"), vec![mapping]);
         }
+        "ReconcileFunction" => {
+            // What shared::reconcile checks and hashes for a day (its raw
+            // batches and originals, job files, the e-mails and records of
+            // its items, their media, ledger entries) and the manifests.
+            let manifest = layout::manifest_key(1);
+            let read = vec![
+                batch().key(),
+                batch().original_key("WhatsApp Chat with Bob.zip"),
+                batch().jobs_key(),
+                eml.clone(),
+                layout::unmapped_key(item_day(), &item_id()),
+                layout::failed_item_key(item_day(), &item_id()),
+                layout::failed_line_key(&batch().key(), 3),
+                layout::media_key("5d41402abc4b2a76b9719d911017c592"),
+                ledger.clone(),
+                manifest.clone(),
+            ];
+            let mut listed = read.clone();
+            listed.extend([
+                layout::RAW_PREFIX.to_owned(),
+                layout::JOBS_PREFIX.to_owned(),
+                layout::MANIFEST_PREFIX.to_owned(),
+                // A day without a batch: did collect's run claim it?
+                layout::run_claims_prefix(),
+                claim.clone(),
+            ]);
+            keys.insert(("s3:GetObject", "ArchiveBucket"), read);
+            keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
+            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![manifest]);
+        }
         "DeliverFunction" => {
             keys.insert(
                 ("s3:GetObject", "ArchiveBucket"),
@@ -218,6 +249,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             batch().done_key(),
             layout::ledger_key("alice@corp.example", "0123@mobile-archiver"),
             inbox_body(),
+            layout::manifest_key(1),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.
@@ -238,6 +270,8 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             DROP_PREFIX.to_owned(),
             "jobs/".to_owned(),
             layout::inbox_prefix("whatsapp-cloud"),
+            layout::RAW_PREFIX.to_owned(),
+            layout::MANIFEST_PREFIX.to_owned(),
         ]);
     }
     keys
@@ -434,6 +468,28 @@ fn queue_key_log_and_secret_rights_name_each_functions_own_resources() {
                 logs("ConvertLogGroup"),
                 (
                     "sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage".to_owned(),
+                    "ConvertQueue".to_owned(),
+                    String::new(),
+                ),
+                (
+                    "sqs:SendMessage".to_owned(),
+                    "DeliverQueue".to_owned(),
+                    String::new(),
+                ),
+                (
+                    "kms:Decrypt, kms:GenerateDataKey".to_owned(),
+                    "QueueKey".to_owned(),
+                    via("sqs"),
+                ),
+            ]),
+        ),
+        (
+            "ReconcileFunction",
+            BTreeSet::from([
+                archive_key.clone(),
+                logs("ReconcileLogGroup"),
+                (
+                    "sqs:SendMessage".to_owned(),
                     "ConvertQueue".to_owned(),
                     String::new(),
                 ),
@@ -978,9 +1034,9 @@ fn select<'a>(selector: &str, value: &'a Value) -> Option<&'a Value> {
 /// which a test can only set for a process it starts).
 const LOG_FILE: &str = "ARCHIVER_TEST_LOG_FILE";
 
-/// The child's part of `refused_drops_and_an_invalid_mapping_raise_alarms`.
+/// The child's part of `refused_drops_an_invalid_mapping_and_an_open_day_raise_alarms`.
 #[test]
-#[ignore = "run by refused_drops_and_an_invalid_mapping_raise_alarms in a child process"]
+#[ignore = "run by refused_drops_an_invalid_mapping_and_an_open_day_raise_alarms in a child process"]
 fn write_log_lines_as_the_functions_do() {
     let path = std::env::var(LOG_FILE).expect("run by the parent test");
     let file = std::fs::File::create(path).unwrap();
@@ -1013,6 +1069,36 @@ fn write_log_lines_as_the_functions_do() {
     let mut report = shared::report::Report::default();
     report.error("drop drop/whatsapp-export/x/a.txt: listed, but gone before it could be read");
     report.log();
+    // The reconcile function's outcome for a day left open (its summary,
+    // then one line per open line), and for a day closed.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+    let open = shared::lambda::DayReconciled {
+        day,
+        batches: 4,
+        items: 26,
+        copies: 40,
+        batches_resent: 1,
+        copies_resent: 1,
+        open: vec![
+            "raw/whatsapp-export/2026-11-21/ab12.jsonl: not converted (no job file)".to_owned(),
+            "eml/2026-11-21/a.eml to alice@corp.example: not delivered (no ledger entry)"
+                .to_owned(),
+        ],
+        manifest: None,
+        head: None,
+        closed: false,
+    };
+    open.log();
+    shared::lambda::DayReconciled {
+        open: Vec::new(),
+        batches_resent: 0,
+        copies_resent: 0,
+        manifest: Some(layout::manifest_key(1)),
+        head: Some("ab".repeat(32)),
+        closed: true,
+        ..open
+    }
+    .log();
 }
 
 /// The lines lambda_runtime writes with `AWS_LAMBDA_LOG_FORMAT=JSON` (the
@@ -1042,7 +1128,7 @@ fn json_log_lines() -> Vec<Value> {
 }
 
 #[test]
-fn refused_drops_and_an_invalid_mapping_raise_alarms() {
+fn refused_drops_an_invalid_mapping_and_an_open_day_raise_alarms() {
     let template = template();
     let globals = template.section("Globals");
     assert_eq!(globals["Function"]["LoggingConfig"]["LogFormat"], "JSON");
@@ -1058,10 +1144,20 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
         mapping_invalid,
         collect_errors,
         _error,
+        day_open,
+        open_line,
+        _open_line,
+        day_closed,
     ] = &lines[..]
     else {
         panic!("{lines:?}");
     };
+
+    // The open day's summary names the day; each open line follows it.
+    assert_eq!(day_open["fields"]["day"], "2026-11-21", "{day_open}");
+    assert_eq!(day_open["fields"]["open_lines"], json!(2), "{day_open}");
+    let said = open_line["fields"]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("not converted"), "{open_line}");
 
     let filters: BTreeMap<String, Value> = template
         .resources_of_type("AWS::Logs::MetricFilter")
@@ -1091,6 +1187,18 @@ fn refused_drops_and_an_invalid_mapping_raise_alarms() {
             "CollectLogGroup",
             collect_errors,
             vec![none_refused, two_refused, mapping_invalid],
+        ),
+        (
+            "DayOpenMetricFilter",
+            "ReconcileLogGroup",
+            day_open,
+            vec![
+                day_closed,
+                open_line,
+                report,
+                mapping_invalid,
+                collect_errors,
+            ],
         ),
     ] {
         let properties = &filters[filter];
@@ -1238,4 +1346,49 @@ fn wecom_gives_collect_its_secret_layer_subnets_and_15_minute_schedule_only_when
             .is_none()
     );
     assert_eq!(off["Events"]["WeCom"]["Properties"]["State"], "DISABLED");
+}
+
+/// Reconcile runs on its own schedule, in the zone collection days are
+/// reckoned in (collect's), with the day reckoned as collect reckons it.
+#[test]
+fn reconcile_runs_daily_after_collect_in_the_archive_zone() {
+    let template = template();
+    let reconcile = template.properties("ReconcileFunction");
+    let collect = template.properties("CollectFunction");
+    let schedule = &reconcile["Events"]["Daily"];
+    assert_eq!(schedule["Type"], "ScheduleV2");
+    let properties = &schedule["Properties"];
+    assert_eq!(properties["ScheduleExpression"], "${ReconcileSchedule}");
+    assert_eq!(
+        properties["ScheduleExpressionTimezone"],
+        collect["Events"]["Daily"]["Properties"]["ScheduleExpressionTimezone"]
+    );
+    assert_eq!(
+        properties["Input"],
+        collect["Events"]["Daily"]["Properties"]["Input"]
+    );
+    let variables = &reconcile["Environment"]["Variables"];
+    assert_eq!(
+        variables["ARCHIVE_TIME_ZONE"],
+        collect["Environment"]["Variables"]["ARCHIVE_TIME_ZONE"]
+    );
+    assert_eq!(variables["CONVERT_QUEUE_URL"], "ConvertQueue");
+    assert_eq!(variables["DELIVER_QUEUE_URL"], "DeliverQueue");
+    // The default: 04:30, four hours after collect's 00:30.
+    let hour = |expression: String| -> u32 {
+        expression
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let collect_at = hour(template.parameter_value("ScheduleExpression").unwrap());
+    let reconcile_at = hour(template.parameter_value("ReconcileSchedule").unwrap());
+    // Hours after collect, past midnight too (collect at 22:00, reconcile
+    // at 01:00: three hours).
+    let after = (reconcile_at + 24 - collect_at) % 24;
+    assert!(after >= 3, "{collect_at} {reconcile_at}");
+    // One run at a time (two would race for the next manifest).
+    assert_eq!(reconcile["ReservedConcurrentExecutions"], 1);
 }

@@ -111,7 +111,7 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
         );
         return Ok(ExitCode::from(2));
     }
-    match runtime.block_on(reconcile::close(&store, day, today))? {
+    match runtime.block_on(reconcile::close(&store, &check, today))? {
         Closed::Written { key, head } => println!(
             "day {day} is complete: manifest {key} written; the chain's newest SHA-256 is \
              {head} (keep it outside the archive: archiver verify --head checks it)"

@@ -133,13 +133,12 @@ impl RawBatch {
     /// The key of an original the batch was read from, kept beside it.
     /// The name is one segment: see [`key_segment`].
     pub fn original_key(&self, file_name: &str) -> String {
-        format!(
-            "{RAW_PREFIX}{}/{}/{}/{}",
-            self.source,
-            self.day,
-            self.id,
-            key_segment(file_name)
-        )
+        format!("{}{}", self.originals_prefix(), key_segment(file_name))
+    }
+
+    /// `raw/<source>/<day>/<batch>/`: the folder of the batch's originals.
+    pub fn originals_prefix(&self) -> String {
+        format!("{RAW_PREFIX}{}/{}/{}/", self.source, self.day, self.id)
     }
 
     /// Reads a raw batch key; `None` for any other key (an original, a
@@ -305,7 +304,12 @@ pub fn checkpoint_key(source: &str, position: &str) -> String {
 
 /// `collected/runs/<window>`: the claim of a scheduled collect run.
 pub fn run_claim_key(window: &str) -> String {
-    format!("collected/{RUNS}/{window}")
+    format!("{}{window}", run_claims_prefix())
+}
+
+/// `collected/runs/`: the folder of scheduled collect runs' claims.
+pub fn run_claims_prefix() -> String {
+    format!("{COLLECTED_PREFIX}{RUNS}/")
 }
 
 /// `manifest/<sequence>.json`: the manifest with this place in the chain

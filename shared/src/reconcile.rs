@@ -11,10 +11,14 @@
 //!   conversion, which nothing can redo;
 //! - a job file line that cannot be read;
 //! - a delivery job with no ledger entry (a copy not delivered: a DLQ
-//!   message expired, a mailbox unreachable for days, an entry deleted).
+//!   message expired, a mailbox unreachable for days, an entry deleted),
+//!   or with neither a ledger entry nor its e-mail (lost, not
+//!   repairable).
 //!
-//! Batches never converted and copies not delivered can be repaired (the
-//! CLI's `archiver reconcile --repair`); the rest is reported. A day whose
+//! Batches never converted and copies not delivered can be repaired (by
+//! the CLI's `archiver reconcile --repair`, and by the reconcile function,
+//! which sends them back to convert and deliver:
+//! [`crate::lambda::reconcile_days`]); the rest is reported. A day whose
 //! check finds nothing open, and that is over, is closed by [`close`]: a
 //! manifest ([`Manifest`], `manifest/<sequence>.json`, create-only) lists
 //! the size and SHA-256 of every object of the day not listed by an
@@ -30,7 +34,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -39,13 +44,18 @@ use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
     ItemDay, MANIFEST_PREFIX, RAW_PREFIX, RawBatch, eml_key, failed_item_key, failed_line_key,
-    ledger_key, manifest_key, manifest_sequence, raw_day, unmapped_key,
+    ledger_key, manifest_key, manifest_sequence, raw_day, run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{Created, ObjectStore, StoreError};
 
 /// The manifest's format name.
 pub const FORMAT: &str = "mobile-archiver-manifest/2";
+
+/// Attempts to write a day's manifest when another writer takes the
+/// sequence number first (two runs closing days at once): each attempt
+/// reads the chain again.
+const CLOSE_ATTEMPTS: u32 = 3;
 
 /// Why a day cannot be reconciled, closed or verified.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +64,20 @@ pub enum ReconcileError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The day is not over: what it holds may still grow.
-    #[error("day {0} is not over yet: a day is closed once it has ended (UTC)")]
+    #[error(
+        "day {0} is not over yet: a day is closed once it has ended (in the zone collection days are reckoned in)"
+    )]
     NotOver(NaiveDate),
+    /// Other writers took the next manifest's key at every attempt.
+    #[error(
+        "day {day}: its manifest could not be written, another writer took the next sequence number {attempts} times"
+    )]
+    Contended {
+        /// The day being closed.
+        day: NaiveDate,
+        /// The attempts made.
+        attempts: u32,
+    },
 }
 
 /// What the check of a day found.
@@ -65,14 +87,17 @@ pub struct DayCheck {
     pub day: NaiveDate,
     /// Raw batches of the day.
     pub batches: u64,
+    /// Those batches, as listed by the check: what [`close`] lists.
+    pub raw: Vec<RawBatch>,
     /// Items in them.
     pub items: u64,
     /// Delivery jobs (copies) of the day.
     pub copies: u64,
     /// Batches with no job file: never converted (repairable).
     pub unconverted: Vec<RawBatch>,
-    /// Items or lines with neither e-mail nor failure record, and job
-    /// lines that cannot be read: lost (reported, not repairable).
+    /// Items or lines with neither e-mail nor failure record, job lines
+    /// that cannot be read, and jobs with neither ledger entry nor e-mail:
+    /// lost (reported, not repairable).
     pub unaccounted: Vec<String>,
     /// Jobs with no ledger entry, with their batch: copies not delivered
     /// (repairable).
@@ -113,6 +138,7 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
     let mut check = DayCheck {
         day,
         batches: 0,
+        raw: Vec::new(),
         items: 0,
         copies: 0,
         unconverted: Vec::new(),
@@ -122,6 +148,7 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
     let mut listed = Listed::default();
     for batch in batches(store, day).await? {
         check.batches += 1;
+        check.raw.push(batch.clone());
         let raw_key = batch.key();
         let Some(raw) = store.get(&raw_key).await? else {
             continue;
@@ -158,8 +185,18 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
         for job in jobs {
             check.copies += 1;
             let key = ledger_key(&job.mailbox, &job.message_id);
-            if !listed.contains(store, &key).await? {
+            if listed.contains(store, &key).await? {
+                continue;
+            }
+            // Sent again without its e-mail, a job would only fail in
+            // deliver, holding up its mailbox's queue: it is reported.
+            if listed.contains(store, &job.eml_key).await? {
                 check.undelivered.push((batch.clone(), job));
+            } else {
+                check.unaccounted.push(format!(
+                    "{} to {}: not delivered, and its e-mail is missing",
+                    job.eml_key, job.mailbox
+                ));
             }
         }
     }
@@ -231,54 +268,119 @@ pub enum Closed {
     Already,
 }
 
-/// Closes `day`, which [`check`] found complete: writes a manifest of its
-/// objects not yet in one, chained to the newest manifest. `today` is the
-/// current day (UTC): a day is closed only once it is over.
+/// Closes the day `check` found complete: writes a manifest of its
+/// objects not yet in one, chained to the newest manifest. Only the raw
+/// batches the check saw are listed (a batch backfilled since is left to
+/// the next check and close). `today` is the current day in the zone
+/// collection days are reckoned in: a day is closed only once it is over.
+///
+/// Another writer taking the manifest's sequence number first (two runs
+/// closing days at once) makes this read the chain again and write the
+/// next one, up to [`CLOSE_ATTEMPTS`] times; the objects it listed
+/// meanwhile for this day are not listed again.
 ///
 /// # Errors
 ///
-/// [`ReconcileError::NotOver`] for today or a later day; store failures.
+/// [`ReconcileError::NotOver`] for today or a later day;
+/// [`ReconcileError::Contended`] when every attempt lost its sequence
+/// number; store failures.
 pub async fn close<S: ObjectStore>(
     store: &S,
-    day: NaiveDate,
+    check: &DayCheck,
     today: NaiveDate,
 ) -> Result<Closed, ReconcileError> {
+    let day = check.day;
     if day >= today {
         return Err(ReconcileError::NotOver(day));
     }
-    let chain = chain(store).await?;
-    let earlier: HashSet<&str> = chain
-        .iter()
-        .filter(|(_, _, manifest)| manifest.as_ref().is_ok_and(|m| m.day == day))
-        .flat_map(|(_, _, manifest)| manifest.iter().flat_map(|m| &m.objects))
-        .map(|object| object.key.as_str())
-        .collect();
-    let day_closed_before = chain
-        .iter()
-        .any(|(_, _, manifest)| manifest.as_ref().is_ok_and(|m| m.day == day));
-    let mut manifest = Manifest {
-        format: FORMAT.to_owned(),
-        sequence: chain.last().map_or(1, |(sequence, _, _)| sequence + 1),
+    let (sources, mailboxes, keys) = day_objects(store, check).await?;
+    let mut hashed: HashMap<String, Option<(u64, String)>> = HashMap::new();
+    for _ in 0..CLOSE_ATTEMPTS {
+        let chain = chain(store).await?;
+        let of_day = || {
+            chain
+                .iter()
+                .filter_map(|(_, _, manifest)| manifest.as_ref().ok())
+                .filter(|m| m.day == day)
+        };
+        let earlier: HashSet<&str> = of_day()
+            .flat_map(|m| &m.objects)
+            .map(|object| object.key.as_str())
+            .collect();
+        let mut objects = Vec::new();
+        for key in keys.iter().filter(|key| !earlier.contains(key.as_str())) {
+            if !hashed.contains_key(key) {
+                hashed.insert(key.clone(), hash_object(store, key).await?);
+            }
+            if let Some((size, sha256)) = &hashed[key] {
+                objects.push(ObjectEntry {
+                    key: key.clone(),
+                    size: *size,
+                    sha256: sha256.clone(),
+                });
+            }
+        }
+        if of_day().next().is_some() && objects.is_empty() {
+            return Ok(Closed::Already);
+        }
+        let manifest = Manifest {
+            format: FORMAT.to_owned(),
+            sequence: chain.last().map_or(1, |(sequence, _, _)| sequence + 1),
+            day,
+            previous: chain.last().map(|(sequence, sha256, _)| Link {
+                sequence: *sequence,
+                sha256: sha256.clone(),
+            }),
+            sources: sources.clone(),
+            mailboxes: mailboxes.clone(),
+            objects,
+        };
+        let key = manifest_key(manifest.sequence);
+        let bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+        if store.put_new(&key, &bytes).await? == Created::New {
+            return Ok(Closed::Written {
+                key,
+                head: hex::encode(Sha256::digest(&bytes)),
+            });
+        }
+    }
+    Err(ReconcileError::Contended {
         day,
-        previous: chain.last().map(|(sequence, sha256, _)| Link {
-            sequence: *sequence,
-            sha256: sha256.clone(),
-        }),
-        sources: BTreeMap::new(),
-        mailboxes: BTreeMap::new(),
-        objects: Vec::new(),
-    };
-    // The day's raw folder, listed once: its batches and originals.
+        attempts: CLOSE_ATTEMPTS,
+    })
+}
+
+/// The counts and object keys of the day `check` saw: per source its
+/// batches and items, per mailbox its copies, and the keys of its batches
+/// and originals, job files, the e-mails and records of its items, the
+/// media they attach and the ledger entries (some may not exist: only
+/// those that do are listed in a manifest).
+async fn day_objects<S: ObjectStore>(
+    store: &S,
+    check: &DayCheck,
+) -> Result<
+    (
+        BTreeMap<String, SourceCounts>,
+        BTreeMap<String, u64>,
+        BTreeSet<String>,
+    ),
+    StoreError,
+> {
+    let mut sources: BTreeMap<String, SourceCounts> = BTreeMap::new();
+    let mut mailboxes: BTreeMap<String, u64> = BTreeMap::new();
+    let originals: Vec<String> = check.raw.iter().map(RawBatch::originals_prefix).collect();
+    // The day's raw folder, listed once: the originals of its batches.
     let mut keys: BTreeSet<String> = store
         .list(RAW_PREFIX)
         .await?
         .into_iter()
-        .filter(|key| raw_day(key).is_some_and(|(_, d)| d == day))
+        .filter(|key| raw_day(key).is_some_and(|(_, d)| d == check.day))
+        .filter(|key| originals.iter().any(|prefix| key.starts_with(prefix)))
         .collect();
-    let day_batches: Vec<RawBatch> = keys.iter().filter_map(|key| RawBatch::parse(key)).collect();
-    for batch in day_batches {
-        let counts = manifest.sources.entry(batch.source.clone()).or_default();
+    for batch in &check.raw {
+        let counts = sources.entry(batch.source.clone()).or_default();
         counts.batches += 1;
+        keys.insert(batch.key());
         keys.insert(batch.jobs_key());
         if let Some(raw) = store.get(&batch.key()).await? {
             for (line, item) in items(&raw) {
@@ -300,32 +402,60 @@ pub async fn close<S: ObjectStore>(
             }
         }
         let mut unreadable = Vec::new();
-        for job in day_jobs(store, &batch, &mut unreadable)
+        for job in day_jobs(store, batch, &mut unreadable)
             .await?
             .unwrap_or_default()
         {
-            *manifest.mailboxes.entry(job.mailbox.clone()).or_default() += 1;
+            *mailboxes.entry(job.mailbox.clone()).or_default() += 1;
             keys.insert(ledger_key(&job.mailbox, &job.message_id));
         }
     }
-    for key in keys {
-        if earlier.contains(key.as_str()) {
-            continue;
-        }
-        if let Some((size, sha256)) = hash_object(store, &key).await? {
-            manifest.objects.push(ObjectEntry { key, size, sha256 });
-        }
-    }
-    if day_closed_before && manifest.objects.is_empty() {
-        return Ok(Closed::Already);
-    }
-    let key = manifest_key(manifest.sequence);
-    let bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-    store.put_new(&key, &bytes).await?;
-    Ok(Closed::Written {
-        key,
-        head: hex::encode(Sha256::digest(&bytes)),
-    })
+    Ok((sources, mailboxes, keys))
+}
+
+/// The collection days that have raw batches but no manifest, oldest
+/// first: days never closed, whatever their age (one listing of `raw/`
+/// and the chain read).
+///
+/// # Errors
+///
+/// [`ReconcileError`] when the store cannot be read.
+pub async fn unclosed_days<S: ObjectStore>(store: &S) -> Result<Vec<NaiveDate>, ReconcileError> {
+    let closed: HashSet<NaiveDate> = chain(store)
+        .await?
+        .into_iter()
+        .filter_map(|(_, _, manifest)| manifest.ok().map(|m| m.day))
+        .collect();
+    let days: BTreeSet<NaiveDate> = store
+        .list(RAW_PREFIX)
+        .await?
+        .iter()
+        .filter_map(|key| RawBatch::parse(key))
+        .map(|batch| batch.day.0)
+        .filter(|day| !closed.contains(day))
+        .collect();
+    Ok(days.into_iter().collect())
+}
+
+/// Whether a scheduled collect run claimed a window on collection day
+/// `day` (its scheduled time's date in `tz`, the zone collection days are
+/// reckoned in): the evidence that collect ran for a day with no batch,
+/// rather than failed before it claimed or never ran.
+///
+/// # Errors
+///
+/// [`ReconcileError`] when the store cannot be read.
+pub async fn collect_claimed<S: ObjectStore>(
+    store: &S,
+    day: NaiveDate,
+    tz: Tz,
+) -> Result<bool, ReconcileError> {
+    let prefix = run_claims_prefix();
+    Ok(store.list(&prefix).await?.iter().any(|key| {
+        key.strip_prefix(&prefix)
+            .and_then(|window| DateTime::parse_from_rfc3339(window).ok())
+            .is_some_and(|at| at.with_timezone(&tz).date_naive() == day)
+    }))
 }
 
 /// Something [`verify`] found that does not match.
@@ -575,18 +705,145 @@ async fn day_jobs<S: ObjectStore>(
     Ok(Some(out))
 }
 
-/// An object's size and SHA-256 (hex), read as a stream; `None` when it
-/// is not there.
+/// An object's size and SHA-256 (hex), read as a stream
+/// ([`ObjectStore::sha256`]); `None` when it is not there.
 async fn hash_object<S: ObjectStore>(
     store: &S,
     key: &str,
 ) -> Result<Option<(u64, String)>, StoreError> {
-    let Some(file) = store.get_file(key).await? else {
-        return Ok(None);
-    };
-    let (size, sha256) = file.sha256().map_err(|source| StoreError::Io {
-        key: key.to_owned(),
-        source,
-    })?;
-    Ok(Some((size, hex::encode(sha256))))
+    Ok(store
+        .sha256(key)
+        .await?
+        .map(|(size, sha256)| (size, hex::encode(sha256))))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::layout::CollectionDay;
+    use crate::store::{Listing, LocalDir, ObjectFile};
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+    }
+
+    fn batch(id: &str) -> RawBatch {
+        RawBatch {
+            source: "whatsapp-export".to_owned(),
+            day: CollectionDay(day()),
+            id: id.to_owned(),
+        }
+    }
+
+    /// A store where another run writes the first manifest just before
+    /// this one tries to (two runs closing days at once).
+    struct Racing {
+        dir: LocalDir,
+        raced: AtomicBool,
+    }
+
+    impl ObjectStore for Racing {
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.dir.get(key).await
+        }
+
+        async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
+            if key.starts_with(MANIFEST_PREFIX) && !self.raced.swap(true, Ordering::SeqCst) {
+                let other = Manifest {
+                    format: FORMAT.to_owned(),
+                    sequence: 1,
+                    day: day().pred_opt().unwrap(),
+                    previous: None,
+                    sources: BTreeMap::new(),
+                    mailboxes: BTreeMap::new(),
+                    objects: Vec::new(),
+                };
+                let bytes = serde_json::to_vec_pretty(&other).unwrap();
+                self.dir.put_new(&manifest_key(1), &bytes).await?;
+            }
+            self.dir.put_new(key, bytes).await
+        }
+
+        async fn get_file(&self, key: &str) -> Result<Option<ObjectFile>, StoreError> {
+            self.dir.get_file(key).await
+        }
+
+        async fn put_new_file(
+            &self,
+            key: &str,
+            content: &ObjectFile,
+        ) -> Result<Created, StoreError> {
+            self.dir.put_new_file(key, content).await
+        }
+
+        async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
+            self.dir.mark_collected(key).await
+        }
+
+        async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
+            self.dir.scan(prefix).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_manifest_whose_sequence_is_taken_meanwhile_is_written_next_in_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Racing {
+            dir: LocalDir::new(dir.path()),
+            raced: AtomicBool::new(false),
+        };
+        store.put_new(&batch("a").key(), b"\n").await.unwrap();
+        store.put_new(&batch("a").jobs_key(), b"").await.unwrap();
+        let check = check(&store, day()).await.unwrap();
+        assert!(check.is_complete());
+        let today = day().succ_opt().unwrap();
+        let Closed::Written { key, head } = close(&store, &check, today).await.unwrap() else {
+            panic!("not written");
+        };
+        assert_eq!(key, "manifest/00000002.json");
+        let (verified, findings) = verify(&store, None, None, Some(&head)).await.unwrap();
+        assert_eq!((verified, findings), (2, Vec::new()));
+        let chain = chain(&store).await.unwrap();
+        let ours = chain[1].2.as_ref().unwrap();
+        assert_eq!(ours.day, day());
+        assert_eq!(ours.previous.as_ref().map(|l| l.sequence), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_batch_added_after_the_check_is_left_to_the_next_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let (a, b) = (batch("a"), batch("b"));
+        store.put_new(&a.key(), b"\n").await.unwrap();
+        store
+            .put_new(&a.original_key("chat.txt"), b"x")
+            .await
+            .unwrap();
+        store.put_new(&a.jobs_key(), b"").await.unwrap();
+        let checked = check(&store, day()).await.unwrap();
+        // A backfill between the check and the close, not converted yet.
+        store.put_new(&b.key(), b"\n").await.unwrap();
+        store
+            .put_new(&b.original_key("chat.txt"), b"y")
+            .await
+            .unwrap();
+        let today = day().succ_opt().unwrap();
+        close(&store, &checked, today).await.unwrap();
+        let manifest: Manifest =
+            serde_json::from_slice(&store.get(&manifest_key(1)).await.unwrap().unwrap()).unwrap();
+        let keys: Vec<&str> = manifest.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                a.jobs_key().as_str(),
+                a.key().as_str(),
+                a.original_key("chat.txt").as_str()
+            ]
+        );
+        assert_eq!(manifest.sources["whatsapp-export"].batches, 1);
+        // The next check sees it open.
+        assert_eq!(check(&store, day()).await.unwrap().unconverted, [b]);
+    }
 }

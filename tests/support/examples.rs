@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use shared::embedded::{self, RunOptions};
+use shared::jobs::DeliveryJob;
 use shared::mailbox::Maildir;
 use shared::mapping::Mapper;
 use shared::report::Report;
 use shared::settings::LocalSettings;
 use shared::sources::Source;
-use shared::store::LocalDir;
+use shared::store::{LocalDir, ObjectStore};
 
 /// The `examples/` directory (drops, mapping CSV, config).
 pub fn dir() -> PathBuf {
@@ -63,4 +64,20 @@ pub fn sources() -> Vec<Box<dyn Source>> {
 /// Run options as `examples/archiver.toml` sets them, on a fixed day.
 pub fn run_options() -> RunOptions {
     settings().run_options(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap())
+}
+
+/// The jobs the embedded run makes of the example data: what the serverless
+/// run must deliver too (rendering and ids are deterministic).
+pub async fn expected_jobs() -> Vec<DeliveryJob> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    run_into_maildir(&store, &dir.path().join("mail")).await;
+    let mut jobs = Vec::new();
+    for key in store.list("jobs/").await.unwrap() {
+        let bytes = store.get(&key).await.unwrap().unwrap();
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            jobs.push(serde_json::from_slice(line).unwrap());
+        }
+    }
+    jobs
 }

@@ -324,3 +324,50 @@ pub fn memory_kib(pid: u32, field: &str) -> u64 {
 pub fn reset_peak(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
 }
+
+/// Uploads the files under `dir` to `bucket`, keyed by their path below
+/// `base`.
+pub async fn upload_dir(s3: &aws_sdk_s3::Client, bucket: &str, base: &Path, dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            Box::pin(upload_dir(s3, bucket, base, &path)).await;
+        } else {
+            let key = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(aws_sdk_s3::primitives::ByteStream::from(
+                    std::fs::read(&path).unwrap(),
+                ))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Every key under `prefix` in `bucket`.
+pub async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        keys.extend(
+            page.unwrap()
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    keys
+}

@@ -4,6 +4,10 @@
 //! - [`convert`]: an SQS batch of S3 notifications for `raw/` -> EMLs and
 //!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]).
 //! - [`deliver`]: an SQS batch of delivery jobs -> IMAP, exactly once.
+//! - [`reconcile_days`]: a scheduler event -> each recent day, and each
+//!   older one never closed, checked, what was lost sent again to convert
+//!   ([`SqsNotificationQueue`]) or deliver, and the day closed with its
+//!   manifest once nothing is open.
 //! - [`capture`]: a function URL request (WhatsApp Cloud API webhook) ->
 //!   the inbox and the media queue ([`MediaQueue`], [`SqsMediaQueue`]).
 //! - [`media`]: an SQS batch of media ids -> `media/<sha256>` or a record
@@ -19,6 +23,7 @@ mod events;
 mod mapping;
 mod media;
 mod queue;
+mod reconcile;
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +35,11 @@ pub use self::capture::{MediaQueue, MediaQueueError, SqsMediaQueue, capture};
 pub use self::events::{CollectRequest, NotificationError, notification_keys};
 pub use self::mapping::{MappingSource, MappingSourceError};
 pub use self::media::media;
-pub use self::queue::SqsQueue;
+pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
+pub use self::reconcile::{
+    DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
+    reconcile_days,
+};
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};
 use crate::deliver::deliver_jobs;
@@ -168,8 +177,10 @@ async fn convert_message<S: ObjectStore, Q: JobQueue>(
 /// failed.
 ///
 /// A message received before (`ApproximateReceiveCount` > 1) may have been
-/// appended before its function died, so its folder is searched first; the
-/// ledger makes every other repeat a no-op. No job starts after
+/// appended before its function died, and a job reconcile sent again
+/// ([`RESENT_ATTRIBUTE`]) may have been appended before its ledger entry
+/// was lost, so their folder is searched first; the ledger makes every
+/// other repeat a no-op. No job starts after
 /// `start_no_job_after` (see [`start_no_job_after`]): the rest are reported
 /// failed, to be delivered by a later invocation.
 pub async fn deliver<S: ObjectStore, M: Mailbox>(
@@ -206,10 +217,11 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
     let retried: Vec<bool> = origin
         .iter()
         .map(|m| {
-            m.attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_none_or(|n| n > 1)
+            m.message_attributes.contains_key(queue::RESENT_ATTRIBUTE)
+                || m.attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_none_or(|n| n > 1)
         })
         .collect();
     let failed = deliver_jobs(
@@ -297,6 +309,82 @@ mod tests {
             report.errors
         );
         assert_eq!(report.copies_delivered(), 1);
+    }
+
+    /// A mailbox that records the searches and appends asked of it.
+    #[derive(Default)]
+    struct Recording {
+        searched: usize,
+        appended: usize,
+    }
+
+    impl crate::mailbox::Mailbox for Recording {
+        async fn append(
+            &mut self,
+            _mailbox: &str,
+            _folder: &str,
+            _message: &crate::mailbox::Envelope<'_>,
+        ) -> Result<crate::mailbox::Appended, crate::mailbox::MailboxError> {
+            self.appended += 1;
+            Ok(crate::mailbox::Appended { uid: None })
+        }
+
+        async fn find(
+            &mut self,
+            _mailbox: &str,
+            _folder: &str,
+            _message_id: &str,
+        ) -> Result<Option<crate::mailbox::Appended>, crate::mailbox::MailboxError> {
+            self.searched += 1;
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_reconcile_sent_again_is_searched_for_even_on_its_first_receipt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let job = |n: u32| DeliveryJob {
+            mailbox: "dana@corp.example".to_owned(),
+            folder: "WhatsApp Archiver".to_owned(),
+            eml_key: format!("eml/2026-11-21/{n}.eml"),
+            message_id: format!("{n}@x"),
+            timestamp: "2026-11-21T09:15:00Z".to_owned(),
+        };
+        let message = |n: u32, resent: bool| -> SqsMessage {
+            let eml = format!("Message-ID: <{n}@x>\r\n\r\nhi\r\n");
+            std::fs::create_dir_all(dir.path().join("eml/2026-11-21")).unwrap();
+            std::fs::write(dir.path().join(job(n).eml_key), eml).unwrap();
+            let mut value = serde_json::json!({
+                "messageId": format!("m{n}"),
+                "body": serde_json::to_string(&job(n)).unwrap(),
+                "attributes": {"ApproximateReceiveCount": "1"},
+            });
+            if resent {
+                value["messageAttributes"] = serde_json::json!({
+                    (queue::RESENT_ATTRIBUTE): {"stringValue": "run-1", "dataType": "String"},
+                });
+            }
+            serde_json::from_value(value).unwrap()
+        };
+        // Received once and unmarked: appended without a search.
+        let mut lanes = [Recording::default()];
+        let (response, report) = deliver(&store, &mut lanes, &[message(1, false)], None).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            report.errors
+        );
+        assert_eq!((lanes[0].searched, lanes[0].appended), (0, 1));
+        // Received once but sent again by reconcile: searched first.
+        let mut lanes = [Recording::default()];
+        let (response, report) = deliver(&store, &mut lanes, &[message(2, true)], None).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            report.errors
+        );
+        assert_eq!((lanes[0].searched, lanes[0].appended), (1, 1));
     }
 
     #[tokio::test]

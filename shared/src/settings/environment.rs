@@ -181,6 +181,64 @@ impl DeliverSettings {
     }
 }
 
+/// The reconcile function's settings.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    /// `ARCHIVE_BUCKET`: the archive store (read; manifests written).
+    pub archive_bucket: String,
+    /// `CONVERT_QUEUE_URL`: where notifications of batches never converted
+    /// go again.
+    pub convert_queue_url: String,
+    /// `DELIVER_QUEUE_URL`: where jobs of copies not delivered go again; a
+    /// FIFO queue (`.fifo`), whose message groups keep two copies of a job
+    /// from being delivered at once.
+    pub deliver_queue_url: String,
+    /// `ARCHIVE_TIME_ZONE`: the zone collection days are reckoned in (as
+    /// collect's).
+    pub archive_time_zone: Tz,
+    /// `RECONCILE_DAYS`: how many days up to yesterday a scheduled run
+    /// reconciles (default 3), so that a day repaired by one run is closed
+    /// by the next, and a day still open is reported again; at least 1.
+    pub recent_days: u64,
+}
+
+impl ReconcileSettings {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// From a lookup of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let env = Environment(lookup);
+        let deliver_queue_url: String = env.required_var("DELIVER_QUEUE_URL")?;
+        if !deliver_queue_url.ends_with(".fifo") {
+            return Err(SettingError::Invalid {
+                setting: Setting::Var("DELIVER_QUEUE_URL"),
+                reason: "not a FIFO queue (its URL must end .fifo): reconcile sends jobs \
+                         again only to the FIFO deliver queue, whose message groups keep a \
+                         job sent again from being delivered beside its first copy"
+                    .to_owned(),
+            });
+        }
+        let recent_days = env.var("RECONCILE_DAYS")?.unwrap_or(3);
+        if recent_days == 0 {
+            return Err(SettingError::Invalid {
+                setting: Setting::Var("RECONCILE_DAYS"),
+                reason: "must be at least 1 (the days up to yesterday a scheduled run checks)"
+                    .to_owned(),
+            });
+        }
+        Ok(ReconcileSettings {
+            archive_bucket: env.required_place(ARCHIVE)?,
+            convert_queue_url: env.required_var("CONVERT_QUEUE_URL")?,
+            deliver_queue_url,
+            archive_time_zone: env.required_var("ARCHIVE_TIME_ZONE")?,
+            recent_days,
+        })
+    }
+}
+
 /// The capture function's settings (WhatsApp Cloud API webhooks).
 #[derive(Debug, Clone)]
 pub struct CaptureSettings {
@@ -482,6 +540,48 @@ mod tests {
         with_zone.push(("ARCHIVE_TIME_ZONE", "Asia/Singapore"));
         let collect = CollectSettings::from_lookup(lookup(&with_zone)).unwrap();
         assert_eq!(collect.archive_time_zone, chrono_tz::Asia::Singapore);
+    }
+
+    #[test]
+    fn reconcile_reads_its_queues_zone_and_days() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("CONVERT_QUEUE_URL", "http://q/convert"),
+            ("DELIVER_QUEUE_URL", "http://q/deliver.fifo"),
+            ("ARCHIVE_TIME_ZONE", "Asia/Tokyo"),
+        ];
+        let settings = ReconcileSettings::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(settings.archive_time_zone, chrono_tz::Asia::Tokyo);
+        assert_eq!(settings.recent_days, 3);
+        let err = ReconcileSettings::from_lookup(lookup(&base[..3])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable ARCHIVE_TIME_ZONE is not set"
+        );
+        let mut bad = base.to_vec();
+        bad.push(("RECONCILE_DAYS", "a week"));
+        let err = ReconcileSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable RECONCILE_DAYS"),
+            "{err}"
+        );
+        let mut none = base.to_vec();
+        none.push(("RECONCILE_DAYS", "0"));
+        let err = ReconcileSettings::from_lookup(lookup(&none)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable RECONCILE_DAYS: must be at least 1"),
+            "{err}"
+        );
+        let mut standard = base.to_vec();
+        standard[2] = ("DELIVER_QUEUE_URL", "http://q/deliver");
+        let err = ReconcileSettings::from_lookup(lookup(&standard)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable DELIVER_QUEUE_URL: not a FIFO queue"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //!
 //! Each mode then adds what only it has: [`LocalSettings`] (store
 //! directory, Maildir or IMAP target, secret directory) from the file;
-//! [`CollectSettings`], [`ConvertSettings`] and [`DeliverSettings`] (buckets,
-//! queue, secret ARN) from each function's environment. A place (where
+//! [`CollectSettings`], [`ConvertSettings`], [`DeliverSettings`] and
+//! [`ReconcileSettings`] (buckets, queues, secret ARN) from each function's environment. A place (where
 //! drops, the archive or the mapping CSV are) is a path in the file,
 //! relative to the file's directory, and a bucket name or object key in the
 //! environment. The options the stages take (`ExportOptions`,
@@ -51,6 +51,7 @@ use self::reader::Name;
 
 pub use self::environment::{
     CaptureSettings, CollectSettings, ConvertSettings, DeliverSettings, MediaSettings,
+    ReconcileSettings,
 };
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;

@@ -126,6 +126,27 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<ObjectFile>, StoreError>> + Send;
 
+    /// An object's size and SHA-256, read as a stream and never held
+    /// whole, in memory or on disk; `None` when there is none under the
+    /// key. By default read through [`ObjectStore::get_file`] (a local
+    /// directory's own file); S3 hashes the body as it arrives, so that
+    /// an object larger than `/tmp` can be hashed too.
+    fn sha256(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(u64, [u8; 32])>, StoreError>> + Send {
+        async move {
+            let Some(file) = self.get_file(key).await? else {
+                return Ok(None);
+            };
+            let hashed = file.sha256().map_err(|source| StoreError::Io {
+                key: key.to_owned(),
+                source,
+            })?;
+            Ok(Some(hashed))
+        }
+    }
+
     /// Writes an object from a local file only if the key is free,
     /// streaming it (S3: a multipart upload completed with
     /// `If-None-Match: *`).

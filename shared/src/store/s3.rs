@@ -16,12 +16,15 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 
 use std::future::Future;
 use std::io::{Read, Seek, Write};
+
+use sha2::{Digest, Sha256};
 
 use super::{
     COLLECTED_TAG, COLLECTED_TAG_VALUE, Created, Listing, ObjectFile, ObjectStore, StoreError,
@@ -64,6 +67,24 @@ impl S3Store {
             .force_path_style(config.endpoint_url().is_some())
             .build();
         Client::from_conf(s3)
+    }
+
+    /// Starts reading an object (`GetObject`); `None` when there is none
+    /// under the key.
+    async fn get_object(&self, key: &str) -> Result<Option<GetObjectOutput>, StoreError> {
+        check_read_key(key)?;
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match response {
+            Ok(output) => Ok(Some(output)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(remote(key, e)),
+        }
     }
 
     /// Uploads `content` as the parts of `upload_id`, one part in memory at
@@ -198,18 +219,8 @@ impl ObjectStore for S3Store {
     /// Downloads the object into an anonymous temporary file, chunk by
     /// chunk as the body arrives.
     async fn get_file(&self, key: &str) -> Result<Option<ObjectFile>, StoreError> {
-        check_read_key(key)?;
-        let response = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        let mut output = match response {
-            Ok(output) => output,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(remote(key, e)),
+        let Some(mut output) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let io = |source| StoreError::Io {
             key: key.to_owned(),
@@ -227,6 +238,25 @@ impl ObjectStore for S3Store {
         }
         file.rewind().map_err(io)?;
         Ok(Some(ObjectFile::new(file, len)))
+    }
+
+    /// Hashes the body chunk by chunk as it arrives: nothing is written to
+    /// `/tmp`, and memory stays at one chunk whatever the object's size.
+    async fn sha256(&self, key: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let Some(mut output) = self.get_object(key).await? else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        let mut len = 0u64;
+        while let Some(chunk) = output.body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Remote {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })?;
+            hasher.update(&chunk);
+            len += chunk.len() as u64;
+        }
+        Ok(Some((len, hasher.finalize().into())))
     }
 
     /// Up to [`PART_SIZE`], one `PutObject` of the bytes read from the

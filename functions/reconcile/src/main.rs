@@ -1,0 +1,49 @@
+//! The reconcile function: run by EventBridge Scheduler a few hours after
+//! collect, checks the recent collection days and the older ones never
+//! closed (or `{"day": ...}`), sends again what was lost to convert or
+//! deliver, and closes each day with its manifest once nothing is open
+//! (see `shared::lambda::reconcile_days`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::lambda::{self, ReconcileRequest, SqsNotificationQueue, SqsQueue};
+use shared::settings::ReconcileSettings;
+use shared::store::S3Store;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    // The runtime's default subscriber, with the SDK's wire logging held
+    // off whatever the environment asks.
+    shared::logging::init_lambda();
+    let settings = ReconcileSettings::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let convert = SqsNotificationQueue::new(
+        sqs.clone(),
+        &settings.convert_queue_url,
+        &settings.archive_bucket,
+    );
+    let (archive, convert, sqs, settings) = (&archive, &convert, &sqs, &settings);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ReconcileRequest>| async move {
+            // Jobs sent again carry this run's id: deliver searches first.
+            let deliver = SqsQueue::resending(
+                sqs.clone(),
+                &settings.deliver_queue_url,
+                &event.context.request_id,
+            );
+            let days = lambda::reconcile_days(
+                archive,
+                convert,
+                &deliver,
+                &event.payload,
+                settings.archive_time_zone,
+                chrono::Utc::now(),
+                settings.recent_days,
+            )
+            .await?;
+            Ok::<_, Error>(days)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,253 @@
+//! The scheduled reconcile function on the deployed pipeline (template.yaml
+//! on LocalStack, the functions under `cargo lambda watch`, a real
+//! Dovecot): a day with one raw batch's S3 notification lost and one ledger
+//! entry deleted is reported open, repaired through convert and deliver
+//! with each missing copy delivered exactly once, and closed with its
+//! manifest by the next run.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
+use shared::store::S3Store;
+
+use support::dovecot::Dovecot;
+use support::examples::{self, expected_jobs};
+use support::localstack::{LocalStack, Watch, keys, move_messages, upload_dir};
+
+const FOLDER: &str = "WhatsApp Archiver";
+const DAY: &str = "2026-11-21";
+
+/// Takes one S3 notification off the convert queue, as if it had been
+/// lost; returns the raw batch it named.
+async fn lose_one_notification(sqs: &aws_sdk_sqs::Client, queue: &str) -> String {
+    for _ in 0..10 {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(1)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap();
+        let Some(message) = received.messages().first() else {
+            continue;
+        };
+        let keys = shared::lambda::notification_keys(message.body()).unwrap();
+        if keys.is_empty() {
+            // S3's test event: not a batch's notification.
+            continue;
+        }
+        sqs.delete_message()
+            .queue_url(queue)
+            .receipt_handle(message.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+        return keys[0].clone();
+    }
+    panic!("no notification reached the convert queue");
+}
+
+/// The one day a reconcile answer is about.
+fn the_day(answer: &Value) -> &Value {
+    let days = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(days.len(), 1, "{answer}");
+    assert_eq!(days[0]["day"], DAY, "{answer}");
+    &days[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_it() {
+    let dovecot = Dovecot::start();
+    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
+    let s3 = S3Store::client(&stack.aws);
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+    let archive = stack.output("ArchiveBucketName").to_owned();
+
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
+    let secret_arn = secrets
+        .create_secret()
+        .name("mobile-archiver/imap")
+        .secret_string(json!({ "password": dovecot.password }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    s3.put_object()
+        .bucket(stack.output("ConfigBucketName"))
+        .key("mapping.csv")
+        .body(ByteStream::from(
+            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    upload_dir(
+        &s3,
+        stack.output("DropBucketName"),
+        &examples::dir(),
+        &examples::dir().join("drop"),
+    )
+    .await;
+
+    // The functions' environment, as template.yaml sets it.
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("ARCHIVE_BUCKET", &archive),
+        ("DROP_BUCKET", stack.output("DropBucketName")),
+        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
+        ("MAPPING_KEY", "mapping.csv"),
+        ("CONVERT_QUEUE_URL", stack.output("ConvertQueueUrl")),
+        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
+        ("TIME_ZONE", "Europe/London"),
+        ("ARCHIVE_TIME_ZONE", "Europe/London"),
+        ("RECONCILE_DAYS", "3"),
+        ("DEFAULT_REGION", "GB"),
+        ("CUSTODIAN_DOMAINS", "corp.example"),
+        ("IMAP_URL", &dovecot.url()),
+        ("IMAP_AUTH", "password"),
+        ("IMAP_SECRET_ARN", &secret_arn),
+        ("IMAP_CONNECTIONS", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let watch = Watch::start(&env, &stack.dir().join("watch.log"));
+    let routes = [
+        (stack.output("ConvertQueueUrl"), "convert"),
+        (stack.output("DeliverQueueUrl"), "deliver"),
+    ];
+    let record = stack.dir().join("events.jsonl");
+    let idle = Duration::from_secs(3);
+
+    // The day's collect; one batch's notification is lost on the way.
+    let report = watch
+        .invoke(
+            "collect",
+            &json!({"scheduled_time": format!("{DAY}T00:30:00Z")}),
+        )
+        .await;
+    assert_eq!(report["drops_collected"], 4, "{report}");
+    let lost = lose_one_notification(&sqs, stack.output("ConvertQueueUrl")).await;
+    assert!(
+        lost.starts_with(&format!("raw/whatsapp-export/{DAY}/")),
+        "{lost}"
+    );
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    let jobs = expected_jobs().await;
+    assert_eq!(jobs.len(), 41);
+    let delivered = keys(&s3, &archive, "delivered/").await;
+    assert!(
+        !delivered.is_empty() && delivered.len() < jobs.len(),
+        "{} of {} copies delivered before the repair",
+        delivered.len(),
+        jobs.len()
+    );
+    // And one ledger entry of a copy in its mailbox is deleted (a delete
+    // marker: Object Lock keeps the version).
+    let deleted = delivered[0].clone();
+    s3.delete_object()
+        .bucket(&archive)
+        .key(&deleted)
+        .send()
+        .await
+        .unwrap();
+    let before = delivered.len() - 1;
+
+    // Reconcile reports the day open and sends both back.
+    let open = watch.invoke("reconcile", &json!({ "day": DAY })).await;
+    let day = the_day(&open);
+    assert_eq!(day["batches"], 4, "{day}");
+    assert_eq!(day["batches_resent"], 1, "{day}");
+    assert_eq!(day["copies_resent"], 1, "{day}");
+    assert_eq!(day["closed"], false, "{day}");
+    assert_eq!(day["manifest"], Value::Null, "{day}");
+    let lines: Vec<&str> = day["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&lost) && l.contains("not converted")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("not delivered")),
+        "{lines:?}"
+    );
+    assert!(keys(&s3, &archive, "manifest/").await.is_empty());
+
+    // Convert and deliver do the rest: every copy exactly once in its
+    // mailbox (the one whose entry was deleted found there, not appended
+    // again), one ledger entry each.
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
+    let after = keys(&s3, &archive, "delivered/").await;
+    assert_eq!(after.len(), jobs.len());
+    assert!(after.contains(&deleted), "{deleted} not recorded again");
+    eprintln!(
+        "reconcile: 1 lost notification and 1 deleted ledger entry; {} copies delivered before, \
+         {} after, each exactly once in Dovecot",
+        before,
+        after.len()
+    );
+
+    // The next run finds nothing open and closes the day; the one after
+    // finds it closed.
+    let closed = watch.invoke("reconcile", &json!({ "day": DAY })).await;
+    let day = the_day(&closed);
+    assert_eq!(day["open"], json!([]), "{day}");
+    assert_eq!(
+        (day["batches_resent"].clone(), day["copies_resent"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_eq!(day["closed"], true, "{day}");
+    assert_eq!(day["manifest"], "manifest/00000001.json", "{day}");
+    assert_eq!(day["head"].as_str().map(str::len), Some(64), "{day}");
+    assert_eq!(
+        keys(&s3, &archive, "manifest/").await,
+        ["manifest/00000001.json"]
+    );
+    let manifest: Value = serde_json::from_slice(
+        &s3.get_object()
+            .bucket(&archive)
+            .key("manifest/00000001.json")
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    assert_eq!(manifest["day"], DAY);
+    let copies: u64 = manifest["mailboxes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(copies, jobs.len() as u64);
+    let again = watch.invoke("reconcile", &json!({ "day": DAY })).await;
+    let day = the_day(&again);
+    assert_eq!(
+        (day["closed"].clone(), day["manifest"].clone()),
+        (json!(true), Value::Null)
+    );
+    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
+}
