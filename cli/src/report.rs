@@ -142,6 +142,12 @@ async fn deliver(
             crate::close(&mut lanes).await;
             appended?
         }
+        Target::Smtp(mut lanes) => {
+            let lane = lanes.first_mut().ok_or("no SMTP connection")?;
+            let appended = day_report::deliver(store, lane, report, mailbox, folder, now).await;
+            crate::quit(&mut lanes).await;
+            appended?
+        }
     };
     Ok(if appended {
         format!("delivered to:         {mailbox}, folder {folder}")

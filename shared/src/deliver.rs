@@ -144,7 +144,7 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             .await;
         match attempt {
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
-            Ok(Outcome::Delivered | Outcome::Recovered) => {}
+            Ok(Outcome::Delivered | Outcome::Recovered | Outcome::Resent) => {}
             Err(e) => {
                 report.error(format!(
                     "delivery of {} to {}: {e}",
@@ -172,7 +172,12 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
         if first_of_group && !group.is_empty() {
             group_started = Instant::now();
         }
-        if group.len() >= GROUP_COPIES || group_started.elapsed() >= GROUP_WINDOW {
+        // A target that cannot be searched has each copy recorded as soon
+        // as the server took it: the window for a duplicate stays one copy.
+        if group.len() >= GROUP_COPIES
+            || group_started.elapsed() >= GROUP_WINDOW
+            || !target.searchable()
+        {
             commit(
                 &mut group,
                 store,
@@ -251,8 +256,10 @@ async fn commit<'j, S: ObjectStore, M: Mailbox>(
         Ok(committed) => {
             for (index, outcome) in committed {
                 report.delivered_to(&jobs[index].mailbox);
-                if outcome == Outcome::Recovered {
-                    report.recovered += 1;
+                match outcome {
+                    Outcome::Recovered => report.recovered += 1,
+                    Outcome::Resent => report.possibly_duplicated += 1,
+                    Outcome::Delivered | Outcome::AlreadyDelivered => {}
                 }
             }
         }

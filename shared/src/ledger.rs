@@ -14,13 +14,23 @@
 //! never outlives, in a crash or a power cut, the message it records; a
 //! message without its entry is found by the search of the next attempt
 //! (the batch's `started/` marker says one may have run).
+//!
+//! A target that cannot be searched (SMTP) leaves a window instead: a copy
+//! the server took just before a crash, and whose ledger entry was never
+//! written, is sent again. Each such copy is marked `sending/<mailbox>/…`
+//! at the last moment before the server takes it ([`Mailbox::append_marked`]),
+//! and its ledger entry is written as soon as the server accepted it (the
+//! deliver stage commits every copy at once for such a target), so the
+//! window is the server's acceptance and one store write; a copy sent again
+//! while its mark is there is counted ([`Outcome::Resent`]) and logged: it
+//! may be in the archive twice, with the same Message-ID.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::json_error;
-use crate::layout::{self, LedgerEntry, ledger_key};
+use crate::layout::{self, LedgerEntry, ledger_key, sending_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
 use crate::store::{ObjectStore, StoreError};
 
@@ -53,6 +63,10 @@ pub enum Outcome {
     /// The folder already had it (an earlier attempt crashed before the
     /// ledger write): the ledger entry was written, nothing appended.
     Recovered,
+    /// Sent again to a target that cannot be searched, after an attempt
+    /// that reached the point of sending and was never recorded: the
+    /// archive may now hold the copy twice (same Message-ID).
+    Resent,
 }
 
 /// One message for one mailbox.
@@ -127,6 +141,33 @@ impl Group {
             return Ok(Outcome::AlreadyDelivered);
         }
         let (uid, outcome) = match may_have_run {
+            _ if !target.searchable() => {
+                let mark = sending_key(job.mailbox, job.message.message_id);
+                let resent = may_have_run && store.get(&mark).await?.is_some();
+                let uid = target
+                    .append_marked(job.mailbox, job.folder, &job.message, async || match store
+                        .put_new(&mark, b"")
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(MailboxError::Mark {
+                            mailbox: job.mailbox.to_owned(),
+                            reason: e.to_string(),
+                        }),
+                    })
+                    .await?
+                    .uid;
+                if resent {
+                    tracing::warn!(
+                        mailbox = job.mailbox,
+                        ledger_key = %key,
+                        "copy sent again after an interrupted attempt: it may be in the archive twice"
+                    );
+                    (uid, Outcome::Resent)
+                } else {
+                    (uid, Outcome::Delivered)
+                }
+            }
             true => match target
                 .find(job.mailbox, job.folder, job.message.message_id)
                 .await?

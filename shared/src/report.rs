@@ -114,6 +114,14 @@ counters! {
         "copies recovered",
         "found already in the folder after an interrupted run (recorded, not appended again)"
     ),
+    /// Of the copies delivered by SMTP (which cannot be searched), those
+    /// sent again after an interrupted attempt had reached the point of
+    /// sending them without recording it: each may be in the archive twice
+    /// (same Message-ID, so the archive's de-duplication applies).
+    possibly_duplicated => Shown::IfAny(
+        "possibly sent twice",
+        "copies sent again after an interrupted run (SMTP cannot be searched; same Message-ID)"
+    ),
     /// Items that mapped to no mailbox (written to `unmapped/`).
     unmapped => Shown::Line("unmapped items"),
 }
