@@ -144,29 +144,37 @@ impl Group {
             _ if !target.searchable() => {
                 let mark = sending_key(job.mailbox, job.message.message_id);
                 let resent = may_have_run && store.get(&mark).await?.is_some();
+                let mut warned = false;
                 let uid = target
-                    .append_marked(job.mailbox, job.folder, &job.message, async || match store
-                        .put_new(&mark, b"")
-                        .await
-                    {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(MailboxError::Mark {
-                            mailbox: job.mailbox.to_owned(),
-                            reason: e.to_string(),
-                        }),
+                    .append_marked(job.mailbox, job.folder, &job.message, async || {
+                        if let Err(e) = store.put_new(&mark, b"").await {
+                            return Err(MailboxError::Mark {
+                                mailbox: job.mailbox.to_owned(),
+                                reason: e.to_string(),
+                            });
+                        }
+                        // Said as the copy goes out again, not once the
+                        // server accepted it: a crash while the server
+                        // takes it must not hide it.
+                        if resent && !std::mem::replace(&mut warned, true) {
+                            tracing::warn!(
+                                mailbox = job.mailbox,
+                                ledger_key = %key,
+                                "copy sent again after an interrupted attempt: it may be in the archive twice"
+                            );
+                        }
+                        Ok(())
                     })
                     .await?
                     .uid;
-                if resent {
-                    tracing::warn!(
-                        mailbox = job.mailbox,
-                        ledger_key = %key,
-                        "copy sent again after an interrupted attempt: it may be in the archive twice"
-                    );
-                    (uid, Outcome::Resent)
-                } else {
-                    (uid, Outcome::Delivered)
-                }
+                (
+                    uid,
+                    if resent {
+                        Outcome::Resent
+                    } else {
+                        Outcome::Delivered
+                    },
+                )
             }
             true => match target
                 .find(job.mailbox, job.folder, job.message.message_id)
