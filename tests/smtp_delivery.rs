@@ -278,9 +278,11 @@ async fn a_temporary_refusal_is_retried_until_the_server_accepts() {
         .await
         .unwrap();
     assert_eq!(outcome, Outcome::Delivered);
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.data_ends, 3, "two 451s, then 250");
-    assert_eq!(seen.accepted, ["alice@corp.example"]);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.data_ends, 3, "two 451s, then 250");
+        assert_eq!(seen.accepted, ["alice@corp.example"]);
+    }
     let entry = ledger::entry(&store, "alice@corp.example", "m1@mobile-archiver")
         .await
         .unwrap()
@@ -335,9 +337,11 @@ async fn a_permanent_refusal_fails_that_copy_only() {
         other => panic!("bob's copy must fail with the 550: {other:?}"),
     }
     assert!(matches!(results[2], Ok(Outcome::Delivered)));
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.accepted, ["alice@corp.example", "carol@corp.example"]);
-    assert_eq!(seen.connections, 1, "the connection goes on after a 5xx");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.accepted, ["alice@corp.example", "carol@corp.example"]);
+        assert_eq!(seen.connections, 1, "the connection goes on after a 5xx");
+    }
     assert_eq!(store.list("delivered/").await.unwrap().len(), 2);
 }
 

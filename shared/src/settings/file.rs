@@ -185,7 +185,7 @@ impl LocalSettings {
             (None, false, true) => {
                 let smtp = smtp::read(&file)?;
                 if smtp.auth != SmtpAuth::None && secrets.is_none() {
-                    return Err(SettingError::Secrets("[smtp] with auth").into());
+                    return Err(SettingError::Secrets("[smtp] with auth"));
                 }
                 Target::Smtp {
                     smtp: Box::new(smtp),
@@ -633,6 +633,47 @@ path = "mail"
         assert_eq!(
             settings.convert_options().max_message_bytes,
             Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
+    }
+
+    #[test]
+    fn an_smtp_target_is_one_of_the_three_and_checks_its_values() {
+        let smtp = "[smtp]\nurl = \"smtps://journal.archive.example\"\nauth = \"none\"\n\
+                    sender = \"archiver@corp.example\"\nrecipient = \"journal@archive.example\"\n\
+                    format = \"journal\"";
+        let settings = read(&MINIMAL.replace("[maildir]\npath = \"mail\"", smtp)).unwrap();
+        let Target::Smtp {
+            smtp: target,
+            secrets,
+        } = &settings.target
+        else {
+            panic!("{:?}", settings.target);
+        };
+        assert_eq!(*secrets, None, "no AUTH, no secret store needed");
+        assert_eq!(target.format, crate::mailbox::smtp::Format::Journal);
+        assert_eq!(
+            settings.convert_options().max_message_bytes,
+            Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
+        let imap = "[imap]\nurl = \"imaps://x\"\nauth = \"password\"\n";
+        assert_eq!(
+            error("[maildir]\npath = \"mail\"", &format!("{imap}{smtp}")),
+            "configure exactly one delivery target, [maildir], [imap] or [smtp]"
+        );
+        assert!(
+            error(
+                "[maildir]\npath = \"mail\"",
+                &smtp.replace("format = \"journal\"", "format = \"wrapped\"")
+            )
+            .contains("smtp.format"),
+            "a bad value names its key"
+        );
+        assert_eq!(
+            error(
+                "[maildir]\npath = \"mail\"",
+                &smtp.replace("auth = \"none\"", "auth = \"password\"")
+            ),
+            "[smtp] with auth needs [secrets] path = <directory of secret files>"
         );
     }
 
