@@ -12,9 +12,10 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use shared::embedded;
 use shared::ledger::{self, Job, Outcome};
-use shared::mailbox::smtp::{Format, Routing, SmtpServer};
+use shared::mailbox::smtp::{Format, Routing, SmtpAuth, SmtpServer, SmtpSettings};
 use shared::mailbox::{Envelope, MailboxError, Message, Smtp};
 use shared::report::Report;
+use shared::secrets::SecretFiles;
 use shared::store::{LocalDir, ObjectStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -164,6 +165,9 @@ struct Script {
     refused: Vec<&'static str>,
     /// Offer STARTTLS in the EHLO answer (the stand-in never speaks TLS).
     offers_starttls: bool,
+    /// The `AUTH <mechanism> <payload>` lines it accepts (offering PLAIN
+    /// and XOAUTH2); others get 535.
+    logins: Vec<String>,
 }
 
 /// What the stand-in saw.
@@ -174,6 +178,8 @@ struct Seen {
     accepted: Vec<String>,
     /// End-of-data answers given, accepted or not.
     data_ends: usize,
+    /// The AUTH lines it was sent.
+    auth: Vec<String>,
 }
 
 /// A scripted SMTP server on loopback: one connection at a time, the
@@ -199,8 +205,17 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                 let answer = if upper.starts_with("EHLO") {
                     if script.offers_starttls {
                         "250-stand-in\r\n250 STARTTLS\r\n".to_owned()
+                    } else if !script.logins.is_empty() {
+                        "250-stand-in\r\n250 AUTH PLAIN XOAUTH2\r\n".to_owned()
                     } else {
                         "250-stand-in\r\n250 PIPELINING\r\n".to_owned()
+                    }
+                } else if upper.starts_with("AUTH ") {
+                    record.lock().unwrap().auth.push(line.clone());
+                    if script.logins.contains(&line) {
+                        "235 2.7.0 authenticated\r\n".to_owned()
+                    } else {
+                        "535 5.7.8 bad credentials\r\n".to_owned()
                     }
                 } else if upper.starts_with("MAIL FROM:") || upper.starts_with("RSET") {
                     "250 2.0.0 ok\r\n".to_owned()
@@ -366,4 +381,156 @@ async fn a_server_without_starttls_is_refused_never_written_to_in_plain_text() {
     assert!(err.to_string().contains("STARTTLS"), "{err}");
     assert!(seen.lock().unwrap().accepted.is_empty());
     assert_eq!(seen.lock().unwrap().data_ends, 0);
+}
+
+/// An `[smtp]`-style settings value for the stand-in.
+fn settings(port: u16, auth: SmtpAuth) -> SmtpSettings {
+    SmtpSettings {
+        url: format!("smtp+plain://127.0.0.1:{port}"),
+        auth,
+        login: "journal-sender@corp.example".to_owned(),
+        password_secret: Some("smtp-password".to_owned()),
+        token_url: None,
+        tenant: None,
+        client_id: Some("archiver".to_owned()),
+        client_secret_secret: Some("client-secret".to_owned()),
+        certificate_key_secret: None,
+        certificate_thumbprint: None,
+        scope: None,
+        sender: "archiver@corp.example".to_owned(),
+        recipient: "{mailbox}".to_owned(),
+        format: Format::Plain,
+        max_message_bytes: None,
+        connect_timeout_secs: Some(10),
+        command_timeout_secs: Some(10),
+        attempts: Some(2),
+        backoff_ms: Some(50),
+        connections: Some(1),
+    }
+}
+
+fn secret_files(dir: &std::path::Path, files: &[(&str, &str)]) -> SecretFiles {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, value) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, value).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    SecretFiles::new(dir)
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn password_and_xoauth2_logins_take_their_secrets_from_the_secret_store() {
+    let plain = format!(
+        "AUTH PLAIN {}",
+        b64("\0journal-sender@corp.example\0hunter2")
+    );
+    let xoauth2 = format!(
+        "AUTH XOAUTH2 {}",
+        b64("user=alice@corp.example\x01auth=Bearer token-1\x01\x01")
+    );
+    let (port, seen) = stand_in(Script {
+        logins: vec![plain.clone(), xoauth2.clone()],
+        ..Script::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let secrets_dir = dir.path().join("secrets");
+    std::fs::create_dir(&secrets_dir).unwrap();
+    let secrets = secret_files(
+        &secrets_dir,
+        &[("smtp-password", "hunter2\n"), ("client-secret", "s3cret")],
+    );
+    let job = |mailbox| Job {
+        mailbox,
+        folder: "WhatsApp Archiver",
+        message: envelope(),
+    };
+
+    let mut lanes = settings(port, SmtpAuth::Password)
+        .lanes(&secrets)
+        .await
+        .unwrap();
+    let outcome = ledger::deliver_once(
+        &store,
+        &mut lanes[0],
+        &job("alice@corp.example"),
+        false,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, Outcome::Delivered);
+    // The stand-in serves one connection at a time.
+    lanes[0].close().await;
+
+    let endpoint = support::token_endpoint::serve("/token", |form, _| {
+        if form.get("client_secret").map(String::as_str) == Some("s3cret") {
+            (
+                "200 OK",
+                serde_json::json!({"access_token": "token-1", "expires_in": 3600}),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                serde_json::json!({"error": "invalid_client", "error_description": "no"}),
+            )
+        }
+    })
+    .await;
+    let mut oauth = settings(port, SmtpAuth::Xoauth2);
+    oauth.token_url = Some(endpoint);
+    let mut lanes = oauth.lanes(&secrets).await.unwrap();
+    let outcome = ledger::deliver_once(
+        &store,
+        &mut lanes[0],
+        &job("alice@corp.example"),
+        true,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, Outcome::AlreadyDelivered, "the ledger has it");
+    let other = Job {
+        message: Envelope {
+            message_id: "m2@mobile-archiver",
+            ..envelope()
+        },
+        ..job("alice@corp.example")
+    };
+    let outcome = ledger::deliver_once(&store, &mut lanes[0], &other, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Delivered);
+    lanes[0].close().await;
+
+    // A wrong password is an authentication error, naming no secret.
+    let wrong = secret_files(&secrets_dir, &[("smtp-password", "wrong")]);
+    let mut lanes = settings(port, SmtpAuth::Password)
+        .lanes(&wrong)
+        .await
+        .unwrap();
+    let err = ledger::deliver_once(
+        &store,
+        &mut lanes[0],
+        &job("bob@corp.example"),
+        false,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, ledger::LedgerError::Mailbox(MailboxError::Auth { .. })),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("wrong"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.auth[..2], [plain, xoauth2]);
+    assert_eq!(seen.accepted, ["alice@corp.example", "alice@corp.example"]);
 }
