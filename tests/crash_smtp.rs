@@ -37,6 +37,8 @@ const LANES: usize = 2;
 const FOLDER: &str = "WhatsApp Archiver";
 /// What the ledger logs for a copy sent again after an interrupted attempt.
 const RESENT: &str = "copy sent again after an interrupted attempt";
+/// How a child that ran to its end prints its report's counter.
+const COUNTED: &str = "possibly duplicated: ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -84,7 +86,7 @@ async fn child(store: &str, url: &str) {
         smtp.close().await;
     }
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    println!("possibly duplicated: {}", report.possibly_duplicated);
+    println!("{COUNTED}{}", report.possibly_duplicated);
 }
 
 fn spawn_child(store: &std::path::Path, postfix: &Postfix) -> std::process::Child {
@@ -97,8 +99,15 @@ fn spawn_child(store: &std::path::Path, postfix: &Postfix) -> std::process::Chil
         .unwrap()
 }
 
-/// Copies the child reported as sent again (its warnings, one per copy).
-fn reported(child: &mut std::process::Child) -> usize {
+/// What a child reported: the copies it logged as sent again (one warning
+/// per copy, as each goes out), and its report's counter of them when it
+/// ran to its end (a killed child prints no report).
+struct Reported {
+    logged: usize,
+    counted: Option<usize>,
+}
+
+fn reported(child: &mut std::process::Child) -> Reported {
     let mut out = String::new();
     child
         .stdout
@@ -106,7 +115,18 @@ fn reported(child: &mut std::process::Child) -> usize {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    out.lines().filter(|line| line.contains(RESENT)).count()
+    let logged = out.lines().filter(|line| line.contains(RESENT)).count();
+    let counted = out.lines().find_map(|line| {
+        line.strip_prefix(COUNTED)
+            .map(|n| n.trim().parse::<usize>().unwrap())
+    });
+    if let Some(counted) = counted {
+        assert_eq!(
+            counted, logged,
+            "the report counts every copy logged as sent again"
+        );
+    }
+    Reported { logged, counted }
 }
 
 async fn parent() {
@@ -126,6 +146,7 @@ async fn parent() {
     };
     let mut kills = 0;
     let mut reported_total = 0;
+    let mut counted_total = 0;
     while kills < KILLS {
         if store.list("delivered/").await.unwrap().len() == ITEMS {
             break;
@@ -133,7 +154,9 @@ async fn parent() {
         let mut child = spawn_child(&store_dir, &postfix);
         tokio::time::sleep(Duration::from_millis(30 + next() % 300)).await;
         child.kill().unwrap(); // SIGKILL (a no-op if it finished)
-        reported_total += reported(&mut child);
+        let run = reported(&mut child);
+        reported_total += run.logged;
+        counted_total += run.counted.unwrap_or(0);
         child.wait().unwrap();
         kills += 1;
     }
@@ -144,8 +167,10 @@ async fn parent() {
 
     // Run to completion.
     let mut child = spawn_child(&store_dir, &postfix);
-    reported_total += reported(&mut child);
+    let run = reported(&mut child);
     assert!(child.wait().unwrap().success());
+    reported_total += run.logged;
+    counted_total += run.counted.expect("the last run prints its report");
     support::corpus::assert_fully_ledgered(&store, &jobs).await;
 
     // Count in what Postfix delivered: every copy there, duplicates as
@@ -170,8 +195,10 @@ async fn parent() {
     let duplicates: usize = copies.values().map(|count| count - 1).sum();
     eprintln!(
         "crash test: {kills} kills, {duplicates} copies arrived twice, \
-         {reported_total} reported as possibly sent twice"
+         {reported_total} logged as possibly sent twice, {counted_total} counted \
+         in the reports of the runs that finished"
     );
+    assert!(counted_total <= reported_total);
     assert!(
         duplicates <= reported_total,
         "a copy arrived twice without being reported"
@@ -179,5 +206,12 @@ async fn parent() {
     assert!(
         reported_total - duplicates <= kills * LANES,
         "more reported than copies in flight at the kills"
+    );
+    // Each copy is recorded as soon as the server took it, so a kill
+    // leaves at most one unrecorded copy per lane to be sent again.
+    assert!(
+        reported_total <= kills * LANES,
+        "{reported_total} copies sent again after {kills} kills of {LANES} lanes: \
+         copies are not recorded one at a time"
     );
 }

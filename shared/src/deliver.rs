@@ -142,6 +142,8 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
         let attempt = group
             .deliver(index, store, target, &ledger_job, retry, Utc::now())
             .await;
+        // Counted as sent, before the ledger knows: see Group::take_resent.
+        report.possibly_duplicated += group.take_resent();
         match attempt {
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
             Ok(Outcome::Delivered | Outcome::Recovered | Outcome::Resent) => {}
@@ -258,14 +260,19 @@ async fn commit<'j, S: ObjectStore, M: Mailbox>(
                 report.delivered_to(&jobs[index].mailbox);
                 match outcome {
                     Outcome::Recovered => report.recovered += 1,
-                    Outcome::Resent => report.possibly_duplicated += 1,
-                    Outcome::Delivered | Outcome::AlreadyDelivered => {}
+                    // Counted when it was sent (see deliver_lane).
+                    Outcome::Resent | Outcome::Delivered | Outcome::AlreadyDelivered => {}
                 }
             }
         }
         Err((indexes, e)) => {
+            let next = if target.searchable() {
+                "the next attempt searches for them"
+            } else {
+                "the next attempt sends them again (counted as possibly sent twice)"
+            };
             report.error(format!(
-                "{} copies not recorded as delivered: {e}; the next attempt searches for them",
+                "{} copies not recorded as delivered: {e}; {next}",
                 indexes.len()
             ));
             failed_mailboxes.extend(indexes.iter().map(|&index| jobs[index].mailbox.as_str()));
