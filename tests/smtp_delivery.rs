@@ -168,6 +168,8 @@ struct Script {
     /// The `AUTH <mechanism> <payload>` lines it accepts (offering PLAIN
     /// and XOAUTH2); others get 535.
     logins: Vec<String>,
+    /// AUTH answers `454 4.7.0` (temporary) before it judges the login.
+    auth_temporary_failures: usize,
 }
 
 /// What the stand-in saw.
@@ -191,6 +193,7 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
     let record = Arc::clone(&seen);
     tokio::spawn(async move {
         let mut failures_left = script.temporary_failures;
+        let mut auth_failures_left = script.auth_temporary_failures;
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
@@ -212,7 +215,10 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                     }
                 } else if upper.starts_with("AUTH ") {
                     record.lock().unwrap().auth.push(line.clone());
-                    if script.logins.contains(&line) {
+                    if auth_failures_left > 0 {
+                        auth_failures_left -= 1;
+                        "454 4.7.0 temporary authentication failure\r\n".to_owned()
+                    } else if script.logins.contains(&line) {
                         "235 2.7.0 authenticated\r\n".to_owned()
                     } else {
                         "535 5.7.8 bad credentials\r\n".to_owned()
@@ -398,6 +404,7 @@ fn settings(port: u16, auth: SmtpAuth) -> SmtpSettings {
         certificate_thumbprint: None,
         scope: None,
         sender: "archiver@corp.example".to_owned(),
+        helo: None,
         recipient: "{mailbox}".to_owned(),
         format: Format::Plain,
         max_message_bytes: None,
@@ -530,7 +537,103 @@ async fn password_and_xoauth2_logins_take_their_secrets_from_the_secret_store() 
         "{err:?}"
     );
     assert!(!format!("{err} {err:?}").contains("wrong"));
+    // The refused login is not tried again for the next copy.
+    let logins_tried = seen.lock().unwrap().auth.len();
+    let next = Job {
+        message: Envelope {
+            message_id: "m3@mobile-archiver",
+            ..envelope()
+        },
+        ..job("bob@corp.example")
+    };
+    let err = ledger::deliver_once(&store, &mut lanes[0], &next, false, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    let ledger::LedgerError::Mailbox(error @ MailboxError::Auth { .. }) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(error.to_string().contains("535"), "{error}");
+    assert_eq!(seen.lock().unwrap().auth.len(), logins_tried, "no new AUTH");
     let seen = seen.lock().unwrap();
     assert_eq!(seen.auth[..2], [plain, xoauth2]);
     assert_eq!(seen.accepted, ["alice@corp.example", "alice@corp.example"]);
+}
+
+/// A temporary AUTH refusal (454 4.7.0) is retried on a new connection,
+/// not taken for a refused login.
+#[tokio::test]
+async fn a_temporary_auth_refusal_is_retried() {
+    let plain = format!(
+        "AUTH PLAIN {}",
+        b64("\0journal-sender@corp.example\0hunter2")
+    );
+    let (port, seen) = stand_in(Script {
+        logins: vec![plain],
+        auth_temporary_failures: 2,
+        ..Script::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let secrets_dir = dir.path().join("secrets");
+    std::fs::create_dir(&secrets_dir).unwrap();
+    let secrets = secret_files(&secrets_dir, &[("smtp-password", "hunter2")]);
+    let mut config = settings(port, SmtpAuth::Password);
+    config.backoff_ms = Some(20);
+    config.attempts = Some(3);
+    let mut lanes = config.lanes(&secrets).await.unwrap();
+    let job = Job {
+        mailbox: "alice@corp.example",
+        folder: "WhatsApp Archiver",
+        message: envelope(),
+    };
+    let outcome = ledger::deliver_once(&store, &mut lanes[0], &job, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Delivered);
+    lanes[0].close().await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.auth.len(), 3, "two 454s, then accepted");
+    assert_eq!(seen.connections, 3);
+    assert_eq!(seen.accepted, ["alice@corp.example"]);
+}
+
+/// What Postfix delivers is the EML byte for byte (after the headers
+/// Postfix adds at the top): no empty line added at the end, a line
+/// starting with '.' unchanged. Maildir files have LF line ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postfix_delivers_the_eml_unchanged() {
+    let postfix = Postfix::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mut smtp = target(&postfix.url(), "{mailbox}", Format::Plain);
+    // Date and From: Postfix adds them when missing.
+    const EML: &[u8] = b"Message-ID: <m1@mobile-archiver>\r\nSubject: x\r\n\
+        Date: Tue, 10 Nov 2026 14:02:18 +0000\r\nFrom: <alice@corp.example>\r\n\r\n\
+        body\r\n.leading dot\r\n..two dots\r\n.\r\nlast line\r\n";
+    let job = Job {
+        mailbox: "alice@corp.example",
+        folder: "WhatsApp Archiver",
+        message: Envelope {
+            message: Message::from_bytes(EML),
+            ..envelope()
+        },
+    };
+    let outcome = ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Delivered);
+    smtp.close().await;
+    let delivered = postfix.delivered();
+    let [copy] = &delivered["alice@corp.example"][..] else {
+        panic!("{delivered:?}");
+    };
+    let expected = String::from_utf8(EML.to_vec())
+        .unwrap()
+        .replace("\r\n", "\n");
+    let copy = String::from_utf8(copy.clone())
+        .unwrap()
+        .replace("\r\n", "\n");
+    let start = copy.find("Message-ID: ").expect("the EML's first header");
+    assert_eq!(&copy[start..], expected);
 }

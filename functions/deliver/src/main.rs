@@ -36,7 +36,12 @@ async fn serve<M: Mailbox>(archive: &S3Store, lanes: Vec<M>) -> Result<(), Error
     let lanes = &lanes;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let mut lanes = lanes.lock().await;
-        let last_start = lambda::start_no_job_after(event.context.deadline, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let last_start = lambda::start_no_job_after(event.context.deadline, now);
+        let stop_waiting = lambda::stop_waiting_at(event.context.deadline, now);
+        for lane in lanes.iter_mut() {
+            lane.set_deadline(stop_waiting);
+        }
         let (response, report) =
             lambda::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
         report.log();

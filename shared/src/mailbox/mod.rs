@@ -197,6 +197,13 @@ pub trait Mailbox {
         self.append(mailbox, folder, message)
     }
 
+    /// The instant by which the current invocation must end (a Lambda's
+    /// deadline), or `None`: a target that waits long on its server (SMTP's
+    /// final reply) waits no longer than that. Others ignore it.
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
     /// Finds a message with this Message-ID in `folder` of `mailbox`
     /// (always `None` for a target that cannot be searched).
     fn find(

@@ -35,6 +35,7 @@ pub(super) fn read(reader: &impl Reader) -> Result<SmtpSettings, SettingError> {
         recipient: reader
             .value(Name::new("smtp.recipient", "SMTP_RECIPIENT"))?
             .unwrap_or_else(default_login),
+        helo: reader.value(Name::new("smtp.helo", "SMTP_HELO"))?,
         format: reader
             .value(Name::new("smtp.format", "SMTP_FORMAT"))?
             .unwrap_or(Format::Plain),

@@ -7,9 +7,14 @@
 //! refused, never written to in plain text; plain SMTP (`smtp+plain://`) is
 //! allowed only to a loopback address, for tests. One authenticated
 //! connection is kept open and reused for every copy (a new one when the
-//! login, a `{mailbox}` template, changes). Every step has a time limit.
-//! A 4xx answer is retried with exponential backoff; a 5xx answer fails
-//! that copy only, and the connection goes on with the next.
+//! login, a `{mailbox}` template, changes). Every step has a time limit:
+//! connecting (greeting, EHLO, AUTH included), each command, writing the
+//! message (more for a larger one), and the server's final reply, which
+//! RFC 5321 lets take up to 10 minutes (less when the Lambda invocation
+//! ends sooner, [`Mailbox::set_deadline`]). A 4xx answer (AUTH's too) is
+//! retried with exponential backoff; a 5xx answer fails that copy only,
+//! and the connection goes on with the next. A login the server refused
+//! is not tried again for a while: the later copies for it fail at once.
 //!
 //! SMTP cannot be searched, so the exactly-once rule of [`crate::ledger`]
 //! has a window here: the copy is marked as being sent once the server
@@ -27,7 +32,8 @@ mod journal;
 mod settings;
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use mail_send::smtp::message::Parameters;
 use mail_send::{SmtpClient, SmtpClientBuilder};
@@ -60,12 +66,17 @@ pub struct SmtpServer {
     pub port: u16,
     /// Implicit TLS, STARTTLS or loopback plain TCP.
     pub security: Security,
-    /// The name this client gives in EHLO.
+    /// The name this client gives in EHLO: a fully qualified domain name
+    /// (servers may refuse others).
     pub helo: String,
     /// Limit on connecting (TCP, TLS, greeting, EHLO, AUTH).
     pub connect_timeout: Duration,
-    /// Limit on every command's answer, and on sending the message.
+    /// Limit on every command's answer; writing a message may take this
+    /// plus a second per MiB ([`DATA_RATE`]).
     pub command_timeout: Duration,
+    /// Limit on the server's reply once the whole message was sent (RFC
+    /// 5321 § 4.5.3.2.6: 10 minutes).
+    pub final_reply_timeout: Duration,
     /// Attempts per copy before the job fails (at least 1).
     pub attempts: u32,
     /// First pause between attempts; doubled each time.
@@ -73,6 +84,17 @@ pub struct SmtpServer {
     /// Largest message the server accepts.
     pub max_message_bytes: u64,
 }
+
+/// The EHLO name when none is configured and the sender gives no domain: a
+/// syntactically fully qualified name that claims no real host.
+pub const DEFAULT_HELO: &str = "mobile-archiver.invalid";
+
+/// The slowest upload rate a message is allowed, bytes per second: writing
+/// a message may take the command timeout plus its size at this rate.
+pub const DATA_RATE: u64 = 1 << 20;
+
+/// How long a login the server refused is not tried again.
+const REFUSED_LOGIN_KEPT: Duration = Duration::from_secs(300);
 
 /// Why an SMTP URL cannot be used. Each names the URL as given, with its
 /// credentials redacted ([`redact::url`]).
@@ -95,7 +117,8 @@ pub enum UrlError {
 
 impl SmtpServer {
     /// A server from its URL, with default limits: 30 s to connect, 60 s per
-    /// command, 5 attempts from 1 s backoff, 35 MB messages.
+    /// command, 10 minutes for the final reply, 5 attempts from 1 s backoff,
+    /// 35 MB messages; EHLO as [`DEFAULT_HELO`].
     pub fn from_url(url: &str) -> Result<SmtpServer, UrlError> {
         let invalid = || UrlError::Invalid(redact::url(url));
         let parsed = url::Url::parse(url).map_err(|_| invalid())?;
@@ -124,9 +147,10 @@ impl SmtpServer {
             host,
             port: parsed.port().unwrap_or(default_port),
             security,
-            helo: "mobile-archiver".to_owned(),
+            helo: DEFAULT_HELO.to_owned(),
             connect_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(60),
+            final_reply_timeout: Duration::from_secs(600),
             attempts: 5,
             backoff: Duration::from_secs(1),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -137,13 +161,22 @@ impl SmtpServer {
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+
+    /// The limit on writing a message of `size` bytes: the command timeout
+    /// plus the size at [`DATA_RATE`].
+    pub fn data_timeout(&self, size: usize) -> Duration {
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        self.command_timeout
+            .saturating_add(Duration::from_secs(size.div_ceil(DATA_RATE)))
+    }
 }
 
 /// Who a copy is sent from and to, and in what form.
 #[derive(Debug, Clone)]
 pub struct Routing {
-    /// The envelope sender (MAIL FROM); `{mailbox}` is replaced by the
-    /// mailbox the copy is for. Empty: the null sender `<>`.
+    /// The envelope sender (MAIL FROM) and a journal report's `From`;
+    /// `{mailbox}` is replaced by the mailbox the copy is for. Never empty
+    /// (the null sender is not used).
     pub sender: String,
     /// The envelope recipient (RCPT TO): a journal address, or a template
     /// such as `{mailbox}` (the mailbox itself).
@@ -189,6 +222,11 @@ pub struct Smtp {
     credentials: Option<Credentials>,
     routing: Routing,
     session: Option<Session>,
+    /// Logins the server refused (5xx), with when and why: their copies
+    /// fail at once for [`REFUSED_LOGIN_KEPT`] instead of logging in again.
+    refused_logins: HashMap<String, (Instant, String)>,
+    /// When the current invocation must end ([`Mailbox::set_deadline`]).
+    deadline: Option<Instant>,
 }
 
 impl Smtp {
@@ -199,6 +237,8 @@ impl Smtp {
             credentials,
             routing,
             session: None,
+            refused_logins: HashMap::new(),
+            deadline: None,
         }
     }
 
@@ -224,23 +264,58 @@ impl Smtp {
             })
     }
 
+    /// A limit, shortened to the time left before the deadline, if any.
+    fn capped(&self, limit: Duration) -> Duration {
+        match self.deadline {
+            Some(deadline) => limit.min(deadline.saturating_duration_since(Instant::now())),
+            None => limit,
+        }
+    }
+
     /// The open connection, opened (or reopened for another login) first
-    /// when needed.
+    /// when needed. A login refused lately fails at once.
     async fn client(&mut self, mailbox: &str) -> Result<&mut Client, MailboxError> {
         let login = self.login(mailbox);
         if self.session.as_ref().is_some_and(|s| s.login != login) {
             self.close().await;
         }
         if self.session.is_none() {
-            let client = self.connect(mailbox, login.as_deref()).await?;
+            if let Some(login) = &login {
+                self.refused_logins
+                    .retain(|_, (when, _)| when.elapsed() < REFUSED_LOGIN_KEPT);
+                if let Some((_, reason)) = self.refused_logins.get(login) {
+                    return Err(MailboxError::Auth {
+                        mailbox: mailbox.to_owned(),
+                        reason: format!("{reason} (refused lately; not tried again yet)"),
+                    });
+                }
+            }
+            let client = match self.connect(mailbox, login.as_deref()).await {
+                Ok(client) => client,
+                Err((error, refused)) => {
+                    if let (true, Some(login), MailboxError::Auth { reason, .. }) =
+                        (refused, &login, &error)
+                    {
+                        self.refused_logins
+                            .insert(login.clone(), (Instant::now(), reason.clone()));
+                    }
+                    return Err(error);
+                }
+            };
             self.session = Some(Session { login, client });
         }
         Ok(&mut self.session.as_mut().expect("opened above").client)
     }
 
     /// Connects, says EHLO (after STARTTLS unless TLS is implicit) and
-    /// authenticates, all within the connect timeout.
-    async fn connect(&self, mailbox: &str, login: Option<&str>) -> Result<Client, MailboxError> {
+    /// authenticates, all within the connect timeout (the greeting of a
+    /// plain loopback connection too). An error says whether the server
+    /// refused the login for good (a 5xx answer to AUTH, no mechanism).
+    async fn connect(
+        &self,
+        mailbox: &str,
+        login: Option<&str>,
+    ) -> Result<Client, (MailboxError, bool)> {
         let server = &self.server;
         let address = server.address();
         let mut builder = SmtpClientBuilder::new_with_tls_connector(
@@ -258,9 +333,12 @@ impl Smtp {
                     secret: password.expose().to_owned(),
                 },
                 Credentials::XOAuth2(tokens) => {
-                    let token = tokens.token().await.map_err(|e| MailboxError::Auth {
-                        mailbox: mailbox.to_owned(),
-                        reason: e.to_string(),
+                    let token = tokens.token().await.map_err(|e| {
+                        let error = MailboxError::Auth {
+                            mailbox: mailbox.to_owned(),
+                            reason: e.to_string(),
+                        };
+                        (error, false)
                     })?;
                     mail_send::Credentials::XOauth2 {
                         username: user.to_owned(),
@@ -269,19 +347,31 @@ impl Smtp {
                 }
             });
         }
-        let connected = match server.security {
-            Security::PlainLoopback => builder.connect_plain().await.map(|client| Client {
-                stream: Box::new(client.stream),
-                timeout: client.timeout,
-            }),
-            Security::ImplicitTls | Security::StartTls => {
-                builder.connect().await.map(|client| Client {
+        let connecting = async {
+            match server.security {
+                Security::PlainLoopback => builder.connect_plain().await.map(|client| Client {
                     stream: Box::new(client.stream),
                     timeout: client.timeout,
-                })
+                }),
+                Security::ImplicitTls | Security::StartTls => {
+                    builder.connect().await.map(|client| Client {
+                        stream: Box::new(client.stream),
+                        timeout: client.timeout,
+                    })
+                }
             }
         };
-        let mut client = connected.map_err(|e| connect_error(&address, mailbox, server, e))?;
+        let connected = tokio::time::timeout(server.connect_timeout, connecting)
+            .await
+            .unwrap_or(Err(mail_send::Error::Timeout));
+        let mut client = connected.map_err(|e| {
+            let refused = match &e {
+                mail_send::Error::AuthenticationFailed(reply) => reply.code() >= 500,
+                mail_send::Error::UnsupportedAuthMechanism => true,
+                _ => false,
+            };
+            (connect_error(&address, mailbox, server, e), refused)
+        })?;
         client.timeout = server.command_timeout;
         Ok(client)
     }
@@ -301,10 +391,10 @@ impl Smtp {
                 limit: self.server.max_message_bytes,
             });
         }
-        let sender = expand(&self.routing.sender, mailbox, true)?;
-        let recipient = expand(&self.routing.recipient, mailbox, false)?;
+        let sender = expand(&self.routing.sender, mailbox)?;
+        let recipient = expand(&self.routing.recipient, mailbox)?;
         let original = read_message(mailbox, message)?;
-        let body = match self.routing.format {
+        let body: Cow<'_, [u8]> = match self.routing.format {
             Format::Plain => original,
             Format::Journal => Cow::Owned(journal::wrap(
                 &journal::Report {
@@ -317,6 +407,14 @@ impl Smtp {
                 &original,
             )),
         };
+        // What is sent is what must fit: the journal report is larger.
+        let sent = u64::try_from(body.len()).unwrap_or(u64::MAX);
+        if sent > self.server.max_message_bytes {
+            return Err(MailboxError::TooLarge {
+                size: sent,
+                limit: self.server.max_message_bytes,
+            });
+        }
         let attempts = self.server.attempts.max(1);
         let mut pause = self.server.backoff;
         for attempt in 1.. {
@@ -353,6 +451,8 @@ impl Smtp {
             mailbox,
             server: self.server.address(),
             timeout: self.server.command_timeout,
+            data_timeout: self.capped(self.server.data_timeout(body.len())),
+            final_reply_timeout: self.capped(self.server.final_reply_timeout),
         };
         let client = self.client(mailbox).await?;
         let result = transaction(client, &ctx, sender, recipient, body, mark).await;
@@ -373,10 +473,24 @@ impl Smtp {
 struct Ctx<'a> {
     mailbox: &'a str,
     server: String,
+    /// Each command's answer.
     timeout: Duration,
+    /// Writing the message ([`SmtpServer::data_timeout`]).
+    data_timeout: Duration,
+    /// The reply once the message was sent.
+    final_reply_timeout: Duration,
 }
 
 impl Ctx<'_> {
+    /// `step` did not finish within `limit`.
+    fn timed_out(&self, step: &'static str, limit: Duration) -> MailboxError {
+        MailboxError::Timeout {
+            server: self.server.clone(),
+            step,
+            secs: seconds(limit),
+        }
+    }
+
     /// Maps a `mail-send` error of `command`: a 4xx or 5xx answer is a
     /// refusal (4xx temporary), a timeout is one, the rest a lost
     /// connection.
@@ -385,11 +499,7 @@ impl Ctx<'_> {
             mail_send::Error::UnexpectedReply(reply) => {
                 refused(self.mailbox, command, reply.code(), reply.message())
             }
-            mail_send::Error::Timeout => MailboxError::Timeout {
-                server: self.server.clone(),
-                step: command,
-                secs: seconds(self.timeout),
-            },
+            mail_send::Error::Timeout => self.timed_out(command, self.timeout),
             other => MailboxError::Lost {
                 mailbox: self.mailbox.to_owned(),
                 reason: other.to_string(),
@@ -432,19 +542,25 @@ async fn transaction(
             uncertain: false,
         });
     }
-    let answer = tokio::time::timeout(ctx.timeout, async {
-        client.write_message(body).await?;
-        client.read().await
-    })
-    .await;
     let uncertain = |error| Failed {
         error,
         uncertain: true,
     };
-    let reply = match answer {
+    // `write_message` ends the message with CRLF . CRLF: the message's own
+    // last line break is that CRLF, or the copy would gain an empty line.
+    let body = body
+        .strip_suffix(b"\r\n")
+        .or_else(|| body.strip_suffix(b"\n"))
+        .unwrap_or(body);
+    match tokio::time::timeout(ctx.data_timeout, client.write_message(body)).await {
+        Err(_) => return Err(uncertain(ctx.timed_out("message", ctx.data_timeout))),
+        Ok(Err(e)) => return Err(uncertain(ctx.error("message", e.into()))),
+        Ok(Ok(())) => {}
+    }
+    let reply = match tokio::time::timeout(ctx.final_reply_timeout, client.read()).await {
         Err(_) => {
             return Err(uncertain(
-                ctx.error("end of data", mail_send::Error::Timeout),
+                ctx.timed_out("end of data", ctx.final_reply_timeout),
             ));
         }
         Ok(Err(e)) => return Err(uncertain(ctx.error("end of data", e))),
@@ -469,9 +585,10 @@ fn refused(mailbox: &str, command: &'static str, code: u16, text: &str) -> Mailb
     }
 }
 
-/// Maps a failure to connect: a refused login is an authentication error,
-/// the rest says the server could not be used (a missing STARTTLS among
-/// them: never a downgrade to plain text).
+/// Maps a failure to connect: a refused login is an authentication error
+/// (a 4xx answer to AUTH a temporary refusal, retried), the rest says the
+/// server could not be used (a missing STARTTLS among them: never a
+/// downgrade to plain text).
 fn connect_error(
     address: &str,
     mailbox: &str,
@@ -491,6 +608,9 @@ fn connect_error(
         },
         Error::MissingStartTls => {
             connect("the server does not offer STARTTLS; refusing to send in plain text".to_owned())
+        }
+        Error::AuthenticationFailed(reply) if (400..500).contains(&reply.code()) => {
+            refused(mailbox, "AUTH", reply.code(), reply.message())
         }
         Error::AuthenticationFailed(reply) => MailboxError::Auth {
             mailbox: mailbox.to_owned(),
@@ -515,16 +635,12 @@ fn seconds(limit: Duration) -> u64 {
 
 /// A sender or recipient template with `{mailbox}` replaced; refused when
 /// the result could not be an address in a MAIL FROM or RCPT TO command.
-fn expand(template: &str, mailbox: &str, may_be_empty: bool) -> Result<String, MailboxError> {
+fn expand(template: &str, mailbox: &str) -> Result<String, MailboxError> {
     let address = template.replace("{mailbox}", mailbox);
-    let usable = if address.is_empty() {
-        may_be_empty
-    } else {
-        address.contains('@')
-            && !address
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'))
-    };
+    let usable = address.contains('@')
+        && !address
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'));
     if usable {
         Ok(address)
     } else {
@@ -560,6 +676,10 @@ impl Mailbox for Smtp {
 
     fn searchable(&self) -> bool {
         false
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     async fn append_marked(
@@ -628,16 +748,15 @@ mod tests {
     #[test]
     fn templates_make_addresses_and_refuse_injection() {
         assert_eq!(
-            expand("{mailbox}", "alice@corp.example", false).unwrap(),
+            expand("{mailbox}", "alice@corp.example").unwrap(),
             "alice@corp.example"
         );
         assert_eq!(
-            expand("journal@archive.example", "alice@corp.example", false).unwrap(),
+            expand("journal@archive.example", "alice@corp.example").unwrap(),
             "journal@archive.example"
         );
-        assert_eq!(expand("", "a@b", true).unwrap(), "");
-        assert!(expand("", "a@b", false).is_err());
-        assert!(expand("{mailbox}", "a@b>\r\nRCPT TO:<x@y", false).is_err());
-        assert!(expand("no-at-sign", "a@b", false).is_err());
+        assert!(expand("", "a@b").is_err());
+        assert!(expand("{mailbox}", "a@b>\r\nRCPT TO:<x@y").is_err());
+        assert!(expand("no-at-sign", "a@b").is_err());
     }
 }

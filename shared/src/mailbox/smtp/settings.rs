@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Routing, Smtp, SmtpServer, UrlError, expand};
+use super::{DEFAULT_HELO, Routing, Smtp, SmtpServer, UrlError, expand};
 use crate::mailbox::imap::{AuthMethod, Login, SettingsError};
 use crate::redact;
 use crate::secrets::SecretStore;
@@ -54,13 +54,18 @@ pub struct SmtpSettings {
     pub certificate_thumbprint: Option<String>,
     /// `scope`, `SMTP_SCOPE`: OAuth scope (default: Exchange Online's).
     pub scope: Option<String>,
-    /// `sender`, `SMTP_SENDER`: the envelope sender (MAIL FROM), a
-    /// template (`{mailbox}`); empty is the null sender. Required.
+    /// `sender`, `SMTP_SENDER`: the envelope sender (MAIL FROM) and a
+    /// journal report's `From`, an address or a template (`{mailbox}`).
+    /// Required; the null sender is not used.
     pub sender: String,
     /// `recipient`, `SMTP_RECIPIENT`: the envelope recipient (RCPT TO): a
     /// journal address, or a template such as `{mailbox}` (the default:
     /// each copy to its mailbox).
     pub recipient: String,
+    /// `helo`, `SMTP_HELO`: the fully qualified domain name given in EHLO
+    /// (default: the sender's domain when the sender is a fixed address,
+    /// else [`DEFAULT_HELO`]).
+    pub helo: Option<String>,
     /// `format`, `SMTP_FORMAT`: `plain` (the original as it is, the
     /// default) or `journal` (wrapped in a journal report).
     pub format: Format,
@@ -100,6 +105,7 @@ impl fmt::Debug for SmtpSettings {
             scope,
             sender,
             recipient,
+            helo,
             format,
             max_message_bytes,
             connect_timeout_secs,
@@ -122,6 +128,7 @@ impl fmt::Debug for SmtpSettings {
             .field("scope", scope)
             .field("sender", sender)
             .field("recipient", recipient)
+            .field("helo", helo)
             .field("format", format)
             .field("max_message_bytes", max_message_bytes)
             .field("connect_timeout_secs", connect_timeout_secs)
@@ -165,6 +172,9 @@ pub enum SmtpSettingsError {
     /// The URL is unusable.
     #[error(transparent)]
     Url(#[from] UrlError),
+    /// The EHLO name is not a fully qualified domain name.
+    #[error("smtp helo = {0:?} is not a fully qualified domain name")]
+    Helo(String),
     /// A sender or recipient template does not make an address.
     #[error("smtp {key} = {value:?} does not make an e-mail address")]
     Address {
@@ -194,19 +204,30 @@ impl SmtpSettings {
         if let Some(ms) = self.backoff_ms {
             server.backoff = Duration::from_millis(ms);
         }
+        server.helo = match &self.helo {
+            Some(helo) if is_fqdn(helo) => helo.clone(),
+            Some(helo) => return Err(SmtpSettingsError::Helo(helo.clone())),
+            None => self
+                .sender
+                .rsplit_once('@')
+                .map(|(_, domain)| domain)
+                .filter(|domain| is_fqdn(domain))
+                .unwrap_or(DEFAULT_HELO)
+                .to_owned(),
+        };
         Ok(server)
     }
 
     /// The addressing, its templates checked.
     fn routing(&self) -> Result<Routing, SmtpSettingsError> {
         let example = "someone@corp.example";
-        if expand(&self.sender, example, true).is_err() {
+        if expand(&self.sender, example).is_err() {
             return Err(SmtpSettingsError::Address {
                 key: "sender",
                 value: self.sender.clone(),
             });
         }
-        if expand(&self.recipient, example, false).is_err() {
+        if expand(&self.recipient, example).is_err() {
             return Err(SmtpSettingsError::Address {
                 key: "recipient",
                 value: self.recipient.clone(),
@@ -253,5 +274,86 @@ impl SmtpSettings {
         Ok((0..lanes)
             .map(|_| Smtp::new(server.clone(), credentials.clone(), routing.clone()))
             .collect())
+    }
+}
+
+/// Whether a name is a fully qualified domain name: dot-separated labels
+/// of letters, digits and hyphens (not at a label's ends), two at least.
+fn is_fqdn(name: &str) -> bool {
+    let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+    labels.len() >= 2
+        && name.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(sender: &str, helo: Option<&str>) -> SmtpSettings {
+        SmtpSettings {
+            url: "smtps://smtp.corp.example".to_owned(),
+            auth: SmtpAuth::None,
+            login: "{mailbox}".to_owned(),
+            password_secret: None,
+            token_url: None,
+            tenant: None,
+            client_id: None,
+            client_secret_secret: None,
+            certificate_key_secret: None,
+            certificate_thumbprint: None,
+            scope: None,
+            sender: sender.to_owned(),
+            recipient: "{mailbox}".to_owned(),
+            helo: helo.map(str::to_owned),
+            format: Format::Plain,
+            max_message_bytes: None,
+            connect_timeout_secs: None,
+            command_timeout_secs: None,
+            attempts: None,
+            backoff_ms: None,
+            connections: None,
+        }
+    }
+
+    #[test]
+    fn helo_is_configured_or_the_senders_domain_or_a_default_fqdn() {
+        let helo = |sender, helo| settings(sender, helo).server().map(|s| s.helo);
+        assert_eq!(helo("archiver@corp.example", None).unwrap(), "corp.example");
+        assert_eq!(
+            helo("archiver@corp.example", Some("mx1.corp.example")).unwrap(),
+            "mx1.corp.example"
+        );
+        assert_eq!(helo("{mailbox}", None).unwrap(), DEFAULT_HELO);
+        assert_eq!(helo("archiver@{mailbox}", None).unwrap(), DEFAULT_HELO);
+        assert_eq!(helo("archiver@localhost", None).unwrap(), DEFAULT_HELO);
+        for bad in [
+            "mobile-archiver",
+            "a b.example",
+            "x.example\r\nRSET",
+            "-a.example",
+        ] {
+            assert!(
+                matches!(
+                    helo("a@corp.example", Some(bad)),
+                    Err(SmtpSettingsError::Helo(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_sender_may_not_be_empty() {
+        assert!(matches!(
+            settings("", None).routing(),
+            Err(SmtpSettingsError::Address { key: "sender", .. })
+        ));
     }
 }
