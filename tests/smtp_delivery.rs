@@ -637,3 +637,28 @@ async fn postfix_delivers_the_eml_unchanged() {
     let start = copy.find("Message-ID: ").expect("the EML's first header");
     assert_eq!(&copy[start..], expected);
 }
+
+/// The day report goes to the report mailbox itself, not to the journal
+/// address the archive's copies go to.
+#[tokio::test]
+async fn the_day_report_target_sends_to_the_mailbox_itself() {
+    let (port, seen) = stand_in(Script::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let mut smtp = target(
+        &format!("smtp+plain://127.0.0.1:{port}"),
+        "journal@archive.example",
+        Format::Journal,
+    )
+    .to_the_mailbox_itself();
+    let job = Job {
+        mailbox: "admins@corp.example",
+        folder: "Archiver Reports",
+        message: envelope(),
+    };
+    ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    smtp.close().await;
+    assert_eq!(seen.lock().unwrap().accepted, ["admins@corp.example"]);
+}

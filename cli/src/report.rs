@@ -142,10 +142,16 @@ async fn deliver(
             crate::close(&mut lanes).await;
             appended?
         }
-        Target::Smtp(mut lanes) => {
-            let lane = lanes.first_mut().ok_or("no SMTP connection")?;
-            let appended = day_report::deliver(store, lane, report, mailbox, folder, now).await;
-            crate::quit(&mut lanes).await;
+        Target::Smtp(lanes) => {
+            // Plain, to the report mailbox itself: not to a journal address.
+            let mut lane = lanes
+                .into_iter()
+                .next()
+                .ok_or("no SMTP connection")?
+                .to_the_mailbox_itself();
+            let appended =
+                day_report::deliver(store, &mut lane, report, mailbox, folder, now).await;
+            lane.close().await;
             appended?
         }
     };

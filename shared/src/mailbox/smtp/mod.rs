@@ -242,6 +242,16 @@ impl Smtp {
         }
     }
 
+    /// This target (same server, login and sender) sending each message as
+    /// it is to the mailbox it is for, never journal-wrapped nor to the
+    /// journal address: for the day report, which is for the
+    /// administrators' mailbox, not the archive.
+    pub fn to_the_mailbox_itself(mut self) -> Smtp {
+        self.routing.recipient = "{mailbox}".to_owned();
+        self.routing.format = Format::Plain;
+        self
+    }
+
     /// The server this target delivers to.
     pub fn server(&self) -> &SmtpServer {
         &self.server
