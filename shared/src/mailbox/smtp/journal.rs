@@ -9,12 +9,17 @@
 //! to the archive's de-duplication.
 
 use chrono::{DateTime, Utc};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::raw::Raw;
+use mail_builder::mime::{BodyPart, MimePart};
 use sha2::{Digest, Sha256};
 
 /// What the report envelope says about the copy.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Report<'a> {
-    /// The envelope sender (MAIL FROM), the report's `From`.
+    /// The envelope sender (MAIL FROM), the report's `From` (never empty).
     pub sender: &'a str,
     /// The journal address (RCPT TO), the report's `To`.
     pub journal_recipient: &'a str,
@@ -26,7 +31,10 @@ pub(super) struct Report<'a> {
     pub date: DateTime<Utc>,
 }
 
-/// The journal report with `original` attached.
+/// The journal report with `original` attached. The envelope's headers
+/// are written by `mail-builder` (encoded words, folded lines); the text
+/// part is 7-bit (quoted-printable when it is not ASCII); the original is
+/// attached as it is (`7bit`, or `8bit` when it has 8-bit bytes).
 pub(super) fn wrap(report: &Report<'_>, original: &[u8]) -> Vec<u8> {
     let parsed = mail_parser::MessageParser::new().parse_headers(original);
     let header_text = |text: Option<&str>| one_line(text.unwrap_or(""));
@@ -51,45 +59,35 @@ pub(super) fn wrap(report: &Report<'_>, original: &[u8]) -> Vec<u8> {
         .message_id
         .rsplit_once('@')
         .map_or("mobile-archiver.invalid", |(_, domain)| domain);
-    let mut out = Vec::with_capacity(original.len() + 1024);
-    let mut line = |text: &str| {
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    let mut text = String::new();
+    let mut line = |line: String| {
+        text.push_str(&line);
+        text.push_str("\r\n");
     };
-    let sender = match report.sender {
-        "" => "<>".to_owned(),
-        sender => format!("<{sender}>"),
-    };
-    line(&format!("From: {sender}"));
-    line(&format!("To: <{}>", report.journal_recipient));
-    line(&format!("Subject: {}", mime_word(&subject)));
-    line(&format!("Date: {}", report.date.to_rfc2822()));
-    line(&format!("Message-ID: <journal.{id}@{domain}>"));
-    line("MIME-Version: 1.0");
-    line("X-MS-Journal-Report:");
-    line(&format!(
-        "Content-Type: multipart/mixed; boundary=\"{boundary}\""
-    ));
-    line("");
-    line(&format!("--{boundary}"));
-    line("Content-Type: text/plain; charset=utf-8");
-    line("Content-Transfer-Encoding: 8bit");
-    line("");
-    line(&format!("Sender: {from}"));
-    line(&format!("Subject: {subject}"));
-    line(&format!("Message-Id: <{}>", one_line(report.message_id)));
+    line(format!("Sender: {from}"));
+    line(format!("Subject: {subject}"));
+    line(format!("Message-Id: <{}>", one_line(report.message_id)));
     for recipient in report.recipients {
-        line(&format!("To: {}", one_line(recipient)));
+        line(format!("To: {}", one_line(recipient)));
     }
-    line("");
-    line(&format!("--{boundary}"));
-    line("Content-Type: message/rfc822");
-    line("Content-Disposition: attachment");
-    line("");
-    out.extend_from_slice(original);
-    // The line break before a boundary belongs to the boundary: the
-    // original keeps its last one.
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let encoding = if original.is_ascii() { "7bit" } else { "8bit" };
+    let attached = MimePart::new("message/rfc822", BodyPart::Binary(original.into()))
+        .header("Content-Disposition", Raw::new("attachment"))
+        .transfer_encoding(encoding);
+    let body = MimePart::new(
+        ContentType::new("multipart/mixed").attribute("boundary", boundary),
+        vec![MimePart::new("text/plain", text), attached],
+    );
+    let mut out = Vec::with_capacity(original.len() + 1024);
+    MessageBuilder::new()
+        .from(report.sender)
+        .to(report.journal_recipient)
+        .subject(subject.as_str())
+        .date(Date::new(report.date.timestamp()))
+        .message_id(format!("journal.{id}@{domain}"))
+        .header("X-MS-Journal-Report", Raw::new(""))
+        .body(body)
+        .serialize(&mut out);
     out
 }
 
@@ -98,18 +96,6 @@ fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
-}
-
-/// A header value as an RFC 2047 encoded word when it is not ASCII.
-fn mime_word(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_owned();
-    }
-    use base64::Engine;
-    format!(
-        "=?utf-8?b?{}?=",
-        base64::engine::general_purpose::STANDARD.encode(text)
-    )
 }
 
 #[cfg(test)]
@@ -170,5 +156,41 @@ mod tests {
                 .to_owned()
         };
         assert_ne!(id(&one), id(&other), "one report per recipient");
+    }
+
+    #[test]
+    fn headers_are_encoded_and_folded_and_the_text_is_7_bit() {
+        let subject = "WhatsApp message from Zoë ".repeat(12);
+        let original = format!(
+            "From: <zoe@corp.example>\r\nSubject: {subject}\r\n\
+             Message-ID: <item.1@archiver.corp.example>\r\n\r\nHéllo\r\n"
+        );
+        let wrapped = wrap(&report(&["zoe@corp.example"]), original.as_bytes());
+        let text = std::str::from_utf8(&wrapped).unwrap();
+        let (headers, rest) = text.split_once("\r\n\r\n").unwrap();
+        for line in headers.split("\r\n") {
+            assert!(line.is_ascii(), "{line}");
+            assert!(line.len() <= 78, "{} bytes: {line}", line.len());
+        }
+        // Only the attached original may carry 8-bit bytes.
+        let attached = rest.find("Content-Type: message/rfc822").unwrap();
+        assert!(rest[..attached].is_ascii(), "{}", &rest[..attached]);
+        assert!(rest[attached..].contains("Content-Transfer-Encoding: 8bit"));
+        let message = mail_parser::MessageParser::new().parse(&wrapped).unwrap();
+        assert_eq!(message.subject(), Some(subject.trim_end()));
+        assert!(
+            message
+                .body_text(0)
+                .unwrap()
+                .contains(&format!("Subject: {}", subject.trim_end()))
+        );
+        assert_eq!(
+            message.from().unwrap().first().unwrap().address(),
+            Some("archiver@corp.example")
+        );
+        assert_eq!(
+            message.attachment(0).unwrap().contents(),
+            original.as_bytes()
+        );
     }
 }
