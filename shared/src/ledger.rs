@@ -225,7 +225,8 @@ impl Group {
     /// Makes the group's messages durable in the target, then writes their
     /// ledger entries; returns each staged delivery's tag and outcome. On
     /// an error, every tag of the group is returned with it: their
-    /// messages may or may not be in place, and a retry searches for them.
+    /// messages may or may not be in place, and a retry searches for them
+    /// (or, for a target that cannot be searched, sends them again).
     /// The group is empty afterwards either way.
     pub async fn commit<S: ObjectStore, M: Mailbox>(
         &mut self,
