@@ -2,8 +2,10 @@
 //! one row per function and policy statement, with the statement's
 //! actions, resources and condition as the template resolves them
 //! (`tests/support/template.rs`: logical ids for resources, `${Param}` for
-//! parameters). A change to either that the other does not make fails
-//! here, and the failure prints the rows the README should have.
+//! parameters), with each delivery target (a statement only one target
+//! has, or has otherwise, is a row of `deliver (imap)` or
+//! `deliver (smtp)`). A change to either that the other does not make
+//! fails here, and the failure prints the rows the README should have.
 
 mod support;
 
@@ -38,10 +40,38 @@ fn template_rows() -> Vec<Row> {
     // The WhatsApp Cloud API functions are deployed when their secrets are
     // given; given as their own names, they read as `${Param}` like the
     // other parameters.
-    let template = Template::with(&[
+    let whatsapp = [
         ("WhatsAppWebhookSecretArn", "${WhatsAppWebhookSecretArn}"),
         ("WhatsAppAccessSecretArn", "${WhatsAppAccessSecretArn}"),
+    ];
+    let imap = rows_of(&Template::with(&whatsapp));
+    let mut smtp_params = whatsapp.to_vec();
+    smtp_params.extend([
+        ("DeliveryTarget", "smtp"),
+        ("SmtpSecretArn", "${SmtpSecretArn}"),
     ]);
+    let smtp = rows_of(&Template::with(&smtp_params));
+    // A statement the two delivery targets have alike is one row; one
+    // that only one of them has, or has otherwise, is a row per target,
+    // its function named `deliver (imap)` or `deliver (smtp)`.
+    let only = |row: &Row, target: &str, other: &[Row]| -> Row {
+        let mut row = row.clone();
+        if !other.contains(&row) {
+            row.0 = format!("{} ({target})", row.0);
+        }
+        row
+    };
+    let mut rows: Vec<Row> = imap.iter().map(|row| only(row, "imap", &smtp)).collect();
+    rows.extend(
+        smtp.iter()
+            .filter(|row| !imap.contains(row))
+            .map(|row| only(row, "smtp", &imap)),
+    );
+    rows
+}
+
+/// Every function's statements in `template`, as rows.
+fn rows_of(template: &Template) -> Vec<Row> {
     let mut rows = Vec::new();
     for (name, function) in FUNCTIONS {
         for s in template.function_statements(function) {

@@ -49,6 +49,27 @@ fn template() -> Template {
     Template::with(&WHATSAPP_CLOUD)
 }
 
+/// template.yaml with every function deployed, delivering by SMTP.
+fn smtp_template() -> Template {
+    let mut params = WHATSAPP_CLOUD.to_vec();
+    params.extend([
+        ("DeliveryTarget", "smtp"),
+        ("SmtpUrl", "smtps://smtp.corp.example"),
+        ("SmtpSender", "archiver@corp.example"),
+        (
+            "SmtpSecretArn",
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:smtp-AbCdEf",
+        ),
+    ]);
+    Template::with(&params)
+}
+
+/// The template with each delivery target: the S3 rights are checked for
+/// both.
+fn templates() -> [Template; 2] {
+    [template(), smtp_template()]
+}
+
 /// A webhook body's key in the inbox (capture's only kind of write).
 fn inbox_body() -> String {
     layout::inbox_key(
@@ -75,6 +96,11 @@ fn item_day() -> ItemDay {
 
 fn item_id() -> ItemId {
     ItemId::parse("0123456789abcdef0123456789abcdef").unwrap()
+}
+
+/// The mark SMTP delivery writes just before a copy goes out.
+fn sending_mark() -> String {
+    layout::sending_key("alice@corp.example", "0123@mobile-archiver")
 }
 
 /// Keys each function reads, writes and lists, by S3 action and bucket, as
@@ -221,7 +247,13 @@ fn keys_used(
                 ("s3:ListBucket", "ArchiveBucket"),
                 vec![eml, ledger.clone()],
             );
-            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![ledger]);
+            let mut writes = vec![ledger];
+            // SMTP cannot be searched: each copy is marked as being sent
+            // (shared::ledger), a create-only write never read back.
+            if template.parameter_value("DeliveryTarget").as_deref() == Some("smtp") {
+                writes.push(sending_mark());
+            }
+            keys.insert(("s3:PutObject", "ArchiveBucket"), writes);
         }
         other => panic!("{other}"),
     }
@@ -248,6 +280,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             batch().started_key(),
             batch().done_key(),
             layout::ledger_key("alice@corp.example", "0123@mobile-archiver"),
+            sending_mark(),
             inbox_body(),
             layout::manifest_key(1),
             // The media step's records are under media/ too ("media writes
@@ -371,10 +404,18 @@ fn each_function_runs_as_a_role_of_its_own_without_managed_policies() {
 
 #[test]
 fn object_rights_are_the_key_prefixes_the_code_uses() {
-    let template = template();
+    for template in templates() {
+        object_rights_match(&template);
+    }
+}
+
+/// Each function's S3 rights in `template` are the key prefixes its code
+/// uses with that template's delivery target.
+fn object_rights_match(template: &Template) {
+    let target = template.parameter_value("DeliveryTarget").unwrap();
     for function in FUNCTIONS {
-        let grants = granted(&template, &template.function_statements(function));
-        let used = keys_used(function, &template);
+        let grants = granted(template, &template.function_statements(function));
+        let used = keys_used(function, template);
         let granted_pairs: BTreeSet<(String, String)> = grants.keys().cloned().collect();
         let used_pairs: BTreeSet<(String, String)> = used
             .keys()
@@ -382,31 +423,31 @@ fn object_rights_are_the_key_prefixes_the_code_uses() {
             .collect();
         assert_eq!(
             granted_pairs, used_pairs,
-            "{function}: S3 actions per bucket"
+            "{target}: {function}: S3 actions per bucket"
         );
         for ((action, bucket), keys) in &used {
             let patterns = &grants[&((*action).to_owned(), (*bucket).to_owned())];
             assert!(
                 !patterns.is_empty(),
-                "{function} {action} {bucket}: no prefix limit"
+                "{target}: {function} {action} {bucket}: no prefix limit"
             );
-            for key in every_key(bucket, &template, *action == "s3:ListBucket") {
+            for key in every_key(bucket, template, *action == "s3:ListBucket") {
                 let covered = patterns.iter().any(|p| glob(p, &key));
                 match keys.contains(&key) {
                     true => assert!(
                         covered,
-                        "{function} {action} {bucket}: {key} not granted by {patterns:?}"
+                        "{target}: {function} {action} {bucket}: {key} not granted by {patterns:?}"
                     ),
                     false => assert!(
                         !covered,
-                        "{function} {action} {bucket}: {key} granted by {patterns:?}, not used"
+                        "{target}: {function} {action} {bucket}: {key} granted by {patterns:?}, not used"
                     ),
                 }
             }
             for pattern in patterns {
                 assert!(
                     keys.iter().any(|k| glob(pattern, k)),
-                    "{function} {action} {bucket}: {pattern} grants no key the code uses"
+                    "{target}: {function} {action} {bucket}: {pattern} grants no key the code uses"
                 );
             }
         }
@@ -418,9 +459,15 @@ fn object_rights_are_the_key_prefixes_the_code_uses() {
 /// reads must be inside its `s3:ListBucket` prefixes.
 #[test]
 fn every_key_read_may_be_missing_and_read_as_404() {
-    let template = template();
+    for template in templates() {
+        every_read_listable(&template);
+    }
+}
+
+/// Each key a function reads in `template` is inside its listing rights.
+fn every_read_listable(template: &Template) {
     for function in FUNCTIONS {
-        let grants = granted(&template, &template.function_statements(function));
+        let grants = granted(template, &template.function_statements(function));
         for ((action, bucket), patterns) in &grants {
             if action != "s3:GetObject" {
                 continue;

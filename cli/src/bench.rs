@@ -300,6 +300,10 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
                 embedded::deliver_pending(&store, &mut imap, &mut report).await?;
                 crate::close(&mut imap).await;
             }
+            crate::target::Target::Smtp(mut smtp) => {
+                embedded::deliver_pending(&store, &mut smtp, &mut report).await?;
+                crate::quit(&mut smtp).await;
+            }
         }
         Ok::<_, Box<dyn std::error::Error>>(start.elapsed())
     })?;

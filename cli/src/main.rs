@@ -30,7 +30,7 @@ use std::time::SystemTime;
 use chrono::{NaiveDate, Utc};
 use clap::{CommandFactory, Parser, Subcommand};
 use shared::embedded;
-use shared::mailbox::{Imap, Maildir};
+use shared::mailbox::{Imap, Maildir, Smtp};
 use shared::report::Report;
 use shared::secrets::SecretFiles;
 use shared::settings::{self, LocalSettings};
@@ -182,6 +182,7 @@ async fn open_target(settings: &LocalSettings) -> Result<Target, Box<dyn std::er
     Ok(match &settings.target {
         settings::Target::Maildir(path) => target::maildir(path),
         settings::Target::Imap { imap, secrets } => target::imap(imap, secrets).await?,
+        settings::Target::Smtp { smtp, secrets } => target::smtp(smtp, secrets.as_deref()).await?,
     })
 }
 
@@ -291,6 +292,13 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
                 close(&mut imap).await;
                 result
             }
+            Target::Smtp(mut smtp) => {
+                let result =
+                    embedded::run(&mut sources, &store, &mut smtp, &mapper, &opts, &mut report)
+                        .await;
+                quit(&mut smtp).await;
+                result
+            }
         };
         result.map_err(Box::<dyn std::error::Error>::from)
     });
@@ -314,6 +322,11 @@ fn deliver(config_path: &Path) -> CliResult {
             Target::Imap(mut imap) => {
                 let result = embedded::deliver_pending(&store, &mut imap, &mut report).await;
                 close(&mut imap).await;
+                result
+            }
+            Target::Smtp(mut smtp) => {
+                let result = embedded::deliver_pending(&store, &mut smtp, &mut report).await;
+                quit(&mut smtp).await;
                 result
             }
         };
@@ -360,6 +373,13 @@ async fn close(targets: &mut [Imap]) {
     }
 }
 
+/// Says QUIT on every SMTP connection.
+async fn quit(targets: &mut [Smtp]) {
+    for target in targets {
+        target.close().await;
+    }
+}
+
 /// Prints the report; exit code 2 when it lists errors. When the store
 /// failed mid-run, the report so far is printed before the error (a re-run
 /// resumes).
@@ -379,6 +399,9 @@ fn finish(
         settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),
         settings::Target::Imap { imap, .. } => {
             println!("imap:                 {}", shared::redact::url(&imap.url));
+        }
+        settings::Target::Smtp { smtp, .. } => {
+            println!("smtp:                 {}", shared::redact::url(&smtp.url));
         }
     }
     Ok(if report.errors.is_empty() {

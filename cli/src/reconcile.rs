@@ -201,6 +201,10 @@ async fn repair(
             shared::deliver::deliver_jobs(store, &mut lanes, &jobs, |_| true, None, report).await;
             crate::close(&mut lanes).await;
         }
+        Target::Smtp(mut lanes) => {
+            shared::deliver::deliver_jobs(store, &mut lanes, &jobs, |_| true, None, report).await;
+            crate::quit(&mut lanes).await;
+        }
     }
     Ok(())
 }

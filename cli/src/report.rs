@@ -142,6 +142,18 @@ async fn deliver(
             crate::close(&mut lanes).await;
             appended?
         }
+        Target::Smtp(lanes) => {
+            // Plain, to the report mailbox itself: not to a journal address.
+            let mut lane = lanes
+                .into_iter()
+                .next()
+                .ok_or("no SMTP connection")?
+                .to_the_mailbox_itself();
+            let appended =
+                day_report::deliver(store, &mut lane, report, mailbox, folder, now).await;
+            lane.close().await;
+            appended?
+        }
     };
     Ok(if appended {
         format!("delivered to:         {mailbox}, folder {folder}")

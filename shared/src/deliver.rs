@@ -142,9 +142,11 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
         let attempt = group
             .deliver(index, store, target, &ledger_job, retry, Utc::now())
             .await;
+        // Counted as sent, before the ledger knows: see Group::take_resent.
+        report.possibly_duplicated += group.take_resent();
         match attempt {
             Ok(Outcome::AlreadyDelivered) => report.already_delivered += 1,
-            Ok(Outcome::Delivered | Outcome::Recovered) => {}
+            Ok(Outcome::Delivered | Outcome::Recovered | Outcome::Resent) => {}
             Err(e) => {
                 report.error(format!(
                     "delivery of {} to {}: {e}",
@@ -172,7 +174,12 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
         if first_of_group && !group.is_empty() {
             group_started = Instant::now();
         }
-        if group.len() >= GROUP_COPIES || group_started.elapsed() >= GROUP_WINDOW {
+        // A target that cannot be searched has each copy recorded as soon
+        // as the server took it: the window for a duplicate stays one copy.
+        if group.len() >= GROUP_COPIES
+            || group_started.elapsed() >= GROUP_WINDOW
+            || !target.searchable()
+        {
             commit(
                 &mut group,
                 store,
@@ -251,14 +258,21 @@ async fn commit<'j, S: ObjectStore, M: Mailbox>(
         Ok(committed) => {
             for (index, outcome) in committed {
                 report.delivered_to(&jobs[index].mailbox);
-                if outcome == Outcome::Recovered {
-                    report.recovered += 1;
+                match outcome {
+                    Outcome::Recovered => report.recovered += 1,
+                    // Counted when it was sent (see deliver_lane).
+                    Outcome::Resent | Outcome::Delivered | Outcome::AlreadyDelivered => {}
                 }
             }
         }
         Err((indexes, e)) => {
+            let next = if target.searchable() {
+                "the next attempt searches for them"
+            } else {
+                "the next attempt sends them again (counted as possibly sent twice)"
+            };
             report.error(format!(
-                "{} copies not recorded as delivered: {e}; the next attempt searches for them",
+                "{} copies not recorded as delivered: {e}; {next}",
                 indexes.len()
             ));
             failed_mailboxes.extend(indexes.iter().map(|&index| jobs[index].mailbox.as_str()));

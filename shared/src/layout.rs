@@ -22,6 +22,7 @@
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger ([`LedgerEntry`]) |
+//! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | the server was about to take the copy (empty): a copy with this mark and no ledger entry may have been sent |
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
 //! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
 //! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
@@ -368,6 +369,14 @@ pub fn failed_line_key(raw_key: &str, line: usize) -> String {
 pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
     format!("delivered/{}/{}", mailbox, hex::encode(digest))
+}
+
+/// `sending/<mailbox>/<sha256 of the Message-ID>`: written by a target
+/// that cannot be searched (SMTP) just before the server takes the copy;
+/// with no ledger entry beside it, the copy may have been sent already.
+pub fn sending_key(mailbox: &str, message_id: &str) -> String {
+    let digest = Sha256::digest(message_id.as_bytes());
+    format!("sending/{}/{}", mailbox, hex::encode(digest))
 }
 
 /// A record as stored: compact JSON.

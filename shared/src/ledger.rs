@@ -14,15 +14,27 @@
 //! never outlives, in a crash or a power cut, the message it records; a
 //! message without its entry is found by the search of the next attempt
 //! (the batch's `started/` marker says one may have run).
+//!
+//! A target that cannot be searched (SMTP) leaves a window instead: a copy
+//! the server took just before a crash, and whose ledger entry was never
+//! written, is sent again. Each such copy is marked `sending/<mailbox>/…`
+//! at the last moment before the server takes it ([`Mailbox::append_marked`]),
+//! and its ledger entry is written as soon as the server accepted it (the
+//! deliver stage commits every copy at once for such a target), so the
+//! window is the server's acceptance and one store write. The mark is a
+//! create-only write: when it exists already, an earlier attempt got that
+//! far, and the copy sent again is counted ([`Outcome::Resent`],
+//! [`Group::take_resent`]) and logged as it goes out: it may be in the
+//! archive twice, with the same Message-ID.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::json_error;
-use crate::layout::{self, LedgerEntry, ledger_key};
+use crate::layout::{self, LedgerEntry, ledger_key, sending_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{Created, ObjectStore, StoreError};
 
 /// Errors of ledgered delivery.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +65,10 @@ pub enum Outcome {
     /// The folder already had it (an earlier attempt crashed before the
     /// ledger write): the ledger entry was written, nothing appended.
     Recovered,
+    /// Sent again to a target that cannot be searched, after an attempt
+    /// that reached the point of sending and was never recorded: the
+    /// archive may now hold the copy twice (same Message-ID).
+    Resent,
 }
 
 /// One message for one mailbox.
@@ -95,6 +111,9 @@ pub struct Group {
     /// The ledger keys staged, so a message twice in one group is
     /// delivered once.
     keys: HashSet<String>,
+    /// Copies sent again to a target that cannot be searched since the
+    /// last [`Group::take_resent`] (see [`Outcome::Resent`]).
+    resent: u64,
 }
 
 impl Group {
@@ -106,6 +125,14 @@ impl Group {
     /// Whether no delivery waits for a commit.
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
+    }
+
+    /// How many copies were sent again after an interrupted attempt since
+    /// the last call: counted as they went out, whether or not the server
+    /// then accepted them and their ledger entries were written, so that
+    /// a failed commit or send does not hide a possible duplicate.
+    pub fn take_resent(&mut self) -> u64 {
+        std::mem::take(&mut self.resent)
     }
 
     /// Checks the ledger (and this group) for the job, searches the folder
@@ -127,6 +154,52 @@ impl Group {
             return Ok(Outcome::AlreadyDelivered);
         }
         let (uid, outcome) = match may_have_run {
+            _ if !target.searchable() => {
+                let mark = sending_key(job.mailbox, job.message.message_id);
+                // The mark is created once per job, at the first attempt
+                // that reaches the point of sending: finding it there
+                // already (atomically, by the create-only write) means an
+                // earlier job got that far without its ledger entry, so
+                // this copy goes out again. Later attempts of this job
+                // (after a definite refusal) find their own mark.
+                let mut resent = None;
+                let uid = target
+                    .append_marked(job.mailbox, job.folder, &job.message, async || {
+                        if resent.is_some() {
+                            return Ok(());
+                        }
+                        let created = store.put_new(&mark, b"").await.map_err(|e| {
+                            MailboxError::Mark {
+                                mailbox: job.mailbox.to_owned(),
+                                reason: e.to_string(),
+                            }
+                        })?;
+                        let again = created == Created::Exists;
+                        resent = Some(again);
+                        if again {
+                            // Said and counted as the copy goes out again,
+                            // not once the server accepted it: a crash
+                            // while the server takes it must not hide it.
+                            self.resent += 1;
+                            tracing::warn!(
+                                mailbox = job.mailbox,
+                                ledger_key = %key,
+                                "copy sent again after an interrupted attempt: it may be in the archive twice"
+                            );
+                        }
+                        Ok(())
+                    })
+                    .await?
+                    .uid;
+                (
+                    uid,
+                    if resent == Some(true) {
+                        Outcome::Resent
+                    } else {
+                        Outcome::Delivered
+                    },
+                )
+            }
             true => match target
                 .find(job.mailbox, job.folder, job.message.message_id)
                 .await?
@@ -152,7 +225,8 @@ impl Group {
     /// Makes the group's messages durable in the target, then writes their
     /// ledger entries; returns each staged delivery's tag and outcome. On
     /// an error, every tag of the group is returned with it: their
-    /// messages may or may not be in place, and a retry searches for them.
+    /// messages may or may not be in place, and a retry searches for them
+    /// (or, for a target that cannot be searched, sends them again).
     /// The group is empty afterwards either way.
     pub async fn commit<S: ObjectStore, M: Mailbox>(
         &mut self,

@@ -114,6 +114,15 @@ counters! {
         "copies recovered",
         "found already in the folder after an interrupted run (recorded, not appended again)"
     ),
+    /// Copies sent by SMTP (which cannot be searched) again, after an
+    /// interrupted attempt had reached the point of sending them without
+    /// recording it; counted as they go out, whether or not they are then
+    /// recorded: each may be in the archive twice (same Message-ID, so the
+    /// archive's de-duplication applies).
+    possibly_duplicated => Shown::IfAny(
+        "possibly sent twice",
+        "copies sent again after an interrupted run (SMTP cannot be searched; same Message-ID)"
+    ),
     /// Items that mapped to no mailbox (written to `unmapped/`).
     unmapped => Shown::Line("unmapped items"),
 }

@@ -8,6 +8,7 @@ pub mod dovecot;
 pub mod examples;
 pub mod graph;
 pub mod localstack;
+pub mod postfix;
 pub mod template;
 pub mod token_endpoint;
 pub mod wecom;

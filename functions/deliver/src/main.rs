@@ -1,30 +1,47 @@
-//! The deliver function: SQS batches of delivery jobs -> IMAP, exactly once
-//! (see `shared::lambda::deliver`).
+//! The deliver function: SQS batches of delivery jobs -> IMAP or SMTP,
+//! exactly once (see `shared::lambda::deliver`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda;
+use shared::mailbox::Mailbox;
 use shared::secrets::SecretsManagerSecret;
-use shared::settings::DeliverSettings;
+use shared::settings::{DeliverSettings, DeliverTarget};
 use shared::store::S3Store;
 use tokio::sync::Mutex;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    // The runtime's default subscriber, with the IMAP client's and the
+    // The runtime's default subscriber, with the mail clients' and the
     // SDK's wire logging held off whatever the environment asks.
     shared::logging::init_lambda();
     let settings = DeliverSettings::from_env()?;
     let aws = aws_config::load_from_env().await;
     let archive = S3Store::new(S3Store::client(&aws), &settings.archive_bucket);
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let secret = SecretsManagerSecret::load(&secrets, &settings.secret_arn).await?;
-    // IMAP connections stay open across invocations of this instance.
-    let lanes = Mutex::new(settings.imap.lanes(&secret).await?);
-    let (archive, lanes) = (&archive, &lanes);
+    let secret = match &settings.secret_arn {
+        Some(arn) => SecretsManagerSecret::load(&secrets, arn).await?,
+        None => SecretsManagerSecret::default(),
+    };
+    match &settings.target {
+        DeliverTarget::Imap(imap) => serve(&archive, imap.lanes(&secret).await?).await,
+        DeliverTarget::Smtp(smtp) => serve(&archive, smtp.lanes(&secret).await?).await,
+    }
+}
+
+/// Runs the handler over the target's lanes, whose connections stay open
+/// across invocations of this instance.
+async fn serve<M: Mailbox>(archive: &S3Store, lanes: Vec<M>) -> Result<(), Error> {
+    let lanes = Mutex::new(lanes);
+    let lanes = &lanes;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let mut lanes = lanes.lock().await;
-        let last_start = lambda::start_no_job_after(event.context.deadline, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let last_start = lambda::start_no_job_after(event.context.deadline, now);
+        let stop_waiting = lambda::stop_waiting_at(event.context.deadline, now);
+        for lane in lanes.iter_mut() {
+            lane.set_deadline(stop_waiting);
+        }
         let (response, report) =
             lambda::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
         report.log();

@@ -86,6 +86,24 @@ pub fn start_no_job_after(deadline_ms: u64, now: DateTime<Utc>) -> Option<Instan
     Some(Instant::now() + left - DEADLINE_MARGIN.min(left / 10))
 }
 
+/// Time kept at the very end of an invocation (at most; a tenth of the
+/// time left when that is less) for reporting: no wait on a server lasts
+/// into it.
+const REPORT_MARGIN: Duration = Duration::from_secs(5);
+
+/// The instant by which a delivery must have given up waiting on its
+/// server ([`crate::mailbox::Mailbox::set_deadline`]), from Lambda's
+/// deadline (milliseconds since the epoch); `None` when the deadline is not
+/// in the future (a local emulator that sets none).
+pub fn stop_waiting_at(deadline_ms: u64, now: DateTime<Utc>) -> Option<Instant> {
+    let now_ms = now.timestamp_millis().max(0) as u64;
+    if deadline_ms <= now_ms {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms - now_ms);
+    Some(Instant::now() + left - REPORT_MARGIN.min(left / 10))
+}
+
 /// Collects every source for one run, filing batches under the archive day
 /// (in `archive_tz`) of the scheduled time or of the request's `day`.
 ///
@@ -261,6 +279,18 @@ mod tests {
         // No deadline (0) or one already past: no limit is set.
         assert_eq!(start_no_job_after(0, now), None);
         assert_eq!(start_no_job_after(ms.saturating_sub(1_000), now), None);
+    }
+
+    #[test]
+    fn waits_on_a_server_end_just_before_the_deadline() {
+        let now = Utc::now();
+        let ms = now.timestamp_millis() as u64;
+        let start = Instant::now();
+        // 300 s left: the last 5 s are kept for the report.
+        let stop = stop_waiting_at(ms + 300_000, now).unwrap();
+        let ahead = stop.duration_since(start).as_secs_f64();
+        assert!((294.0..=295.5).contains(&ahead), "{ahead}");
+        assert_eq!(stop_waiting_at(0, now), None);
     }
 
     #[tokio::test]

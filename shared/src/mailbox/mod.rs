@@ -2,11 +2,14 @@
 //!
 //! A [`Mailbox`] puts a message into a folder of a user's mailbox. The
 //! exactly-once rule (ledger first, then a search, then the append) lives in
-//! [`crate::ledger`]; implementations only append and search.
+//! [`crate::ledger`]; implementations only append and search. SMTP cannot
+//! search: it marks each copy just before the server takes it, so that a
+//! crash's possible duplicates can be counted (see [`smtp`]).
 
 pub mod imap;
 mod maildir;
 mod message;
+pub mod smtp;
 
 use std::future::Future;
 
@@ -15,6 +18,7 @@ use chrono::{DateTime, Utc};
 pub use imap::Imap;
 pub use maildir::Maildir;
 pub use message::{Chunks, Message};
+pub use smtp::Smtp;
 
 /// Errors of a mailbox target.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,15 @@ pub enum MailboxError {
         /// What happened.
         reason: String,
     },
+    /// The mark that a copy is being sent (see [`Mailbox::append_marked`])
+    /// could not be written; the copy was not sent.
+    #[error("cannot mark the copy for {mailbox} as being sent: {reason}")]
+    Mark {
+        /// The mailbox address.
+        mailbox: String,
+        /// The store's error.
+        reason: String,
+    },
     /// The message is larger than the target accepts.
     #[error("message of {size} bytes exceeds the target's limit of {limit} bytes")]
     TooLarge {
@@ -109,7 +122,8 @@ impl MailboxError {
             MailboxError::Connect { .. }
             | MailboxError::Timeout { .. }
             | MailboxError::Lost { .. }
-            | MailboxError::Io { .. } => true,
+            | MailboxError::Io { .. }
+            | MailboxError::Mark { .. } => true,
             MailboxError::Refused { temporary, .. } => *temporary,
             MailboxError::InvalidAddress(_)
             | MailboxError::InvalidFolder(_)
@@ -159,7 +173,39 @@ pub trait Mailbox {
         std::future::ready(Ok(()))
     }
 
-    /// Finds a message with this Message-ID in `folder` of `mailbox`.
+    /// Whether [`Mailbox::find`] can search the folders (IMAP, Maildir).
+    /// A target that cannot (SMTP) has every copy recorded in the ledger
+    /// as soon as the server took it, and is appended to with
+    /// [`Mailbox::append_marked`].
+    fn searchable(&self) -> bool {
+        true
+    }
+
+    /// [`Mailbox::append`] for a target that cannot be searched: `mark` is
+    /// awaited at the last moment before the server may take the message
+    /// (SMTP: once DATA is accepted, before the message is sent), so that a
+    /// crash after it may have delivered a copy the ledger does not know.
+    /// A searchable target needs no mark: it only appends.
+    fn append_marked(
+        &mut self,
+        mailbox: &str,
+        folder: &str,
+        message: &Envelope<'_>,
+        mark: impl AsyncFnMut() -> Result<(), MailboxError>,
+    ) -> impl Future<Output = Result<Appended, MailboxError>> {
+        drop(mark);
+        self.append(mailbox, folder, message)
+    }
+
+    /// The instant by which the current invocation must end (a Lambda's
+    /// deadline), or `None`: a target that waits long on its server (SMTP's
+    /// final reply) waits no longer than that. Others ignore it.
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
+    /// Finds a message with this Message-ID in `folder` of `mailbox`
+    /// (always `None` for a target that cannot be searched).
     fn find(
         &mut self,
         mailbox: &str,

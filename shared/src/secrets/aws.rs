@@ -13,6 +13,8 @@ use crate::json_error;
 ///
 /// It is read once (at function init) and kept in memory; the values never
 /// pass through environment variables, and `Debug` shows only the names.
+/// The default holds no value (a target that authenticates with nothing).
+#[derive(Default)]
 pub struct SecretsManagerSecret {
     values: BTreeMap<String, Secret>,
 }

@@ -7,9 +7,11 @@ use chrono_tz::Tz;
 
 use super::imap::{self, MAX_MESSAGE_BYTES};
 use super::reader::{Name, Reader, Value};
+use super::smtp;
 use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sources};
 use crate::convert::ConvertOptions;
 use crate::mailbox::imap::{AuthMethod, DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
+use crate::mailbox::smtp::{SmtpAuth, SmtpSettings};
 
 /// Variables through a lookup (the process environment in the functions, a
 /// map in tests). A variable set to blanks is not set.
@@ -109,7 +111,7 @@ pub struct ConvertSettings {
     pub mapping: MappingSettings<String>,
     /// How items are rendered and filed.
     pub render: RenderSettings,
-    /// `MAX_MESSAGE_BYTES`: the deliver function's IMAP limit (see
+    /// `MAX_MESSAGE_BYTES`: the deliver function's IMAP or SMTP limit (see
     /// [`ImapSettings::max_message_bytes`]), which EMLs are rendered to fit.
     pub max_message_bytes: Option<u64>,
 }
@@ -145,12 +147,22 @@ impl ConvertSettings {
 pub struct DeliverSettings {
     /// `ARCHIVE_BUCKET`: the archive store (EMLs and the ledger).
     pub archive_bucket: String,
-    /// `IMAP_SECRET_ARN`: the Secrets Manager secret with the IMAP
-    /// credentials, a JSON object with `password`, `client_secret` or
-    /// `certificate_key` (the secret names the IMAP settings use here).
-    pub secret_arn: String,
-    /// The IMAP target (`IMAP_*` variables).
-    pub imap: ImapSettings,
+    /// `IMAP_SECRET_ARN` or `SMTP_SECRET_ARN`: the Secrets Manager secret
+    /// with the target's credentials, a JSON object with `password`,
+    /// `client_secret` or `certificate_key` (the secret names the
+    /// settings use here). SMTP without AUTH needs none.
+    pub secret_arn: Option<String>,
+    /// The target: IMAP when `IMAP_URL` is set, SMTP when `SMTP_URL` is.
+    pub target: DeliverTarget,
+}
+
+/// The deliver function's target, chosen by which URL variable is set.
+#[derive(Debug, Clone)]
+pub enum DeliverTarget {
+    /// The `IMAP_*` variables.
+    Imap(ImapSettings),
+    /// The `SMTP_*` variables.
+    Smtp(SmtpSettings),
 }
 
 impl DeliverSettings {
@@ -163,21 +175,53 @@ impl DeliverSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let env = Environment(lookup);
         let archive_bucket = env.required_place(ARCHIVE)?;
-        let secret_arn = env.required_var("IMAP_SECRET_ARN")?;
-        let mut imap = imap::read(&env)?;
         let secret = |name: &str| Some(name.to_owned());
-        match (imap.auth, &imap.certificate_thumbprint) {
-            (AuthMethod::Password, _) => imap.password_secret = secret("password"),
-            (AuthMethod::Xoauth2, None) => imap.client_secret_secret = secret("client_secret"),
-            (AuthMethod::Xoauth2, Some(_)) => {
-                imap.certificate_key_secret = secret("certificate_key");
+        match (env.text("IMAP_URL"), env.text("SMTP_URL")) {
+            (Some(_), None) => {
+                let secret_arn = env.required_var("IMAP_SECRET_ARN")?;
+                let mut imap = imap::read(&env)?;
+                match (imap.auth, &imap.certificate_thumbprint) {
+                    (AuthMethod::Password, _) => imap.password_secret = secret("password"),
+                    (AuthMethod::Xoauth2, None) => {
+                        imap.client_secret_secret = secret("client_secret");
+                    }
+                    (AuthMethod::Xoauth2, Some(_)) => {
+                        imap.certificate_key_secret = secret("certificate_key");
+                    }
+                }
+                Ok(DeliverSettings {
+                    archive_bucket,
+                    secret_arn: Some(secret_arn),
+                    target: DeliverTarget::Imap(imap),
+                })
             }
+            (None, Some(_)) => {
+                let mut smtp = smtp::read(&env)?;
+                let secret_arn = match smtp.auth {
+                    SmtpAuth::None => None,
+                    SmtpAuth::Password | SmtpAuth::Xoauth2 => {
+                        Some(env.required_var("SMTP_SECRET_ARN")?)
+                    }
+                };
+                match (smtp.auth, &smtp.certificate_thumbprint) {
+                    (SmtpAuth::None, _) => {}
+                    (SmtpAuth::Password, _) => smtp.password_secret = secret("password"),
+                    (SmtpAuth::Xoauth2, None) => {
+                        smtp.client_secret_secret = secret("client_secret");
+                    }
+                    (SmtpAuth::Xoauth2, Some(_)) => {
+                        smtp.certificate_key_secret = secret("certificate_key");
+                    }
+                }
+                Ok(DeliverSettings {
+                    archive_bucket,
+                    secret_arn,
+                    target: DeliverTarget::Smtp(smtp),
+                })
+            }
+            (None, None) => Err(SettingError::Missing(Setting::Var("IMAP_URL or SMTP_URL"))),
+            (Some(_), Some(_)) => Err(SettingError::BothUrls),
         }
-        Ok(DeliverSettings {
-            archive_bucket,
-            secret_arn,
-            imap,
-        })
     }
 }
 
@@ -585,6 +629,42 @@ mod tests {
     }
 
     #[test]
+    fn the_url_variable_chooses_the_target() {
+        let smtp = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("SMTP_URL", "smtps://journal.archive.example"),
+            ("SMTP_AUTH", "password"),
+            ("SMTP_SECRET_ARN", "arn"),
+            ("SMTP_SENDER", "archiver@corp.example"),
+            ("SMTP_RECIPIENT", "journal@archive.example"),
+            ("SMTP_FORMAT", "journal"),
+        ];
+        let settings = DeliverSettings::from_lookup(lookup(&smtp)).unwrap();
+        let DeliverTarget::Smtp(target) = &settings.target else {
+            panic!("SMTP_URL chooses SMTP");
+        };
+        assert_eq!(target.password_secret.as_deref(), Some("password"));
+        assert_eq!(target.format, crate::mailbox::smtp::Format::Journal);
+        assert_eq!(settings.secret_arn.as_deref(), Some("arn"));
+        let mut both = smtp.to_vec();
+        both.push(("IMAP_URL", "imaps://outlook.office365.com"));
+        let err = DeliverSettings::from_lookup(lookup(&both)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "set one delivery target, IMAP_URL or SMTP_URL, not both"
+        );
+        let mut bad = smtp.to_vec();
+        bad[6] = ("SMTP_FORMAT", "wrapped");
+        let err = DeliverSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("SMTP_FORMAT"), "{err}");
+        let err = DeliverSettings::from_lookup(lookup(&smtp[..1])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable IMAP_URL or SMTP_URL is not set"
+        );
+    }
+
+    #[test]
     fn secret_names_follow_the_auth_method() {
         let base = [
             ("ARCHIVE_BUCKET", "a"),
@@ -594,19 +674,26 @@ mod tests {
             ("IMAP_TENANT", "corp.example"),
             ("IMAP_CLIENT_ID", "app"),
         ];
-        let secret = DeliverSettings::from_lookup(lookup(&base)).unwrap();
+        let imap = |vars: &[(&str, &str)]| match DeliverSettings::from_lookup(lookup(vars))
+            .unwrap()
+            .target
+        {
+            DeliverTarget::Imap(imap) => imap,
+            DeliverTarget::Smtp(_) => panic!("IMAP_URL chooses IMAP"),
+        };
+        let secret = imap(&base);
         assert_eq!(
-            secret.imap.client_secret_secret.as_deref(),
+            secret.client_secret_secret.as_deref(),
             Some("client_secret")
         );
         let mut with_cert = base.to_vec();
         with_cert.push(("IMAP_CERTIFICATE_THUMBPRINT", "ab12"));
-        let cert = DeliverSettings::from_lookup(lookup(&with_cert)).unwrap();
+        let cert = imap(&with_cert);
         assert_eq!(
-            cert.imap.certificate_key_secret.as_deref(),
+            cert.certificate_key_secret.as_deref(),
             Some("certificate_key")
         );
-        assert_eq!(cert.imap.client_secret_secret, None);
+        assert_eq!(cert.client_secret_secret, None);
         let convert = ConvertSettings::from_lookup(lookup(&[
             ("ARCHIVE_BUCKET", "a"),
             ("CONFIG_BUCKET", "c"),

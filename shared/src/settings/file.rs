@@ -12,11 +12,13 @@ use chrono::NaiveDate;
 use super::reader::{Name, Reader, Value};
 use super::{
     ARCHIVE, MappingSettings, RenderSettings, ReportSettings, Setting, SettingError, Sources, imap,
+    smtp,
 };
 use crate::convert::ConvertOptions;
 use crate::embedded::RunOptions;
 use crate::layout::CollectionDay;
 use crate::mailbox::imap::{DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
+use crate::mailbox::smtp::{SmtpAuth, SmtpSettings};
 use crate::mapping::{Mapper, MappingError, Severity};
 use crate::report::Report;
 
@@ -91,16 +93,27 @@ pub enum Target {
         /// files readable by their owner only (required with `[imap]`).
         secrets: PathBuf,
     },
+    /// `[smtp]`: an SMTP server (see [`SmtpSettings`] for its keys).
+    Smtp {
+        /// The server, login and addressing.
+        smtp: Box<SmtpSettings>,
+        /// `[secrets] path`: the local secret store (required unless
+        /// `auth = "none"`).
+        secrets: Option<PathBuf>,
+    },
 }
 
 impl Target {
-    /// The target's message size limit: an IMAP server's
+    /// The target's message size limit: an IMAP or SMTP server's
     /// `max_message_bytes` (default 35 MiB); none for Maildir.
     pub fn max_message_bytes(&self) -> Option<u64> {
         match self {
             Target::Maildir(_) => None,
             Target::Imap { imap, .. } => {
                 Some(imap.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES))
+            }
+            Target::Smtp { smtp, .. } => {
+                Some(smtp.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES))
             }
         }
     }
@@ -163,12 +176,22 @@ impl LocalSettings {
         let report = ReportSettings::read(&file)?;
         let maildir = file.path("maildir.path")?;
         let secrets = file.path("secrets.path")?;
-        let target = match (maildir, file.has("imap")) {
-            (Some(path), false) => Target::Maildir(path),
-            (None, true) => Target::Imap {
+        let target = match (maildir, file.has("imap"), file.has("smtp")) {
+            (Some(path), false, false) => Target::Maildir(path),
+            (None, true, false) => Target::Imap {
                 imap: Box::new(imap::read(&file)?),
-                secrets: secrets.ok_or(SettingError::Secrets)?,
+                secrets: secrets.ok_or(SettingError::Secrets("[imap]"))?,
             },
+            (None, false, true) => {
+                let smtp = smtp::read(&file)?;
+                if smtp.auth != SmtpAuth::None && secrets.is_none() {
+                    return Err(SettingError::Secrets("[smtp] with auth"));
+                }
+                Target::Smtp {
+                    smtp: Box::new(smtp),
+                    secrets,
+                }
+            }
             _ => return Err(SettingError::Target),
         };
         file.refuse_unknown_keys()?;
@@ -497,7 +520,7 @@ path = "mail"
         assert_eq!(error("[mapping]", ""), "mapping is not set");
         assert_eq!(
             error("[maildir]\npath = \"mail\"", ""),
-            "configure exactly one delivery target, [maildir] or [imap]"
+            "configure exactly one delivery target, [maildir], [imap] or [smtp]"
         );
         let imap = "[imap]\nurl = \"imaps://mail.corp.example\"\nauth = \"password\"";
         assert_eq!(
@@ -610,6 +633,47 @@ path = "mail"
         assert_eq!(
             settings.convert_options().max_message_bytes,
             Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
+    }
+
+    #[test]
+    fn an_smtp_target_is_one_of_the_three_and_checks_its_values() {
+        let smtp = "[smtp]\nurl = \"smtps://journal.archive.example\"\nauth = \"none\"\n\
+                    sender = \"archiver@corp.example\"\nrecipient = \"journal@archive.example\"\n\
+                    format = \"journal\"";
+        let settings = read(&MINIMAL.replace("[maildir]\npath = \"mail\"", smtp)).unwrap();
+        let Target::Smtp {
+            smtp: target,
+            secrets,
+        } = &settings.target
+        else {
+            panic!("{:?}", settings.target);
+        };
+        assert_eq!(*secrets, None, "no AUTH, no secret store needed");
+        assert_eq!(target.format, crate::mailbox::smtp::Format::Journal);
+        assert_eq!(
+            settings.convert_options().max_message_bytes,
+            Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
+        let imap = "[imap]\nurl = \"imaps://x\"\nauth = \"password\"\n";
+        assert_eq!(
+            error("[maildir]\npath = \"mail\"", &format!("{imap}{smtp}")),
+            "configure exactly one delivery target, [maildir], [imap] or [smtp]"
+        );
+        assert!(
+            error(
+                "[maildir]\npath = \"mail\"",
+                &smtp.replace("format = \"journal\"", "format = \"wrapped\"")
+            )
+            .contains("smtp.format"),
+            "a bad value names its key"
+        );
+        assert_eq!(
+            error(
+                "[maildir]\npath = \"mail\"",
+                &smtp.replace("auth = \"none\"", "auth = \"password\"")
+            ),
+            "[smtp] with auth needs [secrets] path = <directory of secret files>"
         );
     }
 

@@ -14,11 +14,13 @@
 //! - [`MappingSettings`]: the mapping CSV, default region and id domain.
 //! - [`RenderSettings`]: attachment limit, unmapped domain, folder names.
 //! - [`ImapSettings`](crate::mailbox::imap::ImapSettings): the IMAP target.
+//! - [`SmtpSettings`](crate::mailbox::smtp::SmtpSettings): the SMTP target.
 //!
 //! Each mode then adds what only it has: [`LocalSettings`] (store
-//! directory, Maildir or IMAP target, secret directory) from the file;
+//! directory, Maildir, IMAP or SMTP target, secret directory) from the file;
 //! [`CollectSettings`], [`ConvertSettings`], [`DeliverSettings`] and
-//! [`ReconcileSettings`] (buckets, queues, secret ARN) from each function's environment. A place (where
+//! [`ReconcileSettings`] (buckets, queues, secret ARN) from each function's
+//! environment. A place (where
 //! drops, the archive or the mapping CSV are) is a path in the file,
 //! relative to the file's directory, and a bucket name or object key in the
 //! environment. The options the stages take (`ExportOptions`,
@@ -42,6 +44,7 @@ mod mapping;
 mod reader;
 mod render;
 mod report;
+mod smtp;
 mod sources;
 mod wecom;
 
@@ -50,8 +53,8 @@ use std::fmt;
 use self::reader::Name;
 
 pub use self::environment::{
-    CaptureSettings, CollectSettings, ConvertSettings, DeliverSettings, MediaSettings,
-    ReconcileSettings,
+    CaptureSettings, CollectSettings, ConvertSettings, DeliverSettings, DeliverTarget,
+    MediaSettings, ReconcileSettings,
 };
 pub use self::file::{ConfigError, LocalSettings, MappingCsvError, Target};
 pub use self::mapping::MappingSettings;
@@ -99,10 +102,15 @@ pub enum SettingError {
     /// The TOML file has a key that is no setting (a typo, most likely).
     #[error("unknown key {0}")]
     Unknown(String),
-    /// Neither or both of `[maildir]` and `[imap]` are configured.
-    #[error("configure exactly one delivery target, [maildir] or [imap]")]
+    /// None or more than one of `[maildir]`, `[imap]` and `[smtp]` are
+    /// configured.
+    #[error("configure exactly one delivery target, [maildir], [imap] or [smtp]")]
     Target,
-    /// IMAP is configured without the secret store it needs.
-    #[error("[imap] needs [secrets] path = <directory of secret files>")]
-    Secrets,
+    /// The deliver function has both `IMAP_URL` and `SMTP_URL`.
+    #[error("set one delivery target, IMAP_URL or SMTP_URL, not both")]
+    BothUrls,
+    /// IMAP, or SMTP with authentication, is configured without the secret
+    /// store it needs (the table named).
+    #[error("{0} needs [secrets] path = <directory of secret files>")]
+    Secrets(&'static str),
 }

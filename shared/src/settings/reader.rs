@@ -9,6 +9,7 @@ use serde::de::value::{Error as NameError, StrDeserializer};
 
 use super::{Setting, SettingError};
 use crate::mailbox::imap::AuthMethod;
+use crate::mailbox::smtp::{Format, SmtpAuth};
 use crate::mapping::parse_region;
 use crate::sources::whatsapp_export::{CustodianNames, DateOrder};
 
@@ -192,6 +193,18 @@ impl Value for DateOrder {
 }
 
 impl Value for AuthMethod {
+    fn from_text(text: &str) -> Result<Self, String> {
+        named(text)
+    }
+}
+
+impl Value for SmtpAuth {
+    fn from_text(text: &str) -> Result<Self, String> {
+        named(text)
+    }
+}
+
+impl Value for Format {
     fn from_text(text: &str) -> Result<Self, String> {
         named(text)
     }

@@ -100,7 +100,8 @@ fn timeout_error(server: &str, step: &'static str, limit: Duration) -> MailboxEr
     }
 }
 
-fn tls_connector() -> TlsConnector {
+/// The TLS client of every mail target: the web's root certificates.
+pub(crate) fn tls_connector() -> TlsConnector {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
         let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());

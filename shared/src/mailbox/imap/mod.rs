@@ -18,9 +18,10 @@ use std::time::Duration;
 use tracing::warn;
 
 use self::connection::Connection;
+pub(crate) use self::connection::tls_connector;
 pub use self::oauth::{ClientCredential, TokenSource};
-pub(crate) use self::settings::default_login;
 pub use self::settings::{AuthMethod, ImapSettings, SettingsError};
+pub(crate) use self::settings::{Login, default_login};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::redact;
 use crate::secrets::Secret;
@@ -122,7 +123,9 @@ impl ImapServer {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether a host name or address is this machine's (plain text is
+/// allowed only there, for tests).
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

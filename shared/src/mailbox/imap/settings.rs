@@ -137,8 +137,10 @@ pub enum AuthMethod {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// A setting the auth method needs is missing.
-    #[error("imap auth = {auth} needs {key}")]
+    #[error("{section} auth = {auth} needs {key}")]
     Missing {
+        /// The settings table (`imap`, `smtp`).
+        section: &'static str,
         /// The auth method.
         auth: &'static str,
         /// The missing setting.
@@ -189,39 +191,84 @@ impl ImapSettings {
     }
 
     async fn credentials<S: SecretStore>(&self, secrets: &S) -> Result<Credentials, SettingsError> {
+        Login {
+            section: "imap",
+            auth: self.auth,
+            login: &self.login,
+            password_secret: &self.password_secret,
+            token_url: &self.token_url,
+            tenant: &self.tenant,
+            client_id: &self.client_id,
+            client_secret_secret: &self.client_secret_secret,
+            certificate_key_secret: &self.certificate_key_secret,
+            certificate_thumbprint: &self.certificate_thumbprint,
+            scope: &self.scope,
+        }
+        .credentials(secrets)
+        .await
+    }
+}
+
+/// The login settings a mail target (IMAP, SMTP) has, as its settings
+/// name them: turned into [`Credentials`] in this one place.
+pub(crate) struct Login<'a> {
+    /// The settings table, for errors (`imap`, `smtp`).
+    pub section: &'static str,
+    pub auth: AuthMethod,
+    pub login: &'a str,
+    pub password_secret: &'a Option<String>,
+    pub token_url: &'a Option<String>,
+    pub tenant: &'a Option<String>,
+    pub client_id: &'a Option<String>,
+    pub client_secret_secret: &'a Option<String>,
+    pub certificate_key_secret: &'a Option<String>,
+    pub certificate_thumbprint: &'a Option<String>,
+    pub scope: &'a Option<String>,
+}
+
+impl Login<'_> {
+    /// The credentials, with the secrets they name read from `secrets`.
+    pub(crate) async fn credentials<S: SecretStore>(
+        &self,
+        secrets: &S,
+    ) -> Result<Credentials, SettingsError> {
+        let section = self.section;
+        let required = |auth, key, value| required(section, auth, key, value);
         Ok(match self.auth {
             AuthMethod::Password => {
-                let name = required("password", "password_secret", &self.password_secret)?;
+                let name = required("password", "password_secret", self.password_secret)?;
                 Credentials::Password {
-                    login: self.login.clone(),
+                    login: self.login.to_owned(),
                     password: secrets.secret(name).await?,
                 }
             }
             AuthMethod::Xoauth2 => {
-                let client_id = required("xoauth2", "client_id", &self.client_id)?;
-                let endpoint = match (&self.token_url, &self.tenant) {
+                let client_id = required("xoauth2", "client_id", self.client_id)?;
+                let endpoint = match (self.token_url, self.tenant) {
                     (Some(url), _) => url.clone(),
                     (None, Some(tenant)) => TokenSource::entra_endpoint(tenant),
                     (None, None) => {
                         return Err(SettingsError::Missing {
+                            section,
                             auth: "xoauth2",
                             key: "token_url or tenant",
                         });
                     }
                 };
-                let credential = match (&self.client_secret_secret, &self.certificate_key_secret) {
+                let credential = match (self.client_secret_secret, self.certificate_key_secret) {
                     (Some(name), _) => ClientCredential::Secret(secrets.secret(name).await?),
                     (None, Some(name)) => ClientCredential::Certificate {
                         private_key_pem: secrets.secret(name).await?,
                         thumbprint: required(
                             "xoauth2",
                             "certificate_thumbprint",
-                            &self.certificate_thumbprint,
+                            self.certificate_thumbprint,
                         )?
                         .to_owned(),
                     },
                     (None, None) => {
                         return Err(SettingsError::Missing {
+                            section,
                             auth: "xoauth2",
                             key: "client_secret_secret or certificate_key_secret",
                         });
@@ -235,11 +282,14 @@ impl ImapSettings {
 }
 
 fn required<'a>(
+    section: &'static str,
     auth: &'static str,
     key: &'static str,
     value: &'a Option<String>,
 ) -> Result<&'a str, SettingsError> {
-    value.as_deref().ok_or(SettingsError::Missing { auth, key })
+    value
+        .as_deref()
+        .ok_or(SettingsError::Missing { section, auth, key })
 }
 
 #[cfg(test)]

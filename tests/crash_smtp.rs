@@ -1,0 +1,217 @@
+//! Crash test of SMTP delivery: delivery of many copies into a real Postfix
+//! on loopback is killed with SIGKILL at random points 20 times, then run
+//! to completion. Every copy must arrive, and every copy that arrived twice
+//! must have been reported as possibly sent twice (SMTP cannot be
+//! searched: the window is the server's acceptance and the ledger write).
+//! The report is an upper bound: a kill after the copy was marked as being
+//! sent and before the server had all of it (the mark's directory sync, the
+//! message on the wire) reports a copy that arrived once; that excess is
+//! bounded by the copies in flight at each kill (one per lane).
+//!
+//! The delivering process is this test binary itself, started again with
+//! `--child`: it runs the library's `deliver_pending` over the store and
+//! the SMTP target, as `archiver deliver` does, and prints the ledger's
+//! warnings as they happen, so that a killed run's reports are counted too.
+//! (A custom harness, so the parent can start and kill it.)
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use shared::embedded;
+use shared::mailbox::Smtp;
+use shared::mailbox::smtp::{Format, Routing, SmtpServer};
+use shared::report::Report;
+use shared::store::{LocalDir, ObjectStore};
+
+use support::postfix::Postfix;
+
+const ITEMS: usize = 1500;
+const MAILBOXES: usize = 6;
+const KILLS: usize = 20;
+/// Connections delivering at once (copies in flight at a kill, at most).
+const LANES: usize = 2;
+const FOLDER: &str = "WhatsApp Archiver";
+/// What the ledger logs for a copy sent again after an interrupted attempt.
+const RESENT: &str = "copy sent again after an interrupted attempt";
+/// How a child that ran to its end prints its report's counter.
+const COUNTED: &str = "possibly duplicated: ";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        runtime.block_on(child(&args[2], &args[3]));
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--list") {
+        println!("smtp_delivery_survives_sigkill_and_reports_every_possible_duplicate: test");
+        return ExitCode::SUCCESS;
+    }
+    runtime.block_on(parent());
+    println!("test smtp_delivery_survives_sigkill_and_reports_every_possible_duplicate ... ok");
+    println!("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out");
+    ExitCode::SUCCESS
+}
+
+/// The delivering process: works through the pending job files.
+async fn child(store: &str, url: &str) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .init();
+    let mut server = SmtpServer::from_url(url).unwrap();
+    server.backoff = Duration::from_millis(100);
+    let routing = Routing {
+        sender: "archiver@corp.example".to_owned(),
+        recipient: "{mailbox}".to_owned(),
+        format: Format::Plain,
+    };
+    let mut lanes: Vec<Smtp> = (0..LANES)
+        .map(|_| Smtp::new(server.clone(), None, routing.clone()))
+        .collect();
+    let mut report = Report::default();
+    embedded::deliver_pending(&LocalDir::new(store), &mut lanes, &mut report)
+        .await
+        .unwrap();
+    for smtp in &mut lanes {
+        smtp.close().await;
+    }
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    println!("{COUNTED}{}", report.possibly_duplicated);
+}
+
+fn spawn_child(store: &std::path::Path, postfix: &Postfix) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .arg("--child")
+        .arg(store)
+        .arg(postfix.url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// What a child reported: the copies it logged as sent again (one warning
+/// per copy, as each goes out), and its report's counter of them when it
+/// ran to its end (a killed child prints no report).
+struct Reported {
+    logged: usize,
+    counted: Option<usize>,
+}
+
+fn reported(child: &mut std::process::Child) -> Reported {
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let logged = out.lines().filter(|line| line.contains(RESENT)).count();
+    let counted = out.lines().find_map(|line| {
+        line.strip_prefix(COUNTED)
+            .map(|n| n.trim().parse::<usize>().unwrap())
+    });
+    if let Some(counted) = counted {
+        assert_eq!(
+            counted, logged,
+            "the report counts every copy logged as sent again"
+        );
+    }
+    Reported { logged, counted }
+}
+
+async fn parent() {
+    let postfix = Postfix::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("archive");
+    let store = LocalDir::new(&store_dir);
+    let jobs = support::corpus::write(&store, ITEMS, MAILBOXES, FOLDER).await;
+
+    // A small deterministic generator for the kill times (no extra crate).
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut kills = 0;
+    let mut reported_total = 0;
+    let mut counted_total = 0;
+    while kills < KILLS {
+        if store.list("delivered/").await.unwrap().len() == ITEMS {
+            break;
+        }
+        let mut child = spawn_child(&store_dir, &postfix);
+        tokio::time::sleep(Duration::from_millis(30 + next() % 300)).await;
+        child.kill().unwrap(); // SIGKILL (a no-op if it finished)
+        let run = reported(&mut child);
+        reported_total += run.logged;
+        counted_total += run.counted.unwrap_or(0);
+        child.wait().unwrap();
+        kills += 1;
+    }
+    assert_eq!(
+        kills, KILLS,
+        "the run finished after {kills} kills: make it longer"
+    );
+
+    // Run to completion.
+    let mut child = spawn_child(&store_dir, &postfix);
+    let run = reported(&mut child);
+    assert!(child.wait().unwrap().success());
+    reported_total += run.logged;
+    counted_total += run.counted.expect("the last run prints its report");
+    support::corpus::assert_fully_ledgered(&store, &jobs).await;
+
+    // Count in what Postfix delivered: every copy there, duplicates as
+    // reported.
+    let mut copies: HashMap<(String, String), usize> = HashMap::new();
+    for (recipient, messages) in postfix.delivered() {
+        for bytes in messages {
+            let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+            let id = parsed.message_id().unwrap().to_owned();
+            *copies.entry((recipient.clone(), id)).or_default() += 1;
+        }
+    }
+    for job in &jobs {
+        assert!(
+            copies.contains_key(&(job.mailbox.clone(), job.message_id.clone())),
+            "{} for {} never arrived",
+            job.message_id,
+            job.mailbox
+        );
+    }
+    assert_eq!(copies.len(), jobs.len(), "nothing but the jobs arrived");
+    let duplicates: usize = copies.values().map(|count| count - 1).sum();
+    eprintln!(
+        "crash test: {kills} kills, {duplicates} copies arrived twice, \
+         {reported_total} logged as possibly sent twice, {counted_total} counted \
+         in the reports of the runs that finished"
+    );
+    assert!(counted_total <= reported_total);
+    assert!(
+        duplicates <= reported_total,
+        "a copy arrived twice without being reported"
+    );
+    assert!(
+        reported_total - duplicates <= kills * LANES,
+        "more reported than copies in flight at the kills"
+    );
+    // Each copy is recorded as soon as the server took it, so a kill
+    // leaves at most one unrecorded copy per lane to be sent again.
+    assert!(
+        reported_total <= kills * LANES,
+        "{reported_total} copies sent again after {kills} kills of {LANES} lanes: \
+         copies are not recorded one at a time"
+    );
+}
