@@ -4,7 +4,7 @@
 # cfn-lint, cargo-deny), checks formatting, lints, dependency licences and
 # sources, and the SAM template, then runs every
 # test of the workspace (unit, integration, Dovecot, crash, serverless end to
-# end).
+# end) and every fuzz target for a minute (infra/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The IMAP tests run a real Dovecot; install it once here, not from
@@ -41,4 +41,9 @@ awk '/^test result:/ {
 		if ($i ~ /^failed;?$/) failed += $(i - 1)
 	}
 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+# Every fuzz target for a bounded time (infra/fuzz.sh; the long run is the
+# same script with more seconds).
+if [[ $status -eq 0 ]]; then
+	infra/fuzz.sh "${MA_FUZZ_SECONDS:-60}" || status=$?
+fi
 exit "$status"
