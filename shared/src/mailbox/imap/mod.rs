@@ -84,21 +84,7 @@ impl ImapServer {
     pub fn from_url(url: &str) -> Result<ImapServer, UrlError> {
         // A rejected URL is named without the password it may carry.
         let invalid = || UrlError::Invalid(redact::url(url));
-        let parsed = url::Url::parse(url).map_err(|_| invalid())?;
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(invalid)?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let clean = parsed.path().trim_matches('/').is_empty()
-            && parsed.username().is_empty()
-            && parsed.password().is_none()
-            && parsed.query().is_none();
-        if !clean {
-            return Err(invalid());
-        }
+        let (parsed, host) = server_url(url).ok_or_else(invalid)?;
         let (security, default_port) = match parsed.scheme() {
             "imaps" => (Security::Tls, 993),
             "imap" if is_loopback(&host) => (Security::PlainLoopback, 143),
@@ -121,6 +107,24 @@ impl ImapServer {
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// A mail server URL's parts, when it names a host and nothing else (no
+/// path, user, password or query): the parsed URL and the host, IPv6
+/// brackets removed. Shared by the IMAP and SMTP targets.
+pub(crate) fn server_url(url: &str) -> Option<(url::Url, String)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let clean = parsed.path().trim_matches('/').is_empty()
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.query().is_none();
+    clean.then_some((parsed, host))
 }
 
 /// Whether a host name or address is this machine's (plain text is

@@ -41,7 +41,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
 pub use self::settings::{Format, SmtpAuth, SmtpSettings, SmtpSettingsError};
-use super::imap::{Credentials, DEFAULT_MAX_MESSAGE_BYTES, is_loopback, tls_connector};
+use super::imap::{Credentials, DEFAULT_MAX_MESSAGE_BYTES, is_loopback, server_url, tls_connector};
 use super::{Appended, Envelope, Mailbox, MailboxError};
 use crate::redact;
 
@@ -121,21 +121,7 @@ impl SmtpServer {
     /// 35 MB messages; EHLO as [`DEFAULT_HELO`].
     pub fn from_url(url: &str) -> Result<SmtpServer, UrlError> {
         let invalid = || UrlError::Invalid(redact::url(url));
-        let parsed = url::Url::parse(url).map_err(|_| invalid())?;
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(invalid)?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let clean = parsed.path().trim_matches('/').is_empty()
-            && parsed.username().is_empty()
-            && parsed.password().is_none()
-            && parsed.query().is_none();
-        if !clean {
-            return Err(invalid());
-        }
+        let (parsed, host) = server_url(url).ok_or_else(invalid)?;
         let (security, default_port) = match parsed.scheme() {
             "smtps" => (Security::ImplicitTls, 465),
             "smtp" => (Security::StartTls, 587),
