@@ -21,7 +21,7 @@
 //! | `jobs/<source>/<collection-day>/<batch>.jsonl` | convert | the batch's delivery jobs, one per line |
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
-//! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger ([`LedgerEntry`]) |
+//! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of its other copies committed with it ([`ledger_record`]) |
 //! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | the server was about to take the copy (empty): a copy with this mark and no ledger entry may have been sent |
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
 //! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
@@ -377,6 +377,45 @@ pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
 pub fn sending_key(mailbox: &str, message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
     format!("sending/{}/{}", mailbox, hex::encode(digest))
+}
+
+/// A ledger object's bytes: the entries of one message's copies committed
+/// together, one compact JSON per line, in mailbox order. The same bytes
+/// are stored under each copy's [`ledger_key`], so a local store keeps
+/// them as one file with a name per mailbox (one inode per message, not
+/// per copy); each key's own entry is the line of its mailbox
+/// ([`ledger_entry_in`]).
+pub fn ledger_record(entries: &[&LedgerEntry]) -> Vec<u8> {
+    let mut sorted = entries.to_vec();
+    sorted.sort_by(|a, b| a.mailbox.cmp(&b.mailbox));
+    let mut bytes = Vec::new();
+    for entry in sorted {
+        bytes.extend(record(entry));
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+/// The entry of `mailbox` in a ledger object (see [`ledger_record`]; an
+/// object of a single entry, as written before entries were shared, reads
+/// too); `None` when no line is the mailbox's.
+///
+/// # Errors
+/// A line that is no [`LedgerEntry`].
+pub fn ledger_entry_in(
+    bytes: &[u8],
+    mailbox: &str,
+) -> Result<Option<LedgerEntry>, serde_json::Error> {
+    for line in bytes.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry: LedgerEntry = serde_json::from_slice(line)?;
+        if entry.mailbox == mailbox {
+            return Ok(Some(entry));
+        }
+    }
+    Ok(None)
 }
 
 /// A record as stored: compact JSON.

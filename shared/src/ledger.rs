@@ -1,6 +1,9 @@
 //! The delivery ledger: one create-only object per delivered message per
 //! mailbox (`delivered/<mailbox>/<message-id-hash>`), and the exactly-once
-//! delivery rule built on it.
+//! delivery rule built on it. The copies of a message committed together
+//! share one record ([`layout::ledger_record`]): a local store keeps it as
+//! one file linked under each key, so the ledger costs a file per message,
+//! not per copy.
 //!
 //! The entry is written after a successful append. Before appending, the
 //! ledger is checked; a job that may have run before (a retry) also searches
@@ -27,7 +30,7 @@
 //! [`Group::take_resent`]) and logged as it goes out: it may be in the
 //! archive twice, with the same Message-ID.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -242,12 +245,25 @@ impl Group {
         if let Err(e) = target.commit().await {
             return Err((tags(), e.into()));
         }
+        // Each message's entries in one record, stored under each of its
+        // copies' keys (a local store keeps one file for them all).
+        let mut by_message: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
+        for (_, _, entry) in &staged {
+            by_message
+                .entry(entry.message_id.as_str())
+                .or_default()
+                .push(entry);
+        }
+        let mut records = HashMap::with_capacity(by_message.len());
+        for (message_id, entries) in &by_message {
+            records.insert(*message_id, layout::ledger_record(entries));
+        }
         let entries = staged
             .iter()
             .map(|(_, _, entry)| {
                 (
                     ledger_key(&entry.mailbox, &entry.message_id),
-                    layout::record(entry),
+                    records[entry.message_id.as_str()].clone(),
                 )
             })
             .collect();
@@ -277,11 +293,16 @@ pub async fn entry<S: ObjectStore>(
     let key = ledger_key(mailbox, message_id);
     match store.get(&key).await? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| LedgerError::Corrupt {
+        Some(bytes) => match layout::ledger_entry_in(&bytes, mailbox) {
+            Ok(Some(entry)) => Ok(Some(entry)),
+            Ok(None) => Err(LedgerError::Corrupt {
+                key,
+                reason: format!("no entry for {}", crate::escape::escaped(mailbox)),
+            }),
+            Err(e) => Err(LedgerError::Corrupt {
                 key,
                 reason: json_error::describe(&e),
             }),
+        },
     }
 }

@@ -184,6 +184,72 @@ async fn deliver_once_never_duplicates() {
     assert!(store.get(&key).await.unwrap().is_some());
 }
 
+/// The copies of a message committed together cost the store one file:
+/// each mailbox's ledger key names it, and each reads back its own entry.
+#[tokio::test]
+async fn copies_committed_together_share_one_ledger_file_and_each_reads_its_own_entry() {
+    use std::os::unix::fs::MetadataExt;
+
+    use shared::ledger::Group;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let mut maildir = Maildir::new(dir.path().join("mail"));
+    let bytes = b"Message-ID: <m2@x>\r\n\r\nbody\r\n";
+    let mailboxes = [
+        "carol@corp.example",
+        "alice@corp.example",
+        "bob@corp.example",
+    ];
+    let mut group = Group::default();
+    for (tag, mailbox) in mailboxes.iter().enumerate() {
+        let job = Job {
+            mailbox,
+            folder: "WhatsApp Archiver",
+            message: envelope("m2@x", bytes),
+        };
+        let outcome = group
+            .deliver(tag, &store, &mut maildir, &job, false, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::Delivered);
+    }
+    group.commit(&store, &mut maildir).await.unwrap();
+
+    let file = |mailbox: &str| {
+        fs::metadata(dir.path().join("store").join(ledger_key(mailbox, "m2@x"))).unwrap()
+    };
+    for mailbox in mailboxes {
+        assert_eq!(file(mailbox).ino(), file(mailboxes[0]).ino());
+        let entry = ledger::entry(&store, mailbox, "m2@x")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (entry.mailbox.as_str(), entry.message_id.as_str()),
+            (mailbox, "m2@x")
+        );
+    }
+    assert_eq!(file(mailboxes[0]).nlink(), 3);
+    // A key whose object lacks its mailbox's line is corrupt, not absent.
+    let stray = ledger_key("dave@corp.example", "m2@x");
+    fs::create_dir_all(dir.path().join("store/delivered/dave@corp.example")).unwrap();
+    fs::hard_link(
+        dir.path()
+            .join("store")
+            .join(ledger_key(mailboxes[0], "m2@x")),
+        dir.path().join("store").join(&stray),
+    )
+    .unwrap();
+    let error = ledger::entry(&store, "dave@corp.example", "m2@x")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("no entry for dave@corp.example"),
+        "{error}"
+    );
+}
+
 /// A message in two batches (overlapping exports); batch `b` appended it and
 /// crashed before its ledger write. Batch `a` sorts first and never started,
 /// yet must not append it again.

@@ -14,13 +14,15 @@
 //! syncs the directory (and the parent of every directory it created), so
 //! the object survives a power cut once the call returns. A group
 //! ([`ObjectStore::put_all`]) writes every temporary file, syncs the file
-//! system once (`syncfs`), renames them all into place, and syncs the file
-//! system again: no key ever names a file whose data may be lost, and the
+//! system once (`syncfs`), renames them all into place (objects of the
+//! group with the same bytes are one file, hard-linked under each key),
+//! and syncs the file system again: no key ever names a file whose data
+//! may be lost, and the
 //! whole group is durable when the call returns. The store is taken to be
 //! one file system (a mount point inside it would not be synced by
 //! `syncfs` of the root).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
@@ -46,6 +48,10 @@ const TMP_RANDOM: usize = 6;
 /// Objects of a group one thread writes at least (smaller groups are
 /// written by one thread).
 const GROUP_PER_THREAD: usize = 256;
+
+/// Keys of a group that share one file at most (ext4 allows 65,000 links
+/// to a file).
+const LINKS_PER_FILE: usize = 1_000;
 
 /// The run lock the `archiver` command holds at the root of a store.
 const LOCK_FILE: &str = ".lock";
@@ -167,17 +173,20 @@ impl LocalDir {
     }
 
     /// Writes a group of objects, durable together (see the module docs).
-    /// The temporary files are written by a few threads at once: creating
-    /// a file costs the file system more than writing its bytes.
+    /// Objects with the same bytes share one file, a hard link per key
+    /// (at most [`LINKS_PER_FILE`] each): creating a file costs the file
+    /// system far more than a name for it. The temporary files are written
+    /// by a few threads at once.
     fn write_group(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<Created>> {
+        let files = shared_files(objects);
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let per_thread = objects.len().div_ceil(threads).max(GROUP_PER_THREAD);
+        let per_thread = files.len().div_ceil(threads).max(GROUP_PER_THREAD);
         let staged: Vec<TempPath> = std::thread::scope(|scope| {
-            let writers: Vec<_> = objects
+            let writers: Vec<_> = files
                 .chunks(per_thread)
-                .map(|chunk| scope.spawn(move || self.stage(chunk)))
+                .map(|chunk| scope.spawn(move || self.stage(objects, chunk)))
                 .collect();
-            let mut staged = Vec::with_capacity(objects.len());
+            let mut staged = Vec::with_capacity(files.len());
             for writer in writers {
                 staged.extend(writer.join().expect("a writer does not panic")?);
             }
@@ -187,28 +196,34 @@ impl LocalDir {
         for (path, _) in objects {
             self.mark_made(path.parent().expect("object paths have a parent"));
         }
-        let pairs: Vec<(TempPath, &Path)> = staged
-            .into_iter()
-            .zip(objects.iter().map(|(path, _)| path.as_path()))
-            .collect();
-        let mut created = Vec::with_capacity(pairs.len());
-        let mut pairs = pairs.into_iter();
+        let mut created = vec![Created::Exists; objects.len()];
+        let mut pairs = staged.into_iter().zip(&files);
         std::thread::scope(|scope| {
-            let mut renamers = Vec::new();
+            let mut namers = Vec::new();
             loop {
-                let chunk: Vec<(TempPath, &Path)> = pairs.by_ref().take(per_thread).collect();
+                let chunk: Vec<(TempPath, &Vec<usize>)> = pairs.by_ref().take(per_thread).collect();
                 if chunk.is_empty() {
                     break;
                 }
-                renamers.push(scope.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|(tmp, path)| persist(tmp, path))
-                        .collect::<io::Result<Vec<Created>>>()
+                namers.push(scope.spawn(move || {
+                    let mut named = Vec::new();
+                    for (tmp, keys) in chunk {
+                        match keys.as_slice() {
+                            [only] => named.push((*only, persist(tmp, &objects[*only].0)?)),
+                            keys => {
+                                for &index in keys {
+                                    named.push((index, link(&tmp, &objects[index].0)?));
+                                }
+                            }
+                        }
+                    }
+                    Ok::<_, io::Error>(named)
                 }));
             }
-            for renamer in renamers {
-                created.extend(renamer.join().expect("a renamer does not panic")?);
+            for namer in namers {
+                for (index, outcome) in namer.join().expect("a namer does not panic")? {
+                    created[index] = outcome;
+                }
             }
             Ok::<_, io::Error>(())
         })?;
@@ -216,13 +231,25 @@ impl LocalDir {
         Ok(created)
     }
 
-    /// Writes the temporary files of part of a group, not synced.
-    fn stage(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<TempPath>> {
-        let mut staged = Vec::with_capacity(objects.len());
-        for (path, bytes) in objects {
-            let dir = path.parent().expect("object paths have a parent");
-            self.ensure_dir(dir)?;
-            let mut tmp = temporary_in(dir)?;
+    /// Writes the temporary files of part of a group, not synced: one per
+    /// file, beside its first key, with every key's directory made.
+    fn stage(
+        &self,
+        objects: &[(PathBuf, Vec<u8>)],
+        files: &[Vec<usize>],
+    ) -> io::Result<Vec<TempPath>> {
+        let mut staged = Vec::with_capacity(files.len());
+        for keys in files {
+            for &index in keys {
+                self.ensure_dir(
+                    objects[index]
+                        .0
+                        .parent()
+                        .expect("object paths have a parent"),
+                )?;
+            }
+            let (path, bytes) = &objects[keys[0]];
+            let mut tmp = temporary_in(path.parent().expect("object paths have a parent"))?;
             tmp.write_all(bytes)?;
             staged.push(tmp.into_temp_path());
         }
@@ -254,6 +281,34 @@ fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
         .prefix(TMP_PREFIX)
         .rand_bytes(TMP_RANDOM)
         .tempfile_in(dir)
+}
+
+/// The files of a group: per file, the indexes of the objects stored in
+/// it, the first one's directory holding its temporary file. Objects with
+/// the same bytes share a file, up to [`LINKS_PER_FILE`] of them.
+fn shared_files(objects: &[(PathBuf, Vec<u8>)]) -> Vec<Vec<usize>> {
+    let mut files: Vec<Vec<usize>> = Vec::new();
+    let mut open: HashMap<&[u8], usize> = HashMap::new();
+    for (index, (_, bytes)) in objects.iter().enumerate() {
+        match open.get(bytes.as_slice()) {
+            Some(&file) if files[file].len() < LINKS_PER_FILE => files[file].push(index),
+            _ => {
+                open.insert(bytes, files.len());
+                files.push(vec![index]);
+            }
+        }
+    }
+    files
+}
+
+/// Gives a temporary file the name `path` too, unless something is there
+/// already (the temporary name stays, for the other keys of its file).
+fn link(tmp: &Path, path: &Path) -> io::Result<Created> {
+    match fs::hard_link(tmp, path) {
+        Ok(()) => Ok(Created::New),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
+        Err(e) => Err(e),
+    }
 }
 
 /// Renames a temporary file to `path` unless something is there already
@@ -506,6 +561,46 @@ mod tests {
         assert_eq!(store.get("a/one").await.unwrap().unwrap(), b"first");
         assert_eq!(store.get("b/c/three").await.unwrap().unwrap(), b"3");
         assert_eq!(store.sweep_temporary().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn objects_of_a_group_with_the_same_bytes_share_one_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        store.put_new("x/taken", b"same").await.unwrap();
+        let created = store
+            .put_all(vec![
+                ("a/one".to_owned(), b"same".to_vec()),
+                ("b/two".to_owned(), b"other".to_vec()),
+                ("c/d/three".to_owned(), b"same".to_vec()),
+                ("x/taken".to_owned(), b"same".to_vec()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            created,
+            [Created::New, Created::New, Created::New, Created::Exists]
+        );
+        let inode = |key: &str| fs::metadata(dir.path().join(key)).unwrap();
+        assert_eq!(inode("a/one").ino(), inode("c/d/three").ino());
+        assert_eq!(inode("a/one").nlink(), 2, "the temporary name is gone");
+        assert_ne!(inode("a/one").ino(), inode("x/taken").ino());
+        assert_eq!(store.get("c/d/three").await.unwrap().unwrap(), b"same");
+        assert_eq!(store.get("b/two").await.unwrap().unwrap(), b"other");
+        assert_eq!(store.sweep_temporary().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_shared_file_holds_at_most_its_share_of_links() {
+        let objects: Vec<(PathBuf, Vec<u8>)> = (0..LINKS_PER_FILE * 2 + 1)
+            .map(|i| (PathBuf::from(format!("k/{i}")), b"same".to_vec()))
+            .collect();
+        let files = shared_files(&objects);
+        assert_eq!(
+            files.iter().map(Vec::len).collect::<Vec<_>>(),
+            [LINKS_PER_FILE, LINKS_PER_FILE, 1]
+        );
     }
 
     #[tokio::test]
