@@ -774,8 +774,9 @@ fn maildir_outside_tmp(maildir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// Checks that two stores hold the same keys with the same bytes, except
-/// the time a ledger entry (`delivered/…`) was recorded: its `recorded_at`
-/// is the one field compared only for being there. Every other object is
+/// the ledger (`delivered/…`): there the key's own entry is compared, but
+/// for the time it was recorded (its `recorded_at`, compared only for
+/// being there), and not which other copies were committed with it. Every other object is
 /// compared byte for byte: the checkpoints (`collected/`), `started/` and
 /// `done/` markers carry no time, and nothing else is time-dependent once
 /// the collection day is fixed (`--day`).
@@ -815,16 +816,41 @@ fn assert_same_store(store: &Path, reference: &Path) {
     );
 }
 
-/// The ledger entry of the key's mailbox (`delivered/<mailbox>/…`)
-/// without its `recorded_at` (which must be there). The object may hold
-/// the entries of the message's other copies committed with it: which
-/// ones depends on where the kills fell, so only the key's own is compared.
+/// The ledger entry of the key's mailbox (`delivered/<mailbox>/…`), as
+/// stored, without its `recorded_at` (which must be there). The object
+/// may hold the entries of the message's other copies committed with it:
+/// which ones depends on where the kills fell, so only the key's own is
+/// compared; the others must be entries of the same message, one per
+/// mailbox, in mailbox order.
 fn without_recorded_at(key: &Path, object: &[u8]) -> serde_json::Value {
     let mailbox = key.iter().nth(1).unwrap().to_str().unwrap();
-    let entry = shared::layout::ledger_entry_in(object, mailbox)
-        .unwrap()
+    let lines: Vec<serde_json::Value> = object
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    let of = |field: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .map(|entry| entry[field].as_str().unwrap())
+            .collect()
+    };
+    let mailboxes = of("mailbox");
+    assert!(
+        mailboxes.windows(2).all(|pair| pair[0] < pair[1]),
+        "{}: {mailboxes:?}",
+        key.display()
+    );
+    let ids = of("message_id");
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "{}: {ids:?}",
+        key.display()
+    );
+    let mut entry = lines
+        .into_iter()
+        .find(|entry| entry["mailbox"] == mailbox)
         .unwrap_or_else(|| panic!("{} holds no entry of {mailbox}", key.display()));
-    let mut entry = serde_json::to_value(entry).unwrap();
     let recorded_at = entry.as_object_mut().unwrap().remove("recorded_at");
     assert!(recorded_at.is_some_and(|at| at.is_string()), "{entry}");
     entry

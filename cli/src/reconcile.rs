@@ -23,7 +23,11 @@ use crate::target::Target;
 /// `--repair`, batches never converted are converted (a lost notification)
 /// and copies not delivered are delivered, each folder searched first so
 /// that nothing arrives twice. An item lost after conversion (its e-mail
-/// deleted) cannot be redone and is reported. When nothing is open, the
+/// deleted) cannot be redone and is reported. With `--deep`, the copies
+/// the ledger records are searched for in their folders by Message-ID
+/// (IMAP SEARCH, or the Maildir's file names; all of them, or every
+/// `--sample`-th): one deleted there since is reported and keeps the day
+/// open (an SMTP target cannot be searched and is refused). When nothing is open, the
 /// day, once over, is closed: a manifest `manifest/<sequence>.json` is
 /// written with the size and SHA-256 of every object of the day not in an
 /// earlier manifest and the hash of the manifest written before it; the
@@ -32,7 +36,7 @@ use crate::target::Target;
 /// Exit codes: 0 the day is complete and closed; 2 something is open (the
 /// lines say what); 1 the store or the configuration cannot be read.
 ///
-/// Example: `archiver reconcile --config examples/archiver.toml --day 2026-11-21 --repair`.
+/// Example: `archiver reconcile --config examples/archiver.toml --day 2026-11-21 --repair --deep`.
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct ReconcileArgs {
@@ -45,6 +49,12 @@ pub struct ReconcileArgs {
     /// Convert what was never converted and deliver what was not delivered.
     #[arg(long)]
     repair: bool,
+    /// Search the mailboxes for the copies the ledger records as delivered.
+    #[arg(long)]
+    deep: bool,
+    /// With --deep: search every N-th copy only (a sample spread over the day).
+    #[arg(long, value_name = "N", requires = "deep", value_parser = clap::value_parser!(u64).range(1..))]
+    sample: Option<u64>,
 }
 
 /// Re-check the daily manifests, their objects and their chain
@@ -99,11 +109,25 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
         println!("after repair:");
         print_check(&check);
     }
-    if !check.is_complete() {
+    let mut open = check.open_lines().len();
+    if args.deep {
+        let searched =
+            runtime.block_on(search(&settings, &store, day, args.sample.unwrap_or(1)))?;
         println!(
-            "day {day} is open: {} line(s) above{}",
-            check.open_lines().len(),
-            if args.repair {
+            "searched the mailboxes for {} of {} ledgered copies: {} missing",
+            searched.searched,
+            searched.ledgered,
+            searched.missing.len()
+        );
+        for line in &searched.missing {
+            println!("  {line}");
+        }
+        open += searched.missing.len();
+    }
+    if open > 0 {
+        println!(
+            "day {day} is open: {open} line(s) above{}",
+            if args.repair || check.is_complete() {
                 ""
             } else {
                 "; --repair converts and delivers what it can"
@@ -153,6 +177,29 @@ fn print_check(check: &DayCheck) {
     for line in check.open_lines() {
         println!("  {line}");
     }
+}
+
+/// Searches the configured target for the day's ledgered copies.
+async fn search(
+    settings: &LocalSettings,
+    store: &LocalDir,
+    day: NaiveDate,
+    every: u64,
+) -> Result<reconcile::Searched, Box<dyn std::error::Error>> {
+    Ok(match crate::open_target(settings).await? {
+        Target::Maildir(mut maildir) => {
+            reconcile::search_delivered(store, &mut *maildir, day, every).await?
+        }
+        Target::Imap(mut lanes) => {
+            let Some(lane) = lanes.first_mut() else {
+                return Err("the IMAP target has no connection".into());
+            };
+            let searched = reconcile::search_delivered(store, lane, day, every).await;
+            crate::close(&mut lanes).await;
+            searched?
+        }
+        Target::Smtp(_) => return Err(reconcile::SearchError::NotSearchable.into()),
+    })
 }
 
 /// Converts the batches never converted, then delivers every copy not

@@ -383,3 +383,149 @@ fn days_close_in_any_order_and_a_backfill_into_a_closed_day_gets_a_further_manif
     assert_eq!(code, 1);
     assert!(err.contains("is not over yet"), "{err}");
 }
+
+/// A day's manifest lists its e-mails and media with the fingerprints
+/// convert and collect computed as they wrote them, not by reading them
+/// again at close: an e-mail and a medium altered after the run and
+/// before the day closed are listed as written, and `verify` names both.
+#[test]
+fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_them() {
+    use sha2::Digest;
+
+    let (dir, examples) = example();
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let store = dir.path().join("example-output/archive");
+    let first_under = |prefix: &str| -> String {
+        let mut keys: Vec<String> = walk(&store.join(prefix))
+            .into_iter()
+            .map(|path| {
+                path.strip_prefix(&store)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        keys.sort();
+        keys.remove(0)
+    };
+    let (eml, media) = (first_under("eml"), first_under("media"));
+    let written = |key: &str| {
+        let bytes = std::fs::read(store.join(key)).unwrap();
+        (
+            bytes.len() as u64,
+            hex::encode(sha2::Sha256::digest(&bytes)),
+        )
+    };
+    let before = [written(&eml), written(&media)];
+    for key in [&eml, &media] {
+        let path = store.join(key);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] ^= 0x20;
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+    }
+
+    let out = close(&examples, DAY);
+    assert!(out.contains("manifest/00000001.json written"), "{out}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest/00000001.json")).unwrap())
+            .unwrap();
+    let listed = |key: &str| {
+        let object = manifest["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .unwrap_or_else(|| panic!("{key} is not listed"));
+        (
+            object["size"].as_u64().unwrap(),
+            object["sha256"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!([listed(&eml), listed(&media)], before);
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(code, 2, "{out}");
+    for key in [&eml, &media] {
+        assert!(out.contains(&format!("{key}: altered")), "{out}");
+    }
+}
+
+/// Files under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// `--deep` searches the mailboxes for what the ledger records: a copy
+/// deleted from its folder since is named and keeps the day open; with it
+/// back, a sample searches fewer and the day closes.
+#[test]
+fn a_deep_reconcile_names_a_copy_deleted_from_its_folder_and_keeps_the_day_open() {
+    let (dir, examples) = example();
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let reconcile = |extra: &[&str]| {
+        let mut args = vec!["reconcile", "--config", "archiver.toml", "--day", DAY];
+        args.extend_from_slice(extra);
+        let (code, out, err) = archiver(&args, &examples);
+        (code, format!("{out}{err}"))
+    };
+    let cur = dir
+        .path()
+        .join("example-output/maildir/dan@corp.example/.WhatsApp Archiver/cur");
+    let mut files: Vec<_> = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    let deleted = std::fs::read(&files[0]).unwrap();
+    std::fs::remove_file(&files[0]).unwrap();
+
+    let (code, out) = reconcile(&["--deep"]);
+    assert_eq!(code, 2, "{out}");
+    let ledgered = copies(&dir.path().join("example-output/maildir"))
+        .values()
+        .sum::<usize>()
+        + 1;
+    assert!(
+        out.contains(&format!(
+            "searched the mailboxes for {ledgered} of {ledgered} ledgered copies: 1 missing"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "to dan@corp.example (WhatsApp Archiver): ledgered as delivered, not in the folder"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("day {DAY} is open: 1 line(s) above\n")),
+        "{out}"
+    );
+    std::fs::write(&files[0], deleted).unwrap();
+    let (code, out) = reconcile(&["--deep", "--sample", "1000"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "searched the mailboxes for 1 of {ledgered} ledgered copies: 0 missing"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("manifest/00000001.json written"), "{out}");
+}

@@ -20,11 +20,11 @@ use tokio::sync::Semaphore;
 use crate::item::{Item, Network};
 use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
-use crate::layout::{self, Failed, FailedLine, ItemDay, RawBatch, Unmapped};
+use crate::layout::{self, Failed, FailedLine, Fingerprint, ItemDay, RawBatch, Unmapped};
 use crate::mapping::Mapper;
 use crate::render::{self, FileContent, RenderInput, RenderOptions, Rendered};
 use crate::report::Report;
-use crate::store::{Created, ObjectFile, ObjectStore, StoreError};
+use crate::store::{Created, ObjectFile, ObjectStore, Spool, StoreError};
 
 /// Items of one batch converted at once.
 const ITEMS_AT_ONCE: usize = 32;
@@ -237,6 +237,7 @@ async fn render_batch<S: ObjectStore>(
     let mut custodians = BTreeSet::new();
     let mut group = Vec::new();
     let mut group_bytes = 0u64;
+    let mut existing = Vec::new();
     while let Some(result) = converted.next().await {
         let (item_report, item_jobs, writes, custodian) = result?;
         report.merge(item_report);
@@ -247,11 +248,27 @@ async fn render_batch<S: ObjectStore>(
             group.push(write);
         }
         if group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES {
-            write_group(store, std::mem::take(&mut group), report).await?;
+            existing.extend(write_group(store, std::mem::take(&mut group), report).await?);
             group_bytes = 0;
         }
     }
-    write_group(store, group, report).await?;
+    existing.extend(write_group(store, group, report).await?);
+    // An e-mail stored before (a replayed batch, the same message in an
+    // earlier one, rendered then with its own raw object named) is what
+    // its jobs deliver: they carry its stored fingerprint, not this one's.
+    for key in existing {
+        let stored = store
+            .sha256(&key)
+            .await?
+            .ok_or_else(|| StoreError::Missing(key.clone()))?;
+        let stored = Fingerprint {
+            size: stored.0,
+            sha256: hex::encode(stored.1),
+        };
+        for job in jobs.iter_mut().filter(|job| job.eml_key == key) {
+            job.eml = Some(stored.clone());
+        }
+    }
     for custodian in custodians {
         report.error(format!(
             "raw batch {raw_key}: {custodian}; its items are delivered to their other \
@@ -263,15 +280,20 @@ async fn render_batch<S: ObjectStore>(
 }
 
 /// Writes a group of objects durably (large ones streamed one by one,
-/// the others together), counting the EMLs in the report.
+/// the others together), counting the EMLs in the report; returns the
+/// keys of the EMLs that were there already.
 async fn write_group<S: ObjectStore>(
     store: &S,
     group: Vec<ToWrite>,
     report: &mut Report,
-) -> Result<(), StoreError> {
-    let mut count = |eml: bool, created: Created| match (eml, created) {
+) -> Result<Vec<String>, StoreError> {
+    let mut existing = Vec::new();
+    let mut count = |key: String, eml: bool, created: Created| match (eml, created) {
         (true, Created::New) => report.emails_written += 1,
-        (true, Created::Exists) => report.emails_existing += 1,
+        (true, Created::Exists) => {
+            report.emails_existing += 1;
+            existing.push(key);
+        }
         (false, _) => {}
     };
     let mut small = Vec::with_capacity(group.len());
@@ -279,16 +301,19 @@ async fn write_group<S: ObjectStore>(
     for write in group {
         match write.content {
             Content::Bytes(bytes) => {
-                eml.push(write.eml);
+                eml.push((write.key.clone(), write.eml));
                 small.push((write.key, bytes));
             }
-            Content::File(file) => count(write.eml, store.put_new_file(&write.key, &file).await?),
+            Content::File(file) => {
+                let created = store.put_new_file(&write.key, &file).await?;
+                count(write.key, write.eml, created);
+            }
         }
     }
-    for (created, eml) in store.put_all(small).await?.into_iter().zip(eml) {
-        count(eml, created);
+    for (created, (key, eml)) in store.put_all(small).await?.into_iter().zip(eml) {
+        count(key, eml, created);
     }
-    Ok(())
+    Ok(existing)
 }
 
 /// Where one item's conversion puts what it makes.
@@ -324,26 +349,27 @@ fn convert_item(
         raw_object: Some(raw_key),
     };
     let day = ItemDay::of(item);
-    let eml = match render_eml(&input, opts, &layout::eml_key(day, &item.id), out.report) {
-        Ok(eml) => eml,
-        Err(EmlError::Store(e)) => return Err(e),
-        Err(EmlError::Render(e)) => {
-            // Kept visible in the store for the operator, not only in this report.
-            let record = Failed {
-                item_id: item.id.to_string(),
-                reason: e.to_string(),
-                raw_key: raw_key.to_owned(),
-            };
-            out.writes.push(ToWrite {
-                key: layout::failed_item_key(day, &item.id),
-                content: Content::Bytes(layout::record(&record)),
-                eml: false,
-            });
-            out.report
-                .error(format!("item {} of {raw_key}: {e}", item.id));
-            return Ok(None);
-        }
-    };
+    let (eml, fingerprint) =
+        match render_eml(&input, opts, &layout::eml_key(day, &item.id), out.report) {
+            Ok(eml) => eml,
+            Err(EmlError::Store(e)) => return Err(e),
+            Err(EmlError::Render(e)) => {
+                // Kept visible in the store for the operator, not only in this report.
+                let record = Failed {
+                    item_id: item.id.to_string(),
+                    reason: e.to_string(),
+                    raw_key: raw_key.to_owned(),
+                };
+                out.writes.push(ToWrite {
+                    key: layout::failed_item_key(day, &item.id),
+                    content: Content::Bytes(layout::record(&record)),
+                    eml: false,
+                });
+                out.report
+                    .error(format!("item {} of {raw_key}: {e}", item.id));
+                return Ok(None);
+            }
+        };
     let eml_key = layout::eml_key(day, &item.id);
     out.writes.push(ToWrite {
         key: eml_key.clone(),
@@ -379,13 +405,15 @@ fn convert_item(
             eml_key: eml_key.clone(),
             message_id: message_id.clone(),
             timestamp: timestamp.clone(),
+            eml: Some(fingerprint.clone()),
         }));
     Ok(custodian)
 }
 
 /// Writes a rendered EML: in memory when small, else into a temporary
 /// file, its attached files streamed in.
-fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<Content, StoreError> {
+/// Its fingerprint is computed from the bytes as they are written.
+fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<(Content, Fingerprint), StoreError> {
     let failed = |source| StoreError::Io {
         key: key.to_owned(),
         source,
@@ -393,13 +421,20 @@ fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<Content, StoreError> 
     if rendered.len() <= INLINE_EML_BYTES {
         let mut bytes = Vec::with_capacity(usize::try_from(rendered.len()).unwrap_or(0));
         rendered.write_to(&mut bytes).map_err(failed)?;
-        return Ok(Content::Bytes(bytes));
+        let fingerprint = Fingerprint::of(&bytes);
+        return Ok((Content::Bytes(bytes), fingerprint));
     }
-    let mut spool =
-        std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile().map_err(failed)?);
+    let mut spool = std::io::BufWriter::with_capacity(1 << 16, Spool::new().map_err(failed)?);
     rendered.write_to(&mut spool).map_err(failed)?;
-    let file = spool.into_inner().map_err(|e| failed(e.into_error()))?;
-    Ok(Content::File(ObjectFile::new(file, rendered.len())))
+    let (file, sha256) = spool
+        .into_inner()
+        .map_err(|e| failed(e.into_error()))?
+        .finish();
+    let fingerprint = Fingerprint {
+        size: file.len(),
+        sha256,
+    };
+    Ok((Content::File(file), fingerprint))
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,
@@ -430,7 +465,7 @@ fn render_eml(
     opts: &ConvertOptions,
     key: &str,
     report: &mut Report,
-) -> Result<Content, EmlError> {
+) -> Result<(Content, Fingerprint), EmlError> {
     let rendered = render::prepare(input, &opts.render).map_err(EmlError::Render)?;
     match opts.max_message_bytes {
         Some(limit) if rendered.len() > limit => {

@@ -120,6 +120,16 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             }
         }
         let message = cached.as_ref().expect("loaded above").1.message();
+        if let Some(written) = &job.eml
+            && (message.len() != written.size || hex::encode(message.sha256()) != written.sha256)
+        {
+            report.error(format!(
+                "job for {}: {} is not the e-mail convert wrote (its size or SHA-256 differs); not delivered",
+                job.mailbox, job.eml_key
+            ));
+            failed.push(index);
+            continue;
+        }
         let Ok(time) = Timestamp::parse(&job.timestamp) else {
             report.error(format!(
                 "job for {} ({}): invalid timestamp {:?}",

@@ -14,7 +14,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::json_error;
-use crate::layout::{JOBS_PREFIX, RawBatch};
+use crate::layout::{Fingerprint, JOBS_PREFIX, RawBatch};
 use crate::report::Report;
 use crate::store::{ObjectStore, StoreError};
 
@@ -31,6 +31,12 @@ pub struct DeliveryJob {
     pub message_id: String,
     /// The item's source time (RFC 3339), the message's INTERNALDATE.
     pub timestamp: String,
+    /// The EML as convert stored it (or found it stored) when it made the
+    /// job; absent in jobs made before. Deliver refuses an EML that no
+    /// longer matches, and a day's manifest lists it without reading it
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eml: Option<Fingerprint>,
 }
 
 /// Why jobs could not be queued.

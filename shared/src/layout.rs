@@ -450,6 +450,27 @@ pub struct MediaFailed {
     pub attempts: u32,
 }
 
+/// An object's size and SHA-256, computed by the stage that wrote it from
+/// the bytes it wrote: what a day's manifest lists for the object without
+/// reading it again (`verify` is what reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of bytes in memory.
+    pub fn of(bytes: &[u8]) -> Self {
+        Fingerprint {
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+}
+
 /// A source's checkpoint, written once its batch (or refusal) is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collected {
@@ -549,6 +570,35 @@ pub struct LedgerEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(mailbox: &str) -> LedgerEntry {
+        LedgerEntry {
+            message_id: "m@x".to_owned(),
+            mailbox: mailbox.to_owned(),
+            folder: "F".to_owned(),
+            uid: None,
+            sha256: "00".repeat(32),
+            recorded_at: "2026-11-21T09:00:00Z".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_ledger_record_gives_each_mailbox_its_own_entry() {
+        let (b, a) = (entry("b@x"), entry("a@x"));
+        let shared = ledger_record(&[&b, &a]);
+        let text = String::from_utf8(shared.clone()).unwrap();
+        assert!(
+            text.find("a@x").unwrap() < text.find("b@x").unwrap(),
+            "{text}"
+        );
+        assert_eq!(ledger_entry_in(&shared, "b@x").unwrap(), Some(b));
+        assert_eq!(ledger_entry_in(&shared, "a@x").unwrap(), Some(a.clone()));
+        assert_eq!(ledger_entry_in(&shared, "c@x").unwrap(), None);
+        // An object of one entry as written before records were shared:
+        // no newline at the end.
+        assert_eq!(ledger_entry_in(&record(&a), "a@x").unwrap(), Some(a));
+        assert!(ledger_entry_in(b"{\"message_id\":1}\n", "a@x").is_err());
+    }
 
     fn batch() -> RawBatch {
         RawBatch {

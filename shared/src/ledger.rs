@@ -3,7 +3,9 @@
 //! delivery rule built on it. The copies of a message committed together
 //! share one record ([`layout::ledger_record`]): a local store keeps it as
 //! one file linked under each key, so the ledger costs a file per message,
-//! not per copy.
+//! not per copy. Under a key, only the line of the key's mailbox is its
+//! ledger entry; the others say what was committed with it (whose own
+//! keys may hold other records, after a retry).
 //!
 //! The entry is written after a successful append. Before appending, the
 //! ledger is checked; a job that may have run before (a retry) also searches
@@ -39,6 +41,10 @@ use crate::layout::{self, LedgerEntry, ledger_key, sending_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
 use crate::store::{Created, ObjectStore, StoreError};
 
+/// Copies of a message whose entries share one record at most: a record
+/// is read whole for one entry, and stored whole under each of its keys.
+const RECORD_ENTRIES: usize = 64;
+
 /// Errors of ledgered delivery.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -48,7 +54,8 @@ pub enum LedgerError {
     /// The ledger could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A ledger object is not valid JSON of the expected shape.
+    /// A ledger object is not valid JSON of the expected shape, or holds
+    /// no entry for the mailbox its key names.
     #[error("ledger entry {key} is unreadable: {reason}")]
     Corrupt {
         /// The ledger object key.
@@ -245,8 +252,9 @@ impl Group {
         if let Err(e) = target.commit().await {
             return Err((tags(), e.into()));
         }
-        // Each message's entries in one record, stored under each of its
-        // copies' keys (a local store keeps one file for them all).
+        // A message's entries, up to RECORD_ENTRIES at a time, in one
+        // record stored under each of their keys (a local store keeps one
+        // file for them all).
         let mut by_message: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
         for (_, _, entry) in &staged {
             by_message
@@ -254,19 +262,19 @@ impl Group {
                 .or_default()
                 .push(entry);
         }
-        let mut records = HashMap::with_capacity(by_message.len());
-        for (message_id, entries) in &by_message {
-            records.insert(*message_id, layout::ledger_record(entries));
+        let mut entries = Vec::with_capacity(staged.len());
+        for copies in by_message.values_mut() {
+            copies.sort_by(|a, b| a.mailbox.cmp(&b.mailbox));
+            for shared in copies.chunks(RECORD_ENTRIES) {
+                let record = layout::ledger_record(shared);
+                for entry in shared {
+                    entries.push((
+                        ledger_key(&entry.mailbox, &entry.message_id),
+                        record.clone(),
+                    ));
+                }
+            }
         }
-        let entries = staged
-            .iter()
-            .map(|(_, _, entry)| {
-                (
-                    ledger_key(&entry.mailbox, &entry.message_id),
-                    records[entry.message_id.as_str()].clone(),
-                )
-            })
-            .collect();
         if let Err(e) = store.put_all(entries).await {
             return Err((tags(), e.into()));
         }

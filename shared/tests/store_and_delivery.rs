@@ -270,6 +270,7 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
         eml_key: "eml/2026-11-03/x.eml".to_owned(),
         message_id: "x@mobile-archiver".to_owned(),
         timestamp: "2026-11-03T09:01:00Z".to_owned(),
+        eml: None,
     };
     let line = format!("{}\n", serde_json::to_string(&job).unwrap());
     let batch = |id: &str| RawBatch {
@@ -327,4 +328,48 @@ async fn a_read_never_follows_a_symbolic_link() {
     let err = store.get("drop/a.txt").await.unwrap_err().to_string();
     assert!(err.contains("symbolic link"), "{err}");
     assert!(!err.contains("password"));
+}
+
+/// A job carries the fingerprint of the e-mail convert wrote: an e-mail
+/// altered since is not delivered, and the report names it; the
+/// unaltered one beside it is.
+#[tokio::test]
+async fn an_email_altered_since_convert_wrote_it_is_not_delivered() {
+    use shared::deliver::deliver_jobs;
+    use shared::jobs::DeliveryJob;
+    use shared::layout::Fingerprint;
+    use shared::report::Report;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let job = |id: &str, written: &[u8]| DeliveryJob {
+        mailbox: "bob@corp.example".to_owned(),
+        folder: "WhatsApp Archiver".to_owned(),
+        eml_key: format!("eml/2026-11-03/{id}.eml"),
+        message_id: format!("{id}@mobile-archiver"),
+        timestamp: "2026-11-03T09:01:00Z".to_owned(),
+        eml: Some(Fingerprint::of(written)),
+    };
+    let kept = b"Message-ID: <k@mobile-archiver>\r\n\r\nbody\r\n";
+    let written = b"Message-ID: <a@mobile-archiver>\r\n\r\nbody\r\n";
+    let altered = b"Message-ID: <a@mobile-archiver>\r\n\r\nBODY\r\n";
+    store.put_new("eml/2026-11-03/k.eml", kept).await.unwrap();
+    store
+        .put_new("eml/2026-11-03/a.eml", altered)
+        .await
+        .unwrap();
+    let jobs = [job("k", kept), job("a", written)];
+    let mut report = Report::default();
+    let mut targets = [Maildir::new(dir.path().join("mail"))];
+    let failed = deliver_jobs(&store, &mut targets, &jobs, |_| false, None, &mut report).await;
+    assert_eq!(failed, [1]);
+    let errors = report.errors.join("\n");
+    assert!(
+        errors.contains("eml/2026-11-03/a.eml is not the e-mail convert wrote"),
+        "{errors}"
+    );
+    assert_eq!(
+        count_messages(&dir.path().join("mail/bob@corp.example/.WhatsApp Archiver")),
+        1
+    );
 }

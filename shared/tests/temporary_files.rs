@@ -46,9 +46,18 @@ async fn the_store_sweep_removes_temporary_files_and_nothing_else() {
     fs::write(dir.path().join(".tmp-root"), b"x").unwrap();
     fs::write(dir.path().join("media/.tmp-Ab12Cd"), vec![0u8; 4 << 20]).unwrap();
     fs::write(dir.path().join("eml/2026-11-10/.tmp-xyz"), b"half an email").unwrap();
+    // A group's shared file killed after it was linked under its keys and
+    // before its temporary name went: the name goes, the objects stay.
+    let shared = "delivered/bob@corp.example/ffee";
+    store.put_new(shared, shared.as_bytes()).await.unwrap();
+    fs::hard_link(
+        dir.path().join(shared),
+        dir.path().join("delivered/bob@corp.example/.tmp-Lk9Zq0"),
+    )
+    .unwrap();
     let before = files(dir.path());
 
-    assert_eq!(store.sweep_temporary().unwrap(), 3);
+    assert_eq!(store.sweep_temporary().unwrap(), 4);
     let after = files(dir.path());
     let swept: Vec<&str> = before
         .iter()
@@ -57,8 +66,14 @@ async fn the_store_sweep_removes_temporary_files_and_nothing_else() {
         .collect();
     assert_eq!(
         swept,
-        [".tmp-root", "eml/2026-11-10/.tmp-xyz", "media/.tmp-Ab12Cd"]
+        [
+            ".tmp-root",
+            "delivered/bob@corp.example/.tmp-Lk9Zq0",
+            "eml/2026-11-10/.tmp-xyz",
+            "media/.tmp-Ab12Cd"
+        ]
     );
+    assert_eq!(store.get(shared).await.unwrap().unwrap(), shared.as_bytes());
     for key in objects {
         assert_eq!(store.get(key).await.unwrap().unwrap(), key.as_bytes());
     }

@@ -79,6 +79,7 @@ pub async fn write(
             eml_key,
             message_id: render::message_id(&item.id),
             timestamp: item.timestamp.to_rfc3339(),
+            eml: None,
         };
         serde_json::to_writer(&mut lines, &job).unwrap();
         lines.push(b'\n');

@@ -309,6 +309,7 @@ mod tests {
             eml_key: "eml/2026-11-21/a.eml".to_owned(),
             message_id: "a@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
+            eml: None,
         };
         let message: SqsMessage = serde_json::from_value(serde_json::json!({
             "messageId": "m1",
@@ -380,6 +381,7 @@ mod tests {
             eml_key: format!("eml/2026-11-21/{n}.eml"),
             message_id: format!("{n}@x"),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
+            eml: None,
         };
         let message = |n: u32, resent: bool| -> SqsMessage {
             let eml = format!("Message-ID: <{n}@x>\r\n\r\nhi\r\n");

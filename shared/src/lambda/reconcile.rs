@@ -410,6 +410,7 @@ mod tests {
             eml_key: "eml/2026-11-21/a.eml".to_owned(),
             message_id: "a@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
+            eml: None,
         };
         // Batch a was never converted; batch b was, and its one copy has
         // no ledger entry. (Neither holds items: only batches, jobs and
@@ -600,6 +601,7 @@ mod tests {
             eml_key: "eml/2026-11-21/gone.eml".to_owned(),
             message_id: "gone@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
+            eml: None,
         };
         let lines = jobs::to_lines(std::slice::from_ref(&job));
         store.put_new(&b.jobs_key(), &lines).await.unwrap();

@@ -17,10 +17,9 @@
 //! system once (`syncfs`), renames them all into place (objects of the
 //! group with the same bytes are one file, hard-linked under each key),
 //! and syncs the file system again: no key ever names a file whose data
-//! may be lost, and the
-//! whole group is durable when the call returns. The store is taken to be
-//! one file system (a mount point inside it would not be synced by
-//! `syncfs` of the root).
+//! may be lost, and the whole group is durable when the call returns. The
+//! store is taken to be one file system (a mount point inside it would not
+//! be synced by `syncfs` of the root).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -58,9 +57,9 @@ const LOCK_FILE: &str = ".lock";
 
 /// An object store rooted at a local directory, with the S3 key layout.
 ///
-/// Create-only writes go through a temporary file and a no-clobber rename, so a
-/// reader never sees a half-written object and an existing one is never
-/// replaced.
+/// Create-only writes go through a temporary file and a no-clobber rename
+/// (or hard link, for objects of a group with the same bytes), so a reader
+/// never sees a half-written object and an existing one is never replaced.
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
@@ -85,7 +84,8 @@ impl LocalDir {
 
     /// Removes the temporary files (`.tmp-*`) that writes killed halfway
     /// left anywhere in the store, and returns how many it removed.
-    /// Objects, the lock and other dot-files are left alone.
+    /// Objects, the lock and other dot-files are left alone (a temporary
+    /// name may be a link to objects already stored: only the name goes).
     ///
     /// Call it only while nothing else writes to the store (the `archiver`
     /// command holds `<store>/.lock`): a write in progress would lose its
@@ -196,7 +196,7 @@ impl LocalDir {
         for (path, _) in objects {
             self.mark_made(path.parent().expect("object paths have a parent"));
         }
-        let mut created = vec![Created::Exists; objects.len()];
+        let mut created: Vec<Option<Created>> = vec![None; objects.len()];
         let mut pairs = staged.into_iter().zip(&files);
         std::thread::scope(|scope| {
             let mut namers = Vec::new();
@@ -222,13 +222,16 @@ impl LocalDir {
             }
             for namer in namers {
                 for (index, outcome) in namer.join().expect("a namer does not panic")? {
-                    created[index] = outcome;
+                    created[index] = Some(outcome);
                 }
             }
             Ok::<_, io::Error>(())
         })?;
         self.sync_all()?;
-        Ok(created)
+        Ok(created
+            .into_iter()
+            .map(|created| created.expect("every object is in one file"))
+            .collect())
     }
 
     /// Writes the temporary files of part of a group, not synced: one per
@@ -302,12 +305,19 @@ fn shared_files(objects: &[(PathBuf, Vec<u8>)]) -> Vec<Vec<usize>> {
 }
 
 /// Gives a temporary file the name `path` too, unless something is there
-/// already (the temporary name stays, for the other keys of its file).
+/// already (the temporary name stays, for the other keys of its file). A
+/// file system that refuses the link (too many links, no hard links at
+/// all) gets a copy of its own, synced before it is named.
 fn link(tmp: &Path, path: &Path) -> io::Result<Created> {
     match fs::hard_link(tmp, path) {
         Ok(()) => Ok(Created::New),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
-        Err(e) => Err(e),
+        Err(_) => {
+            let mut copy = temporary_in(path.parent().expect("object paths have a parent"))?;
+            io::copy(&mut fs::File::open(tmp)?, copy.as_file_mut())?;
+            copy.as_file().sync_data()?;
+            persist(copy.into_temp_path(), path)
+        }
     }
 }
 
