@@ -270,6 +270,18 @@ pub fn move_messages(
     failed
 }
 
+/// Every SQS record the mover handed to `function`, from its record file
+/// (see [`move_messages`]).
+pub fn recorded(record: &Path, function: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(record)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|entry| entry["function"] == function)
+        .flat_map(|entry| entry["event"]["Records"].as_array().unwrap().clone())
+        .collect()
+}
+
 impl Watch {
     /// The process of a function `cargo lambda watch` runs (started on
     /// its first invocation and kept warm): the one whose executable is
