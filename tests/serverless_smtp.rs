@@ -12,13 +12,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use mail_parser::MessageParser;
 use serde_json::{Value, json};
 use shared::store::S3Store;
 
-use support::examples::{self, expected_jobs};
-use support::localstack::{LocalStack, Watch, keys, move_messages, recorded, upload_dir};
+use support::examples::expected_jobs;
+use support::localstack::{LocalStack, Watch, keys, move_messages, recorded};
 use support::postfix::Postfix;
 
 const DAY: &str = "2026-11-21";
@@ -56,42 +55,14 @@ async fn the_deliver_function_sends_each_copy_once_by_smtp_into_postfix() {
     .await;
     let s3 = S3Store::client(&stack.aws);
     let archive = stack.output("ArchiveBucketName").to_owned();
-    s3.put_object()
-        .bucket(stack.output("ConfigBucketName"))
-        .key("mapping.csv")
-        .body(ByteStream::from(
-            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
-    upload_dir(
-        &s3,
-        stack.output("DropBucketName"),
-        &examples::dir(),
-        &examples::dir().join("drop"),
-    )
-    .await;
+    stack.upload_example().await;
 
     // The functions' environment, as template.yaml sets it for
     // DeliveryTarget=smtp (IMAP_URL empty, SMTP_* from the parameters),
     // SMTP_URL the Postfix.
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("ARCHIVE_BUCKET", &archive),
-        ("DROP_BUCKET", stack.output("DropBucketName")),
-        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
-        ("MAPPING_KEY", "mapping.csv"),
-        ("CONVERT_QUEUE_URL", stack.output("ConvertQueueUrl")),
-        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
-        ("TIME_ZONE", "Europe/London"),
-        ("ARCHIVE_TIME_ZONE", "Europe/London"),
-        ("DEFAULT_REGION", "GB"),
-        ("CUSTODIAN_DOMAINS", "corp.example"),
-        ("SMTP_URL", &postfix.url()),
+    let smtp_url = postfix.url();
+    let env = stack.example_env(&[
+        ("SMTP_URL", &smtp_url),
         ("SMTP_AUTH", "none"),
         ("SMTP_LOGIN", "{mailbox}"),
         ("SMTP_SENDER", SENDER),
@@ -99,10 +70,7 @@ async fn the_deliver_function_sends_each_copy_once_by_smtp_into_postfix() {
         ("SMTP_FORMAT", "plain"),
         ("SMTP_ATTEMPTS", "3"),
         ("SMTP_COMMAND_TIMEOUT_SECS", "30"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let watch = Watch::start(&env, &stack.dir().join("watch.log"));
     let routes = [
         (stack.output("ConvertQueueUrl"), "convert"),
