@@ -6,8 +6,9 @@
 //! byte (the big e-mail streamed: the command's peak memory stays under
 //! three quarters of its size), and the bundle verifies; `status --json` gives the
 //! local counts; `report --json` the local report; `reconcile` closes the
-//! day with the manifest the local store gets (the same chain head), and
-//! `verify --head` checks it in the bucket.
+//! day with the manifest the local store gets (the same chain head), but
+//! not a day without a raw batch, and `verify --head` checks the chain in
+//! the bucket.
 
 mod support;
 
@@ -300,6 +301,17 @@ async fn the_bucket_exports_counts_reports_and_closes_as_the_local_copy_does() {
             .stdout,
     );
     assert_eq!(bucket_head, local_head);
+    // A day without a raw batch is left to the function, which knows
+    // whether collect ran (its claims are in the deployment's zone).
+    let empty = archiver.expect(
+        2,
+        &["reconcile", "--store", &in_bucket, "--day", "2026-11-20"],
+    );
+    assert!(
+        empty.stdout.contains("has no raw batch"),
+        "{}",
+        empty.stdout
+    );
     assert_eq!(keys(&s3, &archive, "manifest/").await.len(), 1);
     let verified = archiver.expect(
         0,

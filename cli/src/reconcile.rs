@@ -33,7 +33,8 @@ use crate::target::Target;
 /// new chain head's SHA-256 is printed (keep it: `archiver verify --head`).
 /// In S3 the command checks and closes (the manifest is written under
 /// `manifest/`) but does not repair: the scheduled reconcile function
-/// does, through convert and deliver.
+/// does, through convert and deliver; nor does it close a day without a
+/// raw batch (the function does, once collect's run claimed the day).
 ///
 /// Exit codes: 0 the day is complete and closed; 2 something is open (the
 /// lines say what); 1 the store or the configuration cannot be read.
@@ -138,6 +139,16 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
             } else {
                 "; --repair converts and delivers what it can"
             }
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if check.batches == 0 && matches!(opened.location, Location::S3(_)) {
+        // In AWS a day without a batch is complete only if collect's
+        // scheduled run claimed it, in the deployment's ScheduleTimeZone,
+        // which this command does not know: the function decides.
+        println!(
+            "day {day} has no raw batch: in AWS the reconcile function closes such a day once \
+             it finds that collect's scheduled run claimed it; left open"
         );
         return Ok(ExitCode::from(2));
     }
