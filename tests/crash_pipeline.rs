@@ -25,14 +25,15 @@
 //! The kill times come from a seeded generator; the seed is printed, and
 //! `CRASH_PIPELINE_SEED=<seed>` runs the same schedule again (the process's
 //! own timing still varies). The `archiver` binary is built by cargo from
-//! the test (see [`archiver_binary`]).
+//! the test (see [`support::archiver::binary`]).
 
 #[path = "../cli/src/bench/data.rs"]
 mod bench_data;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -286,7 +287,7 @@ impl Timing {
 #[test]
 fn the_pipeline_survives_sigkill_in_collect_convert_and_deliver() {
     let started = Instant::now();
-    let archiver = archiver_binary();
+    let archiver = support::archiver::binary();
     let seed = std::env::var("CRASH_PIPELINE_SEED")
         .ok()
         .map(|s| s.parse().expect("CRASH_PIPELINE_SEED is a number"))
@@ -448,44 +449,12 @@ fn the_pipeline_survives_sigkill_in_collect_convert_and_deliver() {
     );
 }
 
-/// The `archiver` binary of this workspace and profile, built by cargo
-/// (a no-op when it is fresh): it is another package's binary, so cargo
-/// does not build it for this one's tests.
-fn archiver_binary() -> PathBuf {
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--message-format=json",
-            "-p",
-            "archiver",
-            "--bin",
-            "archiver",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let mut child = build.spawn().unwrap();
-    let mut executable = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let message: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if message["reason"] == "compiler-artifact" && message["target"]["name"] == "archiver" {
-            executable = message["executable"].as_str().map(PathBuf::from);
-        }
-    }
-    assert!(child.wait().unwrap().success(), "cargo build -p archiver");
-    executable.expect("cargo names the archiver executable")
-}
-
 /// Writes the drops (`input/drops/drop/whatsapp-export/<custodian>/<file>`:
 /// the example drops, [`GENERATED`] and [`REFUSED`]) and
 /// `input/mapping.csv`.
 fn write_input(input: &Path) {
     let drops = input.join("drops/drop").join(SOURCE);
-    copy_tree(
+    support::examples::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples/drop")
             .join(SOURCE),
@@ -510,19 +479,6 @@ fn write_input(input: &Path) {
 /// How many drops `input` holds.
 fn drops_in(input: &Path) -> usize {
     count_matching(&input.join("drops"), &|_| true)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Writes an export zip: the chat text and 2 to 40 KB of bytes for every

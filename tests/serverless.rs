@@ -24,7 +24,7 @@ use shared::store::{Created, ObjectFile, ObjectStore, S3Store};
 use support::dovecot::Dovecot;
 use support::examples::{self, expected_jobs};
 use support::localstack::{
-    LocalStack, Watch, keys, memory_kib, move_messages, reset_peak, upload_dir,
+    LocalStack, Watch, keys, memory_kib, move_messages, recorded, reset_peak, upload_dir,
 };
 
 const FOLDER: &str = "WhatsApp Archiver";
@@ -113,17 +113,6 @@ async fn rewritten(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<S
         .into_iter()
         .filter(|(_, n)| *n > 1)
         .map(|(k, _)| k)
-        .collect()
-}
-
-/// Every SQS record the mover handed to `function`, from its record file.
-fn recorded(record: &Path, function: &str) -> Vec<Value> {
-    std::fs::read_to_string(record)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|entry| entry["function"] == function)
-        .flat_map(|entry| entry["event"]["Records"].as_array().unwrap().clone())
         .collect()
 }
 

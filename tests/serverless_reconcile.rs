@@ -9,13 +9,12 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use shared::store::S3Store;
 
 use support::dovecot::Dovecot;
-use support::examples::{self, expected_jobs};
-use support::localstack::{LocalStack, Watch, keys, move_messages, upload_dir};
+use support::examples::expected_jobs;
+use support::localstack::{LocalStack, Watch, keys, move_messages};
 
 const FOLDER: &str = "WhatsApp Archiver";
 const DAY: &str = "2026-11-21";
@@ -78,48 +77,16 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
         .arn()
         .unwrap()
         .to_owned();
-    s3.put_object()
-        .bucket(stack.output("ConfigBucketName"))
-        .key("mapping.csv")
-        .body(ByteStream::from(
-            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
-    upload_dir(
-        &s3,
-        stack.output("DropBucketName"),
-        &examples::dir(),
-        &examples::dir().join("drop"),
-    )
-    .await;
+    stack.upload_example().await;
 
     // The functions' environment, as template.yaml sets it.
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("ARCHIVE_BUCKET", &archive),
-        ("DROP_BUCKET", stack.output("DropBucketName")),
-        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
-        ("MAPPING_KEY", "mapping.csv"),
-        ("CONVERT_QUEUE_URL", stack.output("ConvertQueueUrl")),
-        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
-        ("TIME_ZONE", "Europe/London"),
-        ("ARCHIVE_TIME_ZONE", "Europe/London"),
+    let env = stack.example_env(&[
         ("RECONCILE_DAYS", "3"),
-        ("DEFAULT_REGION", "GB"),
-        ("CUSTODIAN_DOMAINS", "corp.example"),
         ("IMAP_URL", &dovecot.url()),
         ("IMAP_AUTH", "password"),
         ("IMAP_SECRET_ARN", &secret_arn),
         ("IMAP_CONNECTIONS", "2"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    ]);
     let watch = Watch::start(&env, &stack.dir().join("watch.log"));
     let routes = [
         (stack.output("ConvertQueueUrl"), "convert"),

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::Args as ClapArgs;
 use shared::bundle::{self, Selection};
-use shared::store::LocalDir;
 
 use crate::CliResult;
+use crate::archive::{Location, LocationParser, Opened, STORE_HELP};
 
 /// Export a custodian's e-mails over a range of days as a zip for legal review
 ///
@@ -21,7 +21,10 @@ use crate::CliResult;
 /// per message: Message-ID, date, from, to, subject, conversation, source,
 /// kind, attachments, custodian, file) for review tools. Days are item
 /// days: the UTC date each message was sent. The same selection over the
-/// same store gives a byte-identical zip.
+/// same store gives a byte-identical zip, whether the store is the
+/// config's `[store] path` or `--store` (a directory, or the deployed
+/// archive bucket as `s3://bucket[/prefix]`); every e-mail is streamed,
+/// whatever its size.
 ///
 /// `--verify FILE.zip` re-reads a bundle and lists every file that does not
 /// match its manifest (altered, missing, extra).
@@ -34,18 +37,25 @@ use crate::CliResult;
 /// Examples:
 ///   archiver export --config examples/archiver.toml --custodian +447400123001 \
 ///       --from 2026-11-01 --to 2026-11-30 --out alice-november.zip
+///   archiver export --store s3://mobile-archiver-archive-123456789012 \
+///       --custodian +447400123001 --from 2026-11-01 --to 2026-11-30 --out alice.zip
 ///   archiver export --verify alice-november.zip
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Re-check this bundle against its manifest instead of writing one.
-    #[arg(long, conflicts_with_all = ["config", "custodian", "mailbox", "source", "from", "to", "out"])]
+    #[arg(long, conflicts_with_all = ["config", "store", "custodian", "mailbox", "source", "from", "to", "out"])]
     verify: Option<PathBuf>,
-    /// The TOML configuration (its `[store] path` is read).
-    #[arg(long, short, required_unless_present = "verify")]
+    /// The TOML configuration (its `[store] path` is read, and
+    /// `[mapping] default_region` for a custodian's national number); not
+    /// needed with --store.
+    #[arg(long, short, required_unless_present_any = ["verify", "store"])]
     config: Option<PathBuf>,
+    #[arg(long, value_parser = LocationParser, help = STORE_HELP)]
+    store: Option<Location>,
     /// Only items of this custodian (as the drop folder names it: a phone
-    /// number in any form, or an e-mail address).
+    /// number in any form (a national one needs --config), or an e-mail
+    /// address).
     #[arg(long, required_unless_present_any = ["verify", "mailbox"])]
     custodian: Option<String>,
     /// Only items delivered to this mailbox.
@@ -70,21 +80,26 @@ pub fn export(args: &Args) -> CliResult {
     if let Some(path) = &args.verify {
         return verify(path);
     }
-    let (Some(config), Some(from), Some(to), Some(out)) =
-        (&args.config, args.from, args.to, &args.out)
-    else {
-        return Err("give --config, --from, --to and --out (or --verify FILE.zip)".into());
+    let (Some(from), Some(to), Some(out)) = (args.from, args.to, &args.out) else {
+        return Err("give --from, --to and --out (or --verify FILE.zip)".into());
     };
-    let settings = crate::settings_with_store(config)?;
+    let runtime = crate::runtime()?;
+    let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
     if out.exists() {
         return Err(format!("{} exists already; choose another --out", out.display()).into());
     }
-    // A custodian's number in any form (`07400 123001` in the default
-    // region, `0044 7400 123001`) is the E.164 the archive files it under.
-    let mapper = settings.mapper(&mut shared::report::Report::default())?;
+    // A custodian's number in any form (`07400 123001` in the config's
+    // default region, `0044 7400 123001`) is the E.164 the archive files
+    // it under; without a config, its digits are matched as given.
+    let mapper = opened
+        .settings
+        .as_ref()
+        .map(|settings| settings.mapper(&mut shared::report::Report::default()))
+        .transpose()?;
     let custodian = args.custodian.as_deref().map(|custodian| {
         mapper
-            .normalise_phone(custodian)
+            .as_ref()
+            .and_then(|mapper| mapper.normalise_phone(custodian))
             .map_or_else(|| custodian.to_owned(), |e164| e164.into_owned())
     });
     let selection = Selection {
@@ -100,9 +115,11 @@ pub fn export(args: &Args) -> CliResult {
         .unwrap_or(std::path::Path::new("."));
     let temporary = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    let store = LocalDir::new(&settings.store);
-    let manifest =
-        crate::runtime()?.block_on(bundle::write(&store, &selection, temporary.as_file()))?;
+    let manifest = runtime.block_on(bundle::write(
+        &opened.store,
+        &selection,
+        temporary.as_file(),
+    ))?;
     temporary.as_file().sync_all()?;
     temporary
         .persist_noclobber(out)

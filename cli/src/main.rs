@@ -8,12 +8,15 @@
 //!   Cloud API webhook bodies (`--source whatsapp-cloud`), as JSON lines.
 //! - `archiver mapping check <csv>` lists a mapping CSV's problems by line.
 //! - `archiver status --config <file>` counts what the archive store holds.
+//!   It, `report`, `export`, `reconcile` and `verify` take `--store`, a
+//!   directory or `s3://bucket[/prefix]`, instead (see [`archive`]).
 //! - `archiver report --config <file> --day <day>` makes the daily report.
 //! - `archiver export ... --out <zip>` writes an export bundle for review.
 //! - `archiver reconcile --day <day> [--repair]` and `archiver verify` prove
 //!   a day.
 //! - `archiver bench` measures parsing and rendering speed.
 
+mod archive;
 mod bench;
 mod export;
 mod inspect;
@@ -184,22 +187,6 @@ async fn open_target(settings: &LocalSettings) -> Result<Target, Box<dyn std::er
         settings::Target::Imap { imap, secrets } => target::imap(imap, secrets).await?,
         settings::Target::Smtp { smtp, secrets } => target::smtp(smtp, secrets.as_deref()).await?,
     })
-}
-
-/// The settings of a command that reads an archive store which must be
-/// there already (status, report, export, reconcile, verify): the config
-/// loaded, and its `[store] path` checked, naming both when it is missing.
-fn settings_with_store(config: &Path) -> Result<LocalSettings, Box<dyn std::error::Error>> {
-    let settings = LocalSettings::load(config)?;
-    if !settings.store.is_dir() {
-        return Err(format!(
-            "config {}: [store] path {} is not a directory (no run has written it yet?)",
-            config.display(),
-            settings.store.display()
-        )
-        .into());
-    }
-    Ok(settings)
 }
 
 /// Holds `<store>/.lock` for the whole command: two runs over one store

@@ -10,14 +10,17 @@ use shared::jobs::StoreQueue;
 use shared::reconcile::{self, Closed, DayCheck};
 use shared::report::Report;
 use shared::settings::LocalSettings;
-use shared::store::{LocalDir, ObjectStore};
+use shared::store::ObjectStore;
 
 use crate::CliResult;
+use crate::archive::{self, Archive, Location, LocationParser, Opened, STORE_HELP};
 use crate::target::Target;
 
 /// Check a collection day end to end (--repair what can be) and close it
 ///
-/// Checks one collection day: every raw batch converted (it has its job
+/// Checks one collection day of the archive store (the config's `[store]
+/// path`, or `--store`: a directory, or the deployed archive bucket as
+/// `s3://bucket[/prefix]`): every raw batch converted (it has its job
 /// file), every item filed (an e-mail, or an unmapped or failed record),
 /// every copy delivered (a ledger entry for each delivery job). With
 /// `--repair`, batches never converted are converted (a lost notification)
@@ -32,22 +35,32 @@ use crate::target::Target;
 /// written with the size and SHA-256 of every object of the day not in an
 /// earlier manifest and the hash of the manifest written before it; the
 /// new chain head's SHA-256 is printed (keep it: `archiver verify --head`).
+/// In S3 the command checks and closes (the manifest is written under
+/// `manifest/`) but does not repair: the scheduled reconcile function
+/// does, through convert and deliver; nor does it close a day without a
+/// raw batch (the function does, once collect's run claimed the day).
 ///
 /// Exit codes: 0 the day is complete and closed; 2 something is open (the
 /// lines say what); 1 the store or the configuration cannot be read.
 ///
-/// Example: `archiver reconcile --config examples/archiver.toml --day 2026-11-21 --repair --deep`.
+/// Examples:
+///   archiver reconcile --config examples/archiver.toml --day 2026-11-21 --repair --deep
+///   archiver reconcile --store s3://mobile-archiver-archive-123456789012 --day 2026-11-21
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct ReconcileArgs {
-    /// The TOML configuration.
-    #[arg(long, short)]
-    config: PathBuf,
+    /// The TOML configuration (`[store] path`; the mapping and the target
+    /// for --repair); not needed with --store.
+    #[arg(long, short, required_unless_present = "store")]
+    config: Option<PathBuf>,
+    #[arg(long, value_parser = LocationParser, help = STORE_HELP)]
+    store: Option<Location>,
     /// The collection day (default: yesterday, UTC, the last day over).
     #[arg(long)]
     day: Option<NaiveDate>,
-    /// Convert what was never converted and deliver what was not delivered.
-    #[arg(long)]
+    /// Convert what was never converted and deliver what was not delivered
+    /// (needs --config; a local store only).
+    #[arg(long, requires = "config")]
     repair: bool,
     /// Search the mailboxes for the copies the ledger records as delivered.
     #[arg(long)]
@@ -59,23 +72,31 @@ pub struct ReconcileArgs {
 
 /// Re-check the daily manifests, their objects and their chain
 ///
-/// Re-reads the chain of manifests and the objects of those closing the
-/// days given (or all), and lists every object altered or missing, every
-/// object of a closed day's raw folder no manifest lists, and every broken
-/// link of the chain (a manifest edited or removed). An edit of the newest
-/// manifest shows only against the hash printed when it was written
-/// (`--head`): keep that hash outside the archive.
+/// Re-reads, in the archive store (the config's `[store] path`, or
+/// `--store`: a directory, or the deployed archive bucket as
+/// `s3://bucket[/prefix]`), the chain of manifests and the objects of
+/// those closing the days given (or all), and lists every object altered
+/// or missing, every object of a closed day's raw folder no manifest
+/// lists, and every broken link of the chain (a manifest edited or
+/// removed). An edit of the newest manifest shows only against the hash
+/// printed when it was written (`--head`): keep that hash outside the
+/// archive.
 ///
 /// Exit codes: 0 everything matches; 2 something does not (the lines say
 /// what); 1 the store or the configuration cannot be read.
 ///
-/// Example: `archiver verify --config examples/archiver.toml --from 2026-11-01`.
+/// Examples:
+///   archiver verify --config examples/archiver.toml --from 2026-11-01
+///   archiver verify --store s3://mobile-archiver-archive-123456789012 --head <sha256>
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct VerifyArgs {
-    /// The TOML configuration.
-    #[arg(long, short)]
-    config: PathBuf,
+    /// The TOML configuration (its `[store] path` is read); not needed
+    /// with --store.
+    #[arg(long, short, required_unless_present = "store")]
+    config: Option<PathBuf>,
+    #[arg(long, value_parser = LocationParser, help = STORE_HELP)]
+    store: Option<Location>,
     /// The first day to verify (default: the first manifest).
     #[arg(long)]
     from: Option<NaiveDate>,
@@ -91,28 +112,40 @@ pub struct VerifyArgs {
 
 /// Runs `archiver reconcile`.
 pub fn reconcile(args: &ReconcileArgs) -> CliResult {
-    let settings = crate::settings_with_store(&args.config)?;
-    let _lock = crate::lock_store(&settings.store)?;
-    let store = LocalDir::new(&settings.store);
+    if args.repair {
+        archive::local_only(
+            args.store.as_ref(),
+            "--repair",
+            "in AWS the reconcile function repairs, through convert and deliver (one \
+             deliverer per mailbox); invoke it with {\"day\": \"<day>\"}",
+        );
+    }
+    let runtime = crate::runtime()?;
+    let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
+    let _lock = opened.lock()?;
+    let store = &opened.store;
     let today = Utc::now().date_naive();
     let day = args
         .day
         .unwrap_or_else(|| today.pred_opt().expect("a day before today"));
     let mut report = Report::default();
-    let runtime = crate::runtime()?;
-    let mut check = runtime.block_on(reconcile::check(&store, day))?;
+    let mut check = runtime.block_on(reconcile::check(store, day))?;
     print_check(&check);
-    if args.repair && !(check.unconverted.is_empty() && check.undelivered.is_empty()) {
-        runtime.block_on(repair(&settings, &store, &check, &mut report))?;
+    if let (true, Some(settings)) = (args.repair, &opened.settings)
+        && !(check.unconverted.is_empty() && check.undelivered.is_empty())
+    {
+        runtime.block_on(repair(settings, store, &check, &mut report))?;
         print!("{report}");
-        check = runtime.block_on(reconcile::check(&store, day))?;
+        check = runtime.block_on(reconcile::check(store, day))?;
         println!("after repair:");
         print_check(&check);
     }
     let mut open = check.open_lines().len();
     if args.deep {
-        let searched =
-            runtime.block_on(search(&settings, &store, day, args.sample.unwrap_or(1)))?;
+        let Some(settings) = &opened.settings else {
+            return Err("--deep searches the delivery target of --config: give it".into());
+        };
+        let searched = runtime.block_on(search(settings, store, day, args.sample.unwrap_or(1)))?;
         println!(
             "searched the mailboxes for {} of {} ledgered copies: {} missing",
             searched.searched,
@@ -135,7 +168,17 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
         );
         return Ok(ExitCode::from(2));
     }
-    match runtime.block_on(reconcile::close(&store, &check, today))? {
+    if check.batches == 0 && matches!(opened.location, Location::S3(_)) {
+        // In AWS a day without a batch is complete only if collect's
+        // scheduled run claimed it, in the deployment's ScheduleTimeZone,
+        // which this command does not know: the function decides.
+        println!(
+            "day {day} has no raw batch: in AWS the reconcile function closes such a day once \
+             it finds that collect's scheduled run claimed it; left open"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    match runtime.block_on(reconcile::close(store, &check, today))? {
         Closed::Written { key, head } => println!(
             "day {day} is complete: manifest {key} written; the chain's newest SHA-256 is \
              {head} (keep it outside the archive: archiver verify --head checks it)"
@@ -147,10 +190,10 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
 
 /// Runs `archiver verify`.
 pub fn verify(args: &VerifyArgs) -> CliResult {
-    let settings = crate::settings_with_store(&args.config)?;
-    let store = LocalDir::new(&settings.store);
-    let (verified, findings) = crate::runtime()?.block_on(reconcile::verify(
-        &store,
+    let runtime = crate::runtime()?;
+    let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
+    let (verified, findings) = runtime.block_on(reconcile::verify(
+        &opened.store,
         args.from,
         args.to,
         args.head.as_deref(),
@@ -182,7 +225,7 @@ fn print_check(check: &DayCheck) {
 /// Searches the configured target for the day's ledgered copies.
 async fn search(
     settings: &LocalSettings,
-    store: &LocalDir,
+    store: &Archive,
     day: NaiveDate,
     every: u64,
 ) -> Result<reconcile::Searched, Box<dyn std::error::Error>> {
@@ -208,7 +251,7 @@ async fn search(
 /// here searches before it appends.
 async fn repair(
     settings: &LocalSettings,
-    store: &LocalDir,
+    store: &Archive,
     check: &DayCheck,
     report: &mut Report,
 ) -> Result<(), Box<dyn std::error::Error>> {

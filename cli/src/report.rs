@@ -9,57 +9,75 @@ use chrono::{NaiveDate, Utc};
 use clap::Args as ClapArgs;
 use shared::day_report::{self, DayReport};
 use shared::settings::LocalSettings;
-use shared::store::{Created, LocalDir, ObjectStore};
+use shared::store::{Created, ObjectStore};
 
 use crate::CliResult;
+use crate::archive::{self, Archive, Location, LocationParser, Opened, STORE_HELP};
 use crate::target::Target;
 
 /// Make a collection day's report, store it and deliver it to the admin mailbox
 ///
-/// Makes the report of one collection day from the archive store: per
-/// source the units collected and refused and their items; the e-mails
-/// written; per mailbox the copies to deliver and delivered; every
-/// unmapped, failed or refused item with its reason (never its content);
-/// gaps (a source or custodian silent this day after data in the week
-/// before, copies not delivered yet); and a 14-day trend chart.
+/// Makes the report of one collection day from the archive store (the
+/// config's `[store] path`, or `--store`: a directory, or the deployed
+/// archive bucket as `s3://bucket[/prefix]`): per source the units
+/// collected and refused and their items; the e-mails written; per
+/// mailbox the copies to deliver and delivered; every unmapped, failed or
+/// refused item with its reason (never its content); gaps (a source or
+/// custodian silent this day after data in the week before, copies not
+/// delivered yet); and a 14-day trend chart.
 ///
 /// It is stored in the archive as `reports/<day>/<made-at>.json` and
 /// `.html` (every report made is kept), and, when the configuration names
 /// an admin mailbox (`[report] mailbox`, folder `[report] folder`, default
 /// `Archiver Reports`), delivered there once as an e-mail (the HTML as its
-/// body, the JSON attached).
+/// body, the JSON attached). With `--store` and no `--config` it is stored
+/// only. In S3 it is written under `reports/` beside the archive (the
+/// caller's credentials need `s3:PutObject` there).
 ///
 /// Exit codes: 0 the report was made and has no gap; 2 it lists gaps or
 /// its delivery failed; 1 the store or the configuration cannot be read.
 ///
-/// Example: `archiver report --config examples/archiver.toml --day 2026-11-21 --open`.
+/// Examples:
+///   archiver report --config examples/archiver.toml --day 2026-11-21 --open
+///   archiver report --store s3://mobile-archiver-archive-123456789012 --day 2026-11-21
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// The TOML configuration (reads `[store] path`, `[report]` and the
-    /// delivery target).
-    #[arg(long, short)]
-    config: PathBuf,
+    /// delivery target); not needed with --store.
+    #[arg(long, short, required_unless_present = "store")]
+    config: Option<PathBuf>,
+    #[arg(long, value_parser = LocationParser, help = STORE_HELP)]
+    store: Option<Location>,
     /// The collection day (default: today, UTC).
     #[arg(long)]
     day: Option<NaiveDate>,
     /// Print the report as JSON instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Open the HTML report with the desktop's browser (xdg-open, open).
+    /// Open the HTML report with the desktop's browser (xdg-open, open; a
+    /// local store only).
     #[arg(long)]
     open: bool,
 }
 
 /// Runs `archiver report`.
 pub fn report(args: &Args) -> CliResult {
-    let settings = crate::settings_with_store(&args.config)?;
-    let _lock = crate::lock_store(&settings.store)?;
-    let store = LocalDir::new(&settings.store);
+    if args.open {
+        archive::local_only(
+            args.store.as_ref(),
+            "--open",
+            "the browser opens a file of a local store",
+        );
+    }
+    let runtime = crate::runtime()?;
+    let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
+    let _lock = opened.lock()?;
     let day = args.day.unwrap_or_else(|| Utc::now().date_naive());
-    let (report, delivery) = crate::runtime()?.block_on(make(&settings, &store, day))?;
+    let (report, delivery) =
+        runtime.block_on(make(opened.settings.as_ref(), &opened.store, day))?;
     let (_, html_key) = report.keys();
-    let html_path = settings.store.join(&html_key);
+    let html_path = opened.location.of(&html_key);
     // With --json, standard output is the JSON alone; the rest goes to
     // standard error.
     let say = |line: String| {
@@ -74,7 +92,7 @@ pub fn report(args: &Args) -> CliResult {
     } else {
         print!("{}", summary(&report));
     }
-    say(format!("report:               {}", html_path.display()));
+    say(format!("report:               {html_path}"));
     let delivered = match delivery {
         Some(Ok(line)) => {
             say(line);
@@ -86,8 +104,8 @@ pub fn report(args: &Args) -> CliResult {
         }
         None => true,
     };
-    if args.open {
-        open(&html_path);
+    if let (true, Location::Dir(dir)) = (args.open, &opened.location) {
+        open(&dir.join(&html_key));
     }
     Ok(if report.gaps.is_empty() && delivered {
         ExitCode::SUCCESS
@@ -99,10 +117,11 @@ pub fn report(args: &Args) -> CliResult {
 /// Delivered to the admin mailbox: what to print, or why not.
 type Delivery = Option<Result<String, Box<dyn std::error::Error>>>;
 
-/// Makes the report, stores it, and delivers it when a mailbox is set.
+/// Makes the report, stores it, and delivers it when the config sets a
+/// mailbox.
 async fn make(
-    settings: &LocalSettings,
-    store: &LocalDir,
+    settings: Option<&LocalSettings>,
+    store: &Archive,
     day: NaiveDate,
 ) -> Result<(DayReport, Delivery), Box<dyn std::error::Error>> {
     let report = DayReport::read(store, day, Utc::now()).await?;
@@ -115,7 +134,9 @@ async fn make(
             return Err(format!("{key} exists already (two reports in one second?)").into());
         }
     }
-    let Some(mailbox) = settings.report.mailbox.as_deref() else {
+    let Some((settings, mailbox)) =
+        settings.and_then(|settings| Some((settings, settings.report.mailbox.as_deref()?)))
+    else {
         return Ok((report, None));
     };
     let delivery = deliver(settings, store, &report, mailbox).await;
@@ -126,7 +147,7 @@ async fn make(
 /// [`day_report::deliver`]).
 async fn deliver(
     settings: &LocalSettings,
-    store: &LocalDir,
+    store: &Archive,
     report: &DayReport,
     mailbox: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {

@@ -5,32 +5,39 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args as ClapArgs;
-use shared::settings::LocalSettings;
 use shared::status::Status;
-use shared::store::LocalDir;
 
 use crate::CliResult;
+use crate::archive::{Location, LocationParser, Opened, STORE_HELP};
 
 /// Show what the archive store holds and what waits for delivery
 ///
-/// Reads the archive store of the configuration (`[store] path`) and prints,
-/// per source, the units collected (drops), how many were refused, the
-/// items collected and the last collection day; then the e-mails written,
-/// the items unmapped and failed, the copies delivered per mailbox, and
-/// the delivery backlog (batches converted but not yet delivered, and their
-/// jobs). Nothing is written and no message is read; a run may go on
-/// beside it.
+/// Reads the archive store of the configuration (`[store] path`), or of
+/// `--store` (a directory, or the deployed archive bucket as
+/// `s3://bucket[/prefix]`), and prints, per source, the units collected
+/// (drops), how many were refused, the items collected and the last
+/// collection day; then the e-mails written, the items unmapped and
+/// failed, the copies delivered per mailbox, and the delivery backlog
+/// (batches converted but not yet delivered, and their jobs). Nothing is
+/// written and no message is read; a run may go on beside it.
 ///
-/// A backlog is delivered by `archiver deliver`. Exit codes: 0 the status
-/// was read; 1 the store or the configuration cannot be read.
+/// A backlog is delivered by `archiver deliver` (in AWS, by the deliver
+/// function). Exit codes: 0 the status was read; 1 the store or the
+/// configuration cannot be read; 2 a bad option (a --store that is no
+/// directory or s3:// location).
 ///
-/// Example: `archiver status --config examples/archiver.toml --json`.
+/// Examples:
+///   archiver status --config examples/archiver.toml --json
+///   archiver status --store s3://mobile-archiver-archive-123456789012
 #[derive(ClapArgs)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// The TOML configuration (its `[store] path` is read).
-    #[arg(long, short)]
-    config: PathBuf,
+    /// The TOML configuration (its `[store] path` is read); not needed with
+    /// --store.
+    #[arg(long, short, required_unless_present = "store")]
+    config: Option<PathBuf>,
+    #[arg(long, value_parser = LocationParser, help = STORE_HELP)]
+    store: Option<Location>,
     /// Print the status as one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -38,19 +45,19 @@ pub struct Args {
 
 /// Runs `archiver status`.
 pub fn status(args: &Args) -> CliResult {
-    let settings = crate::settings_with_store(&args.config)?;
-    let store = LocalDir::new(&settings.store);
-    let status = crate::runtime()?.block_on(Status::read(&store))?;
+    let runtime = crate::runtime()?;
+    let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
+    let status = runtime.block_on(Status::read(&opened.store))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
-        print!("{}", text(&settings, &status));
+        print!("{}", text(&opened.location, &status));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(settings: &LocalSettings, status: &Status) -> String {
-    let mut out = format!("archive store:        {}\n", settings.store.display());
+fn text(location: &Location, status: &Status) -> String {
+    let mut out = format!("archive store:        {location}\n");
     if status.sources.is_empty() {
         out.push_str("sources:              nothing collected yet\n");
     }

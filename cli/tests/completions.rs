@@ -56,3 +56,26 @@ fn every_commands_help_gives_exit_codes_and_an_example() {
         assert!(help.contains("archiver "), "{command:?} --help:\n{help}");
     }
 }
+
+/// The commands that read the archive say, in their `--help`, that
+/// `--store` takes a directory or the deployed bucket.
+#[test]
+fn the_commands_that_read_the_archive_document_store() {
+    for command in ["status", "report", "export", "reconcile", "verify"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("--store"), "{command} --help:\n{help}");
+        assert!(
+            help.contains("s3://bucket[/prefix]"),
+            "{command} --help:\n{help}"
+        );
+        assert!(
+            help.contains("archiver ") && help.contains("--store s3://"),
+            "{command} --help has no example with an S3 store:\n{help}"
+        );
+    }
+}

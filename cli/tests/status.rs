@@ -66,6 +66,17 @@ fn status_after_the_example_run_gives_the_counts_the_run_printed() {
     }
     assert_eq!(status["batches_pending_delivery"], 0);
 
+    // The same store named by --store, without the config: the same counts.
+    let (code, out, err) = archiver(
+        &["status", "--store", "../example-output/archive", "--json"],
+        &examples,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        status
+    );
+
     // A second run has nothing to do, and says what was there before.
     let (code, again, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
     assert_eq!(code, 0, "{again}{err}");

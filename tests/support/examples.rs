@@ -18,6 +18,29 @@ pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
+/// A copy of `examples/` in `dir` (its config's store and Maildir are then
+/// `dir/example-output/`); returns the copy's path, where
+/// `archiver.toml` is.
+pub fn copy_into(dir: &Path) -> PathBuf {
+    let examples = dir.join("examples");
+    copy_tree(&self::dir(), &examples);
+    examples
+}
+
+/// Copies `from` into `to`, recursively.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// `examples/archiver.toml`.
 pub fn settings() -> LocalSettings {
     LocalSettings::load(&dir().join("archiver.toml")).unwrap()

@@ -108,6 +108,56 @@ impl LocalStack {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Puts the example in place as an operator would: the mapping CSV in
+    /// the config bucket (`mapping.csv`), the drops in the drop bucket.
+    pub async fn upload_example(&self) {
+        let s3 = shared::store::S3Store::client(&self.aws);
+        let examples = super::examples::dir();
+        s3.put_object()
+            .bucket(self.output("ConfigBucketName"))
+            .key("mapping.csv")
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                std::fs::read(examples.join("mapping.csv")).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        upload_dir(
+            &s3,
+            self.output("DropBucketName"),
+            &examples,
+            &examples.join("drop"),
+        )
+        .await;
+    }
+
+    /// The functions' environment as template.yaml sets it for the
+    /// example (plus the emulator's endpoint and its fixed test
+    /// credentials), then `target`: the delivery target's settings
+    /// (`IMAP_*` or `SMTP_*`) and any other.
+    pub fn example_env(&self, target: &[(&str, &str)]) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("ARCHIVE_BUCKET", self.output("ArchiveBucketName")),
+            ("DROP_BUCKET", self.output("DropBucketName")),
+            ("CONFIG_BUCKET", self.output("ConfigBucketName")),
+            ("MAPPING_KEY", "mapping.csv"),
+            ("CONVERT_QUEUE_URL", self.output("ConvertQueueUrl")),
+            ("DELIVER_QUEUE_URL", self.output("DeliverQueueUrl")),
+            ("TIME_ZONE", "Europe/London"),
+            ("ARCHIVE_TIME_ZONE", "Europe/London"),
+            ("DEFAULT_REGION", "GB"),
+            ("CUSTODIAN_DOMAINS", "corp.example"),
+        ]
+        .iter()
+        .chain(target)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
 }
 
 impl Drop for LocalStack {
@@ -268,6 +318,18 @@ pub fn move_messages(
         );
     }
     failed
+}
+
+/// Every SQS record the mover handed to `function`, from its record file
+/// (see [`move_messages`]).
+pub fn recorded(record: &Path, function: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(record)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|entry| entry["function"] == function)
+        .flat_map(|entry| entry["event"]["Records"].as_array().unwrap().clone())
+        .collect()
 }
 
 impl Watch {

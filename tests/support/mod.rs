@@ -1,8 +1,9 @@
 //! Shared pieces of the workspace tests: a real Dovecot on loopback and an
-//! IMAP client to look into it.
+//! IMAP client to look into it, LocalStack, the `archiver` command.
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod archiver;
 pub mod corpus;
 pub mod dovecot;
 pub mod examples;

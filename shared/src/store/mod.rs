@@ -21,7 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 
 pub use file::{ObjectFile, ObjectReader, Spool, sha256_of};
 pub use local::LocalDir;
-pub use s3::S3Store;
+pub use s3::{S3Location, S3LocationError, S3Store};
 
 /// Objects [`ObjectStore::put_all`] writes at once by default (a remote
 /// store's requests in flight).

@@ -12,6 +12,10 @@
 //! the condition on completion too (412 `PreconditionFailed`, the first
 //! object kept), so no create-only temporary key and copy are needed; the
 //! serverless test writes one key twice this way to keep it so.
+//!
+//! A store may live under a key prefix of its bucket ([`S3Location`],
+//! `s3://bucket/prefix`): its keys are then the same layout below the
+//! prefix, as a local directory's are below its root.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -21,8 +25,10 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Tag, Tagging};
 
+use std::fmt;
 use std::future::Future;
 use std::io::{Read, Seek, Write};
+use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
@@ -49,15 +55,32 @@ pub const PART_SIZE: u64 = 8 << 20;
 pub struct S3Store {
     client: Client,
     bucket: String,
+    /// Put before every key: empty, or plain segments each ending in `/`.
+    prefix: String,
 }
 
 impl S3Store {
-    /// A store over `bucket`.
+    /// A store over the whole of `bucket`.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         S3Store {
             client,
             bucket: bucket.into(),
+            prefix: String::new(),
         }
+    }
+
+    /// A store over the bucket of `location`, below its prefix.
+    pub fn at(client: Client, location: &S3Location) -> Self {
+        S3Store {
+            client,
+            bucket: location.bucket.clone(),
+            prefix: location.prefix.clone(),
+        }
+    }
+
+    /// The bucket's key of the store's `key`.
+    fn object_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     /// An S3 client for the SDK config; path-style addressing when the
@@ -77,7 +100,7 @@ impl S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .send()
             .await;
         match response {
@@ -116,7 +139,7 @@ impl S3Store {
                 .client
                 .upload_part()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(self.object_key(key))
                 .upload_id(upload_id)
                 .part_number(number)
                 .checksum_algorithm(ChecksumAlgorithm::Crc32)
@@ -139,7 +162,7 @@ impl S3Store {
             self.client
                 .complete_multipart_upload()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(self.object_key(key))
                 .upload_id(upload_id)
                 .multipart_upload(parts.clone())
                 .if_none_match("*")
@@ -197,7 +220,7 @@ impl ObjectStore for S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .send()
             .await;
         let output = match response {
@@ -279,7 +302,7 @@ impl ObjectStore for S3Store {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await
@@ -297,7 +320,7 @@ impl ObjectStore for S3Store {
                 .client
                 .abort_multipart_upload()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(self.object_key(key))
                 .upload_id(upload_id)
                 .send()
                 .await;
@@ -321,7 +344,7 @@ impl ObjectStore for S3Store {
             self.client
                 .put_object()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(self.object_key(key))
                 .if_none_match("*")
                 .body(ByteStream::from(bytes.to_vec()))
                 .send()
@@ -338,7 +361,7 @@ impl ObjectStore for S3Store {
             .client
             .get_object_tagging()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .send()
             .await
             .map_err(|e| remote(key, e))?;
@@ -367,7 +390,7 @@ impl ObjectStore for S3Store {
         self.client
             .put_object_tagging()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .tagging(tagging)
             .send()
             .await
@@ -375,7 +398,8 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    /// Lists the bucket's objects; a bucket holds nothing else, so
+    /// Lists the bucket's objects (below the store's prefix, which the
+    /// keys listed do not include); a bucket holds nothing else, so
     /// [`Listing::unlisted`] stays empty.
     async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         let mut keys = Vec::new();
@@ -383,21 +407,168 @@ impl ObjectStore for S3Store {
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(prefix)
+            .prefix(self.object_key(prefix))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| remote(prefix, e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| {
+                o.key()?
+                    .strip_prefix(self.prefix.as_str())
+                    .map(str::to_owned)
+            }));
         }
         keys.sort_unstable();
         Ok(Listing {
             keys,
             unlisted: Vec::new(),
         })
+    }
+}
+
+/// Where in S3 a store is: a bucket and a key prefix, written
+/// `s3://bucket[/prefix]` (as the AWS CLI writes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// The bucket's name.
+    pub bucket: String,
+    /// Put before every key: empty, or plain segments each ending in `/`.
+    pub prefix: String,
+}
+
+/// Why a text is no `s3://bucket[/prefix]`. The text itself is not
+/// repeated: it may hold what a user pasted by mistake (`s3://key:secret@…`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum S3LocationError {
+    /// It does not start with `s3://`.
+    #[error("not an S3 location: give s3://bucket[/prefix]")]
+    NotS3,
+    /// `s3://` with nothing after it.
+    #[error("s3:// names no bucket: give s3://bucket[/prefix]")]
+    NoBucket,
+    /// The bucket's name breaks S3's rules.
+    #[error(
+        "the bucket name is not one S3 allows (3 to 63 lowercase letters, digits, dots and \
+         hyphens, starting and ending with a letter or a digit)"
+    )]
+    Bucket,
+    /// The prefix is no path of plain segments.
+    #[error(
+        "the prefix after the bucket must be plain segments separated by single slashes \
+         (no empty, . or .. segment, no backslash or control character)"
+    )]
+    Prefix,
+}
+
+impl FromStr for S3Location {
+    type Err = S3LocationError;
+
+    /// Reads `s3://bucket`, `s3://bucket/` or `s3://bucket/a/b[/]`; the
+    /// scheme in any case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let rest = text
+            .get(..5)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("s3://"))
+            .map(|_| &text[5..])
+            .ok_or(S3LocationError::NotS3)?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(S3LocationError::NoBucket);
+        }
+        let edge =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && edge(bucket.chars().next())
+            && edge(bucket.chars().last());
+        if !valid_bucket {
+            return Err(S3LocationError::Bucket);
+        }
+        let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            check_key(prefix).map_err(|_| S3LocationError::Prefix)?;
+            format!("{prefix}/")
+        };
+        Ok(S3Location {
+            bucket: bucket.to_owned(),
+            prefix,
+        })
+    }
+}
+
+impl fmt::Display for S3Location {
+    /// `s3://bucket` or `s3://bucket/prefix`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}", self.bucket)?;
+        match self.prefix.strip_suffix('/') {
+            Some(prefix) => write!(f, "/{prefix}"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_is_a_bucket_and_a_prefix_of_plain_segments() {
+        let at = |text: &str| text.parse::<S3Location>();
+        let location = |bucket: &str, prefix: &str| S3Location {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        assert_eq!(at("s3://archive-123"), Ok(location("archive-123", "")));
+        assert_eq!(at("S3://archive.corp/"), Ok(location("archive.corp", "")));
+        assert_eq!(
+            at("s3://archive/copies/2026"),
+            Ok(location("archive", "copies/2026/"))
+        );
+        assert_eq!(
+            at("s3://archive/copies/2026/"),
+            Ok(location("archive", "copies/2026/"))
+        );
+        assert_eq!(at("s3://"), Err(S3LocationError::NoBucket));
+        assert_eq!(at("s3:///prefix"), Err(S3LocationError::NoBucket));
+        assert_eq!(at("/srv/archive"), Err(S3LocationError::NotS3));
+        assert_eq!(at("gs://archive"), Err(S3LocationError::NotS3));
+        for bucket in [
+            "ab",
+            "Archive",
+            "-archive",
+            "archive-",
+            "a_b",
+            "key:secret@archive",
+        ] {
+            assert_eq!(
+                at(&format!("s3://{bucket}")),
+                Err(S3LocationError::Bucket),
+                "{bucket}"
+            );
+        }
+        for prefix in ["a//b", "a/../b", "./a", "a\\b", "a\nb", "//"] {
+            assert_eq!(
+                at(&format!("s3://archive/{prefix}")),
+                Err(S3LocationError::Prefix),
+                "{prefix:?}"
+            );
+        }
+        assert_eq!(at("s3://archive").unwrap().to_string(), "s3://archive");
+        assert_eq!(
+            at("s3://archive/copies/2026/").unwrap().to_string(),
+            "s3://archive/copies/2026"
+        );
+    }
+
+    #[test]
+    fn an_error_does_not_repeat_the_text() {
+        let error = "s3://AKIAEXAMPLE:hunter2@archive"
+            .parse::<S3Location>()
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }
