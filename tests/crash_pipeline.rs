@@ -29,15 +29,19 @@
 
 #[path = "../cli/src/bench/data.rs"]
 mod bench_data;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::jobs::DeliveryJob;
+
+use support::process::archiver_binary;
+use support::tree::files_under;
 
 /// Kills at least this many times in each stage.
 const QUOTA: usize = 11;
@@ -448,38 +452,6 @@ fn the_pipeline_survives_sigkill_in_collect_convert_and_deliver() {
     );
 }
 
-/// The `archiver` binary of this workspace and profile, built by cargo
-/// (a no-op when it is fresh): it is another package's binary, so cargo
-/// does not build it for this one's tests.
-fn archiver_binary() -> PathBuf {
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--message-format=json",
-            "-p",
-            "archiver",
-            "--bin",
-            "archiver",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let mut child = build.spawn().unwrap();
-    let mut executable = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let message: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if message["reason"] == "compiler-artifact" && message["target"]["name"] == "archiver" {
-            executable = message["executable"].as_str().map(PathBuf::from);
-        }
-    }
-    assert!(child.wait().unwrap().success(), "cargo build -p archiver");
-    executable.expect("cargo names the archiver executable")
-}
-
 /// Writes the drops (`input/drops/drop/whatsapp-export/<custodian>/<file>`:
 /// the example drops, [`GENERATED`] and [`REFUSED`]) and
 /// `input/mapping.csv`.
@@ -844,26 +816,6 @@ fn in_maildir_tmp(path: &Path) -> bool {
 /// while it is walked: the process may be renaming).
 fn count_matching(dir: &Path, matches: &dyn Fn(&Path) -> bool) -> usize {
     files_under(dir).iter().filter(|path| matches(path)).count()
-}
-
-/// The files under `dir`, recursively; none when it is missing.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            files.extend(files_under(&entry.path()));
-        } else {
-            files.push(entry.path());
-        }
-    }
-    files.sort();
-    files
 }
 
 /// A small deterministic random number generator (no extra crate).

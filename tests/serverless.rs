@@ -23,9 +23,8 @@ use shared::store::{Created, ObjectFile, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;
 use support::examples::{self, expected_jobs};
-use support::localstack::{
-    LocalStack, Watch, keys, memory_kib, move_messages, reset_peak, upload_dir,
-};
+use support::localstack::{LocalStack, Watch, keys, move_messages, upload_dir};
+use support::process::{memory_kib, reset_peak};
 
 const FOLDER: &str = "WhatsApp Archiver";
 

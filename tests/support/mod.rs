@@ -9,6 +9,8 @@ pub mod examples;
 pub mod graph;
 pub mod localstack;
 pub mod postfix;
+pub mod process;
 pub mod template;
 pub mod token_endpoint;
+pub mod tree;
 pub mod wecom;
