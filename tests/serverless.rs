@@ -228,6 +228,8 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         // (and the EML to the mailbox) instead of becoming a stub.
         ("ATTACHMENT_LIMIT", "300000000"),
         ("MAX_MESSAGE_BYTES", "400000000"),
+        // Logged as template.yaml's LoggingConfig has it.
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -491,5 +493,20 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
             })
             .cloned();
         assert_eq!(count.as_deref(), Some("0"), "{dlq}");
+    }
+
+    // The functions' logs of the whole test (`cargo lambda watch` writes
+    // what they print to its log) hold neither the IMAP password nor any
+    // line of the example exports' message text.
+    let logged = std::fs::read_to_string(stack.dir().join("watch.log")).unwrap();
+    assert!(
+        !logged.contains(&dovecot.password),
+        "the IMAP password is in the functions' log"
+    );
+    for text in examples::message_texts() {
+        assert!(
+            !logged.contains(&text),
+            "the message text {text:?} is in the functions' log"
+        );
     }
 }
