@@ -1204,7 +1204,9 @@ fn assert_nested_zip_kept_whole(store: &Path, inner: &[u8]) {
 /// Nothing was written but the store and the Maildir tree: the run's
 /// directory holds what it held and those two, the drops are as they were,
 /// the temporary directory is empty, no file anywhere in reach carries a
-/// zip-slip name, and every mailbox directory is a plain address.
+/// zip-slip name, no name in the store or the Maildir tree holds a control
+/// character, a line separator or a direction mark, and every mailbox
+/// directory is a plain address.
 fn assert_nothing_written_outside(root: &Path, drops_before: &BTreeMap<PathBuf, Vec<u8>>) {
     let mut top: Vec<String> = fs::read_dir(root)
         .unwrap()
@@ -1251,6 +1253,16 @@ fn assert_nothing_written_outside(root: &Path, drops_before: &BTreeMap<PathBuf, 
             "{} was written",
             path.display()
         );
+    }
+    // Nor does any name the run gave a file break or disguise a listing
+    // (control characters, line separators and direction marks in the
+    // originals' names are percent-encoded).
+    for path in files_under(&root.join("archive"))
+        .into_iter()
+        .chain(files_under(&root.join("maildir")))
+    {
+        let name = path.strip_prefix(root).unwrap().to_str().unwrap();
+        assert_eq!(escape(name), name, "a file name in the store or Maildir");
     }
     for entry in fs::read_dir(root.join("maildir")).unwrap() {
         let name = entry.unwrap().file_name();
