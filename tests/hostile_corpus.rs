@@ -19,8 +19,9 @@
 //! nothing is written outside the store and the Maildir tree, no header
 //! of any delivered message carries a line break, NUL or direction
 //! control, and the process stays under [`PEAK_LIMIT_KIB`] of resident
-//! memory for the whole corpus. Its figures (inputs, items, copies, peak
-//! memory) are printed for the CI log.
+//! memory for the whole corpus; a second run over the same drops reports
+//! no refusal twice and delivers nothing twice. Its figures (inputs,
+//! items, copies, peak memory) are printed for the CI log.
 
 mod support;
 
@@ -845,6 +846,32 @@ fn hostile_drops_end_in_named_reasons_and_clean_items_are_delivered_once_within_
     assert_long_line_delivered(&maildir);
     assert_nested_zip_kept_whole(&store, &inner);
     assert_nothing_written_outside(root, &drops_before);
+
+    // Run again: every drop read before is skipped by its checkpoint (a
+    // refusal is not reported twice), nothing is delivered twice, and what
+    // is no object of the drop folder is reported again.
+    let again = run_measured(
+        Command::new(&archiver)
+            .args(["run", "--config"])
+            .arg(root.join("archiver.toml"))
+            .args(["--day", "2026-11-22"])
+            .env("TMPDIR", root.join("tmp")),
+    );
+    let said_again = format!("{}{}", again.stdout, again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{said_again}");
+    let skipped = format!(
+        "drops collected:      0 ({} already collected before)",
+        accounted.len() + refused.len()
+    );
+    for expected in [
+        skipped.as_str(),
+        "copies delivered:     0 ",
+        "drop folder: ",
+    ] {
+        assert!(said_again.contains(expected), "{expected:?}:\n{said_again}");
+    }
+    assert!(!said_again.contains("refused ("), "{said_again}");
+    assert_eq!(assert_each_job_delivered_once(&maildir, &jobs), copies);
 
     let items: u64 = accounted.values().sum();
     eprintln!(
