@@ -471,19 +471,20 @@ async fn load_files<S: ObjectStore>(
     let mut spools = None;
     let mut files = Vec::with_capacity(item.attachments.len());
     for attachment in &item.attachments {
-        let file =
-            match stored(attachment) {
-                Some(key) => match store.get_file(key).await? {
-                    Some(file) if many => Some(copy_into(&mut spools, &file).map_err(
-                        |source| StoreError::Io {
-                            key: key.to_owned(),
-                            source,
-                        },
-                    )?),
-                    file => file,
-                },
-                None => None,
-            };
+        let Some(key) = stored(attachment) else {
+            files.push(None);
+            continue;
+        };
+        let file = match store.get_file(key).await? {
+            Some(file) if many => {
+                let copy = copy_into(&mut spools, &file).map_err(|source| StoreError::Io {
+                    key: key.to_owned(),
+                    source,
+                })?;
+                Some(copy)
+            }
+            file => file,
+        };
         files.push(file);
     }
     Ok(files)
