@@ -151,7 +151,7 @@ fn report_json(out: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bucket_exports_counts_reports_and_closes_as_the_local_copy_does() {
-    let binary = support::archiver::binary();
+    let binary = support::process::archiver_binary();
     let dir = tempfile::tempdir().unwrap();
     let mut archiver = Archiver {
         binary,

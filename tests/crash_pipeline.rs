@@ -25,7 +25,7 @@
 //! The kill times come from a seeded generator; the seed is printed, and
 //! `CRASH_PIPELINE_SEED=<seed>` runs the same schedule again (the process's
 //! own timing still varies). The `archiver` binary is built by cargo from
-//! the test (see [`support::archiver::binary`]).
+//! the test (see [`support::process::archiver_binary`]).
 
 #[path = "../cli/src/bench/data.rs"]
 mod bench_data;
@@ -39,6 +39,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::jobs::DeliveryJob;
+
+use support::process::archiver_binary;
+use support::tree::files_under;
 
 /// Kills at least this many times in each stage.
 const QUOTA: usize = 11;
@@ -287,7 +290,7 @@ impl Timing {
 #[test]
 fn the_pipeline_survives_sigkill_in_collect_convert_and_deliver() {
     let started = Instant::now();
-    let archiver = support::archiver::binary();
+    let archiver = archiver_binary();
     let seed = std::env::var("CRASH_PIPELINE_SEED")
         .ok()
         .map(|s| s.parse().expect("CRASH_PIPELINE_SEED is a number"))
@@ -833,26 +836,6 @@ fn in_maildir_tmp(path: &Path) -> bool {
 /// while it is walked: the process may be renaming).
 fn count_matching(dir: &Path, matches: &dyn Fn(&Path) -> bool) -> usize {
     files_under(dir).iter().filter(|path| matches(path)).count()
-}
-
-/// The files under `dir`, recursively; none when it is missing.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            files.extend(files_under(&entry.path()));
-        } else {
-            files.push(entry.path());
-        }
-    }
-    files.sort();
-    files
 }
 
 /// A small deterministic random number generator (no extra crate).

@@ -23,9 +23,8 @@ use shared::store::{Created, ObjectFile, ObjectStore, S3Store};
 
 use support::dovecot::Dovecot;
 use support::examples::{self, expected_jobs};
-use support::localstack::{
-    LocalStack, Watch, keys, memory_kib, move_messages, recorded, reset_peak, upload_dir,
-};
+use support::localstack::{LocalStack, Watch, keys, move_messages, recorded, upload_dir};
+use support::process::{memory_kib, reset_peak};
 
 const FOLDER: &str = "WhatsApp Archiver";
 
@@ -218,6 +217,8 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         // (and the EML to the mailbox) instead of becoming a stub.
         ("ATTACHMENT_LIMIT", "300000000"),
         ("MAX_MESSAGE_BYTES", "400000000"),
+        // Logged as template.yaml's LoggingConfig has it.
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -481,5 +482,20 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
             })
             .cloned();
         assert_eq!(count.as_deref(), Some("0"), "{dlq}");
+    }
+
+    // The functions' logs of the whole test (`cargo lambda watch` writes
+    // what they print to its log) hold neither the IMAP password nor any
+    // line of the example exports' message text.
+    let logged = std::fs::read_to_string(stack.dir().join("watch.log")).unwrap();
+    assert!(
+        !logged.contains(&dovecot.password),
+        "the IMAP password is in the functions' log"
+    );
+    for text in examples::message_texts() {
+        assert!(
+            !logged.contains(&text),
+            "the message text {text:?} is in the functions' log"
+        );
     }
 }

@@ -17,14 +17,14 @@ use futures::StreamExt;
 use futures::stream;
 use tokio::sync::Semaphore;
 
-use crate::item::{Item, Network};
+use crate::item::{Attachment, Item, Network};
 use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{self, Failed, FailedLine, Fingerprint, ItemDay, RawBatch, Unmapped};
 use crate::mapping::Mapper;
 use crate::render::{self, FileContent, RenderInput, RenderOptions, Rendered};
 use crate::report::Report;
-use crate::store::{Created, ObjectFile, ObjectStore, Spool, StoreError};
+use crate::store::{Created, ObjectFile, ObjectStore, Spool, SpoolFile, StoreError};
 
 /// Items of one batch converted at once.
 const ITEMS_AT_ONCE: usize = 32;
@@ -486,6 +486,14 @@ fn render_eml(
     }
 }
 
+/// Attachments of one item held open as files of their own, at most. An
+/// item with more (the files of an export no message refers to, which
+/// may be thousands) has them copied, one by one as they are opened, into
+/// one temporary file ([`SpoolFile`]): the [`ITEMS_AT_ONCE`] items
+/// converted together then hold a few hundred file descriptors at most,
+/// well within the limit on open files (1,024 in AWS Lambda).
+const OPEN_FILES_PER_ITEM: usize = 8;
+
 /// Opens each stored attachment that fits the limit as a local file;
 /// `None` for the others.
 async fn load_files<S: ObjectStore>(
@@ -493,14 +501,45 @@ async fn load_files<S: ObjectStore>(
     item: &Item<'_>,
     limit: u64,
 ) -> Result<Vec<Option<ObjectFile>>, StoreError> {
+    let stored = |attachment| stored_key(attachment, limit);
+    let many = item.attachments.iter().filter_map(stored).count() > OPEN_FILES_PER_ITEM;
+    let mut spools = None;
     let mut files = Vec::with_capacity(item.attachments.len());
     for attachment in &item.attachments {
-        let fits = attachment.size.is_some_and(|size| size <= limit);
-        let file = match (&attachment.object_key, fits) {
-            (Some(key), true) => store.get_file(key).await?,
-            _ => None,
+        let Some(key) = stored(attachment) else {
+            files.push(None);
+            continue;
+        };
+        let file = match store.get_file(key).await? {
+            Some(file) if many => {
+                let copy = copy_into(&mut spools, &file).map_err(|source| StoreError::Io {
+                    key: key.to_owned(),
+                    source,
+                })?;
+                Some(copy)
+            }
+            file => file,
         };
         files.push(file);
     }
     Ok(files)
+}
+
+/// The archive key of an attachment's file, when it is stored and fits
+/// the limit (is attached, not stubbed).
+fn stored_key<'a>(attachment: &'a Attachment<'_>, limit: u64) -> Option<&'a str> {
+    let fits = attachment.size.is_some_and(|size| size <= limit);
+    attachment.object_key.as_deref().filter(|_| fits)
+}
+
+/// Copies a file into `spools` (made at the first copy); its file is
+/// closed when the caller drops it.
+fn copy_into(spools: &mut Option<SpoolFile>, file: &ObjectFile) -> std::io::Result<ObjectFile> {
+    if spools.is_none() {
+        *spools = Some(SpoolFile::new()?);
+    }
+    let spools = spools.as_mut().expect("made above");
+    let mut spool = spools.spool();
+    std::io::copy(&mut file.reader(), &mut spool)?;
+    Ok(spools.finish(spool).0)
 }

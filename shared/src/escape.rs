@@ -29,8 +29,10 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone, Copy)]
 pub struct Escaped<'a>(&'a str);
 
-/// Characters that would break or disguise a printed line.
-fn needs_escape(c: char) -> bool {
+/// Characters that would break or disguise a printed line (or a listed
+/// name: the store's keys keep them percent-encoded, see
+/// `layout::key_segment`).
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

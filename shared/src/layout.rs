@@ -217,9 +217,12 @@ pub fn is_source_name(name: &str) -> bool {
 const RUNS: &str = "runs";
 
 /// A name from outside (a dropped file's) as one key segment: control
-/// characters, `%`, `/` and `\\` percent-encoded (UTF-8 bytes, `%0A`), and
-/// `.` and `..` as `%2E` and `%2E%2E`; every other character, non-ASCII
-/// letters included, kept. A name without those is its own segment.
+/// characters, the line and paragraph separators and the direction marks
+/// (which break or disguise a name where keys are listed, as they would a
+/// printed line: see [`crate::escape`]), `%`, `/` and `\\` percent-encoded
+/// (UTF-8 bytes, `%0A`, `%E2%80%AE`), and `.` and `..` as `%2E` and
+/// `%2E%2E`; every other character, non-ASCII letters included, kept. A
+/// name without those is its own segment.
 pub fn key_segment(name: &str) -> String {
     match name {
         "" => "%00".to_owned(),
@@ -228,7 +231,7 @@ pub fn key_segment(name: &str) -> String {
         name => {
             let mut segment = String::with_capacity(name.len());
             for c in name.chars() {
-                if c.is_control() || matches!(c, '%' | '/' | '\\') {
+                if crate::escape::needs_escape(c) || matches!(c, '%' | '/' | '\\') {
                     for byte in c.encode_utf8(&mut [0; 4]).bytes() {
                         segment.push_str(&format!("%{byte:02X}"));
                     }
@@ -653,6 +656,7 @@ mod tests {
             ("50%.txt", "50%25.txt"),
             ("a/b\\c", "a%2Fb%5Cc"),
             ("\u{85}x", "%C2%85x"),
+            ("fdp\u{202e}.exe\u{2028}", "fdp%E2%80%AE.exe%E2%80%A8"),
             ("..", "%2E%2E"),
             (".", "%2E"),
             ("", "%00"),

@@ -1,16 +1,19 @@
 //! The example data in `examples/`, as the tests run it: read through the
 //! settings schema from `examples/archiver.toml`, like `archiver run`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use shared::embedded::{self, RunOptions};
+use shared::item::Item;
 use shared::jobs::DeliveryJob;
 use shared::mailbox::Maildir;
 use shared::mapping::Mapper;
 use shared::report::Report;
 use shared::settings::LocalSettings;
 use shared::sources::Source;
+use shared::sources::whatsapp_export::{self, ReadOptions, ZipLimits};
 use shared::store::{LocalDir, ObjectStore};
 
 /// The `examples/` directory (drops, mapping CSV, config).
@@ -103,4 +106,49 @@ pub async fn expected_jobs() -> Vec<DeliveryJob> {
         }
     }
     jobs
+}
+
+/// Lines of message text shorter than this are left out of
+/// [`message_texts`]: `Thanks`-sized words may occur in a log line for
+/// reasons of their own.
+const DISTINCTIVE_CHARS: usize = 6;
+
+/// Every line of message text of the example exports, as the parser reads
+/// the items (invisible marks removed), trimmed; those shorter than
+/// [`DISTINCTIVE_CHARS`] are left out. For the tests that look for message
+/// content where it must never be (logs).
+pub fn message_texts() -> Vec<String> {
+    let drops = dir().join("drop/whatsapp-export");
+    let mut texts = BTreeSet::new();
+    for path in super::tree::files_under(&drops) {
+        let custodian = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let export = whatsapp_export::open(&bytes, name, &ZipLimits::default()).unwrap();
+        let opts = ReadOptions {
+            custodian,
+            tz: chrono_tz::Europe::London,
+            date_order: None,
+            custodian_names: &[],
+        };
+        let written = export.write_items(&opts, Vec::new()).unwrap();
+        for line in written.out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let item: Item<'_> = serde_json::from_slice(line).unwrap();
+            for text in item.text.as_deref().unwrap_or_default().lines() {
+                texts.insert(text.trim().to_owned());
+            }
+        }
+    }
+    let texts: Vec<String> = texts
+        .into_iter()
+        .filter(|text| text.chars().count() >= DISTINCTIVE_CHARS)
+        .collect();
+    assert!(texts.len() > 10, "the example texts: {texts:?}");
+    texts
 }

@@ -369,24 +369,6 @@ fn descends_from(pid: u32, ancestor: u32) -> bool {
     false
 }
 
-/// A memory figure of a running process from `/proc/<pid>/status`
-/// (`VmRSS`, `VmHWM`), in KiB.
-pub fn memory_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
-/// Resets a process's peak resident set (`VmHWM`) to what it holds now
-/// (`/proc/<pid>/clear_refs`, Linux 4.0 and later), so that the next peak
-/// read is that of what it does from here.
-pub fn reset_peak(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-}
-
 /// Uploads the files under `dir` to `bucket`, keyed by their path below
 /// `base`.
 pub async fn upload_dir(s3: &aws_sdk_s3::Client, bucket: &str, base: &Path, dir: &Path) {

@@ -3,13 +3,14 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-pub mod archiver;
 pub mod corpus;
 pub mod dovecot;
 pub mod examples;
 pub mod graph;
 pub mod localstack;
 pub mod postfix;
+pub mod process;
 pub mod template;
 pub mod token_endpoint;
+pub mod tree;
 pub mod wecom;

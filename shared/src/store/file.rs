@@ -4,25 +4,34 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-/// An object's content in a local file of known length.
+/// An object's content in a local file of known length, or in a stretch
+/// of one (see [`SpoolFile`]).
 ///
 /// A local directory hands out the object's own file (opened read-only);
 /// S3 downloads the object into an anonymous temporary file, removed when
-/// this is dropped. Reads are positional ([`ObjectFile::reader`]), so one
-/// `ObjectFile` can be read several times and by several readers.
-#[derive(Debug)]
+/// the last clone of this is dropped. Reads are positional
+/// ([`ObjectFile::reader`]), so one `ObjectFile` can be read several times
+/// and by several readers; a clone shares the file (and its descriptor).
+#[derive(Debug, Clone)]
 pub struct ObjectFile {
-    file: File,
+    file: Arc<File>,
+    /// Where the content starts in the file.
+    start: u64,
     len: u64,
 }
 
 impl ObjectFile {
     /// The content of `file`, which holds `len` bytes.
     pub fn new(file: File, len: u64) -> Self {
-        ObjectFile { file, len }
+        ObjectFile {
+            file: Arc::new(file),
+            start: 0,
+            len,
+        }
     }
 
     /// An anonymous temporary file (in the system's temporary directory,
@@ -30,18 +39,14 @@ impl ObjectFile {
     pub fn from_bytes(bytes: &[u8]) -> io::Result<Self> {
         let mut file = tempfile::tempfile()?;
         file.write_all(bytes)?;
-        Ok(ObjectFile {
-            file,
-            len: bytes.len() as u64,
-        })
+        Ok(ObjectFile::new(file, bytes.len() as u64))
     }
 
     /// An anonymous temporary file holding what `reader` yields.
     pub fn from_reader(mut reader: impl Read) -> io::Result<Self> {
         let mut file = tempfile::tempfile()?;
         let len = io::copy(&mut reader, &mut file)?;
-        file.rewind()?;
-        Ok(ObjectFile { file, len })
+        Ok(ObjectFile::new(file, len))
     }
 
     /// The content's length in bytes.
@@ -52,12 +57,6 @@ impl ObjectFile {
     /// Whether the content is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// The underlying file (for `copy_file_range`-style copies and
-    /// readers that need [`Seek`]: use [`ObjectFile::reader`] for those).
-    pub fn file(&self) -> &File {
-        &self.file
     }
 
     /// A reader over the content from its first byte; it does not move
@@ -82,13 +81,15 @@ impl ObjectFile {
     }
 }
 
-/// An [`ObjectFile`] being written: an anonymous temporary file, with the
-/// SHA-256 and the length of what is written computed as the bytes flow
-/// (an export's attachment inflated from its zip, say), so that no one
-/// reads it again to name it.
+/// An [`ObjectFile`] being written: an anonymous temporary file (or the
+/// rest of a [`SpoolFile`]), with the SHA-256 and the length of what is
+/// written computed as the bytes flow (an export's attachment inflated
+/// from its zip, say), so that no one reads it again to name it.
 #[derive(Debug)]
 pub struct Spool {
-    file: File,
+    file: Arc<File>,
+    /// Where the content starts in the file.
+    start: u64,
     hasher: Sha256,
     len: u64,
 }
@@ -97,11 +98,16 @@ impl Spool {
     /// An empty spool in the system's temporary directory (`/tmp` in
     /// Lambda; `TMPDIR` elsewhere).
     pub fn new() -> io::Result<Self> {
-        Ok(Spool {
-            file: tempfile::tempfile()?,
+        Ok(Spool::at(Arc::new(tempfile::tempfile()?), 0))
+    }
+
+    fn at(file: Arc<File>, start: u64) -> Self {
+        Spool {
+            file,
+            start,
             hasher: Sha256::new(),
             len: 0,
-        })
+        }
     }
 
     /// Bytes written so far.
@@ -117,20 +123,62 @@ impl Spool {
     /// The content written, and its SHA-256 (hex).
     pub fn finish(self) -> (ObjectFile, String) {
         let sha256 = hex::encode(self.hasher.finalize());
-        (ObjectFile::new(self.file, self.len), sha256)
+        let content = ObjectFile {
+            file: self.file,
+            start: self.start,
+            len: self.len,
+        };
+        (content, sha256)
     }
 }
 
 impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.file.write(buf)?;
+        let written = self.file.write_at(buf, self.start + self.len)?;
         self.hasher.update(&buf[..written]);
         self.len += written as u64;
         Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        Ok(())
+    }
+}
+
+/// One anonymous temporary file holding many objects one after the other,
+/// each written by a [`Spool`] in turn: however many there are, they hold
+/// one file descriptor. An export zip's entries are spooled so, since a
+/// file each would run an export with a thousand photos into the limit on
+/// open files (1,024 in AWS Lambda, and the usual soft limit elsewhere).
+#[derive(Debug)]
+pub struct SpoolFile {
+    file: Arc<File>,
+    /// Where the next spool starts: the end of the last one finished.
+    end: u64,
+}
+
+impl SpoolFile {
+    /// An empty file in the system's temporary directory (see
+    /// [`Spool::new`]).
+    pub fn new() -> io::Result<Self> {
+        Ok(SpoolFile {
+            file: Arc::new(tempfile::tempfile()?),
+            end: 0,
+        })
+    }
+
+    /// A spool writing after the objects finished so far. One at a time:
+    /// finish it ([`SpoolFile::finish`]) or drop it before making the next
+    /// (a dropped spool's bytes are written over by the next).
+    pub fn spool(&self) -> Spool {
+        Spool::at(Arc::clone(&self.file), self.end)
+    }
+
+    /// Finishes a spool of this file (see [`Spool::finish`]); the next
+    /// spool writes after its content.
+    pub fn finish(&mut self, spool: Spool) -> (ObjectFile, String) {
+        self.end = spool.start + spool.len;
+        spool.finish()
     }
 }
 
@@ -149,7 +197,8 @@ impl Read for ObjectReader<'_> {
         if want == 0 {
             return Ok(0);
         }
-        let read = self.object.file.read_at(&mut buf[..want], self.at)?;
+        let at = self.object.start + self.at;
+        let read = self.object.file.read_at(&mut buf[..want], at)?;
         self.at += read as u64;
         Ok(read)
     }
@@ -220,5 +269,34 @@ mod tests {
             sha256,
             "1b48e21282963dfba2ffff3a4c331471242fe42fd0a51161e56df72085c445c9"
         );
+    }
+
+    #[test]
+    fn spools_of_one_file_follow_one_another_and_read_back_alone() {
+        let mut spools = SpoolFile::new().unwrap();
+        let mut first = spools.spool();
+        first.write_all(b"jpeg bytes").unwrap();
+        let (first, first_sha256) = spools.finish(first);
+        // A spool dropped unfinished (an entry refused half-way) is
+        // written over by the next.
+        let mut dropped = spools.spool();
+        dropped.write_all(b"a zip bomb's first bytes").unwrap();
+        drop(dropped);
+        let mut second = spools.spool();
+        second.write_all(b"hello world").unwrap();
+        let (second, _) = spools.finish(second);
+        assert_eq!(first.read_all().unwrap(), b"jpeg bytes");
+        assert_eq!(
+            first_sha256,
+            "1b48e21282963dfba2ffff3a4c331471242fe42fd0a51161e56df72085c445c9"
+        );
+        assert_eq!(second.read_all().unwrap(), b"hello world");
+        let mut reader = second.reader();
+        reader.seek(io::SeekFrom::End(-5)).unwrap();
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "world");
+        // A clone shares the file.
+        assert_eq!(first.clone().read_all().unwrap(), b"jpeg bytes");
     }
 }

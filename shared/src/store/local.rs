@@ -500,8 +500,7 @@ impl ObjectStore for LocalDir {
     async fn put_new_file(&self, key: &str, content: &ObjectFile) -> Result<Created, StoreError> {
         let path = self.path(key)?;
         let store = self.clone();
-        let source = content.file().try_clone().map_err(io_err(key))?;
-        let source = ObjectFile::new(source, content.len());
+        let source = content.clone();
         tokio::task::spawn_blocking(move || {
             store.write_one(&path, |file| io::copy(&mut source.reader(), file).map(drop))
         })

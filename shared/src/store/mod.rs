@@ -19,7 +19,7 @@ use std::future::Future;
 
 use futures::{StreamExt, TryStreamExt};
 
-pub use file::{ObjectFile, ObjectReader, Spool, sha256_of};
+pub use file::{ObjectFile, ObjectReader, Spool, SpoolFile, sha256_of};
 pub use local::LocalDir;
 pub use s3::{S3Location, S3LocationError, S3Store};
 

@@ -19,18 +19,21 @@
 //!
 //! The archive is read from a file (any `Read + Seek`), never whole: the
 //! pre-check reads the central directory from the end of the file, and
-//! every entry is inflated straight into a [`Spool`] (an anonymous
-//! temporary file), its SHA-256 and size computed and its bounds checked
-//! as the bytes flow. So a bomb stops at its bound with memory at one copy
-//! buffer, and an attachment of any size costs disk, not memory. Only the
-//! chat texts, which are parsed as text, are read back into memory once
-//! they have passed the bounds.
+//! every entry is inflated straight into a [`Spool`], its SHA-256 and size
+//! computed and its bounds checked as the bytes flow. So a bomb stops at
+//! its bound with memory at one copy buffer, and an attachment of any size
+//! costs disk, not memory. The entries' spools follow one another in one
+//! anonymous temporary file (a [`SpoolFile`]): a file each would take a
+//! file descriptor each, and an export with a thousand photos would run
+//! into the limit on open files (1,024 in AWS Lambda). Only the chat
+//! texts, which are parsed as text, are read back into memory once they
+//! have passed the bounds.
 
 use std::collections::HashSet;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use super::conversation;
-use crate::store::{ObjectFile, Spool};
+use crate::store::{ObjectFile, Spool, SpoolFile};
 
 /// Bounds applied to every export zip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,11 +279,12 @@ pub fn read_zip<R: Read + Seek>(
         files: Vec::new(),
         not_utf8: Vec::new(),
     };
+    let mut spools = None;
     for (at, (index, path)) in files.into_iter().enumerate() {
         let entry = archive
             .by_index(index)
             .map_err(|e| ZipError::Malformed(e.to_string()))?;
-        let file = inflate(entry, path, limits, &mut total)?;
+        let file = inflate(entry, path, limits, &mut total, &mut spools)?;
         if !chats.contains(&at) {
             bundle.files.push(file);
             continue;
@@ -311,15 +315,17 @@ pub fn read_zip<R: Read + Seek>(
 /// large the entry.
 const INFLATE_BUFFER: usize = 256 << 10;
 
-/// Inflates one entry into a spool, within what is left of the total
-/// bound (`total` counts what the entries before it took) and within the
-/// ratio bound, both counted on the bytes as they come out: the copy stops
-/// one byte past the bound.
+/// Inflates one entry into a spool of the archive's spool file (made with
+/// the first entry), within what is left of the total bound (`total`
+/// counts what the entries before it took) and within the ratio bound,
+/// both counted on the bytes as they come out: the copy stops one byte
+/// past the bound.
 fn inflate<R: Read>(
     mut entry: zip::read::ZipFile<'_, R>,
     path: String,
     limits: &ZipLimits,
     total: &mut u64,
+    spools: &mut Option<SpoolFile>,
 ) -> Result<MediaFile, ZipError> {
     let budget = limits.max_total_bytes - *total;
     let ratio_cap = entry
@@ -327,10 +333,14 @@ fn inflate<R: Read>(
         .max(1)
         .saturating_mul(limits.max_ratio);
     let cap = budget.min(ratio_cap);
-    let mut spool = match Spool::new() {
-        Ok(spool) => spool,
-        Err(source) => return Err(ZipError::Spool { name: path, source }),
-    };
+    if spools.is_none() {
+        match SpoolFile::new() {
+            Ok(made) => *spools = Some(made),
+            Err(source) => return Err(ZipError::Spool { name: path, source }),
+        }
+    }
+    let spools = spools.as_mut().expect("made above");
+    let mut spool = spools.spool();
     let mut buffer = vec![0; INFLATE_BUFFER];
     let mut left = cap.saturating_add(1);
     while left > 0 {
@@ -362,7 +372,7 @@ fn inflate<R: Read>(
         });
     }
     *total += len;
-    let (content, sha256) = spool.finish();
+    let (content, sha256) = spools.finish(spool);
     Ok(MediaFile {
         path,
         content,
