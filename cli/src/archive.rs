@@ -211,7 +211,10 @@ impl Opened {
                         config.display(),
                         path.display()
                     ),
-                    _ => format!("--store {} is not a directory", path.display()),
+                    // The value is not repeated: a mistyped bucket URL
+                    // (`s3:/key:secret@bucket`) would print what it holds.
+                    _ => "--store: no such directory (a bucket is given as s3://bucket[/prefix])"
+                        .to_owned(),
                 }
                 .into());
             }

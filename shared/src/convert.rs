@@ -11,10 +11,10 @@
 //! no mailbox while its items go to other participants is reported once
 //! per batch (its own mailbox misses them).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use futures::StreamExt;
 use futures::stream;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use crate::item::{Attachment, Item, Network};
@@ -256,18 +256,31 @@ async fn render_batch<S: ObjectStore>(
     // An e-mail stored before (a replayed batch, the same message in an
     // earlier one, rendered then with its own raw object named) is what
     // its jobs deliver: they carry its stored fingerprint, not this one's.
-    for key in existing {
-        let stored = store
-            .sha256(&key)
-            .await?
-            .ok_or_else(|| StoreError::Missing(key.clone()))?;
-        let stored = Fingerprint {
-            size: stored.0,
-            sha256: hex::encode(stored.1),
-        };
-        for job in jobs.iter_mut().filter(|job| job.eml_key == key) {
-            job.eml = Some(stored.clone());
+    let mut jobs_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, job) in jobs.iter().enumerate() {
+        jobs_of.entry(job.eml_key.as_str()).or_default().push(index);
+    }
+    let existing: BTreeSet<String> = existing.into_iter().collect();
+    let stored: Vec<(String, Fingerprint)> = stream::iter(existing)
+        .map(|key| async move {
+            let (size, sha256) = store
+                .sha256(&key)
+                .await?
+                .ok_or_else(|| StoreError::Missing(key.clone()))?;
+            let sha256 = hex::encode(sha256);
+            Ok::<_, StoreError>((key, Fingerprint { size, sha256 }))
+        })
+        .buffer_unordered(ITEMS_AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut patches = Vec::new();
+    for (key, fingerprint) in stored {
+        for &index in jobs_of.get(key.as_str()).into_iter().flatten() {
+            patches.push((index, fingerprint.clone()));
         }
+    }
+    for (index, fingerprint) in patches {
+        jobs[index].eml = Some(fingerprint);
     }
     for custodian in custodians {
         report.error(format!(

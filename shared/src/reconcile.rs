@@ -260,6 +260,7 @@ pub async fn search_delivered<S: ObjectStore, M: crate::mailbox::Mailbox>(
     let every = every.max(1);
     let mut out = Searched::default();
     let mut listed = Listed::default();
+    let mut seen = HashSet::new();
     let mut unreadable = Vec::new();
     for batch in batches(store, day).await? {
         for job in day_jobs(store, &batch, &mut unreadable)
@@ -267,7 +268,8 @@ pub async fn search_delivered<S: ObjectStore, M: crate::mailbox::Mailbox>(
             .unwrap_or_default()
         {
             let key = ledger_key(&job.mailbox, &job.message_id);
-            if !listed.contains(store, &key).await? {
+            // The same copy in two batches (overlapping exports) once.
+            if !seen.insert(key.clone()) || !listed.contains(store, &key).await? {
                 continue;
             }
             out.ledgered += 1;
@@ -381,7 +383,6 @@ pub async fn close<S: ObjectStore>(
     if day >= today {
         return Err(ReconcileError::NotOver(day));
     }
-    let mut listed = Listed::default();
     let (sources, mailboxes, keys, recorded) = day_objects(store, check).await?;
     let mut hashed: HashMap<String, Option<(u64, String)>> = HashMap::new();
     for _ in 0..CLOSE_ATTEMPTS {
@@ -402,8 +403,10 @@ pub async fn close<S: ObjectStore>(
                 // What its writer fingerprinted is listed as recorded, if
                 // it is there; the rest is read.
                 let entry = match recorded.get(key) {
-                    Some(written) => listed
-                        .contains(store, key)
+                    // Looked up one by one: a listing of `media/` would
+                    // grow with the archive.
+                    Some(written) => store
+                        .exists(key)
                         .await?
                         .then(|| (written.size, written.sha256.clone())),
                     None => hash_object(store, key).await?,

@@ -525,6 +525,15 @@ impl ObjectStore for LocalDir {
             .map_err(io_err(&first))
     }
 
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let path = self.read_path(key)?;
+        match fs::symlink_metadata(&path) {
+            Ok(metadata) => Ok(metadata.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(key)(e)),
+        }
+    }
+
     /// Nothing to mark: a local directory expires nothing (the key is
     /// still checked).
     async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {

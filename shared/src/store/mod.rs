@@ -186,6 +186,13 @@ pub trait ObjectStore: Send + Sync {
     /// there ([`Listing::unlisted`]).
     fn scan(&self, prefix: &str) -> impl Future<Output = Result<Listing, StoreError>> + Send;
 
+    /// Whether an object is stored under the key, without reading it: by
+    /// default a listing of the key itself as prefix (one request in S3);
+    /// a local directory looks at the file.
+    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move { Ok(self.list(key).await?.iter().any(|listed| listed == key)) }
+    }
+
     /// Lists the keys that start with `prefix`, sorted: [`ObjectStore::scan`]
     /// without what is no object. For the archive store, which only the
     /// pipeline writes; read a store others fill with `scan`.
