@@ -9,13 +9,11 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
-use shared::store::S3Store;
 
-use support::dovecot::Dovecot;
 use support::examples::{self, expected_jobs};
-use support::localstack::{LocalStack, Watch, keys, move_messages, upload_dir};
+use support::localstack::keys;
+use support::serverless::{Options, Pipeline};
 
 const FOLDER: &str = "WhatsApp Archiver";
 const DAY: &str = "2026-11-21";
@@ -61,71 +59,12 @@ fn the_day(answer: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_it() {
-    let dovecot = Dovecot::start();
-    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
-    let s3 = S3Store::client(&stack.aws);
+    let pipeline = Pipeline::start(Options::default()).await;
+    let (stack, watch, dovecot) = (&pipeline.stack, &pipeline.watch, &pipeline.dovecot);
+    let s3 = pipeline.s3.clone();
     let sqs = aws_sdk_sqs::Client::new(&stack.aws);
-    let archive = stack.output("ArchiveBucketName").to_owned();
-
-    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
-    let secret_arn = secrets
-        .create_secret()
-        .name("mobile-archiver/imap")
-        .secret_string(json!({ "password": dovecot.password }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    s3.put_object()
-        .bucket(stack.output("ConfigBucketName"))
-        .key("mapping.csv")
-        .body(ByteStream::from(
-            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
-    upload_dir(
-        &s3,
-        stack.output("DropBucketName"),
-        &examples::dir(),
-        &examples::dir().join("drop"),
-    )
-    .await;
-
-    // The functions' environment, as template.yaml sets it.
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("ARCHIVE_BUCKET", &archive),
-        ("DROP_BUCKET", stack.output("DropBucketName")),
-        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
-        ("MAPPING_KEY", "mapping.csv"),
-        ("CONVERT_QUEUE_URL", stack.output("ConvertQueueUrl")),
-        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
-        ("TIME_ZONE", "Europe/London"),
-        ("ARCHIVE_TIME_ZONE", "Europe/London"),
-        ("RECONCILE_DAYS", "3"),
-        ("DEFAULT_REGION", "GB"),
-        ("CUSTODIAN_DOMAINS", "corp.example"),
-        ("IMAP_URL", &dovecot.url()),
-        ("IMAP_AUTH", "password"),
-        ("IMAP_SECRET_ARN", &secret_arn),
-        ("IMAP_CONNECTIONS", "2"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let watch = Watch::start(&env, &stack.dir().join("watch.log"));
-    let routes = [
-        (stack.output("ConvertQueueUrl"), "convert"),
-        (stack.output("DeliverQueueUrl"), "deliver"),
-    ];
-    let record = stack.dir().join("events.jsonl");
+    let archive = pipeline.archive.clone();
+    pipeline.upload_drops(&examples::dir()).await;
     let idle = Duration::from_secs(3);
 
     // The day's collect; one batch's notification is lost on the way.
@@ -141,7 +80,7 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
         lost.starts_with(&format!("raw/whatsapp-export/{DAY}/")),
         "{lost}"
     );
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     let jobs = expected_jobs().await;
     assert_eq!(jobs.len(), 41);
     let delivered = keys(&s3, &archive, "delivered/").await;
@@ -192,7 +131,7 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
     // Convert and deliver do the rest: every copy exactly once in its
     // mailbox (the one whose entry was deleted found there, not appended
     // again), one ledger entry each.
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
     let after = keys(&s3, &archive, "delivered/").await;
     assert_eq!(after.len(), jobs.len());
@@ -248,6 +187,6 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
         (day["closed"].clone(), day["manifest"].clone()),
         (json!(true), Value::Null)
     );
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
 }

@@ -193,6 +193,19 @@ impl Watch {
 
     /// Invokes a function with a JSON event; returns its JSON answer.
     pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
+        self.try_invoke(function, event)
+            .await
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Invokes a function with a JSON event; returns its JSON answer, or
+    /// what went wrong when the function failed (a function error: in AWS,
+    /// every message of its batch comes back).
+    pub async fn try_invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let response = self
             .http
             .post(format!(
@@ -202,17 +215,21 @@ impl Watch {
             .body(event.to_string())
             .send()
             .await
-            .unwrap();
+            .map_err(|e| format!("{function}: {e}"))?;
         let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{function}: HTTP {status}: {body}");
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("{function}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{function}: HTTP {status}: {body}"));
+        }
         let value: serde_json::Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("{function} answered {body:?}: {e}"));
-        assert!(
-            value.get("errorType").is_none(),
-            "{function} failed: {value}"
-        );
-        value
+            .map_err(|e| format!("{function} answered {body:?}: {e}"))?;
+        if value.get("errorType").is_some() {
+            return Err(format!("{function} failed: {value}"));
+        }
+        Ok(value)
     }
 }
 

@@ -9,6 +9,8 @@ pub mod examples;
 pub mod graph;
 pub mod localstack;
 pub mod postfix;
+pub mod relay;
+pub mod serverless;
 pub mod template;
 pub mod token_endpoint;
 pub mod wecom;
