@@ -279,7 +279,7 @@ async fn invoke_until_done(watch: &Watch, function: &str, records: Vec<Value>) -
     panic!("{function}: records still failing after {ROUNDS} rounds");
 }
 
-/// Invokes collect for one scheduled window, or a backfill of one day.
+/// The scheduler's event for the collect run of `day` (its window, 00:30 UTC).
 fn scheduled(day: &str) -> Value {
     json!({ "scheduled_time": format!("{day}T00:30:00Z") })
 }
