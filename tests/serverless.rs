@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::store::{Created, ObjectFile, ObjectStore, S3Store};
 
-use support::dovecot::Dovecot;
 use support::examples::{self, expected_jobs};
-use support::localstack::{LocalStack, Watch, keys, move_messages, recorded, upload_dir};
+use support::localstack::{keys, recorded};
 use support::process::{memory_kib, reset_peak};
+use support::serverless::{Options, Pipeline, failures, rewritten, shuffled, sqs_record};
 
 const FOLDER: &str = "WhatsApp Archiver";
 
@@ -83,107 +83,26 @@ async fn object_sha256(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Stri
     hex::encode(hasher.finalize())
 }
 
-/// Keys under `prefix` that have more than one version (an overwrite).
-async fn rewritten(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let mut count = std::collections::BTreeMap::<String, usize>::new();
-    let mut key_marker = None;
-    let mut version_marker = None;
-    loop {
-        let page = s3
-            .list_object_versions()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-            .unwrap();
-        for version in page.versions() {
-            *count.entry(version.key().unwrap().to_owned()).or_default() += 1;
-        }
-        if page.is_truncated() != Some(true) {
-            break;
-        }
-        key_marker = page.next_key_marker().map(str::to_owned);
-        version_marker = page.next_version_id_marker().map(str::to_owned);
-    }
-    assert!(!count.is_empty(), "no versions under {prefix}");
-    count
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(k, _)| k)
-        .collect()
-}
-
-/// A deterministic shuffle (sort by a keyed hash).
-fn shuffled(mut records: Vec<Value>, seed: &str) -> Vec<Value> {
-    let mut keyed: Vec<(Vec<u8>, Value)> = records
-        .drain(..)
-        .enumerate()
-        .map(|(n, r)| (Sha256::digest(format!("{seed}{n}")).to_vec(), r))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.into_iter().map(|(_, r)| r).collect()
-}
-
-fn failures(response: &Value) -> Vec<String> {
-    response["batchItemFailures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn sqs_record(id: &str, body: &str) -> Value {
-    json!({
-        "messageId": id,
-        "receiptHandle": "test",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:test",
-        "awsRegion": "us-east-1"
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
-    let dovecot = Dovecot::start();
-    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
-    let s3 = S3Store::client(&stack.aws);
-    let archive = stack.output("ArchiveBucketName").to_owned();
-
-    // The operator's part: the IMAP secret, the mapping CSV, the drops.
-    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
-    let secret_arn = secrets
-        .create_secret()
-        .name("mobile-archiver/imap")
-        .secret_string(json!({ "password": dovecot.password }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    s3.put_object()
-        .bucket(stack.output("ConfigBucketName"))
-        .key("mapping.csv")
-        .body(ByteStream::from(
-            std::fs::read(examples::dir().join("mapping.csv")).unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
-    upload_dir(
-        &s3,
-        stack.output("DropBucketName"),
-        &examples::dir(),
-        &examples::dir().join("drop"),
-    )
+    let pipeline = Pipeline::start(Options {
+        // Large enough that the 200 MB attachment below goes into its EML
+        // (and the EML to the mailbox) instead of becoming a stub.
+        env: &[
+            ("ATTACHMENT_LIMIT", "300000000"),
+            ("MAX_MESSAGE_BYTES", "400000000"),
+            // Logged as template.yaml's LoggingConfig has it.
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+        relay: false,
+    })
     .await;
+    let (stack, watch, dovecot) = (&pipeline.stack, &pipeline.watch, &pipeline.dovecot);
+    let s3 = pipeline.s3.clone();
+    let archive = pipeline.archive.clone();
+
+    // The operator's part: the drops.
+    pipeline.upload_drops(&examples::dir()).await;
     // A folder made in the S3 console (an empty object whose key ends in
     // `/`) is a folder, not a drop: no error.
     s3.put_object()
@@ -194,41 +113,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         .await
         .unwrap();
 
-    // The functions' environment, as template.yaml sets it (plus the
-    // emulator's endpoint and its fixed test credentials).
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("ARCHIVE_BUCKET", &archive),
-        ("DROP_BUCKET", stack.output("DropBucketName")),
-        ("CONFIG_BUCKET", stack.output("ConfigBucketName")),
-        ("MAPPING_KEY", "mapping.csv"),
-        ("DELIVER_QUEUE_URL", stack.output("DeliverQueueUrl")),
-        ("TIME_ZONE", "Europe/London"),
-        ("DEFAULT_REGION", "GB"),
-        ("CUSTODIAN_DOMAINS", "corp.example"),
-        ("IMAP_URL", &dovecot.url()),
-        ("IMAP_AUTH", "password"),
-        ("IMAP_SECRET_ARN", &secret_arn),
-        ("IMAP_CONNECTIONS", "2"),
-        // Large enough that the 200 MB attachment below goes into its EML
-        // (and the EML to the mailbox) instead of becoming a stub.
-        ("ATTACHMENT_LIMIT", "300000000"),
-        ("MAX_MESSAGE_BYTES", "400000000"),
-        // Logged as template.yaml's LoggingConfig has it.
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let watch = Watch::start(&env, &stack.dir().join("watch.log"));
-    let routes = [
-        (stack.output("ConvertQueueUrl"), "convert"),
-        (stack.output("DeliverQueueUrl"), "deliver"),
-    ];
-    let record = stack.dir().join("events.jsonl");
+    let record = pipeline.record.clone();
     let idle = Duration::from_secs(3);
 
     // Phase 1: the scheduled collect, then the notifications drive the rest.
@@ -254,7 +139,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     assert_eq!(next["drops_already_collected"], 4, "{next}");
     assert_eq!(next["items_collected"], 0, "{next}");
 
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     let jobs = expected_jobs().await;
     assert_eq!(jobs.len(), 41);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
@@ -280,7 +165,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     }
     // Jobs the replayed conversions queued again (SQS drops the ones it
     // deduplicates; the ledger stops the rest).
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
     assert_eq!(keys(&s3, &archive, "eml/").await, emls);
     // Create-only writes: no EML or ledger entry was ever written twice.
@@ -335,7 +220,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
         .send()
         .await
         .unwrap();
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     let day = &item["timestamp"].as_str().unwrap()[..10];
     let new_eml = format!("eml/{day}/{new_id}.eml");
     assert!(
@@ -436,7 +321,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     let convert = watch.function_pid("convert").expect("convert is running");
     let convert_idle_kib = memory_kib(convert, "VmRSS");
     reset_peak(convert);
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     let convert_peak_kib = memory_kib(convert, "VmHWM");
     eprintln!(
         "convert of the same drop: peak {} MiB, {} MiB above idle",
@@ -466,23 +351,7 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
     );
 
     // Nothing was left in the dead-letter queues.
-    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
-    for dlq in ["ConvertDeadLetterQueueUrl", "DeliverDeadLetterQueueUrl"] {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(stack.output(dlq))
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .unwrap();
-        let count = attrs
-            .attributes()
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            })
-            .cloned();
-        assert_eq!(count.as_deref(), Some("0"), "{dlq}");
-    }
+    pipeline.assert_dead_letter_queues_empty().await;
 
     // The functions' logs of the whole test (`cargo lambda watch` writes
     // what they print to its log) hold neither the IMAP password nor any

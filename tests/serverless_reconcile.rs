@@ -10,11 +10,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::store::S3Store;
 
-use support::dovecot::Dovecot;
-use support::examples::expected_jobs;
-use support::localstack::{LocalStack, Watch, keys, move_messages};
+use support::examples::{self, expected_jobs};
+use support::localstack::keys;
+use support::serverless::{Options, Pipeline};
 
 const FOLDER: &str = "WhatsApp Archiver";
 const DAY: &str = "2026-11-21";
@@ -60,39 +59,12 @@ fn the_day(answer: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_it() {
-    let dovecot = Dovecot::start();
-    let stack = LocalStack::start_with_stack(&["RetentionDays=1"]).await;
-    let s3 = S3Store::client(&stack.aws);
+    let pipeline = Pipeline::start(Options::default()).await;
+    let (stack, watch, dovecot) = (&pipeline.stack, &pipeline.watch, &pipeline.dovecot);
+    let s3 = pipeline.s3.clone();
     let sqs = aws_sdk_sqs::Client::new(&stack.aws);
-    let archive = stack.output("ArchiveBucketName").to_owned();
-
-    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws);
-    let secret_arn = secrets
-        .create_secret()
-        .name("mobile-archiver/imap")
-        .secret_string(json!({ "password": dovecot.password }).to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    stack.upload_example().await;
-
-    // The functions' environment, as template.yaml sets it.
-    let env = stack.example_env(&[
-        ("RECONCILE_DAYS", "3"),
-        ("IMAP_URL", &dovecot.url()),
-        ("IMAP_AUTH", "password"),
-        ("IMAP_SECRET_ARN", &secret_arn),
-        ("IMAP_CONNECTIONS", "2"),
-    ]);
-    let watch = Watch::start(&env, &stack.dir().join("watch.log"));
-    let routes = [
-        (stack.output("ConvertQueueUrl"), "convert"),
-        (stack.output("DeliverQueueUrl"), "deliver"),
-    ];
-    let record = stack.dir().join("events.jsonl");
+    let archive = pipeline.archive.clone();
+    pipeline.upload_drops(&examples::dir()).await;
     let idle = Duration::from_secs(3);
 
     // The day's collect; one batch's notification is lost on the way.
@@ -108,7 +80,7 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
         lost.starts_with(&format!("raw/whatsapp-export/{DAY}/")),
         "{lost}"
     );
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     let jobs = expected_jobs().await;
     assert_eq!(jobs.len(), 41);
     let delivered = keys(&s3, &archive, "delivered/").await;
@@ -159,7 +131,7 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
     // Convert and deliver do the rest: every copy exactly once in its
     // mailbox (the one whose entry was deleted found there, not appended
     // again), one ledger entry each.
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
     let after = keys(&s3, &archive, "delivered/").await;
     assert_eq!(after.len(), jobs.len());
@@ -215,6 +187,6 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
         (day["closed"].clone(), day["manifest"].clone()),
         (json!(true), Value::Null)
     );
-    assert_eq!(move_messages(&stack, &watch, &routes, idle, &record), 0);
+    assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
 }

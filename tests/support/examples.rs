@@ -95,11 +95,21 @@ pub fn run_options() -> RunOptions {
 /// The jobs the embedded run makes of the example data: what the serverless
 /// run must deliver too (rendering and ids are deterministic).
 pub async fn expected_jobs() -> Vec<DeliveryJob> {
+    expected_jobs_of(&dir()).await
+}
+
+/// The jobs the embedded run makes of the drops under `base`
+/// (`base/drop/whatsapp-export/<custodian>/<file>`), read as
+/// `examples/archiver.toml` reads its own, with the example mapping.
+pub async fn expected_jobs_of(base: &Path) -> Vec<DeliveryJob> {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("archive"));
-    run_into_maildir(&store, &dir.path().join("mail")).await;
+    let mail = dir.path().join("mail");
+    let mut sources = settings().sources.configured(|_| LocalDir::new(base));
+    let mut lanes = [Maildir::new(&mail), Maildir::new(&mail)];
+    run(&mut sources, &store, &mut lanes).await;
     let mut jobs = Vec::new();
-    for key in store.list("jobs/").await.unwrap() {
+    for key in store.list(shared::layout::JOBS_PREFIX).await.unwrap() {
         let bytes = store.get(&key).await.unwrap().unwrap();
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             jobs.push(serde_json::from_slice(line).unwrap());

@@ -112,17 +112,9 @@ impl LocalStack {
     /// Puts the example in place as an operator would: the mapping CSV in
     /// the config bucket (`mapping.csv`), the drops in the drop bucket.
     pub async fn upload_example(&self) {
+        self.upload_mapping().await;
         let s3 = shared::store::S3Store::client(&self.aws);
         let examples = super::examples::dir();
-        s3.put_object()
-            .bucket(self.output("ConfigBucketName"))
-            .key("mapping.csv")
-            .body(aws_sdk_s3::primitives::ByteStream::from(
-                std::fs::read(examples.join("mapping.csv")).unwrap(),
-            ))
-            .send()
-            .await
-            .unwrap();
         upload_dir(
             &s3,
             self.output("DropBucketName"),
@@ -130,6 +122,21 @@ impl LocalStack {
             &examples.join("drop"),
         )
         .await;
+    }
+
+    /// Puts the example's mapping CSV into the config bucket, where the
+    /// operator puts it.
+    pub async fn upload_mapping(&self) {
+        shared::store::S3Store::client(&self.aws)
+            .put_object()
+            .bucket(self.output("ConfigBucketName"))
+            .key("mapping.csv")
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                std::fs::read(super::examples::dir().join("mapping.csv")).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
     }
 
     /// The functions' environment as template.yaml sets it for the
@@ -243,6 +250,19 @@ impl Watch {
 
     /// Invokes a function with a JSON event; returns its JSON answer.
     pub async fn invoke(&self, function: &str, event: &serde_json::Value) -> serde_json::Value {
+        self.try_invoke(function, event)
+            .await
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Invokes a function with a JSON event; returns its JSON answer, or
+    /// what went wrong when the function failed (a function error: in AWS,
+    /// every message of its batch comes back).
+    pub async fn try_invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let response = self
             .http
             .post(format!(
@@ -252,17 +272,21 @@ impl Watch {
             .body(event.to_string())
             .send()
             .await
-            .unwrap();
+            .map_err(|e| format!("{function}: {e}"))?;
         let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{function}: HTTP {status}: {body}");
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("{function}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{function}: HTTP {status}: {body}"));
+        }
         let value: serde_json::Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("{function} answered {body:?}: {e}"));
-        assert!(
-            value.get("errorType").is_none(),
-            "{function} failed: {value}"
-        );
-        value
+            .map_err(|e| format!("{function} answered {body:?}: {e}"))?;
+        if value.get("errorType").is_some() {
+            return Err(format!("{function} failed: {value}"));
+        }
+        Ok(value)
     }
 }
 

@@ -10,6 +10,8 @@ pub mod graph;
 pub mod localstack;
 pub mod postfix;
 pub mod process;
+pub mod relay;
+pub mod serverless;
 pub mod template;
 pub mod token_endpoint;
 pub mod tree;
