@@ -224,14 +224,20 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                         "535 5.7.8 bad credentials\r\n".to_owned()
                     }
                 } else if upper.starts_with("MAIL FROM:") || upper.starts_with("RSET") {
+                    recipient.clear();
                     "250 2.0.0 ok\r\n".to_owned()
                 } else if let Some(rest) = line.strip_prefix("RCPT TO:<") {
                     recipient = rest.trim_end_matches('>').to_owned();
                     if script.refused.contains(&recipient.as_str()) {
+                        recipient.clear();
                         "550 5.1.1 no such user\r\n".to_owned()
                     } else {
                         "250 2.1.5 ok\r\n".to_owned()
                     }
+                } else if upper == "DATA" && recipient.is_empty() {
+                    // As Postfix answers (RFC 2920: a pipelined DATA
+                    // after every RCPT TO was refused is refused).
+                    "554 5.5.1 no valid recipients\r\n".to_owned()
                 } else if upper == "DATA" {
                     write.write_all(b"354 go ahead\r\n").await.unwrap();
                     while let Ok(Some(data)) = lines.next_line().await {

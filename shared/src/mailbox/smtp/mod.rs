@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use mail_send::smtp::message::Parameters;
 use mail_send::{SmtpClient, SmtpClientBuilder};
+use smtp_proto::EXT_PIPELINING;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
@@ -181,6 +182,9 @@ type Client = SmtpClient<Box<dyn Io>>;
 struct Session {
     login: Option<String>,
     client: Client,
+    /// The server offers PIPELINING: MAIL FROM, RCPT TO and DATA go out
+    /// together, one round trip instead of three.
+    pipelining: bool,
 }
 
 /// How an attempt at one copy failed.
@@ -270,7 +274,7 @@ impl Smtp {
 
     /// The open connection, opened (or reopened for another login) first
     /// when needed. A login refused lately fails at once.
-    async fn client(&mut self, mailbox: &str) -> Result<&mut Client, MailboxError> {
+    async fn session(&mut self, mailbox: &str) -> Result<&mut Session, MailboxError> {
         let login = self.login(mailbox);
         if self.session.as_ref().is_some_and(|s| s.login != login) {
             self.close().await;
@@ -286,8 +290,8 @@ impl Smtp {
                     });
                 }
             }
-            let client = match self.connect(mailbox, login.as_deref()).await {
-                Ok(client) => client,
+            let (client, pipelining) = match self.connect(mailbox, login.as_deref()).await {
+                Ok(connected) => connected,
                 Err((error, refused)) => {
                     if let (true, Some(login), MailboxError::Auth { reason, .. }) =
                         (refused, &login, &error)
@@ -298,32 +302,41 @@ impl Smtp {
                     return Err(error);
                 }
             };
-            self.session = Some(Session { login, client });
+            self.session = Some(Session {
+                login,
+                client,
+                pipelining,
+            });
         }
-        Ok(&mut self.session.as_mut().expect("opened above").client)
+        Ok(self.session.as_mut().expect("opened above"))
     }
 
     /// Connects, says EHLO (after STARTTLS unless TLS is implicit) and
     /// authenticates, all within the connect timeout (the greeting of a
-    /// plain loopback connection too). An error says whether the server
+    /// plain loopback connection too); returns the connection and whether
+    /// the server offers PIPELINING. An error says whether the server
     /// refused the login for good (a 5xx answer to AUTH, no mechanism).
     async fn connect(
         &self,
         mailbox: &str,
         login: Option<&str>,
-    ) -> Result<Client, (MailboxError, bool)> {
+    ) -> Result<(Client, bool), (MailboxError, bool)> {
         let server = &self.server;
         let address = server.address();
-        let mut builder = SmtpClientBuilder::new_with_tls_connector(
+        // The builder connects (STARTTLS included); EHLO and AUTH are said
+        // here, so that the extensions the server offers are kept.
+        let builder = SmtpClientBuilder::new_with_tls_connector(
             server.host.clone(),
             server.port,
             tls_connector(),
         )
         .timeout(server.connect_timeout)
         .helo_host(server.helo.clone())
-        .implicit_tls(server.security == Security::ImplicitTls);
-        if let (Some(credentials), Some(user)) = (&self.credentials, login) {
-            builder = builder.credentials(match credentials {
+        .implicit_tls(server.security == Security::ImplicitTls)
+        .say_ehlo(false);
+        let mut credentials = None;
+        if let (Some(configured), Some(user)) = (&self.credentials, login) {
+            credentials = Some(match configured {
                 Credentials::Password { password, .. } => mail_send::Credentials::Plain {
                     username: user.to_owned(),
                     secret: password.expose().to_owned(),
@@ -344,23 +357,28 @@ impl Smtp {
             });
         }
         let connecting = async {
-            match server.security {
+            let mut client = match server.security {
                 Security::PlainLoopback => builder.connect_plain().await.map(|client| Client {
                     stream: Box::new(client.stream),
                     timeout: client.timeout,
-                }),
+                })?,
                 Security::ImplicitTls | Security::StartTls => {
                     builder.connect().await.map(|client| Client {
                         stream: Box::new(client.stream),
                         timeout: client.timeout,
-                    })
+                    })?
                 }
+            };
+            let offered = client.capabilities(&server.helo, false).await?;
+            if let Some(credentials) = &credentials {
+                client.authenticate(credentials, &offered).await?;
             }
+            Ok((client, offered.has_capability(EXT_PIPELINING)))
         };
         let connected = tokio::time::timeout(server.connect_timeout, connecting)
             .await
             .unwrap_or(Err(mail_send::Error::Timeout));
-        let mut client = connected.map_err(|e| {
+        let (mut client, pipelining) = connected.map_err(|e| {
             let refused = match &e {
                 mail_send::Error::AuthenticationFailed(reply) => reply.code() >= 500,
                 mail_send::Error::UnsupportedAuthMechanism => true,
@@ -369,7 +387,7 @@ impl Smtp {
             (connect_error(&address, mailbox, server, e), refused)
         })?;
         client.timeout = server.command_timeout;
-        Ok(client)
+        Ok((client, pipelining))
     }
 
     /// Sends one copy, retrying what may be retried; `mark` is awaited once
@@ -450,8 +468,9 @@ impl Smtp {
             data_timeout: self.capped(self.server.data_timeout(body.len())),
             final_reply_timeout: self.capped(self.server.final_reply_timeout),
         };
-        let client = self.client(mailbox).await?;
-        let result = transaction(client, &ctx, sender, recipient, body, mark).await;
+        let session = self.session(mailbox).await?;
+        let (client, pipelining) = (&mut session.client, session.pipelining);
+        let result = transaction(client, pipelining, &ctx, sender, recipient, body, mark).await;
         if let Err(failed) = &result {
             let keep = matches!(failed.error, MailboxError::Refused { .. })
                 && tokio::time::timeout(ctx.timeout, client.rset())
@@ -504,28 +523,59 @@ impl Ctx<'_> {
     }
 }
 
-/// The SMTP transaction of one copy on an open connection.
+/// The SMTP transaction of one copy on an open connection; MAIL FROM,
+/// RCPT TO and DATA in one round trip when the server offers PIPELINING
+/// (RFC 2920: DATA last of the group).
 async fn transaction(
     client: &mut Client,
+    pipelining: bool,
     ctx: &Ctx<'_>,
     sender: &str,
     recipient: &str,
     body: &[u8],
     mark: &mut impl AsyncFnMut() -> Result<(), MailboxError>,
 ) -> Result<Appended, Failed> {
-    let none = Parameters::default();
-    client
-        .mail_from(sender, &none)
-        .await
-        .map_err(|e| ctx.error("MAIL FROM", e))?;
-    client
-        .rcpt_to(recipient, &none)
-        .await
-        .map_err(|e| ctx.error("RCPT TO", e))?;
-    let reply = client
-        .cmd(b"DATA\r\n")
-        .await
-        .map_err(|e| ctx.error("DATA", e))?;
+    let reply = if pipelining {
+        let replies = client
+            .cmds([
+                format!("MAIL FROM:<{sender}>\r\n"),
+                format!("RCPT TO:<{recipient}>\r\n"),
+                "DATA\r\n".to_owned(),
+            ])
+            .await
+            .map_err(|e| ctx.error("MAIL FROM", e))?;
+        let [mail, rcpt, data] = replies.as_slice() else {
+            return Err(ctx
+                .error("MAIL FROM", mail_send::Error::UnparseableReply)
+                .into());
+        };
+        for (command, reply) in [("MAIL FROM", mail), ("RCPT TO", rcpt)] {
+            if !(200..300).contains(&reply.code()) {
+                if data.code() == 354 {
+                    // DATA was taken all the same (RFC 2920 has the server
+                    // refuse it): an empty message, to no recipient, ends
+                    // it, so that the connection can be reset.
+                    end_empty_message(client, ctx).await?;
+                }
+                return Err(refused(ctx.mailbox, command, reply.code(), reply.message()).into());
+            }
+        }
+        data.clone()
+    } else {
+        let none = Parameters::default();
+        client
+            .mail_from(sender, &none)
+            .await
+            .map_err(|e| ctx.error("MAIL FROM", e))?;
+        client
+            .rcpt_to(recipient, &none)
+            .await
+            .map_err(|e| ctx.error("RCPT TO", e))?;
+        client
+            .cmd(b"DATA\r\n")
+            .await
+            .map_err(|e| ctx.error("DATA", e))?
+    };
     if reply.code() != 354 {
         return Err(refused(ctx.mailbox, "DATA", reply.code(), reply.message()).into());
     }
@@ -568,6 +618,24 @@ async fn transaction(
         }),
         // A definite refusal: the server did not take the message.
         _ => Err(refused(ctx.mailbox, "end of data", reply.code(), reply.message()).into()),
+    }
+}
+
+/// Ends a message nobody will get (DATA accepted after MAIL FROM or RCPT
+/// TO was refused) with the lone dot, and reads the answer, whatever it
+/// is; a connection that fails here is dropped by the caller.
+async fn end_empty_message(client: &mut Client, ctx: &Ctx<'_>) -> Result<(), Failed> {
+    use tokio::io::AsyncWriteExt;
+
+    let ended = async {
+        client.stream.write_all(b".\r\n").await?;
+        client.stream.flush().await?;
+        client.read().await.map(drop)
+    };
+    match tokio::time::timeout(ctx.timeout, ended).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ctx.error("end of data", e).into()),
+        Err(_) => Err(ctx.timed_out("end of data", ctx.timeout).into()),
     }
 }
 
@@ -739,6 +807,148 @@ mod tests {
         }
         let err = SmtpServer::from_url("smtp+plain://archiver:hunter2@mail.example").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    /// A stand-in SMTP server on loopback (the real wire format) that
+    /// offers PIPELINING, answers nothing of a transaction until MAIL
+    /// FROM, RCPT TO and DATA have all arrived, and refuses the RCPT TO
+    /// of `refused@corp.example` (then DATA, as RFC 2920 has it) and of
+    /// `late@corp.example` (taking DATA all the same): a client that
+    /// waited for each answer would hang. Returns its port and the
+    /// commands it saw, in order.
+    async fn pipelining_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 stand-in ESMTP\r\n").await.unwrap();
+            let mut group = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let verb = line
+                    .split([' ', ':'])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                log.lock().unwrap().push(line.clone());
+                let answer: &[u8] = match verb.as_str() {
+                    "EHLO" => b"250-stand-in\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                    "MAIL" | "RCPT" => {
+                        group.push(line);
+                        continue;
+                    }
+                    "DATA" => {
+                        let refused = group.iter().any(|l| l.contains("refused@"));
+                        let late = group.iter().any(|l| l.contains("late@"));
+                        group.clear();
+                        if late {
+                            // Not as RFC 2920 has it: DATA taken after the
+                            // recipient was refused.
+                            write
+                                .write_all(b"250 ok\r\n550 no such user\r\n354 go on\r\n")
+                                .await
+                                .unwrap();
+                            let end = lines.next_line().await.unwrap().unwrap();
+                            log.lock().unwrap().push(end);
+                            b"554 no valid recipients\r\n"
+                        } else if refused {
+                            b"250 ok\r\n550 no such user\r\n554 no valid recipients\r\n"
+                        } else {
+                            write
+                                .write_all(b"250 ok\r\n250 ok\r\n354 go on\r\n")
+                                .await
+                                .unwrap();
+                            while let Ok(Some(body)) = lines.next_line().await {
+                                if body == "." {
+                                    break;
+                                }
+                            }
+                            b"250 2.0.0 queued as X1\r\n"
+                        }
+                    }
+                    "RSET" => b"250 ok\r\n",
+                    "QUIT" => {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"502 not here\r\n",
+                };
+                write.write_all(answer).await.unwrap();
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_round_trip() {
+        let (port, seen) = pipelining_server().await;
+        let mut server = SmtpServer::from_url(&format!("smtp+plain://127.0.0.1:{port}")).unwrap();
+        server.command_timeout = Duration::from_secs(5);
+        server.attempts = 1;
+        let mut smtp = Smtp::new(
+            server,
+            None,
+            Routing {
+                sender: "archiver@corp.example".to_owned(),
+                recipient: "{mailbox}".to_owned(),
+                format: Format::Plain,
+            },
+        );
+        let bytes = b"Message-ID: <p1@mobile-archiver>\r\nSubject: hi\r\n\r\nbody\r\n";
+        let envelope = |id| Envelope {
+            message_id: id,
+            message: crate::mailbox::Message::from_bytes(bytes),
+            internal_date: chrono::Utc::now(),
+        };
+        let sent = tokio::time::timeout(
+            Duration::from_secs(10),
+            smtp.append("alice@corp.example", "F", &envelope("p1@mobile-archiver")),
+        )
+        .await
+        .expect("a client waiting for each answer hangs here")
+        .unwrap();
+        assert_eq!(sent.uid.as_deref(), Some("queued as X1"));
+        // A refused recipient in the group is that copy's refusal, and the
+        // connection goes on after RSET.
+        let refused = smtp
+            .append("refused@corp.example", "F", &envelope("p2@mobile-archiver"))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("RCPT TO") && refused.to_string().contains("550"),
+            "{refused}"
+        );
+        // A server that takes DATA all the same gets an empty message (the
+        // lone dot), and the connection goes on too.
+        let late = smtp
+            .append("late@corp.example", "F", &envelope("p4@mobile-archiver"))
+            .await
+            .unwrap_err();
+        assert!(late.to_string().contains("RCPT TO"), "{late}");
+        smtp.append("bob@corp.example", "F", &envelope("p3@mobile-archiver"))
+            .await
+            .unwrap();
+        smtp.close().await;
+        let seen = seen.lock().unwrap().clone();
+        let verbs: Vec<&str> = seen
+            .iter()
+            .map(|l| l.split([' ', ':']).next().unwrap())
+            .collect();
+        assert_eq!(
+            verbs,
+            [
+                "EHLO", "MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA", "RSET", "MAIL", "RCPT",
+                "DATA", ".", "RSET", "MAIL", "RCPT", "DATA", "QUIT"
+            ],
+            "{seen:?}"
+        );
+        assert_eq!(seen[1], "MAIL FROM:<archiver@corp.example>");
+        assert_eq!(seen[2], "RCPT TO:<alice@corp.example>");
     }
 
     #[test]
