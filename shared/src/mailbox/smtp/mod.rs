@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 
 use mail_send::smtp::message::Parameters;
 use mail_send::{SmtpClient, SmtpClientBuilder};
-use smtp_proto::EXT_PIPELINING;
+use smtp_proto::response::parser::ResponseReceiver;
+use smtp_proto::{EXT_PIPELINING, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
@@ -193,6 +194,9 @@ struct Failed {
     /// The message went out and no definite answer came back: the server
     /// may have taken it, so sending it again may make a duplicate.
     uncertain: bool,
+    /// The connection cannot be reset for the next copy (a refusal came
+    /// with a transaction left open): it is dropped.
+    broken: bool,
 }
 
 impl From<MailboxError> for Failed {
@@ -200,6 +204,7 @@ impl From<MailboxError> for Failed {
         Failed {
             error,
             uncertain: false,
+            broken: false,
         }
     }
 }
@@ -472,7 +477,8 @@ impl Smtp {
         let (client, pipelining) = (&mut session.client, session.pipelining);
         let result = transaction(client, pipelining, &ctx, sender, recipient, body, mark).await;
         if let Err(failed) = &result {
-            let keep = matches!(failed.error, MailboxError::Refused { .. })
+            let keep = !failed.broken
+                && matches!(failed.error, MailboxError::Refused { .. })
                 && tokio::time::timeout(ctx.timeout, client.rset())
                     .await
                     .is_ok_and(|reset| reset.is_ok());
@@ -536,31 +542,7 @@ async fn transaction(
     mark: &mut impl AsyncFnMut() -> Result<(), MailboxError>,
 ) -> Result<Appended, Failed> {
     let reply = if pipelining {
-        let replies = client
-            .cmds([
-                format!("MAIL FROM:<{sender}>\r\n"),
-                format!("RCPT TO:<{recipient}>\r\n"),
-                "DATA\r\n".to_owned(),
-            ])
-            .await
-            .map_err(|e| ctx.error("MAIL FROM", e))?;
-        let [mail, rcpt, data] = replies.as_slice() else {
-            return Err(ctx
-                .error("MAIL FROM", mail_send::Error::UnparseableReply)
-                .into());
-        };
-        for (command, reply) in [("MAIL FROM", mail), ("RCPT TO", rcpt)] {
-            if !(200..300).contains(&reply.code()) {
-                if data.code() == 354 {
-                    // DATA was taken all the same (RFC 2920 has the server
-                    // refuse it): an empty message, to no recipient, ends
-                    // it, so that the connection can be reset.
-                    end_empty_message(client, ctx).await?;
-                }
-                return Err(refused(ctx.mailbox, command, reply.code(), reply.message()).into());
-            }
-        }
-        data.clone()
+        pipelined(client, ctx, sender, recipient).await?
     } else {
         let none = Parameters::default();
         client
@@ -583,14 +565,12 @@ async fn transaction(
     if let Err(error) = mark().await {
         // The server waits for a message it will not get: the connection
         // is dropped (by the caller), which abandons the transaction.
-        return Err(Failed {
-            error,
-            uncertain: false,
-        });
+        return Err(error.into());
     }
     let uncertain = |error| Failed {
         error,
         uncertain: true,
+        broken: true,
     };
     // `write_message` ends the message with CRLF . CRLF: the message's own
     // last line break is that CRLF, or the copy would gain an empty line.
@@ -621,21 +601,122 @@ async fn transaction(
     }
 }
 
-/// Ends a message nobody will get (DATA accepted after MAIL FROM or RCPT
-/// TO was refused) with the lone dot, and reads the answer, whatever it
-/// is; a connection that fails here is dropped by the caller.
-async fn end_empty_message(client: &mut Client, ctx: &Ctx<'_>) -> Result<(), Failed> {
+/// MAIL FROM, RCPT TO and DATA written at once (RFC 2920), their
+/// answers read in order, each within the command timeout; returns the
+/// answer to DATA once the other two were positive. A refusal is that
+/// command's, kept when the connection ends before the later answers.
+/// DATA taken after a refused RCPT TO (which RFC 2920 lets a server do)
+/// is ended by the lone dot, a message to no recipient; after a refused
+/// MAIL FROM the connection is dropped instead, for a recipient may have
+/// been taken.
+async fn pipelined(
+    client: &mut Client,
+    ctx: &Ctx<'_>,
+    sender: &str,
+    recipient: &str,
+) -> Result<Response<String>, Failed> {
+    use tokio::io::AsyncWriteExt;
+
+    let group = format!("MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n");
+    let written = async {
+        client.stream.write_all(group.as_bytes()).await?;
+        client.stream.flush().await
+    };
+    match tokio::time::timeout(ctx.timeout, written).await {
+        Err(_) => return Err(ctx.timed_out("MAIL FROM", ctx.timeout).into()),
+        Ok(Err(e)) => return Err(ctx.error("MAIL FROM", e.into()).into()),
+        Ok(Ok(())) => {}
+    }
+    let (replies, failure) = read_replies(client, ctx, &["MAIL FROM", "RCPT TO", "DATA"]).await;
+    let refusal = replies
+        .iter()
+        .zip(["MAIL FROM", "RCPT TO"])
+        .find(|(reply, _)| !(200..300).contains(&reply.code()));
+    match (refusal, replies.get(2), failure) {
+        (Some((reply, command)), data, failure) => {
+            let taken = data.is_some_and(|data| data.code() == 354);
+            let broken = failure.is_some()
+                || (taken
+                    && (command == "MAIL FROM" || end_empty_message(client, ctx).await.is_err()));
+            Err(Failed {
+                error: refused(ctx.mailbox, command, reply.code(), reply.message()),
+                uncertain: false,
+                broken,
+            })
+        }
+        (None, Some(data), None) => Ok(data.clone()),
+        (None, _, failure) => Err(failure
+            .unwrap_or_else(|| ctx.error("DATA", mail_send::Error::UnparseableReply))
+            .into()),
+    }
+}
+
+/// Reads the answers to `commands`, sent at once, in order; returns those
+/// read and, when not all came, why (named for the first missing one).
+async fn read_replies(
+    client: &mut Client,
+    ctx: &Ctx<'_>,
+    commands: &[&'static str],
+) -> (Vec<Response<String>>, Option<MailboxError>) {
+    use tokio::io::AsyncReadExt;
+
+    let mut replies = Vec::with_capacity(commands.len());
+    let mut parser = ResponseReceiver::default();
+    let mut buf = vec![0u8; 1024];
+    while let Some(&command) = commands.get(replies.len()) {
+        let read = match tokio::time::timeout(ctx.timeout, client.stream.read(&mut buf)).await {
+            Err(_) => return (replies, Some(ctx.timed_out(command, ctx.timeout))),
+            Ok(Err(e)) => return (replies, Some(ctx.error(command, e.into()))),
+            Ok(Ok(0)) => {
+                let lost = MailboxError::Lost {
+                    mailbox: ctx.mailbox.to_owned(),
+                    reason: format!("the server closed the connection before answering {command}"),
+                };
+                return (replies, Some(lost));
+            }
+            Ok(Ok(read)) => read,
+        };
+        let mut bytes = buf[..read].iter();
+        while replies.len() < commands.len() {
+            match parser.parse(&mut bytes) {
+                Ok(reply) => {
+                    replies.push(reply);
+                    parser.reset();
+                }
+                Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                Err(_) => {
+                    let error = ctx.error(command, mail_send::Error::UnparseableReply);
+                    return (replies, Some(error));
+                }
+            }
+        }
+    }
+    (replies, None)
+}
+
+/// Ends a message nobody will get (DATA taken after every recipient was
+/// refused) with the lone dot, and reads the answer; a 2xx (the server
+/// took a message to no one) is logged.
+async fn end_empty_message(client: &mut Client, ctx: &Ctx<'_>) -> Result<(), MailboxError> {
     use tokio::io::AsyncWriteExt;
 
     let ended = async {
         client.stream.write_all(b".\r\n").await?;
         client.stream.flush().await?;
-        client.read().await.map(drop)
+        client.read().await
     };
     match tokio::time::timeout(ctx.timeout, ended).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(ctx.error("end of data", e).into()),
-        Err(_) => Err(ctx.timed_out("end of data", ctx.timeout).into()),
+        Ok(Ok(reply)) => {
+            if (200..300).contains(&reply.code()) {
+                warn!(
+                    mailbox = ctx.mailbox,
+                    "the server took an empty message after refusing its recipient"
+                );
+            }
+            Ok(())
+        }
+        Ok(Err(e)) => Err(ctx.error("end of data", e)),
+        Err(_) => Err(ctx.timed_out("end of data", ctx.timeout)),
     }
 }
 
@@ -813,7 +894,8 @@ mod tests {
     /// offers PIPELINING, answers nothing of a transaction until MAIL
     /// FROM, RCPT TO and DATA have all arrived, and refuses the RCPT TO
     /// of `refused@corp.example` (then DATA, as RFC 2920 has it) and of
-    /// `late@corp.example` (taking DATA all the same): a client that
+    /// `late@corp.example` (taking DATA all the same), and for
+    /// `closes@corp.example` refuses MAIL FROM and hangs up: a client that
     /// waited for each answer would hang. Returns its port and the
     /// commands it saw, in order.
     async fn pipelining_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
@@ -845,8 +927,16 @@ mod tests {
                     "DATA" => {
                         let refused = group.iter().any(|l| l.contains("refused@"));
                         let late = group.iter().any(|l| l.contains("late@"));
+                        let closes = group.iter().any(|l| l.contains("closes@"));
                         group.clear();
-                        if late {
+                        if closes {
+                            // A policy refusal of MAIL FROM, then gone.
+                            write
+                                .write_all(b"554 5.7.1 not from you\r\n")
+                                .await
+                                .unwrap();
+                            break;
+                        } else if late {
                             // Not as RFC 2920 has it: DATA taken after the
                             // recipient was refused.
                             write
@@ -910,7 +1000,7 @@ mod tests {
             smtp.append("alice@corp.example", "F", &envelope("p1@mobile-archiver")),
         )
         .await
-        .expect("a client waiting for each answer hangs here")
+        .expect("the stand-in answers only once all three commands arrived")
         .unwrap();
         assert_eq!(sent.uid.as_deref(), Some("queued as X1"));
         // A refused recipient in the group is that copy's refusal, and the
@@ -933,6 +1023,17 @@ mod tests {
         smtp.append("bob@corp.example", "F", &envelope("p3@mobile-archiver"))
             .await
             .unwrap();
+        // MAIL FROM refused and the connection closed before the other
+        // answers: the refusal is kept, for good (a 5xx), not retried.
+        let gone = smtp
+            .append("closes@corp.example", "F", &envelope("p5@mobile-archiver"))
+            .await
+            .unwrap_err();
+        assert!(
+            gone.to_string().contains("MAIL FROM") && gone.to_string().contains("554"),
+            "{gone}"
+        );
+        assert!(!gone.is_transient(), "{gone}");
         smtp.close().await;
         let seen = seen.lock().unwrap().clone();
         let verbs: Vec<&str> = seen
@@ -943,7 +1044,7 @@ mod tests {
             verbs,
             [
                 "EHLO", "MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA", "RSET", "MAIL", "RCPT",
-                "DATA", ".", "RSET", "MAIL", "RCPT", "DATA", "QUIT"
+                "DATA", ".", "RSET", "MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA"
             ],
             "{seen:?}"
         );
