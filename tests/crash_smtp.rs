@@ -1,12 +1,15 @@
 //! Crash test of SMTP delivery: delivery of many copies into a real Postfix
 //! on loopback is killed with SIGKILL at random points 20 times, then run
-//! to completion. Every copy must arrive, and every copy that arrived twice
-//! must have been reported as possibly sent twice (SMTP cannot be
+//! to completion. Every copy must arrive, and the copies that arrived twice
+//! must be the copies reported as possibly sent twice (SMTP cannot be
 //! searched: the window is the server's acceptance and the ledger write).
-//! The report is an upper bound: a kill after the copy was marked as being
-//! sent and before the server had all of it (the mark's directory sync, the
-//! message on the wire) reports a copy that arrived once; that excess is
-//! bounded by the copies in flight at each kill (one per lane).
+//!
+//! The report counts a copy when the end of its message went out before
+//! the kill (`shared::ledger`), so it equals the duplicates but for one
+//! case: a kill that lands while the `.sent` mark's file is being created
+//! (a signal takes effect when the system call returns, and the file is
+//! there) and before the message's end is written. The test allows a few
+//! such over-counts, never an under-count, and prints both numbers.
 //!
 //! The delivering process is this test binary itself, started again with
 //! `--child`: it runs the library's `deliver_pending` over the store and
@@ -35,6 +38,10 @@ const KILLS: usize = 20;
 /// Connections delivering at once (copies in flight at a kill, at most).
 const LANES: usize = 2;
 const FOLDER: &str = "WhatsApp Archiver";
+/// Copies reported that arrived once, at most: kills during the `.sent`
+/// mark's creation (observed: 0 to 3 in 20 kills, about one kill in ten;
+/// the bound keeps a chance failure of a correct build negligible).
+const MAX_OVERCOUNT: usize = KILLS / 2;
 /// What the ledger logs for a copy sent again after an interrupted attempt.
 const RESENT: &str = "copy sent again after an interrupted attempt";
 /// How a child that ran to its end prints its report's counter.
@@ -147,6 +154,8 @@ async fn parent() {
     let mut kills = 0;
     let mut reported_total = 0;
     let mut counted_total = 0;
+    // Per run, the copies it sent again: those of the kill before it.
+    let mut per_run = Vec::new();
     while kills < KILLS {
         if store.list("delivered/").await.unwrap().len() == ITEMS {
             break;
@@ -156,6 +165,7 @@ async fn parent() {
         child.kill().unwrap(); // SIGKILL (a no-op if it finished)
         let run = reported(&mut child);
         reported_total += run.logged;
+        per_run.push(run.logged);
         counted_total += run.counted.unwrap_or(0);
         child.wait().unwrap();
         kills += 1;
@@ -170,7 +180,9 @@ async fn parent() {
     let run = reported(&mut child);
     assert!(child.wait().unwrap().success());
     reported_total += run.logged;
+    per_run.push(run.logged);
     counted_total += run.counted.expect("the last run prints its report");
+    let clean = per_run[1..].iter().filter(|&&logged| logged == 0).count();
     support::corpus::assert_fully_ledgered(&store, &jobs).await;
 
     // Count in what Postfix delivered: every copy there, duplicates as
@@ -196,16 +208,13 @@ async fn parent() {
     eprintln!(
         "crash test: {kills} kills, {duplicates} copies arrived twice, \
          {reported_total} logged as possibly sent twice, {counted_total} counted \
-         in the reports of the runs that finished"
+         in the reports of the runs that finished; {clean} of the {kills} kills left \
+         no copy to send twice"
     );
     assert!(counted_total <= reported_total);
     assert!(
         duplicates <= reported_total,
         "a copy arrived twice without being reported"
-    );
-    assert!(
-        reported_total - duplicates <= kills * LANES,
-        "more reported than copies in flight at the kills"
     );
     // Each copy is recorded as soon as the server took it, so a kill
     // leaves at most one unrecorded copy per lane to be sent again.
@@ -213,5 +222,15 @@ async fn parent() {
         reported_total <= kills * LANES,
         "{reported_total} copies sent again after {kills} kills of {LANES} lanes: \
          copies are not recorded one at a time"
+    );
+    assert!(
+        reported_total - duplicates <= MAX_OVERCOUNT,
+        "{} copies reported as possibly sent twice arrived once: the `.sent` mark \
+         is not made at the last moment before the end of the message",
+        reported_total - duplicates
+    );
+    assert!(
+        clean > 0,
+        "every kill left copies to send twice: the window is most of a copy's time"
     );
 }

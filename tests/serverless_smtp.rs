@@ -101,7 +101,14 @@ async fn the_deliver_function_sends_each_copy_once_by_smtp_into_postfix() {
         .collect();
     assert_eq!(copies(&postfix), expected);
     assert_eq!(keys(&s3, &archive, "delivered/").await.len(), jobs.len());
-    assert_eq!(keys(&s3, &archive, "sending/").await.len(), jobs.len());
+    // Per copy, the mark made before sending and the one made before the
+    // end of the message went out.
+    let marks = keys(&s3, &archive, "sending/").await;
+    assert_eq!(marks.len(), 2 * jobs.len());
+    assert_eq!(
+        marks.iter().filter(|key| key.ends_with(".sent")).count(),
+        jobs.len()
+    );
 
     // Every delivery message again, straight to the function (SQS delivers
     // at least once): the ledger holds each copy, nothing is sent again.

@@ -668,3 +668,79 @@ async fn the_day_report_target_sends_to_the_mailbox_itself() {
     smtp.close().await;
     assert_eq!(seen.lock().unwrap().accepted, ["admins@corp.example"]);
 }
+
+/// What an interrupted attempt left decides whether sending the copy again
+/// is counted as a possible duplicate (see `shared::ledger`): `sending/`
+/// alone, from this boot, means the end of the message never went out (not
+/// counted); `.sent` beside it means it did (counted); `sending/` from
+/// another boot may have lost its `.sent` to a power cut (counted). Each
+/// copy is sent once now, to a real Postfix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_attempt_is_counted_only_when_the_end_of_the_message_went_out() {
+    use shared::layout::{sending_key, sent_key};
+
+    let postfix = Postfix::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("archive"));
+    let epoch = store.unsynced_epoch().expect("a local directory has one");
+    let mut smtp = target(&postfix.url(), "{mailbox}", Format::Plain);
+    let cases = [
+        ("m1@mobile-archiver", None, Outcome::Delivered),
+        (
+            "m2@mobile-archiver",
+            Some((epoch.as_str(), false)),
+            Outcome::Delivered,
+        ),
+        (
+            "m3@mobile-archiver",
+            Some((epoch.as_str(), true)),
+            Outcome::Resent,
+        ),
+        (
+            "m4@mobile-archiver",
+            Some(("an earlier boot", false)),
+            Outcome::Resent,
+        ),
+    ];
+    let mut resent = 0;
+    for (id, left, expected) in cases {
+        let mailbox = "alice@corp.example";
+        if let Some((boot, sent)) = left {
+            store
+                .put_new(&sending_key(mailbox, id), boot.as_bytes())
+                .await
+                .unwrap();
+            if sent {
+                store
+                    .put_new_unsynced(&sent_key(mailbox, id))
+                    .await
+                    .unwrap();
+            }
+        }
+        let eml = format!(
+            "Message-ID: <{id}>\r\nSubject: x\r\nDate: Tue, 10 Nov 2026 14:02:18 +0000\r\n\
+             From: <alice@corp.example>\r\n\r\nbody\r\n"
+        );
+        let job = Job {
+            mailbox,
+            folder: "WhatsApp Archiver",
+            message: Envelope {
+                message: Message::from_bytes(eml.as_bytes()),
+                message_id: id,
+                ..envelope()
+            },
+        };
+        let mut group = ledger::Group::default();
+        let outcome = group
+            .deliver(0, &store, &mut smtp, &job, true, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(outcome, expected, "{id}");
+        resent += group.take_resent();
+        group.commit(&store, &mut smtp).await.unwrap();
+        assert!(store.exists(&sent_key(mailbox, id)).await.unwrap(), "{id}");
+    }
+    smtp.close().await;
+    assert_eq!(resent, 2);
+    assert_eq!(postfix.delivered()["alice@corp.example"].len(), 4);
+}

@@ -239,20 +239,18 @@ fn keys_used(
             keys.insert(("s3:PutObject", "ArchiveBucket"), vec![manifest]);
         }
         "DeliverFunction" => {
-            keys.insert(
-                ("s3:GetObject", "ArchiveBucket"),
-                vec![eml.clone(), ledger.clone()],
-            );
-            keys.insert(
-                ("s3:ListBucket", "ArchiveBucket"),
-                vec![eml, ledger.clone()],
-            );
+            let mut reads = vec![eml.clone(), ledger.clone()];
+            let mut listed = vec![eml, ledger.clone()];
             let mut writes = vec![ledger];
             // SMTP cannot be searched: each copy is marked as being sent
-            // (shared::ledger), a create-only write never read back.
+            // (shared::ledger), create-only, a mark found there read back.
             if template.parameter_value("DeliveryTarget").as_deref() == Some("smtp") {
                 writes.push(sending_mark());
+                reads.push(sending_mark());
+                listed.push(sending_mark());
             }
+            keys.insert(("s3:GetObject", "ArchiveBucket"), reads);
+            keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
             keys.insert(("s3:PutObject", "ArchiveBucket"), writes);
         }
         other => panic!("{other}"),

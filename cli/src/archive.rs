@@ -164,8 +164,20 @@ impl ObjectStore for Archive {
         each!(self, store => store.put_all(objects).await)
     }
 
+    async fn put_new_unsynced(&self, key: &str) -> Result<Created, StoreError> {
+        each!(self, store => store.put_new_unsynced(key).await)
+    }
+
+    fn unsynced_epoch(&self) -> Option<String> {
+        each!(self, store => store.unsynced_epoch())
+    }
+
     async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
         each!(self, store => store.mark_collected(key).await)
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        each!(self, store => store.exists(key).await)
     }
 
     async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {

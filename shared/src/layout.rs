@@ -22,7 +22,8 @@
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of its other copies committed with it ([`ledger_record`]) |
-//! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | the server was about to take the copy (empty): a copy with this mark and no ledger entry may have been sent |
+//! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | a copy is being sent (durable, before the transaction; holds the store's [`unsynced_epoch`](crate::store::ObjectStore::unsynced_epoch) then) |
+//! | `sending/<mailbox>/<sha256(Message-ID)>.sent` | deliver (SMTP) | the end of the message was about to go out (empty, unsynced): with no ledger entry, the copy may have been taken ([`crate::ledger`]) |
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
 //! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
 //! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
@@ -374,12 +375,19 @@ pub fn ledger_key(mailbox: &str, message_id: &str) -> String {
     format!("delivered/{}/{}", mailbox, hex::encode(digest))
 }
 
-/// `sending/<mailbox>/<sha256 of the Message-ID>`: written by a target
-/// that cannot be searched (SMTP) just before the server takes the copy;
-/// with no ledger entry beside it, the copy may have been sent already.
+/// `sending/<mailbox>/<sha256 of the Message-ID>`: written durably before
+/// a copy is sent to a target that cannot be searched (SMTP); see
+/// [`crate::ledger`].
 pub fn sending_key(mailbox: &str, message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
     format!("sending/{}/{}", mailbox, hex::encode(digest))
+}
+
+/// `sending/<mailbox>/<sha256 of the Message-ID>.sent`: written (unsynced)
+/// the instant before the end of the message goes out; with no ledger
+/// entry beside it, the server may have taken the copy.
+pub fn sent_key(mailbox: &str, message_id: &str) -> String {
+    format!("{}.sent", sending_key(mailbox, message_id))
 }
 
 /// A ledger object's bytes: the entries of one message's copies committed

@@ -22,15 +22,32 @@
 //!
 //! A target that cannot be searched (SMTP) leaves a window instead: a copy
 //! the server took just before a crash, and whose ledger entry was never
-//! written, is sent again. Each such copy is marked `sending/<mailbox>/…`
-//! at the last moment before the server takes it ([`Mailbox::append_marked`]),
-//! and its ledger entry is written as soon as the server accepted it (the
-//! deliver stage commits every copy at once for such a target), so the
-//! window is the server's acceptance and one store write. The mark is a
-//! create-only write: when it exists already, an earlier attempt got that
-//! far, and the copy sent again is counted ([`Outcome::Resent`],
+//! written, is sent again. Its ledger entry is written as soon as the
+//! server accepted it (the deliver stage commits every copy at once for
+//! such a target), so the window is the server's acceptance and one store
+//! write, and every copy sent again in it is counted ([`Outcome::Resent`],
 //! [`Group::take_resent`]) and logged as it goes out: it may be in the
-//! archive twice, with the same Message-ID.
+//! archive twice, with the same Message-ID. The count is exact, not an
+//! upper bound, through two marks ([`layout::sending_key`]):
+//!
+//! 1. before the transaction, `sending/…` is written durably (create-only),
+//!    holding the store's [`ObjectStore::unsynced_epoch`] (the machine's
+//!    boot for a local directory);
+//! 2. the instant before the end of the message goes out (SMTP's final
+//!    dot: the server cannot take a message before it), `sending/….sent`
+//!    is created without a sync ([`ObjectStore::put_new_unsynced`]), and
+//!    nothing else happens between the two.
+//!
+//! A later job for the copy, finding no ledger entry, sends it again and
+//! counts it when `.sent` is there (the end went out: the server took the
+//! copy unless it refused it), or when `sending/…` is from another epoch
+//! (a power cut may have lost `.sent`: counted to be safe); with
+//! `sending/…` alone from this boot, the earlier attempt never sent the
+//! end, and the copy goes out uncounted. The count is made just before the
+//! end goes out again, once per job, so a job killed before that counts
+//! nothing. What it can still over-count: a crash in the microseconds
+//! between `.sent` and the dot, or a copy the server refused after the
+//! end (a later job counts it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -164,52 +181,7 @@ impl Group {
             return Ok(Outcome::AlreadyDelivered);
         }
         let (uid, outcome) = match may_have_run {
-            _ if !target.searchable() => {
-                let mark = sending_key(job.mailbox, job.message.message_id);
-                // The mark is created once per job, at the first attempt
-                // that reaches the point of sending: finding it there
-                // already (atomically, by the create-only write) means an
-                // earlier job got that far without its ledger entry, so
-                // this copy goes out again. Later attempts of this job
-                // (after a definite refusal) find their own mark.
-                let mut resent = None;
-                let uid = target
-                    .append_marked(job.mailbox, job.folder, &job.message, async || {
-                        if resent.is_some() {
-                            return Ok(());
-                        }
-                        let created = store.put_new(&mark, b"").await.map_err(|e| {
-                            MailboxError::Mark {
-                                mailbox: job.mailbox.to_owned(),
-                                reason: e.to_string(),
-                            }
-                        })?;
-                        let again = created == Created::Exists;
-                        resent = Some(again);
-                        if again {
-                            // Said and counted as the copy goes out again,
-                            // not once the server accepted it: a crash
-                            // while the server takes it must not hide it.
-                            self.resent += 1;
-                            tracing::warn!(
-                                mailbox = job.mailbox,
-                                ledger_key = %key,
-                                "copy sent again after an interrupted attempt: it may be in the archive twice"
-                            );
-                        }
-                        Ok(())
-                    })
-                    .await?
-                    .uid;
-                (
-                    uid,
-                    if resent == Some(true) {
-                        Outcome::Resent
-                    } else {
-                        Outcome::Delivered
-                    },
-                )
-            }
+            _ if !target.searchable() => self.send_marked(store, target, job, &key).await?,
             true => match target
                 .find(job.mailbox, job.folder, job.message.message_id)
                 .await?
@@ -230,6 +202,66 @@ impl Group {
         self.keys.insert(key);
         self.staged.push((tag, outcome, entry));
         Ok(outcome)
+    }
+
+    /// Sends a copy to a target that cannot be searched, with the marks of
+    /// the module docs; returns the server's id and whether the copy went
+    /// out again ([`Outcome::Resent`]).
+    async fn send_marked<S: ObjectStore, M: Mailbox>(
+        &mut self,
+        store: &S,
+        target: &mut M,
+        job: &Job<'_>,
+        key: &str,
+    ) -> Result<(Option<String>, Outcome), LedgerError> {
+        let mark = |e: StoreError| MailboxError::Mark {
+            mailbox: job.mailbox.to_owned(),
+            reason: e.to_string(),
+        };
+        let sending = sending_key(job.mailbox, job.message.message_id);
+        let epoch = store.unsynced_epoch().unwrap_or_default();
+        // Whether an earlier job may have sent the end of the message
+        // without `.sent` surviving: it got this far in another epoch.
+        let other_epoch = match store.put_new(&sending, epoch.as_bytes()).await? {
+            Created::New => false,
+            Created::Exists => store
+                .get(&sending)
+                .await?
+                .is_none_or(|earlier| earlier != epoch.as_bytes()),
+        };
+        let sent = layout::sent_key(job.mailbox, job.message.message_id);
+        // Awaited before each attempt's end of message; only the first
+        // that gets there decides (a later attempt of this job follows a
+        // definite refusal of the earlier one).
+        let mut again = None;
+        let appended = target
+            .append_marked(job.mailbox, job.folder, &job.message, async || {
+                if again.is_some() {
+                    return Ok(());
+                }
+                let created = store.put_new_unsynced(&sent).await.map_err(mark)?;
+                let resent = created == Created::Exists || other_epoch;
+                again = Some(resent);
+                if resent {
+                    // Said and counted as the end goes out again, not once
+                    // the server accepted it: a crash while the server
+                    // takes it must not hide it.
+                    self.resent += 1;
+                    tracing::warn!(
+                        mailbox = job.mailbox,
+                        ledger_key = %key,
+                        "copy sent again after an interrupted attempt: it may be in the archive twice"
+                    );
+                }
+                Ok(())
+            })
+            .await?;
+        let outcome = if again == Some(true) {
+            Outcome::Resent
+        } else {
+            Outcome::Delivered
+        };
+        Ok((appended.uid, outcome))
     }
 
     /// Makes the group's messages durable in the target, then writes their

@@ -183,8 +183,10 @@ pub trait Mailbox {
 
     /// [`Mailbox::append`] for a target that cannot be searched: `mark` is
     /// awaited at the last moment before the server may take the message
-    /// (SMTP: once DATA is accepted, before the message is sent), so that a
-    /// crash after it may have delivered a copy the ledger does not know.
+    /// (SMTP: the message sent but for its end, the final dot), with
+    /// nothing between it and that moment, so that a crash after it may
+    /// have delivered a copy the ledger does not know, and a crash before
+    /// it did not.
     /// A searchable target needs no mark: it only appends.
     fn append_marked(
         &mut self,

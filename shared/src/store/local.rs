@@ -17,7 +17,10 @@
 //! system once (`syncfs`), renames them all into place (objects of the
 //! group with the same bytes are one file, hard-linked under each key),
 //! and syncs the file system again: no key ever names a file whose data
-//! may be lost, and the whole group is durable when the call returns. The
+//! may be lost, and the whole group is durable when the call returns. A
+//! small group (a few files and keys) is written like single writes
+//! instead, each file synced before it is named and each directory after:
+//! the same order, without flushing what else the file system holds. The
 //! store is taken to be one file system (a mount point inside it would not
 //! be synced by `syncfs` of the root).
 
@@ -51,6 +54,10 @@ const GROUP_PER_THREAD: usize = 256;
 /// Keys of a group that share one file at most (ext4 allows 65,000 links
 /// to a file).
 const LINKS_PER_FILE: usize = 1_000;
+
+/// Files and keys of a group written and synced one by one rather than
+/// with two syncs of the file system ([`LocalDir::write_small_group`]).
+const SMALL_GROUP: usize = 8;
 
 /// The run lock the `archiver` command holds at the root of a store.
 const LOCK_FILE: &str = ".lock";
@@ -179,6 +186,9 @@ impl LocalDir {
     /// by a few threads at once.
     fn write_group(&self, objects: &[(PathBuf, Vec<u8>)]) -> io::Result<Vec<Created>> {
         let files = shared_files(objects);
+        if files.len() + objects.len() <= SMALL_GROUP {
+            return self.write_small_group(objects, &files);
+        }
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let per_thread = files.len().div_ceil(threads).max(GROUP_PER_THREAD);
         let staged: Vec<TempPath> = std::thread::scope(|scope| {
@@ -232,6 +242,53 @@ impl LocalDir {
             .into_iter()
             .map(|created| created.expect("every object is in one file"))
             .collect())
+    }
+
+    /// A small group, durable the way single writes are: each file synced
+    /// before it is named, then each directory that gained a name. Two
+    /// syncs of the whole file system cost more than these when the file
+    /// system holds other unwritten data (an SMTP delivery commits each
+    /// copy's ledger entry alone, at once).
+    fn write_small_group(
+        &self,
+        objects: &[(PathBuf, Vec<u8>)],
+        files: &[Vec<usize>],
+    ) -> io::Result<Vec<Created>> {
+        let parent = |index: usize| {
+            objects[index]
+                .0
+                .parent()
+                .expect("object paths have a parent")
+        };
+        let mut created = vec![Created::New; objects.len()];
+        let mut dirs = HashSet::new();
+        let mut made = Vec::new();
+        for keys in files {
+            for &index in keys {
+                made.extend(self.ensure_dir(parent(index))?);
+                dirs.insert(parent(index));
+            }
+            let mut tmp = temporary_in(parent(keys[0]))?;
+            tmp.write_all(&objects[keys[0]].1)?;
+            tmp.as_file().sync_data()?;
+            let tmp = tmp.into_temp_path();
+            match keys.as_slice() {
+                [only] => created[*only] = persist(tmp, &objects[*only].0)?,
+                keys => {
+                    for &index in keys {
+                        created[index] = link(&tmp, &objects[index].0)?;
+                    }
+                }
+            }
+        }
+        for dir in &dirs {
+            sync_dir(dir)?;
+        }
+        sync_made(&made)?;
+        for dir in dirs {
+            self.mark_made(dir);
+        }
+        Ok(created)
     }
 
     /// Writes the temporary files of part of a group, not synced: one per
@@ -329,6 +386,25 @@ fn persist(tmp: TempPath, path: &Path) -> io::Result<Created> {
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
         Err(e) => Err(e.error),
     }
+}
+
+/// The identity of this boot of the machine (Linux's random boot id), the
+/// span over which unsynced writes survive; where there is none, one per
+/// process, so that nothing unsynced is trusted across processes.
+fn boot() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |t| t.as_nanos());
+                format!("process {} {nanos}", std::process::id())
+            })
+    })
 }
 
 /// Syncs a directory: the names created in it survive a power cut.
@@ -523,6 +599,28 @@ impl ObjectStore for LocalDir {
             .await
             .map_err(|e| io_err(&first)(io::Error::other(e)))?
             .map_err(io_err(&first))
+    }
+
+    async fn put_new_unsynced(&self, key: &str) -> Result<Created, StoreError> {
+        let path = self.path(key)?;
+        // One file creation, on this thread: the mark must be in place the
+        // moment this returns, and nothing between it and the act it marks.
+        // A directory made here is synced by the next durable write in it.
+        let dir = path.parent().expect("object paths have a parent");
+        self.ensure_dir(dir).map_err(io_err(key))?;
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => Ok(Created::New),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
+            Err(e) => Err(io_err(key)(e)),
+        }
+    }
+
+    fn unsynced_epoch(&self) -> Option<String> {
+        Some(boot().to_owned())
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {

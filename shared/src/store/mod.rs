@@ -193,6 +193,28 @@ pub trait ObjectStore: Send + Sync {
         async move { Ok(self.list(key).await?.iter().any(|listed| listed == key)) }
     }
 
+    /// Creates an empty object under the key, create-only, without making
+    /// it durable: a later reader finds it at once, in this process or
+    /// the next one after a crash, but a power cut may lose it (a local
+    /// directory skips the syncs; S3 is durable anyway). For a mark that
+    /// must be in place at the instant before the act it records, not one
+    /// disk flush earlier (the SMTP `.sent` marks of [`crate::ledger`]).
+    /// Whether such a write can still be lost is said by
+    /// [`ObjectStore::unsynced_epoch`].
+    fn put_new_unsynced(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send {
+        self.put_new(key, b"")
+    }
+
+    /// The span over which [`ObjectStore::put_new_unsynced`] writes are
+    /// kept: for a local directory, the machine's boot (a write of an
+    /// earlier boot may be lost); `None` where they are durable at once.
+    fn unsynced_epoch(&self) -> Option<String> {
+        None
+    }
+
     /// Lists the keys that start with `prefix`, sorted: [`ObjectStore::scan`]
     /// without what is no object. For the archive store, which only the
     /// pipeline writes; read a store others fill with `scan`.

@@ -17,16 +17,19 @@
 //! is not tried again for a while: the later copies for it fail at once.
 //!
 //! SMTP cannot be searched, so the exactly-once rule of [`crate::ledger`]
-//! has a window here: the copy is marked as being sent once the server
-//! accepted DATA, just before the message goes out, and its ledger entry is
-//! written as soon as the server answers 250. A crash between the two sends
-//! the copy again on the next attempt, which counts it as possibly
+//! has a window here: the message goes out whole but for its end (the
+//! final dot, before which the server cannot take it), the copy is marked
+//! as sent, the end goes out, and its ledger entry is written as soon as
+//! the server answers 250. A crash between the mark and the ledger entry
+//! sends the copy again on the next attempt, which counts it as possibly
 //! duplicated. For the same reason a copy whose message went out without a
 //! definite answer (a lost connection, a timeout) is not retried here: the
 //! job fails and its next attempt, which counts it, sends it again.
 //!
 //! `mail-send` takes the message as one slice: a copy is held in memory
-//! while it is sent, bounded by the target's message size limit.
+//! while it is sent, twice (as stored, and as it goes on the wire, so that
+//! its end can go out on its own), bounded by the target's message size
+//! limit.
 
 mod journal;
 mod settings;
@@ -363,15 +366,21 @@ impl Smtp {
         }
         let connecting = async {
             let mut client = match server.security {
-                Security::PlainLoopback => builder.connect_plain().await.map(|client| Client {
-                    stream: Box::new(client.stream),
-                    timeout: client.timeout,
-                })?,
-                Security::ImplicitTls | Security::StartTls => {
-                    builder.connect().await.map(|client| Client {
+                Security::PlainLoopback => {
+                    let client = builder.connect_plain().await?;
+                    no_delay(&client.stream);
+                    Client {
                         stream: Box::new(client.stream),
                         timeout: client.timeout,
-                    })?
+                    }
+                }
+                Security::ImplicitTls | Security::StartTls => {
+                    let client = builder.connect().await?;
+                    no_delay(client.stream.get_ref().0);
+                    Client {
+                        stream: Box::new(client.stream),
+                        timeout: client.timeout,
+                    }
                 }
             };
             let offered = client.capabilities(&server.helo, false).await?;
@@ -396,7 +405,7 @@ impl Smtp {
     }
 
     /// Sends one copy, retrying what may be retried; `mark` is awaited once
-    /// the server accepted DATA, before the message goes out.
+    /// the message went out, before its end.
     async fn send(
         &mut self,
         mailbox: &str,
@@ -455,7 +464,8 @@ impl Smtp {
         unreachable!("the loop returns")
     }
 
-    /// One attempt: MAIL FROM, RCPT TO, DATA, the mark, the message. A
+    /// One attempt: MAIL FROM, RCPT TO, DATA, the message, the mark, the
+    /// end of the message. A
     /// refused command leaves the connection usable (after RSET); anything
     /// else drops it.
     async fn try_send(
@@ -487,6 +497,18 @@ impl Smtp {
             }
         }
         result
+    }
+}
+
+/// Sends each write at once (`TCP_NODELAY`). Otherwise the end of a
+/// message, a few bytes written after the rest, waits for the server to
+/// acknowledge the rest, which a server with nothing to answer yet delays
+/// (40 ms on Linux): each copy would take that long, and a crash in that
+/// time would leave the server taking a copy the ledger does not know.
+/// Best effort: a socket that refuses it only sends more slowly.
+fn no_delay(stream: &tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        warn!(%error, "cannot turn off the delay of small writes (TCP_NODELAY)");
     }
 }
 
@@ -561,26 +583,54 @@ async fn transaction(
     if reply.code() != 354 {
         return Err(refused(ctx.mailbox, "DATA", reply.code(), reply.message()).into());
     }
-    // From here on the server may take the message.
-    if let Err(error) = mark().await {
-        // The server waits for a message it will not get: the connection
-        // is dropped (by the caller), which abandons the transaction.
-        return Err(error.into());
+    // The message as it goes on the wire (mail-send's transparency: a line
+    // starting with a dot gets another), ended by CRLF . CRLF: the
+    // message's own last line break is that CRLF, or the copy would gain
+    // an empty line.
+    let body = body
+        .strip_suffix(b"\r\n")
+        .or_else(|| body.strip_suffix(b"\n"))
+        .unwrap_or(body);
+    let mut wire = SmtpClient {
+        stream: std::io::Cursor::new(Vec::with_capacity(body.len() + body.len() / 64 + 8)),
+        timeout: ctx.timeout,
+    };
+    wire.write_message(body)
+        .await
+        .expect("writing to memory does not fail");
+    let wire = wire.stream.into_inner();
+    let (message, end) = wire.split_at(wire.len() - b".\r\n".len());
+    let mut write = async |bytes: &[u8]| {
+        use tokio::io::AsyncWriteExt;
+        client.stream.write_all(bytes).await?;
+        client.stream.flush().await
+    };
+    // All but the end: the server cannot take the message yet, so a
+    // failure here is certain not to have delivered it.
+    let broken = |error| Failed {
+        error,
+        uncertain: false,
+        broken: true,
+    };
+    match tokio::time::timeout(ctx.data_timeout, write(message)).await {
+        Err(_) => return Err(broken(ctx.timed_out("message", ctx.data_timeout))),
+        Ok(Err(e)) => return Err(broken(ctx.error("message", e.into()))),
+        Ok(Ok(())) => {}
     }
+    if let Err(error) = mark().await {
+        // The server waits for an end it will not get: the connection is
+        // dropped, which abandons the transaction.
+        return Err(broken(error));
+    }
+    // From here on the server may take the message.
     let uncertain = |error| Failed {
         error,
         uncertain: true,
         broken: true,
     };
-    // `write_message` ends the message with CRLF . CRLF: the message's own
-    // last line break is that CRLF, or the copy would gain an empty line.
-    let body = body
-        .strip_suffix(b"\r\n")
-        .or_else(|| body.strip_suffix(b"\n"))
-        .unwrap_or(body);
-    match tokio::time::timeout(ctx.data_timeout, client.write_message(body)).await {
-        Err(_) => return Err(uncertain(ctx.timed_out("message", ctx.data_timeout))),
-        Ok(Err(e)) => return Err(uncertain(ctx.error("message", e.into()))),
+    match tokio::time::timeout(ctx.timeout, write(end)).await {
+        Err(_) => return Err(uncertain(ctx.timed_out("end of data", ctx.timeout))),
+        Ok(Err(e)) => return Err(uncertain(ctx.error("end of data", e.into()))),
         Ok(Ok(())) => {}
     }
     let reply = match tokio::time::timeout(ctx.final_reply_timeout, client.read()).await {
