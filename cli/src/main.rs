@@ -367,6 +367,12 @@ async fn quit(targets: &mut [Smtp]) {
     }
 }
 
+/// A path as printed: the absolute path it names (`examples/../x` is
+/// shown as the `x` it is), or as configured when that cannot be found.
+fn shown(path: &std::path::Path) -> std::borrow::Cow<'_, std::path::Path> {
+    std::fs::canonicalize(path).map_or(std::borrow::Cow::Borrowed(path), std::borrow::Cow::Owned)
+}
+
 /// Prints the report; exit code 2 when it lists errors. When the store
 /// failed mid-run, the report so far is printed before the error (a re-run
 /// resumes).
@@ -381,9 +387,11 @@ fn finish(
     if let Some(before) = before {
         println!("{before}");
     }
-    println!("archive store:        {}", settings.store.display());
+    println!("archive store:        {}", shown(&settings.store).display());
     match &settings.target {
-        settings::Target::Maildir(path) => println!("maildir:              {}", path.display()),
+        settings::Target::Maildir(path) => {
+            println!("maildir:              {}", shown(path).display());
+        }
         settings::Target::Imap { imap, .. } => {
             println!("imap:                 {}", shared::redact::url(&imap.url));
         }

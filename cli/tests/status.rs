@@ -39,6 +39,20 @@ fn status_after_the_example_run_gives_the_counts_the_run_printed() {
 
     let (code, summary, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
     assert_eq!(code, 0, "{summary}{err}");
+    // The config names `../example-output/…`: printed as the place it is.
+    let output = dir.path().canonicalize().unwrap().join("example-output");
+    for line in [
+        format!(
+            "archive store:        {}\n",
+            output.join("archive").display()
+        ),
+        format!(
+            "maildir:              {}\n",
+            output.join("maildir").display()
+        ),
+    ] {
+        assert!(summary.contains(&line), "{line:?} not in {summary}");
+    }
     let (code, out, err) = archiver(
         &["status", "--config", "archiver.toml", "--json"],
         &examples,
