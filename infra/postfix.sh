@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway Postfix SMTP server on loopback, for tests.
 #
-#   infra/postfix.sh install          install postfix if missing (once, before parallel tests)
+#   infra/postfix.sh install          install postfix and postgrey if missing (once, before parallel tests)
 #   infra/postfix.sh start    <dir>   install if needed, start, print 127.0.0.1:<port>
-#   infra/postfix.sh stop     <dir>   stop that instance (idempotent)
+#   infra/postfix.sh stop     <dir>   stop that instance (and its postgrey; idempotent)
 #   infra/postfix.sh idle     <dir>   exit 0 when its queue is empty (everything delivered)
 #
 # Must run as root (Postfix's master drops to the `postfix` user itself).
@@ -13,8 +13,23 @@
 # each message with a `Delivered-To: <recipient>` header first:
 #   <dir>/mail/all/new/<file>
 # (virtual(8) allows no per-address path made from the address itself.)
-# If this script installs the package and that starts the system service,
-# it is stopped at once.
+# If this script installs the packages and that starts their system
+# services, they are stopped at once.
+#
+# Refusals, for tests of how a client takes them, come from Postfix itself
+# (and a real greylisting server), never from a stand-in. When either list
+# below is set, a recipient access map (texthash:, no postmap) is checked
+# first at RCPT TO; without them the instance is exactly as described above.
+#   POSTFIX_REFUSE     addresses refused for good at RCPT TO:
+#                      `550 5.1.1 <addr>: Recipient address rejected: no such mailbox here`
+#   POSTFIX_GREYLIST   addresses whose RCPT TO Postfix hands to a real
+#                      postgrey (policy delegation, check_policy_service):
+#                      `450 4.2.0 <addr>: Recipient address rejected: Greylisted, ...`
+#                      until POSTFIX_GREYLIST_DELAY seconds (default 1) after
+#                      the first try of the same client, sender and recipient,
+#                      then accepted. postgrey runs as its own user, started
+#                      and stopped with the instance.
+# (Both space-separated.)
 #
 # Files under <dir>:
 #   port                   the SMTP port (kept across restarts)
@@ -22,6 +37,10 @@
 #   queue/ data/           the queue and data directories
 #   postfix.log            the server log
 #   mail/                  the Maildirs
+#   etc/recipient_access   the access map (POSTFIX_REFUSE, POSTFIX_GREYLIST)
+#   postgrey/              postgrey's database and socket (POSTFIX_GREYLIST)
+#   postgrey.log           its log (each decision: greylist or pass)
+#   postgrey.pid           its process id
 #
 # Environment: POSTFIX_PORT  port to listen on. Default: <dir>/port, else a free port.
 set -euo pipefail
@@ -37,16 +56,25 @@ usage() {
 }
 
 install() {
-	if [[ -x /usr/sbin/postfix ]]; then
+	local missing=()
+	[[ -x /usr/sbin/postfix ]] || missing+=(postfix)
+	[[ -x /usr/sbin/postgrey ]] || missing+=(postgrey)
+	if ((${#missing[@]} == 0)); then
 		return
 	fi
-	log "installing postfix"
+	log "installing ${missing[*]}"
 	# "No configuration": the package leaves /etc/postfix unconfigured.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null ||
-		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null; }
-	# A system instance, if the package started one, must not hold port 25.
-	/usr/sbin/postfix stop >/dev/null 2>&1 || true
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+	# A system instance, if the package started one, must not hold port 25;
+	# nor is a system postgrey (port 10023) wanted: each instance runs its own.
+	if [[ " ${missing[*]} " == *" postfix "* ]]; then
+		/usr/sbin/postfix stop >/dev/null 2>&1 || true
+	fi
+	if [[ " ${missing[*]} " == *" postgrey "* ]]; then
+		invoke-rc.d postgrey stop >/dev/null 2>&1 || true
+	fi
 }
 
 free_port() {
@@ -63,6 +91,21 @@ configure() {
 	chown postfix "$dir/data"
 	# virtual(8) writes as nobody.
 	chown nobody:nogroup "$dir/mail"
+	# The recipient access map, only when refusals are asked for.
+	local recipient_restrictions="permit_mynetworks, reject"
+	if [[ -n ${POSTFIX_REFUSE:-}${POSTFIX_GREYLIST:-} ]]; then
+		recipient_restrictions="check_recipient_access texthash:$dir/etc/recipient_access, $recipient_restrictions"
+		local address refused greylisted
+		read -ra refused <<<"${POSTFIX_REFUSE:-}"
+		read -ra greylisted <<<"${POSTFIX_GREYLIST:-}"
+		: >"$dir/etc/recipient_access"
+		for address in "${refused[@]}"; do
+			printf '%s 550 5.1.1 no such mailbox here\n' "$address" >>"$dir/etc/recipient_access"
+		done
+		for address in "${greylisted[@]}"; do
+			printf '%s greylist\n' "$address" >>"$dir/etc/recipient_access"
+		done
+	fi
 	cat >"$dir/etc/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $dir/queue
@@ -77,7 +120,7 @@ myorigin = postfix.test
 mydestination =
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions = $recipient_restrictions
 virtual_mailbox_domains = static:all
 virtual_mailbox_base = $dir/mail
 virtual_mailbox_maps = static:all/
@@ -90,6 +133,15 @@ maillog_file_prefixes = $dir
 smtputf8_enable = no
 biff = no
 EOF
+	if [[ -n ${POSTFIX_GREYLIST:-} ]]; then
+		# A restriction class named by the map: postgrey is asked about the
+		# greylisted addresses only. Its DEFER_IF_PERMIT becomes a 450 once
+		# permit_mynetworks permits.
+		cat >>"$dir/etc/main.cf" <<EOF
+smtpd_restriction_classes = greylist
+greylist = check_policy_service unix:$dir/postgrey/socket
+EOF
+	fi
 	cat >"$dir/etc/master.cf" <<EOF
 $HOST:$port inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -116,6 +168,50 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# Starts this instance's postgrey (POSTFIX_GREYLIST) in the foreground of
+# a detached process, logging to <dir>/postgrey.log, and waits until its
+# socket takes connections. Debian's lists of clients and recipients never
+# greylisted are replaced by empty ones, and no client is ever whitelisted
+# for having retried before, so every copy to a greylisted address is
+# greylisted once.
+start_postgrey() {
+	local dir=$1
+	stop_postgrey "$dir"
+	mkdir -p "$dir/postgrey"
+	: >"$dir/postgrey/whitelist_clients"
+	: >"$dir/postgrey/whitelist_recipients"
+	rm -f "$dir/postgrey/socket"
+	chown postgrey:postgrey "$dir/postgrey"
+	setsid /usr/sbin/postgrey --unix="$dir/postgrey/socket" --dbdir="$dir/postgrey" \
+		--delay="${POSTFIX_GREYLIST_DELAY:-1}" --auto-whitelist-clients=0 \
+		--whitelist-clients="$dir/postgrey/whitelist_clients" \
+		--whitelist-recipients="$dir/postgrey/whitelist_recipients" \
+		</dev/null >>"$dir/postgrey.log" 2>&1 &
+	echo $! >"$dir/postgrey.pid"
+	for _ in $(seq 1 100); do
+		if python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+			"$dir/postgrey/socket" 2>/dev/null; then
+			return
+		fi
+		kill -0 "$(<"$dir/postgrey.pid")" 2>/dev/null ||
+			{ cat "$dir/postgrey.log" >&2; die "postgrey did not start"; }
+		sleep 0.2
+	done
+	die "postgrey did not listen on $dir/postgrey/socket within 20 s"
+}
+
+# Stops the postgrey this script started for <dir>, by its process id.
+stop_postgrey() {
+	local dir=$1 pid
+	[[ -s $dir/postgrey.pid ]] || return 0
+	pid=$(<"$dir/postgrey.pid")
+	rm -f "$dir/postgrey.pid"
+	# Only if that process is still the postgrey started here.
+	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--dbdir=$dir/postgrey"; then
+		kill "$pid" 2>/dev/null || true
+	fi
+}
+
 start() {
 	local dir=$1
 	install
@@ -126,6 +222,9 @@ start() {
 	if [[ -z $port ]]; then port=$(free_port); fi
 	echo "$port" >"$dir/port"
 	configure "$dir" "$port"
+	if [[ -n ${POSTFIX_GREYLIST:-} ]]; then
+		start_postgrey "$dir"
+	fi
 	/usr/sbin/postfix -c "$dir/etc" check >/dev/null 2>&1 || /usr/sbin/postfix -c "$dir/etc" check
 	/usr/sbin/postfix -c "$dir/etc" start >/dev/null 2>&1 ||
 		{ cat "$dir/postfix.log" >&2 2>/dev/null; die "postfix did not start"; }
@@ -147,7 +246,9 @@ EOF
 stop() {
 	local dir=$1
 	[[ -f $dir/etc/main.cf ]] || return 0
-	/usr/sbin/postfix -c "$(cd "$dir" && pwd)/etc" stop >/dev/null 2>&1 || true
+	dir=$(cd "$dir" && pwd)
+	/usr/sbin/postfix -c "$dir/etc" stop >/dev/null 2>&1 || true
+	stop_postgrey "$dir"
 }
 
 idle() {

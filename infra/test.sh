@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README: "Run the tests").
-# Installs what the tests need (Dovecot, Postfix, LocalStack, cargo-lambda, SAM CLI,
+# Installs what the tests need (Dovecot, Postfix and postgrey, LocalStack, cargo-lambda, SAM CLI,
 # cfn-lint, cargo-deny), checks formatting, lints, dependency licences and
 # sources, and the SAM template, then runs every
 # test of the workspace (unit, integration, Dovecot, crash, serverless end to
@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # The IMAP tests run a real Dovecot; install it once here, not from
 # parallel tests racing for the package manager.
 infra/dovecot.sh install
-# The SMTP tests run a real Postfix (each test its own instance).
+# The SMTP tests run a real Postfix (each test its own instance), some with
+# a real postgrey greylisting for it.
 infra/postfix.sh install
 infra/localstack.sh install
 eval "$(infra/localstack.sh env)"

@@ -1,13 +1,18 @@
 //! SMTP delivery: the example run into a real Postfix on loopback (started
 //! by `infra/postfix.sh`), plain and journal-wrapped, counted in the
-//! Maildir Postfix delivered into; and faults (4xx, 5xx, no STARTTLS) from
-//! a scripted stand-in that speaks SMTP on the wire.
+//! Maildir Postfix delivered into. Refusals come from Postfix itself: a
+//! `550 5.1.1` at RCPT TO from its access map (that copy fails, the others
+//! arrive), and a `450 4.2.0` from a real greylisting server, postgrey,
+//! asked by Postfix (retried with backoff until accepted), each counted in
+//! Postfix's own log. What Postfix cannot be made to do comes from a
+//! scripted stand-in that speaks SMTP on the wire: a 4xx at the end of
+//! DATA, no STARTTLS offered, AUTH (PLAIN, XOAUTH2, a temporary 454).
 
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
 use shared::embedded;
@@ -21,7 +26,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use support::examples::{self, mapper, run_options};
-use support::postfix::Postfix;
+use support::postfix::{Postfix, Refusals, mail_sessions};
 
 /// Copies of the example run per mailbox (tests/fixtures/example-run).
 const EXPECTED: [(&str, usize); 5] = [
@@ -32,11 +37,23 @@ const EXPECTED: [(&str, usize); 5] = [
     ("evan@corp.example", 9),
 ];
 
-fn target(url: &str, recipient: &str, format: Format) -> Smtp {
+/// The server at `url` with the tests' limits: 50 ms backoff, 10 s
+/// timeouts.
+fn server_at(url: &str) -> SmtpServer {
     let mut server = SmtpServer::from_url(url).unwrap();
     server.backoff = Duration::from_millis(50);
     server.command_timeout = Duration::from_secs(10);
     server.connect_timeout = Duration::from_secs(10);
+    server
+}
+
+/// A target for the server at `url`, with the tests' limits.
+fn target(url: &str, recipient: &str, format: Format) -> Smtp {
+    target_with(server_at(url), recipient, format)
+}
+
+/// A target for `server`, without AUTH, from `archiver@corp.example`.
+fn target_with(server: SmtpServer, recipient: &str, format: Format) -> Smtp {
     Smtp::new(
         server,
         None,
@@ -156,13 +173,234 @@ async fn the_example_run_arrives_journal_wrapped_at_the_journal_address() {
     assert_eq!(per_mailbox, expected);
 }
 
+/// The lines of Postfix's log where it refused `recipient` at RCPT TO
+/// with `code` (`NOQUEUE: reject: RCPT from ...: 550 5.1.1 <addr>: ...`),
+/// with their line numbers.
+fn rcpt_refusals<'a>(log: &'a str, recipient: &str, code: &str) -> Vec<(usize, &'a str)> {
+    let answer = format!(": {code} <{recipient}>: Recipient address rejected: ");
+    log.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains("NOQUEUE: reject: RCPT from ") && line.contains(&answer))
+        .collect()
+}
+
+/// The line number of Postfix's log where the message queued as
+/// `queue_id` was delivered to `recipient` (`<id>: to=<addr>,
+/// relay=virtual, ... status=sent`).
+fn delivery_line(log: &str, queue_id: &str, recipient: &str) -> Option<usize> {
+    let start = format!(": {queue_id}: to=<{recipient}>, relay=virtual,");
+    log.lines()
+        .position(|line| line.contains(&start) && line.contains(" status=sent "))
+}
+
+/// The queue ID in the server's answer that the ledger entry of the test
+/// message (`m1`) for `mailbox` keeps (`Ok: queued as <id>`).
+async fn ledgered_queue_id(store: &LocalDir, mailbox: &str) -> String {
+    let entry = ledger::entry(store, mailbox, "m1@mobile-archiver")
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{mailbox}: no ledger entry"));
+    let answer = entry.uid.expect("the server's answer is kept");
+    answer
+        .rsplit_once("queued as ")
+        .unwrap_or_else(|| panic!("{mailbox}: {answer}"))
+        .1
+        .trim()
+        .to_owned()
+}
+
+/// A recipient Postfix refuses for good (`550 5.1.1` at RCPT TO, from its
+/// own access map) fails that copy only: the error names the mailbox and
+/// Postfix's answer, the copy is asked for once (Postfix logged one
+/// refusal) and not ledgered; the copies before and after it arrive once
+/// each and are ledgered, on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_fails_that_copy_only() {
+    let refused = "bob@corp.example";
+    let postfix = Postfix::start_refusing(&Refusals {
+        refused: &[refused],
+        ..Refusals::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let mut smtp = target(&postfix.url(), "{mailbox}", Format::Plain);
+    let mailboxes = ["alice@corp.example", refused, "carol@corp.example"];
+    let mut results = Vec::new();
+    for mailbox in mailboxes {
+        let job = Job {
+            mailbox,
+            folder: "WhatsApp Archiver",
+            message: envelope(),
+        };
+        results
+            .push(ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now()).await);
+    }
+    smtp.close().await;
+
+    assert!(matches!(results[0], Ok(Outcome::Delivered)), "{results:?}");
+    assert!(matches!(results[2], Ok(Outcome::Delivered)), "{results:?}");
+    let Err(ledger::LedgerError::Mailbox(
+        error @ MailboxError::Refused {
+            mailbox,
+            command,
+            answer,
+            temporary,
+        },
+    )) = &results[1]
+    else {
+        panic!("bob's copy must fail with Postfix's 550: {results:?}");
+    };
+    assert_eq!(
+        (mailbox.as_str(), *command, *temporary),
+        (refused, "RCPT TO", false)
+    );
+    // Postfix's answer as the target keeps it: code and text (the enhanced
+    // status code, 5.1.1, is not kept).
+    assert_eq!(
+        answer,
+        "550 <bob@corp.example>: Recipient address rejected: no such mailbox here"
+    );
+    assert!(!error.is_transient(), "not retried");
+    let message = error.to_string();
+    assert!(
+        message.contains(refused) && message.contains(answer.as_str()),
+        "{message}"
+    );
+
+    // Postfix's own account: one connection, three recipients asked for,
+    // two taken, the refused one asked for once (not retried).
+    let log = postfix.log_after_sessions(1);
+    let sessions: Vec<&str> = mail_sessions(&log).collect();
+    assert_eq!(
+        sessions.len(),
+        1,
+        "the connection goes on after a 5xx:\n{log}"
+    );
+    assert!(sessions[0].contains(" rcpt=2/3 "), "{}", sessions[0]);
+    assert_eq!(rcpt_refusals(&log, refused, "550 5.1.1").len(), 1, "{log}");
+
+    // No ledger entry for the refused copy; one for each other, naming the
+    // queue ID Postfix delivered to that mailbox.
+    assert!(
+        ledger::entry(&store, refused, "m1@mobile-archiver")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list("delivered/").await.unwrap().len(), 2);
+    let delivered = postfix.delivered();
+    let counts: BTreeMap<&str, usize> = delivered
+        .iter()
+        .map(|(recipient, messages)| (recipient.as_str(), messages.len()))
+        .collect();
+    assert_eq!(
+        counts,
+        BTreeMap::from([("alice@corp.example", 1), ("carol@corp.example", 1)])
+    );
+    for mailbox in ["alice@corp.example", "carol@corp.example"] {
+        let queue_id = ledgered_queue_id(&store, mailbox).await;
+        postfix.wait_for_log(&format!("delivery of {queue_id}"), |log| {
+            delivery_line(log, &queue_id, mailbox).is_some()
+        });
+    }
+}
+
+/// The pause before the first retry in the greylisting test; doubled each
+/// time, over attempts enough to outlast postgrey's delay (1 s) several
+/// times.
+const GREYLIST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// A recipient Postfix greylists (it asks a real postgrey, whose
+/// DEFER_IF_PERMIT Postfix answers as `450 4.2.0` at RCPT TO until the
+/// delay has passed) is retried with backoff, on the same connection, until
+/// Postfix takes it: the 450s come first in Postfix's log, then the one
+/// delivery; the copy arrives once and is ledgered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greylisting_refusal_is_retried_with_backoff_until_postfix_accepts() {
+    let greylisted = "alice@corp.example";
+    let postfix = Postfix::start_refusing(&Refusals {
+        greylisted: &[greylisted],
+        greylist_delay_secs: Some(1),
+        ..Refusals::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let mut server = server_at(&postfix.url());
+    server.backoff = GREYLIST_BACKOFF;
+    // Six attempts, with waits of 0.25, 0.5, 1, 2 and 4 s between them.
+    server.attempts = 6;
+    let mut smtp = target_with(server, "{mailbox}", Format::Plain);
+    let job = Job {
+        mailbox: greylisted,
+        folder: "WhatsApp Archiver",
+        message: envelope(),
+    };
+    let started = Instant::now();
+    let outcome = ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    smtp.close().await;
+    assert_eq!(outcome, Outcome::Delivered);
+
+    let queue_id = ledgered_queue_id(&store, greylisted).await;
+    let log = postfix.wait_for_log("end of the session and the delivery", |log| {
+        mail_sessions(log).count() >= 1 && delivery_line(log, &queue_id, greylisted).is_some()
+    });
+    let refusals = rcpt_refusals(&log, greylisted, "450 4.2.0");
+    let greylisted_times = refusals.len();
+    assert!(
+        (1..6).contains(&greylisted_times),
+        "at least one 450 first, then taken:\n{log}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|(_, line)| line.contains(": Greylisted, ")),
+        "postgrey's answer:\n{log}"
+    );
+    let delivered_at = delivery_line(&log, &queue_id, greylisted).expect("waited for");
+    assert!(refusals.iter().all(|(at, _)| *at < delivered_at), "{log}");
+    // One connection: each retry after RSET on it, one recipient taken.
+    let sessions: Vec<&str> = mail_sessions(&log).collect();
+    assert_eq!(sessions.len(), 1, "{log}");
+    assert!(
+        sessions[0].contains(&format!(" rcpt=1/{} ", greylisted_times + 1)),
+        "{}",
+        sessions[0]
+    );
+    // With backoff: n refusals waited 1 + 2 + ... + 2^(n-1) pauses.
+    let exponent = u32::try_from(greylisted_times).unwrap();
+    let waited = GREYLIST_BACKOFF * (2u32.pow(exponent) - 1);
+    assert!(took >= waited, "{took:?} < {waited:?}");
+    // postgrey's own account: as many greylistings, then one pass.
+    let postgrey = postfix.postgrey_log();
+    let decisions = |action: &str| {
+        postgrey
+            .lines()
+            .filter(|line| {
+                line.starts_with(&format!("action={action},"))
+                    && line.contains(&format!("recipient={greylisted}"))
+            })
+            .count()
+    };
+    assert_eq!(
+        (decisions("greylist"), decisions("pass")),
+        (greylisted_times, 1),
+        "{postgrey}"
+    );
+
+    let delivered = postfix.delivered();
+    assert_eq!(delivered.keys().collect::<Vec<_>>(), [greylisted]);
+    assert_eq!(delivered[greylisted].len(), 1, "arrives once");
+    assert_eq!(store.list("delivered/").await.unwrap().len(), 1);
+}
+
 /// What the stand-in server answers.
 #[derive(Clone, Default)]
 struct Script {
     /// End-of-data answers before the server accepts (`451`s).
     temporary_failures: usize,
-    /// Recipients refused with `550` at RCPT TO.
-    refused: Vec<&'static str>,
     /// Offer STARTTLS in the EHLO answer (the stand-in never speaks TLS).
     offers_starttls: bool,
     /// The `AUTH <mechanism> <payload>` lines it accepts (offering PLAIN
@@ -228,16 +466,7 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                     "250 2.0.0 ok\r\n".to_owned()
                 } else if let Some(rest) = line.strip_prefix("RCPT TO:<") {
                     recipient = rest.trim_end_matches('>').to_owned();
-                    if script.refused.contains(&recipient.as_str()) {
-                        recipient.clear();
-                        "550 5.1.1 no such user\r\n".to_owned()
-                    } else {
-                        "250 2.1.5 ok\r\n".to_owned()
-                    }
-                } else if upper == "DATA" && recipient.is_empty() {
-                    // As Postfix answers (RFC 2920: a pipelined DATA
-                    // after every RCPT TO was refused is refused).
-                    "554 5.5.1 no valid recipients\r\n".to_owned()
+                    "250 2.1.5 ok\r\n".to_owned()
                 } else if upper == "DATA" {
                     write.write_all(b"354 go ahead\r\n").await.unwrap();
                     while let Ok(Some(data)) = lines.next_line().await {
@@ -282,8 +511,10 @@ fn envelope() -> Envelope<'static> {
     }
 }
 
+/// A 4xx to the end of DATA (Postfix's greylisting answers at RCPT TO, in
+/// the test above) is retried too.
 #[tokio::test]
-async fn a_temporary_refusal_is_retried_until_the_server_accepts() {
+async fn a_temporary_refusal_at_the_end_of_data_is_retried_until_the_server_accepts() {
     let (port, seen) = stand_in(Script {
         temporary_failures: 2,
         ..Script::default()
@@ -319,57 +550,6 @@ async fn a_temporary_refusal_is_retried_until_the_server_accepts() {
         Some("queued as STANDIN"),
         "the server's answer"
     );
-}
-
-#[tokio::test]
-async fn a_permanent_refusal_fails_that_copy_only() {
-    let (port, seen) = stand_in(Script {
-        refused: vec!["bob@corp.example"],
-        ..Script::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalDir::new(dir.path());
-    let mut smtp = target(
-        &format!("smtp+plain://127.0.0.1:{port}"),
-        "{mailbox}",
-        Format::Plain,
-    );
-    let mut results = Vec::new();
-    for mailbox in [
-        "alice@corp.example",
-        "bob@corp.example",
-        "carol@corp.example",
-    ] {
-        let job = Job {
-            mailbox,
-            folder: "WhatsApp Archiver",
-            message: envelope(),
-        };
-        results
-            .push(ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now()).await);
-    }
-    assert!(matches!(results[0], Ok(Outcome::Delivered)));
-    match &results[1] {
-        Err(ledger::LedgerError::Mailbox(MailboxError::Refused {
-            command,
-            answer,
-            temporary,
-            ..
-        })) => {
-            assert_eq!(*command, "RCPT TO");
-            assert!(answer.starts_with("550"), "{answer}");
-            assert!(!temporary);
-        }
-        other => panic!("bob's copy must fail with the 550: {other:?}"),
-    }
-    assert!(matches!(results[2], Ok(Outcome::Delivered)));
-    {
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.accepted, ["alice@corp.example", "carol@corp.example"]);
-        assert_eq!(seen.connections, 1, "the connection goes on after a 5xx");
-    }
-    assert_eq!(store.list("delivered/").await.unwrap().len(), 2);
 }
 
 #[tokio::test]
