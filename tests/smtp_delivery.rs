@@ -254,11 +254,10 @@ async fn a_permanent_refusal_fails_that_copy_only() {
         (mailbox.as_str(), *command, *temporary),
         (refused, "RCPT TO", false)
     );
-    // Postfix's answer as the target keeps it: code and text (the enhanced
-    // status code, 5.1.1, is not kept).
+    // Postfix's answer as it said it, enhanced status code included.
     assert_eq!(
         answer,
-        "550 <bob@corp.example>: Recipient address rejected: no such mailbox here"
+        "550 5.1.1 <bob@corp.example>: Recipient address rejected: no such mailbox here"
     );
     assert!(!error.is_transient(), "not retried");
     let message = error.to_string();

@@ -539,9 +539,7 @@ impl Ctx<'_> {
     /// connection.
     fn error(&self, command: &'static str, error: mail_send::Error) -> MailboxError {
         match error {
-            mail_send::Error::UnexpectedReply(reply) => {
-                refused(self.mailbox, command, reply.code(), reply.message())
-            }
+            mail_send::Error::UnexpectedReply(reply) => refused(self.mailbox, command, &reply),
             mail_send::Error::Timeout => self.timed_out(command, self.timeout),
             other => MailboxError::Lost {
                 mailbox: self.mailbox.to_owned(),
@@ -581,7 +579,7 @@ async fn transaction(
             .map_err(|e| ctx.error("DATA", e))?
     };
     if reply.code() != 354 {
-        return Err(refused(ctx.mailbox, "DATA", reply.code(), reply.message()).into());
+        return Err(refused(ctx.mailbox, "DATA", &reply).into());
     }
     // The message as it goes on the wire (mail-send's transparency: a line
     // starting with a dot gets another), ended by CRLF . CRLF: the
@@ -647,7 +645,7 @@ async fn transaction(
             uid: Some(reply.message().trim().to_owned()).filter(|m| !m.is_empty()),
         }),
         // A definite refusal: the server did not take the message.
-        _ => Err(refused(ctx.mailbox, "end of data", reply.code(), reply.message()).into()),
+        _ => Err(refused(ctx.mailbox, "end of data", &reply).into()),
     }
 }
 
@@ -689,7 +687,7 @@ async fn pipelined(
                 || (taken
                     && (command == "MAIL FROM" || end_empty_message(client, ctx).await.is_err()));
             Err(Failed {
-                error: refused(ctx.mailbox, command, reply.code(), reply.message()),
+                error: refused(ctx.mailbox, command, reply),
                 uncertain: false,
                 broken,
             })
@@ -771,11 +769,18 @@ async fn end_empty_message(client: &mut Client, ctx: &Ctx<'_>) -> Result<(), Mai
 }
 
 /// A 4xx (temporary) or 5xx answer: its code and text.
-fn refused(mailbox: &str, command: &'static str, code: u16, text: &str) -> MailboxError {
+fn refused(mailbox: &str, command: &'static str, reply: &Response<String>) -> MailboxError {
+    let code = reply.code();
+    // The enhanced status code (RFC 3463), which the parser takes out of
+    // the text, is put back: `550 5.1.1 <…>: …` as the server said it.
+    let status = match reply.esc {
+        [0, 0, 0] => String::new(),
+        [class, subject, detail] => format!(" {class}.{subject}.{detail}"),
+    };
     MailboxError::Refused {
         mailbox: mailbox.to_owned(),
         command,
-        answer: format!("{code} {}", text.trim()),
+        answer: format!("{code}{status} {}", reply.message().trim()),
         temporary: (400..500).contains(&code),
     }
 }
@@ -805,7 +810,7 @@ fn connect_error(
             connect("the server does not offer STARTTLS; refusing to send in plain text".to_owned())
         }
         Error::AuthenticationFailed(reply) if (400..500).contains(&reply.code()) => {
-            refused(mailbox, "AUTH", reply.code(), reply.message())
+            refused(mailbox, "AUTH", &reply)
         }
         Error::AuthenticationFailed(reply) => MailboxError::Auth {
             mailbox: mailbox.to_owned(),
