@@ -273,3 +273,114 @@ fn a_mailboxs_export_holds_what_the_ledger_delivered_to_it() {
         "{err}"
     );
 }
+
+/// The day range selects by item day, both ends included, and leaves the
+/// other days out; `--source` selects by source; every column of the load
+/// file is the e-mail's own value.
+#[test]
+fn the_day_range_and_source_select_and_the_load_file_holds_each_messages_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{out}{err}");
+    let store = dir.path().join("example-output/archive");
+    let dan = "+14155550123";
+    let export = |name: &str, from: &str, to: &str, source: Option<&str>| {
+        let zip = dir.path().join(name);
+        let mut args = vec![
+            "export",
+            "--config",
+            "archiver.toml",
+            "--custodian",
+            dan,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--out",
+            zip.to_str().unwrap(),
+        ];
+        if let Some(source) = source {
+            args.extend(["--source", source]);
+        }
+        let (code, out, err) = archiver(&args, &examples);
+        (code, out + &err, zip)
+    };
+    // Dan has messages on the 12th and the 13th only.
+    let both = expected(&store, dan, "2026-11-12", "2026-11-13");
+    let twelfth = expected(&store, dan, "2026-11-12", "2026-11-12");
+    let thirteenth = expected(&store, dan, "2026-11-13", "2026-11-13");
+    assert!(!twelfth.is_empty() && !thirteenth.is_empty(), "{both:?}");
+    assert_eq!(twelfth.len() + thirteenth.len(), both.len());
+    for (name, from, to, want) in [
+        ("both.zip", "2026-11-12", "2026-11-13", &both),
+        ("twelfth.zip", "2026-11-12", "2026-11-12", &twelfth),
+        ("thirteenth.zip", "2026-11-13", "2026-11-13", &thirteenth),
+    ] {
+        let (code, out, zip) = export(name, from, to, None);
+        assert_eq!(code, 0, "{out}");
+        let mut inside = entries(&zip);
+        inside.remove("manifest.json").unwrap();
+        inside.remove("loadfile.csv").unwrap();
+        assert_eq!(&inside, want, "{from}..{to}");
+    }
+    let (code, out, zip) = export(
+        "source.zip",
+        "2026-11-12",
+        "2026-11-13",
+        Some("whatsapp-export"),
+    );
+    assert_eq!(code, 0, "{out}");
+    let mut inside = entries(&zip);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&inside.remove("manifest.json").unwrap()).unwrap();
+    assert_eq!(manifest["selection"]["source"], "whatsapp-export");
+    let load = inside.remove("loadfile.csv").unwrap();
+    assert_eq!(inside, both);
+    let (code, out, _) = export("wecom.zip", "2026-11-12", "2026-11-13", Some("wecom"));
+    assert_eq!(code, 2, "nothing of Dan's came from WeCom: {out}");
+    assert!(out.contains("no stored e-mail matches"), "{out}");
+
+    // Each row holds the e-mail's own fields.
+    let mut rows = csv::Reader::from_reader(load.as_slice());
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), both.len());
+    for row in &rows {
+        let message = MessageParser::default().parse(&both[&row[10]]).unwrap();
+        let text = |name: &str| {
+            message
+                .header(name)
+                .and_then(|h| h.as_text())
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(&row[0], message.message_id().unwrap());
+        let date = message.date().unwrap();
+        assert_eq!(
+            &row[1],
+            chrono::DateTime::from_timestamp(date.to_timestamp(), 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        );
+        let from = message.from().unwrap().first().unwrap();
+        assert!(row[2].contains(from.address().unwrap()), "{:?}", &row[2]);
+        for to in message.to().unwrap().iter() {
+            assert!(row[3].contains(to.address().unwrap()), "{:?}", &row[3]);
+        }
+        assert!(
+            row[2].contains("dan@corp.example") || row[3].contains("dan@corp.example"),
+            "Dan's message: {row:?}"
+        );
+        assert_eq!(&row[4], message.subject().unwrap());
+        assert_eq!(row[5], text("X-Archiver-Conversation-Id"));
+        assert_eq!(row[6], text("X-Archiver-Source"));
+        assert_eq!(row[7], text("X-Archiver-Kind"));
+        assert_eq!(&row[9], dan);
+        assert!(row[10].starts_with("messages/2026-11-1"), "{:?}", &row[10]);
+    }
+}

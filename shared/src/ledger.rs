@@ -27,8 +27,9 @@
 //! such a target), so the window is the server's acceptance and one store
 //! write, and every copy sent again in it is counted ([`Outcome::Resent`],
 //! [`Group::take_resent`]) and logged as it goes out: it may be in the
-//! archive twice, with the same Message-ID. The count is exact, not an
-//! upper bound, through two marks ([`layout::sending_key`]):
+//! archive twice, with the same Message-ID. The count is an upper bound
+//! that is exact but for the cases at the end, through two marks
+//! ([`layout::sending_key`]):
 //!
 //! 1. before the transaction, `sending/…` is written durably (create-only),
 //!    holding the store's [`ObjectStore::unsynced_epoch`] (the machine's
