@@ -407,6 +407,17 @@ struct Script {
     logins: Vec<String>,
     /// AUTH answers `454 4.7.0` (temporary) before it judges the login.
     auth_temporary_failures: usize,
+    /// Where it falls silent, keeping the connection open: before its
+    /// greeting, after MAIL FROM, or after the end of the message.
+    silent: Option<Silent>,
+}
+
+/// Where the stand-in stops answering.
+#[derive(Clone, Copy, PartialEq)]
+enum Silent {
+    Greeting,
+    MailFrom,
+    EndOfData,
 }
 
 /// What the stand-in saw.
@@ -438,6 +449,12 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
             record.lock().unwrap().connections += 1;
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
+            let mute = |at: Silent| script.silent == Some(at);
+            if mute(Silent::Greeting) {
+                // Reads on, answering nothing, until the client hangs up.
+                while let Ok(Some(_)) = lines.next_line().await {}
+                continue;
+            }
             write.write_all(b"220 stand-in ESMTP\r\n").await.unwrap();
             let mut recipient = String::new();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -460,6 +477,9 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                     } else {
                         "535 5.7.8 bad credentials\r\n".to_owned()
                     }
+                } else if upper.starts_with("MAIL FROM:") && mute(Silent::MailFrom) {
+                    while let Ok(Some(_)) = lines.next_line().await {}
+                    break;
                 } else if upper.starts_with("MAIL FROM:") || upper.starts_with("RSET") {
                     recipient.clear();
                     "250 2.0.0 ok\r\n".to_owned()
@@ -472,6 +492,10 @@ async fn stand_in(script: Script) -> (u16, Arc<Mutex<Seen>>) {
                         if data == "." {
                             break;
                         }
+                    }
+                    if mute(Silent::EndOfData) {
+                        while let Ok(Some(_)) = lines.next_line().await {}
+                        break;
                     }
                     let mut seen = record.lock().unwrap();
                     seen.data_ends += 1;
@@ -922,4 +946,66 @@ async fn an_interrupted_attempt_is_counted_only_when_the_end_of_the_message_went
     smtp.close().await;
     assert_eq!(resent, 2);
     assert_eq!(postfix.delivered()["alice@corp.example"].len(), 4);
+}
+
+/// Every step waits no longer than its limit: a server silent before its
+/// greeting, after MAIL FROM (with RCPT TO and DATA, pipelined) or after
+/// the end of the message fails the copy with a timeout naming that step,
+/// within the limit. The first two may be tried again (nothing was sent);
+/// the last is not retried (the server may have taken the copy).
+#[tokio::test]
+async fn a_silent_server_times_out_at_each_step_within_its_limit() {
+    let limit = Duration::from_millis(700);
+    for (silent, step, retried) in [
+        (Silent::Greeting, "connect", true),
+        (Silent::MailFrom, "MAIL FROM", true),
+        (Silent::EndOfData, "end of data", false),
+    ] {
+        let (port, seen) = stand_in(Script {
+            silent: Some(silent),
+            ..Script::default()
+        })
+        .await;
+        let mut server = SmtpServer::from_url(&format!("smtp+plain://127.0.0.1:{port}")).unwrap();
+        server.connect_timeout = limit;
+        server.command_timeout = limit;
+        server.final_reply_timeout = limit;
+        server.attempts = 2;
+        server.backoff = Duration::from_millis(10);
+        let mut smtp = Smtp::new(
+            server,
+            None,
+            Routing {
+                sender: "archiver@corp.example".to_owned(),
+                recipient: "{mailbox}".to_owned(),
+                format: Format::Plain,
+            },
+        );
+        let job = Job {
+            mailbox: "alice@corp.example",
+            folder: "WhatsApp Archiver",
+            message: envelope(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().join("archive"));
+        let started = std::time::Instant::now();
+        let error = ledger::deliver_once(&store, &mut smtp, &job, false, chrono::Utc::now())
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        let ledger::LedgerError::Mailbox(MailboxError::Timeout { step: said, .. }) = &error else {
+            panic!("{step}: {error:?}");
+        };
+        assert_eq!(*said, step);
+        let attempts: u32 = if retried { 2 } else { 1 };
+        assert_eq!(
+            seen.lock().unwrap().connections,
+            attempts as usize,
+            "{step}"
+        );
+        assert!(
+            took < limit * attempts + Duration::from_secs(2),
+            "{step}: {took:?} for {attempts} attempt(s) of {limit:?}"
+        );
+    }
 }
