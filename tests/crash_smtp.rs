@@ -19,7 +19,7 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -112,6 +112,8 @@ fn spawn_child(store: &std::path::Path, postfix: &Postfix) -> std::process::Chil
 struct Reported {
     logged: usize,
     counted: Option<usize>,
+    /// The ledger keys of the copies it logged as sent again.
+    resent: HashSet<String>,
 }
 
 fn reported(child: &mut std::process::Child) -> Reported {
@@ -133,7 +135,33 @@ fn reported(child: &mut std::process::Child) -> Reported {
             "the report counts every copy logged as sent again"
         );
     }
-    Reported { logged, counted }
+    let resent = out
+        .lines()
+        .filter(|line| line.contains(RESENT))
+        .filter_map(|line| line.split("ledger_key=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    Reported {
+        logged,
+        counted,
+        resent,
+    }
+}
+
+/// The copies marked as sent (`.sent`) without a ledger entry, by ledger key.
+async fn pending(store: &LocalDir) -> HashSet<String> {
+    let mut pending = HashSet::new();
+    for mark in store.list("sending/").await.unwrap() {
+        let Some(copy) = mark.strip_suffix(".sent") else {
+            continue;
+        };
+        let ledger = copy.replacen("sending/", "delivered/", 1);
+        if !store.exists(&ledger).await.unwrap() {
+            pending.insert(ledger);
+        }
+    }
+    pending
 }
 
 async fn parent() {
@@ -155,9 +183,11 @@ async fn parent() {
     let mut reported_total = 0;
     let mut counted_total = 0;
     // The copies each kill left marked `.sent` without a ledger entry
-    // (whose end may have gone out): the duplicates it may have made.
+    // (whose end may have gone out): the duplicates it may have made. A
+    // copy pending before the run is left by this kill only if the run
+    // sent it again.
     let mut left_by_kill = Vec::new();
-    let mut left_before = std::collections::HashSet::new();
+    let mut before = HashSet::new();
     while kills < KILLS {
         if store.list("delivered/").await.unwrap().len() == ITEMS {
             break;
@@ -170,17 +200,13 @@ async fn parent() {
         counted_total += run.counted.unwrap_or(0);
         child.wait().unwrap();
         kills += 1;
-        let mut left = 0;
-        for mark in store.list("sending/").await.unwrap() {
-            let Some(copy) = mark.strip_suffix(".sent") else {
-                continue;
-            };
-            let ledger = copy.replacen("sending/", "delivered/", 1);
-            if !store.exists(&ledger).await.unwrap() && left_before.insert(mark.clone()) {
-                left += 1;
-            }
-        }
+        let after = pending(&store).await;
+        let left = after
+            .iter()
+            .filter(|copy| !before.contains(*copy) || run.resent.contains(*copy))
+            .count();
         left_by_kill.push(left);
+        before = after;
     }
     assert_eq!(
         kills, KILLS,
