@@ -652,15 +652,240 @@ fn bodies_show_a_summary_then_the_text_in_plain_and_html() {
 
     let html = html_body(&msg);
     assert!(
-        html.contains("&lt;b&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt; said &quot;hi&quot;\nline two"),
+        html.contains(
+            "&lt;b&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt; said &quot;hi&quot;<br>\nline two"
+        ),
         "{html}"
     );
     assert!(!html.contains("<b>Tom"), "{html}");
+    assert!(html.contains("<b>Alice (+447700900123)</b>"), "{html}");
     assert!(
-        html.contains("<th align=\"left\">From</th><td>Alice (+447700900123) &lt;+447700900123@"),
+        html.contains("&lt;+447700900123@unmapped.mobile-archiver.invalid&gt;"),
         "{html}"
     );
-    assert!(html.contains("<th align=\"left\">Time</th><td>2025-12-29 21:30:05 UTC</td>"));
+    assert!(html.contains(">Time (UTC)</td>"), "{html}");
+    assert!(html.contains(">2025-12-29 21:30:05 UTC</td>"), "{html}");
+}
+
+/// The HTML body's parts, in order, with their texts, for a reviewer.
+#[test]
+fn the_html_body_shows_a_header_block_then_the_message_in_a_bubble() {
+    let mut item = group_message();
+    item.text = Some("Numbers:\n- 2028: 250k\n  indented".into());
+    let opts = RenderOptions {
+        time_zone: chrono_tz::Asia::Shanghai,
+        ..RenderOptions::default()
+    };
+    let bytes = render_files(&item, &unmapped(&item), &[], &opts);
+    let msg = parse(&bytes);
+    let html = html_body(&msg);
+    let order = [
+        "Sales team",
+        ">Time (UTC)<",
+        "2025-12-29 21:30:05 UTC",
+        ">Local time<",
+        "2025-12-30 05:30:05 CST (Asia/Shanghai)",
+        "WhatsApp group &quot;Sales team&quot;",
+        ">From<",
+        ">To<",
+        "<b>Bob (+447700900456)</b>",
+        "<b>Carol</b>",
+        ">Custodian<",
+        "+447700900123",
+        ">Source<",
+        "WhatsApp Business Platform (Cloud API) (whatsapp-cloud)",
+        ">Source file<",
+        "raw/whatsapp-cloud/2025-12-29/batch-1.jsonl",
+        "Numbers:<br>\n- 2028: 250k<br>\n&nbsp;&nbsp;indented",
+        "30 Dec 2025, 05:30 CST",
+    ];
+    let mut from = 0;
+    for text in order {
+        let at = html[from..]
+            .find(text)
+            .unwrap_or_else(|| panic!("{text:?} after byte {from} in {html}"));
+        from += at + text.len();
+    }
+    for banned in [
+        "<script",
+        "<style",
+        "http:",
+        "https:",
+        "display:flex",
+        "display:grid",
+    ] {
+        assert!(
+            !html.to_ascii_lowercase().contains(banned),
+            "{banned} in {html}"
+        );
+    }
+    assert!(
+        !html.contains("DELETED") && !html.contains("EDITED"),
+        "{html}"
+    );
+
+    let plain = plain_body(&msg);
+    for line in [
+        "Time:         2025-12-29 21:30:05 UTC\n",
+        "Local time:   2025-12-30 05:30:05 CST (Asia/Shanghai)\n",
+        "Custodian:    +447700900123\n",
+        "Source:       WhatsApp Business Platform (Cloud API) (whatsapp-cloud)\n",
+        "Source file:  raw/whatsapp-cloud/2025-12-29/batch-1.jsonl\n",
+    ] {
+        assert!(plain.contains(line), "{line:?} in {plain}");
+    }
+    assert!(
+        plain.ends_with("\n\nNumbers:\n- 2028: 250k\n  indented\n"),
+        "the text part keeps the text as it is: {plain}"
+    );
+
+    let utc = render_plain(&item);
+    let utc_html = html_body(&parse(&utc));
+    assert!(!utc_html.contains("Local time"), "UTC is shown once");
+    assert!(!plain_body(&parse(&utc)).contains("Local time"));
+}
+
+#[test]
+fn deleted_recalled_edited_call_and_system_items_are_marked() {
+    let marked = |item: &Item<'_>, word: &str| {
+        let bytes = render_plain(item);
+        let html = html_body(&parse(&bytes));
+        assert!(html.contains(&format!("{word}</span>")), "{word} in {html}");
+    };
+    let mut delete = message();
+    delete.kind = ItemKind::Delete;
+    delete.text = None;
+    marked(&delete, "DELETED");
+    let mut recall = message();
+    recall.kind = ItemKind::Recall;
+    marked(&recall, "RECALLED");
+    let mut edit = message();
+    edit.kind = ItemKind::Edit;
+    marked(&edit, "EDITED");
+    let mut edited = message();
+    edited.edited = true;
+    marked(&edited, "EDITED");
+    let mut call = message();
+    call.kind = ItemKind::Call;
+    call.text = None;
+    call.call = Some(Call {
+        video: true,
+        missed: true,
+        duration_secs: None,
+    });
+    marked(&call, "CALL");
+    let html = html_body(&parse(&render_plain(&call)));
+    assert!(html.contains("Missed video call."), "{html}");
+    let mut system = message();
+    system.kind = ItemKind::System;
+    system.sender = None;
+    marked(&system, "SYSTEM MESSAGE");
+}
+
+#[test]
+fn images_are_shown_inline_by_content_id_and_other_files_listed() {
+    let image: Vec<u8> = (0..=255).collect();
+    let sticker = b"RIFF....WEBP".to_vec();
+    let pdf = b"%PDF-1.7 tiny".to_vec();
+    let mut item = message();
+    item.attachments = vec![
+        attachment("Report Q4.pdf", "application/pdf", pdf.len() as u64),
+        attachment("photo.jpg", "image/jpeg", image.len() as u64),
+        attachment("sticker.webp", "image/webp", sticker.len() as u64),
+    ];
+    let files = [
+        Some(pdf.as_slice()),
+        Some(image.as_slice()),
+        Some(sticker.as_slice()),
+    ];
+    let bytes = render_files(&item, &unmapped(&item), &files, &RenderOptions::default());
+    let msg = parse(&bytes);
+    assert_eq!(
+        msg.content_type().and_then(|ct| ct.subtype()),
+        Some("mixed")
+    );
+    let related = &msg.parts[1];
+    assert_eq!(
+        related.content_type().and_then(|ct| ct.subtype()),
+        Some("related")
+    );
+    let photo = attachment_parts(&msg)
+        .into_iter()
+        .find(|part| part.attachment_name() == Some("photo.jpg"))
+        .expect("the photo is a part");
+    assert_eq!(photo.contents(), image.as_slice());
+    let disposition = photo.content_disposition().expect("a disposition");
+    assert_eq!(disposition.ctype(), "inline");
+    let cid = photo.content_id().expect("a Content-ID");
+    let expected = format!("1.{}@mobile-archiver", item.id.to_hex().as_str());
+    assert_eq!(cid, expected);
+    let html = html_body(&msg);
+    assert!(
+        html.contains(&format!("<img src=\"cid:{cid}\" alt=\"photo.jpg\"")),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("<img ").count(),
+        1,
+        "only the JPEG is shown: {html}"
+    );
+    assert!(
+        html.contains("application/pdf &middot; 13 bytes &middot; attached"),
+        "{html}"
+    );
+    assert!(html.contains("image/webp &middot; 12 bytes"), "{html}");
+    for name in ["Report Q4.pdf", "sticker.webp"] {
+        let part = attachment_parts(&msg)
+            .into_iter()
+            .find(|part| part.attachment_name() == Some(name))
+            .expect("listed files are parts");
+        assert_eq!(
+            part.content_disposition().map(|d| d.ctype()),
+            Some("attachment")
+        );
+        assert_eq!(part.content_id(), None);
+    }
+    assert_eq!(
+        render_files(&item, &unmapped(&item), &files, &RenderOptions::default()),
+        bytes,
+        "deterministic"
+    );
+}
+
+#[test]
+fn ascii_headers_are_written_plainly_and_folded_only_at_spaces() {
+    let mut item = group_message();
+    item.conversation.title =
+        Some("Quarterly planning for the European fixed income desk and its counterparties".into());
+    let key = format!("raw/whatsapp-export/2026-11-21/{}.jsonl", "ab".repeat(32));
+    let files: Vec<Option<FileContent<'_>>> = Vec::new();
+    let addresses = unmapped(&item);
+    let input = RenderInput {
+        item: &item,
+        addresses: &addresses,
+        files: &files,
+        raw_object: Some(&key),
+    };
+    let bytes = render(&input, &RenderOptions::default()).unwrap();
+    let headers = header_block(&bytes);
+    assert!(!headers.contains("=?"), "{headers}");
+    assert!(
+        headers.contains(&format!("\r\nX-Archiver-Raw-Object: {key}\r\n")),
+        "{headers}"
+    );
+    for line in headers.split("\r\n") {
+        // Only a run without spaces (a key, a hash) is longer.
+        let value = line.split_once(": ").map_or(line, |(_, value)| value);
+        assert!(
+            line.len() <= 78 || !value.trim_start().contains(' '),
+            "{line:?}"
+        );
+    }
+    let msg = parse(&bytes);
+    assert_eq!(text(&msg, "X-Archiver-Raw-Object"), Some(key.as_str()));
+    assert_eq!(msg.subject(), Some(subject(&item).as_str()));
+    let topic = item.conversation.title.as_deref().unwrap();
+    assert_eq!(text(&msg, "Thread-Topic"), Some(topic));
 }
 
 #[test]

@@ -157,6 +157,7 @@ impl LocalStack {
             ("DELIVER_QUEUE_URL", self.output("DeliverQueueUrl")),
             ("TIME_ZONE", "Europe/London"),
             ("ARCHIVE_TIME_ZONE", "Europe/London"),
+            ("DISPLAY_TIME_ZONE", "Europe/London"),
             ("DEFAULT_REGION", "GB"),
             ("CUSTODIAN_DOMAINS", "corp.example"),
         ]

@@ -1,5 +1,11 @@
 //! Attachments: the file itself, a stub part naming where the file is kept,
 //! or only a line in the body when the source omitted it.
+//!
+//! An attached image of a type every client shows is also shown in the
+//! HTML body: its part goes into a `multipart/related` beside the body,
+//! `inline` with its file name and a `Content-ID` the body's `<img>` names
+//! (`cid:`), as Outlook writes its own pictures; every other file is an
+//! `attachment` part.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -9,6 +15,7 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::mime::{BodyPart, MimePart};
 
 use super::FileContent;
+use super::message_id::MESSAGE_ID_DOMAIN;
 use super::rows::push_plain_row;
 use super::sanitize::header_text;
 use crate::item::{Attachment, Item, SourceKind};
@@ -27,6 +34,10 @@ const NOT_STORED_NOTE: &str = "The file is not in the archive: the source did no
 
 /// Name of a file whose name is empty once sanitized.
 const UNNAMED: &str = "attachment";
+
+/// Image types shown in the body: those Outlook desktop shows too (it
+/// shows no WebP or HEIC; those stay attachments only).
+const INLINE_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/bmp"];
 
 /// How one attachment appears in the message.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +73,9 @@ pub(super) struct File<'x> {
     pub content_type: Cow<'x, str>,
     /// Attached, stubbed or omitted.
     pub disposition: Disposition<'x>,
+    /// For an attached image shown in the body, its `Content-ID` (without
+    /// angle brackets): `<index>.<item id hex>@mobile-archiver`.
+    pub content_id: Option<String>,
 }
 
 /// Decides, per attachment, whether its file is attached, stubbed or only
@@ -75,12 +89,20 @@ pub(super) fn dispositions<'x>(
         .iter()
         .zip(files)
         .enumerate()
-        .map(|(index, (attachment, content))| File {
-            attachment,
-            index,
-            name: file_name(&attachment.name),
-            content_type: media_type(&attachment.content_type),
-            disposition: disposition(attachment, *content, limit),
+        .map(|(index, (attachment, content))| {
+            let content_type = media_type(&attachment.content_type);
+            let disposition = disposition(attachment, *content, limit);
+            let shown = matches!(disposition, Disposition::Attached(_))
+                && INLINE_IMAGE_TYPES.contains(&&*content_type);
+            File {
+                attachment,
+                index,
+                name: file_name(&attachment.name),
+                content_id: shown
+                    .then(|| format!("{index}.{}@{MESSAGE_ID_DOMAIN}", item.id.to_hex().as_str())),
+                content_type,
+                disposition,
+            }
         })
         .collect()
 }
@@ -175,15 +197,23 @@ impl File<'_> {
         match self.disposition {
             // The content is base64 written as the message is (see
             // `placeholder`), so the part declares its encoding itself.
-            Disposition::Attached(_) => Some(
-                MimePart::new(
+            Disposition::Attached(_) => {
+                let part = MimePart::new(
                     ContentType::new(self.content_type.as_ref())
                         .attribute("name", self.name.as_ref()),
                     BodyPart::Binary(Cow::Owned(placeholder(self.index).into_bytes())),
-                )
-                .attachment(self.name.as_ref())
-                .header("Content-Transfer-Encoding", Raw::new("base64")),
-            ),
+                );
+                let part = match &self.content_id {
+                    Some(id) => part
+                        .header(
+                            "Content-Disposition",
+                            ContentType::new("inline").attribute("filename", self.name.as_ref()),
+                        )
+                        .cid(id.as_str()),
+                    None => part.attachment(self.name.as_ref()),
+                };
+                Some(part.header("Content-Transfer-Encoding", Raw::new("base64")))
+            }
             Disposition::Stub(reason) => {
                 let name = format!("{}{STUB_SUFFIX}", self.name);
                 Some(
@@ -207,32 +237,29 @@ impl File<'_> {
         if let Some(size) = self.attachment.size {
             let _ = write!(out, ", {size} bytes");
         }
-        out.push_str(") – ");
+        let _ = write!(out, ") – {}", self.status(source));
+        out
+    }
+
+    /// What became of the file: `attached`, why a stub takes its place, or
+    /// who omitted it.
+    pub(super) fn status(&self, source: SourceKind) -> String {
         match self.disposition {
-            Disposition::Attached(_) => out.push_str("attached"),
-            Disposition::Stub(reason) => {
-                let _ = write!(
-                    out,
-                    "{}, {}; see {}{STUB_SUFFIX}",
-                    reason.summary(),
-                    if self.stored() {
-                        "kept in the archive"
-                    } else {
-                        "not in the archive"
-                    },
-                    self.name
-                );
-            }
+            Disposition::Attached(_) => "attached".to_owned(),
+            Disposition::Stub(reason) => format!(
+                "{}, {}; see {}{STUB_SUFFIX}",
+                reason.summary(),
+                if self.stored() {
+                    "kept in the archive"
+                } else {
+                    "not in the archive"
+                },
+                self.name
+            ),
             Disposition::Omitted => {
-                let _ = write!(
-                    out,
-                    "{} {}",
-                    file_kind(&self.content_type),
-                    omitted_by(source)
-                );
+                format!("{} {}", file_kind(&self.content_type), omitted_by(source))
             }
         }
-        out
     }
 
     /// Whether the file is in the archive store.

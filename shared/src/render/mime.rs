@@ -3,7 +3,7 @@
 //! `mail-builder` invents a boundary from the clock, a per-thread counter and
 //! per-process entropy whenever a multipart Content-Type has no `boundary`
 //! parameter, so every multipart part here carries one: `=_<item id hex>`
-//! plus `_alt` or `_mix`. `=_` never occurs in quoted-printable or base64
+//! plus `_alt`, `_rel` or `_mix`. `=_` never occurs in quoted-printable or base64
 //! output; only parts written as 7bit could hold it, and if one of those
 //! contains the token, a counter (`.1`, `.2`, …) is appended until none does.
 
@@ -17,36 +17,40 @@ use super::unrecognised;
 use crate::item::Item;
 
 /// Renders the body, the file parts and (for an unrecognised item) the raw
-/// payload's part as one MIME tree.
+/// payload's part as one MIME tree: the body, in a `multipart/related`
+/// with the images it shows (when it shows any), then every other part.
 pub(super) fn tree<'x>(item: &'x Item<'_>, body: Body, files: &'x [File<'x>]) -> MimePart<'x> {
-    let mut parts: Vec<MimePart<'x>> = files
-        .iter()
+    let (shown, listed): (Vec<&File<'x>>, Vec<&File<'x>>) =
+        files.iter().partition(|file| file.content_id.is_some());
+    let mut parts: Vec<MimePart<'x>> = listed
+        .into_iter()
         .filter_map(|file| file.part(item.source))
         .chain(unrecognised::raw_part(item))
         .collect();
     let token = boundary_token(item, &body, &parts);
-    let alternative = multipart(
-        "multipart/alternative",
-        format!("{token}_alt"),
+    let mut message = MimePart::new(
+        ContentType::new("multipart/alternative").attribute("boundary", format!("{token}_alt")),
         vec![
             MimePart::new("text/plain", body.plain),
             MimePart::new("text/html", body.html),
         ],
     );
-    if parts.is_empty() {
-        return alternative;
+    if !shown.is_empty() {
+        let mut related = vec![message];
+        related.extend(shown.into_iter().filter_map(|file| file.part(item.source)));
+        message = MimePart::new(
+            ContentType::new("multipart/related")
+                .attribute("boundary", format!("{token}_rel"))
+                .attribute("type", "multipart/alternative"),
+            related,
+        );
     }
-    parts.insert(0, alternative);
-    multipart("multipart/mixed", format!("{token}_mix"), parts)
-}
-
-fn multipart<'x>(
-    content_type: &'x str,
-    boundary: String,
-    parts: Vec<MimePart<'x>>,
-) -> MimePart<'x> {
+    if parts.is_empty() {
+        return message;
+    }
+    parts.insert(0, message);
     MimePart::new(
-        ContentType::new(content_type).attribute("boundary", boundary),
+        ContentType::new("multipart/mixed").attribute("boundary", format!("{token}_mix")),
         parts,
     )
 }

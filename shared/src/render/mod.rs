@@ -15,9 +15,11 @@
 //! refer to another), Thread-Topic, Thread-Index, X-Archiver-* provenance,
 //! MIME-Version
 //! multipart/mixed                    (only when there are attachment parts)
-//!   multipart/alternative
-//!     text/plain                     summary block, then the message text
-//!     text/html                      the same, HTML-escaped
+//!   multipart/related                (only when the body shows images)
+//!     multipart/alternative
+//!       text/plain                   summary block, then the message text
+//!       text/html                    the same as a reviewer reads a chat
+//!     <image>                        inline, by Content-ID (see `attachment`)
 //!   <file>                           original name and content type
 //!   <file>.stub.txt                  text/plain stub for a file not attached
 //!   raw.json                         the source payload, for unrecognised items
@@ -30,7 +32,8 @@
 //! No source value reaches a header unsanitized: control characters (CR, LF,
 //! NUL, …) become spaces, direction marks and overrides are removed and the
 //! value is trimmed (`sanitize`); a value holding `=?` is written as encoded
-//! words, so a client shows it rather than decoding it (`encoded_word`);
+//! words, so a client shows it rather than decoding it, and any other
+//! ASCII value plainly, folded at its spaces (`encoded_word`);
 //! file names lose path separators; mapped mailbox addresses are checked to
 //! be plain `local@domain` addr-specs, and content types to be
 //! `type/subtype` tokens.
@@ -55,6 +58,7 @@ use mail_builder::headers::raw::Raw;
 use std::io::{self, Read, Write};
 
 use base64::Engine;
+use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use crate::item::Item;
@@ -80,6 +84,9 @@ pub struct RenderOptions {
     /// Domain for participants that map to no mailbox, e.g.
     /// `unmapped.mobile-archiver.invalid` (must end in `.invalid`).
     pub unmapped_domain: String,
+    /// The zone the body shows each time in beside UTC (default UTC: the
+    /// time is shown once).
+    pub time_zone: Tz,
 }
 
 impl Default for RenderOptions {
@@ -87,6 +94,7 @@ impl Default for RenderOptions {
         RenderOptions {
             attachment_limit: DEFAULT_ATTACHMENT_LIMIT,
             unmapped_domain: DEFAULT_UNMAPPED_DOMAIN.to_owned(),
+            time_zone: Tz::UTC,
         }
     }
 }
@@ -129,7 +137,13 @@ pub fn prepare<'i>(
     let item = input.item;
     let parties = address::parties(item, input.addresses, &opts.unmapped_domain)?;
     let files = attachment::dispositions(item, input.files, opts.attachment_limit);
-    let body = body::Body::new(item, &parties, &files);
+    let body = body::Body::new(&body::Context {
+        item,
+        parties: &parties,
+        files: &files,
+        raw_object: input.raw_object,
+        time_zone: opts.time_zone,
+    });
     let builder = headers(input, &parties);
     let mut template = Vec::new();
     builder

@@ -140,7 +140,7 @@ pub(super) fn call_details(call: Call) -> String {
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour on.
-fn duration(secs: u64) -> String {
+pub(super) fn duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if h > 0 {
         format!("{h}:{m:02}:{s:02}")

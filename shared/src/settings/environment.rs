@@ -700,9 +700,11 @@ mod tests {
             ("DELIVER_QUEUE_URL", "http://q"),
             ("DEFAULT_REGION", "GB"),
             ("WHATSAPP_FOLDER", "WA"),
+            ("DISPLAY_TIME_ZONE", "Asia/Shanghai"),
         ]))
         .unwrap();
         let opts = convert.convert_options();
+        assert_eq!(opts.render.time_zone, chrono_tz::Asia::Shanghai);
         assert_eq!(opts.folders.whatsapp, "WA");
         assert_eq!(opts.folders.wechat, "WeChat Archiver");
         assert_eq!(opts.max_message_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));

@@ -467,7 +467,14 @@ path = "mail"
         let opts = settings.run_options(day);
         assert_eq!(opts.day.0, day);
         let defaults = ConvertOptions::default();
-        assert_eq!(opts.convert.render, defaults.render);
+        // The example shows times in the phones' zone too.
+        assert_eq!(
+            opts.convert.render,
+            crate::render::RenderOptions {
+                time_zone: chrono_tz::Europe::London,
+                ..defaults.render
+            }
+        );
         assert_eq!(opts.convert.folders, defaults.folders);
         assert_eq!(opts.convert.max_message_bytes, None);
         let mut report = Report::default();

@@ -1,5 +1,7 @@
 //! How items are rendered and filed: the same settings in both modes.
 
+use chrono_tz::Tz;
+
 use super::SettingError;
 use super::reader::{Name, Reader};
 use crate::convert::{ConvertOptions, Folders};
@@ -15,6 +17,10 @@ pub struct RenderSettings {
     /// `[render] unmapped_domain` or `UNMAPPED_DOMAIN`: the `.invalid`
     /// domain of participants that map to no mailbox.
     pub unmapped_domain: Option<String>,
+    /// `[render] time_zone` or `DISPLAY_TIME_ZONE`: the IANA zone the
+    /// e-mail shows each item's time in beside UTC (default UTC: the time
+    /// is shown once, in UTC).
+    pub time_zone: Option<Tz>,
     /// `[folders] whatsapp` or `WHATSAPP_FOLDER`: the folder of WhatsApp
     /// items (default `WhatsApp Archiver`).
     pub whatsapp_folder: Option<String>,
@@ -30,6 +36,7 @@ impl RenderSettings {
                 .value(Name::new("render.attachment_limit", "ATTACHMENT_LIMIT"))?,
             unmapped_domain: reader
                 .value(Name::new("render.unmapped_domain", "UNMAPPED_DOMAIN"))?,
+            time_zone: reader.value(Name::new("render.time_zone", "DISPLAY_TIME_ZONE"))?,
             whatsapp_folder: reader.value(Name::new("folders.whatsapp", "WHATSAPP_FOLDER"))?,
             wechat_folder: reader.value(Name::new("folders.wechat", "WECHAT_FOLDER"))?,
         })
@@ -44,6 +51,9 @@ impl RenderSettings {
         }
         if let Some(domain) = &self.unmapped_domain {
             render.unmapped_domain = domain.clone();
+        }
+        if let Some(zone) = self.time_zone {
+            render.time_zone = zone;
         }
         let mut folders = Folders::default();
         if let Some(folder) = &self.whatsapp_folder {
