@@ -268,6 +268,10 @@ async fn commit<'j, S: ObjectStore, M: Mailbox>(
         Ok(committed) => {
             for (index, outcome) in committed {
                 report.delivered_to(&jobs[index].mailbox);
+                // Parsed before the copy was delivered.
+                if let Ok(time) = Timestamp::parse(&jobs[index].timestamp) {
+                    report.delivered_item_times.push(time.0);
+                }
                 match outcome {
                     Outcome::Recovered => report.recovered += 1,
                     // Counted when it was sent (see deliver_lane).

@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod logging;
 pub mod mailbox;
 pub mod mapping;
+pub mod metrics;
 pub mod reconcile;
 pub mod redact;
 pub mod render;

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 /// Width of a summary line's label column (`"drops collected:"` padded).
 const LABEL_WIDTH: usize = 22;
 
@@ -46,6 +48,16 @@ macro_rules! counters {
             /// What each source contributed to the collect counters, by
             /// source name (`whatsapp-export`, …).
             pub by_source: BTreeMap<String, SourceCounts>,
+            /// What each source's raw batches gave the convert counters,
+            /// by source name (filled by the convert function: see
+            /// [`Report::converted`]).
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            pub converted_by_source: BTreeMap<String, ConvertCounts>,
+            /// The source time of each item a copy delivered now is of, for
+            /// the delivery latency metric ([`crate::metrics`]); not
+            /// serialized (one per copy).
+            #[serde(skip)]
+            pub delivered_item_times: Vec<DateTime<Utc>>,
             /// Delivery statuses the WhatsApp Cloud API reported (not
             /// mailed), by UTC day (`2026-12-01`) and status (`read`).
             pub delivery_statuses: BTreeMap<String, BTreeMap<String, u64>>,
@@ -146,6 +158,32 @@ impl SourceCounts {
     }
 }
 
+/// What one source's raw batches gave a run's convert counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConvertCounts {
+    /// Raw batches converted.
+    pub batches: u64,
+    /// EMLs written.
+    pub emails_written: u64,
+    /// Items that mapped to no mailbox.
+    pub unmapped: u64,
+    /// Items whose attachments were replaced by stubs for size.
+    pub stubbed_for_size: u64,
+    /// Problems: items that could not be converted (each one an error of
+    /// the report), and batches that failed as a whole.
+    pub failures: u64,
+}
+
+impl ConvertCounts {
+    fn add(&mut self, other: ConvertCounts) {
+        self.batches += other.batches;
+        self.emails_written += other.emails_written;
+        self.unmapped += other.unmapped;
+        self.stubbed_for_size += other.stubbed_for_size;
+        self.failures += other.failures;
+    }
+}
+
 /// A problem or warning as one line: control characters and direction
 /// marks escaped, so that a name in it cannot forge report lines.
 fn one_line(text: impl fmt::Display) -> String {
@@ -202,9 +240,35 @@ impl Report {
         *self.delivered.entry(mailbox.to_owned()).or_default() += 1;
     }
 
+    /// Adds the report of converting one raw batch of `source` to this
+    /// one, and its counts to the source's own ([`ConvertCounts`]);
+    /// `failed` when the batch failed as a whole (its error is recorded by
+    /// the caller).
+    pub fn converted(&mut self, source: &str, batch: Report, failed: bool) {
+        let counts = ConvertCounts {
+            batches: batch.batches_converted,
+            emails_written: batch.emails_written,
+            unmapped: batch.unmapped,
+            stubbed_for_size: batch.stubbed_for_size,
+            failures: batch.errors.len() as u64 + u64::from(failed),
+        };
+        self.converted_by_source
+            .entry(source.to_owned())
+            .or_default()
+            .add(counts);
+        self.merge(batch);
+    }
+
     /// Adds another report's counts and problems to this one.
     pub fn merge(&mut self, other: Report) {
         self.add_counters(&other);
+        for (source, counts) in other.converted_by_source {
+            self.converted_by_source
+                .entry(source)
+                .or_default()
+                .add(counts);
+        }
+        self.delivered_item_times.extend(other.delivered_item_times);
         for (mailbox, count) in other.delivered {
             *self.delivered.entry(mailbox).or_default() += count;
         }

@@ -12,6 +12,7 @@ use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use shared::lambda;
 use shared::layout::RawBatch;
 use shared::mapping::Mapper;
+use shared::metrics::{self, Metric, Stage};
 use shared::report::Report;
 use shared::settings::LocalSettings;
 use shared::store::{LocalDir, ObjectStore};
@@ -88,6 +89,25 @@ async fn a_notified_batch_is_rendered_its_jobs_persisted_then_queued() {
     assert!(report.warnings[0].contains("media/0123abcd"), "{report:?}");
     assert_eq!(report.emails_written, 3);
     assert_eq!(store.list("eml/").await.unwrap().len(), 3);
+    // The invocation's metrics: the totals (the failed record among
+    // them), and the batch's source on a line of its own.
+    let records = metrics::convert(&report);
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (records[1].stage, records[1].source),
+        (Stage::Convert, Some("whatsapp-export"))
+    );
+    assert_eq!(
+        records[1].values,
+        [
+            (Metric::Items, vec![3]),
+            (Metric::Batches, vec![1]),
+            (Metric::Unmapped, vec![0]),
+            (Metric::Stubbed, vec![0]),
+            (Metric::Failures, vec![0]),
+        ]
+    );
+    assert!(records[0].values.contains(&(Metric::Failures, vec![1])));
 
     // The jobs handed to the queue are exactly the persisted job file.
     let batch = RawBatch::parse(RAW_KEY).unwrap();
@@ -131,6 +151,9 @@ async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
     );
     let batch = RawBatch::parse(RAW_KEY).unwrap();
     assert!(store.get(&batch.jobs_key()).await.unwrap().is_some());
+    // The batch that failed is its source's failure.
+    let counts = report.converted_by_source["whatsapp-export"];
+    assert_eq!((counts.emails_written, counts.failures), (3, 1));
 
     // SQS delivers the message again: the EMLs and job file are found
     // stored, and the jobs are queued this time.

@@ -219,12 +219,14 @@ impl Template {
                 get_att(resource, attribute)
             }
             "Sub" => {
-                let text = match arg {
-                    Yaml::String(s) => s.as_str(),
-                    Yaml::Sequence(parts) => parts[0].as_str().unwrap(),
+                let (text, variables) = match arg {
+                    Yaml::String(s) => (s.as_str(), BTreeMap::new()),
+                    Yaml::Sequence(parts) => {
+                        (parts[0].as_str().unwrap(), self.variables(&parts[1]))
+                    }
                     other => panic!("Sub {other:?}"),
                 };
-                self.substitute(text)
+                self.substitute(text, &variables)
             }
             "If" => {
                 let Yaml::Sequence(args) = arg else {
@@ -278,16 +280,38 @@ impl Template {
         }
     }
 
-    fn substitute(&self, text: &str) -> String {
+    /// The variable map of a `!Sub [text, {name: value}]`, resolved.
+    fn variables(&self, map: &Yaml) -> BTreeMap<String, String> {
+        let Yaml::Mapping(entries) = map else {
+            panic!("Sub variables {map:?}");
+        };
+        entries
+            .iter()
+            .map(|(name, value)| {
+                let value = match self.resolve(value) {
+                    Some(Json::String(text)) => text,
+                    other => panic!("Sub variable {name:?}: {other:?}"),
+                };
+                (name.as_str().unwrap().to_owned(), value)
+            })
+            .collect()
+    }
+
+    /// `${...}` in a `!Sub` text replaced: a variable of its map, a
+    /// resource's attribute, or a reference.
+    fn substitute(&self, text: &str, variables: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let end = rest[start..].find('}').unwrap() + start;
             let name = &rest[start + 2..end];
-            match name.split_once('.') {
-                Some((resource, attribute)) => out.push_str(&get_att(resource, attribute)),
-                None => out.push_str(&self.reference(name)),
+            match (variables.get(name), name.split_once('.')) {
+                (Some(value), _) => out.push_str(value),
+                (None, Some((resource, attribute))) => {
+                    out.push_str(&get_att(resource, attribute));
+                }
+                (None, None) => out.push_str(&self.reference(name)),
             }
             rest = &rest[end + 1..];
         }

@@ -61,7 +61,12 @@ async fn main() -> Result<(), Error> {
                 &event.context.request_id,
                 now,
             )
-            .await?;
+            .await;
+            let metrics = shared::metrics::collect(report.as_ref());
+            settings
+                .metrics_namespace
+                .emit(&metrics, chrono::Utc::now());
+            let report = report?;
             report.log();
             Ok::<_, Error>(report)
         },

@@ -4,6 +4,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, SqsQueue};
+use shared::metrics;
 use shared::settings::ConvertSettings;
 use shared::store::S3Store;
 
@@ -19,6 +20,7 @@ async fn main() -> Result<(), Error> {
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &settings.deliver_queue_url);
     let mapping = lambda::MappingSource::new(config, settings.mapping.clone());
     let opts = settings.convert_options();
+    let namespace = &settings.metrics_namespace;
     let (archive, queue, mapping, opts) = (&archive, &queue, &mapping, &opts);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         // The mapping CSV is read per invocation (and parsed only when it
@@ -27,6 +29,7 @@ async fn main() -> Result<(), Error> {
         let (response, report) =
             lambda::convert(archive, queue, &mapper, opts, &event.payload.records).await;
         report.log();
+        namespace.emit(&metrics::convert(&report), chrono::Utc::now());
         Ok::<SqsBatchResponse, Error>(response)
     }))
     .await

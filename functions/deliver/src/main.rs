@@ -5,6 +5,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda;
 use shared::mailbox::Mailbox;
+use shared::metrics::{self, Namespace};
 use shared::secrets::SecretsManagerSecret;
 use shared::settings::{DeliverSettings, DeliverTarget};
 use shared::store::S3Store;
@@ -23,15 +24,21 @@ async fn main() -> Result<(), Error> {
         Some(arn) => SecretsManagerSecret::load(&secrets, arn).await?,
         None => SecretsManagerSecret::default(),
     };
+    let namespace = &settings.metrics_namespace;
     match &settings.target {
-        DeliverTarget::Imap(imap) => serve(&archive, imap.lanes(&secret).await?).await,
-        DeliverTarget::Smtp(smtp) => serve(&archive, smtp.lanes(&secret).await?).await,
+        DeliverTarget::Imap(imap) => serve(&archive, namespace, imap.lanes(&secret).await?).await,
+        DeliverTarget::Smtp(smtp) => serve(&archive, namespace, smtp.lanes(&secret).await?).await,
     }
 }
 
 /// Runs the handler over the target's lanes, whose connections stay open
-/// across invocations of this instance.
-async fn serve<M: Mailbox>(archive: &S3Store, lanes: Vec<M>) -> Result<(), Error> {
+/// across invocations of this instance; writes each invocation's metrics
+/// under `namespace`.
+async fn serve<M: Mailbox>(
+    archive: &S3Store,
+    namespace: &Namespace,
+    lanes: Vec<M>,
+) -> Result<(), Error> {
     let lanes = Mutex::new(lanes);
     let lanes = &lanes;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
@@ -45,6 +52,10 @@ async fn serve<M: Mailbox>(archive: &S3Store, lanes: Vec<M>) -> Result<(), Error
         let (response, report) =
             lambda::deliver(archive, &mut lanes, &event.payload.records, last_start).await;
         report.log();
+        // Latencies run to now, when the copies are in their folders.
+        let done = chrono::Utc::now();
+        let failed = response.batch_item_failures.len();
+        namespace.emit(&metrics::deliver(&report, failed, done), done);
         Ok::<SqsBatchResponse, Error>(response)
     }))
     .await

@@ -41,8 +41,12 @@ async fn main() -> Result<(), Error> {
                 chrono::Utc::now(),
                 settings.recent_days,
             )
-            .await?;
-            Ok::<_, Error>(days)
+            .await;
+            let metrics = shared::metrics::reconcile(&days);
+            settings
+                .metrics_namespace
+                .emit(&metrics, chrono::Utc::now());
+            Ok::<_, Error>(days?)
         },
     ))
     .await

@@ -186,7 +186,12 @@ async fn convert_message<S: ObjectStore, Q: JobQueue>(
             report.warning(format!("{key}: not a raw batch, ignored"));
             continue;
         };
-        convert_stage::convert_batch(store, queue, &batch, mapper, opts, report).await?;
+        // Counted on its own, so that its source's counts are known.
+        let mut counted = Report::default();
+        let converted =
+            convert_stage::convert_batch(store, queue, &batch, mapper, opts, &mut counted).await;
+        report.converted(&batch.source, counted, converted.is_err());
+        converted?;
     }
     Ok(())
 }
@@ -340,6 +345,17 @@ mod tests {
             report.errors
         );
         assert_eq!(report.copies_delivered(), 1);
+        // The copy's item time, for its delivery latency: 45 minutes later.
+        let item_time: DateTime<Utc> = "2026-11-21T09:15:00Z".parse().unwrap();
+        assert_eq!(report.delivered_item_times, [item_time]);
+        let records =
+            crate::metrics::deliver(&report, 0, item_time + chrono::Duration::minutes(45));
+        assert!(
+            records[0]
+                .values
+                .contains(&(crate::metrics::Metric::DeliveryLatency, vec![2_700_000])),
+            "{records:?}"
+        );
     }
 
     /// A mailbox that records the searches and appends asked of it.

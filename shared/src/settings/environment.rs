@@ -12,6 +12,7 @@ use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sou
 use crate::convert::ConvertOptions;
 use crate::mailbox::imap::{AuthMethod, DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
 use crate::mailbox::smtp::{SmtpAuth, SmtpSettings};
+use crate::metrics::Namespace;
 
 /// Variables through a lookup (the process environment in the functions, a
 /// map in tests). A variable set to blanks is not set.
@@ -63,6 +64,16 @@ fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The variable naming the CloudWatch namespace of a function's metrics.
+const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+
+/// `METRICS_NAMESPACE`, else [`crate::metrics::DEFAULT_NAMESPACE`].
+fn metrics_namespace<F: Fn(&str) -> Option<String>>(
+    env: &Environment<F>,
+) -> Result<Namespace, SettingError> {
+    Ok(env.var(METRICS_NAMESPACE)?.unwrap_or_default())
+}
+
 /// The collect function's settings.
 #[derive(Debug, Clone)]
 pub struct CollectSettings {
@@ -74,6 +85,9 @@ pub struct CollectSettings {
     /// `ARCHIVE_TIME_ZONE`: the zone the archive day (of the schedule) is
     /// reckoned in; default: the WhatsApp export `TIME_ZONE`.
     pub archive_time_zone: Tz,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
+    /// (default `MobileArchiver`).
+    pub metrics_namespace: Namespace,
 }
 
 impl CollectSettings {
@@ -94,6 +108,7 @@ impl CollectSettings {
             archive_bucket,
             sources,
             archive_time_zone,
+            metrics_namespace: metrics_namespace(&env)?,
         })
     }
 }
@@ -114,6 +129,9 @@ pub struct ConvertSettings {
     /// `MAX_MESSAGE_BYTES`: the deliver function's IMAP or SMTP limit (see
     /// [`ImapSettings::max_message_bytes`]), which EMLs are rendered to fit.
     pub max_message_bytes: Option<u64>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
+    /// (default `MobileArchiver`).
+    pub metrics_namespace: Namespace,
 }
 
 impl ConvertSettings {
@@ -132,6 +150,7 @@ impl ConvertSettings {
             mapping: MappingSettings::read(&env)?,
             render: RenderSettings::read(&env)?,
             max_message_bytes: env.value(MAX_MESSAGE_BYTES)?,
+            metrics_namespace: metrics_namespace(&env)?,
         })
     }
 
@@ -154,6 +173,9 @@ pub struct DeliverSettings {
     pub secret_arn: Option<String>,
     /// The target: IMAP when `IMAP_URL` is set, SMTP when `SMTP_URL` is.
     pub target: DeliverTarget,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
+    /// (default `MobileArchiver`).
+    pub metrics_namespace: Namespace,
 }
 
 /// The deliver function's target, chosen by which URL variable is set.
@@ -175,6 +197,7 @@ impl DeliverSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let env = Environment(lookup);
         let archive_bucket = env.required_place(ARCHIVE)?;
+        let metrics_namespace = metrics_namespace(&env)?;
         let secret = |name: &str| Some(name.to_owned());
         match (env.text("IMAP_URL"), env.text("SMTP_URL")) {
             (Some(_), None) => {
@@ -193,6 +216,7 @@ impl DeliverSettings {
                     archive_bucket,
                     secret_arn: Some(secret_arn),
                     target: DeliverTarget::Imap(imap),
+                    metrics_namespace,
                 })
             }
             (None, Some(_)) => {
@@ -217,6 +241,7 @@ impl DeliverSettings {
                     archive_bucket,
                     secret_arn,
                     target: DeliverTarget::Smtp(smtp),
+                    metrics_namespace,
                 })
             }
             (None, None) => Err(SettingError::Missing(Setting::Var("IMAP_URL or SMTP_URL"))),
@@ -244,6 +269,9 @@ pub struct ReconcileSettings {
     /// reconciles (default 3), so that a day repaired by one run is closed
     /// by the next, and a day still open is reported again; at least 1.
     pub recent_days: u64,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
+    /// (default `MobileArchiver`).
+    pub metrics_namespace: Namespace,
 }
 
 impl ReconcileSettings {
@@ -279,6 +307,7 @@ impl ReconcileSettings {
             deliver_queue_url,
             archive_time_zone: env.required_var("ARCHIVE_TIME_ZONE")?,
             recent_days,
+            metrics_namespace: metrics_namespace(&env)?,
         })
     }
 }
@@ -584,6 +613,29 @@ mod tests {
         with_zone.push(("ARCHIVE_TIME_ZONE", "Asia/Singapore"));
         let collect = CollectSettings::from_lookup(lookup(&with_zone)).unwrap();
         assert_eq!(collect.archive_time_zone, chrono_tz::Asia::Singapore);
+    }
+
+    #[test]
+    fn the_metrics_namespace_defaults_and_a_bad_one_is_named() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("DROP_BUCKET", "d"),
+            ("TIME_ZONE", "Europe/London"),
+        ];
+        let collect = CollectSettings::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(collect.metrics_namespace.as_str(), "MobileArchiver");
+        let mut set = base.to_vec();
+        set.push(("METRICS_NAMESPACE", "MobileArchiver/prod"));
+        let collect = CollectSettings::from_lookup(lookup(&set)).unwrap();
+        assert_eq!(collect.metrics_namespace.as_str(), "MobileArchiver/prod");
+        let mut bad = base.to_vec();
+        bad.push(("METRICS_NAMESPACE", "AWS/Lambda"));
+        let err = CollectSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("environment variable METRICS_NAMESPACE"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{Setting, SettingError};
 use crate::mailbox::imap::AuthMethod;
 use crate::mailbox::smtp::{Format, SmtpAuth};
 use crate::mapping::parse_region;
+use crate::metrics::Namespace;
 use crate::sources::whatsapp_export::{CustodianNames, DateOrder};
 
 /// A setting's two names: its key path in the TOML file and its
@@ -166,6 +167,12 @@ macro_rules! integer_values {
 }
 
 integer_values!(u32, u64, usize);
+
+impl Value for Namespace {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Namespace::new(text).map_err(|e| e.to_string())
+    }
+}
 
 impl Value for Tz {
     fn from_text(text: &str) -> Result<Self, String> {
