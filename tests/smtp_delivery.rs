@@ -874,9 +874,10 @@ async fn the_day_report_target_sends_to_the_mailbox_itself() {
 
 /// What an interrupted attempt left decides whether sending the copy again
 /// is counted as a possible duplicate (see `shared::ledger`): `sending/`
-/// alone, from this boot, means the end of the message never went out (not
-/// counted); `.sent` beside it means it did (counted); `sending/` from
-/// another boot may have lost its `.sent` to a power cut (counted). Each
+/// from this boot with its `.sent` flag unset means the end of the message
+/// never went out (not counted); the flag set means it did (counted);
+/// `sending/` from another boot may have lost the flag to a power cut
+/// (counted). Each
 /// copy is sent once now, to a real Postfix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_attempt_is_counted_only_when_the_end_of_the_message_went_out() {
@@ -913,11 +914,10 @@ async fn an_interrupted_attempt_is_counted_only_when_the_end_of_the_message_went
                 .put_new(&sending_key(mailbox, id), boot.as_bytes())
                 .await
                 .unwrap();
+            // The attempt opened its flag; it set it if the end went out.
+            let (_, mut flag) = store.flag(&sent_key(mailbox, id)).await.unwrap();
             if sent {
-                store
-                    .put_new_unsynced(&sent_key(mailbox, id))
-                    .await
-                    .unwrap();
+                store.set_flag(&mut flag).await.unwrap();
             }
         }
         let eml = format!(
@@ -941,7 +941,8 @@ async fn an_interrupted_attempt_is_counted_only_when_the_end_of_the_message_went
         assert_eq!(outcome, expected, "{id}");
         resent += group.take_resent();
         group.commit(&store, &mut smtp).await.unwrap();
-        assert!(store.exists(&sent_key(mailbox, id)).await.unwrap(), "{id}");
+        let (set, _) = store.flag(&sent_key(mailbox, id)).await.unwrap();
+        assert!(set, "{id}: the flag is set as the end goes out");
     }
     smtp.close().await;
     assert_eq!(resent, 2);

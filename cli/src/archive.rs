@@ -14,7 +14,7 @@ use clap::CommandFactory;
 use clap::error::ErrorKind;
 use shared::settings::LocalSettings;
 use shared::store::{
-    Created, Listing, LocalDir, ObjectFile, ObjectStore, S3Location, S3Store, StoreError,
+    Created, Flag, Listing, LocalDir, ObjectFile, ObjectStore, S3Location, S3Store, StoreError,
 };
 
 /// `--store`'s help, the same for every command that takes it.
@@ -164,8 +164,12 @@ impl ObjectStore for Archive {
         each!(self, store => store.put_all(objects).await)
     }
 
-    async fn put_new_unsynced(&self, key: &str) -> Result<Created, StoreError> {
-        each!(self, store => store.put_new_unsynced(key).await)
+    async fn flag(&self, key: &str) -> Result<(bool, Flag), StoreError> {
+        each!(self, store => store.flag(key).await)
+    }
+
+    async fn set_flag(&self, flag: &mut Flag) -> Result<(), StoreError> {
+        each!(self, store => store.set_flag(flag).await)
     }
 
     fn unsynced_epoch(&self) -> Option<String> {

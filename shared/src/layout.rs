@@ -23,7 +23,7 @@
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of its other copies committed with it ([`ledger_record`]) |
 //! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | a copy is being sent (durable, before the transaction; holds the store's [`unsynced_epoch`](crate::store::ObjectStore::unsynced_epoch) then) |
-//! | `sending/<mailbox>/<sha256(Message-ID)>.sent` | deliver (SMTP) | the end of the message was about to go out (empty, unsynced): with no ledger entry, the copy may have been taken ([`crate::ledger`]) |
+//! | `sending/<mailbox>/<sha256(Message-ID)>.sent` | deliver (SMTP) | a flag ([`ObjectStore::flag`](crate::store::ObjectStore::flag)), set the instant before the end of the message went out (a local directory: one byte, `0` or `1`, unsynced; S3: an empty object once set): set with no ledger entry, the copy may have been taken ([`crate::ledger`]) |
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
 //! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
 //! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
@@ -383,8 +383,8 @@ pub fn sending_key(mailbox: &str, message_id: &str) -> String {
     format!("sending/{}/{}", mailbox, hex::encode(digest))
 }
 
-/// `sending/<mailbox>/<sha256 of the Message-ID>.sent`: written (unsynced)
-/// the instant before the end of the message goes out; with no ledger
+/// `sending/<mailbox>/<sha256 of the Message-ID>.sent`: a flag set the
+/// instant before the end of the message goes out; set with no ledger
 /// entry beside it, the server may have taken the copy.
 pub fn sent_key(mailbox: &str, message_id: &str) -> String {
     format!("{}.sent", sending_key(mailbox, message_id))

@@ -34,21 +34,26 @@
 //! 1. before the transaction, `sending/…` is written durably (create-only),
 //!    holding the store's [`ObjectStore::unsynced_epoch`] (the machine's
 //!    boot for a local directory);
-//! 2. the instant before the end of the message goes out (SMTP's final
-//!    dot: the server cannot take a message before it), `sending/….sent`
-//!    is created without a sync ([`ObjectStore::put_new_unsynced`]), and
-//!    nothing else happens between the two.
+//! 2. `sending/….sent` is opened as an unset flag before the transaction
+//!    too, and set ([`ObjectStore::set_flag`]) the instant before the end
+//!    of the message goes out (SMTP's final dot: the server cannot take a
+//!    message before it). For a local directory setting it is one store
+//!    into a memory-mapped byte of the file, no system call, so nothing a
+//!    kill could fall into lies between it and the end; in S3 it is a
+//!    create-only write (durable, but a crash during it is a wider
+//!    window).
 //!
 //! A later job for the copy, finding no ledger entry, sends it again and
-//! counts it when `.sent` is there (the end went out: the server took the
+//! counts it when `.sent` is set (the end went out: the server took the
 //! copy unless it refused it), or when `sending/…` is from another epoch
 //! (a power cut may have lost `.sent`: counted to be safe); with
 //! `sending/…` alone from this boot, the earlier attempt never sent the
 //! end, and the copy goes out uncounted. The count is made just before the
 //! end goes out again, once per job, so a job killed before that counts
-//! nothing. What it can still over-count: a crash in the microseconds
-//! between `.sent` and the dot, or a copy the server refused after the
-//! end (a later job counts it).
+//! nothing. What it can still over-count: a crash while a copy sent again
+//! is logged, just before its flag is set (the log line is written, the
+//! end is not), a crash while an S3 flag is written, and a copy the
+//! server refused after the end (a later job counts it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -230,7 +235,10 @@ impl Group {
                 .await?
                 .is_none_or(|earlier| earlier != epoch.as_bytes()),
         };
+        // Opened (made unset if new) before the transaction, so that
+        // setting it is all that happens before the end goes out.
         let sent = layout::sent_key(job.mailbox, job.message.message_id);
+        let (sent_before, mut flag) = store.flag(&sent).await.map_err(mark)?;
         // Awaited before each attempt's end of message; only the first
         // that gets there decides (a later attempt of this job follows a
         // definite refusal of the earlier one).
@@ -240,8 +248,7 @@ impl Group {
                 if again.is_some() {
                     return Ok(());
                 }
-                let created = store.put_new_unsynced(&sent).await.map_err(mark)?;
-                let resent = created == Created::Exists || other_epoch;
+                let resent = sent_before || other_epoch;
                 again = Some(resent);
                 if resent {
                     // Said and counted as the end goes out again, not once
@@ -254,7 +261,7 @@ impl Group {
                         "copy sent again after an interrupted attempt: it may be in the archive twice"
                     );
                 }
-                Ok(())
+                store.set_flag(&mut flag).await.map_err(mark)
             })
             .await?;
         let outcome = if again == Some(true) {

@@ -37,7 +37,8 @@ use nix::fcntl::OFlag;
 use tempfile::TempPath;
 
 use super::{
-    Created, Listing, ObjectFile, ObjectStore, StoreError, Unlisted, check_key, check_read_key,
+    Created, FLAG_SET, FLAG_UNSET, Flag, FlagState, Listing, ObjectFile, ObjectStore, StoreError,
+    Unlisted, check_key, check_read_key,
 };
 
 /// Name prefix of files being written, followed by [`TMP_RANDOM`] random
@@ -601,22 +602,45 @@ impl ObjectStore for LocalDir {
             .map_err(io_err(&first))
     }
 
-    async fn put_new_unsynced(&self, key: &str) -> Result<Created, StoreError> {
+    async fn flag(&self, key: &str) -> Result<(bool, Flag), StoreError> {
         let path = self.path(key)?;
-        // One file creation, on this thread: the mark must be in place the
-        // moment this returns, and nothing between it and the act it marks.
-        // A directory made here is synced by the next durable write in it.
         let dir = path.parent().expect("object paths have a parent");
         self.ensure_dir(dir).map_err(io_err(key))?;
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => Ok(Created::New),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
-            Err(e) => Err(io_err(key)(e)),
+        let open = |create: bool| {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(create)
+                .custom_flags(OFlag::O_NOFOLLOW.bits())
+                .open(&path)
+        };
+        let (file, created) = match open(true) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                (open(false).map_err(io_err(key))?, false)
+            }
+            Err(e) => return Err(io_err(key)(e)),
+        };
+        // Made now (or left empty by a process killed as it made it): one
+        // unset byte. Not synced: a flag of an earlier boot is not trusted
+        // (`unsynced_epoch`).
+        let empty = file.metadata().map_err(io_err(key))?.len() == 0;
+        if created || empty {
+            (&file).write_all(&[FLAG_UNSET]).map_err(io_err(key))?;
         }
+        #[allow(unsafe_code)]
+        // SAFETY: the file is the store's own flag file, at least one byte
+        // long, and nothing truncates it (the store never truncates, and
+        // one process at a time works on a store: the run lock); the map
+        // is of that one byte and lives in the returned flag.
+        let mut map =
+            unsafe { memmap2::MmapOptions::new().len(1).map_mut(&file) }.map_err(io_err(key))?;
+        let byte = map[0];
+        // Written back now, so that the page is writable and dirty when
+        // the flag is set: setting it is then one store to memory, with
+        // no fault into the kernel that a kill could land in.
+        map[0] = std::hint::black_box(byte);
+        Ok((byte == FLAG_SET, Flag(FlagState::Mapped(map))))
     }
 
     fn unsynced_epoch(&self) -> Option<String> {
@@ -659,6 +683,33 @@ impl ObjectStore for LocalDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flag is one byte of its file: `0` once opened, `1` once set, read
+    /// as such by any later reader (the map writes the file's own page);
+    /// a flag file left empty by a killed process opens as unset.
+    #[tokio::test]
+    async fn a_flag_set_through_its_map_is_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let (set, mut flag) = store.flag("sending/a/x.sent").await.unwrap();
+        assert!(!set);
+        assert_eq!(fs::read(dir.path().join("sending/a/x.sent")).unwrap(), b"0");
+        store.set_flag(&mut flag).await.unwrap();
+        assert_eq!(fs::read(dir.path().join("sending/a/x.sent")).unwrap(), b"1");
+        drop(flag);
+        let (set, _) = LocalDir::new(dir.path())
+            .flag("sending/a/x.sent")
+            .await
+            .unwrap();
+        assert!(set, "a later opener sees it set");
+
+        fs::write(dir.path().join("sending/a/y.sent"), b"").unwrap();
+        let (set, mut flag) = store.flag("sending/a/y.sent").await.unwrap();
+        assert!(!set);
+        store.set_flag(&mut flag).await.unwrap();
+        assert_eq!(fs::read(dir.path().join("sending/a/y.sent")).unwrap(), b"1");
+        assert!(store.unsynced_epoch().is_some_and(|boot| !boot.is_empty()));
+    }
 
     #[tokio::test]
     async fn a_group_is_stored_create_only_and_leaves_no_temporary_file() {

@@ -193,24 +193,38 @@ pub trait ObjectStore: Send + Sync {
         async move { Ok(self.list(key).await?.iter().any(|listed| listed == key)) }
     }
 
-    /// Creates an empty object under the key, create-only, without making
-    /// it durable: a later reader finds it at once, in this process or
-    /// the next one after a crash, but a power cut may lose it (a local
-    /// directory skips the syncs; S3 is durable anyway). For a mark that
-    /// must be in place at the instant before the act it records, not one
-    /// disk flush earlier (the SMTP `.sent` marks of [`crate::ledger`]).
-    /// Whether such a write can still be lost is said by
-    /// [`ObjectStore::unsynced_epoch`].
-    fn put_new_unsynced(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Created, StoreError>> + Send {
-        self.put_new(key, b"")
+    /// Opens the flag under `key`, made unset when there is none, and says
+    /// whether it was set already. A flag is set by
+    /// [`ObjectStore::set_flag`] at an instant, without a disk flush:
+    /// a later reader sees it, in this process or the next after a crash,
+    /// but a power cut may lose it. For a mark that must be in place the
+    /// instant before the act it records, with nothing between the two
+    /// that a kill could fall into (the SMTP `.sent` marks of
+    /// [`crate::ledger`]). By default the flag is an object that exists
+    /// once set (S3, where the write is durable at once).
+    fn flag(&self, key: &str) -> impl Future<Output = Result<(bool, Flag), StoreError>> + Send {
+        async move {
+            let set = self.exists(key).await?;
+            Ok((set, Flag(FlagState::Object(key.to_owned()))))
+        }
     }
 
-    /// The span over which [`ObjectStore::put_new_unsynced`] writes are
-    /// kept: for a local directory, the machine's boot (a write of an
-    /// earlier boot may be lost); `None` where they are durable at once.
+    /// Sets a flag opened by [`ObjectStore::flag`] (see there).
+    fn set_flag(&self, flag: &mut Flag) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            match &mut flag.0 {
+                FlagState::Object(key) => self.put_new(key, b"").await.map(drop),
+                FlagState::Mapped(map) => {
+                    map[0] = FLAG_SET;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// The span over which a flag set by [`ObjectStore::set_flag`] is
+    /// kept: for a local directory, the machine's boot (one set in an
+    /// earlier boot may be lost); `None` where it is durable at once.
     fn unsynced_epoch(&self) -> Option<String> {
         None
     }
@@ -220,6 +234,34 @@ pub trait ObjectStore: Send + Sync {
     /// pipeline writes; read a store others fill with `scan`.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
         async move { Ok(self.scan(prefix).await?.keys) }
+    }
+}
+
+/// A flag of the store ([`ObjectStore::flag`]).
+pub struct Flag(pub(crate) FlagState);
+
+/// How a flag is kept.
+pub(crate) enum FlagState {
+    /// An object under this key, created when the flag is set.
+    Object(String),
+    /// A one-byte file mapped into memory: setting it is one store to
+    /// memory, no system call, and the page it is in is the file's own
+    /// (a later reader sees it once this process is gone).
+    Mapped(memmap2::MmapMut),
+}
+
+/// The byte of a set flag in a mapped flag file (unset: [`FLAG_UNSET`]).
+pub(crate) const FLAG_SET: u8 = b'1';
+
+/// The byte of an unset flag in a mapped flag file.
+pub(crate) const FLAG_UNSET: u8 = b'0';
+
+impl std::fmt::Debug for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            FlagState::Object(key) => write!(f, "Flag({key})"),
+            FlagState::Mapped(_) => f.write_str("Flag(mapped)"),
+        }
     }
 }
 
