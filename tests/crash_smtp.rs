@@ -7,8 +7,9 @@
 //! The report counts a copy when the end of its message went out before
 //! the kill (`shared::ledger`: a flag in a memory-mapped byte, set the
 //! instant before the end goes out), so it equals the duplicates but for
-//! a kill while a copy sent again is being logged, before its flag is set:
-//! the test allows one such over-count, never an under-count, and prints
+//! a kill in the few instructions between the flag and the end, or while a
+//! copy sent again is being logged: the test allows one such over-count,
+//! never an under-count, and prints
 //! both numbers and, per kill, the copies it left marked as sent without a
 //! ledger entry.
 //!
@@ -39,9 +40,9 @@ const KILLS: usize = 20;
 /// Connections delivering at once (copies in flight at a kill, at most).
 const LANES: usize = 2;
 const FOLDER: &str = "WhatsApp Archiver";
-/// Copies reported that arrived once, at most: a kill while a copy sent
-/// again is logged, just before its flag is set and its end goes out
-/// (microseconds, once per copy sent again: about one run in fifty).
+/// Copies reported that arrived once, at most: a kill in the instructions
+/// between a flag and its end, or while a copy sent again is logged
+/// (microseconds: rare, more than one in a run rarer still).
 const MAX_OVERCOUNT: usize = 1;
 /// What the ledger logs for a copy sent again after an interrupted attempt.
 const RESENT: &str = "copy sent again after an interrupted attempt";
@@ -257,7 +258,6 @@ async fn parent() {
         left_total, reported_total,
         "every copy a kill left marked as sent is counted once when sent again"
     );
-    assert!(counted_total <= reported_total);
     assert!(
         duplicates <= reported_total,
         "a copy arrived twice without being reported"

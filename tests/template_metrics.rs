@@ -69,7 +69,7 @@ fn written() -> BTreeSet<(String, Vec<(String, String)>)> {
         metrics::collect::<()>(Ok(&report)),
         metrics::convert(&report),
         metrics::deliver(&report, 0, now),
-        metrics::reconcile(&Ok(vec![day])),
+        metrics::reconcile(shared::lambda::reconciled(&Ok(vec![day]))),
     ]
     .concat();
     let namespace = Namespace::new("MobileArchiver/test").unwrap();

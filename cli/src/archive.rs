@@ -168,7 +168,7 @@ impl ObjectStore for Archive {
         each!(self, store => store.flag(key).await)
     }
 
-    async fn set_flag(&self, flag: &mut Flag) -> Result<(), StoreError> {
+    async fn set_flag(&self, flag: &mut Flag) -> Result<bool, StoreError> {
         each!(self, store => store.set_flag(flag).await)
     }
 

@@ -38,10 +38,11 @@
 //!    too, and set ([`ObjectStore::set_flag`]) the instant before the end
 //!    of the message goes out (SMTP's final dot: the server cannot take a
 //!    message before it). For a local directory setting it is one store
-//!    into a memory-mapped byte of the file, no system call, so nothing a
-//!    kill could fall into lies between it and the end; in S3 it is a
-//!    create-only write (durable, but a crash during it is a wider
-//!    window).
+//!    into a memory-mapped byte of the file, no system call, so between it
+//!    and the end lie only a few instructions, not a file-system call that
+//!    can wait on the disk; in S3 it is a create-only write (durable, but
+//!    a crash during it is a wider window). It is set again before each
+//!    retried end, and one set by another sender meanwhile (S3) counts.
 //!
 //! A later job for the copy, finding no ledger entry, sends it again and
 //! counts it when `.sent` is set (the end went out: the server took the
@@ -50,10 +51,11 @@
 //! `sending/…` alone from this boot, the earlier attempt never sent the
 //! end, and the copy goes out uncounted. The count is made just before the
 //! end goes out again, once per job, so a job killed before that counts
-//! nothing. What it can still over-count: a crash while a copy sent again
-//! is logged, just before its flag is set (the log line is written, the
-//! end is not), a crash while an S3 flag is written, and a copy the
-//! server refused after the end (a later job counts it).
+//! nothing. What it can still over-count: a crash in the instructions
+//! between the flag and the end, or while a copy sent again is logged;
+//! after a reboot, every copy without a ledger entry; a crash while an S3
+//! flag is written; a copy the server refused after the end, or whose end
+//! could not be written (a later job counts it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -243,25 +245,38 @@ impl Group {
         // that gets there decides (a later attempt of this job follows a
         // definite refusal of the earlier one).
         let mut again = None;
+        let mut set_here = false;
         let appended = target
             .append_marked(job.mailbox, job.folder, &job.message, async || {
-                if again.is_some() {
-                    return Ok(());
-                }
-                let resent = sent_before || other_epoch;
-                again = Some(resent);
-                if resent {
+                let counted = |resent: &mut Self| {
                     // Said and counted as the end goes out again, not once
                     // the server accepted it: a crash while the server
                     // takes it must not hide it.
-                    self.resent += 1;
+                    resent.resent += 1;
                     tracing::warn!(
                         mailbox = job.mailbox,
                         ledger_key = %key,
                         "copy sent again after an interrupted attempt: it may be in the archive twice"
                     );
+                };
+                if again.is_none() {
+                    let resent = sent_before || other_epoch;
+                    again = Some(resent);
+                    if resent {
+                        counted(self);
+                    }
                 }
-                store.set_flag(&mut flag).await.map_err(mark)
+                // Set before every attempt's end (a failed set is retried
+                // with the copy, and must not let a later end go out
+                // unflagged); set already by another sender since it was
+                // opened (S3, where the check is the write), it counts.
+                let was_set = store.set_flag(&mut flag).await.map_err(mark)?;
+                if was_set && !set_here && again == Some(false) {
+                    again = Some(true);
+                    counted(self);
+                }
+                set_here = true;
+                Ok(())
             })
             .await?;
         let outcome = if again == Some(true) {

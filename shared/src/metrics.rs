@@ -22,7 +22,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::item::SourceKind;
-use crate::lambda::{DayReconciled, ReconcileRunError};
 use crate::report::Report;
 
 /// The namespace when none is set.
@@ -400,33 +399,52 @@ pub fn deliver(report: &Report, failed: usize, now: DateTime<Utc>) -> Vec<Record
     records
 }
 
+/// What a reconcile run did, for its line ([`reconcile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The run checked its days.
+    Days {
+        /// Days left open.
+        open: u64,
+        /// Days closed.
+        closed: u64,
+        /// Raw batches sent back to convert.
+        batches_resent: u64,
+        /// Delivery jobs sent back to deliver.
+        copies_resent: u64,
+    },
+    /// The run failed: this many days not reconciled (a run that failed
+    /// otherwise is one failure; its other days are then not counted).
+    Failed {
+        /// The failures.
+        failures: u64,
+    },
+}
+
 /// The reconcile function's line: days left open and closed, what was
-/// sent again, and the days not reconciled (a run that failed otherwise
-/// is one failure; its other days are then not counted).
-pub fn reconcile(outcome: &Result<Vec<DayReconciled>, ReconcileRunError>) -> Vec<Record> {
+/// sent again, and the failures.
+pub fn reconcile(run: Reconciled) -> Vec<Record> {
     let record = Record::new(Stage::Reconcile, None);
-    let record = match outcome {
-        Ok(days) => {
-            let closed = days.iter().filter(|day| day.closed).count() as u64;
-            let sum = |count: fn(&DayReconciled) -> usize| -> u64 {
-                days.iter().map(count).sum::<usize>() as u64
-            };
-            record
-                .with(Metric::DaysOpen, days.len() as u64 - closed)
-                .with(Metric::DaysClosed, closed)
-                .with(Metric::BatchesResent, sum(|day| day.batches_resent))
-                .with(Metric::CopiesResent, sum(|day| day.copies_resent))
-                .with(Metric::Failures, 0)
-        }
-        Err(ReconcileRunError::Days(days)) => record.with(Metric::Failures, days.len() as u64),
-        Err(_) => record.with(Metric::Failures, 1),
+    let record = match run {
+        Reconciled::Days {
+            open,
+            closed,
+            batches_resent,
+            copies_resent,
+        } => record
+            .with(Metric::DaysOpen, open)
+            .with(Metric::DaysClosed, closed)
+            .with(Metric::BatchesResent, batches_resent)
+            .with(Metric::CopiesResent, copies_resent)
+            .with(Metric::Failures, 0),
+        Reconciled::Failed { failures } => record.with(Metric::Failures, failures),
     };
     vec![record]
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::TimeZone;
 
     use super::*;
 
@@ -658,20 +676,15 @@ mod tests {
     }
 
     #[test]
-    fn reconcile_counts_days_open_closed_and_not_reconciled() {
-        let day = |d: u32, closed: bool| DayReconciled {
-            day: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
-            batches: 4,
-            items: 26,
-            copies: 40,
-            batches_resent: usize::from(!closed),
-            copies_resent: 2 * usize::from(!closed),
-            open: Vec::new(),
-            manifest: None,
-            head: None,
-            closed,
-        };
-        let line = parsed(&reconcile(&Ok(vec![day(19, true), day(20, false), day(21, false)]))[0]);
+    fn reconcile_counts_days_open_closed_and_failures() {
+        let line = parsed(
+            &reconcile(Reconciled::Days {
+                open: 2,
+                closed: 1,
+                batches_resent: 2,
+                copies_resent: 4,
+            })[0],
+        );
         assert_eq!(line["Stage"], "reconcile");
         assert_eq!(
             (
@@ -683,8 +696,7 @@ mod tests {
             ),
             (&2.into(), &1.into(), &2.into(), &4.into(), &0.into())
         );
-        let days = vec![day(19, true).day, day(20, true).day];
-        let failed = parsed(&reconcile(&Err(ReconcileRunError::Days(days)))[0]);
+        let failed = parsed(&reconcile(Reconciled::Failed { failures: 2 })[0]);
         assert_eq!(failed["Failures"], 2);
         assert!(failed.get("DaysOpen").is_none(), "{failed}");
     }

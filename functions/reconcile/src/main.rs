@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
                 settings.recent_days,
             )
             .await;
-            let metrics = shared::metrics::reconcile(&days);
+            let metrics = shared::metrics::reconcile(lambda::reconciled(&days));
             settings
                 .metrics_namespace
                 .emit(&metrics, chrono::Utc::now());

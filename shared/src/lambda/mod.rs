@@ -38,7 +38,7 @@ pub use self::media::media;
 pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
 pub use self::reconcile::{
     DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
-    reconcile_days,
+    reconcile_days, reconciled,
 };
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::queue::send_entries;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::layout::RawBatch;
+use crate::metrics::Reconciled;
 use crate::reconcile::{self, Closed, ReconcileError};
 use crate::store::ObjectStore;
 
@@ -356,8 +357,63 @@ where
     Ok(outcome)
 }
 
+/// What a reconcile run did, as its metrics line counts it: the days
+/// left open and closed and what was sent again, or the days not
+/// reconciled (a run that failed otherwise is one failure).
+pub fn reconciled(outcome: &Result<Vec<DayReconciled>, ReconcileRunError>) -> Reconciled {
+    match outcome {
+        Ok(days) => {
+            let closed = days.iter().filter(|day| day.closed).count() as u64;
+            let sum = |count: fn(&DayReconciled) -> usize| -> u64 {
+                days.iter().map(count).sum::<usize>() as u64
+            };
+            Reconciled::Days {
+                open: days.len() as u64 - closed,
+                closed,
+                batches_resent: sum(|day| day.batches_resent),
+                copies_resent: sum(|day| day.copies_resent),
+            }
+        }
+        Err(ReconcileRunError::Days(days)) => Reconciled::Failed {
+            failures: days.len() as u64,
+        },
+        Err(_) => Reconciled::Failed { failures: 1 },
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_run_is_counted_for_its_metrics_line() {
+        let day = |d: u32, closed: bool| DayReconciled {
+            day: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
+            batches: 4,
+            items: 26,
+            copies: 40,
+            batches_resent: usize::from(!closed),
+            copies_resent: 2 * usize::from(!closed),
+            open: Vec::new(),
+            manifest: None,
+            head: None,
+            closed,
+        };
+        assert_eq!(
+            reconciled(&Ok(vec![day(19, true), day(20, false), day(21, false)])),
+            Reconciled::Days {
+                open: 2,
+                closed: 1,
+                batches_resent: 2,
+                copies_resent: 4,
+            }
+        );
+        let days = vec![day(19, true).day, day(20, true).day];
+        assert_eq!(
+            reconciled(&Err(ReconcileRunError::Days(days))),
+            Reconciled::Failed { failures: 2 }
+        );
+    }
+
     use std::sync::Mutex;
 
     use chrono_tz::UTC;

@@ -20,7 +20,10 @@
 //! may be lost, and the whole group is durable when the call returns. A
 //! small group (a few files and keys) is written like single writes
 //! instead, each file synced before it is named and each directory after:
-//! the same order, without flushing what else the file system holds. The
+//! the same order, without flushing what else the file system holds.
+//! A flag ([`ObjectStore::flag`]) is the exception, by design: a one-byte
+//! file made unsynced and set in place through a memory map, trusted only
+//! within the boot that wrote it ([`ObjectStore::unsynced_epoch`]). The
 //! store is taken to be one file system (a mount point inside it would not
 //! be synced by `syncfs` of the root).
 
@@ -606,41 +609,39 @@ impl ObjectStore for LocalDir {
         let path = self.path(key)?;
         let dir = path.parent().expect("object paths have a parent");
         self.ensure_dir(dir).map_err(io_err(key))?;
-        let open = |create: bool| {
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(create)
-                .custom_flags(OFlag::O_NOFOLLOW.bits())
-                .open(&path)
-        };
-        let (file, created) = match open(true) {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                (open(false).map_err(io_err(key))?, false)
-            }
-            Err(e) => return Err(io_err(key)(e)),
-        };
-        // Made now (or left empty by a process killed as it made it): one
-        // unset byte. Not synced: a flag of an earlier boot is not trusted
-        // (`unsynced_epoch`).
-        let empty = file.metadata().map_err(io_err(key))?.len() == 0;
-        if created || empty {
-            (&file).write_all(&[FLAG_UNSET]).map_err(io_err(key))?;
+        // Made holding its unset byte, by a no-replace rename: never empty
+        // under its name. Not synced: a flag of an earlier boot is not
+        // trusted (`unsynced_epoch`).
+        if !path.exists() {
+            let mut tmp = temporary_in(dir).map_err(io_err(key))?;
+            tmp.write_all(&[FLAG_UNSET]).map_err(io_err(key))?;
+            persist(tmp.into_temp_path(), &path).map_err(io_err(key))?;
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&path)
+            .map_err(io_err(key))?;
+        // An empty flag file is one set as an empty object (S3's form).
+        if file.metadata().map_err(io_err(key))?.len() == 0 {
+            (&file).write_all(&[FLAG_SET]).map_err(io_err(key))?;
         }
         #[allow(unsafe_code)]
         // SAFETY: the file is the store's own flag file, at least one byte
-        // long, and nothing truncates it (the store never truncates, and
-        // one process at a time works on a store: the run lock); the map
-        // is of that one byte and lives in the returned flag.
+        // long, and no other writer changes or truncates it: the store
+        // never truncates or rewrites an object, and one process at a time
+        // delivers from a store (the `archiver` command's run lock; the
+        // deliver function uses S3); the map is of that one byte and lives
+        // in the returned flag.
         let mut map =
             unsafe { memmap2::MmapOptions::new().len(1).map_mut(&file) }.map_err(io_err(key))?;
         let byte = map[0];
-        // Written back now, so that the page is writable and dirty when
-        // the flag is set: setting it is then one store to memory, with
-        // no fault into the kernel that a kill could land in.
+        // Written back now: the page is then dirty and writable when the
+        // flag is set, so setting it is one store to memory (best effort:
+        // a write-back in between only makes that store fault once).
         map[0] = std::hint::black_box(byte);
-        Ok((byte == FLAG_SET, Flag(FlagState::Mapped(map))))
+        Ok((byte != FLAG_UNSET, Flag(FlagState::Mapped(map))))
     }
 
     fn unsynced_epoch(&self) -> Option<String> {
@@ -686,7 +687,7 @@ mod tests {
 
     /// A flag is one byte of its file: `0` once opened, `1` once set, read
     /// as such by any later reader (the map writes the file's own page);
-    /// a flag file left empty by a killed process opens as unset.
+    /// an empty flag file is one set as an empty object.
     #[tokio::test]
     async fn a_flag_set_through_its_map_is_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -694,7 +695,7 @@ mod tests {
         let (set, mut flag) = store.flag("sending/a/x.sent").await.unwrap();
         assert!(!set);
         assert_eq!(fs::read(dir.path().join("sending/a/x.sent")).unwrap(), b"0");
-        store.set_flag(&mut flag).await.unwrap();
+        assert!(!store.set_flag(&mut flag).await.unwrap());
         assert_eq!(fs::read(dir.path().join("sending/a/x.sent")).unwrap(), b"1");
         drop(flag);
         let (set, _) = LocalDir::new(dir.path())
@@ -703,10 +704,13 @@ mod tests {
             .unwrap();
         assert!(set, "a later opener sees it set");
 
+        // Setting it again says it was set.
+        let (_, mut again) = store.flag("sending/a/x.sent").await.unwrap();
+        assert!(store.set_flag(&mut again).await.unwrap());
+        // An empty flag file is a flag set as an empty object (S3's form).
         fs::write(dir.path().join("sending/a/y.sent"), b"").unwrap();
-        let (set, mut flag) = store.flag("sending/a/y.sent").await.unwrap();
-        assert!(!set);
-        store.set_flag(&mut flag).await.unwrap();
+        let (set, _) = store.flag("sending/a/y.sent").await.unwrap();
+        assert!(set);
         assert_eq!(fs::read(dir.path().join("sending/a/y.sent")).unwrap(), b"1");
         assert!(store.unsynced_epoch().is_some_and(|boot| !boot.is_empty()));
     }

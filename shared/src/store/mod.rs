@@ -198,8 +198,8 @@ pub trait ObjectStore: Send + Sync {
     /// [`ObjectStore::set_flag`] at an instant, without a disk flush:
     /// a later reader sees it, in this process or the next after a crash,
     /// but a power cut may lose it. For a mark that must be in place the
-    /// instant before the act it records, with nothing between the two
-    /// that a kill could fall into (the SMTP `.sent` marks of
+    /// instant before the act it records, with no system call between the
+    /// two that could wait on the disk (the SMTP `.sent` marks of
     /// [`crate::ledger`]). By default the flag is an object that exists
     /// once set (S3, where the write is durable at once).
     fn flag(&self, key: &str) -> impl Future<Output = Result<(bool, Flag), StoreError>> + Send {
@@ -209,14 +209,17 @@ pub trait ObjectStore: Send + Sync {
         }
     }
 
-    /// Sets a flag opened by [`ObjectStore::flag`] (see there).
-    fn set_flag(&self, flag: &mut Flag) -> impl Future<Output = Result<(), StoreError>> + Send {
+    /// Sets a flag opened by [`ObjectStore::flag`] (see there); says
+    /// whether it was set already (by an earlier call, or by another
+    /// writer since it was opened). Setting a set flag changes nothing.
+    fn set_flag(&self, flag: &mut Flag) -> impl Future<Output = Result<bool, StoreError>> + Send {
         async move {
             match &mut flag.0 {
-                FlagState::Object(key) => self.put_new(key, b"").await.map(drop),
+                FlagState::Object(key) => Ok(self.put_new(key, b"").await? == Created::Exists),
                 FlagState::Mapped(map) => {
+                    let was = map[0] == FLAG_SET;
                     map[0] = FLAG_SET;
-                    Ok(())
+                    Ok(was)
                 }
             }
         }
