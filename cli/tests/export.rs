@@ -41,6 +41,20 @@ fn expected(store: &Path, custodian: &str, from: &str, to: &str) -> BTreeMap<Str
     out
 }
 
+/// The example copied into a temporary directory and run there: the
+/// directory, its `examples/`, and what the run printed.
+fn example_run() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    let (code, summary, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
+    assert_eq!(code, 0, "{summary}{err}");
+    (dir, examples, summary)
+}
+
 fn entries(zip: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
     let mut out = BTreeMap::new();
@@ -55,14 +69,7 @@ fn entries(zip: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn a_custodians_export_holds_exactly_their_messages_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let examples = dir.path().join("examples");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
-        &examples,
-    );
-    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
-    assert_eq!(code, 0, "{out}{err}");
+    let (dir, examples, _) = example_run();
     let store = dir.path().join("example-output/archive");
     let want = expected(&store, "carol@corp.example", "2026-11-01", "2026-11-30");
     assert!(want.len() >= 5, "the example has Carol's group: {want:?}");
@@ -184,14 +191,7 @@ fn a_custodians_export_holds_exactly_their_messages_and_verifies() {
 
 #[test]
 fn a_mailboxs_export_holds_what_the_ledger_delivered_to_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let examples = dir.path().join("examples");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
-        &examples,
-    );
-    let (code, summary, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
-    assert_eq!(code, 0, "{summary}{err}");
+    let (dir, examples, summary) = example_run();
     let zip = dir.path().join("dan.zip");
     let (code, out, err) = archiver(
         &[
@@ -279,14 +279,7 @@ fn a_mailboxs_export_holds_what_the_ledger_delivered_to_it() {
 /// file is the e-mail's own value.
 #[test]
 fn the_day_range_and_source_select_and_the_load_file_holds_each_messages_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let examples = dir.path().join("examples");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
-        &examples,
-    );
-    let (code, out, err) = archiver(&["run", "--config", "archiver.toml"], &examples);
-    assert_eq!(code, 0, "{out}{err}");
+    let (dir, examples, _) = example_run();
     let store = dir.path().join("example-output/archive");
     let dan = "+14155550123";
     let export = |name: &str, from: &str, to: &str, source: Option<&str>| {

@@ -598,10 +598,18 @@ async fn transaction(
         .expect("writing to memory does not fail");
     let wire = wire.stream.into_inner();
     let (message, end) = wire.split_at(wire.len() - b".\r\n".len());
-    let mut write = async |bytes: &[u8]| {
+    // Writes within a time limit; the error names the step.
+    let mut write = async |bytes: &[u8], step: &'static str, limit: Duration| {
         use tokio::io::AsyncWriteExt;
-        client.stream.write_all(bytes).await?;
-        client.stream.flush().await
+        let written = async {
+            client.stream.write_all(bytes).await?;
+            client.stream.flush().await
+        };
+        match tokio::time::timeout(limit, written).await {
+            Err(_) => Err(ctx.timed_out(step, limit)),
+            Ok(Err(e)) => Err(ctx.error(step, e.into())),
+            Ok(Ok(())) => Ok(()),
+        }
     };
     // All but the end: the server cannot take the message yet, so a
     // failure here is certain not to have delivered it.
@@ -610,11 +618,9 @@ async fn transaction(
         uncertain: false,
         broken: true,
     };
-    match tokio::time::timeout(ctx.data_timeout, write(message)).await {
-        Err(_) => return Err(broken(ctx.timed_out("message", ctx.data_timeout))),
-        Ok(Err(e)) => return Err(broken(ctx.error("message", e.into()))),
-        Ok(Ok(())) => {}
-    }
+    write(message, "message", ctx.data_timeout)
+        .await
+        .map_err(broken)?;
     if let Err(error) = mark().await {
         // The server waits for an end it will not get: the connection is
         // dropped, which abandons the transaction.
@@ -626,11 +632,9 @@ async fn transaction(
         uncertain: true,
         broken: true,
     };
-    match tokio::time::timeout(ctx.timeout, write(end)).await {
-        Err(_) => return Err(uncertain(ctx.timed_out("end of data", ctx.timeout))),
-        Ok(Err(e)) => return Err(uncertain(ctx.error("end of data", e.into()))),
-        Ok(Ok(())) => {}
-    }
+    write(end, "end of data", ctx.timeout)
+        .await
+        .map_err(uncertain)?;
     let reply = match tokio::time::timeout(ctx.final_reply_timeout, client.read()).await {
         Err(_) => {
             return Err(uncertain(
