@@ -279,6 +279,36 @@ async fn expiry_errcodes_and_gaps_are_reported() {
 }
 
 #[tokio::test]
+async fn a_seq_gap_is_a_gap_of_the_daily_report() {
+    let gap = Setup::new(|keys, _| Scenario {
+        chatdata: [1, 2, 5]
+            .iter()
+            .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
+            .collect(),
+        ..Default::default()
+    });
+    let mut report = Report::default();
+    let mut sources: Vec<Box<dyn shared::sources::Source>> = vec![Box::new(gap.source(&[1], 2))];
+    shared::collect::collect(&mut sources, &gap.archive(), day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.seq_gaps.len(), 1, "{report}");
+    let daily = shared::day_report::DayReport::read(&gap.archive(), day().0, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(daily.collect_runs, 1);
+    assert!(
+        daily
+            .gaps
+            .contains(&"source wecom: seq 3 to 4 never came (data may be lost)".to_owned()),
+        "{:?}",
+        daily.gaps
+    );
+    assert_eq!(daily.collect_errors.len(), 1, "{:?}", daily.collect_errors);
+    assert_eq!(daily.sources["wecom"].items, 3);
+}
+
+#[tokio::test]
 async fn media_stream_in_chunks_with_a_retried_chunk_and_the_md5_checked() {
     let content: Vec<u8> = (0..CHUNK * 3 + 77).map(|i| (i * 7 % 256) as u8).collect();
     let md5 = {

@@ -22,9 +22,12 @@ use crate::target::Target;
 /// archive bucket as `s3://bucket[/prefix]`): per source the units
 /// collected and refused and their items; the e-mails written; per
 /// mailbox the copies to deliver and delivered; every unmapped, failed or
-/// refused item with its reason (never its content); gaps (a source or
-/// custodian silent this day after data in the week before, copies not
-/// delivered yet); and a 14-day trend chart.
+/// refused item with its reason (never its content); WhatsApp Cloud
+/// delivery statuses and Meta's errors, and the problems collect reported;
+/// gaps (a source or custodian silent this day after data in the week
+/// before, a WeCom `seq` range that never came, copies not delivered yet,
+/// a past day without its manifest where reconcile runs); whether the day
+/// is reconciled; and a 14-day trend chart.
 ///
 /// It is stored in the archive as `reports/<day>/<made-at>.json` and
 /// `.html` (every report made is kept), and, when the configuration names
@@ -188,9 +191,30 @@ fn summary(report: &DayReport) -> String {
     let mut out = format!("collection day:       {}\n", report.day);
     for (name, source) in &report.sources {
         out.push_str(&format!(
-            "  {name}: {} items in {} batch(es), {} refused\n",
-            source.items, source.batches, source.refused
+            "  {name}: {} items in {} batch(es), {} refused; {} e-mails, {} of {} copies delivered, {} unmapped, {} failed\n",
+            source.items,
+            source.batches,
+            source.refused,
+            source.emails,
+            source.delivered,
+            source.copies,
+            source.unmapped,
+            source.failed
         ));
+    }
+    if !report.delivery_statuses.is_empty() {
+        let statuses: Vec<String> = report
+            .delivery_statuses
+            .iter()
+            .map(|(status, count)| format!("{status} {count}"))
+            .collect();
+        out.push_str(&format!(
+            "delivery statuses:    {} (WhatsApp Cloud, not mailed)\n",
+            statuses.join(", ")
+        ));
+        for (error, count) in &report.status_errors {
+            out.push_str(&format!("  {error}: {count}\n"));
+        }
     }
     out.push_str(&format!(
         "emails:               {}\ncopies delivered:     {delivered} of {to_deliver}\n",
@@ -211,6 +235,15 @@ fn summary(report: &DayReport) -> String {
     ));
     for gap in &report.gaps {
         out.push_str(&format!("  {gap}\n"));
+    }
+    out.push_str(&format!(
+        "collect runs:         {} ({} problem(s) reported)\nreconciled:           {}\n",
+        report.collect_runs,
+        report.collect_errors.len(),
+        if report.reconciled { "yes" } else { "no" }
+    ));
+    for problem in &report.collect_errors {
+        out.push_str(&format!("  {problem}\n"));
     }
     out
 }

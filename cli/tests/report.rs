@@ -64,6 +64,18 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
     let export = &report["sources"]["whatsapp-export"];
     assert_eq!(export["batches"], 4);
     assert_eq!(export["items"], 26);
+    assert_eq!(export["emails"], 23, "the mapped ones");
+    assert_eq!(
+        (&export["copies"], &export["delivered"]),
+        (&41.into(), &41.into())
+    );
+    assert_eq!(
+        (&export["unmapped"], &export["failed"]),
+        (&3.into(), &0.into())
+    );
+    assert_eq!(report["collect_runs"], 1);
+    assert_eq!(report["collect_errors"], serde_json::json!([]));
+    assert_eq!(report["reconciled"], false);
     assert_eq!(report["emails"], 26, "as the run printed: {summary}");
     assert_eq!(report["unmapped"].as_array().unwrap().len(), 3);
     let mailboxes = report["mailboxes"].as_object().unwrap();
@@ -159,6 +171,25 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
     assert_eq!(code, 0, "{err}");
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["copies_delivered"], 41);
+
+    // Once reconciled, the report says so.
+    let (code, out, err) = archiver(
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            "2026-11-21",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = archiver(
+        &["report", "--config", "archiver.toml", "--day", "2026-11-21"],
+        &examples,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("reconciled:           yes"), "{out}");
 }
 
 #[test]
@@ -191,6 +222,31 @@ fn a_silent_day_and_an_undelivered_copy_are_gaps() {
             "{out}"
         );
     }
+    assert!(out.contains("reconciled:           no"), "{out}");
+    assert!(
+        !out.contains("is not reconciled"),
+        "no manifest at all: {out}"
+    );
+    // Where reconcile runs, a past day without its manifest is a gap.
+    let (code, reconciled, err) = archiver(
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            "2026-11-21",
+        ],
+        &examples,
+    );
+    assert_eq!(code, 0, "{reconciled}{err}");
+    let (_, out, err) = archiver(
+        &["report", "--config", "archiver.toml", "--day", "2026-11-22"],
+        &examples,
+    );
+    assert!(
+        out.contains("day 2026-11-22 is not reconciled: no manifest closes it"),
+        "{out}{err}"
+    );
 
     // A record of the archive that cannot be read is listed, not fatal.
     let unmapped = dir.path().join("example-output/archive/unmapped");

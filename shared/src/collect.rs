@@ -18,7 +18,9 @@
 //! streamed into the archive ([`ObjectStore::put_new_file`]): memory does
 //! not grow with what people send.
 
-use crate::layout::{self, Collected, CollectionDay, RawBatch, RefusedDrop};
+use chrono::{SecondsFormat, Utc};
+
+use crate::layout::{self, CollectRun, Collected, CollectionDay, RawBatch, RefusedDrop};
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Pulled, Refused, Source};
 use crate::store::{Created, ObjectStore, StoreError};
@@ -26,17 +28,37 @@ use crate::store::{Created, ObjectStore, StoreError};
 /// Collects every source in turn; returns the raw batches written.
 ///
 /// What a source cannot read is in the report; only store failures stop
-/// the stage (a re-run resumes it).
+/// the stage (a re-run resumes it). What the run noticed that no other
+/// record keeps (delivery statuses, `seq` gaps, its problems) is written
+/// last as its [`CollectRun`] record, for the daily report.
 pub async fn collect<S: ObjectStore>(
     sources: &mut [Box<dyn Source + '_>],
     archive: &S,
     day: CollectionDay,
     report: &mut Report,
 ) -> Result<Vec<RawBatch>, StoreError> {
+    let mut run = Report::default();
     let mut written = Vec::new();
     for source in sources {
-        written.extend(collect_source(source.as_mut(), archive, day, report).await?);
+        written.extend(collect_source(source.as_mut(), archive, day, &mut run).await?);
     }
+    let finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let record = CollectRun {
+        sources: run.by_source.clone(),
+        delivery_statuses: run.delivery_statuses.clone(),
+        status_errors: run.status_errors.clone(),
+        seq_gaps: run.seq_gaps.clone(),
+        errors: run.errors.clone(),
+        warnings: run.warnings.clone(),
+        finished_at,
+    };
+    archive
+        .put_new(
+            &layout::collect_run_key(day.0, &record.finished_at),
+            &layout::record(&record),
+        )
+        .await?;
+    report.merge(run);
     Ok(written)
 }
 

@@ -22,13 +22,14 @@ use serde::Serialize;
 use crate::jobs::DeliveryJob;
 use crate::json_error;
 use crate::layout::{
-    self, COLLECTED_PREFIX, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed, FailedLine,
-    JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, UNMAPPED_PREFIX, Unmapped,
-    ledger_key,
+    self, COLLECTED_PREFIX, CollectRun, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed,
+    FailedLine, JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, UNMAPPED_PREFIX,
+    Unmapped, ledger_key,
 };
 use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
+use crate::reconcile;
 use crate::render::{MESSAGE_ID_DOMAIN, push_html};
-use crate::report::Report;
+use crate::report::{Report, SeqGap};
 use crate::store::{ObjectStore, StoreError};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
@@ -120,14 +121,27 @@ pub struct DayReport {
     /// The archive's own records that cannot be read (a checkpoint, a job
     /// line, a failure record), by key: the counts above miss them.
     pub unreadable: Vec<Problem>,
-    /// What is missing or late: silent sources and custodians, copies not
-    /// yet delivered.
+    /// Collect runs recorded on the day ([`layout::CollectRun`]).
+    pub collect_runs: u64,
+    /// Problems those runs reported (names and codes, never content).
+    pub collect_errors: Vec<String>,
+    /// WhatsApp Cloud delivery statuses collected on the day, by status
+    /// (`sent`, `delivered`, `read`, `failed`).
+    pub delivery_statuses: BTreeMap<String, u64>,
+    /// Meta's errors with failed statuses, by error (`131047 (…)`).
+    pub status_errors: BTreeMap<String, u64>,
+    /// Whether a manifest closes the day (`archiver reconcile`, the
+    /// scheduled reconcile function).
+    pub reconciled: bool,
+    /// What is missing or late: silent sources and custodians, `seq` gaps,
+    /// copies not yet delivered, a past day not reconciled where reconcile
+    /// runs.
     pub gaps: Vec<String>,
     /// The last [`TREND_DAYS`] days, the report's day last.
     pub trend: Vec<TrendDay>,
 }
 
-/// What one source collected on the day.
+/// What one source collected on the day, and what its items became.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SourceDay {
     /// Units collected into batches.
@@ -136,6 +150,16 @@ pub struct SourceDay {
     pub refused: u64,
     /// Items collected.
     pub items: u64,
+    /// E-mails made for mailboxes from its items.
+    pub emails: u64,
+    /// Copies to deliver.
+    pub copies: u64,
+    /// Of those, copies delivered.
+    pub delivered: u64,
+    /// Items no mailbox maps to.
+    pub unmapped: u64,
+    /// Items or lines that could not be rendered.
+    pub failed: u64,
 }
 
 /// One mailbox's copies of the day's items.
@@ -197,6 +221,11 @@ impl DayReport {
             failed: Vec::new(),
             refused: Vec::new(),
             unreadable,
+            collect_runs: 0,
+            collect_errors: Vec::new(),
+            delivery_statuses: BTreeMap::new(),
+            status_errors: BTreeMap::new(),
+            reconciled: false,
             gaps: Vec::new(),
             trend: Vec::new(),
         };
@@ -211,7 +240,23 @@ impl DayReport {
         report.read_jobs(store).await?;
         report.read_problems(store).await?;
         report.emails += report.unmapped.len() as u64;
+        let seq_gaps = report.read_collect_runs(store).await?;
+        let closed = reconcile::closed_days(store).await?;
+        report.reconciled = closed.contains(&day);
         report.find_gaps(&units);
+        for gap in seq_gaps {
+            report.gaps.push(format!(
+                "source {}: seq {} to {} never came (data may be lost)",
+                gap.source, gap.from, gap.to
+            ));
+        }
+        // Where reconcile runs, a day over for more than a day without its
+        // manifest is open: something was lost or is late.
+        if !closed.is_empty() && !report.reconciled && day + Days::new(2) <= now.date_naive() {
+            report.gaps.push(format!(
+                "day {day} is not reconciled: no manifest closes it (see `archiver reconcile --day {day}`)"
+            ));
+        }
         report.trend = trend(store, &units, day).await?;
         Ok(report)
     }
@@ -227,18 +272,29 @@ impl DayReport {
             if batch.day.0 != self.day {
                 continue;
             }
+            let mut batch_emails = BTreeSet::new();
+            let mut copies = 0;
+            let mut delivered = 0;
             for job in jobs(store, &key, &mut self.unreadable).await? {
                 let mailbox = self.mailboxes.entry(job.mailbox.clone()).or_default();
                 mailbox.to_deliver += 1;
+                copies += 1;
                 if store
                     .get(&ledger_key(&job.mailbox, &job.message_id))
                     .await?
                     .is_some()
                 {
                     mailbox.delivered += 1;
+                    delivered += 1;
                 }
-                emails.insert(job.eml_key);
+                if emails.insert(job.eml_key.clone()) {
+                    batch_emails.insert(job.eml_key);
+                }
             }
+            let source = self.sources.entry(batch.source).or_default();
+            source.emails += batch_emails.len() as u64;
+            source.copies += copies;
+            source.delivered += delivered;
         }
         self.emails = emails.len() as u64;
         Ok(())
@@ -247,13 +303,14 @@ impl DayReport {
     /// Unmapped, failed and refused records of the day's batches.
     async fn read_problems<S: ObjectStore>(&mut self, store: &S) -> Result<(), DayReportError> {
         let day = self.day;
-        let of_day = |raw_key: &str| RawBatch::parse(raw_key).is_some_and(|b| b.day.0 == day);
+        let of_day = |raw_key: &str| RawBatch::parse(raw_key).filter(|b| b.day.0 == day);
         for key in store.list(UNMAPPED_PREFIX).await? {
             let Some(record) = record::<_, Unmapped>(store, &key, &mut self.unreadable).await?
             else {
                 continue;
             };
-            if of_day(&record.raw_key) {
+            if let Some(batch) = of_day(&record.raw_key) {
+                self.sources.entry(batch.source).or_default().unmapped += 1;
                 self.unmapped.push(Problem {
                     what: format!("item {}", record.item_id),
                     reason: record.reason,
@@ -279,7 +336,8 @@ impl DayReport {
                 else {
                     continue;
                 };
-                if of_day(&record.raw_key) {
+                if let Some(batch) = of_day(&record.raw_key) {
+                    self.sources.entry(batch.source).or_default().failed += 1;
                     self.failed.push(Problem {
                         what: format!("line {} of {}", record.line, record.raw_key),
                         reason: record.reason,
@@ -290,7 +348,8 @@ impl DayReport {
                 else {
                     continue;
                 };
-                if of_day(&record.raw_key) {
+                if let Some(batch) = of_day(&record.raw_key) {
+                    self.sources.entry(batch.source).or_default().failed += 1;
                     self.failed.push(Problem {
                         what: format!("item {}", record.item_id),
                         reason: record.reason,
@@ -299,6 +358,33 @@ impl DayReport {
             }
         }
         Ok(())
+    }
+
+    /// The day's collect run records: statuses, Meta's errors, problems;
+    /// the `seq` gaps they saw.
+    async fn read_collect_runs<S: ObjectStore>(
+        &mut self,
+        store: &S,
+    ) -> Result<Vec<SeqGap>, DayReportError> {
+        let mut gaps = Vec::new();
+        for key in store.list(&layout::collect_runs_prefix(self.day)).await? {
+            let Some(run) = record::<_, CollectRun>(store, &key, &mut self.unreadable).await?
+            else {
+                continue;
+            };
+            self.collect_runs += 1;
+            for statuses in run.delivery_statuses.into_values() {
+                for (status, count) in statuses {
+                    *self.delivery_statuses.entry(status).or_default() += count;
+                }
+            }
+            for (error, count) in run.status_errors {
+                *self.status_errors.entry(error).or_default() += count;
+            }
+            self.collect_errors.extend(run.errors);
+            gaps.extend(run.seq_gaps);
+        }
+        Ok(gaps)
     }
 
     /// Sources and custodians silent on the day after data in the week
@@ -457,16 +543,35 @@ impl DayReport {
         table(
             &mut out,
             "Sources",
-            &["source", "batches", "refused", "items"],
+            &[
+                "source",
+                "batches",
+                "refused",
+                "items",
+                "e-mails",
+                "copies",
+                "delivered",
+                "unmapped",
+                "failed",
+            ],
             self.sources
                 .iter()
                 .map(|(name, s)| {
-                    vec![
-                        name.clone(),
-                        s.batches.to_string(),
-                        s.refused.to_string(),
-                        s.items.to_string(),
+                    [
+                        s.batches,
+                        s.refused,
+                        s.items,
+                        s.emails,
+                        s.copies,
+                        s.delivered,
+                        s.unmapped,
+                        s.failed,
                     ]
+                    .iter()
+                    .fold(vec![name.clone()], |mut row, count| {
+                        row.push(count.to_string());
+                        row
+                    })
                 })
                 .collect(),
         );
@@ -484,6 +589,44 @@ impl DayReport {
                     ]
                 })
                 .collect(),
+        );
+        if !self.delivery_statuses.is_empty() || !self.status_errors.is_empty() {
+            let counts = |map: &BTreeMap<String, u64>| {
+                map.iter()
+                    .map(|(name, count)| vec![name.clone(), count.to_string()])
+                    .collect()
+            };
+            table(
+                &mut out,
+                "WhatsApp Cloud delivery statuses (not mailed)",
+                &["status", "count"],
+                counts(&self.delivery_statuses),
+            );
+            table(
+                &mut out,
+                "Errors Meta reported with failed statuses",
+                &["error", "count"],
+                counts(&self.status_errors),
+            );
+        }
+        table(
+            &mut out,
+            "Problems collect reported",
+            &["problem"],
+            self.collect_errors
+                .iter()
+                .map(|e| vec![e.clone()])
+                .collect(),
+        );
+        let _ = write!(
+            out,
+            "<p style=\"color:#555\">{} collect run(s) recorded this day. {}</p>",
+            self.collect_runs,
+            if self.reconciled {
+                "The day is reconciled: a manifest closes it."
+            } else {
+                "The day is not reconciled yet (no manifest)."
+            }
         );
         for (title, problems) in [
             ("Unmapped items", &self.unmapped),

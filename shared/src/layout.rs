@@ -14,6 +14,7 @@
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
+//! | `collected/reports/<collection-day>/<finished-at>.json` | collect | what one run of collect noticed: per-source counts, WhatsApp Cloud delivery statuses and their errors, `seq` gaps, problems ([`CollectRun`]) |
 //! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
 //! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
 //! | `failed/<item-day>/<item-id>.json` | convert | an item that could not be rendered ([`Failed`]) |
@@ -42,6 +43,7 @@
 //! each key is recomputed the same way on a retry, so a retry finds what
 //! the first attempt wrote and adds nothing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -49,6 +51,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::item::{Item, ItemId};
+use crate::report::{SeqGap, SourceCounts};
 
 /// The prefix of raw batches; S3 notifications for keys under it with the
 /// suffix [`RAW_BATCH_SUFFIX`] start convert (template.yaml).
@@ -209,13 +212,16 @@ pub fn is_plain_segment(name: &str) -> bool {
 }
 
 /// Whether a source may be called `name`: a plain segment that is not a
-/// folder collect uses itself (`collected/runs/`).
+/// folder collect uses itself (`collected/runs/`, `collected/reports/`).
 pub fn is_source_name(name: &str) -> bool {
-    is_plain_segment(name) && name != RUNS
+    is_plain_segment(name) && name != RUNS && name != RUN_REPORTS
 }
 
 /// The folder of run claims under `collected/`.
 const RUNS: &str = "runs";
+
+/// The folder of collect runs' own reports under `collected/`.
+const RUN_REPORTS: &str = "reports";
 
 /// A name from outside (a dropped file's) as one key segment: control
 /// characters, the line and paragraph separators and the direction marks
@@ -315,6 +321,22 @@ pub fn run_claim_key(window: &str) -> String {
 /// `collected/runs/`: the folder of scheduled collect runs' claims.
 pub fn run_claims_prefix() -> String {
     format!("{COLLECTED_PREFIX}{RUNS}/")
+}
+
+/// `collected/reports/<collection-day>/`: the reports of the collect runs
+/// of a day.
+pub fn collect_runs_prefix(day: NaiveDate) -> String {
+    format!("{COLLECTED_PREFIX}{RUN_REPORTS}/{day}/")
+}
+
+/// `collected/reports/<collection-day>/<finished-at>.json`: one collect
+/// run's report; `finished_at` is RFC 3339 without colons.
+pub fn collect_run_key(day: NaiveDate, finished_at: &str) -> String {
+    format!(
+        "{}{}.json",
+        collect_runs_prefix(day),
+        finished_at.replace(':', "")
+    )
 }
 
 /// `manifest/<sequence>.json`: the manifest with this place in the chain
@@ -516,6 +538,32 @@ pub struct RefusedDrop {
     pub reason: String,
 }
 
+/// What one collect run noticed beyond the batches it wrote (which have
+/// their checkpoints): kept so that the daily report can count what no
+/// other record holds. Names and codes only, never content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectRun {
+    /// When the run finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// Per source: batches and items collected, batches seen before.
+    pub sources: BTreeMap<String, SourceCounts>,
+    /// WhatsApp Cloud delivery statuses, by the status's UTC day and status.
+    #[serde(default)]
+    pub delivery_statuses: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Meta's errors with failed statuses, by error.
+    #[serde(default)]
+    pub status_errors: BTreeMap<String, u64>,
+    /// Sequence numbers that never came.
+    #[serde(default)]
+    pub seq_gaps: Vec<SeqGap>,
+    /// The problems the run reported.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// The warnings the run reported.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
 /// The claim a scheduled collect run writes for its window, so that a
 /// second invocation for the same run does nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -649,6 +697,7 @@ mod tests {
         }
         assert!(is_plain_segment("0000001000-0000002000"));
         assert!(!is_source_name("runs"));
+        assert!(!is_source_name("reports"));
         assert!(is_source_name("whatsapp-export"));
     }
 

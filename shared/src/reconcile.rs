@@ -532,6 +532,20 @@ type DayObjects = (
     HashMap<String, Fingerprint>,
 );
 
+/// The collection days a readable manifest closes (none where reconcile
+/// never ran).
+///
+/// # Errors
+///
+/// [`StoreError`] when the store cannot be read.
+pub async fn closed_days<S: ObjectStore>(store: &S) -> Result<HashSet<NaiveDate>, StoreError> {
+    Ok(chain(store)
+        .await?
+        .into_iter()
+        .filter_map(|(_, _, manifest)| manifest.ok().map(|m| m.day))
+        .collect())
+}
+
 /// The collection days that have raw batches but no manifest, oldest
 /// first: days never closed, whatever their age (one listing of `raw/`
 /// and the chain read).
@@ -540,11 +554,7 @@ type DayObjects = (
 ///
 /// [`ReconcileError`] when the store cannot be read.
 pub async fn unclosed_days<S: ObjectStore>(store: &S) -> Result<Vec<NaiveDate>, ReconcileError> {
-    let closed: HashSet<NaiveDate> = chain(store)
-        .await?
-        .into_iter()
-        .filter_map(|(_, _, manifest)| manifest.ok().map(|m| m.day))
-        .collect();
+    let closed = closed_days(store).await?;
     let days: BTreeSet<NaiveDate> = store
         .list(RAW_PREFIX)
         .await?

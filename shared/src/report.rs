@@ -61,6 +61,14 @@ macro_rules! counters {
             /// Delivery statuses the WhatsApp Cloud API reported (not
             /// mailed), by UTC day (`2026-12-01`) and status (`read`).
             pub delivery_statuses: BTreeMap<String, BTreeMap<String, u64>>,
+            /// The errors Meta gave with failed delivery statuses, by error
+            /// (`131047 (Re-engagement message)`).
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            pub status_errors: BTreeMap<String, u64>,
+            /// Ranges of a source's sequence numbers that never came (a
+            /// WeCom `seq` gap): what they held may be lost.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub seq_gaps: Vec<SeqGap>,
             /// Problems, each naming what it is about: something was not
             /// archived or not delivered.
             pub errors: Vec<String>,
@@ -139,8 +147,19 @@ counters! {
     unmapped => Shown::Line("unmapped items"),
 }
 
+/// Sequence numbers of a source that never came, first to last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeqGap {
+    /// The source (`wecom`).
+    pub source: String,
+    /// The first missing number.
+    pub from: u64,
+    /// The last missing number.
+    pub to: u64,
+}
+
 /// What one source contributed to a run's collect counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceCounts {
     /// Batches collected.
     pub batches: u64,
@@ -235,6 +254,22 @@ impl Report {
             .or_default() += 1;
     }
 
+    /// Counts an error Meta gave with a failed delivery status.
+    pub fn status_error(&mut self, error: &str) {
+        *self.status_errors.entry(one_line(error)).or_default() += 1;
+    }
+
+    /// Records that `source`'s sequence numbers `from` to `to` never came,
+    /// as a gap and as a problem (`problem` says it in the source's words).
+    pub fn seq_gap(&mut self, source: &str, from: u64, to: u64, problem: impl fmt::Display) {
+        self.seq_gaps.push(SeqGap {
+            source: source.to_owned(),
+            from,
+            to,
+        });
+        self.error(problem);
+    }
+
     /// Counts a copy delivered to a mailbox.
     pub fn delivered_to(&mut self, mailbox: &str) {
         *self.delivered.entry(mailbox.to_owned()).or_default() += 1;
@@ -281,6 +316,10 @@ impl Report {
                 *ours.entry(status).or_default() += count;
             }
         }
+        for (error, count) in other.status_errors {
+            *self.status_errors.entry(error).or_default() += count;
+        }
+        self.seq_gaps.extend(other.seq_gaps);
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use shared::convert::ConvertOptions;
+use shared::day_report::DayReport;
 use shared::embedded::{self, RunOptions};
 use shared::item::{ConversationKind, Item, ItemKind};
 use shared::layout::CollectionDay;
@@ -218,6 +219,27 @@ async fn every_fixture_three_times_out_of_order_is_one_message_per_wamid() {
         report.warnings.iter().any(|w| w.contains("131026")),
         "{report}"
     );
+    // The daily report counts them from collect's run record.
+    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let daily = DayReport::read(&LocalDir::new(&archive), day, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(daily.collect_runs, 1);
+    for status in ["sent", "delivered", "read", "failed"] {
+        assert_eq!(daily.delivery_statuses.get(status), Some(&1), "{status}");
+    }
+    assert!(
+        daily.status_errors.keys().any(|e| e.contains("130472")),
+        "{:?}",
+        daily.status_errors
+    );
+    let cloud = &daily.sources["whatsapp-cloud"];
+    // Each body came three times: one job per batch holding the message,
+    // every one of them recorded by the ledger.
+    assert_eq!(cloud.copies, cloud.delivered);
+    assert!(cloud.copies >= ITEMS as u64, "{}", cloud.copies);
+    assert_eq!((cloud.unmapped, cloud.failed), (0, 0));
+    assert!(daily.html().contains("WhatsApp Cloud delivery statuses"));
 
     // Edits, revokes and reactions point at their originals.
     let refers = |item: &str, original: &str| {

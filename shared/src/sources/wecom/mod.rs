@@ -383,10 +383,15 @@ impl<S: ObjectStore> WecomSource<S> {
             if let Some(want) = expected
                 && entry.seq > want
             {
-                report.error(format!(
-                    "{NAME}: gap in seq: {want} to {} never came from WeCom (data may be lost)",
-                    entry.seq - 1
-                ));
+                report.seq_gap(
+                    NAME,
+                    want,
+                    entry.seq - 1,
+                    format!(
+                        "{NAME}: gap in seq: {want} to {} never came from WeCom (data may be lost)",
+                        entry.seq - 1
+                    ),
+                );
             }
             expected = Some(entry.seq + 1);
             last = entry.seq;

@@ -264,6 +264,9 @@ impl<S: ObjectStore> CloudInbox<S> {
                 continue;
             }
             report.delivery_status(&status.day.to_string(), &status.status);
+            for error in &status.errors {
+                report.status_error(error);
+            }
             if !status.errors.is_empty() {
                 report.warning(format!(
                     "{NAME}: message {} {} on {}: {}",
