@@ -490,8 +490,14 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
     };
     // SQS delivers the message again (receive count 2): the folder is
     // searched first, the copy found and ledgered, nothing appended.
-    let (response, report) =
-        shared::lambda::deliver(&store, &mut lanes, &[job_message("m1", &setup[0], 2)], None).await;
+    let (response, report) = shared::lambda::deliver(
+        &store,
+        &mut lanes,
+        None,
+        &[job_message("m1", &setup[0], 2)],
+        None,
+    )
+    .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -514,8 +520,14 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
             .is_some()
     );
     // A replayed copy of the job (receive count 1) now stops at the ledger.
-    let (response, report) =
-        shared::lambda::deliver(&store, &mut lanes, &[job_message("m2", &setup[0], 1)], None).await;
+    let (response, report) = shared::lambda::deliver(
+        &store,
+        &mut lanes,
+        None,
+        &[job_message("m2", &setup[0], 1)],
+        None,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(report.already_delivered, 1);
     assert_eq!(
@@ -524,8 +536,14 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
     );
     // The receive count is what protects: a first-time job with neither
     // ledger entry nor search would append a second copy.
-    let (response, _) =
-        shared::lambda::deliver(&store, &mut lanes, &[job_message("m3", &setup[1], 1)], None).await;
+    let (response, _) = shared::lambda::deliver(
+        &store,
+        &mut lanes,
+        None,
+        &[job_message("m3", &setup[1], 1)],
+        None,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         count("erin@corp.example", setup[1].message_id.clone()).await,

@@ -17,6 +17,7 @@ use support::serverless::{Options, Pipeline};
 
 const FOLDER: &str = "WhatsApp Archiver";
 const DAY: &str = "2026-11-21";
+const ADMIN: &str = "compliance@corp.example";
 
 /// Takes one S3 notification off the convert queue, as if it had been
 /// lost; returns the raw batch it named.
@@ -59,7 +60,11 @@ fn the_day(answer: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_it() {
-    let pipeline = Pipeline::start(Options::default()).await;
+    let pipeline = Pipeline::start(Options {
+        env: &[("REPORT_MAILBOX", ADMIN)],
+        ..Options::default()
+    })
+    .await;
     let (stack, watch, dovecot) = (&pipeline.stack, &pipeline.watch, &pipeline.dovecot);
     let s3 = pipeline.s3.clone();
     let sqs = aws_sdk_sqs::Client::new(&stack.aws);
@@ -133,7 +138,12 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
     // again), one ledger entry each.
     assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
-    let after = keys(&s3, &archive, "delivered/").await;
+    // (The admin mailbox's entry is the open day's report, delivered too.)
+    let after: Vec<String> = keys(&s3, &archive, "delivered/")
+        .await
+        .into_iter()
+        .filter(|key| !key.starts_with(&format!("delivered/{ADMIN}/")))
+        .collect();
     assert_eq!(after.len(), jobs.len());
     assert!(after.contains(&deleted), "{deleted} not recorded again");
     eprintln!(
@@ -189,4 +199,55 @@ async fn reconcile_reports_a_day_open_sends_back_what_was_lost_once_and_closes_i
     );
     assert_eq!(pipeline.move_messages(idle), 0);
     dovecot.assert_each_exactly_once(&jobs, FOLDER).await;
+
+    // The daily report reached the admin mailbox through the deliver
+    // function: once while the day was open, once when it closed, and no
+    // more (the third run found it sent).
+    let reports = dovecot.fetch_all(ADMIN, "Archiver Reports").await;
+    assert_eq!(reports.len(), 2, "one report open, one closed");
+    let attached: Vec<Value> = reports
+        .iter()
+        .map(|fetched| {
+            let message = mail_parser::MessageParser::default()
+                .parse(&fetched.body)
+                .unwrap();
+            assert!(
+                message
+                    .subject()
+                    .unwrap()
+                    .starts_with(&format!("Mobile Archiver report {DAY}: 26 items")),
+                "{:?}",
+                message.subject()
+            );
+            assert!(message.body_html(0).unwrap().contains("<svg"));
+            let attachment =
+                mail_parser::MimeHeaders::attachment_name(message.attachment(0).unwrap())
+                    .map(str::to_owned);
+            assert_eq!(
+                attachment.as_deref(),
+                Some(format!("mobile-archiver-report-{DAY}.json").as_str())
+            );
+            serde_json::from_slice(message.attachment(0).unwrap().contents()).unwrap()
+        })
+        .collect();
+    let reconciled: Vec<&Value> = attached.iter().map(|r| &r["reconciled"]).collect();
+    assert!(
+        reconciled.contains(&&json!(false)) && reconciled.contains(&&json!(true)),
+        "{reconciled:?}"
+    );
+    for report in &attached {
+        assert_eq!(report["collect_runs"], 1, "{report}");
+        assert_eq!(
+            report["sources"]["whatsapp-export"]["items"], 26,
+            "{report}"
+        );
+    }
+    let sent = keys(&s3, &archive, &format!("reports/{DAY}/sent-")).await;
+    assert_eq!(
+        sent,
+        [
+            format!("reports/{DAY}/sent-closed.json"),
+            format!("reports/{DAY}/sent-open.json")
+        ]
+    );
 }

@@ -99,6 +99,30 @@ fn item_id() -> ItemId {
 }
 
 /// The mark SMTP delivery writes just before a copy goes out.
+fn report_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+}
+
+/// A collect run's own record (collect writes it, the daily report reads it).
+fn collect_run() -> String {
+    layout::collect_run_key(report_day(), "2026-11-22T00:31:07.123Z")
+}
+
+/// The record that a day's report was queued for the admin mailbox.
+fn report_sent() -> String {
+    layout::report_sent_key(report_day(), true)
+}
+
+/// A daily report's objects: its JSON, HTML and e-mail (last).
+fn report_objects() -> Vec<String> {
+    let stem = layout::report_stem(report_day(), "2026-11-22T04:30:01.456Z");
+    vec![
+        format!("{stem}.json"),
+        format!("{stem}.html"),
+        format!("{stem}.eml"),
+    ]
+}
+
 fn sending_mark() -> String {
     layout::sending_key("alice@corp.example", "0123@mobile-archiver")
 }
@@ -136,6 +160,7 @@ fn keys_used(
                     claim.clone(),
                     // A refused drop's copy (collect's failed/drops/<...>).
                     "failed/drops/ab12.json".to_owned(),
+                    collect_run(),
                 ],
             );
             // Multipart uploads of originals and media, aborted on failure.
@@ -154,6 +179,9 @@ fn keys_used(
                 vec![
                     layout::checkpoints_prefix("whatsapp-export"),
                     layout::checkpoint_key("whatsapp-export", "ab12"),
+                    // Each source kind lists its own checkpoints.
+                    layout::checkpoints_prefix("whatsapp-cloud"),
+                    layout::checkpoints_prefix("wecom"),
                     claim,
                     layout::inbox_prefix("whatsapp-cloud"),
                     inbox_body(),
@@ -224,6 +252,13 @@ fn keys_used(
                 layout::media_key("5d41402abc4b2a76b9719d911017c592"),
                 ledger.clone(),
                 manifest.clone(),
+                // The daily report (shared::day_report): checkpoints,
+                // collect's run records, refused drops' records.
+                layout::checkpoint_key("whatsapp-export", "ab12"),
+                layout::checkpoint_key("whatsapp-cloud", "ab12"),
+                layout::checkpoint_key("wecom", "s00000000000000000002"),
+                collect_run(),
+                "failed/drops/ab12.json".to_owned(),
             ];
             let mut listed = read.clone();
             listed.extend([
@@ -233,14 +268,26 @@ fn keys_used(
                 // A day without a batch: did collect's run claim it?
                 layout::run_claims_prefix(),
                 claim.clone(),
+                // The daily report lists all checkpoints, all failure
+                // records, a day's collect runs, and whether it was sent.
+                // (collected/ holds each source's folder of checkpoints.)
+                layout::COLLECTED_PREFIX.to_owned(),
+                layout::checkpoints_prefix("whatsapp-export"),
+                layout::FAILED_PREFIX.to_owned(),
+                layout::collect_runs_prefix(report_day()),
+                report_sent(),
             ]);
             keys.insert(("s3:GetObject", "ArchiveBucket"), read);
             keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
-            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![manifest]);
+            let mut written = vec![manifest, report_sent()];
+            written.extend(report_objects());
+            keys.insert(("s3:PutObject", "ArchiveBucket"), written);
         }
         "DeliverFunction" => {
-            let mut reads = vec![eml.clone(), ledger.clone()];
-            let mut listed = vec![eml, ledger.clone()];
+            // The daily report's e-mail, a job reconcile queues.
+            let report = report_objects().pop().unwrap();
+            let mut reads = vec![eml.clone(), report.clone(), ledger.clone()];
+            let mut listed = vec![eml, report, ledger.clone()];
             let mut writes = vec![ledger];
             // SMTP cannot be searched: each copy is marked as being sent
             // (shared::ledger), create-only, a mark found there read back.
@@ -281,10 +328,15 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             sending_mark(),
             inbox_body(),
             layout::manifest_key(1),
+            collect_run(),
+            report_sent(),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.
-        ],
+        ]
+        .into_iter()
+        .chain(report_objects())
+        .collect(),
         "DropBucket" => vec![
             format!("{DROP_PREFIX}+447700900001/WhatsApp Chat with Bob.zip"),
             "notes/readme.txt".to_owned(),
@@ -303,6 +355,9 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::inbox_prefix("whatsapp-cloud"),
             layout::RAW_PREFIX.to_owned(),
             layout::MANIFEST_PREFIX.to_owned(),
+            layout::COLLECTED_PREFIX.to_owned(),
+            layout::FAILED_PREFIX.to_owned(),
+            layout::collect_runs_prefix(report_day()),
         ]);
     }
     keys

@@ -164,7 +164,7 @@ pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
         }
     };
     queue
-        .send(batch, &jobs)
+        .send(&jobs)
         .await
         .map_err(|source| ConvertError::Queue {
             key: raw_key,

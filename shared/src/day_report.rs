@@ -19,12 +19,12 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::jobs::DeliveryJob;
+use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
     self, COLLECTED_PREFIX, CollectRun, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed,
-    FailedLine, JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, UNMAPPED_PREFIX,
-    Unmapped, ledger_key,
+    FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, ReportSent,
+    UNMAPPED_PREFIX, Unmapped, ledger_key,
 };
 use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use crate::reconcile;
@@ -51,6 +51,64 @@ pub enum DayReportError {
     /// The admin mailbox refused or failed.
     #[error("the report could not be delivered: {0}")]
     Mailbox(#[from] MailboxError),
+    /// The report's delivery job could not be queued.
+    #[error("the report could not be queued for delivery: {0}")]
+    Queue(#[from] QueueError),
+}
+
+/// Makes and stores the report of collection day `day` and hands its
+/// e-mail to `queue` for `folder` of the administrators' `mailbox`, as a
+/// delivery job like any copy (the deliver stage appends it once, its
+/// ledger entry under that mailbox): once while the day is open and once
+/// when it is closed (`closed`: a manifest closes it), each recorded by
+/// [`layout::report_sent_key`] after the job is queued. `None` when the
+/// report of that state was queued before. A run killed between the
+/// queueing and that record queues another report the next time (a second
+/// e-mail, made later; never a lost one).
+///
+/// # Errors
+///
+/// [`DayReportError`] when the store cannot be read or written, or the
+/// queue refuses the job.
+pub async fn send<S: ObjectStore, Q: JobQueue>(
+    store: &S,
+    queue: &Q,
+    day: NaiveDate,
+    closed: bool,
+    (mailbox, folder): (&str, &str),
+    now: DateTime<Utc>,
+) -> Result<Option<DayReport>, DayReportError> {
+    let sent_key = layout::report_sent_key(day, closed);
+    if store.exists(&sent_key).await? {
+        return Ok(None);
+    }
+    let report = DayReport::read(store, day, now).await?;
+    let (json_key, html_key) = report.keys();
+    let (message_id, email) = report.email(mailbox);
+    let eml_key = report.eml_key();
+    for (key, bytes) in [
+        (json_key, report.json()),
+        (html_key, report.html().into_bytes()),
+        (eml_key.clone(), email.clone()),
+    ] {
+        store.put_new(&key, &bytes).await?;
+    }
+    let job = DeliveryJob {
+        mailbox: mailbox.to_owned(),
+        folder: folder.to_owned(),
+        eml_key: eml_key.clone(),
+        message_id: message_id.clone(),
+        timestamp: report.generated_at.clone(),
+        eml: Some(Fingerprint::of(&email)),
+    };
+    queue.send(std::slice::from_ref(&job)).await?;
+    let sent = ReportSent {
+        eml_key,
+        message_id,
+        mailbox: mailbox.to_owned(),
+    };
+    store.put_new(&sent_key, &layout::record(&sent)).await?;
+    Ok(Some(report))
 }
 
 /// Delivers `report` as an e-mail to `folder` of the administrators'
@@ -265,6 +323,10 @@ impl DayReport {
     /// them the ledger records.
     async fn read_jobs<S: ObjectStore>(&mut self, store: &S) -> Result<(), DayReportError> {
         let mut emails = BTreeSet::new();
+        // Each mailbox's ledger is listed once, rather than every entry
+        // read (a missing object reads as "access denied" in S3 without
+        // the right to list it).
+        let mut ledgers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for key in store.list(JOBS_PREFIX).await? {
             let Some(batch) = RawBatch::of_jobs_key(&key) else {
                 continue;
@@ -279,11 +341,13 @@ impl DayReport {
                 let mailbox = self.mailboxes.entry(job.mailbox.clone()).or_default();
                 mailbox.to_deliver += 1;
                 copies += 1;
-                if store
-                    .get(&ledger_key(&job.mailbox, &job.message_id))
-                    .await?
-                    .is_some()
-                {
+                let entry = ledger_key(&job.mailbox, &job.message_id);
+                let folder = entry.rfind('/').map_or("", |at| &entry[..=at]).to_owned();
+                if !ledgers.contains_key(&folder) {
+                    let listed = store.list(&folder).await?.into_iter().collect();
+                    ledgers.insert(folder.clone(), listed);
+                }
+                if ledgers[&folder].contains(&entry) {
                     mailbox.delivered += 1;
                     delivered += 1;
                 }
@@ -439,6 +503,12 @@ impl DayReport {
     pub fn keys(&self) -> (String, String) {
         let stem = layout::report_stem(self.day, &self.generated_at);
         (format!("{stem}.json"), format!("{stem}.html"))
+    }
+
+    /// The key of the report as an e-mail, when a delivery job carries it
+    /// ([`send`]).
+    pub fn eml_key(&self) -> String {
+        format!("{}.eml", layout::report_stem(self.day, &self.generated_at))
     }
 
     /// The key that records where the report was delivered.

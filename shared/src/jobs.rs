@@ -55,15 +55,11 @@ pub enum QueueError {
     },
 }
 
-/// Carries a batch's delivery jobs, already persisted under
-/// [`RawBatch::jobs_key`], to the deliver stage.
+/// Carries delivery jobs, already persisted (a batch's under
+/// [`RawBatch::jobs_key`]), to the deliver stage.
 pub trait JobQueue: Send + Sync {
-    /// Hands over the jobs of `batch`.
-    fn send(
-        &self,
-        batch: &RawBatch,
-        jobs: &[DeliveryJob],
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Hands over `jobs`.
+    fn send(&self, jobs: &[DeliveryJob]) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 /// The store as the queue (embedded mode): the job file convert wrote is
@@ -73,7 +69,7 @@ pub trait JobQueue: Send + Sync {
 pub struct StoreQueue;
 
 impl JobQueue for StoreQueue {
-    async fn send(&self, _batch: &RawBatch, _jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+    async fn send(&self, _jobs: &[DeliveryJob]) -> Result<(), QueueError> {
         Ok(())
     }
 }

@@ -28,6 +28,8 @@
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
 //! | `reports/<collection-day>/<made-at>.{json,html}` | report | the daily report ([`crate::day_report`]) |
 //! | `reports/<collection-day>/<made-at>.delivered.json` | report | where that report was delivered |
+//! | `reports/<collection-day>/<made-at>.eml` | reconcile (Lambda) | that report as the e-mail a delivery job carries to the admin mailbox |
+//! | `reports/<collection-day>/sent-{open,closed}.json` | reconcile (Lambda) | the day's report was queued for the admin mailbox while the day was open, or once it closed ([`ReportSent`]) |
 //!
 //! Two meanings of "day", never mixed:
 //! - the **collection day** ([`CollectionDay`]) is the day, in the
@@ -357,7 +359,22 @@ pub fn manifest_sequence(key: &str) -> Option<u64> {
 /// objects (`.json`, `.html`, `.delivered.json`); `made_at` is RFC 3339
 /// without colons.
 pub fn report_stem(day: NaiveDate, made_at: &str) -> String {
-    format!("reports/{day}/{}", made_at.replace(':', ""))
+    format!("{REPORTS_PREFIX}{day}/{}", made_at.replace(':', ""))
+}
+
+/// Whether `key` is under `reports/` (a daily report's object).
+pub fn is_report_key(key: &str) -> bool {
+    key.starts_with(REPORTS_PREFIX)
+}
+
+/// The prefix of the daily reports.
+pub const REPORTS_PREFIX: &str = "reports/";
+
+/// `reports/<collection-day>/sent-open.json` or `sent-closed.json`: the
+/// day's report was queued for the admin mailbox in that state of the day.
+pub fn report_sent_key(day: NaiveDate, closed: bool) -> String {
+    let state = if closed { "closed" } else { "open" };
+    format!("{REPORTS_PREFIX}{day}/sent-{state}.json")
 }
 
 /// The collection day of a key under `raw/<source>/<day>/`, and its source.
@@ -562,6 +579,17 @@ pub struct CollectRun {
     /// The warnings the run reported.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// A daily report queued for the administrators' mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSent {
+    /// The report's e-mail (`reports/<day>/<made-at>.eml`).
+    pub eml_key: String,
+    /// Its Message-ID.
+    pub message_id: String,
+    /// The mailbox it was queued for.
+    pub mailbox: String,
 }
 
 /// The claim a scheduled collect run writes for its window, so that a

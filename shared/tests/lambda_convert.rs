@@ -26,16 +26,16 @@ const RAW_KEY: &str = "raw/whatsapp-export/2026-11-21/fixture batch.jsonl";
 #[derive(Default)]
 struct Recorded {
     refuse: bool,
-    sent: Mutex<Vec<(String, Vec<DeliveryJob>)>>,
+    sent: Mutex<Vec<Vec<DeliveryJob>>>,
 }
 
 impl JobQueue for Recorded {
-    async fn send(&self, batch: &RawBatch, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+    async fn send(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
         if self.refuse {
             return Err(QueueError::Send("the queue is unavailable".to_owned()));
         }
         let mut sent = self.sent.lock().unwrap();
-        sent.push((batch.key(), jobs.to_vec()));
+        sent.push(jobs.to_vec());
         Ok(())
     }
 }
@@ -121,8 +121,7 @@ async fn a_notified_batch_is_rendered_its_jobs_persisted_then_queued() {
     ));
     let sent = queue.sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].0, RAW_KEY);
-    assert_eq!(sent[0].1, stored);
+    assert_eq!(sent[0], stored);
     // The custodian (Alice) gets every item; Bob is known by name only.
     assert_eq!(stored.len(), 3);
     assert!(
@@ -161,7 +160,7 @@ async fn a_refusing_queue_fails_the_record_but_the_jobs_stay_persisted() {
     let (response, report) = convert(&store, &queue, records).await;
     assert!(failures(&response).is_empty(), "{:?}", report.errors);
     assert_eq!((report.emails_written, report.emails_existing), (0, 0));
-    assert_eq!(queue.sent.lock().unwrap()[0].1.len(), 3);
+    assert_eq!(queue.sent.lock().unwrap()[0].len(), 3);
 }
 
 #[tokio::test]
@@ -198,8 +197,8 @@ async fn a_replay_queues_the_stored_jobs_even_after_the_mapping_changed() {
     )
     .await;
     assert!(failures(&response).is_empty());
-    let sent = replay.sent.lock().unwrap()[0].1.clone();
-    assert_eq!(sent, first.sent.lock().unwrap()[0].1);
+    let sent = replay.sent.lock().unwrap()[0].clone();
+    assert_eq!(sent, first.sent.lock().unwrap()[0]);
     assert_eq!(sent.len(), 3);
     // Nothing was rendered or filed again: no item became unmapped.
     assert!(store.list("unmapped/").await.unwrap().is_empty());

@@ -2,7 +2,9 @@
 //! collect, checks the recent collection days and the older ones never
 //! closed (or `{"day": ...}`), sends again what was lost to convert or
 //! deliver, and closes each day with its manifest once nothing is open
-//! (see `shared::lambda::reconcile_days`).
+//! (see `shared::lambda::reconcile_days`); then, with `REPORT_MAILBOX`
+//! set, sends the newest day's report to the admin mailbox through the
+//! deliver queue (`shared::lambda::send_report`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, ReconcileRequest, SqsNotificationQueue, SqsQueue};
@@ -46,7 +48,20 @@ async fn main() -> Result<(), Error> {
             settings
                 .metrics_namespace
                 .emit(&metrics, chrono::Utc::now());
-            Ok::<_, Error>(days?)
+            let days = days?;
+            let fresh = SqsQueue::new(sqs.clone(), &settings.deliver_queue_url);
+            let now = chrono::Utc::now();
+            match lambda::send_report(archive, &fresh, &days, &settings.report, now).await {
+                Ok(Some(day)) => {
+                    tracing::info!(day = %day, "daily report queued for the admin mailbox")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "daily report not sent");
+                    return Err(e.into());
+                }
+            }
+            Ok::<_, Error>(days)
         },
     ))
     .await

@@ -38,7 +38,7 @@ pub use self::media::media;
 pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
 pub use self::reconcile::{
     DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
-    reconcile_days, reconciled,
+    reconcile_days, reconciled, send_report,
 };
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};
@@ -205,10 +205,14 @@ async fn convert_message<S: ObjectStore, Q: JobQueue>(
 /// was lost, so their folder is searched first; the ledger makes every
 /// other repeat a no-op. No job starts after
 /// `start_no_job_after` (see [`start_no_job_after`]): the rest are reported
-/// failed, to be delivered by a later invocation.
+/// failed, to be delivered by a later invocation. Jobs of daily reports
+/// (their e-mail under `reports/`, [`crate::day_report::send`]) go through
+/// `report_lane` when there is one: the SMTP target's lane that sends to
+/// the administrators' mailbox itself, never to the journal archive.
 pub async fn deliver<S: ObjectStore, M: Mailbox>(
     store: &S,
     lanes: &mut [M],
+    report_lane: Option<&mut M>,
     messages: &[SqsMessage],
     start_no_job_after: Option<Instant>,
 ) -> (SqsBatchResponse, Report) {
@@ -247,15 +251,31 @@ pub async fn deliver<S: ObjectStore, M: Mailbox>(
                     .is_none_or(|n| n > 1)
         })
         .collect();
-    let failed = deliver_jobs(
-        store,
-        lanes,
-        &jobs,
-        |i| retried[i],
-        start_no_job_after,
-        &mut report,
-    )
-    .await;
+    let (reports, copies): (Vec<usize>, Vec<usize>) = (0..jobs.len())
+        .partition(|&i| report_lane.is_some() && layout::is_report_key(&jobs[i].eml_key));
+    let mut failed = Vec::new();
+    for (indices, lanes) in [
+        (copies, lanes),
+        (
+            reports,
+            report_lane.map(std::slice::from_mut).unwrap_or_default(),
+        ),
+    ] {
+        if indices.is_empty() {
+            continue;
+        }
+        let some: Vec<DeliveryJob> = indices.iter().map(|&i| jobs[i].clone()).collect();
+        let these = deliver_jobs(
+            store,
+            lanes,
+            &some,
+            |n| retried[indices[n]],
+            start_no_job_after,
+            &mut report,
+        )
+        .await;
+        failed.extend(these.into_iter().map(|n| indices[n]));
+    }
     for index in failed {
         response.add_failure(origin[index].message_id.as_deref().unwrap_or_default());
     }
@@ -326,6 +346,7 @@ mod tests {
         let (response, report) = deliver(
             &store,
             &mut lanes,
+            None,
             std::slice::from_ref(&message),
             Some(past),
         )
@@ -338,7 +359,7 @@ mod tests {
         );
         assert!(!mail.exists(), "nothing was delivered");
         let later = Instant::now() + Duration::from_secs(60);
-        let (response, report) = deliver(&store, &mut lanes, &[message], Some(later)).await;
+        let (response, report) = deliver(&store, &mut lanes, None, &[message], Some(later)).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{:?}",
@@ -417,7 +438,8 @@ mod tests {
         };
         // Received once and unmarked: appended without a search.
         let mut lanes = [Recording::default()];
-        let (response, report) = deliver(&store, &mut lanes, &[message(1, false)], None).await;
+        let (response, report) =
+            deliver(&store, &mut lanes, None, &[message(1, false)], None).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{:?}",
@@ -426,7 +448,7 @@ mod tests {
         assert_eq!((lanes[0].searched, lanes[0].appended), (0, 1));
         // Received once but sent again by reconcile: searched first.
         let mut lanes = [Recording::default()];
-        let (response, report) = deliver(&store, &mut lanes, &[message(2, true)], None).await;
+        let (response, report) = deliver(&store, &mut lanes, None, &[message(2, true)], None).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{:?}",

@@ -7,7 +7,6 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use sha2::{Digest, Sha256};
 
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
-use crate::layout::RawBatch;
 
 /// SQS takes at most this many messages per batch call.
 const SQS_BATCH: usize = 10;
@@ -97,7 +96,7 @@ impl SqsQueue {
 }
 
 impl JobQueue for SqsQueue {
-    async fn send(&self, _batch: &RawBatch, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+    async fn send(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
         let entries = jobs
             .iter()
             .enumerate()

@@ -17,7 +17,6 @@
 //! Either runs later, in its own function: a day repaired by one run is
 //! closed by the next, which finds nothing open.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_sqs::Client;
@@ -28,10 +27,12 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use super::queue::send_entries;
+use crate::day_report::{self, DayReportError};
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::layout::RawBatch;
 use crate::metrics::Reconciled;
 use crate::reconcile::{self, Closed, ReconcileError};
+use crate::settings::ReportSettings;
 use crate::store::ObjectStore;
 
 /// The reconcile function's input, as EventBridge Scheduler sends it:
@@ -283,6 +284,39 @@ where
     Ok(outcomes)
 }
 
+/// Sends the daily report of the newest day of `days` (the outcomes of
+/// one reconcile run) to the administrators' mailbox of `settings`, once
+/// while the day is open and once when it is closed
+/// ([`day_report::send`]); the day, when a report was queued now. Nothing
+/// without a mailbox.
+///
+/// # Errors
+///
+/// [`DayReportError`] when the store cannot be read or written, or the
+/// queue refuses the report's job.
+pub async fn send_report<S: ObjectStore, Q: JobQueue>(
+    store: &S,
+    queue: &Q,
+    days: &[DayReconciled],
+    settings: &ReportSettings,
+    now: DateTime<Utc>,
+) -> Result<Option<NaiveDate>, DayReportError> {
+    let (Some(mailbox), Some(newest)) = (&settings.mailbox, days.iter().max_by_key(|d| d.day))
+    else {
+        return Ok(None);
+    };
+    let sent = day_report::send(
+        store,
+        queue,
+        newest.day,
+        newest.closed,
+        (mailbox, &settings.folder),
+        now,
+    )
+    .await?;
+    Ok(sent.map(|report| report.day))
+}
+
 /// Reconciles collection day `day`: checks it, sends again the
 /// notifications of batches never converted and the jobs of copies not
 /// delivered, and closes it when nothing is open and it is over (`today`:
@@ -313,16 +347,13 @@ where
     if !unconverted.is_empty() {
         notifications.send(&unconverted).await?;
     }
-    let mut by_batch: BTreeMap<String, (&RawBatch, Vec<DeliveryJob>)> = BTreeMap::new();
-    for (batch, job) in &check.undelivered {
-        by_batch
-            .entry(batch.key())
-            .or_insert_with(|| (batch, Vec::new()))
-            .1
-            .push(job.clone());
-    }
-    for (batch, batch_jobs) in by_batch.values() {
-        jobs.send(batch, batch_jobs).await?;
+    let undelivered: Vec<DeliveryJob> = check
+        .undelivered
+        .iter()
+        .map(|(_, job)| job.clone())
+        .collect();
+    if !undelivered.is_empty() {
+        jobs.send(&undelivered).await?;
     }
     let mut outcome = DayReconciled {
         day,
@@ -438,7 +469,7 @@ mod tests {
     }
 
     impl JobQueue for Recorded {
-        async fn send(&self, _batch: &RawBatch, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
+        async fn send(&self, jobs: &[DeliveryJob]) -> Result<(), QueueError> {
             self.jobs.lock().unwrap().extend_from_slice(jobs);
             Ok(())
         }

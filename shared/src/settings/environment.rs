@@ -8,7 +8,9 @@ use chrono_tz::Tz;
 use super::imap::{self, MAX_MESSAGE_BYTES};
 use super::reader::{Name, Reader, Value};
 use super::smtp;
-use super::{ARCHIVE, MappingSettings, RenderSettings, Setting, SettingError, Sources};
+use super::{
+    ARCHIVE, MappingSettings, RenderSettings, ReportSettings, Setting, SettingError, Sources,
+};
 use crate::convert::ConvertOptions;
 use crate::mailbox::imap::{AuthMethod, DEFAULT_MAX_MESSAGE_BYTES, ImapSettings};
 use crate::mailbox::smtp::{SmtpAuth, SmtpSettings};
@@ -269,6 +271,10 @@ pub struct ReconcileSettings {
     /// reconciles (default 3), so that a day repaired by one run is closed
     /// by the next, and a day still open is reported again; at least 1.
     pub recent_days: u64,
+    /// `REPORT_MAILBOX`, `REPORT_FOLDER`: where the daily report of the
+    /// newest day reconciled is sent (through the deliver queue); no
+    /// mailbox: reports are not made by the function.
+    pub report: ReportSettings,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
     /// (default `MobileArchiver`).
     pub metrics_namespace: Namespace,
@@ -307,6 +313,7 @@ impl ReconcileSettings {
             deliver_queue_url,
             archive_time_zone: env.required_var("ARCHIVE_TIME_ZONE")?,
             recent_days,
+            report: ReportSettings::read(&env)?,
             metrics_namespace: metrics_namespace(&env)?,
         })
     }

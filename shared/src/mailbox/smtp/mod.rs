@@ -250,6 +250,19 @@ impl Smtp {
         self
     }
 
+    /// A new target (no connection yet) with this one's server, login and
+    /// sender that sends to the mailbox itself
+    /// ([`Smtp::to_the_mailbox_itself`]): the deliver function's lane for
+    /// daily reports.
+    pub fn for_reports(&self) -> Smtp {
+        Smtp::new(
+            self.server.clone(),
+            self.credentials.clone(),
+            self.routing.clone(),
+        )
+        .to_the_mailbox_itself()
+    }
+
     /// The server this target delivers to.
     pub fn server(&self) -> &SmtpServer {
         &self.server
