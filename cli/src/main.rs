@@ -21,6 +21,7 @@ mod bench;
 mod export;
 mod inspect;
 mod mapping;
+mod progress;
 mod reconcile;
 mod report;
 mod status;
@@ -249,6 +250,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
     let mapper = settings.mapper(&mut report)?;
+    progress::show();
     let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
@@ -300,6 +302,7 @@ fn deliver(config_path: &Path) -> CliResult {
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
     let store = LocalDir::new(&settings.store);
+    progress::show();
     let outcome = runtime()?.block_on(async {
         let result = match open_target(&settings).await? {
             Target::Maildir(mut maildir) => {

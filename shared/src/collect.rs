@@ -21,6 +21,7 @@
 use chrono::{SecondsFormat, Utc};
 
 use crate::layout::{self, CollectRun, Collected, CollectionDay, RawBatch, RefusedDrop};
+use crate::progress::{self, Event, Stage};
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Pulled, Refused, Source};
 use crate::store::{Created, ObjectStore, StoreError};
@@ -39,9 +40,16 @@ pub async fn collect<S: ObjectStore>(
 ) -> Result<Vec<RawBatch>, StoreError> {
     let mut run = Report::default();
     let mut written = Vec::new();
+    progress::tell(Event::Started {
+        stage: Stage::Collect,
+        total: None,
+    });
     for source in sources {
         written.extend(collect_source(source.as_mut(), archive, day, &mut run).await?);
     }
+    progress::tell(Event::Finished {
+        stage: Stage::Collect,
+    });
     let finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let record = CollectRun {
         sources: run.by_source.clone(),
@@ -143,6 +151,10 @@ pub async fn collect_source<S: ObjectStore>(
             }
         };
         source.checkpointed(&position, report).await;
+        progress::tell(Event::Advanced {
+            stage: Stage::Collect,
+            by: 1,
+        });
     }
     Ok(written)
 }

@@ -10,6 +10,7 @@ use crate::item::Timestamp;
 use crate::jobs::DeliveryJob;
 use crate::ledger::{Group, Job, LedgerError, Outcome};
 use crate::mailbox::{Envelope, Mailbox, Message};
+use crate::progress::{self, Event, Stage};
 use crate::report::Report;
 use crate::store::{ObjectFile, ObjectStore, StoreError};
 
@@ -101,6 +102,10 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
             break;
         }
         let job = &jobs[index];
+        progress::tell(Event::Advanced {
+            stage: Stage::Deliver,
+            by: 1,
+        });
         if cached.as_ref().is_none_or(|(key, _)| *key != job.eml_key) {
             match load(store, &job.eml_key).await {
                 Ok(Some(loaded)) => cached = Some((&job.eml_key, loaded)),

@@ -17,6 +17,7 @@ use crate::jobs::{self, DeliveryJob, StoreQueue};
 use crate::layout::{CollectionDay, RAW_PREFIX, RawBatch};
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
+use crate::progress::{self, Event, Stage};
 use crate::report::Report;
 use crate::sources::Source;
 use crate::store::{ObjectStore, StoreError};
@@ -52,21 +53,31 @@ pub async fn convert_pending<S: ObjectStore>(
     opts: &ConvertOptions,
     report: &mut Report,
 ) -> Result<(), StoreError> {
+    let mut pending = Vec::new();
     for raw_key in store.list(RAW_PREFIX).await? {
         let Some(batch) = RawBatch::parse(&raw_key) else {
             continue;
         };
-        if store.get(&batch.jobs_key()).await?.is_some() {
-            continue;
+        if store.get(&batch.jobs_key()).await?.is_none() {
+            pending.push(batch);
         }
-        match convert::convert_batch(store, &StoreQueue, &batch, mapper, opts, report).await {
+    }
+    let stage = Stage::Convert;
+    progress::tell(Event::Started {
+        stage,
+        total: Some(pending.len() as u64),
+    });
+    for batch in &pending {
+        match convert::convert_batch(store, &StoreQueue, batch, mapper, opts, report).await {
             Ok(()) => {}
             Err(ConvertError::Store(e)) => return Err(e),
             // The store queue refuses nothing; were it to, the job file
             // is stored and deliver reads it all the same.
             Err(e @ ConvertError::Queue { .. }) => report.error(e),
         }
+        progress::tell(Event::Advanced { stage, by: 1 });
     }
+    progress::tell(Event::Finished { stage });
     Ok(())
 }
 
@@ -77,6 +88,8 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
     report: &mut Report,
 ) -> Result<(), StoreError> {
     let pending = StoreQueue::pending(store).await?;
+    let stage = Stage::Deliver;
+    progress::tell(Event::Started { stage, total: None });
     // A batch that started and never finished (a crash, a failed copy) may
     // have left copies in the folders without ledger entries, and the same
     // message can sit in several batches (overlapping exports). So if any
@@ -97,6 +110,10 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
         };
         let first = jobs.len();
         let unreadable = jobs::read_lines(&bytes, &key, &mut jobs, report);
+        progress::tell(Event::Found {
+            stage,
+            by: (jobs.len() - first) as u64,
+        });
         group.push((batch.clone(), first..jobs.len(), unreadable));
         if jobs.len() >= GROUP_JOBS {
             may_have_run |=
@@ -108,6 +125,7 @@ pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
     if !group.is_empty() {
         deliver_group(store, targets, &group, &jobs, may_have_run, report).await?;
     }
+    progress::tell(Event::Finished { stage });
     Ok(())
 }
 

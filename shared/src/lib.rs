@@ -24,6 +24,7 @@ pub mod logging;
 pub mod mailbox;
 pub mod mapping;
 pub mod metrics;
+pub mod progress;
 pub mod reconcile;
 pub mod redact;
 pub mod render;
