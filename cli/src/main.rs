@@ -17,6 +17,7 @@
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod archive;
+mod backfill;
 mod bench;
 mod export;
 mod inspect;
@@ -115,6 +116,7 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    Backfill(backfill::Args),
     Inspect(inspect::Args),
     /// Check a mapping CSV before putting it into service.
     #[command(subcommand)]
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Mapping(command) => mapping::mapping(&command),
         Command::Status(args) => status::status(&args),
+        Command::Backfill(args) => backfill::backfill(&args),
         Command::Report(args) => report::report(&args),
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args),

@@ -22,6 +22,7 @@ fn completion_scripts_name_every_command() {
             "export",
             "reconcile",
             "verify",
+            "backfill",
         ] {
             assert!(script.contains(command), "{shell} completes {command}");
         }
@@ -42,6 +43,7 @@ fn every_commands_help_gives_exit_codes_and_an_example() {
         &["export"],
         &["reconcile"],
         &["verify"],
+        &["backfill"],
         &["bench"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
