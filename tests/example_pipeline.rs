@@ -224,6 +224,14 @@ async fn items_over_the_target_size_limit_are_delivered_with_stubs() {
     .unwrap();
     assert_eq!(report.errors, Vec::<String>::new());
     assert_eq!(report.stubbed_for_size, 2);
+    // The daily report counts them from the job files.
+    let daily = shared::day_report::DayReport::read(&store, opts.day.0, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(daily.sources["whatsapp-export"].stubbed, 2);
+    assert!(daily.mailboxes["carol@corp.example"].stubbed >= 1);
+    let stubbed: u64 = daily.mailboxes.values().map(|m| m.stubbed).sum();
+    assert!(stubbed >= 2, "{stubbed}");
     let messages = folder_messages(&mail, "carol@corp.example");
     assert_eq!(messages.len(), 9, "nothing dropped for size");
     let parsed: Vec<_> = messages

@@ -461,6 +461,7 @@ async fn a_redelivered_job_finds_the_copy_its_dead_first_attempt_stored() {
         message_id: format!("{n:032x}@mobile-archiver"),
         timestamp: "2026-11-10T14:02:18Z".to_owned(),
         eml: None,
+        stubbed: false,
     };
     let mut setup = Vec::new();
     for (mailbox, n) in [("dana@corp.example", 1), ("erin@corp.example", 2)] {

@@ -660,6 +660,7 @@ async fn an_unreachable_server_fails_the_rest_of_the_lane_at_once() {
             message_id: format!("m{n}@mobile-archiver"),
             timestamp: "2026-11-03T09:01:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         })
         .collect();
     let mut report = Report::default();

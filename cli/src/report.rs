@@ -201,6 +201,12 @@ fn summary(report: &DayReport) -> String {
             source.unmapped,
             source.failed
         ));
+        if source.stubbed > 0 {
+            out.push_str(&format!(
+                "    {} e-mails with their attachments as stubs (over the target's size limit)\n",
+                source.stubbed
+            ));
+        }
     }
     if !report.delivery_statuses.is_empty() {
         let statuses: Vec<String> = report

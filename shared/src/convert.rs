@@ -362,6 +362,7 @@ fn convert_item(
         raw_object: Some(raw_key),
     };
     let day = ItemDay::of(item);
+    let stubbed_before = out.report.stubbed_for_size;
     let (eml, fingerprint) =
         match render_eml(&input, opts, &layout::eml_key(day, &item.id), out.report) {
             Ok(eml) => eml,
@@ -383,6 +384,7 @@ fn convert_item(
                 return Ok(None);
             }
         };
+    let stubbed = out.report.stubbed_for_size > stubbed_before;
     let eml_key = layout::eml_key(day, &item.id);
     out.writes.push(ToWrite {
         key: eml_key.clone(),
@@ -419,6 +421,7 @@ fn convert_item(
             message_id: message_id.clone(),
             timestamp: timestamp.clone(),
             eml: Some(fingerprint.clone()),
+            stubbed,
         }));
     Ok(custodian)
 }

@@ -100,6 +100,7 @@ pub async fn send<S: ObjectStore, Q: JobQueue>(
         message_id: message_id.clone(),
         timestamp: report.generated_at.clone(),
         eml: Some(Fingerprint::of(&email)),
+        stubbed: false,
     };
     queue.send(std::slice::from_ref(&job)).await?;
     let sent = ReportSent {
@@ -218,6 +219,8 @@ pub struct SourceDay {
     pub unmapped: u64,
     /// Items or lines that could not be rendered.
     pub failed: u64,
+    /// E-mails whose attachments are stubs, to fit the target's size limit.
+    pub stubbed: u64,
 }
 
 /// One mailbox's copies of the day's items.
@@ -227,6 +230,9 @@ pub struct MailboxDay {
     pub to_deliver: u64,
     /// Of those, copies the ledger records as delivered.
     pub delivered: u64,
+    /// Of those, copies whose attachments are stubs (over the target's
+    /// size limit; the files stay in the archive).
+    pub stubbed: u64,
 }
 
 /// An item or unit the archive kept but could not file, and why.
@@ -335,11 +341,13 @@ impl DayReport {
                 continue;
             }
             let mut batch_emails = BTreeSet::new();
+            let mut stubbed_emails = 0;
             let mut copies = 0;
             let mut delivered = 0;
             for job in jobs(store, &key, &mut self.unreadable).await? {
                 let mailbox = self.mailboxes.entry(job.mailbox.clone()).or_default();
                 mailbox.to_deliver += 1;
+                mailbox.stubbed += u64::from(job.stubbed);
                 copies += 1;
                 let entry = ledger_key(&job.mailbox, &job.message_id);
                 let folder = entry.rfind('/').map_or("", |at| &entry[..=at]).to_owned();
@@ -352,6 +360,7 @@ impl DayReport {
                     delivered += 1;
                 }
                 if emails.insert(job.eml_key.clone()) {
+                    stubbed_emails += u64::from(job.stubbed);
                     batch_emails.insert(job.eml_key);
                 }
             }
@@ -359,6 +368,7 @@ impl DayReport {
             source.emails += batch_emails.len() as u64;
             source.copies += copies;
             source.delivered += delivered;
+            source.stubbed += stubbed_emails;
         }
         self.emails = emails.len() as u64;
         Ok(())
@@ -623,6 +633,7 @@ impl DayReport {
                 "delivered",
                 "unmapped",
                 "failed",
+                "stubbed for size",
             ],
             self.sources
                 .iter()
@@ -636,6 +647,7 @@ impl DayReport {
                         s.delivered,
                         s.unmapped,
                         s.failed,
+                        s.stubbed,
                     ]
                     .iter()
                     .fold(vec![name.clone()], |mut row, count| {
@@ -648,7 +660,12 @@ impl DayReport {
         table(
             &mut out,
             "Mailboxes",
-            &["mailbox", "copies to deliver", "delivered"],
+            &[
+                "mailbox",
+                "copies to deliver",
+                "delivered",
+                "stubbed for size",
+            ],
             self.mailboxes
                 .iter()
                 .map(|(name, m)| {
@@ -656,6 +673,7 @@ impl DayReport {
                         name.clone(),
                         m.to_deliver.to_string(),
                         m.delivered.to_string(),
+                        m.stubbed.to_string(),
                     ]
                 })
                 .collect(),

@@ -37,6 +37,11 @@ pub struct DeliveryJob {
     /// again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eml: Option<Fingerprint>,
+    /// Whether the EML has its attachments as stubs, to fit the target's
+    /// size limit (the files stay in the archive); counted by the daily
+    /// report. Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stubbed: bool,
 }
 
 /// Why jobs could not be queued.

@@ -271,6 +271,7 @@ async fn a_message_in_two_batches_is_not_duplicated_after_a_crash() {
         message_id: "x@mobile-archiver".to_owned(),
         timestamp: "2026-11-03T09:01:00Z".to_owned(),
         eml: None,
+        stubbed: false,
     };
     let line = format!("{}\n", serde_json::to_string(&job).unwrap());
     let batch = |id: &str| RawBatch {
@@ -349,6 +350,7 @@ async fn an_email_altered_since_convert_wrote_it_is_not_delivered() {
         message_id: format!("{id}@mobile-archiver"),
         timestamp: "2026-11-03T09:01:00Z".to_owned(),
         eml: Some(Fingerprint::of(written)),
+        stubbed: false,
     };
     let kept = b"Message-ID: <k@mobile-archiver>\r\n\r\nbody\r\n";
     let written = b"Message-ID: <a@mobile-archiver>\r\n\r\nbody\r\n";

@@ -80,6 +80,7 @@ pub async fn write(
             message_id: render::message_id(&item.id),
             timestamp: item.timestamp.to_rfc3339(),
             eml: None,
+            stubbed: false,
         };
         serde_json::to_writer(&mut lines, &job).unwrap();
         lines.push(b'\n');

@@ -335,6 +335,7 @@ mod tests {
             message_id: "a@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         };
         let message: SqsMessage = serde_json::from_value(serde_json::json!({
             "messageId": "m1",
@@ -419,6 +420,7 @@ mod tests {
             message_id: format!("{n}@x"),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         };
         let message = |n: u32, resent: bool| -> SqsMessage {
             let eml = format!("Message-ID: <{n}@x>\r\n\r\nhi\r\n");

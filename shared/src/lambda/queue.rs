@@ -178,6 +178,7 @@ mod tests {
             message_id: "a@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         };
         let converts = SqsQueue::new(client(), url).entry(0, &job).unwrap();
         let resent = SqsQueue::resending(client(), url, "run-1")

@@ -498,6 +498,7 @@ mod tests {
             message_id: "a@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         };
         // Batch a was never converted; batch b was, and its one copy has
         // no ledger entry. (Neither holds items: only batches, jobs and
@@ -689,6 +690,7 @@ mod tests {
             message_id: "gone@x".to_owned(),
             timestamp: "2026-11-21T09:15:00Z".to_owned(),
             eml: None,
+            stubbed: false,
         };
         let lines = jobs::to_lines(std::slice::from_ref(&job));
         store.put_new(&b.jobs_key(), &lines).await.unwrap();
