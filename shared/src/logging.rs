@@ -133,23 +133,27 @@ pub fn init_lambda() {
 }
 
 /// The `archiver` command's subscriber: text lines with time and target,
-/// filtered by `filter`, to `writer`, the capped targets held to their caps.
-fn cli_subscriber<W>(filter: EnvFilter, writer: W) -> Boxed
+/// coloured when `colours`, filtered by `filter`, to `writer`, the capped
+/// targets held to their caps.
+fn cli_subscriber<W>(filter: EnvFilter, writer: W, colours: bool) -> Boxed
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     capped(
         tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(colours)
             .with_writer(writer)
             .finish(),
     )
 }
 
 /// Installs the `archiver` command's subscriber: `filter` (from
-/// `ARCHIVER_LOG`), text lines to stderr.
+/// `ARCHIVER_LOG`), text lines to stderr, in colour only when stderr is a
+/// terminal (a file or a pipe gets plain text).
 pub fn init_cli(filter: EnvFilter) {
-    install(cli_subscriber(filter, std::io::stderr));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    install(cli_subscriber(filter, std::io::stderr, colours));
 }
 
 #[cfg(test)]
@@ -192,7 +196,7 @@ mod tests {
     /// of ours, under `directives` (`RUST_LOG`, `ARCHIVER_LOG`).
     fn logged(directives: &str) -> Vec<String> {
         let builders: [fn(EnvFilter, Captured) -> Boxed; 3] = [
-            |filter, out| cli_subscriber(filter, out),
+            |filter, out| cli_subscriber(filter, out, false),
             |filter, out| {
                 LambdaLogging {
                     filter,
@@ -237,6 +241,17 @@ mod tests {
                 assert!(text.contains("ours"), "{directives}: {text}");
                 assert!(text.contains("retrying"), "SDK debug lines stay: {text}");
             }
+        }
+    }
+
+    #[test]
+    fn the_cli_colours_its_lines_only_when_asked() {
+        for colours in [false, true] {
+            let out = Captured::default();
+            let subscriber = cli_subscriber(EnvFilter::new("warn"), out.clone(), colours);
+            tracing::subscriber::with_default(subscriber, || tracing::warn!("a warning"));
+            assert!(out.text().contains("a warning"));
+            assert_eq!(out.text().contains('\u{1b}'), colours, "{:?}", out.text());
         }
     }
 
