@@ -249,23 +249,31 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         )
         .into());
     }
-    let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
-    sweep(&settings.store, &settings.target, started, &mut report)?;
     let mapper = settings.mapper(&mut report)?;
-    progress::show();
     let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
-    let outcome = runtime()?.block_on(async {
-        if let Some(wecom) = &settings.sources.wecom {
-            let secrets = SecretFiles::new(&wecom.secrets);
-            let source = wecom
-                .source(LocalDir::new(&settings.store), &secrets, Utc::now())
-                .await?;
-            sources.push(Box::new(source));
-        }
-        let result = match open_target(&settings).await? {
+    // Secrets are read, and the WeCom library loaded, before any lock or
+    // work: a missing one names the config file and its key.
+    let runtime = runtime()?;
+    let target = runtime
+        .block_on(async {
+            if let Some(wecom) = &settings.sources.wecom {
+                let secrets = SecretFiles::new(&wecom.secrets);
+                let source = wecom
+                    .source(LocalDir::new(&settings.store), &secrets, Utc::now())
+                    .await?;
+                sources.push(Box::new(source));
+            }
+            open_target(&settings).await
+        })
+        .map_err(|e| format!("config {}: {e}", config_path.display()))?;
+    let _lock = lock_store(&settings.store)?;
+    sweep(&settings.store, &settings.target, started, &mut report)?;
+    progress::show();
+    let outcome = runtime.block_on(async {
+        let result = match target {
             Target::Maildir(mut maildir) => {
                 embedded::run(
                     &mut sources,
@@ -301,13 +309,17 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
 fn deliver(config_path: &Path) -> CliResult {
     let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
+    let runtime = runtime()?;
+    let target = runtime
+        .block_on(open_target(&settings))
+        .map_err(|e| format!("config {}: {e}", config_path.display()))?;
     let _lock = lock_store(&settings.store)?;
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
     let store = LocalDir::new(&settings.store);
     progress::show();
-    let outcome = runtime()?.block_on(async {
-        let result = match open_target(&settings).await? {
+    let outcome = runtime.block_on(async {
+        let result = match target {
             Target::Maildir(mut maildir) => {
                 embedded::deliver_pending(&store, std::slice::from_mut(&mut *maildir), &mut report)
                     .await

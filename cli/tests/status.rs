@@ -158,3 +158,39 @@ fn a_drops_path_that_is_not_there_stops_the_run_before_it_starts() {
         "nothing written, no lock taken"
     );
 }
+
+#[test]
+fn a_missing_secret_stops_run_and_deliver_before_they_start_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &examples,
+    );
+    std::fs::create_dir(examples.join("secrets")).unwrap();
+    let config = std::fs::read_to_string(examples.join("archiver.toml")).unwrap();
+    let config = config.replace(
+        "[maildir]\npath = \"../example-output/maildir\"",
+        "[secrets]\npath = \"secrets\"\n\n[imap]\nurl = \"imaps://imap.corp.example\"\n\
+         auth = \"password\"\npassword_secret = \"imap-password\"\nlogin = \"{mailbox}\"",
+    );
+    assert!(
+        config.contains("[imap]"),
+        "the example's [maildir] was replaced"
+    );
+    std::fs::write(examples.join("archiver.toml"), config).unwrap();
+    for command in ["run", "deliver"] {
+        let (code, out, err) = archiver(&[command, "--config", "archiver.toml"], &examples);
+        assert_eq!(code, 1, "{command}: {out}{err}");
+        assert_eq!(
+            err.trim(),
+            "archiver: config archiver.toml: [imap] password_secret: secret \"imap-password\" not found",
+            "{command}"
+        );
+        assert_eq!(out, "", "{command}: no summary of a run that did not start");
+        assert!(
+            !dir.path().join("example-output").exists(),
+            "{command}: nothing written, no lock taken"
+        );
+    }
+}

@@ -149,9 +149,16 @@ pub enum SettingsError {
     /// The URL is unusable.
     #[error(transparent)]
     Url(#[from] UrlError),
-    /// A secret could not be read.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
+    /// The secret a setting names could not be read.
+    #[error("[{section}] {key}: {source}")]
+    SecretOf {
+        /// The settings table (`imap`, `smtp`).
+        section: &'static str,
+        /// The setting naming the secret (`password_secret`).
+        key: &'static str,
+        /// Why it could not be read.
+        source: SecretError,
+    },
     /// The token endpoint settings are unusable.
     #[error(transparent)]
     OAuth(#[from] oauth::OAuthError),
@@ -234,12 +241,25 @@ impl Login<'_> {
     ) -> Result<Credentials, SettingsError> {
         let section = self.section;
         let required = |auth, key, value| required(section, auth, key, value);
+        let read = |key: &'static str, name: &str| {
+            let name = name.to_owned();
+            async move {
+                secrets
+                    .secret(&name)
+                    .await
+                    .map_err(|source| SettingsError::SecretOf {
+                        section,
+                        key,
+                        source,
+                    })
+            }
+        };
         Ok(match self.auth {
             AuthMethod::Password => {
                 let name = required("password", "password_secret", self.password_secret)?;
                 Credentials::Password {
                     login: self.login.to_owned(),
-                    password: secrets.secret(name).await?,
+                    password: read("password_secret", name).await?,
                 }
             }
             AuthMethod::Xoauth2 => {
@@ -256,9 +276,11 @@ impl Login<'_> {
                     }
                 };
                 let credential = match (self.client_secret_secret, self.certificate_key_secret) {
-                    (Some(name), _) => ClientCredential::Secret(secrets.secret(name).await?),
+                    (Some(name), _) => {
+                        ClientCredential::Secret(read("client_secret_secret", name).await?)
+                    }
                     (None, Some(name)) => ClientCredential::Certificate {
-                        private_key_pem: secrets.secret(name).await?,
+                        private_key_pem: read("certificate_key_secret", name).await?,
                         thumbprint: required(
                             "xoauth2",
                             "certificate_thumbprint",
