@@ -26,6 +26,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod reconcile;
 pub mod redact;
+pub mod remap;
 pub mod render;
 pub mod report;
 pub mod secrets;

@@ -137,6 +137,13 @@ counters! {
     ),
     /// Items that mapped to no mailbox (written to `unmapped/`).
     unmapped => Shown::Line("unmapped items"),
+    /// Items unmapped before that the mapping now maps: their copies are
+    /// queued for delivery, and they are recorded under `remapped/`
+    /// ([`crate::remap`]).
+    remapped => Shown::IfAny(
+        "unmapped recovered",
+        "items unmapped before, queued for the mailboxes the mapping gives them now"
+    ),
 }
 
 /// What one source contributed to a run's collect counters.
