@@ -21,8 +21,9 @@ use crate::target::Target;
 /// config's `[store] path`, or `--store`: a directory, or the deployed
 /// archive bucket as `s3://bucket[/prefix]`): per source the units
 /// collected and refused and their items; the e-mails written; per
-/// mailbox the copies to deliver and delivered; every unmapped, failed or
-/// refused item with its reason (never its content); gaps (a source or
+/// mailbox the copies to deliver and delivered; the unmapped items a
+/// later mapping recovered (`archiver remap`); every unmapped item not
+/// recovered, failed or refused item with its reason (never its content); gaps (a source or
 /// custodian silent this day after data in the week before, copies not
 /// delivered yet); and a 14-day trend chart.
 ///
@@ -209,6 +210,12 @@ fn summary(report: &DayReport) -> String {
         report.refused.len(),
         report.gaps.len()
     ));
+    if report.recovered > 0 {
+        out.push_str(&format!(
+            "unmapped recovered:   {} (delivered now that the mapping maps them)\n",
+            report.recovered
+        ));
+    }
     for gap in &report.gaps {
         out.push_str(&format!("  {gap}\n"));
     }
