@@ -204,11 +204,8 @@ fn summary(report: &DayReport) -> String {
         ));
     }
     out.push_str(&format!(
-        "unmapped items:       {}\nfailed:               {}\nrefused drops:        {}\ngaps:                 {}\n",
-        report.unmapped.len(),
-        report.failed.len(),
-        report.refused.len(),
-        report.gaps.len()
+        "unmapped items:       {}\n",
+        report.unmapped.len()
     ));
     if report.recovered > 0 {
         out.push_str(&format!(
@@ -216,6 +213,12 @@ fn summary(report: &DayReport) -> String {
             report.recovered
         ));
     }
+    out.push_str(&format!(
+        "failed:               {}\nrefused drops:        {}\ngaps:                 {}\n",
+        report.failed.len(),
+        report.refused.len(),
+        report.gaps.len()
+    ));
     for gap in &report.gaps {
         out.push_str(&format!("  {gap}\n"));
     }

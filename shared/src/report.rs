@@ -142,7 +142,7 @@ counters! {
     /// ([`crate::remap`]).
     remapped => Shown::IfAny(
         "unmapped recovered",
-        "items unmapped before, queued for the mailboxes the mapping gives them now"
+        "items unmapped before that the mapping maps now (their copies go with the others)"
     ),
 }
 
