@@ -69,10 +69,9 @@ fn assert_once(copies: &BTreeMap<String, BTreeMap<String, u32>>) {
 
 /// The example's mapping CSV, with `drop` rows left out and `add` rows added.
 fn write_csv(examples: &Path, drop: &[&str], add: &[&str]) {
-    let original = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mapping.csv"),
-    )
-    .unwrap();
+    let original =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mapping.csv"))
+            .unwrap();
     let mut text: String = original
         .lines()
         .filter(|line| !drop.contains(&line.trim()))
@@ -88,7 +87,14 @@ fn write_csv(examples: &Path, drop: &[&str], add: &[&str]) {
 /// `archiver report --day <day> --json`, parsed.
 fn report(examples: &Path, day: &str) -> serde_json::Value {
     let (code, out, err) = archiver(
-        &["report", "--config", "archiver.toml", "--day", day, "--json"],
+        &[
+            "report",
+            "--config",
+            "archiver.toml",
+            "--day",
+            day,
+            "--json",
+        ],
         examples,
     );
     assert!(code == 0 || code == 2, "{out}{err}");
@@ -148,20 +154,31 @@ fn a_fixed_csv_delivers_the_unmapped_items_once_at_the_next_run_and_the_report_c
     assert!(!third.contains("unmapped recovered"), "{third}");
     let (code, out, err) = archiver(&["remap", "--config", "archiver.toml"], &examples);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("re-resolved:          0 item(s) map now"), "{out}");
+    assert!(
+        out.contains("re-resolved:          0 item(s) map now"),
+        "{out}"
+    );
     assert!(out.contains("still unmapped:       3"), "{out}");
     assert_eq!(copies(&maildir), after);
 
     // The day closes with the remap's job file and records in its manifest.
     let (code, out, err) = archiver(
-        &["reconcile", "--config", "archiver.toml", "--day", "2026-11-21"],
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            "2026-11-21",
+        ],
         &examples,
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("copies: 41"), "{out}");
-    let manifest =
-        fs::read_to_string(dir.path().join("example-output/archive/manifest/00000001.json"))
-            .unwrap();
+    let manifest = fs::read_to_string(
+        dir.path()
+            .join("example-output/archive/manifest/00000001.json"),
+    )
+    .unwrap();
     assert!(manifest.contains("\"jobs/remap/2026-11-21/"), "{manifest}");
     assert!(manifest.contains("\"remapped/"), "{manifest}");
 }
@@ -203,7 +220,10 @@ fn remap_of_one_day_touches_that_day_only() {
     let copied = copies(&maildir);
     assert_once(&copied);
     assert_eq!(copied["luis@corp.example"].len(), 3);
-    assert!(!copied.contains_key("dan@corp.example"), "the 21st untouched");
+    assert!(
+        !copied.contains_key("dan@corp.example"),
+        "the 21st untouched"
+    );
     assert_eq!(report(&examples, "2026-11-21")["recovered"], 0);
     assert_eq!(report(&examples, "2026-11-22")["recovered"], 3);
 
@@ -238,7 +258,10 @@ fn a_remap_stopped_between_its_job_file_and_its_records_delivers_nothing_twice()
     fs::remove_dir_all(archive.join("done/remap")).unwrap();
     let (code, out, err) = archiver(&["remap", "--config", "archiver.toml"], &examples);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("re-resolved:          5 item(s) map now"), "{out}");
+    assert!(
+        out.contains("re-resolved:          5 item(s) map now"),
+        "{out}"
+    );
     assert!(
         out.contains("copies delivered:     0 (5 already delivered before)"),
         "{out}"

@@ -735,6 +735,51 @@ mod tests {
     }
 
     #[test]
+    fn an_unmapped_record_of_before_mapping_hashes_reads_and_remaps() {
+        let old = br#"{"item_id":"0123456789abcdef0123456789abcdef","reason":"no mapping","eml_key":"eml/2025-03-04/0123456789abcdef0123456789abcdef.eml","raw_key":"raw/whatsapp-export/2026-11-21/ab12.jsonl"}"#;
+        let record: Unmapped = serde_json::from_slice(old).unwrap();
+        assert_eq!(record.mapping, None);
+        // Written again, it is the same bytes: no field added.
+        assert_eq!(super::record(&record), old.to_vec());
+        let new = Unmapped {
+            mapping: Some("ab".repeat(32)),
+            ..record
+        };
+        let text = String::from_utf8(super::record(&new)).unwrap();
+        assert!(
+            text.ends_with(&format!(",\"mapping\":\"{}\"}}", "ab".repeat(32))),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Unmapped>(&text).unwrap(), new);
+    }
+
+    #[test]
+    fn remap_job_files_are_batches_of_no_source() {
+        let remap = RawBatch::remap(batch().day, "ab-cd".to_owned());
+        assert_eq!(remap.jobs_key(), "jobs/remap/2026-11-21/ab-cd.jsonl");
+        assert_eq!(remap.done_key(), "done/remap/2026-11-21/ab-cd.jsonl");
+        assert_eq!(
+            RawBatch::of_jobs_key(&remap.jobs_key()),
+            Some(remap.clone())
+        );
+        assert!(remap.is_remap() && !batch().is_remap());
+        assert!(
+            remap
+                .jobs_key()
+                .starts_with(&RawBatch::remap_jobs_prefix(batch().day.0))
+        );
+        assert!(!is_source_name(REMAP));
+        let id = ItemId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let day = ItemDay(NaiveDate::from_ymd_opt(2025, 3, 4).unwrap());
+        assert_eq!(
+            remapped_key_of(&unmapped_key(day, &id)),
+            Some(remapped_key(day, &id))
+        );
+        assert_eq!(remapped_key_of(&eml_key(day, &id)), None);
+        assert_eq!(mapping_applied_key("ab"), "mapping/applied/ab");
+    }
+
+    #[test]
     fn names_that_are_no_plain_segment_are_refused() {
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb", "\u{0}"] {
             assert!(!is_plain_segment(bad), "{bad:?}");
