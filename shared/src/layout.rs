@@ -127,7 +127,10 @@ impl fmt::Display for ItemDay {
     }
 }
 
-/// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`.
+/// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`; or, of
+/// the source [`REMAP`], a remap's job file, which has no raw object
+/// ([`RawBatch::remap`]): everything that reads job files (deliver,
+/// reconcile, the reports) reads both alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBatch {
     /// The source's name (its folder under `raw/` and `collected/`).
