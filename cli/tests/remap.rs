@@ -130,6 +130,25 @@ fn a_fixed_csv_delivers_the_unmapped_items_once_at_the_next_run_and_the_report_c
     let after = copies(&maildir);
     assert_once(&after);
     assert_eq!(after["dan@corp.example"].len(), 5, "{second}");
+    // The stored e-mail as it was rendered (write-once): its From still
+    // has the address Dan had when no row mapped him.
+    let mut files = Vec::new();
+    collect_messages(&maildir.join("dan@corp.example"), &mut files);
+    let senders: Vec<String> = files
+        .iter()
+        .map(|file| {
+            let bytes = fs::read(file).unwrap();
+            let message = MessageParser::default().parse(&bytes).unwrap();
+            let from = message.from().and_then(|from| from.first()).expect("From");
+            from.address().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert!(
+        senders
+            .iter()
+            .any(|address| address == "+14155550123@unmapped.mobile-archiver.invalid"),
+        "{senders:?}"
+    );
     let report = report(&examples, "2026-11-21");
     assert_eq!(report["recovered"], 5);
     let unmapped = report["unmapped"].as_array().unwrap();
