@@ -1,7 +1,8 @@
 //! Remap on a local store (`shared::remap`): which unmapped records are
 //! resolved again (not those made with the mapping in use; those of
 //! records older than mapping hashes, always), the bound on raw batches
-//! read, and a mapping recorded applied only when every record was seen.
+//! read, a mapping recorded applied only when every record was seen, and
+//! reconcile counting a remap's copies with its day's.
 
 use std::path::Path;
 
@@ -168,4 +169,24 @@ async fn a_remap_of_another_day_or_bounded_leaves_the_rest_and_the_mapping_unapp
         .await
         .unwrap();
     assert_eq!(again, None);
+}
+
+#[tokio::test]
+async fn reconcile_counts_a_remaps_copies_with_its_days_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = unmapped_store(&dir).await;
+    let day = RawBatch::parse(RAW_KEY).unwrap().day.0;
+    let before = shared::reconcile::check(&store, day).await.unwrap();
+    assert_eq!((before.copies, before.is_complete()), (0, true));
+    let mut report = Report::default();
+    remap::remap(&store, &StoreQueue, &example(), &every_day(), &mut report)
+        .await
+        .unwrap();
+    // Not delivered yet: open, each copy named with the remap's job file.
+    let after = shared::reconcile::check(&store, day).await.unwrap();
+    assert_eq!((after.batches, after.items, after.copies), (1, 3, 3));
+    assert_eq!(after.remaps.len(), 1);
+    assert_eq!(after.undelivered.len(), 3);
+    assert!(after.undelivered.iter().all(|(batch, _)| batch.is_remap()));
+    assert!(after.unaccounted.is_empty(), "{:?}", after.unaccounted);
 }
