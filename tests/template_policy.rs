@@ -190,6 +190,7 @@ fn keys_used(
             let unmapped = layout::unmapped_key(item_day(), &item_id());
             let remapped = layout::remapped_key(item_day(), &item_id());
             let applied = layout::mapping_applied_key(&"ab".repeat(32));
+            let batch_remapped = layout::remapped_batch_key(&"ab".repeat(32), &batch().key());
             let remap_jobs = RawBatch::remap(batch().day, "ab-cd".to_owned()).jobs_key();
             keys.insert(
                 ("s3:GetObject", "ArchiveBucket"),
@@ -206,6 +207,7 @@ fn keys_used(
                     remapped.clone(),
                     eml.clone(),
                     applied.clone(),
+                    batch_remapped.clone(),
                 ],
             );
             keys.insert(
@@ -215,6 +217,7 @@ fn keys_used(
                     unmapped,
                     remapped,
                     applied,
+                    batch_remapped,
                     layout::failed_item_key(item_day(), &item_id()),
                     layout::failed_line_key(&batch().key(), 3),
                     batch().jobs_key(),
@@ -293,6 +296,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::unmapped_key(item_day(), &item_id()),
             layout::remapped_key(item_day(), &item_id()),
             layout::mapping_applied_key(&"ab".repeat(32)),
+            layout::remapped_batch_key(&"ab".repeat(32), &batch().key()),
             layout::failed_item_key(item_day(), &item_id()),
             layout::failed_line_key(&batch().key(), 3),
             batch().jobs_key(),

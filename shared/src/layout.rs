@@ -18,6 +18,7 @@
 //! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
 //! | `remapped/<item-day>/<item-id>.json` | remap | an unmapped item a later mapping maps: its mailboxes and job file ([`Remapped`]) |
 //! | `mapping/applied/<mapping-hash>` | remap | every unmapped item was re-resolved with this mapping ([`MappingApplied`]) |
+//! | `mapping/remapped/<mapping-hash>/<sha256(raw key)>` | remap | the unmapped items of that raw batch were re-resolved with this mapping (holds the raw key) |
 //! | `failed/<item-day>/<item-id>.json` | convert | an item that could not be rendered ([`Failed`]) |
 //! | `failed/lines/<sha256(raw key)>-<line>.json` | convert | a raw line that is no item ([`FailedLine`]) |
 //! | `jobs/<source>/<collection-day>/<batch>.jsonl` | convert | the batch's delivery jobs, one per line |
@@ -78,6 +79,10 @@ pub const REMAPPED_PREFIX: &str = "remapped/";
 
 /// The prefix of the records of mappings applied to every unmapped item.
 pub const MAPPING_APPLIED_PREFIX: &str = "mapping/applied/";
+
+/// The prefix of the raw batches each mapping re-resolved the unmapped
+/// items of.
+pub const MAPPING_REMAPPED_PREFIX: &str = "mapping/remapped/";
 
 /// The name remap's job files are filed under in `jobs/`, `started/` and
 /// `done/`, where a raw batch's source name stands: no source may be
@@ -418,6 +423,21 @@ pub fn remapped_key_of(unmapped_key: &str) -> Option<String> {
 /// with the mapping of this [`crate::mapping::Mapper::hash`].
 pub fn mapping_applied_key(hash: &str) -> String {
     format!("{MAPPING_APPLIED_PREFIX}{hash}")
+}
+
+/// `mapping/remapped/<mapping-hash>/`: the raw batches whose unmapped
+/// items the mapping of this hash re-resolved.
+pub fn remapped_batches_prefix(hash: &str) -> String {
+    format!("{MAPPING_REMAPPED_PREFIX}{hash}/")
+}
+
+/// `mapping/remapped/<mapping-hash>/<sha256 of the raw key>`: the
+/// unmapped items of the raw batch were re-resolved with the mapping of
+/// this hash (those that map are recovered, the others need not be read
+/// again with it).
+pub fn remapped_batch_key(hash: &str, raw_key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(raw_key.as_bytes()));
+    format!("{}{digest}", remapped_batches_prefix(hash))
 }
 
 /// `failed/<item-day>/<item-id>.json`.

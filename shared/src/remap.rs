@@ -30,11 +30,18 @@
 //! and a copy listed in both is still appended once: the deliver stage's
 //! ledger ([`crate::ledger`]) keeps one copy per mailbox and Message-ID.
 //!
+//! A record is resolved again unless it already was with the current
+//! mapping: it was made with it, or its raw batch is recorded remapped
+//! with it (`mapping/remapped/<hash>/<sha256(raw key)>`, written once the
+//! jobs and records of the batch's items are). So a bounded remap (a
+//! Lambda invocation's share) gets further each time, even when the items
+//! it read stay unmapped.
+//!
 //! [`if_not_applied`] runs a remap of every day once per mapping: when
 //! `mapping/applied/<hash>` is absent, it remaps, then records it (not
 //! when a bound left records for later: the next call goes on).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -135,10 +142,22 @@ pub struct StillUnmapped {
     pub reason: String,
 }
 
+/// What resolving one raw batch's unmapped items found.
+struct Resolved {
+    /// Items that map now.
+    found: Vec<Found>,
+    /// Items that still do not.
+    still_unmapped: Vec<StillUnmapped>,
+    /// Whether every item was in the batch.
+    whole: bool,
+}
+
 /// An item found mapped, before its jobs are written.
 struct Found {
     /// Its `unmapped/` key (the order jobs are written in).
     unmapped_key: String,
+    /// Its raw batch.
+    raw_key: String,
     remapped_key: String,
     day: CollectionDay,
     item_id: String,
@@ -173,6 +192,11 @@ pub async fn remap<S: ObjectStore, Q: JobQueue>(
         ..Outcome::default()
     };
     let recovered: HashSet<String> = store.list(REMAPPED_PREFIX).await?.into_iter().collect();
+    let seen: HashSet<String> = store
+        .list(&layout::remapped_batches_prefix(mapping))
+        .await?
+        .into_iter()
+        .collect();
     let mut by_batch: BTreeMap<String, Vec<(String, Unmapped)>> = BTreeMap::new();
     for key in store.list(UNMAPPED_PREFIX).await? {
         if layout::remapped_key_of(&key).is_none_or(|done| recovered.contains(&done)) {
@@ -191,7 +215,9 @@ pub async fn remap<S: ObjectStore, Q: JobQueue>(
         if opts.day.is_some_and(|day| batch.day.0 != day) {
             continue;
         }
-        if record.mapping.as_deref() == Some(mapping) {
+        let resolved = record.mapping.as_deref() == Some(mapping)
+            || seen.contains(&layout::remapped_batch_key(mapping, &record.raw_key));
+        if resolved {
             outcome.still_unmapped.push(StillUnmapped {
                 item_id: record.item_id,
                 reason: record.reason,
@@ -205,14 +231,22 @@ pub async fn remap<S: ObjectStore, Q: JobQueue>(
     }
     let limit = opts.batches_at_most.unwrap_or(usize::MAX);
     let mut found = Vec::new();
-    for (read, (raw_key, records)) in by_batch.into_iter().enumerate() {
+    let (mut read, mut whole) = (0, BTreeSet::new());
+    for (raw_key, records) in by_batch {
         if read >= limit {
             outcome.left_for_later += records.len() as u64;
             continue;
         }
-        let (mapped, still) = resolve_batch(store, mapper, opts, &raw_key, records, report).await?;
-        found.extend(mapped);
-        outcome.still_unmapped.extend(still);
+        read += 1;
+        let Some(resolved) = resolve_batch(store, mapper, opts, &raw_key, records, report).await?
+        else {
+            continue;
+        };
+        found.extend(resolved.found);
+        outcome.still_unmapped.extend(resolved.still_unmapped);
+        if resolved.whole {
+            whole.insert(raw_key);
+        }
     }
     let mut by_day: BTreeMap<CollectionDay, Vec<Found>> = BTreeMap::new();
     for item in found {
@@ -220,8 +254,22 @@ pub async fn remap<S: ObjectStore, Q: JobQueue>(
     }
     for (day, mut items) in by_day {
         items.sort_by(|a, b| a.unmapped_key.cmp(&b.unmapped_key));
-        write_day(store, queue, mapping, day, items, &mut outcome, report).await?;
+        for skipped in write_day(store, queue, mapping, day, items, &mut outcome, report).await? {
+            whole.remove(&skipped);
+        }
     }
+    // Last, for the batches whose every item is now recovered or still
+    // unmapped (one with a problem is read again by the next remap).
+    let marks = whole
+        .into_iter()
+        .map(|raw_key| {
+            (
+                layout::remapped_batch_key(mapping, &raw_key),
+                raw_key.into_bytes(),
+            )
+        })
+        .collect();
+    store.put_all(marks).await?;
     Ok(outcome)
 }
 
@@ -297,7 +345,8 @@ async fn unmapped<S: ObjectStore>(
 }
 
 /// Reads a raw batch once and resolves the items of its unmapped
-/// `records` again: those that map now, and those that still do not.
+/// `records` again: those that map now, and those that still do not;
+/// `None`, reported, when the batch is gone.
 async fn resolve_batch<S: ObjectStore>(
     store: &S,
     mapper: &Mapper,
@@ -305,14 +354,14 @@ async fn resolve_batch<S: ObjectStore>(
     raw_key: &str,
     records: Vec<(String, Unmapped)>,
     report: &mut Report,
-) -> Result<(Vec<Found>, Vec<StillUnmapped>), StoreError> {
+) -> Result<Option<Resolved>, StoreError> {
     let (mut found, mut still_unmapped) = (Vec::new(), Vec::new());
     let Some(raw) = store.get(raw_key).await? else {
         report.error(format!(
             "raw batch {raw_key} is missing: its {} unmapped item(s) cannot be remapped",
             records.len()
         ));
-        return Ok((found, still_unmapped));
+        return Ok(None);
     };
     let day = RawBatch::parse(raw_key)
         .expect("records are grouped by parsed batch keys")
@@ -344,6 +393,7 @@ async fn resolve_batch<S: ObjectStore>(
         };
         found.push(Found {
             unmapped_key,
+            raw_key: raw_key.to_owned(),
             remapped_key,
             day,
             item_id: record.item_id,
@@ -361,11 +411,16 @@ async fn resolve_batch<S: ObjectStore>(
             "item {item_id}: not found in its raw batch {raw_key}; not remapped"
         ));
     }
-    Ok((found, still_unmapped))
+    Ok(Some(Resolved {
+        whole: wanted.is_empty(),
+        found,
+        still_unmapped,
+    }))
 }
 
 /// Writes one collection day's remap job file, queues its jobs and
-/// records its items recovered, in that order.
+/// records its items recovered, in that order; returns the raw batches
+/// of the items it left out (their e-mail is missing).
 async fn write_day<S: ObjectStore, Q: JobQueue>(
     store: &S,
     queue: &Q,
@@ -374,9 +429,10 @@ async fn write_day<S: ObjectStore, Q: JobQueue>(
     items: Vec<Found>,
     outcome: &mut Outcome,
     report: &mut Report,
-) -> Result<(), RemapError> {
+) -> Result<Vec<String>, RemapError> {
     let mut jobs = Vec::new();
     let mut kept = Vec::new();
+    let mut skipped = Vec::new();
     for item in items {
         // The e-mail as it is stored: deliver refuses one that changed
         // since, and a day's manifest lists it as fingerprinted here.
@@ -385,6 +441,7 @@ async fn write_day<S: ObjectStore, Q: JobQueue>(
                 "item {}: its e-mail {} is missing; not remapped",
                 item.item_id, item.eml_key
             ));
+            skipped.push(item.raw_key);
             continue;
         };
         let eml = Fingerprint {
@@ -402,7 +459,7 @@ async fn write_day<S: ObjectStore, Q: JobQueue>(
         kept.push(item);
     }
     if kept.is_empty() {
-        return Ok(());
+        return Ok(skipped);
     }
     let lines = jobs::to_lines(&jobs);
     let content = hex::encode(Sha256::digest(&lines));
@@ -439,5 +496,5 @@ async fn write_day<S: ObjectStore, Q: JobQueue>(
             mailboxes: item.mailboxes,
             jobs_key: jobs_key.clone(),
         }));
-    Ok(())
+    Ok(skipped)
 }

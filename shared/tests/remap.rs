@@ -190,3 +190,63 @@ async fn reconcile_counts_a_remaps_copies_with_its_days_batches() {
     assert!(after.undelivered.iter().all(|(batch, _)| batch.is_remap()));
     assert!(after.unaccounted.is_empty(), "{:?}", after.unaccounted);
 }
+
+/// The fixture batch again under `key`, its items' ids changed: other
+/// items of the same chat.
+async fn another_batch(store: &LocalDir, key: &str) {
+    let text = String::from_utf8(RAW_BATCH.to_vec()).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let id = &line[7..39];
+            assert!(line.starts_with("{\"id\":\"") && id.len() == 32, "{line}");
+            line.replacen(id, &id.chars().rev().collect::<String>(), 1)
+        })
+        .collect();
+    store
+        .put_new(key, format!("{}\n", lines.join("\n")).as_bytes())
+        .await
+        .unwrap();
+    let batch = RawBatch::parse(key).unwrap();
+    let mut report = Report::default();
+    let opts = ConvertOptions::default();
+    convert::convert_batch(store, &StoreQueue, &batch, &nobody(), &opts, &mut report)
+        .await
+        .unwrap();
+    assert_eq!(report.unmapped, 3, "{:?}", report.errors);
+}
+
+#[tokio::test]
+async fn a_bounded_remap_gets_further_each_time_though_the_items_it_read_stay_unmapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = unmapped_store(&dir).await;
+    another_batch(&store, "raw/whatsapp-export/2026-11-21/other.jsonl").await;
+    // A new mapping that maps none of them either.
+    let csv = b"identity,mailbox\n+447400999999,zed@corp.example\n";
+    let other = settings().mapping.mapper(Some(csv), |_| {}).unwrap();
+    assert_ne!(other.hash(), nobody().hash());
+    let one = RemapOptions {
+        batches_at_most: Some(1),
+        ..every_day()
+    };
+    let mut report = Report::default();
+    let first = remap::if_not_applied(&store, &StoreQueue, &other, &one, &mut report)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.still_unmapped.len(), first.left_for_later), (3, 3));
+    let second = remap::if_not_applied(&store, &StoreQueue, &other, &one, &mut report)
+        .await
+        .unwrap()
+        .unwrap();
+    // The batch read first is not read again: the other one is.
+    assert_eq!((second.still_unmapped.len(), second.left_for_later), (6, 0));
+    assert!(
+        store
+            .exists(&layout::mapping_applied_key(other.hash()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.remapped, 0);
+}
