@@ -214,22 +214,42 @@ fn keys_used(
         }
         "ConvertFunction" => {
             let media = layout::media_key("5d41402abc4b2a76b9719d911017c592");
+            // A new mapping remaps the unmapped items first (shared::remap).
+            let unmapped = layout::unmapped_key(item_day(), &item_id());
+            let remapped = layout::remapped_key(item_day(), &item_id());
+            let applied = layout::mapping_applied_key(&"ab".repeat(32));
+            let batch_remapped = layout::remapped_batch_key(&"ab".repeat(32), &batch().key());
+            let remap_jobs = RawBatch::remap(batch().day, "ab-cd".to_owned()).jobs_key();
             keys.insert(
                 ("s3:GetObject", "ArchiveBucket"),
-                vec![batch().key(), media.clone()],
+                vec![batch().key(), media.clone(), unmapped.clone(), eml.clone()],
             );
             keys.insert(
                 ("s3:ListBucket", "ArchiveBucket"),
-                vec![batch().key(), media],
+                vec![
+                    batch().key(),
+                    media,
+                    layout::UNMAPPED_PREFIX.to_owned(),
+                    unmapped.clone(),
+                    layout::REMAPPED_PREFIX.to_owned(),
+                    remapped.clone(),
+                    eml.clone(),
+                    applied.clone(),
+                    batch_remapped.clone(),
+                ],
             );
             keys.insert(
                 ("s3:PutObject", "ArchiveBucket"),
                 vec![
                     eml.clone(),
-                    layout::unmapped_key(item_day(), &item_id()),
+                    unmapped,
+                    remapped,
+                    applied,
+                    batch_remapped,
                     layout::failed_item_key(item_day(), &item_id()),
                     layout::failed_line_key(&batch().key(), 3),
                     batch().jobs_key(),
+                    remap_jobs,
                 ],
             );
             keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![eml]);
@@ -247,6 +267,8 @@ fn keys_used(
                 batch().jobs_key(),
                 eml.clone(),
                 layout::unmapped_key(item_day(), &item_id()),
+                layout::remapped_key(item_day(), &item_id()),
+                RawBatch::remap(batch().day, "ab-cd".to_owned()).jobs_key(),
                 layout::failed_item_key(item_day(), &item_id()),
                 layout::failed_line_key(&batch().key(), 3),
                 layout::media_key("5d41402abc4b2a76b9719d911017c592"),
@@ -319,9 +341,13 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             "failed/drops/ab12.json".to_owned(),
             layout::eml_key(item_day(), &item_id()),
             layout::unmapped_key(item_day(), &item_id()),
+            layout::remapped_key(item_day(), &item_id()),
+            layout::mapping_applied_key(&"ab".repeat(32)),
+            layout::remapped_batch_key(&"ab".repeat(32), &batch().key()),
             layout::failed_item_key(item_day(), &item_id()),
             layout::failed_line_key(&batch().key(), 3),
             batch().jobs_key(),
+            RawBatch::remap(batch().day, "ab-cd".to_owned()).jobs_key(),
             batch().started_key(),
             batch().done_key(),
             layout::ledger_key("alice@corp.example", "0123@mobile-archiver"),

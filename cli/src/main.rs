@@ -14,6 +14,8 @@
 //! - `archiver export ... --out <zip>` writes an export bundle for review.
 //! - `archiver reconcile --day <day> [--repair]` and `archiver verify` prove
 //!   a day.
+//! - `archiver remap --config <file> [--day <day>]` re-resolves unmapped
+//!   items with the current mapping CSV and delivers those that map now.
 //! - `archiver bench` measures parsing and rendering speed.
 
 mod archive;
@@ -24,6 +26,7 @@ mod inspect;
 mod mapping;
 mod progress;
 mod reconcile;
+mod remap;
 mod report;
 mod status;
 mod target;
@@ -78,6 +81,10 @@ enum Command {
     /// refused/ with its reason, an item no mailbox maps to under unmapped/,
     /// one that fails under failed/; the summary counts each, names the
     /// reasons (never message content) and ends with the store and target.
+    /// A run whose mapping CSV maps differently from the one it last
+    /// applied (a row added or changed) also re-resolves the unmapped items
+    /// and delivers, once, those that map now ("unmapped recovered" in the
+    /// summary; `archiver remap` does it on demand).
     /// A run that was killed resumes where it stopped with the next run: it
     /// removes what was half written and never appends a message twice.
     /// Safe to repeat: a second run over the same drops says "nothing new".
@@ -126,6 +133,7 @@ enum Command {
     Export(export::Args),
     Reconcile(reconcile::ReconcileArgs),
     Verify(reconcile::VerifyArgs),
+    Remap(remap::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish,
     /// powershell): `archiver completions bash > /etc/bash_completion.d/archiver`.
     Completions {
@@ -154,6 +162,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args),
         Command::Verify(args) => reconcile::verify(&args),
+        Command::Remap(args) => remap::remap(&args),
         Command::Completions { shell } => completions(shell),
         Command::Bench(args) => bench::bench(&args),
         Command::BenchDelivery(args) => bench::bench_delivery(&args),
@@ -318,27 +327,34 @@ fn deliver(config_path: &Path) -> CliResult {
     sweep(&settings.store, &settings.target, started, &mut report)?;
     let store = LocalDir::new(&settings.store);
     progress::show();
-    let outcome = runtime.block_on(async {
-        let result = match target {
-            Target::Maildir(mut maildir) => {
-                embedded::deliver_pending(&store, std::slice::from_mut(&mut *maildir), &mut report)
-                    .await
-            }
-            Target::Imap(mut imap) => {
-                let result = embedded::deliver_pending(&store, &mut imap, &mut report).await;
-                close(&mut imap).await;
-                result
-            }
-            Target::Smtp(mut smtp) => {
-                let result = embedded::deliver_pending(&store, &mut smtp, &mut report).await;
-                quit(&mut smtp).await;
-                result
-            }
-        };
-        result.map_err(Box::<dyn std::error::Error>::from)
-    });
+    let outcome = runtime.block_on(deliver_pending(target, &store, &mut report));
     let before = before_this_run(&store, &report, &outcome)?;
     finish(&settings, &report, outcome, before)
+}
+
+/// Delivers every pending job of `store` to `target`, opened from the
+/// configuration (see [`embedded::deliver_pending`]).
+async fn deliver_pending(
+    target: Target,
+    store: &LocalDir,
+    report: &mut Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let result = match target {
+        Target::Maildir(mut maildir) => {
+            embedded::deliver_pending(store, std::slice::from_mut(&mut *maildir), report).await
+        }
+        Target::Imap(mut imap) => {
+            let result = embedded::deliver_pending(store, &mut imap, report).await;
+            close(&mut imap).await;
+            result
+        }
+        Target::Smtp(mut smtp) => {
+            let result = embedded::deliver_pending(store, &mut smtp, report).await;
+            quit(&mut smtp).await;
+            result
+        }
+    };
+    result.map_err(Box::<dyn std::error::Error>::from)
 }
 
 /// When a run did nothing (no drop, e-mail or copy, no error), what the

@@ -21,13 +21,14 @@ use crate::target::Target;
 /// config's `[store] path`, or `--store`: a directory, or the deployed
 /// archive bucket as `s3://bucket[/prefix]`): per source the units
 /// collected and refused and their items; the e-mails written; per
-/// mailbox the copies to deliver and delivered; every unmapped, failed or
-/// refused item with its reason (never its content); WhatsApp Cloud
-/// delivery statuses and Meta's errors, and the problems collect reported;
-/// gaps (a source or custodian silent this day after data in the week
-/// before, a WeCom `seq` range that never came, copies not delivered yet,
-/// a past day without its manifest where reconcile runs); whether the day
-/// is reconciled; and a 14-day trend chart.
+/// mailbox the copies to deliver and delivered; the unmapped items a
+/// later mapping recovered (`archiver remap`); every unmapped item not
+/// recovered, failed or refused item with its reason (never its content);
+/// WhatsApp Cloud delivery statuses and Meta's errors, and the problems
+/// collect reported; gaps (a source or custodian silent this day after
+/// data in the week before, a WeCom `seq` range that never came, copies
+/// not delivered yet, a past day without its manifest where reconcile
+/// runs); whether the day is reconciled; and a 14-day trend chart.
 ///
 /// It is stored in the archive as `reports/<day>/<made-at>.json` and
 /// `.html` (every report made is kept), and, when the configuration names
@@ -233,8 +234,17 @@ fn summary(report: &DayReport) -> String {
         ));
     }
     out.push_str(&format!(
-        "unmapped items:       {}\nfailed:               {}\nrefused drops:        {}\ngaps:                 {}\n",
-        report.unmapped.len(),
+        "unmapped items:       {}\n",
+        report.unmapped.len()
+    ));
+    if report.recovered > 0 {
+        out.push_str(&format!(
+            "unmapped recovered:   {} (delivered now that the mapping maps them)\n",
+            report.recovered
+        ));
+    }
+    out.push_str(&format!(
+        "failed:               {}\nrefused drops:        {}\ngaps:                 {}\n",
         report.failed.len(),
         report.refused.len(),
         report.gaps.len()

@@ -16,9 +16,10 @@ use crate::archive::{Location, LocationParser, Opened, STORE_HELP};
 /// `--store` (a directory, or the deployed archive bucket as
 /// `s3://bucket[/prefix]`), and prints, per source, the units collected
 /// (drops), how many were refused, the items collected and the last
-/// collection day; then the e-mails written, the items unmapped and
-/// failed, the copies delivered per mailbox, and the delivery backlog
-/// (batches converted but not yet delivered, and their jobs). Nothing is
+/// collection day; then the e-mails written, the items unmapped (and
+/// those a later mapping recovered) and failed, the copies delivered per
+/// mailbox, and the delivery backlog (batches converted, or remapped,
+/// but not yet delivered, and their jobs). Nothing is
 /// written and no message is read; a run may go on beside it.
 ///
 /// A backlog is delivered by `archiver deliver` (in AWS, by the deliver
@@ -71,12 +72,18 @@ fn text(location: &Location, status: &Status) -> String {
         ));
     }
     out.push_str(&format!(
-        "emails written:       {}\nunmapped items:       {}\nfailed items:         {}\nfailed lines:         {}\ncopies delivered:     {}\n",
-        status.emails_written,
-        status.unmapped_items,
-        status.failed_items,
-        status.failed_lines,
-        status.copies_delivered,
+        "emails written:       {}\nunmapped items:       {}\n",
+        status.emails_written, status.unmapped_items,
+    ));
+    if status.remapped_items > 0 {
+        out.push_str(&format!(
+            "unmapped recovered:   {} (by a later mapping: archiver remap)\n",
+            status.remapped_items
+        ));
+    }
+    out.push_str(&format!(
+        "failed items:         {}\nfailed lines:         {}\ncopies delivered:     {}\n",
+        status.failed_items, status.failed_lines, status.copies_delivered,
     ));
     for (mailbox, copies) in &status.delivered {
         out.push_str(&format!("  {mailbox}: {copies}\n"));

@@ -5,8 +5,9 @@
 //! rendering is deterministic, so a replayed batch finds the same bytes
 //! already there. They are written in groups made durable together
 //! ([`ObjectStore::put_all`]), and the job file only after the last group. Items that map to nobody are recorded in
-//! `unmapped/<item-day>/<item-id>.json` with the reason, and their EML is
-//! still written. The batch's delivery jobs are persisted in
+//! `unmapped/<item-day>/<item-id>.json` with the reason and the hash of
+//! the mapping (a later mapping re-resolves them: [`crate::remap`]), and
+//! their EML is still written. The batch's delivery jobs are persisted in
 //! `jobs/<batch>`, then handed to the [`JobQueue`]. A custodian that maps to
 //! no mailbox while its items go to other participants is reported once
 //! per batch (its own mailbox misses them).
@@ -402,6 +403,7 @@ fn convert_item(
             reason,
             eml_key: eml_key.clone(),
             raw_key: raw_key.to_owned(),
+            mapping: Some(mapper.hash().to_owned()),
         };
         out.writes.push(ToWrite {
             key: layout::unmapped_key(day, &item.id),

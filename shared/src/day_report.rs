@@ -3,7 +3,9 @@
 //!
 //! Per source: units collected and refused, items; the e-mails their items
 //! became; per mailbox the copies to deliver and those the ledger records
-//! as delivered; every unmapped, failed or refused item with its reason
+//! as delivered; the unmapped items a later mapping recovered (their
+//! copies are among the mailboxes', from the remap's job files); every
+//! unmapped item not recovered, failed or refused item with its reason
 //! (reasons name identities and objects, never message content); gaps (a
 //! source or a custodian with data in the week before and none this day,
 //! copies not delivered yet); and a 14-day trend of items collected and
@@ -23,8 +25,8 @@ use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
     self, COLLECTED_PREFIX, CollectRun, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed,
-    FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, RawBatch, RefusedDrop, ReportSent,
-    UNMAPPED_PREFIX, Unmapped, ledger_key,
+    FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, REMAP, REMAPPED_PREFIX, RawBatch,
+    RefusedDrop, ReportSent, UNMAPPED_PREFIX, Unmapped, ledger_key, remapped_key_of,
 };
 use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use crate::reconcile;
@@ -171,8 +173,13 @@ pub struct DayReport {
     pub emails: u64,
     /// Per mailbox: copies to deliver and copies delivered.
     pub mailboxes: BTreeMap<String, MailboxDay>,
-    /// Items no mailbox maps to, with the reason.
+    /// Items no mailbox maps to, with the reason (not those recovered
+    /// since).
     pub unmapped: Vec<Problem>,
+    /// Items once unmapped that a later mapping maps: delivered to the
+    /// mailboxes it gives them ([`crate::remap`]), their copies counted
+    /// with the mailboxes'.
+    pub recovered: u64,
     /// Items or lines that could not be rendered, with the reason.
     pub failed: Vec<Problem>,
     /// Units (drops) that could not be read, with the reason.
@@ -221,6 +228,8 @@ pub struct SourceDay {
     pub failed: u64,
     /// E-mails whose attachments are stubs, to fit the target's size limit.
     pub stubbed: u64,
+    /// Unmapped items a later mapping recovered (`archiver remap`).
+    pub recovered: u64,
 }
 
 /// One mailbox's copies of the day's items.
@@ -282,6 +291,7 @@ impl DayReport {
             emails: 0,
             mailboxes: BTreeMap::new(),
             unmapped: Vec::new(),
+            recovered: 0,
             failed: Vec::new(),
             refused: Vec::new(),
             unreadable,
@@ -364,6 +374,11 @@ impl DayReport {
                     batch_emails.insert(job.eml_key);
                 }
             }
+            // A remap's copies are its items' sources' (counted as
+            // recovered there), and the mailboxes'.
+            if batch.source == REMAP {
+                continue;
+            }
             let source = self.sources.entry(batch.source).or_default();
             source.emails += batch_emails.len() as u64;
             source.copies += copies;
@@ -374,17 +389,26 @@ impl DayReport {
         Ok(())
     }
 
-    /// Unmapped, failed and refused records of the day's batches.
+    /// Unmapped (and recovered), failed and refused records of the day's
+    /// batches.
     async fn read_problems<S: ObjectStore>(&mut self, store: &S) -> Result<(), DayReportError> {
         let day = self.day;
         let of_day = |raw_key: &str| RawBatch::parse(raw_key).filter(|b| b.day.0 == day);
+        let recovered: BTreeSet<String> = store.list(REMAPPED_PREFIX).await?.into_iter().collect();
         for key in store.list(UNMAPPED_PREFIX).await? {
             let Some(record) = record::<_, Unmapped>(store, &key, &mut self.unreadable).await?
             else {
                 continue;
             };
-            if let Some(batch) = of_day(&record.raw_key) {
-                self.sources.entry(batch.source).or_default().unmapped += 1;
+            let Some(batch) = of_day(&record.raw_key) else {
+                continue;
+            };
+            let source = self.sources.entry(batch.source).or_default();
+            if remapped_key_of(&key).is_some_and(|key| recovered.contains(&key)) {
+                self.recovered += 1;
+                source.recovered += 1;
+            } else {
+                source.unmapped += 1;
                 self.unmapped.push(Problem {
                     what: format!("item {}", record.item_id),
                     reason: record.reason,
@@ -534,6 +558,15 @@ impl DayReport {
         serde_json::to_vec_pretty(self).expect("a day report serializes")
     }
 
+    /// What the recovered count means, as one line.
+    pub fn recovered_line(&self) -> String {
+        format!(
+            "{} item(s) unmapped before were recovered by a later mapping: their copies go to \
+             the mailboxes it gives them, and are counted with them above.",
+            self.recovered
+        )
+    }
+
     /// Copies to deliver and delivered, all mailboxes.
     pub fn copies(&self) -> (u64, u64) {
         self.mailboxes.values().fold((0, 0), |(to, done), m| {
@@ -571,6 +604,9 @@ impl DayReport {
             refused = self.refused.len(),
             gap_color = if gaps > 0 { "#b00020" } else { "#1b5e20" },
         );
+        if self.recovered > 0 {
+            let _ = write!(out, "<p>{}</p>", self.recovered_line());
+        }
         out.push_str(&self.trend_svg());
         // Outlook for Windows shows no SVG: the same figures as a table.
         let _ = write!(
@@ -943,6 +979,10 @@ impl DayReport {
             self.gaps.len()
         );
         let mut text = summary;
+        if self.recovered > 0 {
+            text.push('\n');
+            text.push_str(&self.recovered_line());
+        }
         for gap in &self.gaps {
             text.push_str("\n- ");
             text.push_str(gap);

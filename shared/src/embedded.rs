@@ -9,6 +9,15 @@
 //! ledger is checked for every job, and while any batch is started but not
 //! done, every job is also searched for in its folder before appending, so
 //! nothing is delivered twice.
+//!
+//! A run whose mapping was never applied to the unmapped items before
+//! (its [hash](crate::mapping::Mapper::hash) has no `mapping/applied/`
+//! record) remaps them once converting is done ([`remap::if_not_applied`]):
+//! after, so that a batch converted again after an interrupted run, whose
+//! older unmapped records its own conversion does not replace, is
+//! remapped too, and the items this run left unmapped are skipped without
+//! being read (their records name this very mapping). The copies it
+//! recovers are delivered with the others.
 
 use crate::collect;
 use crate::convert::{self, ConvertError, ConvertOptions};
@@ -18,6 +27,7 @@ use crate::layout::{CollectionDay, RAW_PREFIX, RawBatch};
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
 use crate::progress::{self, Event, Stage};
+use crate::remap::{self, RemapError, RemapOptions};
 use crate::report::Report;
 use crate::sources::Source;
 use crate::store::{ObjectStore, StoreError};
@@ -43,7 +53,34 @@ pub async fn run<S: ObjectStore, M: Mailbox>(
 ) -> Result<(), StoreError> {
     collect::collect(sources, store, opts.day, report).await?;
     convert_pending(store, mapper, &opts.convert, report).await?;
+    remap_if_not_applied(store, mapper, &opts.convert, report).await?;
     deliver_pending(store, targets, report).await
+}
+
+/// Remaps every unmapped item when the mapping was not applied to them
+/// yet (see the module's documentation); its jobs wait in the store for
+/// [`deliver_pending`].
+pub async fn remap_if_not_applied<S: ObjectStore>(
+    store: &S,
+    mapper: &Mapper,
+    opts: &ConvertOptions,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let opts = RemapOptions {
+        day: None,
+        folders: opts.folders.clone(),
+        batches_at_most: None,
+    };
+    match remap::if_not_applied(store, &StoreQueue, mapper, &opts, report).await {
+        Ok(_) => Ok(()),
+        Err(RemapError::Store(e)) => Err(e),
+        // The store queue refuses nothing; were it to, the job file is
+        // stored and deliver reads it all the same.
+        Err(e @ RemapError::Queue { .. }) => {
+            report.error(e);
+            Ok(())
+        }
+    }
 }
 
 /// Converts every raw batch that has no job file yet.

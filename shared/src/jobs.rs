@@ -80,7 +80,8 @@ impl JobQueue for StoreQueue {
 }
 
 impl StoreQueue {
-    /// The batches whose job file has no `done/` marker.
+    /// The batches whose job file has no `done/` marker (a remap's job
+    /// files among them: [`RawBatch::remap`]).
     pub async fn pending<S: ObjectStore>(store: &S) -> Result<Vec<RawBatch>, StoreError> {
         let mut pending = Vec::new();
         for key in store.list(JOBS_PREFIX).await? {

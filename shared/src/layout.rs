@@ -17,9 +17,13 @@
 //! | `collected/reports/<collection-day>/<finished-at>.json` | collect | what one run of collect noticed: per-source counts, WhatsApp Cloud delivery statuses and their errors, `seq` gaps, problems ([`CollectRun`]) |
 //! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
 //! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
+//! | `remapped/<item-day>/<item-id>.json` | remap | an unmapped item a later mapping maps: its mailboxes and job file ([`Remapped`]) |
+//! | `mapping/applied/<mapping-hash>` | remap | every unmapped item was re-resolved with this mapping ([`MappingApplied`]) |
+//! | `mapping/remapped/<mapping-hash>/<sha256(raw key)>` | remap | the unmapped items of that raw batch were re-resolved with this mapping (holds the raw key) |
 //! | `failed/<item-day>/<item-id>.json` | convert | an item that could not be rendered ([`Failed`]) |
 //! | `failed/lines/<sha256(raw key)>-<line>.json` | convert | a raw line that is no item ([`FailedLine`]) |
 //! | `jobs/<source>/<collection-day>/<batch>.jsonl` | convert | the batch's delivery jobs, one per line |
+//! | `jobs/remap/<collection-day>/<mapping-hash>-<content>.jsonl` | remap | delivery jobs of items recovered by a mapping, filed under the collection day of their raw batch ([`RawBatch::remap`]; `started/` and `done/` as for a batch) |
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
 //! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of its other copies committed with it ([`ledger_record`]) |
@@ -35,10 +39,11 @@
 //! - the **collection day** ([`CollectionDay`]) is the day, in the
 //!   archive's time zone, of the run that pulled a batch (the scheduled
 //!   time, or the day asked for by a backfill). It files what a run pulled:
-//!   `raw/`, and so `jobs/`, `started/`, `done/`.
+//!   `raw/`, and so `jobs/`, `started/`, `done/` (a remap's job files too:
+//!   under the day of the batches their items came from).
 //! - the **item day** ([`ItemDay`]) is the UTC date of the item's own
 //!   timestamp, when the message was sent. It files what belongs to one
-//!   item: `eml/`, `unmapped/`, `failed/`. An export collected today files
+//!   item: `eml/`, `unmapped/`, `remapped/`, `failed/`. An export collected today files
 //!   its messages of last year under last year's days.
 //!
 //! Every write is create-only ([`crate::store::ObjectStore::put_new`]):
@@ -73,6 +78,21 @@ pub const EML_PREFIX: &str = "eml/";
 
 /// The prefix of unmapped items' records.
 pub const UNMAPPED_PREFIX: &str = "unmapped/";
+
+/// The prefix of the records of unmapped items a later mapping maps.
+pub const REMAPPED_PREFIX: &str = "remapped/";
+
+/// The prefix of the records of mappings applied to every unmapped item.
+pub const MAPPING_APPLIED_PREFIX: &str = "mapping/applied/";
+
+/// The prefix of the raw batches each mapping re-resolved the unmapped
+/// items of.
+pub const MAPPING_REMAPPED_PREFIX: &str = "mapping/remapped/";
+
+/// The name remap's job files are filed under in `jobs/`, `started/` and
+/// `done/`, where a raw batch's source name stands: no source may be
+/// called so ([`is_source_name`]).
+pub const REMAP: &str = "remap";
 
 /// The prefix of failure records: items (`failed/<item-day>/`), raw lines
 /// ([`FAILED_LINES_PREFIX`]) and refused drops ([`REFUSED_DROPS_PREFIX`]).
@@ -117,7 +137,10 @@ impl fmt::Display for ItemDay {
     }
 }
 
-/// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`.
+/// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`; or, of
+/// the source [`REMAP`], a remap's job file, which has no raw object
+/// ([`RawBatch::remap`]): everything that reads job files (deliver,
+/// reconcile, the reports) reads both alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBatch {
     /// The source's name (its folder under `raw/` and `collected/`).
@@ -188,6 +211,32 @@ impl RawBatch {
         format!("done/{}", self.name())
     }
 
+    /// The job file of a remap, `jobs/remap/<collection-day>/<name>.jsonl`:
+    /// a batch of no source ([`REMAP`]), with no raw object, whose jobs
+    /// deliver items recovered by a mapping; the deliver stage, reconcile
+    /// and the reports read it as any batch's (its `started/` and `done/`
+    /// markers likewise). `day` is the collection day of the raw batches
+    /// its items came from; `name` a plain segment.
+    pub fn remap(day: CollectionDay, name: String) -> RawBatch {
+        RawBatch {
+            source: REMAP.to_owned(),
+            day,
+            id: name,
+        }
+    }
+
+    /// Whether this is a remap's job file ([`RawBatch::remap`]) rather than
+    /// a raw batch.
+    pub fn is_remap(&self) -> bool {
+        self.source == REMAP
+    }
+
+    /// `jobs/remap/<collection-day>/`: the folder of a day's remap job
+    /// files.
+    pub fn remap_jobs_prefix(day: NaiveDate) -> String {
+        format!("{JOBS_PREFIX}{REMAP}/{day}/")
+    }
+
     /// The batch whose jobs a `jobs/` key holds.
     pub fn of_jobs_key(key: &str) -> Option<RawBatch> {
         let name = key.strip_prefix(JOBS_PREFIX)?;
@@ -214,9 +263,10 @@ pub fn is_plain_segment(name: &str) -> bool {
 }
 
 /// Whether a source may be called `name`: a plain segment that is not a
-/// folder collect uses itself (`collected/runs/`, `collected/reports/`).
+/// folder collect uses itself (`collected/runs/`, `collected/reports/`)
+/// or remap's name in `jobs/` ([`REMAP`]).
 pub fn is_source_name(name: &str) -> bool {
-    is_plain_segment(name) && name != RUNS && name != RUN_REPORTS
+    is_plain_segment(name) && name != RUNS && name != RUN_REPORTS && name != REMAP
 }
 
 /// The folder of run claims under `collected/`.
@@ -394,6 +444,39 @@ pub fn eml_key(day: ItemDay, id: &ItemId) -> String {
 /// `unmapped/<item-day>/<item-id>.json`.
 pub fn unmapped_key(day: ItemDay, id: &ItemId) -> String {
     format!("unmapped/{day}/{id}.json")
+}
+
+/// `remapped/<item-day>/<item-id>.json`.
+pub fn remapped_key(day: ItemDay, id: &ItemId) -> String {
+    format!("{REMAPPED_PREFIX}{day}/{id}.json")
+}
+
+/// The `remapped/` key of the item an `unmapped/` key names (the same
+/// item day and id); `None` for any other key.
+pub fn remapped_key_of(unmapped_key: &str) -> Option<String> {
+    let rest = unmapped_key.strip_prefix(UNMAPPED_PREFIX)?;
+    Some(format!("{REMAPPED_PREFIX}{rest}"))
+}
+
+/// `mapping/applied/<mapping-hash>`: every unmapped item was re-resolved
+/// with the mapping of this [`crate::mapping::Mapper::hash`].
+pub fn mapping_applied_key(hash: &str) -> String {
+    format!("{MAPPING_APPLIED_PREFIX}{hash}")
+}
+
+/// `mapping/remapped/<mapping-hash>/`: the raw batches whose unmapped
+/// items the mapping of this hash re-resolved.
+pub fn remapped_batches_prefix(hash: &str) -> String {
+    format!("{MAPPING_REMAPPED_PREFIX}{hash}/")
+}
+
+/// `mapping/remapped/<mapping-hash>/<sha256 of the raw key>`: the
+/// unmapped items of the raw batch were re-resolved with the mapping of
+/// this hash (those that map are recovered, the others need not be read
+/// again with it).
+pub fn remapped_batch_key(hash: &str, raw_key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(raw_key.as_bytes()));
+    format!("{}{digest}", remapped_batches_prefix(hash))
 }
 
 /// `failed/<item-day>/<item-id>.json`.
@@ -613,6 +696,38 @@ pub struct Unmapped {
     pub eml_key: String,
     /// The raw batch the item came from.
     pub raw_key: String,
+    /// The [`crate::mapping::Mapper::hash`] of the mapping it mapped to no
+    /// one with: remap skips it while that mapping is in use. Absent in
+    /// records written before (those are always re-resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
+}
+
+/// An unmapped item that a later mapping maps: it is delivered by the
+/// jobs of `jobs_key`, and no longer counted as unmapped. Written
+/// create-only once those jobs are durable, so an item is recovered once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remapped {
+    /// The item id.
+    pub item_id: String,
+    /// The [`crate::mapping::Mapper::hash`] of the mapping that maps it.
+    pub mapping: String,
+    /// The mailboxes it is delivered to.
+    pub mailboxes: Vec<String>,
+    /// The remap job file holding its delivery jobs ([`RawBatch::remap`]).
+    pub jobs_key: String,
+}
+
+/// A mapping every unmapped item was re-resolved with (the
+/// `mapping/applied/<hash>` record; its key is what counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingApplied {
+    /// The [`crate::mapping::Mapper::hash`].
+    pub mapping: String,
+    /// Items it recovered when it was applied.
+    pub recovered: u64,
+    /// Items it left unmapped.
+    pub still_unmapped: u64,
 }
 
 /// An item that could not be rendered (its raw line stays in the batch).
@@ -716,6 +831,51 @@ mod tests {
             batch.started_key(),
             "started/whatsapp-export/2026-11-21/ab12.jsonl"
         );
+    }
+
+    #[test]
+    fn an_unmapped_record_of_before_mapping_hashes_reads_and_remaps() {
+        let old = br#"{"item_id":"0123456789abcdef0123456789abcdef","reason":"no mapping","eml_key":"eml/2025-03-04/0123456789abcdef0123456789abcdef.eml","raw_key":"raw/whatsapp-export/2026-11-21/ab12.jsonl"}"#;
+        let record: Unmapped = serde_json::from_slice(old).unwrap();
+        assert_eq!(record.mapping, None);
+        // Written again, it is the same bytes: no field added.
+        assert_eq!(super::record(&record), old.to_vec());
+        let new = Unmapped {
+            mapping: Some("ab".repeat(32)),
+            ..record
+        };
+        let text = String::from_utf8(super::record(&new)).unwrap();
+        assert!(
+            text.ends_with(&format!(",\"mapping\":\"{}\"}}", "ab".repeat(32))),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Unmapped>(&text).unwrap(), new);
+    }
+
+    #[test]
+    fn remap_job_files_are_batches_of_no_source() {
+        let remap = RawBatch::remap(batch().day, "ab-cd".to_owned());
+        assert_eq!(remap.jobs_key(), "jobs/remap/2026-11-21/ab-cd.jsonl");
+        assert_eq!(remap.done_key(), "done/remap/2026-11-21/ab-cd.jsonl");
+        assert_eq!(
+            RawBatch::of_jobs_key(&remap.jobs_key()),
+            Some(remap.clone())
+        );
+        assert!(remap.is_remap() && !batch().is_remap());
+        assert!(
+            remap
+                .jobs_key()
+                .starts_with(&RawBatch::remap_jobs_prefix(batch().day.0))
+        );
+        assert!(!is_source_name(REMAP));
+        let id = ItemId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let day = ItemDay(NaiveDate::from_ymd_opt(2025, 3, 4).unwrap());
+        assert_eq!(
+            remapped_key_of(&unmapped_key(day, &id)),
+            Some(remapped_key(day, &id))
+        );
+        assert_eq!(remapped_key_of(&eml_key(day, &id)), None);
+        assert_eq!(mapping_applied_key("ab"), "mapping/applied/ab");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod progress;
 pub mod reconcile;
 pub mod redact;
+pub mod remap;
 pub mod render;
 pub mod report;
 pub mod secrets;

@@ -10,7 +10,9 @@
 //!   line that is no item without its `failed/lines/` record: lost after
 //!   conversion, which nothing can redo;
 //! - a job file line that cannot be read;
-//! - a delivery job with no ledger entry (a copy not delivered: a DLQ
+//! - a delivery job with no ledger entry, in a batch's job file or in a
+//!   remap's of the day (the copies of unmapped items a later mapping
+//!   recovered: [`crate::remap`]), (a copy not delivered: a DLQ
 //!   message expired, a mailbox unreachable for days, an entry deleted),
 //!   or with neither a ledger entry nor its e-mail (lost, not
 //!   repairable).
@@ -49,7 +51,7 @@ use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
     Fingerprint, ItemDay, MANIFEST_PREFIX, RAW_PREFIX, RawBatch, eml_key, failed_item_key,
-    failed_line_key, ledger_key, manifest_key, manifest_sequence, media_key, raw_day,
+    failed_line_key, ledger_key, manifest_key, manifest_sequence, media_key, raw_day, remapped_key,
     run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
@@ -95,6 +97,9 @@ pub struct DayCheck {
     pub batches: u64,
     /// Those batches, as listed by the check: what [`close`] lists.
     pub raw: Vec<RawBatch>,
+    /// The day's remap job files ([`RawBatch::remap`]), as listed by the
+    /// check: their jobs are checked and closed as a batch's.
+    pub remaps: Vec<RawBatch>,
     /// Items in them.
     pub items: u64,
     /// Delivery jobs (copies) of the day.
@@ -145,6 +150,7 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
         day,
         batches: 0,
         raw: Vec::new(),
+        remaps: Vec::new(),
         items: 0,
         copies: 0,
         unconverted: Vec::new(),
@@ -188,25 +194,45 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
             };
             check.unaccounted.extend(lost);
         }
-        for job in jobs {
-            check.copies += 1;
-            let key = ledger_key(&job.mailbox, &job.message_id);
-            if listed.contains(store, &key).await? {
-                continue;
-            }
-            // Sent again without its e-mail, a job would only fail in
-            // deliver, holding up its mailbox's queue: it is reported.
-            if listed.contains(store, &job.eml_key).await? {
-                check.undelivered.push((batch.clone(), job));
-            } else {
-                check.unaccounted.push(format!(
-                    "{} to {}: not delivered, and its e-mail is missing",
-                    job.eml_key, job.mailbox
-                ));
-            }
-        }
+        check_jobs(store, &mut listed, &batch, jobs, &mut check).await?;
+    }
+    for batch in remaps(store, day).await? {
+        check.remaps.push(batch.clone());
+        let jobs = day_jobs(store, &batch, &mut check.unaccounted)
+            .await?
+            .unwrap_or_default();
+        check_jobs(store, &mut listed, &batch, jobs, &mut check).await?;
     }
     Ok(check)
+}
+
+/// Counts a job file's jobs in `check`: those with no ledger entry are
+/// undelivered, or unaccounted for when their e-mail is gone too.
+async fn check_jobs<S: ObjectStore>(
+    store: &S,
+    listed: &mut Listed,
+    batch: &RawBatch,
+    jobs: Vec<DeliveryJob>,
+    check: &mut DayCheck,
+) -> Result<(), StoreError> {
+    for job in jobs {
+        check.copies += 1;
+        let key = ledger_key(&job.mailbox, &job.message_id);
+        if listed.contains(store, &key).await? {
+            continue;
+        }
+        // Sent again without its e-mail, a job would only fail in
+        // deliver, holding up its mailbox's queue: it is reported.
+        if listed.contains(store, &job.eml_key).await? {
+            check.undelivered.push((batch.clone(), job));
+        } else {
+            check.unaccounted.push(format!(
+                "{} to {}: not delivered, and its e-mail is missing",
+                job.eml_key, job.mailbox
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What searching the mailboxes for a day's ledgered copies found
@@ -262,7 +288,9 @@ pub async fn search_delivered<S: ObjectStore, M: crate::mailbox::Mailbox>(
     let mut listed = Listed::default();
     let mut seen = HashSet::new();
     let mut unreadable = Vec::new();
-    for batch in batches(store, day).await? {
+    let mut job_files = batches(store, day).await?;
+    job_files.extend(remaps(store, day).await?);
+    for batch in job_files {
         for job in day_jobs(store, &batch, &mut unreadable)
             .await?
             .unwrap_or_default()
@@ -453,8 +481,9 @@ pub async fn close<S: ObjectStore>(
 
 /// The counts and object keys of the day `check` saw: per source its
 /// batches and items, per mailbox its copies, and the keys of its batches
-/// and originals, job files, the e-mails and records of its items, the
-/// media they attach and the ledger entries (some may not exist: only
+/// and originals, job files (its remaps' too), the e-mails and records of
+/// its items (a `remapped/` record among them), the media they attach and
+/// the ledger entries (some may not exist: only
 /// those that do are listed in a manifest); and the fingerprints their
 /// writers recorded: of each e-mail delivered (in its delivery jobs) and
 /// each medium (in the item that attaches it).
@@ -478,7 +507,6 @@ async fn day_objects<S: ObjectStore>(
         let counts = sources.entry(batch.source.clone()).or_default();
         counts.batches += 1;
         keys.insert(batch.key());
-        keys.insert(batch.jobs_key());
         if let Some(raw) = store.get(&batch.key()).await? {
             for (line, item) in items(&raw) {
                 counts.items += 1;
@@ -488,6 +516,7 @@ async fn day_objects<S: ObjectStore>(
                         keys.insert(eml_key(item_day, &item.id));
                         keys.insert(failed_item_key(item_day, &item.id));
                         keys.insert(unmapped_key(item_day, &item.id));
+                        keys.insert(remapped_key(item_day, &item.id));
                         for attachment in &item.attachments {
                             let Some(key) = &attachment.object_key else {
                                 continue;
@@ -508,6 +537,10 @@ async fn day_objects<S: ObjectStore>(
                 }
             }
         }
+    }
+    // The jobs of the day's batches and of its remaps alike.
+    for batch in check.raw.iter().chain(&check.remaps) {
+        keys.insert(batch.jobs_key());
         let mut unreadable = Vec::new();
         for job in day_jobs(store, batch, &mut unreadable)
             .await?
@@ -806,6 +839,17 @@ async fn batches<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<Vec<RawBat
         .iter()
         .filter_map(|key| RawBatch::parse(key))
         .filter(|batch| batch.day.0 == day)
+        .collect())
+}
+
+/// The remap job files of a collection day ([`RawBatch::remap`]).
+async fn remaps<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<Vec<RawBatch>, StoreError> {
+    Ok(store
+        .list(&RawBatch::remap_jobs_prefix(day))
+        .await?
+        .iter()
+        .filter_map(|key| RawBatch::of_jobs_key(key))
+        .filter(RawBatch::is_remap)
         .collect())
 }
 

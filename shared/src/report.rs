@@ -145,6 +145,13 @@ counters! {
     ),
     /// Items that mapped to no mailbox (written to `unmapped/`).
     unmapped => Shown::Line("unmapped items"),
+    /// Items unmapped before that the mapping now maps: their copies are
+    /// queued for delivery, and they are recorded under `remapped/`
+    /// ([`crate::remap`]).
+    remapped => Shown::IfAny(
+        "unmapped recovered",
+        "items unmapped before that the mapping maps now (their copies go with the others)"
+    ),
 }
 
 /// Sequence numbers of a source that never came, first to last.

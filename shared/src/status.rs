@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::json_error;
 use crate::layout::{
     self, COLLECTED_PREFIX, Collected, EML_PREFIX, FAILED_LINES_PREFIX, FAILED_PREFIX, JOBS_PREFIX,
-    LEDGER_PREFIX, RAW_PREFIX, REFUSED_DROPS_PREFIX, UNMAPPED_PREFIX,
+    LEDGER_PREFIX, RAW_PREFIX, REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, UNMAPPED_PREFIX,
 };
 use crate::store::{ObjectStore, StoreError};
 
@@ -40,8 +40,10 @@ pub struct Status {
     pub sources: BTreeMap<String, SourceStatus>,
     /// E-mails written (`eml/`).
     pub emails_written: u64,
-    /// Items no mailbox maps to (`unmapped/`).
+    /// Items no mailbox maps to (`unmapped/`, less those recovered).
     pub unmapped_items: u64,
+    /// Items once unmapped that a later mapping maps (`remapped/`).
+    pub remapped_items: u64,
     /// Items that could not be rendered (`failed/<day>/`).
     pub failed_items: u64,
     /// Raw lines that are no item (`failed/lines/`).
@@ -116,7 +118,15 @@ impl Status {
             }
         }
         status.emails_written = store.list(EML_PREFIX).await?.len() as u64;
-        status.unmapped_items = store.list(UNMAPPED_PREFIX).await?.len() as u64;
+        let remapped: std::collections::HashSet<String> =
+            store.list(REMAPPED_PREFIX).await?.into_iter().collect();
+        status.remapped_items = remapped.len() as u64;
+        status.unmapped_items = store
+            .list(UNMAPPED_PREFIX)
+            .await?
+            .iter()
+            .filter(|key| layout::remapped_key_of(key).is_none_or(|key| !remapped.contains(&key)))
+            .count() as u64;
         for key in store.list(FAILED_PREFIX).await? {
             if key.starts_with(FAILED_LINES_PREFIX) {
                 status.failed_lines += 1;

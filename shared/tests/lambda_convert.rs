@@ -10,7 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shared::convert::ConvertOptions;
 use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use shared::lambda;
-use shared::layout::RawBatch;
+use shared::layout::{self, RawBatch};
 use shared::mapping::Mapper;
 use shared::metrics::{self, Metric, Stage};
 use shared::report::Report;
@@ -202,4 +202,66 @@ async fn a_replay_queues_the_stored_jobs_even_after_the_mapping_changed() {
     assert_eq!(sent.len(), 3);
     // Nothing was rendered or filed again: no item became unmapped.
     assert!(store.list("unmapped/").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_mapping_remaps_the_unmapped_items_once_before_converting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_batch(&dir).await;
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let records = &event.records[..1];
+    // Converted with a CSV that maps nobody: every item is unmapped.
+    let nobody = settings().mapping.mapper(None, |_| {}).unwrap();
+    let opts = ConvertOptions::default();
+    let (_, report) = lambda::convert(&store, &Recorded::default(), &nobody, &opts, records).await;
+    assert_eq!(report.unmapped, 3);
+
+    // The fixed CSV, with the queue down: the remap's jobs are persisted
+    // but not recorded as recovered, and the mapping is not recorded
+    // applied; the invocation's record fails for its own batch only.
+    let refusing = Recorded {
+        refuse: true,
+        ..Recorded::default()
+    };
+    let (_, report) = convert(&store, &refusing, records).await;
+    assert!(
+        report.errors[0].starts_with("remap of unmapped items: jobs/remap/2026-11-21/"),
+        "{:?}",
+        report.errors
+    );
+    let applied = layout::mapping_applied_key(mapper().hash());
+    assert!(store.list("remapped/").await.unwrap().is_empty());
+    assert!(!store.exists(&applied).await.unwrap());
+
+    // The next invocation remaps them: one send of the remap's job file,
+    // the same file, before the batch's own.
+    let queue = Recorded::default();
+    let (response, report) = convert(&store, &queue, records).await;
+    assert!(failures(&response).is_empty(), "{:?}", report.errors);
+    assert_eq!(report.remapped, 3);
+    let sent = queue.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    let remapped = store.list("jobs/remap/").await.unwrap();
+    assert_eq!(remapped.len(), 1, "{remapped:?}");
+    let remap = RawBatch::of_jobs_key(&remapped[0]).unwrap();
+    assert!(remap.is_remap(), "{}", remapped[0]);
+    // The remap's jobs are sent first: those its job file holds.
+    let mut stored = Vec::new();
+    let bytes = store.get(&remapped[0]).await.unwrap().unwrap();
+    jobs::read_lines(&bytes, &remapped[0], &mut stored, &mut Default::default());
+    assert_eq!(sent[0], stored);
+    assert_eq!(sent[0].len(), 3);
+    assert!(
+        sent[0]
+            .iter()
+            .all(|job| job.mailbox == "alice.example@corp.example" && job.eml.is_some())
+    );
+    assert_eq!(store.list("remapped/").await.unwrap().len(), 3);
+    assert!(store.exists(&applied).await.unwrap());
+
+    // Applied: a later invocation remaps nothing.
+    let queue = Recorded::default();
+    let (_, report) = convert(&store, &queue, records).await;
+    assert_eq!(report.remapped, 0);
+    assert_eq!(queue.sent.lock().unwrap().len(), 1);
 }

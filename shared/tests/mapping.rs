@@ -1126,3 +1126,49 @@ fn a_custodian_outside_the_domains_gets_nothing_through_its_own_participant() {
         assert_eq!(inside.resolve(item).mailboxes, ["ceo@corp.example"]);
     }
 }
+
+/// The mapping's hash is what it maps: the same rows written otherwise
+/// (order, quoting, spacing, a national number, case, blank lines) hash
+/// alike; a row added or changed, or another option, does not.
+#[test]
+fn the_mapping_hash_changes_with_what_is_mapped_and_only_with_that() {
+    let base = clean_mapper(
+        "identity,mailbox\n+447400123456,alice@corp.example\nbob smith,bob@corp.example\n",
+        Id::GB,
+    );
+    let same = clean_mapper(
+        "Mailbox , Identity\n\n BOB@corp.example,\"Bob Smith\"\nalice@corp.example,07400 123456\n",
+        Id::GB,
+    );
+    assert_eq!(base.hash(), same.hash());
+    assert_eq!(base.hash().len(), 64);
+    let added = clean_mapper(
+        "identity,mailbox\n+447400123456,alice@corp.example\nbob smith,bob@corp.example\n\
+         +447400123457,dan@corp.example\n",
+        Id::GB,
+    );
+    let changed = clean_mapper(
+        "identity,mailbox\n+447400123456,alice@corp.example\nbob smith,robert@corp.example\n",
+        Id::GB,
+    );
+    assert_ne!(base.hash(), added.hash());
+    assert_ne!(base.hash(), changed.hash());
+    // Options resolution depends on are part of it.
+    let (table, _) = load(
+        "identity,mailbox\n+447400123456,alice@corp.example\nbob smith,bob@corp.example\n",
+        Id::GB,
+    );
+    let with_domain = mapper_with(table.clone(), Id::GB, Some("corp.example"));
+    assert_ne!(base.hash(), with_domain.hash());
+    let other_region = mapper_with(table.clone(), Id::US, None);
+    assert_ne!(base.hash(), other_region.hash());
+    let custodians = Mapper::new(
+        table,
+        MappingOptions {
+            custodian_domains: vec!["corp.example".to_owned()],
+            ..options(Id::GB)
+        },
+    )
+    .unwrap();
+    assert_ne!(base.hash(), custodians.hash());
+}

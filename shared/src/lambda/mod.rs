@@ -2,7 +2,8 @@
 //!
 //! - [`collect`]: a scheduler event -> raw batches (once per scheduled run).
 //! - [`convert`]: an SQS batch of S3 notifications for `raw/` -> EMLs and
-//!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]).
+//!   delivery jobs, persisted and put on a [`JobQueue`] ([`SqsQueue`]);
+//!   with a mapping not applied yet, unmapped items remapped first.
 //! - [`deliver`]: an SQS batch of delivery jobs -> IMAP, exactly once.
 //! - [`reconcile_days`]: a scheduler event -> each recent day, and each
 //!   older one never closed, checked, what was lost sent again to convert
@@ -48,6 +49,7 @@ use crate::json_error;
 use crate::layout::{self, Claim, CollectionDay, RawBatch};
 use crate::mailbox::Mailbox;
 use crate::mapping::Mapper;
+use crate::remap::{self, RemapOptions};
 use crate::report::Report;
 use crate::sources::Source;
 use crate::store::{Created, ObjectStore, StoreError};
@@ -145,8 +147,22 @@ pub async fn collect<S: ObjectStore>(
     Ok(report)
 }
 
+/// Raw batches a convert invocation reads at most to remap unmapped items
+/// when the mapping changed ([`crate::remap::if_not_applied`]): the work
+/// a new mapping adds to one invocation stays bounded (each raw batch is
+/// read once for all its unmapped items), and the next invocations go on
+/// where it stopped until every unmapped record has been seen, when the
+/// mapping is recorded applied.
+pub const REMAP_BATCHES_PER_INVOCATION: usize = 16;
+
 /// Converts the raw batches an SQS batch of S3 notifications names; queues
 /// their delivery jobs.
+///
+/// First, when `mapper`'s mapping was never applied to the unmapped items
+/// (a new mapping CSV), up to [`REMAP_BATCHES_PER_INVOCATION`] raw
+/// batches' unmapped items are resolved again and those that map now are
+/// queued for delivery ([`crate::remap`]). A failure of that is reported
+/// and retried by the next invocation; it fails no message.
 ///
 /// A message that is not an S3 notification, or whose batch cannot be read,
 /// converted or queued, is reported failed (SQS retries it, then moves it to
@@ -160,6 +176,16 @@ pub async fn convert<S: ObjectStore, Q: JobQueue>(
 ) -> (SqsBatchResponse, Report) {
     let mut response = SqsBatchResponse::default();
     let mut report = Report::default();
+    let remap_opts = RemapOptions {
+        day: None,
+        folders: opts.folders.clone(),
+        batches_at_most: Some(REMAP_BATCHES_PER_INVOCATION),
+    };
+    if let Err(e) = remap::if_not_applied(store, queue, mapper, &remap_opts, &mut report).await {
+        report.error(format!(
+            "remap of unmapped items: {e}; the next invocation retries"
+        ));
+    }
     for message in messages {
         let id = message.message_id.as_deref().unwrap_or_default();
         if let Err(problem) =

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use phonenumber::country::Id;
+use sha2::{Digest, Sha256};
 
 use super::identity::{fold, is_plausible_address, is_wecom_userid, normalise_phone, phone_text};
 use super::{MappingError, MappingOptions, MappingTable};
@@ -17,6 +18,42 @@ pub struct Mapper {
     id_domain: Option<String>,
     /// Lowercase.
     custodian_domains: Vec<String>,
+    /// [`Mapper::hash`].
+    hash: String,
+}
+
+/// The format name hashed first, so that a change in what is hashed
+/// changes every hash.
+const HASH_FORMAT: &str = "mobile-archiver-mapping/1";
+
+/// [`Mapper::hash`]: each field preceded by its length, so that no two
+/// different mappings hash the same bytes.
+fn hash(
+    table: &MappingTable,
+    region: Id,
+    id_domain: Option<&str>,
+    custodian_domains: &[String],
+) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |text: &str| {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    };
+    field(HASH_FORMAT);
+    field(region.as_ref());
+    field(id_domain.unwrap_or_default());
+    let mut domains: Vec<&str> = custodian_domains.iter().map(String::as_str).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    field(&domains.len().to_string());
+    for domain in domains {
+        field(domain);
+    }
+    for (key, mailbox) in table.sorted() {
+        field(key);
+        field(mailbox);
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// Where an item goes.
@@ -50,17 +87,36 @@ impl Mapper {
             .id_domain
             .map(|domain| checked_domain(domain).map_err(MappingError::InvalidIdDomain))
             .transpose()?;
-        let custodian_domains = opts
+        let custodian_domains: Vec<String> = opts
             .custodian_domains
             .into_iter()
             .map(|domain| checked_domain(domain).map_err(MappingError::InvalidCustodianDomain))
             .collect::<Result<_, _>>()?;
+        let hash = hash(
+            &table,
+            opts.default_region,
+            id_domain.as_deref(),
+            &custodian_domains,
+        );
         Ok(Mapper {
             table,
             region: opts.default_region,
             id_domain,
             custodian_domains,
+            hash,
         })
+    }
+
+    /// The SHA-256 (hex) of everything resolution depends on: each
+    /// identity mapped and its mailbox, the default region, the id domain
+    /// and the custodian domains. Two mappers with the same hash resolve
+    /// every item alike, so a CSV saved again with other quoting, row
+    /// order or blank lines is the same mapping; a row added, removed or
+    /// changed is another. Unmapped records name the hash they were made
+    /// under, and a hash never applied before starts a remap
+    /// ([`crate::remap`]).
+    pub fn hash(&self) -> &str {
+        &self.hash
     }
 
     /// How many identities the custom mapping holds.

@@ -101,6 +101,18 @@ impl MappingTable {
         self.entries.get(key).map(|entry| entry.mailbox.as_str())
     }
 
+    /// Every (identity key, mailbox) mapped, sorted: what the table maps,
+    /// whatever the file's row order, quoting or line numbers.
+    pub(super) fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut pairs: Vec<(&str, &str)> = self
+            .entries
+            .iter()
+            .map(|(key, entry)| (key.as_str(), entry.mailbox.as_str()))
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    }
+
     /// The number of identities mapped.
     pub fn len(&self) -> usize {
         self.entries.len()
