@@ -249,7 +249,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     let mut report = Report::default();
     sweep(&settings.store, &settings.target, started, &mut report)?;
     let mapper = settings.mapper(&mut report)?;
-    let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
+    let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()), Utc::now());
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
     let outcome = runtime()?.block_on(async {

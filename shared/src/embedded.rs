@@ -9,8 +9,15 @@
 //! ledger is checked for every job, and while any batch is started but not
 //! done, every job is also searched for in its folder before appending, so
 //! nothing is delivered twice.
+//!
+//! Between convert and deliver, the digest step ([`crate::digest`]) makes
+//! the digests of sources in digest mode whose day is over at
+//! [`RunOptions::now`]; their jobs are delivered with the batches'.
+
+use chrono::{DateTime, Utc};
 
 use crate::collect;
+use crate::digest;
 use crate::convert::{self, ConvertError, ConvertOptions};
 use crate::deliver;
 use crate::jobs::{self, DeliveryJob, StoreQueue};
@@ -28,6 +35,8 @@ pub struct RunOptions {
     pub convert: ConvertOptions,
     /// The collection day (names the raw batch folder).
     pub day: CollectionDay,
+    /// The run's time: digests of days over by then are made.
+    pub now: DateTime<Utc>,
 }
 
 /// Runs every stage once; problems with single files, lines or items are in
@@ -42,6 +51,7 @@ pub async fn run<S: ObjectStore, M: Mailbox>(
 ) -> Result<(), StoreError> {
     collect::collect(sources, store, opts.day, report).await?;
     convert_pending(store, mapper, &opts.convert, report).await?;
+    digest::digest_due(store, &StoreQueue, opts.now, &opts.convert, report).await?;
     deliver_pending(store, targets, report).await
 }
 

@@ -107,12 +107,12 @@ fn summary(cx: &Context<'_>) -> Vec<Row> {
 }
 
 /// `2025-12-29 21:30:05 UTC`.
-fn utc_time(item: &Item<'_>) -> String {
+pub(super) fn utc_time(item: &Item<'_>) -> String {
     item.timestamp.0.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// `2025-12-29 22:30:05 CET (Europe/Paris)`; `None` in UTC.
-fn local_time(at: DateTime<Utc>, zone: Tz) -> Option<String> {
+pub(super) fn local_time(at: DateTime<Utc>, zone: Tz) -> Option<String> {
     if is_utc(zone) {
         return None;
     }
@@ -129,7 +129,7 @@ fn is_utc(zone: Tz) -> bool {
 }
 
 /// `WhatsApp group "Sales"` / `WeChat chat "Li, Wang"`.
-fn conversation(item: &Item<'_>) -> String {
+pub(super) fn conversation(item: &Item<'_>) -> String {
     let place = match item.conversation.kind {
         ConversationKind::Direct => "chat",
         ConversationKind::Group => "group",
@@ -147,7 +147,7 @@ fn party(party: &Party<'_>) -> Cow<'static, str> {
 }
 
 /// The custodian, single-line; `None` when the source has none.
-fn custodian(item: &Item<'_>) -> Option<String> {
+pub(super) fn custodian(item: &Item<'_>) -> Option<String> {
     item.custodian
         .as_deref()
         .map(|c| header_text(c).into_owned())
@@ -155,7 +155,7 @@ fn custodian(item: &Item<'_>) -> Option<String> {
 }
 
 /// `WhatsApp chat export (whatsapp-export)`.
-fn source(source: SourceKind) -> String {
+pub(super) fn source(source: SourceKind) -> String {
     let name = match source {
         SourceKind::Wecom => "WeCom session content archive",
         SourceKind::WhatsappCloud => "WhatsApp Business Platform (Cloud API)",
@@ -217,7 +217,7 @@ fn plain(rows: &[Row], text: Option<&str>) -> String {
 
 /// The width of the card, in pixels (Outlook desktop takes it from the
 /// `width` attribute; browsers let it shrink in a narrow pane).
-const CARD_WIDTH: u32 = 640;
+pub(super) const CARD_WIDTH: u32 = 640;
 
 /// The width Outlook desktop gives an image shown in the body (it ignores
 /// `max-width`); browsers show the image at its size, at most the card's.
@@ -227,25 +227,25 @@ const IMAGE_WIDTH: u32 = 480;
 const TAB_SPACES: usize = 4;
 
 /// The fonts of the card: Outlook's own, then common fallbacks.
-const FONTS: &str = "'Segoe UI',Arial,Helvetica,sans-serif";
+pub(super) const FONTS: &str = "'Segoe UI',Arial,Helvetica,sans-serif";
 
 /// Muted text: labels, captions, the footer.
-const MUTED: &str = "#5b6472";
+pub(super) const MUTED: &str = "#5b6472";
 
 /// Lines between the card's sections.
-const RULE: &str = "#e3e6ea";
+pub(super) const RULE: &str = "#e3e6ea";
 
 /// Colours of one messenger: the banner and the chat bubble.
-struct Palette {
+pub(super) struct Palette {
     /// The banner's background and the sender's name.
-    accent: &'static str,
+    pub accent: &'static str,
     /// The bubble's background.
     bubble: &'static str,
     /// The bubble's border.
     bubble_border: &'static str,
 }
 
-fn palette(network: Network) -> Palette {
+pub(super) fn palette(network: Network) -> Palette {
     match network {
         Network::WhatsApp => Palette {
             accent: "#075e54",
@@ -263,7 +263,7 @@ fn palette(network: Network) -> Palette {
 /// A marker shown above the header block: what kind of record this is,
 /// when it is not a plain message.
 #[derive(Debug, Clone, Copy)]
-enum Marker {
+pub(super) enum Marker {
     /// A delete of an earlier message.
     Deleted,
     /// A recall of an earlier message.
@@ -296,7 +296,7 @@ impl Marker {
 }
 
 /// Every marker of the item, with its note.
-fn markers(item: &Item<'_>) -> Vec<(Marker, Cow<'static, str>)> {
+pub(super) fn markers(item: &Item<'_>) -> Vec<(Marker, Cow<'static, str>)> {
     let mut out: Vec<(Marker, Cow<'static, str>)> = notes(item)
         .map(|(marker, note)| (marker, Cow::Borrowed(note)))
         .collect();
@@ -385,7 +385,7 @@ fn html_banner(out: &mut String, item: &Item<'_>, colours: &Palette) {
 }
 
 /// One marker: a coloured badge and its note.
-fn html_marker(out: &mut String, marker: Marker, note: &str) {
+pub(super) fn html_marker(out: &mut String, marker: Marker, note: &str) {
     let (word, colour, background) = marker.style();
     let _ = write!(
         out,
@@ -447,7 +447,7 @@ fn html_details(out: &mut String, cx: &Context<'_>) {
 }
 
 /// One row of the header block: a muted label, then what `value` writes.
-fn detail(out: &mut String, label: &str, value: impl FnOnce(&mut String)) {
+pub(super) fn detail(out: &mut String, label: &str, value: impl FnOnce(&mut String)) {
     let _ = write!(
         out,
         "<tr><td width=\"110\" valign=\"top\" style=\"width:110px;padding:2px 12px 2px 0;\
@@ -468,7 +468,7 @@ fn html_party(out: &mut String, party: &Party<'_>) {
 }
 
 /// The message as a chat bubble: sender, text, time.
-fn html_message(out: &mut String, cx: &Context<'_>, text: Option<&str>, colours: &Palette) {
+pub(super) fn html_message(out: &mut String, cx: &Context<'_>, text: Option<&str>, colours: &Palette) {
     let item = cx.item;
     let (background, border) = match item.kind {
         ItemKind::System => ("#f2f4f7", "#d0d5dd"),
@@ -576,7 +576,7 @@ fn html_attachments(out: &mut String, cx: &Context<'_>) {
 }
 
 /// `850 bytes`, `29.2 KB`, `4.1 MB`, `1.2 GB` (units of 1024).
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KB", "MB", "GB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::reader::{Name, Reader, Value};
 use super::{
@@ -211,11 +211,13 @@ impl LocalSettings {
     }
 
     /// Everything a run needs besides its stores and target, collecting
-    /// into the raw batch folder of `day`.
-    pub fn run_options(&self, day: NaiveDate) -> RunOptions {
+    /// into the raw batch folder of `day`, at `now` (digests of days over
+    /// by then are made).
+    pub fn run_options(&self, day: NaiveDate, now: DateTime<Utc>) -> RunOptions {
         RunOptions {
             convert: self.convert_options(),
             day: CollectionDay(day),
+            now,
         }
     }
 
@@ -464,7 +466,7 @@ path = "mail"
         assert_eq!(export.tz, chrono_tz::Europe::London);
         assert_eq!(export.date_order, None);
         assert_eq!(export.zip_limits, Default::default());
-        let opts = settings.run_options(day);
+        let opts = settings.run_options(day, Utc::now());
         assert_eq!(opts.day.0, day);
         let defaults = ConvertOptions::default();
         // The example shows times in the phones' zone too.
