@@ -17,9 +17,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::collect;
-use crate::digest;
 use crate::convert::{self, ConvertError, ConvertOptions};
 use crate::deliver;
+use crate::digest;
 use crate::jobs::{self, DeliveryJob, StoreQueue};
 use crate::layout::{CollectionDay, RAW_PREFIX, RawBatch};
 use crate::mailbox::Mailbox;

@@ -468,7 +468,12 @@ fn html_party(out: &mut String, party: &Party<'_>) {
 }
 
 /// The message as a chat bubble: sender, text, time.
-pub(super) fn html_message(out: &mut String, cx: &Context<'_>, text: Option<&str>, colours: &Palette) {
+pub(super) fn html_message(
+    out: &mut String,
+    cx: &Context<'_>,
+    text: Option<&str>,
+    colours: &Palette,
+) {
     let item = cx.item;
     let (background, border) = match item.kind {
         ItemKind::System => ("#f2f4f7", "#d0d5dd"),

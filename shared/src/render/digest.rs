@@ -83,7 +83,10 @@ pub fn prepare_digest<'i>(
     input: &DigestInput<'_, 'i>,
     opts: &RenderOptions,
 ) -> Result<Rendered<'i>, RenderError> {
-    let first = input.entries.first().expect("a digest part holds a message");
+    let first = input
+        .entries
+        .first()
+        .expect("a digest part holds a message");
     let mut parties = Vec::with_capacity(input.entries.len());
     for entry in input.entries {
         let participants = usize::from(entry.item.sender.is_some()) + entry.item.recipients.len();

@@ -65,8 +65,8 @@ use sha2::{Digest, Sha256};
 use crate::item::Item;
 use crate::store::ObjectFile;
 
-pub use error::RenderError;
 pub use digest::{DigestEntry, DigestInput, prepare_digest};
+pub use error::RenderError;
 pub use message_id::{MESSAGE_ID_DOMAIN, digest_message_id, message_id};
 pub use sanitize::push_html;
 pub use subject::subject;

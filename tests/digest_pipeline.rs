@@ -1,0 +1,352 @@
+//! Daily-digest mode through the embedded pipeline into Maildir: a day of
+//! 500 messages in 5 group chats gives each mapped mailbox 5 e-mails, each
+//! holding its chat's 100 messages in order with their attachments; a
+//! later export adding one message to that day gives one supplement per
+//! mailbox and re-delivers nothing; a digest step stopped after its part
+//! record makes the same bytes when run again.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use shared::embedded;
+use shared::mailbox::Maildir;
+use shared::report::Report;
+use shared::settings::LocalSettings;
+use shared::store::{LocalDir, ObjectStore};
+
+use support::tree::files_under;
+
+/// The day the chats' messages are from (UTC, as the config's zone).
+const DAY: (i32, u32, u32) = (2026, 12, 1);
+
+/// Chats, messages per chat, and every how many messages one has a file.
+const CHATS: usize = 5;
+const MESSAGES: usize = 100;
+const FILE_EVERY: usize = 10;
+
+/// The mapped participants' mailboxes (the custodian and one colleague).
+const MAILBOXES: [&str; 2] = ["carol@corp.example", "dave@corp.example"];
+
+/// The config: the export source in digest mode, a Maildir target.
+fn write_config(dir: &Path) -> PathBuf {
+    fs::write(
+        dir.join("mapping.csv"),
+        "External User ID,Microsoft 365 User Mailbox\n\
+         Carol Jones,carol@corp.example\n\
+         Dave Brown,dave@corp.example\n",
+    )
+    .unwrap();
+    let config = dir.join("archiver.toml");
+    fs::write(
+        &config,
+        "time_zone = \"UTC\"\n\
+         default_region = \"GB\"\n\
+         [store]\npath = \"archive\"\n\
+         [drops]\npath = \"drops\"\n\
+         [maildir]\npath = \"mail\"\n\
+         [mapping]\ncsv = \"mapping.csv\"\ncustodian_domains = [\"corp.example\"]\n\
+         [custodians]\n\"carol@corp.example\" = \"Carol Jones\"\n\
+         [delivery]\nwhatsapp_export = \"digest\"\n",
+    )
+    .unwrap();
+    config
+}
+
+/// Message `n` of chat `chat`: its time, author and text (the text names
+/// both, so that order can be checked in the digest).
+fn message(chat: usize, n: usize) -> (String, &'static str, String) {
+    let authors = ["Carol Jones", "Dave Brown", "Erin Blake"];
+    let seconds = 9 * 3600 + n * 37;
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
+    (time, authors[n % 3], format!("chat {chat} message {n:03}"))
+}
+
+/// A PNG of a few bytes (its content is not looked at).
+fn png(chat: usize, n: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend(format!("chat {chat} file {n}").bytes());
+    bytes
+}
+
+/// `00000010-PHOTO-2026-12-01-09-06-10.png`.
+fn file_name(n: usize, time: &str) -> String {
+    format!("{n:08}-PHOTO-2026-12-01-{}.png", time.replace(':', "-"))
+}
+
+/// Chat `chat`'s title (no number: `Team 2` would be a copy of `Team`).
+fn title(chat: usize) -> String {
+    format!(
+        "Project {}",
+        ["Apple", "Birch", "Cedar", "Daisy", "Elder"][chat]
+    )
+}
+
+/// Drops chat `chat`'s iOS export (a zip, with its files) as `name`;
+/// `late` adds one message at 23:50 after the others.
+fn drop_export(drops: &Path, chat: usize, name: &str, late: bool) {
+    let dir = drops.join("drop/whatsapp-export/carol@corp.example");
+    fs::create_dir_all(&dir).unwrap();
+    let file = fs::File::create(dir.join(name)).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default();
+    let mut chat_text = String::new();
+    let mut files = Vec::new();
+    for n in 0..MESSAGES {
+        let (time, author, text) = message(chat, n);
+        chat_text.push_str(&format!("[01/12/26, {time}] {author}: {text}\n"));
+        if n % FILE_EVERY == 0 {
+            let name = file_name(n, &time);
+            chat_text.push_str(&format!(
+                "[01/12/26, {time}] {author}: \u{200e}<attached: {name}>\n"
+            ));
+            files.push((name, png(chat, n)));
+        }
+    }
+    if late {
+        chat_text.push_str(&format!(
+            "[01/12/26, 23:50:00] Dave Brown: chat {chat} late message\n"
+        ));
+    }
+    zip.start_file("_chat.txt", options).unwrap();
+    zip.write_all(chat_text.as_bytes()).unwrap();
+    for (name, bytes) in files {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// One embedded run at `now`.
+async fn run(config: &Path, now: DateTime<Utc>) -> Report {
+    let settings = LocalSettings::load(config).unwrap();
+    let mut report = Report::default();
+    let mapper = settings.mapper(&mut report).unwrap();
+    let opts = settings.run_options(now.date_naive(), now);
+    let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
+    let store = LocalDir::new(&settings.store);
+    let mut lanes = [Maildir::new(config.parent().unwrap().join("mail"))];
+    embedded::run(
+        &mut sources,
+        &store,
+        &mut lanes,
+        &mapper,
+        &opts,
+        &mut report,
+    )
+    .await
+    .unwrap();
+    report
+}
+
+/// The messages in a mailbox's WhatsApp folder, by file name.
+fn folder(mail: &Path, mailbox: &str) -> BTreeMap<String, Vec<u8>> {
+    let folder = mail.join(mailbox).join(".WhatsApp Archiver");
+    ["new", "cur"]
+        .iter()
+        .flat_map(|sub| files_under(&folder.join(sub)))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, fs::read(path).unwrap())
+        })
+        .collect()
+}
+
+fn at(day_offset: u64, hour: u32) -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2)
+        .unwrap()
+        .checked_add_days(chrono::Days::new(day_offset))
+        .unwrap()
+        .and_hms_opt(hour, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+/// The texts of a digest's messages, in the order its plain body lists
+/// them, and the names of its attached e-mails.
+fn digest_contents(bytes: &[u8]) -> (String, Vec<String>, Vec<String>) {
+    let message = MessageParser::default().parse(bytes).unwrap();
+    let id = message.message_id().unwrap().to_owned();
+    let plain = message.body_text(0).unwrap().into_owned();
+    let texts = plain
+        .lines()
+        .filter(|line| line.starts_with("chat "))
+        .map(str::to_owned)
+        .collect();
+    let mut attached = Vec::new();
+    for part in message.attachments() {
+        if let PartType::Message(inner) = &part.body {
+            let name = part.attachment_name().unwrap().to_owned();
+            // The item's own e-mail, with its file when it had one.
+            let files: Vec<_> = inner
+                .attachments()
+                .filter_map(|a| a.attachment_name().map(str::to_owned))
+                .collect();
+            attached.push(format!("{name} {}", files.join(" ")).trim_end().to_owned());
+        }
+    }
+    (id, texts, attached)
+}
+
+#[tokio::test]
+async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_supplement() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let drops = dir.path().join("drops");
+    for chat in 0..CHATS {
+        drop_export(
+            &drops,
+            chat,
+            &format!("WhatsApp Chat - {}.zip", title(chat)),
+            false,
+        );
+    }
+    let mail = dir.path().join("mail");
+
+    // During the day: converted, nothing delivered yet.
+    let report = run(&config, at(0, 18)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.digests_written, 0);
+    for mailbox in MAILBOXES {
+        assert!(folder(&mail, mailbox).is_empty(), "{mailbox}");
+    }
+
+    // The day is over: 5 digests per mailbox.
+    let report = run(&config, at(1, 2)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let mut first = BTreeMap::new();
+    for mailbox in MAILBOXES {
+        let messages = folder(&mail, mailbox);
+        assert_eq!(messages.len(), CHATS, "{mailbox}");
+        let mut chats = Vec::new();
+        for bytes in messages.values() {
+            let (id, texts, attached) = digest_contents(bytes);
+            let chat: usize = texts[0]["chat ".len()..][..1].parse().unwrap();
+            let expected: Vec<String> = (0..MESSAGES).map(|n| message(chat, n).2).collect();
+            assert_eq!(texts, expected, "{mailbox}: chat {chat} in order");
+            // One e-mail per item: every message, and every 10th the
+            // file-attached line, each with its file.
+            assert_eq!(attached.len(), MESSAGES + MESSAGES / FILE_EVERY);
+            let with_files: Vec<&String> = attached.iter().filter(|a| a.contains(".png")).collect();
+            assert_eq!(with_files.len(), MESSAGES / FILE_EVERY, "{attached:?}");
+            assert!(id.starts_with("digest-") && id.ends_with("-20261201@mobile-archiver"));
+            chats.push(chat);
+            first.insert((mailbox, id), bytes.clone());
+        }
+        chats.sort_unstable();
+        assert_eq!(chats, (0..CHATS).collect::<Vec<_>>(), "{mailbox}");
+    }
+
+    // A later export of chat 2 with one more message of that day.
+    drop_export(
+        &drops,
+        2,
+        &format!("WhatsApp Chat - {} (1).zip", title(2)),
+        true,
+    );
+    let report = run(&config, at(2, 2)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    for mailbox in MAILBOXES {
+        let messages = folder(&mail, mailbox);
+        assert_eq!(messages.len(), CHATS + 1, "{mailbox}");
+        let supplements: Vec<_> = messages
+            .values()
+            .map(|bytes| digest_contents(bytes))
+            .filter(|(id, _, _)| !first.contains_key(&(mailbox, id.clone())))
+            .collect();
+        assert_eq!(supplements.len(), 1, "{mailbox}");
+        let (id, texts, attached) = &supplements[0];
+        assert!(id.ends_with("-20261201-1@mobile-archiver"), "{id}");
+        assert_eq!(texts, &["chat 2 late message".to_owned()]);
+        assert_eq!(attached.len(), 1);
+        let supplement = MessageParser::default()
+            .parse(
+                &messages
+                    .values()
+                    .find(|b| digest_contents(b).0 == *id)
+                    .unwrap()[..],
+            )
+            .unwrap()
+            .in_reply_to()
+            .as_text()
+            .unwrap()
+            .to_owned();
+        assert!(
+            supplement.ends_with("-20261201@mobile-archiver"),
+            "{supplement}"
+        );
+    }
+
+    // Again: nothing new.
+    let before: Vec<_> = MAILBOXES.iter().map(|m| folder(&mail, m)).collect();
+    let report = run(&config, at(3, 2)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.digests_written, 0);
+    let after: Vec<_> = MAILBOXES.iter().map(|m| folder(&mail, m)).collect();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_digest_step_stopped_after_its_part_record_makes_the_same_bytes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    drop_export(
+        &dir.path().join("drops"),
+        0,
+        &format!("WhatsApp Chat - {}.zip", title(0)),
+        false,
+    );
+    run(&config, at(1, 2)).await;
+    let store = LocalDir::new(dir.path().join("archive"));
+    let digests: Vec<String> = store
+        .list("eml/2026-12-01/")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.contains("/digest-"))
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let made = store.get(&digests[0]).await.unwrap().unwrap();
+    let jobs = store.list("jobs/digest/").await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let jobs_before = store.get(&jobs[0]).await.unwrap().unwrap();
+
+    // What a step stopped after its part record had written: the part
+    // record, but neither its e-mail nor its jobs; nothing delivered.
+    let root = dir.path().join("archive");
+    for key in digests.iter().chain(&jobs) {
+        fs::remove_file(root.join(key)).unwrap();
+    }
+    fs::remove_dir_all(dir.path().join("mail")).unwrap();
+    for marker in ["started", "done", "delivered"] {
+        let _ = fs::remove_dir_all(root.join(marker));
+    }
+    let report = run(&config, at(1, 3)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        store
+            .list("digest/")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|k| k.contains("/parts/"))
+            .count(),
+        1
+    );
+    assert_eq!(store.get(&digests[0]).await.unwrap().unwrap(), made);
+    assert_eq!(store.get(&jobs[0]).await.unwrap().unwrap(), jobs_before);
+    for mailbox in MAILBOXES {
+        let messages = folder(&dir.path().join("mail"), mailbox);
+        assert_eq!(messages.len(), 1, "{mailbox}");
+    }
+}
