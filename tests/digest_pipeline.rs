@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use shared::embedded;
 use shared::mailbox::Maildir;
+use shared::reconcile;
 use shared::report::Report;
 use shared::settings::LocalSettings;
 use shared::store::{LocalDir, ObjectStore};
@@ -213,13 +214,22 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
     }
     let mail = dir.path().join("mail");
 
-    // During the day: converted, nothing delivered yet.
+    // During the day: converted, nothing delivered yet; the collection
+    // day stays open while its items wait for their digest.
     let report = run(&config, at(0, 18)).await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.digests_written, 0);
     for mailbox in MAILBOXES {
         assert!(folder(&mail, mailbox).is_empty(), "{mailbox}");
     }
+    let store = LocalDir::new(dir.path().join("archive"));
+    let items = CHATS * (MESSAGES + MESSAGES / FILE_EVERY);
+    let check = reconcile::check(&store, at(0, 0).date_naive())
+        .await
+        .unwrap();
+    assert_eq!(check.awaiting_digest.len(), items);
+    assert!(check.unaccounted.is_empty(), "{:?}", check.unaccounted);
+    assert!(!check.is_complete());
 
     // The day is over: 5 digests per mailbox.
     let report = run(&config, at(1, 2)).await;
@@ -246,6 +256,13 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
         chats.sort_unstable();
         assert_eq!(chats, (0..CHATS).collect::<Vec<_>>(), "{mailbox}");
     }
+    // Reconcile counts the digests' copies and finds nothing open.
+    let check = reconcile::check(&store, at(0, 0).date_naive())
+        .await
+        .unwrap();
+    assert!(check.is_complete(), "{:?}", check.open_lines());
+    assert_eq!(check.digests.len(), CHATS);
+    assert_eq!(check.copies, (CHATS * MAILBOXES.len()) as u64);
 
     // A later export of chat 2 with one more message of that day.
     drop_export(
@@ -286,6 +303,16 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
             "{supplement}"
         );
     }
+
+    let check = reconcile::check(&store, at(2, 0).date_naive())
+        .await
+        .unwrap();
+    assert!(check.is_complete(), "{:?}", check.open_lines());
+    assert_eq!(
+        check.digests.len(),
+        2,
+        "the digest and the supplement of chat 2"
+    );
 
     // Again: nothing new.
     let before: Vec<_> = MAILBOXES.iter().map(|m| folder(&mail, m)).collect();

@@ -238,7 +238,7 @@ async fn read_item<S: ObjectStore>(
     digest: &DigestKey,
     id: &str,
 ) -> Result<(String, DigestItem), DigestError> {
-    let key = format!("{}items/{id}.json", digest.prefix());
+    let key = digest.item_key(id);
     let bytes = store
         .get(&key)
         .await?

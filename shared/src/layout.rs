@@ -161,8 +161,9 @@ impl DigestKey {
         format!("{DIGEST_PREFIX}{}/{}/", self.day, self.conversation)
     }
 
-    /// `digest/<item-day>/<conversation>/items/<item-id>.json`.
-    pub fn item_key(&self, id: &ItemId) -> String {
+    /// `digest/<item-day>/<conversation>/items/<item-id>.json` (an
+    /// [`ItemId`], or its text as a part record lists it).
+    pub fn item_key(&self, id: impl fmt::Display) -> String {
         format!("{}items/{id}.json", self.prefix())
     }
 
