@@ -17,7 +17,7 @@ use std::process::Command;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::item::ItemId;
-use shared::layout::{self, CollectionDay, ItemDay, RawBatch};
+use shared::layout::{self, CollectionDay, DigestKey, ItemDay, RawBatch};
 use shared::sources::whatsapp_export::DROP_PREFIX;
 
 use support::template::{Request, Statement, Template, denied, glob};
@@ -96,6 +96,14 @@ fn item_day() -> ItemDay {
 
 fn item_id() -> ItemId {
     ItemId::parse("0123456789abcdef0123456789abcdef").unwrap()
+}
+
+/// A conversation's day in digest mode.
+fn digest() -> DigestKey {
+    DigestKey {
+        day: item_day(),
+        conversation: "0123456789abcdef0123456789abcdef".to_owned(),
+    }
 }
 
 /// The mark SMTP delivery writes just before a copy goes out.
@@ -202,6 +210,8 @@ fn keys_used(
                     layout::failed_item_key(item_day(), &item_id()),
                     layout::failed_line_key(&batch().key(), 3),
                     batch().jobs_key(),
+                    // An item of a source in digest mode, for its digest.
+                    digest().item_key(item_id()),
                 ],
             );
             keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![eml]);
@@ -224,6 +234,10 @@ fn keys_used(
                 layout::media_key("5d41402abc4b2a76b9719d911017c592"),
                 ledger.clone(),
                 manifest.clone(),
+                // The digest step (shared::digest) and the check of the
+                // items it holds.
+                digest().item_key(item_id()),
+                digest().part_key(0),
             ];
             let mut listed = read.clone();
             listed.extend([
@@ -233,10 +247,25 @@ fn keys_used(
                 // A day without a batch: did collect's run claim it?
                 layout::run_claims_prefix(),
                 claim.clone(),
+                layout::DIGEST_PREFIX.to_owned(),
+                format!("{}{}/", layout::JOBS_PREFIX, layout::DIGEST_JOBS),
             ]);
             keys.insert(("s3:GetObject", "ArchiveBucket"), read);
             keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
-            keys.insert(("s3:PutObject", "ArchiveBucket"), vec![manifest]);
+            // A digest's e-mail and job file are under eml/ and jobs/,
+            // whose grants to convert cover them too (IAM has no "except"):
+            // they are not told apart in `every_key`.
+            let digest_eml = digest().eml_key(0, "89abcdef");
+            keys.insert(
+                ("s3:PutObject", "ArchiveBucket"),
+                vec![
+                    manifest,
+                    digest().part_key(0),
+                    digest_eml.clone(),
+                    digest().batch(0).jobs_key(),
+                ],
+            );
+            keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![digest_eml]);
         }
         "DeliverFunction" => {
             let mut reads = vec![eml.clone(), ledger.clone()];
@@ -281,6 +310,8 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             sending_mark(),
             inbox_body(),
             layout::manifest_key(1),
+            digest().item_key(item_id()),
+            digest().part_key(0),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.
@@ -303,6 +334,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::inbox_prefix("whatsapp-cloud"),
             layout::RAW_PREFIX.to_owned(),
             layout::MANIFEST_PREFIX.to_owned(),
+            layout::DIGEST_PREFIX.to_owned(),
         ]);
     }
     keys

@@ -2,7 +2,9 @@
 //! collect, checks the recent collection days and the older ones never
 //! closed (or `{"day": ...}`), sends again what was lost to convert or
 //! deliver, and closes each day with its manifest once nothing is open
-//! (see `shared::lambda::reconcile_days`).
+//! (see `shared::lambda::reconcile_days`). First it makes the digests of
+//! the days that are over for sources in digest mode
+//! (`shared::lambda::make_digests`), their jobs onto the deliver queue.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, ReconcileRequest, SqsNotificationQueue, SqsQueue};
@@ -23,7 +25,9 @@ async fn main() -> Result<(), Error> {
         &settings.convert_queue_url,
         &settings.archive_bucket,
     );
-    let (archive, convert, sqs, settings) = (&archive, &convert, &sqs, &settings);
+    let digest_options = settings.digest_options();
+    let (archive, convert, sqs, settings, digest_options) =
+        (&archive, &convert, &sqs, &settings, &digest_options);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReconcileRequest>| async move {
             // Jobs sent again carry this run's id: deliver searches first.
@@ -32,6 +36,8 @@ async fn main() -> Result<(), Error> {
                 &settings.deliver_queue_url,
                 &event.context.request_id,
             );
+            let digests =
+                lambda::make_digests(archive, &deliver, chrono::Utc::now(), digest_options).await;
             let days = lambda::reconcile_days(
                 archive,
                 convert,
@@ -46,6 +52,7 @@ async fn main() -> Result<(), Error> {
             settings
                 .metrics_namespace
                 .emit(&metrics, chrono::Utc::now());
+            digests?;
             Ok::<_, Error>(days?)
         },
     ))

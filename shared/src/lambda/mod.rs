@@ -37,6 +37,7 @@ pub use self::mapping::{MappingSource, MappingSourceError};
 pub use self::media::media;
 pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
 pub use self::reconcile::{
+    make_digests,
     DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
     reconcile_days, reconciled,
 };

@@ -486,6 +486,28 @@ path = "mail"
     }
 
     #[test]
+    fn delivery_is_per_message_unless_a_source_is_set_to_digest() {
+        let defaults = read(MINIMAL).unwrap().convert_options().deliveries;
+        assert_eq!(defaults, crate::convert::Deliveries::default());
+        assert_eq!(defaults.whatsapp_export, crate::convert::Delivery::Message);
+        let text = format!("{MINIMAL}[delivery]\nwhatsapp_export = \"digest\"\n");
+        let deliveries = read(&text).unwrap().convert_options().deliveries;
+        assert_eq!(deliveries.whatsapp_export, crate::convert::Delivery::Digest);
+        assert_eq!(deliveries.wecom, crate::convert::Delivery::Message);
+        let bad = format!("{MINIMAL}[delivery]\nwecom = \"daily\"\n");
+        let err = read(&bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("delivery.wecom: unknown variant `daily`, expected `message` or `digest`"),
+            "{err}"
+        );
+        let typo = format!("{MINIMAL}[delivery]\nwhatsap_export = \"digest\"\n");
+        assert_eq!(
+            read(&typo).unwrap_err().to_string(),
+            "unknown key delivery.whatsap_export"
+        );
+    }
+
+    #[test]
     fn the_whatsapp_cloud_inbox_is_a_path_from_the_files_directory() {
         assert!(read(MINIMAL).unwrap().sources.whatsapp_cloud.is_none());
         let text = format!("{MINIMAL}[whatsapp_cloud]\ninbox = \"archive\"\n");
