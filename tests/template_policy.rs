@@ -265,7 +265,10 @@ fn keys_used(
                     digest().batch(0).jobs_key(),
                 ],
             );
-            keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![digest_eml]);
+            keys.insert(
+                ("s3:AbortMultipartUpload", "ArchiveBucket"),
+                vec![digest_eml],
+            );
         }
         "DeliverFunction" => {
             let mut reads = vec![eml.clone(), ledger.clone()];

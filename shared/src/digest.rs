@@ -427,3 +427,65 @@ async fn write<S: ObjectStore>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn record(id: &str, timestamp: &str, raw_key: &str, line: usize) -> DigestItem {
+        DigestItem {
+            item_id: id.to_owned(),
+            timestamp: timestamp.to_owned(),
+            raw_key: raw_key.to_owned(),
+            line,
+            eml_key: format!("eml/2026-12-01/{id}.eml"),
+            item: String::new(),
+            addresses: Vec::new(),
+            mailboxes: vec!["a@corp.example".to_owned()],
+            folder: "WhatsApp Archiver".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_part_lists_items_by_time_then_by_their_place_in_the_export() {
+        let records = vec![
+            record("c", "2026-12-01T10:00:00Z", "raw/a.jsonl", 1),
+            record("b", "2026-12-01T09:00:00Z", "raw/a.jsonl", 7),
+            record("a", "2026-12-01T09:00:00Z", "raw/a.jsonl", 3),
+            // Another zone, the same instant as b and a, from a later batch.
+            record("d", "2026-12-01T10:00:00+01:00", "raw/b.jsonl", 1),
+        ];
+        assert_eq!(in_order(records), ["a", "b", "d", "c"]);
+    }
+
+    #[test]
+    fn a_new_part_holds_only_items_no_earlier_part_holds() {
+        let ids = |list: &[&str]| -> BTreeSet<String> {
+            list.iter().map(|id| (*id).to_owned()).collect()
+        };
+        let recorded = ids(&["a", "b", "c", "late"]);
+        assert_eq!(pending(&recorded, &ids(&["a", "b", "c"])), ["late"]);
+        assert!(pending(&recorded, &recorded).is_empty());
+        assert_eq!(pending(&recorded, &ids(&[])).len(), 4);
+    }
+
+    #[test]
+    fn a_days_digests_are_due_an_hour_after_it_ends_in_utc() {
+        let day = ItemDay(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        assert!(!is_due(day, at("2026-12-01T23:59:59Z")));
+        assert!(!is_due(day, at("2026-12-02T00:59:59Z")));
+        assert!(is_due(day, at("2026-12-02T01:00:00Z")));
+        assert!(is_due(day, at("2027-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_set_of_mailboxes_is_named_whatever_its_order() {
+        let name = audience_name(&["b@corp.example", "a@corp.example"]);
+        assert_eq!(name, audience_name(&["a@corp.example", "b@corp.example"]));
+        assert_eq!(name.len(), 8);
+        assert_ne!(name, audience_name(&["a@corp.example"]));
+    }
+}

@@ -788,6 +788,47 @@ mod tests {
     }
 
     #[test]
+    fn digest_keys_parse_back_and_name_their_part_jobs() {
+        let digest = DigestKey {
+            day: ItemDay(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+            conversation: "0123456789abcdef0123456789abcdef".to_owned(),
+        };
+        let id = ItemId::parse("fedcba9876543210fedcba9876543210").unwrap();
+        let item = digest.item_key(id);
+        assert_eq!(
+            item,
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/items/fedcba9876543210fedcba9876543210.json"
+        );
+        assert_eq!(
+            DigestKey::parse(&item),
+            Some((digest.clone(), DigestObject::Item(id.to_string())))
+        );
+        let part = digest.part_key(2);
+        assert!(part.ends_with("/parts/0002.json"), "{part}");
+        assert_eq!(
+            DigestKey::parse(&part),
+            Some((digest.clone(), DigestObject::Part(2)))
+        );
+        assert_eq!(
+            digest.batch(1).jobs_key(),
+            "jobs/digest/2026-12-01/0123456789abcdef0123456789abcdef-1.jsonl"
+        );
+        assert_eq!(
+            digest.eml_key(0, "89abcdef"),
+            "eml/2026-12-01/digest-0123456789abcdef0123456789abcdef-0-89abcdef.eml"
+        );
+        for other in [
+            "digest/2026-12-01/0123/items/x.json".to_owned(),
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/other/0001.json".to_owned(),
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/items/x.json".to_owned(),
+            "digest/today/0123456789abcdef0123456789abcdef/parts/0001.json".to_owned(),
+            eml_key(digest.day, &id),
+        ] {
+            assert_eq!(DigestKey::parse(&other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn names_that_are_no_plain_segment_are_refused() {
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb", "\u{0}"] {
             assert!(!is_plain_segment(bad), "{bad:?}");

@@ -37,9 +37,8 @@ pub use self::mapping::{MappingSource, MappingSourceError};
 pub use self::media::media;
 pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
 pub use self::reconcile::{
-    make_digests,
     DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
-    reconcile_days, reconciled,
+    make_digests, reconcile_days, reconciled,
 };
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};

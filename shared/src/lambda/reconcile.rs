@@ -28,12 +28,12 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use super::queue::send_entries;
+use crate::convert::ConvertOptions;
+use crate::digest;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::layout::RawBatch;
 use crate::metrics::Reconciled;
 use crate::reconcile::{self, Closed, ReconcileError};
-use crate::convert::ConvertOptions;
-use crate::digest;
 use crate::report::Report;
 use crate::store::{ObjectStore, StoreError};
 

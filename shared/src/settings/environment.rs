@@ -681,8 +681,9 @@ mod tests {
         bad.push(("WHATSAPP_EXPORT_DELIVERY", "daily"));
         let err = ReconcileSettings::from_lookup(lookup(&bad)).unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("environment variable WHATSAPP_EXPORT_DELIVERY: unknown variant `daily`"),
+            err.to_string().starts_with(
+                "environment variable WHATSAPP_EXPORT_DELIVERY: unknown variant `daily`"
+            ),
             "{err}"
         );
     }

@@ -497,7 +497,9 @@ path = "mail"
         let bad = format!("{MINIMAL}[delivery]\nwecom = \"daily\"\n");
         let err = read(&bad).unwrap_err().to_string();
         assert!(
-            err.starts_with("delivery.wecom: unknown variant `daily`, expected `message` or `digest`"),
+            err.starts_with(
+                "delivery.wecom: unknown variant `daily`, expected `message` or `digest`"
+            ),
             "{err}"
         );
         let typo = format!("{MINIMAL}[delivery]\nwhatsap_export = \"digest\"\n");
