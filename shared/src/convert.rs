@@ -485,7 +485,7 @@ fn convert_item(
                 folder: folder.to_owned(),
             };
             out.writes.push(ToWrite {
-                key: digest.item_key(&item.id),
+                key: digest.item_key(item.id),
                 content: Content::Bytes(layout::record(&record)),
                 eml: false,
             });

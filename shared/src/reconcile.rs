@@ -284,7 +284,7 @@ impl Digests {
         parts: &mut BTreeSet<(DigestKey, u32)>,
     ) -> Result<Option<String>, StoreError> {
         let digest = DigestKey::of(item);
-        if !self.keys.contains(&digest.item_key(&item.id)) {
+        if !self.keys.contains(&digest.item_key(item.id)) {
             return Ok(None);
         }
         if !self.parts.contains_key(&digest) {
