@@ -3,7 +3,9 @@
 //! holding its chat's 100 messages in order with their attachments; a
 //! later export adding one message to that day gives one supplement per
 //! mailbox and re-delivers nothing; a digest step stopped after its part
-//! record makes the same bytes when run again.
+//! record, or after its e-mail, makes the same bytes when run again and
+//! delivers nothing twice; a digest over the target's size limit attaches
+//! what fits.
 
 mod support;
 
@@ -130,10 +132,17 @@ fn drop_export(drops: &Path, chat: usize, name: &str, late: bool) {
 
 /// One embedded run at `now`.
 async fn run(config: &Path, now: DateTime<Utc>) -> Report {
+    run_limited(config, now, None).await
+}
+
+/// One embedded run at `now`, to a target that takes messages of
+/// `max_message_bytes` at most.
+async fn run_limited(config: &Path, now: DateTime<Utc>, max_message_bytes: Option<u64>) -> Report {
     let settings = LocalSettings::load(config).unwrap();
     let mut report = Report::default();
     let mapper = settings.mapper(&mut report).unwrap();
-    let opts = settings.run_options(now.date_naive(), now);
+    let mut opts = settings.run_options(now.date_naive(), now);
+    opts.convert.max_message_bytes = max_message_bytes;
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
     let mut lanes = [Maildir::new(config.parent().unwrap().join("mail"))];
@@ -324,7 +333,7 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
 }
 
 #[tokio::test]
-async fn a_digest_step_stopped_after_its_part_record_makes_the_same_bytes_again() {
+async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same_bytes_again() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     drop_export(
@@ -375,5 +384,57 @@ async fn a_digest_step_stopped_after_its_part_record_makes_the_same_bytes_again(
     for mailbox in MAILBOXES {
         let messages = folder(&dir.path().join("mail"), mailbox);
         assert_eq!(messages.len(), 1, "{mailbox}");
+    }
+
+    // Stopped after its e-mail, before its job file: the e-mail found
+    // stored, the same jobs, nothing delivered twice.
+    fs::remove_file(root.join(&jobs[0])).unwrap();
+    let _ = fs::remove_dir_all(root.join("done"));
+    let report = run(&config, at(1, 4)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.digests_written, 0);
+    assert_eq!(store.get(&jobs[0]).await.unwrap().unwrap(), jobs_before);
+    for mailbox in MAILBOXES {
+        let messages = folder(&dir.path().join("mail"), mailbox);
+        assert_eq!(messages.len(), 1, "{mailbox}");
+    }
+}
+
+#[tokio::test]
+async fn a_digest_over_the_size_limit_attaches_what_fits_and_stubs_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    drop_export(
+        &dir.path().join("drops"),
+        0,
+        &format!("WhatsApp Chat - {}.zip", title(0)),
+        false,
+    );
+    let limit = 300_000;
+    let report = run_limited(&config, at(1, 2), Some(limit)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    for mailbox in MAILBOXES {
+        let messages = folder(&dir.path().join("mail"), mailbox);
+        assert_eq!(messages.len(), 1, "{mailbox}");
+        let bytes = messages.values().next().unwrap();
+        assert!(bytes.len() as u64 <= limit, "{}", bytes.len());
+        let (_, texts, attached) = digest_contents(bytes);
+        // Every message's text is in the body, whatever is attached.
+        assert_eq!(texts.len(), MESSAGES);
+        let items = MESSAGES + MESSAGES / FILE_EVERY;
+        assert!(
+            !attached.is_empty() && attached.len() < items,
+            "{}",
+            attached.len()
+        );
+        let message = MessageParser::default().parse(&bytes[..]).unwrap();
+        let stubs = message
+            .attachments()
+            .filter(|a| {
+                a.attachment_name()
+                    .is_some_and(|n| n.ends_with(".eml.stub.txt"))
+            })
+            .count();
+        assert_eq!(attached.len() + stubs, items);
     }
 }

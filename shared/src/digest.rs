@@ -350,7 +350,8 @@ fn audience_name(mailboxes: &[&str]) -> String {
 
 /// Renders a part; when the target has a size limit the part exceeds,
 /// again with its messages' e-mails attached only as far as they fit, in
-/// order (the rest as stubs naming their archive keys).
+/// order (the rest as stubs naming their archive keys): the most that
+/// fit, found by bisection (each more attached makes the message larger).
 fn render_fitting<'i>(
     input: &DigestInput<'_, 'i>,
     opts: &ConvertOptions,
@@ -362,26 +363,35 @@ fn render_fitting<'i>(
     if rendered.len() <= limit {
         return Ok(rendered);
     }
-    let mut entries = input.entries.to_vec();
-    let mut attached = entries.len();
-    loop {
-        // Drop attachments from the end until the message fits (a part of
-        // stubs only always does, its text aside).
-        attached = attached.saturating_sub(1);
-        for (n, entry) in entries.iter_mut().enumerate() {
-            if n >= attached {
-                entry.eml = None;
-            }
-        }
-        let fewer = DigestInput {
-            entries: &entries,
-            ..*input
-        };
-        let rendered = render::prepare_digest(&fewer, &opts.render)?;
-        if rendered.len() <= limit || attached == 0 {
-            return Ok(rendered);
+    let with_first = |attached: usize| -> Result<Rendered<'i>, render::RenderError> {
+        let entries: Vec<DigestEntry<'i>> = input
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(n, entry)| DigestEntry {
+                eml: entry.eml.filter(|_| n < attached),
+                ..*entry
+            })
+            .collect();
+        render::prepare_digest(
+            &DigestInput {
+                entries: &entries,
+                ..*input
+            },
+            &opts.render,
+        )
+    };
+    // The most attached that fit lies in [fits, fits + too_many).
+    let (mut fits, mut too_many) = (0, input.entries.len());
+    while too_many - fits > 1 {
+        let middle = fits + (too_many - fits) / 2;
+        if with_first(middle)?.len() <= limit {
+            fits = middle;
+        } else {
+            too_many = middle;
         }
     }
+    with_first(fits)
 }
 
 /// Writes a digest e-mail create-only (through a temporary file: a digest

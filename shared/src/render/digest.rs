@@ -14,7 +14,9 @@
 //! Like an item's message it is a pure function of its input: Message-ID
 //! from the conversation, day and part ([`digest_message_id`]), Date from
 //! the last message's time, boundaries from the Message-ID (a counter
-//! appended while any text or attached e-mail holds one). Threading
+//! appended while any text or attached e-mail holds one). An attached
+//! e-mail is declared `7bit` (as this crate renders them) unless it holds
+//! 8-bit bytes. Threading
 //! headers are those of the conversation's per-item messages; a
 //! supplement also refers to the day's digest (`In-Reply-To`).
 
@@ -105,7 +107,7 @@ pub fn prepare_digest<'i>(
     let plain = plain(input, &parties);
     let html = html(input, &parties, opts);
     let message_id = digest_message_id(input.conversation, input.day, input.part);
-    let token = boundary_token(&message_id, &[&plain, &html], input.entries)?;
+    let Scanned { token, eight_bit } = scan(&message_id, &[&plain, &html], input.entries)?;
     let mut parts = vec![MimePart::new(
         ContentType::new("multipart/alternative").attribute("boundary", format!("{token}_alt")),
         vec![
@@ -121,7 +123,7 @@ pub fn prepare_digest<'i>(
                 BodyPart::Binary(Cow::Owned(placeholder(n).into_bytes())),
             )
             .attachment(name)
-            .transfer_encoding("8bit"),
+            .transfer_encoding(if eight_bit[n] { "8bit" } else { "7bit" }),
             None => {
                 let stub = format!("{name}.stub.txt");
                 MimePart::new(
@@ -190,43 +192,66 @@ fn stub_text(n: usize, entry: &DigestEntry<'_>) -> String {
     out
 }
 
+/// What scanning the attached e-mails found: the boundary token, and per
+/// entry whether its e-mail holds 8-bit bytes (its part then says `8bit`,
+/// else `7bit`: an e-mail rendered here is ASCII).
+struct Scanned {
+    token: String,
+    eight_bit: Vec<bool>,
+}
+
 /// `=_<Message-ID's local part>`, with a counter appended while a text
-/// or an attached e-mail holds it.
-fn boundary_token(
+/// or an attached e-mail holds it. The e-mails are read one at a time.
+fn scan(
     message_id: &str,
     texts: &[&str],
     entries: &[DigestEntry<'_>],
-) -> Result<String, RenderError> {
+) -> Result<Scanned, RenderError> {
     let local = message_id.split('@').next().unwrap_or(message_id);
     let base = format!("=_{local}");
-    let mut emls = Vec::new();
-    for entry in entries {
-        if let Some(file) = entry.eml {
-            let mut bytes = Vec::with_capacity(usize::try_from(file.len()).unwrap_or(0));
-            file.reader()
-                .take(file.len())
-                .read_to_end(&mut bytes)
-                .map_err(|e| RenderError::Read {
-                    name: entry.eml_key.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            emls.push(bytes);
-        }
-    }
-    let holds = |token: &str| {
+    let read = |entry: &DigestEntry<'_>| -> Result<Option<Vec<u8>>, RenderError> {
+        let Some(file) = entry.eml else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(file.len()).unwrap_or(0));
+        file.reader()
+            .take(file.len())
+            .read_to_end(&mut bytes)
+            .map_err(|e| RenderError::Read {
+                name: entry.eml_key.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(bytes))
+    };
+    let in_texts = |token: &str| {
         texts
             .iter()
-            .map(|text| text.as_bytes())
-            .chain(emls.iter().map(Vec::as_slice))
-            .any(|bytes| memmem::find(bytes, token.as_bytes()).is_some())
+            .any(|text| memmem::find(text.as_bytes(), token.as_bytes()).is_some())
     };
+    let mut eight_bit = Vec::with_capacity(entries.len());
+    let mut clash = in_texts(&base);
+    for entry in entries {
+        let bytes = read(entry)?.unwrap_or_default();
+        eight_bit.push(!bytes.is_ascii());
+        clash |= memmem::find(&bytes, base.as_bytes()).is_some();
+    }
     let mut token = base.clone();
     let mut counter = 0u32;
-    while holds(&token) {
+    // Rare (a message quoting the token): the e-mails are read again for
+    // each candidate.
+    while clash {
         counter += 1;
         token = format!("{base}.{counter}");
+        clash = in_texts(&token);
+        for entry in entries {
+            if clash {
+                break;
+            }
+            let bytes = read(entry)?.unwrap_or_default();
+            clash = memmem::find(&bytes, token.as_bytes()).is_some();
+        }
     }
-    Ok(token)
+    Ok(Scanned { token, eight_bit })
 }
 
 /// The digest's headers, from its first message's parties and thread.
