@@ -272,6 +272,21 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
     assert!(check.is_complete(), "{:?}", check.open_lines());
     assert_eq!(check.digests.len(), CHATS);
     assert_eq!(check.copies, (CHATS * MAILBOXES.len()) as u64);
+    // Each conversation's day is marked closed with its item count: a
+    // later run reads none of its parts again.
+    let closed: Vec<String> = store
+        .list("digest/")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.contains("/closed/"))
+        .collect();
+    assert_eq!(closed.len(), CHATS, "{closed:?}");
+    let per_chat = (MESSAGES + MESSAGES / FILE_EVERY).to_string();
+    assert!(
+        closed.iter().all(|key| key.ends_with(&per_chat)),
+        "{closed:?}"
+    );
 
     // A later export of chat 2 with one more message of that day.
     drop_export(
@@ -358,9 +373,18 @@ async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same
     let jobs_before = store.get(&jobs[0]).await.unwrap().unwrap();
 
     // What a step stopped after its part record had written: the part
-    // record, but neither its e-mail nor its jobs; nothing delivered.
+    // record, but neither its e-mail nor its jobs nor the closed mark
+    // (written last); nothing delivered.
     let root = dir.path().join("archive");
-    for key in digests.iter().chain(&jobs) {
+    let closed: Vec<String> = store
+        .list("digest/")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.contains("/closed/"))
+        .collect();
+    assert_eq!(closed.len(), 1);
+    for key in digests.iter().chain(&jobs).chain(&closed) {
         fs::remove_file(root.join(key)).unwrap();
     }
     fs::remove_dir_all(dir.path().join("mail")).unwrap();
@@ -388,7 +412,9 @@ async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same
 
     // Stopped after its e-mail, before its job file: the e-mail found
     // stored, the same jobs, nothing delivered twice.
-    fs::remove_file(root.join(&jobs[0])).unwrap();
+    for key in jobs.iter().chain(&closed) {
+        fs::remove_file(root.join(key)).unwrap();
+    }
     let _ = fs::remove_dir_all(root.join("done"));
     let report = run(&config, at(1, 4)).await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);

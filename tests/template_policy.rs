@@ -241,6 +241,7 @@ fn keys_used(
             ];
             let mut listed = read.clone();
             listed.extend([
+                digest().closed_key(110),
                 layout::RAW_PREFIX.to_owned(),
                 layout::JOBS_PREFIX.to_owned(),
                 layout::MANIFEST_PREFIX.to_owned(),
@@ -261,6 +262,7 @@ fn keys_used(
                 vec![
                     manifest,
                     digest().part_key(0),
+                    digest().closed_key(110),
                     digest_eml.clone(),
                     digest().batch(0).jobs_key(),
                 ],
@@ -315,6 +317,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::manifest_key(1),
             digest().item_key(item_id()),
             digest().part_key(0),
+            digest().closed_key(110),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.

@@ -21,6 +21,10 @@
 //!    and hands them to the [`JobQueue`], as convert does a batch's: the
 //!    ledger delivers each copy once.
 //!
+//! Once every part is finished, an empty mark (`closed/<count>`) says how
+//! many items they hold: a later step that lists no more items than that
+//! reads nothing of the conversation's day again.
+//!
 //! A step stopped anywhere is finished by the next: a part whose job file
 //! is missing is rendered again from its record (the same bytes: the
 //! rendering is a pure function of the record and the items' stored
@@ -97,6 +101,8 @@ struct Recorded {
     items: BTreeSet<String>,
     /// Part numbers written.
     parts: BTreeSet<u32>,
+    /// The most items a closed mark says were all in finished parts.
+    closed: usize,
 }
 
 /// Makes every digest part that is due at `now`, and finishes every part
@@ -128,6 +134,7 @@ pub async fn digest_due<S: ObjectStore, Q: JobQueue>(
             DigestObject::Part(part) => {
                 recorded.parts.insert(part);
             }
+            DigestObject::Closed(count) => recorded.closed = recorded.closed.max(count),
         }
     }
     let finished: BTreeSet<String> = store
@@ -136,7 +143,8 @@ pub async fn digest_due<S: ObjectStore, Q: JobQueue>(
         .into_iter()
         .collect();
     for (digest, recorded) in days {
-        if !is_due(digest.day, now) {
+        // No item since its last part was finished: nothing to read.
+        if !is_due(digest.day, now) || recorded.closed == recorded.items.len() {
             continue;
         }
         match close(store, queue, &digest, &recorded, &finished, opts, report).await {
@@ -173,7 +181,7 @@ async fn close<S: ObjectStore, Q: JobQueue>(
     }
     let pending = pending(&recorded.items, &covered);
     if pending.is_empty() {
-        return Ok(());
+        return mark_closed(store, digest, covered.len()).await;
     }
     let mut records = Vec::with_capacity(pending.len());
     for id in &pending {
@@ -190,7 +198,20 @@ async fn close<S: ObjectStore, Q: JobQueue>(
         // Another step wrote it first: its list is the part.
         Created::Exists => read_part(store, digest, next).await?,
     };
-    finish(store, queue, digest, &part, opts, report).await
+    finish(store, queue, digest, &part, opts, report).await?;
+    covered.extend(part.items);
+    mark_closed(store, digest, covered.len()).await
+}
+
+/// Marks a conversation's day as holding `count` items, all in finished
+/// parts.
+async fn mark_closed<S: ObjectStore>(
+    store: &S,
+    digest: &DigestKey,
+    count: usize,
+) -> Result<(), DigestError> {
+    store.put_new(&digest.closed_key(count), b"").await?;
+    Ok(())
 }
 
 /// The items a new part holds: those recorded that no part holds yet.

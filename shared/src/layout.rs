@@ -18,6 +18,7 @@
 //! | `eml/<item-day>/digest-<conversation>-<part>-<mailboxes>.eml` | digest | a conversation's daily digest (part 0) or a supplement (1, 2, …), for the mailboxes its items map to ([`DigestKey`]) |
 //! | `digest/<item-day>/<conversation>/items/<item-id>.json` | convert | an item of a digest source waiting for its day's digest ([`DigestItem`]) |
 //! | `digest/<item-day>/<conversation>/parts/<part>.json` | digest | the items a digest part holds, fixed before it is rendered ([`DigestPart`]) |
+//! | `digest/<item-day>/<conversation>/closed/<count>` | digest | empty: every part finished, holding the `count` items recorded then ([`DigestKey::closed_key`]) |
 //! | `jobs/digest/<item-day>/<conversation>-<part>.jsonl` | digest | the part's delivery jobs, one per line |
 //! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
 //! | `failed/<item-day>/<item-id>.json` | convert | an item that could not be rendered ([`Failed`]) |
@@ -144,6 +145,8 @@ pub enum DigestObject {
     Item(String),
     /// A part made, by number.
     Part(u32),
+    /// The mark that this many items were all in finished parts.
+    Closed(usize),
 }
 
 impl DigestKey {
@@ -171,6 +174,14 @@ impl DigestKey {
     /// so keys sort in part order).
     pub fn part_key(&self, part: u32) -> String {
         format!("{}parts/{part:04}.json", self.prefix())
+    }
+
+    /// `digest/<item-day>/<conversation>/closed/<count>`: an empty mark,
+    /// written once every part is finished and `count` items, all those
+    /// recorded then, are in them; a later step finding as many items
+    /// recorded reads none of the parts again.
+    pub fn closed_key(&self, count: usize) -> String {
+        format!("{}closed/{count}", self.prefix())
     }
 
     /// `eml/<item-day>/digest-<conversation>-<part>-<mailboxes>.eml`: the
@@ -206,10 +217,10 @@ impl DigestKey {
         {
             return None;
         }
-        let name = name.strip_suffix(".json")?;
         let object = match kind {
-            "items" => DigestObject::Item(ItemId::parse(name)?.to_string()),
-            "parts" => DigestObject::Part(name.parse().ok()?),
+            "items" => DigestObject::Item(ItemId::parse(name.strip_suffix(".json")?)?.to_string()),
+            "parts" => DigestObject::Part(name.strip_suffix(".json")?.parse().ok()?),
+            "closed" => DigestObject::Closed(name.parse().ok()?),
             _ => return None,
         };
         let key = DigestKey {
@@ -808,6 +819,10 @@ mod tests {
         assert_eq!(
             DigestKey::parse(&part),
             Some((digest.clone(), DigestObject::Part(2)))
+        );
+        assert_eq!(
+            DigestKey::parse(&digest.closed_key(110)),
+            Some((digest.clone(), DigestObject::Closed(110)))
         );
         assert_eq!(
             digest.batch(1).jobs_key(),
