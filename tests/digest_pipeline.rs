@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
+use shared::bundle;
 use shared::embedded;
 use shared::mailbox::Maildir;
 use shared::reconcile;
@@ -287,6 +288,32 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
         closed.iter().all(|key| key.ends_with(&per_chat)),
         "{closed:?}"
     );
+    // An export bundle for a mailbox holds the items it got in digests,
+    // each by its own e-mail, and no digest.
+    let day = at(0, 0).date_naive();
+    let selection = |mailbox: Option<&str>| bundle::Selection {
+        custodian: None,
+        mailbox: mailbox.map(str::to_owned),
+        source: None,
+        from: day,
+        to: day,
+    };
+    for mailbox in [None, Some(MAILBOXES[1])] {
+        let manifest = bundle::write(
+            &store,
+            &selection(mailbox),
+            std::io::Cursor::new(Vec::new()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(manifest.count, items, "{mailbox:?}");
+        assert!(manifest.files.iter().all(|f| !f.path.contains("digest-")));
+    }
+    let stranger = selection(Some("erin@corp.example"));
+    let manifest = bundle::write(&store, &stranger, std::io::Cursor::new(Vec::new()))
+        .await
+        .unwrap();
+    assert_eq!(manifest.count, 0);
 
     // A later export of chat 2 with one more message of that day.
     drop_export(

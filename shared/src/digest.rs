@@ -219,6 +219,43 @@ fn pending(recorded: &BTreeSet<String>, covered: &BTreeSet<String>) -> Vec<Strin
     recorded.difference(covered).cloned().collect()
 }
 
+/// The ids of the items of `day` that reached `mailbox` inside a digest:
+/// those a part holds that map to the mailbox, whose part the ledger
+/// records in it (an export bundle's "delivered to this mailbox", for
+/// items that have no ledger entry of their own).
+///
+/// # Errors
+///
+/// [`DigestError`] when the store cannot be read or a record is
+/// unreadable.
+pub async fn delivered_in_digests<S: ObjectStore>(
+    store: &S,
+    day: ItemDay,
+    mailbox: &str,
+) -> Result<BTreeSet<String>, DigestError> {
+    let mut delivered = BTreeSet::new();
+    for key in store.list(&format!("{DIGEST_PREFIX}{day}/")).await? {
+        let Some((digest, DigestObject::Part(number))) = DigestKey::parse(&key) else {
+            continue;
+        };
+        let message_id = render::digest_message_id(&digest.conversation, digest.day.0, number);
+        if store
+            .get(&layout::ledger_key(mailbox, &message_id))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        for id in read_part(store, &digest, number).await?.items {
+            let (_, record) = read_item(store, &digest, &id).await?;
+            if record.mailboxes.iter().any(|m| m == mailbox) {
+                delivered.insert(id);
+            }
+        }
+    }
+    Ok(delivered)
+}
+
 /// Item ids in the order a digest shows them: by time, then by raw batch
 /// and line (an export's order for messages of the same second).
 fn in_order(mut records: Vec<DigestItem>) -> Vec<String> {

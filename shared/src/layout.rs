@@ -194,6 +194,13 @@ impl DigestKey {
         )
     }
 
+    /// Whether an `eml/` key is a digest's e-mail (not an item's own).
+    pub fn is_digest_eml(key: &str) -> bool {
+        key.strip_prefix(EML_PREFIX)
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, name)| name.starts_with("digest-"))
+    }
+
     /// The part's place in the job machinery: a batch of source
     /// [`DIGEST_JOBS`], filed under the item day, named
     /// `<conversation>-<part>` (its jobs are `jobs/digest/<item-day>/<conversation>-<part>.jsonl`).
@@ -820,6 +827,8 @@ mod tests {
             DigestKey::parse(&part),
             Some((digest.clone(), DigestObject::Part(2)))
         );
+        assert!(DigestKey::is_digest_eml(&digest.eml_key(0, "89abcdef")));
+        assert!(!DigestKey::is_digest_eml(&eml_key(digest.day, &id)));
         assert_eq!(
             DigestKey::parse(&digest.closed_key(110)),
             Some((digest.clone(), DigestObject::Closed(110)))
