@@ -131,6 +131,27 @@ fn drop_export(drops: &Path, chat: usize, name: &str, late: bool) {
     zip.finish().unwrap();
 }
 
+/// Drops chat `chat`'s export of the day.
+fn drop_chat(drops: &Path, chat: usize) {
+    drop_export(
+        drops,
+        chat,
+        &format!("WhatsApp Chat - {}.zip", title(chat)),
+        false,
+    );
+}
+
+/// The keys under `prefix` that hold `part`.
+async fn keys_with(store: &LocalDir, prefix: &str, part: &str) -> Vec<String> {
+    store
+        .list(prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.contains(part))
+        .collect()
+}
+
 /// One embedded run at `now`.
 async fn run(config: &Path, now: DateTime<Utc>) -> Report {
     run_limited(config, now, None).await
@@ -215,12 +236,7 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
     let config = write_config(dir.path());
     let drops = dir.path().join("drops");
     for chat in 0..CHATS {
-        drop_export(
-            &drops,
-            chat,
-            &format!("WhatsApp Chat - {}.zip", title(chat)),
-            false,
-        );
+        drop_chat(&drops, chat);
     }
     let mail = dir.path().join("mail");
 
@@ -275,13 +291,7 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
     assert_eq!(check.copies, (CHATS * MAILBOXES.len()) as u64);
     // Each conversation's day is marked closed with its item count: a
     // later run reads none of its parts again.
-    let closed: Vec<String> = store
-        .list("digest/")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|key| key.contains("/closed/"))
-        .collect();
+    let closed = keys_with(&store, "digest/", "/closed/").await;
     assert_eq!(closed.len(), CHATS, "{closed:?}");
     let per_chat = (MESSAGES + MESSAGES / FILE_EVERY).to_string();
     assert!(
@@ -378,21 +388,10 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
 async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same_bytes_again() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    drop_export(
-        &dir.path().join("drops"),
-        0,
-        &format!("WhatsApp Chat - {}.zip", title(0)),
-        false,
-    );
+    drop_chat(&dir.path().join("drops"), 0);
     run(&config, at(1, 2)).await;
     let store = LocalDir::new(dir.path().join("archive"));
-    let digests: Vec<String> = store
-        .list("eml/2026-12-01/")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|key| key.contains("/digest-"))
-        .collect();
+    let digests = keys_with(&store, "eml/2026-12-01/", "/digest-").await;
     assert_eq!(digests.len(), 1, "{digests:?}");
     let made = store.get(&digests[0]).await.unwrap().unwrap();
     let jobs = store.list("jobs/digest/").await.unwrap();
@@ -403,13 +402,7 @@ async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same
     // record, but neither its e-mail nor its jobs nor the closed mark
     // (written last); nothing delivered.
     let root = dir.path().join("archive");
-    let closed: Vec<String> = store
-        .list("digest/")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|key| key.contains("/closed/"))
-        .collect();
+    let closed = keys_with(&store, "digest/", "/closed/").await;
     assert_eq!(closed.len(), 1);
     for key in digests.iter().chain(&jobs).chain(&closed) {
         fs::remove_file(root.join(key)).unwrap();
@@ -457,12 +450,7 @@ async fn a_digest_step_stopped_after_its_part_record_or_its_email_makes_the_same
 async fn a_digest_over_the_size_limit_attaches_what_fits_and_stubs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    drop_export(
-        &dir.path().join("drops"),
-        0,
-        &format!("WhatsApp Chat - {}.zip", title(0)),
-        false,
-    );
+    drop_chat(&dir.path().join("drops"), 0);
     let limit = 300_000;
     let report = run_limited(&config, at(1, 2), Some(limit)).await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);

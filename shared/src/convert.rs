@@ -520,6 +520,21 @@ fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<(Content, Fingerprint
         let fingerprint = Fingerprint::of(&bytes);
         return Ok((Content::Bytes(bytes), fingerprint));
     }
+    let (file, fingerprint) = spool_eml(rendered, key)?;
+    Ok((Content::File(file), fingerprint))
+}
+
+/// Writes a rendered e-mail into a temporary file, its attached files
+/// streamed in, and computes its fingerprint as it is written (`key`
+/// names it in errors).
+pub(crate) fn spool_eml(
+    rendered: &Rendered<'_>,
+    key: &str,
+) -> Result<(ObjectFile, Fingerprint), StoreError> {
+    let failed = |source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    };
     let mut spool = std::io::BufWriter::with_capacity(1 << 16, Spool::new().map_err(failed)?);
     rendered.write_to(&mut spool).map_err(failed)?;
     let (file, sha256) = spool
@@ -530,7 +545,7 @@ fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<(Content, Fingerprint
         size: file.len(),
         sha256,
     };
-    Ok((Content::File(file), fingerprint))
+    Ok((file, fingerprint))
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,

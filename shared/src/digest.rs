@@ -32,12 +32,11 @@
 //! only ever put into a new one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 use chrono::{DateTime, Days, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::convert::ConvertOptions;
+use crate::convert::{self, ConvertOptions};
 use crate::item::Item;
 use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
@@ -46,7 +45,7 @@ use crate::layout::{
 };
 use crate::render::{self, DigestEntry, DigestInput, Rendered};
 use crate::report::Report;
-use crate::store::{Created, ObjectFile, ObjectStore, Spool, StoreError};
+use crate::store::{Created, ObjectStore, StoreError};
 
 /// How long after a day's end (UTC) its digests are made: items of the
 /// day still on their way by then go into a supplement.
@@ -460,21 +459,7 @@ async fn write<S: ObjectStore>(
     rendered: &Rendered<'_>,
     report: &mut Report,
 ) -> Result<Fingerprint, StoreError> {
-    let failed = |source| StoreError::Io {
-        key: key.to_owned(),
-        source,
-    };
-    let mut spool = std::io::BufWriter::with_capacity(1 << 16, Spool::new().map_err(failed)?);
-    rendered.write_to(&mut spool).map_err(failed)?;
-    spool.flush().map_err(failed)?;
-    let (file, sha256): (ObjectFile, String) = spool
-        .into_inner()
-        .map_err(|e| failed(e.into_error()))?
-        .finish();
-    let fingerprint = Fingerprint {
-        size: file.len(),
-        sha256,
-    };
+    let (file, fingerprint) = convert::spool_eml(rendered, key)?;
     match store.put_new_file(key, &file).await? {
         Created::New => {
             report.digests_written += 1;

@@ -217,7 +217,7 @@ fn plain(rows: &[Row], text: Option<&str>) -> String {
 
 /// The width of the card, in pixels (Outlook desktop takes it from the
 /// `width` attribute; browsers let it shrink in a narrow pane).
-pub(super) const CARD_WIDTH: u32 = 640;
+const CARD_WIDTH: u32 = 640;
 
 /// The width Outlook desktop gives an image shown in the body (it ignores
 /// `max-width`); browsers show the image at its size, at most the card's.
@@ -227,7 +227,7 @@ const IMAGE_WIDTH: u32 = 480;
 const TAB_SPACES: usize = 4;
 
 /// The fonts of the card: Outlook's own, then common fallbacks.
-pub(super) const FONTS: &str = "'Segoe UI',Arial,Helvetica,sans-serif";
+const FONTS: &str = "'Segoe UI',Arial,Helvetica,sans-serif";
 
 /// Muted text: labels, captions, the footer.
 pub(super) const MUTED: &str = "#5b6472";
@@ -333,6 +333,21 @@ fn html(cx: &Context<'_>, text: Option<&str>) -> String {
     let item = cx.item;
     let colours = palette(item.source.network());
     let mut out = String::with_capacity(6 * 1024 + text.map_or(0, |t| t.len() + t.len() / 4));
+    open_card(&mut out);
+    html_banner(&mut out, item, &colours);
+    for (marker, note) in markers(item) {
+        html_marker(&mut out, marker, &note);
+    }
+    html_details(&mut out, cx);
+    html_message(&mut out, cx, text, &colours);
+    html_attachments(&mut out, cx);
+    close_card(&mut out, &format!("item {}", item.id.to_hex().as_str()));
+    out
+}
+
+/// The document, the page and the card's table opened: what every HTML
+/// body starts with.
+pub(super) fn open_card(out: &mut String) {
     out.push_str(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n",
@@ -348,22 +363,18 @@ fn html(cx: &Context<'_>, text: Option<&str>) -> String {
          border:1px solid #d0d5dd;font-family:{FONTS};font-size:14px;line-height:20px;\
          color:#1d2939;text-align:left;\">"
     );
-    html_banner(&mut out, item, &colours);
-    for (marker, note) in markers(item) {
-        html_marker(&mut out, marker, &note);
-    }
-    html_details(&mut out, cx);
-    html_message(&mut out, cx, text, &colours);
-    html_attachments(&mut out, cx);
+}
+
+/// The footer naming what the card shows (`item <id>`; HTML, escaped by
+/// the caller), and the card, page and document closed.
+pub(super) fn close_card(out: &mut String, what: &str) {
     let _ = writeln!(
         out,
         "<tr><td style=\"padding:8px 16px;border-top:1px solid {RULE};background-color:#f9fafb;\
          font-size:11px;line-height:16px;color:{MUTED};\">Archived by Mobile Archiver \
-         &middot; item {}</td></tr>",
-        item.id.to_hex().as_str()
+         &middot; {what}</td></tr>"
     );
     out.push_str("</table>\n</td></tr></table>\n</body></html>\n");
-    out
 }
 
 /// The banner: messenger, place and conversation name.

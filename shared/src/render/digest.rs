@@ -34,7 +34,7 @@ use mail_builder::mime::{BodyPart, MimePart};
 use memchr::memmem;
 
 use super::address::{self, Parties};
-use super::body::{self, CARD_WIDTH, Context, FONTS, MUTED, RULE};
+use super::body::{self, Context, MUTED, RULE};
 use super::message_id::digest_message_id;
 use super::rows::push_plain_row;
 use super::sanitize::{body_text, header_text, push_html};
@@ -396,21 +396,7 @@ fn html(input: &DigestInput<'_, '_>, parties: &[Parties<'_>], opts: &RenderOptio
     let first = input.entries[0].item;
     let colours = body::palette(first.source.network());
     let mut out = String::with_capacity(2048 + 1024 * input.entries.len());
-    out.push_str(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n",
-    );
-    let _ = writeln!(
-        out,
-        "<body style=\"margin:0;padding:0;background-color:#f0f2f5;\">\n\
-         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
-         border=\"0\" style=\"background-color:#f0f2f5;\"><tr><td align=\"center\" \
-         style=\"padding:16px 8px;\">\n\
-         <table role=\"presentation\" width=\"{CARD_WIDTH}\" cellpadding=\"0\" cellspacing=\"0\" \
-         border=\"0\" style=\"width:{CARD_WIDTH}px;max-width:100%;background-color:#ffffff;\
-         border:1px solid #d0d5dd;font-family:{FONTS};font-size:14px;line-height:20px;\
-         color:#1d2939;text-align:left;\">"
-    );
+    body::open_card(&mut out);
     let _ = write!(
         out,
         "<tr><td style=\"background-color:{};padding:12px 16px;color:#ffffff;\">\
@@ -476,13 +462,9 @@ fn html(input: &DigestInput<'_, '_>, parties: &[Parties<'_>], opts: &RenderOptio
         push_html(&mut out, &attached(n, entry));
         out.push_str("</td></tr>\n");
     }
-    let _ = writeln!(
-        out,
-        "<tr><td style=\"padding:8px 16px;border-top:1px solid {RULE};background-color:#f9fafb;\
-         font-size:11px;line-height:16px;color:{MUTED};\">Archived by Mobile Archiver \
-         &middot; digest {} &middot; part {}</td></tr>",
-        input.conversation, input.part
+    body::close_card(
+        &mut out,
+        &format!("digest {} &middot; part {}", input.conversation, input.part),
     );
-    out.push_str("</table>\n</td></tr></table>\n</body></html>\n");
     out
 }
