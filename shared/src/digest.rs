@@ -13,7 +13,8 @@
 //!    earlier part holds, in time order: part 0 is the day's digest, a
 //!    later one a supplement of the items that arrived after it (a late
 //!    export); a part once written never changes, so nothing is rewritten;
-//! 2. it renders the part from exactly that list ([`prepare_digest`]), one
+//! 2. it renders the part from exactly that list
+//!    ([`prepare_digest`](crate::render::prepare_digest)), one
 //!    e-mail per set of mailboxes its items map to (a mailbox gets only
 //!    the messages it would have got one by one), each written
 //!    create-only under `eml/<day>/digest-…`;
