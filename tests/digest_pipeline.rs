@@ -96,17 +96,25 @@ fn title(chat: usize) -> String {
     )
 }
 
-/// Drops chat `chat`'s iOS export (a zip, with its files) as `name`;
-/// `late` adds one message at 23:50 after the others.
+/// Drops chat `chat`'s iOS export (a zip, with its files; the same bytes
+/// every time) as `name`: [`MESSAGES`] messages, and with `late` one more
+/// at 23:50.
 fn drop_export(drops: &Path, chat: usize, name: &str, late: bool) {
+    drop_messages(drops, chat, name, MESSAGES, late);
+}
+
+/// [`drop_export`] with `messages` messages.
+fn drop_messages(drops: &Path, chat: usize, name: &str, messages: usize, late: bool) {
     let dir = drops.join("drop/whatsapp-export/carol@corp.example");
     fs::create_dir_all(&dir).unwrap();
     let file = fs::File::create(dir.join(name)).unwrap();
     let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default();
+    let options = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
     let mut chat_text = String::new();
     let mut files = Vec::new();
-    for n in 0..MESSAGES {
+    for n in 0..messages {
         let (time, author, text) = message(chat, n);
         chat_text.push_str(&format!("[01/12/26, {time}] {author}: {text}\n"));
         if n % FILE_EVERY == 0 {
@@ -478,4 +486,32 @@ async fn a_digest_over_the_size_limit_attaches_what_fits_and_stubs_the_rest() {
             .count();
         assert_eq!(attached.len() + stubs, items);
     }
+}
+
+/// A small chat's digest, byte for byte: `tests/fixtures/digest/digest.eml`
+/// (`UPDATE_GOLDEN=1` rewrites it), so that a change to how digests are
+/// rendered shows as a diff.
+#[tokio::test]
+async fn a_small_chats_digest_matches_its_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let name = format!("WhatsApp Chat - {}.zip", title(1));
+    drop_messages(&dir.path().join("drops"), 1, &name, 3, false);
+    let report = run(&config, at(1, 2)).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let store = LocalDir::new(dir.path().join("archive"));
+    let digests = keys_with(&store, "eml/2026-12-01/", "/digest-").await;
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let made = store.get(&digests[0]).await.unwrap().unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/digest/digest.eml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        fs::write(&golden, &made).unwrap();
+    }
+    let expected = fs::read(&golden).unwrap();
+    assert!(
+        made == expected,
+        "the digest differs from {}",
+        golden.display()
+    );
 }
