@@ -17,7 +17,7 @@ use std::process::Command;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use shared::item::ItemId;
-use shared::layout::{self, CollectionDay, ItemDay, RawBatch};
+use shared::layout::{self, CollectionDay, DigestKey, ItemDay, RawBatch};
 use shared::sources::whatsapp_export::DROP_PREFIX;
 
 use support::template::{Request, Statement, Template, denied, glob};
@@ -96,6 +96,14 @@ fn item_day() -> ItemDay {
 
 fn item_id() -> ItemId {
     ItemId::parse("0123456789abcdef0123456789abcdef").unwrap()
+}
+
+/// A conversation's day in digest mode.
+fn digest() -> DigestKey {
+    DigestKey {
+        day: item_day(),
+        conversation: "0123456789abcdef0123456789abcdef".to_owned(),
+    }
 }
 
 /// The mark SMTP delivery writes just before a copy goes out.
@@ -250,6 +258,8 @@ fn keys_used(
                     layout::failed_line_key(&batch().key(), 3),
                     batch().jobs_key(),
                     remap_jobs,
+                    // An item of a source in digest mode, for its digest.
+                    digest().item_key(item_id()),
                 ],
             );
             keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![eml]);
@@ -281,9 +291,14 @@ fn keys_used(
                 layout::checkpoint_key("wecom", "s00000000000000000002"),
                 collect_run(),
                 "failed/drops/ab12.json".to_owned(),
+                // The digest step (shared::digest) and the check of the
+                // items it holds.
+                digest().item_key(item_id()),
+                digest().part_key(0),
             ];
             let mut listed = read.clone();
             listed.extend([
+                digest().closed_key(110),
                 layout::RAW_PREFIX.to_owned(),
                 layout::JOBS_PREFIX.to_owned(),
                 layout::MANIFEST_PREFIX.to_owned(),
@@ -298,12 +313,29 @@ fn keys_used(
                 layout::FAILED_PREFIX.to_owned(),
                 layout::collect_runs_prefix(report_day()),
                 report_sent(),
+                layout::DIGEST_PREFIX.to_owned(),
+                format!("{}{}/", layout::JOBS_PREFIX, layout::DIGEST_JOBS),
             ]);
             keys.insert(("s3:GetObject", "ArchiveBucket"), read);
             keys.insert(("s3:ListBucket", "ArchiveBucket"), listed);
-            let mut written = vec![manifest, report_sent()];
+            // A digest's e-mail and job file are under eml/ and jobs/,
+            // whose grants to convert cover them too (IAM has no "except"):
+            // they are not told apart in `every_key`.
+            let digest_eml = digest().eml_key(0, "89abcdef");
+            let mut written = vec![
+                manifest,
+                report_sent(),
+                digest().part_key(0),
+                digest().closed_key(110),
+                digest_eml.clone(),
+                digest().batch(0).jobs_key(),
+            ];
             written.extend(report_objects());
             keys.insert(("s3:PutObject", "ArchiveBucket"), written);
+            keys.insert(
+                ("s3:AbortMultipartUpload", "ArchiveBucket"),
+                vec![digest_eml],
+            );
         }
         "DeliverFunction" => {
             // The daily report's e-mail, a job reconcile queues.
@@ -356,6 +388,9 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::manifest_key(1),
             collect_run(),
             report_sent(),
+            digest().item_key(item_id()),
+            digest().part_key(0),
+            digest().closed_key(110),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.
@@ -384,6 +419,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::COLLECTED_PREFIX.to_owned(),
             layout::FAILED_PREFIX.to_owned(),
             layout::collect_runs_prefix(report_day()),
+            layout::DIGEST_PREFIX.to_owned(),
         ]);
     }
     keys

@@ -104,7 +104,8 @@ api_base_url = "{api}"
             .await
             .unwrap();
         sources.push(Box::new(source) as Box<dyn Source>);
-        let opts = settings.run_options(NaiveDate::from_ymd_opt(2020, 10, 28).unwrap());
+        let day = NaiveDate::from_ymd_opt(2020, 10, 28).unwrap();
+        let opts = settings.run_options(day, day.and_hms_opt(9, 0, 0).unwrap().and_utc());
         let mut mail = [Maildir::new(root.join("mail"))];
         embedded::run(
             &mut sources,

@@ -76,6 +76,10 @@ enum Command {
     /// Reads also `time_zone` (the phones' zone), `[render] attachment_limit`
     /// (larger files become a stub naming their archive key) and
     /// `[custodians]`. Relative paths are taken from the config file's folder.
+    /// A source set to `digest` in `[delivery]` (`whatsapp_export`,
+    /// `whatsapp_cloud`, `wecom`) gets one e-mail per conversation and day
+    /// instead, made by the first run after the day (UTC) is over, plus an
+    /// hour; messages of that day collected later come as a supplement.
     ///
     /// Nothing is dropped silently: a drop that cannot be read is kept under
     /// refused/ with its reason, an item no mailbox maps to under unmapped/,
@@ -260,7 +264,7 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
     }
     let mut report = Report::default();
     let mapper = settings.mapper(&mut report)?;
-    let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()));
+    let opts = settings.run_options(day.unwrap_or_else(|| Utc::now().date_naive()), Utc::now());
     let mut sources = settings.sources.configured(|dir| LocalDir::new(dir));
     let store = LocalDir::new(&settings.store);
     // Secrets are read, and the WeCom library loaded, before any lock or

@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
+use crate::digest::{self, DigestError};
 use crate::escape::escaped;
-use crate::layout::{EML_PREFIX, ledger_key};
+use crate::layout::{DigestKey, EML_PREFIX, ItemDay, ledger_key};
 use crate::render::MESSAGE_ID_DOMAIN;
 use crate::store::{ObjectStore, StoreError, sha256_of};
 
@@ -75,9 +76,13 @@ pub enum BundleError {
     /// The manifest is missing or unreadable.
     #[error("manifest.json is missing or unreadable: {0}")]
     Manifest(String),
+    /// The digest records of a day cannot be read.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
 }
 
-/// Which e-mails go into a bundle.
+/// Which e-mails go into a bundle (items' own e-mails: a digest's
+/// messages are each there by theirs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
     /// Only items of this custodian (`X-Archiver-Custodian`; a phone
@@ -170,7 +175,20 @@ pub async fn write<S: ObjectStore, W: Write + Seek>(
             .await?
             .into_iter()
             .collect();
-        for key in keys {
+        // Items of a source in digest mode reached the mailbox inside a
+        // digest: they have no ledger entry of their own.
+        let digested = match &selection.mailbox {
+            Some(mailbox) => {
+                digest::delivered_in_digests(store, ItemDay(day), &mailbox.to_lowercase()).await?
+            }
+            None => BTreeSet::new(),
+        };
+        // Items only: a digest's messages are each in the bundle by their
+        // own e-mail.
+        for key in keys
+            .into_iter()
+            .filter(|key| !DigestKey::is_digest_eml(key))
+        {
             let Some(id) = key
                 .rsplit('/')
                 .next()
@@ -180,10 +198,11 @@ pub async fn write<S: ObjectStore, W: Write + Seek>(
             };
             if let Some(mailbox) = &selection.mailbox {
                 let message_id = format!("{id}@{MESSAGE_ID_DOMAIN}");
-                if store
-                    .get(&ledger_key(&mailbox.to_lowercase(), &message_id))
-                    .await?
-                    .is_none()
+                if !digested.contains(id)
+                    && store
+                        .get(&ledger_key(&mailbox.to_lowercase(), &message_id))
+                        .await?
+                        .is_none()
                 {
                     continue;
                 }

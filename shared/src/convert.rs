@@ -11,6 +11,11 @@
 //! `jobs/<batch>`, then handed to the [`JobQueue`]. A custodian that maps to
 //! no mailbox while its items go to other participants is reported once
 //! per batch (its own mailbox misses them).
+//!
+//! Items of a source in digest mode ([`Delivery::Digest`]) get their EML
+//! too, but no job: each mapped one is recorded under
+//! `digest/<item-day>/<conversation>/items/` for its day's digest
+//! ([`crate::digest`]), which makes the jobs.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -18,10 +23,12 @@ use futures::stream;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
-use crate::item::{Attachment, Item, Network};
+use crate::item::{Attachment, Item, Network, SourceKind};
 use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
-use crate::layout::{self, Failed, FailedLine, Fingerprint, ItemDay, RawBatch, Unmapped};
+use crate::layout::{
+    self, DigestItem, DigestKey, Failed, FailedLine, Fingerprint, ItemDay, RawBatch, Unmapped,
+};
 use crate::mapping::Mapper;
 use crate::render::{self, FileContent, RenderInput, RenderOptions, Rendered};
 use crate::report::Report;
@@ -98,6 +105,40 @@ impl Folders {
     }
 }
 
+/// How a source's items reach the mailboxes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// One e-mail per item (the default).
+    #[default]
+    Message,
+    /// One e-mail per conversation and day, made by [`crate::digest`] once
+    /// the day is over; convert still writes each item's own e-mail.
+    Digest,
+}
+
+/// The delivery mode of each source kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deliveries {
+    /// WhatsApp export items.
+    pub whatsapp_export: Delivery,
+    /// WhatsApp Business Platform items.
+    pub whatsapp_cloud: Delivery,
+    /// WeCom items.
+    pub wecom: Delivery,
+}
+
+impl Deliveries {
+    /// The mode of a source kind's items.
+    pub fn of(&self, source: SourceKind) -> Delivery {
+        match source {
+            SourceKind::WhatsappExport => self.whatsapp_export,
+            SourceKind::WhatsappCloud => self.whatsapp_cloud,
+            SourceKind::Wecom => self.wecom,
+        }
+    }
+}
+
 /// Why a batch could not be converted (the caller retries it; every write
 /// is create-only, so a retry redoes nothing twice).
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +167,8 @@ pub struct ConvertOptions {
     /// rendered again with every attachment as a stub (the files stay in
     /// the archive), so that it is delivered rather than refused.
     pub max_message_bytes: Option<u64>,
+    /// Per source: one e-mail per item, or a daily digest.
+    pub deliveries: Deliveries,
 }
 
 /// Converts every item of a raw batch, persists its delivery jobs in
@@ -210,7 +253,12 @@ async fn render_batch<S: ObjectStore>(
                     jobs: &mut jobs,
                     writes: &mut writes,
                 };
-                custodian = convert_item(raw_key, &item, &files, mapper, opts, converted)?;
+                let line = Line {
+                    raw_key,
+                    number: index + 1,
+                    bytes: line,
+                };
+                custodian = convert_item(line, &item, &files, mapper, opts, converted)?;
             }
             Err(e) => {
                 let record = FailedLine {
@@ -330,6 +378,17 @@ async fn write_group<S: ObjectStore>(
     Ok(existing)
 }
 
+/// An item's line in its raw batch.
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    /// The raw batch.
+    raw_key: &'a str,
+    /// The line number, from 1.
+    number: usize,
+    /// The line as read.
+    bytes: &'a [u8],
+}
+
 /// Where one item's conversion puts what it makes.
 struct Converted<'a> {
     report: &'a mut Report,
@@ -344,13 +403,14 @@ struct Converted<'a> {
 /// that cannot be read, or a temporary file that cannot be written, is a
 /// store error: the batch is retried.
 fn convert_item(
-    raw_key: &str,
+    line: Line<'_>,
     item: &Item<'_>,
     files: &[Option<ObjectFile>],
     mapper: &Mapper,
     opts: &ConvertOptions,
     out: Converted<'_>,
 ) -> Result<Option<String>, StoreError> {
+    let raw_key = line.raw_key;
     let resolution = mapper.resolve(item);
     let contents: Vec<Option<FileContent<'_>>> = files
         .iter()
@@ -413,6 +473,29 @@ fn convert_item(
         out.report.unmapped += 1;
     }
     let folder = opts.folders.for_network(item.source.network());
+    if opts.deliveries.of(item.source) == Delivery::Digest {
+        // Its copies go out in its day's digest ([`crate::digest`]).
+        if !resolution.mailboxes.is_empty() {
+            let digest = DigestKey::of(item);
+            let record = DigestItem {
+                item_id: item.id.to_string(),
+                timestamp: item.timestamp.to_rfc3339(),
+                raw_key: raw_key.to_owned(),
+                line: line.number,
+                eml_key,
+                item: String::from_utf8_lossy(line.bytes).into_owned(),
+                addresses: resolution.addresses,
+                mailboxes: resolution.mailboxes,
+                folder: folder.to_owned(),
+            };
+            out.writes.push(ToWrite {
+                key: digest.item_key(item.id),
+                content: Content::Bytes(layout::record(&record)),
+                eml: false,
+            });
+        }
+        return Ok(custodian);
+    }
     let message_id = render::message_id(&item.id);
     let timestamp = item.timestamp.to_rfc3339();
     out.jobs
@@ -442,6 +525,21 @@ fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<(Content, Fingerprint
         let fingerprint = Fingerprint::of(&bytes);
         return Ok((Content::Bytes(bytes), fingerprint));
     }
+    let (file, fingerprint) = spool_eml(rendered, key)?;
+    Ok((Content::File(file), fingerprint))
+}
+
+/// Writes a rendered e-mail into a temporary file, its attached files
+/// streamed in, and computes its fingerprint as it is written (`key`
+/// names it in errors).
+pub(crate) fn spool_eml(
+    rendered: &Rendered<'_>,
+    key: &str,
+) -> Result<(ObjectFile, Fingerprint), StoreError> {
+    let failed = |source| StoreError::Io {
+        key: key.to_owned(),
+        source,
+    };
     let mut spool = std::io::BufWriter::with_capacity(1 << 16, Spool::new().map_err(failed)?);
     rendered.write_to(&mut spool).map_err(failed)?;
     let (file, sha256) = spool
@@ -452,7 +550,7 @@ fn write_eml(rendered: &Rendered<'_>, key: &str) -> Result<(Content, Fingerprint
         size: file.len(),
         sha256,
     };
-    Ok((Content::File(file), fingerprint))
+    Ok((file, fingerprint))
 }
 
 /// The attachment MiB an item will load, as budget permits (at least 1,

@@ -24,9 +24,9 @@ use serde::Serialize;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
-    self, COLLECTED_PREFIX, CollectRun, Collected, FAILED_LINES_PREFIX, FAILED_PREFIX, Failed,
-    FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, REMAP, REMAPPED_PREFIX, RawBatch,
-    RefusedDrop, ReportSent, UNMAPPED_PREFIX, Unmapped, ledger_key, remapped_key_of,
+    self, COLLECTED_PREFIX, CollectRun, Collected, DIGEST_JOBS, FAILED_LINES_PREFIX, FAILED_PREFIX,
+    Failed, FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, REMAP, REMAPPED_PREFIX,
+    RawBatch, RefusedDrop, ReportSent, UNMAPPED_PREFIX, Unmapped, ledger_key, remapped_key_of,
 };
 use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use crate::reconcile;
@@ -375,8 +375,9 @@ impl DayReport {
                 }
             }
             // A remap's copies are its items' sources' (counted as
-            // recovered there), and the mailboxes'.
-            if batch.source == REMAP {
+            // recovered there), and the mailboxes'; a digest part's too
+            // (its e-mail gathers a conversation's items).
+            if batch.source == REMAP || batch.source == DIGEST_JOBS {
                 continue;
             }
             let source = self.sources.entry(batch.source).or_default();

@@ -18,10 +18,17 @@
 //! remapped too, and the items this run left unmapped are skipped without
 //! being read (their records name this very mapping). The copies it
 //! recovers are delivered with the others.
+//!
+//! Between convert and deliver, the digest step ([`crate::digest`]) makes
+//! the digests of sources in digest mode whose day is over at
+//! [`RunOptions::now`]; their jobs are delivered with the batches'.
+
+use chrono::{DateTime, Utc};
 
 use crate::collect;
 use crate::convert::{self, ConvertError, ConvertOptions};
 use crate::deliver;
+use crate::digest;
 use crate::jobs::{self, DeliveryJob, StoreQueue};
 use crate::layout::{CollectionDay, RAW_PREFIX, RawBatch};
 use crate::mailbox::Mailbox;
@@ -39,6 +46,8 @@ pub struct RunOptions {
     pub convert: ConvertOptions,
     /// The collection day (names the raw batch folder).
     pub day: CollectionDay,
+    /// The run's time: digests of days over by then are made.
+    pub now: DateTime<Utc>,
 }
 
 /// Runs every stage once; problems with single files, lines or items are in
@@ -54,6 +63,7 @@ pub async fn run<S: ObjectStore, M: Mailbox>(
     collect::collect(sources, store, opts.day, report).await?;
     convert_pending(store, mapper, &opts.convert, report).await?;
     remap_if_not_applied(store, mapper, &opts.convert, report).await?;
+    digest::digest_due(store, &StoreQueue, opts.now, &opts.convert, report).await?;
     deliver_pending(store, targets, report).await
 }
 

@@ -16,6 +16,11 @@
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
 //! | `collected/reports/<collection-day>/<finished-at>.json` | collect | what one run of collect noticed: per-source counts, WhatsApp Cloud delivery statuses and their errors, `seq` gaps, problems ([`CollectRun`]) |
 //! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
+//! | `eml/<item-day>/digest-<conversation>-<part>-<mailboxes>.eml` | digest | a conversation's daily digest (part 0) or a supplement (1, 2, …), for the mailboxes its items map to ([`DigestKey`]) |
+//! | `digest/<item-day>/<conversation>/items/<item-id>.json` | convert | an item of a digest source waiting for its day's digest ([`DigestItem`]) |
+//! | `digest/<item-day>/<conversation>/parts/<part>.json` | digest | the items a digest part holds, fixed before it is rendered ([`DigestPart`]) |
+//! | `digest/<item-day>/<conversation>/closed/<count>` | digest | empty: every part finished, holding the `count` items recorded then ([`DigestKey::closed_key`]) |
+//! | `jobs/digest/<item-day>/<conversation>-<part>.jsonl` | digest | the part's delivery jobs, one per line |
 //! | `unmapped/<item-day>/<item-id>.json` | convert | an item no mailbox maps to ([`Unmapped`]) |
 //! | `remapped/<item-day>/<item-id>.json` | remap | an unmapped item a later mapping maps: its mailboxes and job file ([`Remapped`]) |
 //! | `mapping/applied/<mapping-hash>` | remap | every unmapped item was re-resolved with this mapping ([`MappingApplied`]) |
@@ -40,10 +45,13 @@
 //!   archive's time zone, of the run that pulled a batch (the scheduled
 //!   time, or the day asked for by a backfill). It files what a run pulled:
 //!   `raw/`, and so `jobs/`, `started/`, `done/` (a remap's job files too:
-//!   under the day of the batches their items came from).
+//!   under the day of the batches their items came from; but not a digest
+//!   part's, filed under `jobs/digest/` by its item day: a digest belongs
+//!   to the day it covers, and its key must not depend on when it was
+//!   made).
 //! - the **item day** ([`ItemDay`]) is the UTC date of the item's own
 //!   timestamp, when the message was sent. It files what belongs to one
-//!   item: `eml/`, `unmapped/`, `remapped/`, `failed/`. An export collected today files
+//!   item: `eml/`, `unmapped/`, `remapped/`, `failed/`, `digest/`. An export collected today files
 //!   its messages of last year under last year's days.
 //!
 //! Every write is create-only ([`crate::store::ObjectStore::put_new`]):
@@ -135,6 +143,160 @@ impl fmt::Display for ItemDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// The prefix of digest records (items waiting, parts made).
+pub const DIGEST_PREFIX: &str = "digest/";
+
+/// The folder under `jobs/` (and `started/`, `done/`) of digest parts'
+/// delivery jobs; no source may take its name.
+pub const DIGEST_JOBS: &str = "digest";
+
+/// One conversation's day in digest mode: `digest/<item-day>/<conversation>/`,
+/// the conversation named by the first 16 bytes of the SHA-256 of its id
+/// (hex; the GUID of its `Thread-Index` too).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DigestKey {
+    /// The item day the digest covers.
+    pub day: ItemDay,
+    /// The conversation's hash (32 hex digits).
+    pub conversation: String,
+}
+
+/// What a key under [`DIGEST_PREFIX`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DigestObject {
+    /// An item waiting for its digest, by item id.
+    Item(String),
+    /// A part made, by number.
+    Part(u32),
+    /// The mark that this many items were all in finished parts.
+    Closed(usize),
+}
+
+impl DigestKey {
+    /// The digest an item belongs to.
+    pub fn of(item: &Item<'_>) -> DigestKey {
+        let digest = Sha256::digest(item.conversation.id.as_bytes());
+        DigestKey {
+            day: ItemDay::of(item),
+            conversation: hex::encode(&digest[..16]),
+        }
+    }
+
+    /// `digest/<item-day>/<conversation>/`.
+    pub fn prefix(&self) -> String {
+        format!("{DIGEST_PREFIX}{}/{}/", self.day, self.conversation)
+    }
+
+    /// `digest/<item-day>/<conversation>/items/<item-id>.json` (an
+    /// [`ItemId`], or its text as a part record lists it).
+    pub fn item_key(&self, id: impl fmt::Display) -> String {
+        format!("{}items/{id}.json", self.prefix())
+    }
+
+    /// `digest/<item-day>/<conversation>/parts/<part>.json` (zero-padded,
+    /// so keys sort in part order).
+    pub fn part_key(&self, part: u32) -> String {
+        format!("{}parts/{part:04}.json", self.prefix())
+    }
+
+    /// `digest/<item-day>/<conversation>/closed/<count>`: an empty mark,
+    /// written once every part is finished and `count` items, all those
+    /// recorded then, are in them; a later step finding as many items
+    /// recorded reads none of the parts again.
+    pub fn closed_key(&self, count: usize) -> String {
+        format!("{}closed/{count}", self.prefix())
+    }
+
+    /// `eml/<item-day>/digest-<conversation>-<part>-<mailboxes>.eml`: the
+    /// part's e-mail for one set of mailboxes, named by the first 8 hex
+    /// digits of its hash.
+    pub fn eml_key(&self, part: u32, mailboxes: &str) -> String {
+        format!(
+            "{EML_PREFIX}{}/digest-{}-{part}-{mailboxes}.eml",
+            self.day, self.conversation
+        )
+    }
+
+    /// Whether an `eml/` key is a digest's e-mail (not an item's own).
+    pub fn is_digest_eml(key: &str) -> bool {
+        key.strip_prefix(EML_PREFIX)
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, name)| name.starts_with("digest-"))
+    }
+
+    /// The part's place in the job machinery: a batch of source
+    /// [`DIGEST_JOBS`], filed under the item day, named
+    /// `<conversation>-<part>` (its jobs are `jobs/digest/<item-day>/<conversation>-<part>.jsonl`).
+    pub fn batch(&self, part: u32) -> RawBatch {
+        RawBatch {
+            source: DIGEST_JOBS.to_owned(),
+            day: CollectionDay(self.day.0),
+            id: format!("{}-{part}", self.conversation),
+        }
+    }
+
+    /// Reads a key under [`DIGEST_PREFIX`]; `None` for any other key.
+    pub fn parse(key: &str) -> Option<(DigestKey, DigestObject)> {
+        let mut segments = key.strip_prefix(DIGEST_PREFIX)?.split('/');
+        let day = ItemDay(segments.next()?.parse().ok()?);
+        let conversation = segments.next()?;
+        let (kind, name) = (segments.next()?, segments.next()?);
+        if segments.next().is_some()
+            || conversation.len() != 32
+            || !conversation.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        let object = match kind {
+            "items" => DigestObject::Item(ItemId::parse(name.strip_suffix(".json")?)?.to_string()),
+            "parts" => DigestObject::Part(name.strip_suffix(".json")?.parse().ok()?),
+            "closed" => DigestObject::Closed(name.parse().ok()?),
+            _ => return None,
+        };
+        let key = DigestKey {
+            day,
+            conversation: conversation.to_owned(),
+        };
+        Some((key, object))
+    }
+}
+
+/// An item of a digest source, recorded by convert for its day's digest:
+/// what the digest needs to show it and to whom it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestItem {
+    /// The item id.
+    pub item_id: String,
+    /// The item's time (RFC 3339): digests list items in time order.
+    pub timestamp: String,
+    /// The raw batch the item came from.
+    pub raw_key: String,
+    /// Its line in that batch, from 1 (orders items of the same second).
+    pub line: usize,
+    /// The item's own e-mail, attached to the digest.
+    pub eml_key: String,
+    /// The item as its raw line holds it (JSON).
+    pub item: String,
+    /// Mailbox address per participant, as the item's own e-mail names
+    /// them (`None` = unmapped).
+    pub addresses: Vec<Option<String>>,
+    /// The mailboxes that get a copy.
+    pub mailboxes: Vec<String>,
+    /// The folder the copies go in.
+    pub folder: String,
+}
+
+/// A digest part, written before it is rendered: the items it holds, in
+/// the order it shows them. Part 0 is the day's digest; each later part,
+/// a supplement, holds only items no earlier part holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPart {
+    /// The part's number.
+    pub part: u32,
+    /// Item ids, in time order.
+    pub items: Vec<String>,
 }
 
 /// A raw batch: `raw/<source>/<collection-day>/<batch>.jsonl`; or, of
@@ -263,10 +425,14 @@ pub fn is_plain_segment(name: &str) -> bool {
 }
 
 /// Whether a source may be called `name`: a plain segment that is not a
-/// folder collect uses itself (`collected/runs/`, `collected/reports/`)
-/// or remap's name in `jobs/` ([`REMAP`]).
+/// folder collect uses itself (`collected/runs/`, `collected/reports/`),
+/// remap's name in `jobs/` ([`REMAP`]) or digest parts' (`jobs/digest/`).
 pub fn is_source_name(name: &str) -> bool {
-    is_plain_segment(name) && name != RUNS && name != RUN_REPORTS && name != REMAP
+    is_plain_segment(name)
+        && name != RUNS
+        && name != RUN_REPORTS
+        && name != REMAP
+        && name != DIGEST_JOBS
 }
 
 /// The folder of run claims under `collected/`.
@@ -879,6 +1045,53 @@ mod tests {
     }
 
     #[test]
+    fn digest_keys_parse_back_and_name_their_part_jobs() {
+        let digest = DigestKey {
+            day: ItemDay(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+            conversation: "0123456789abcdef0123456789abcdef".to_owned(),
+        };
+        let id = ItemId::parse("fedcba9876543210fedcba9876543210").unwrap();
+        let item = digest.item_key(id);
+        assert_eq!(
+            item,
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/items/fedcba9876543210fedcba9876543210.json"
+        );
+        assert_eq!(
+            DigestKey::parse(&item),
+            Some((digest.clone(), DigestObject::Item(id.to_string())))
+        );
+        let part = digest.part_key(2);
+        assert!(part.ends_with("/parts/0002.json"), "{part}");
+        assert_eq!(
+            DigestKey::parse(&part),
+            Some((digest.clone(), DigestObject::Part(2)))
+        );
+        assert!(DigestKey::is_digest_eml(&digest.eml_key(0, "89abcdef")));
+        assert!(!DigestKey::is_digest_eml(&eml_key(digest.day, &id)));
+        assert_eq!(
+            DigestKey::parse(&digest.closed_key(110)),
+            Some((digest.clone(), DigestObject::Closed(110)))
+        );
+        assert_eq!(
+            digest.batch(1).jobs_key(),
+            "jobs/digest/2026-12-01/0123456789abcdef0123456789abcdef-1.jsonl"
+        );
+        assert_eq!(
+            digest.eml_key(0, "89abcdef"),
+            "eml/2026-12-01/digest-0123456789abcdef0123456789abcdef-0-89abcdef.eml"
+        );
+        for other in [
+            "digest/2026-12-01/0123/items/x.json".to_owned(),
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/other/0001.json".to_owned(),
+            "digest/2026-12-01/0123456789abcdef0123456789abcdef/items/x.json".to_owned(),
+            "digest/today/0123456789abcdef0123456789abcdef/parts/0001.json".to_owned(),
+            eml_key(digest.day, &id),
+        ] {
+            assert_eq!(DigestKey::parse(&other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn names_that_are_no_plain_segment_are_refused() {
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb", "\u{0}"] {
             assert!(!is_plain_segment(bad), "{bad:?}");
@@ -886,6 +1099,7 @@ mod tests {
         assert!(is_plain_segment("0000001000-0000002000"));
         assert!(!is_source_name("runs"));
         assert!(!is_source_name("reports"));
+        assert!(!is_source_name("digest"));
         assert!(is_source_name("whatsapp-export"));
     }
 

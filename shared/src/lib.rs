@@ -11,6 +11,7 @@ pub mod collect;
 pub mod convert;
 pub mod day_report;
 pub mod deliver;
+pub mod digest;
 pub mod embedded;
 pub mod escape;
 mod invisible;

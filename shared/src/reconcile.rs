@@ -15,7 +15,12 @@
 //!   recovered: [`crate::remap`]), (a copy not delivered: a DLQ
 //!   message expired, a mailbox unreachable for days, an entry deleted),
 //!   or with neither a ledger entry nor its e-mail (lost, not
-//!   repairable).
+//!   repairable);
+//! - an item of a source in digest mode that no digest part holds yet,
+//!   or whose part has no job file yet: it waits for the digest step
+//!   ([`crate::digest`]), which makes it once the item's day is over. The
+//!   jobs of the digest parts holding the day's items are checked as a
+//!   batch's are, and [`close`] lists the parts' objects with the day's.
 //!
 //! Batches never converted and copies not delivered can be repaired (by
 //! the CLI's `archiver reconcile --repair`, and by the reconcile function,
@@ -50,9 +55,9 @@ use crate::item::Item;
 use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
-    Fingerprint, ItemDay, MANIFEST_PREFIX, RAW_PREFIX, RawBatch, eml_key, failed_item_key,
-    failed_line_key, ledger_key, manifest_key, manifest_sequence, media_key, raw_day, remapped_key,
-    run_claims_prefix, unmapped_key,
+    DIGEST_PREFIX, DigestKey, DigestPart, Fingerprint, ItemDay, MANIFEST_PREFIX, RAW_PREFIX,
+    RawBatch, eml_key, failed_item_key, failed_line_key, ledger_key, manifest_key,
+    manifest_sequence, media_key, raw_day, remapped_key, run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
@@ -111,14 +116,25 @@ pub struct DayCheck {
     /// lost (reported, not repairable).
     pub unaccounted: Vec<String>,
     /// Jobs with no ledger entry, with their batch: copies not delivered
-    /// (repairable).
+    /// (repairable). A digest part's jobs are under its batch
+    /// ([`DigestKey::batch`]).
     pub undelivered: Vec<(RawBatch, DeliveryJob)>,
+    /// The digest parts (conversation's day, part number) holding items
+    /// of the day.
+    pub digests: Vec<(DigestKey, u32)>,
+    /// Items waiting for their digest, and digest parts not finished: the
+    /// digest step makes them (not repairable by a reconcile run; the
+    /// reconcile function runs the step first).
+    pub awaiting_digest: Vec<String>,
 }
 
 impl DayCheck {
     /// Whether nothing is open.
     pub fn is_complete(&self) -> bool {
-        self.unconverted.is_empty() && self.unaccounted.is_empty() && self.undelivered.is_empty()
+        self.unconverted.is_empty()
+            && self.unaccounted.is_empty()
+            && self.undelivered.is_empty()
+            && self.awaiting_digest.is_empty()
     }
 
     /// What is open, one line each (object keys, item ids, mailboxes;
@@ -129,6 +145,7 @@ impl DayCheck {
             lines.push(format!("{}: not converted (no job file)", batch.key()));
         }
         lines.extend(self.unaccounted.iter().cloned());
+        lines.extend(self.awaiting_digest.iter().cloned());
         for (_, job) in &self.undelivered {
             lines.push(format!(
                 "{} to {}: not delivered (no ledger entry)",
@@ -156,8 +173,12 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
         unconverted: Vec::new(),
         unaccounted: Vec::new(),
         undelivered: Vec::new(),
+        digests: Vec::new(),
+        awaiting_digest: Vec::new(),
     };
     let mut listed = Listed::default();
+    let mut digests = Digests::read(store).await?;
+    let mut parts = BTreeSet::new();
     for batch in batches(store, day).await? {
         check.batches += 1;
         check.raw.push(batch.clone());
@@ -178,6 +199,11 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
                         || listed
                             .contains(store, &failed_item_key(day, &item.id))
                             .await?;
+                    if let Some(waiting) = digests.part_of(store, &item, &mut parts).await? {
+                        check
+                            .awaiting_digest
+                            .push(format!("item {} ({raw_key}): {waiting}", item.id));
+                    }
                     (!filed).then(|| {
                         format!(
                             "item {} ({raw_key}): no e-mail and no failure record",
@@ -203,11 +229,23 @@ pub async fn check<S: ObjectStore>(store: &S, day: NaiveDate) -> Result<DayCheck
             .unwrap_or_default();
         check_jobs(store, &mut listed, &batch, jobs, &mut check).await?;
     }
+    for (digest, part) in parts {
+        let batch = digest.batch(part);
+        match day_jobs(store, &batch, &mut check.unaccounted).await? {
+            Some(jobs) => check_jobs(store, &mut listed, &batch, jobs, &mut check).await?,
+            None => check.awaiting_digest.push(format!(
+                "{}: digest part begun, its e-mails and jobs not made yet",
+                digest.part_key(part)
+            )),
+        }
+        check.digests.push((digest, part));
+    }
     Ok(check)
 }
 
-/// Counts a job file's jobs in `check`: those with no ledger entry are
-/// undelivered, or unaccounted for when their e-mail is gone too.
+/// Counts a job file's (a batch's, a remap's or a digest part's) jobs in
+/// `check`: those with no ledger entry are undelivered, or unaccounted
+/// for when their e-mail is gone too.
 async fn check_jobs<S: ObjectStore>(
     store: &S,
     listed: &mut Listed,
@@ -233,6 +271,67 @@ async fn check_jobs<S: ObjectStore>(
         }
     }
     Ok(())
+}
+
+/// The digest records, listed once per check, and the parts read.
+struct Digests {
+    /// Every key under `digest/`.
+    keys: HashSet<String>,
+    /// The parts of each conversation's day, read when first needed.
+    parts: HashMap<DigestKey, Vec<DigestPart>>,
+}
+
+impl Digests {
+    async fn read<S: ObjectStore>(store: &S) -> Result<Self, StoreError> {
+        Ok(Digests {
+            keys: store.list(DIGEST_PREFIX).await?.into_iter().collect(),
+            parts: HashMap::new(),
+        })
+    }
+
+    /// For an item of a digest source: the part holding it goes into
+    /// `parts`, or why it waits is returned. `None` for an item that is
+    /// no digest's (per-message mode, or mapped to no one).
+    async fn part_of<S: ObjectStore>(
+        &mut self,
+        store: &S,
+        item: &Item<'_>,
+        parts: &mut BTreeSet<(DigestKey, u32)>,
+    ) -> Result<Option<String>, StoreError> {
+        let digest = DigestKey::of(item);
+        if !self.keys.contains(&digest.item_key(item.id)) {
+            return Ok(None);
+        }
+        if !self.parts.contains_key(&digest) {
+            let mut read = Vec::new();
+            let mut number = 0;
+            while self.keys.contains(&digest.part_key(number)) {
+                let key = digest.part_key(number);
+                let bytes = store
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| StoreError::Missing(key.clone()))?;
+                // An unreadable part holds nothing: its items show as
+                // waiting, and the digest step reports it.
+                if let Ok(part) = serde_json::from_slice::<DigestPart>(&bytes) {
+                    read.push(part);
+                }
+                number += 1;
+            }
+            self.parts.insert(digest.clone(), read);
+        }
+        let id = item.id.to_string();
+        let holding = self.parts[&digest]
+            .iter()
+            .find(|part| part.items.contains(&id));
+        Ok(match holding {
+            Some(part) => {
+                parts.insert((digest, part.part));
+                None
+            }
+            None => Some(format!("waiting for the digest of {}", digest.day)),
+        })
+    }
 }
 
 /// What searching the mailboxes for a day's ledgered copies found
@@ -548,6 +647,31 @@ async fn day_objects<S: ObjectStore>(
         {
             *mailboxes.entry(job.mailbox.clone()).or_default() += 1;
             keys.insert(ledger_key(&job.mailbox, &job.message_id));
+            if let Some(eml) = job.eml {
+                recorded.insert(job.eml_key, eml);
+            }
+        }
+    }
+    // The digest parts holding the day's items: their records, e-mails,
+    // job files and ledger entries.
+    for (digest, number) in &check.digests {
+        let part_key = digest.part_key(*number);
+        if let Some(bytes) = store.get(&part_key).await?
+            && let Ok(part) = serde_json::from_slice::<DigestPart>(&bytes)
+        {
+            keys.extend(part.items.iter().map(|id| digest.item_key(id)));
+        }
+        keys.insert(part_key);
+        let batch = digest.batch(*number);
+        keys.insert(batch.jobs_key());
+        let mut unreadable = Vec::new();
+        for job in day_jobs(store, &batch, &mut unreadable)
+            .await?
+            .unwrap_or_default()
+        {
+            *mailboxes.entry(job.mailbox.clone()).or_default() += 1;
+            keys.insert(ledger_key(&job.mailbox, &job.message_id));
+            keys.insert(job.eml_key.clone());
             if let Some(eml) = job.eml {
                 recorded.insert(job.eml_key, eml);
             }

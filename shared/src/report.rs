@@ -122,6 +122,9 @@ counters! {
     emails_written => Shown::Line("emails written"),
     /// EMLs that already existed with the same key (re-runs, replays).
     emails_existing => Shown::Aside("already present"),
+    /// Digest e-mails written (a conversation's day, or a supplement, for
+    /// one set of mailboxes: see [`crate::digest`]).
+    digests_written => Shown::IfAny("digests written", "e-mails of conversations' days and supplements"),
     /// Items whose attachments were all replaced by stubs to fit the
     /// target's message size limit (the files stay in the archive).
     stubbed_for_size => Shown::IfAny("attachments stubbed", "items over the target's size limit"),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::convert::ConvertOptions;
+use shared::convert::{ConvertOptions, Delivery};
 use shared::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use shared::lambda;
 use shared::layout::{self, RawBatch};
@@ -264,4 +264,55 @@ async fn a_new_mapping_remaps_the_unmapped_items_once_before_converting() {
     let (_, report) = convert(&store, &queue, records).await;
     assert_eq!(report.remapped, 0);
     assert_eq!(queue.sent.lock().unwrap().len(), 1);
+}
+
+/// Digest mode in the functions' path: convert queues no job for the
+/// items and records them; the reconcile function's digest step, once
+/// their day is over, queues one job per mapped mailbox for the day's
+/// digest, once.
+#[tokio::test]
+async fn in_digest_mode_convert_queues_nothing_and_the_digest_step_queues_the_days_digest_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_batch(&dir).await;
+    let event: SqsEvent = serde_json::from_slice(EVENT).unwrap();
+    let mut opts = ConvertOptions::default();
+    opts.deliveries.whatsapp_export = Delivery::Digest;
+    let queue = Recorded::default();
+    let (_, report) = lambda::convert(&store, &queue, &mapper(), &opts, &event.records).await;
+    assert_eq!(report.emails_written, 3);
+    let sent = queue.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].is_empty(), "{:?}", sent[0]);
+    let items = store.list("digest/").await.unwrap();
+    assert!(!items.is_empty() && items.iter().all(|k| k.contains("/items/")));
+
+    // The items are of 2026-11-03: not due on that day, due the next.
+    let deliver = Recorded::default();
+    let during = chrono::DateTime::parse_from_rfc3339("2026-11-03T23:00:00Z").unwrap();
+    let made = lambda::make_digests(&store, &deliver, during.to_utc(), &opts).await;
+    assert_eq!(made.unwrap(), 0);
+    assert!(deliver.sent.lock().unwrap().is_empty());
+    let after = chrono::DateTime::parse_from_rfc3339("2026-11-04T02:00:00Z").unwrap();
+    let made = lambda::make_digests(&store, &deliver, after.to_utc(), &opts).await;
+    assert_eq!(made.unwrap(), 1);
+    let sent = deliver.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    // The part's batch: its jobs are `jobs/digest/<item-day>/<conversation>-0.jsonl`.
+    let files = store.list("jobs/digest/").await.unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let part = RawBatch::of_jobs_key(&files[0]).unwrap();
+    assert_eq!(
+        (part.source.as_str(), part.day.to_string()),
+        ("digest", "2026-11-03".to_owned())
+    );
+    assert!(part.id.ends_with("-0"), "{}", part.id);
+    let jobs = &sent[0];
+    assert!(!jobs.is_empty());
+    assert!(jobs.iter().all(|job| job.message_id.starts_with("digest-")
+        && job.message_id.ends_with("-20261103@mobile-archiver")
+        && job.eml_key.starts_with("eml/2026-11-03/digest-")));
+    // Run again: nothing more.
+    let made = lambda::make_digests(&store, &deliver, after.to_utc(), &opts).await;
+    assert_eq!(made.unwrap(), 0);
+    assert_eq!(deliver.sent.lock().unwrap().len(), 1);
 }

@@ -117,6 +117,11 @@ async fn run(archive: &Path, mail: &Path) -> Report {
     let opts = RunOptions {
         convert: ConvertOptions::default(),
         day: CollectionDay(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+        now: NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+            .and_utc(),
     };
     let mut report = Report::default();
     let mut lanes = [Maildir::new(mail)];

@@ -89,7 +89,8 @@ pub fn sources() -> Vec<Box<dyn Source>> {
 
 /// Run options as `examples/archiver.toml` sets them, on a fixed day.
 pub fn run_options() -> RunOptions {
-    settings().run_options(NaiveDate::from_ymd_opt(2026, 11, 21).unwrap())
+    let day = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+    settings().run_options(day, day.and_hms_opt(9, 0, 0).unwrap().and_utc())
 }
 
 /// The jobs the embedded run makes of the example data: what the serverless

@@ -2,9 +2,12 @@
 //! collect, checks the recent collection days and the older ones never
 //! closed (or `{"day": ...}`), sends again what was lost to convert or
 //! deliver, and closes each day with its manifest once nothing is open
-//! (see `shared::lambda::reconcile_days`); then, with `REPORT_MAILBOX`
-//! set, sends the newest day's report to the admin mailbox through the
-//! deliver queue (`shared::lambda::send_report`).
+//! (see `shared::lambda::reconcile_days`). First it makes the digests of
+//! the days that are over for sources in digest mode
+//! (`shared::lambda::make_digests`), their jobs onto the deliver queue;
+//! last, with `REPORT_MAILBOX` set, it sends the newest day's report to
+//! the admin mailbox through the deliver queue
+//! (`shared::lambda::send_report`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::lambda::{self, ReconcileRequest, SqsNotificationQueue, SqsQueue};
@@ -25,7 +28,9 @@ async fn main() -> Result<(), Error> {
         &settings.convert_queue_url,
         &settings.archive_bucket,
     );
-    let (archive, convert, sqs, settings) = (&archive, &convert, &sqs, &settings);
+    let digest_options = settings.digest_options();
+    let (archive, convert, sqs, settings, digest_options) =
+        (&archive, &convert, &sqs, &settings, &digest_options);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReconcileRequest>| async move {
             // Jobs sent again carry this run's id: deliver searches first.
@@ -34,6 +39,8 @@ async fn main() -> Result<(), Error> {
                 &settings.deliver_queue_url,
                 &event.context.request_id,
             );
+            let digests =
+                lambda::make_digests(archive, &deliver, chrono::Utc::now(), digest_options).await;
             let days = lambda::reconcile_days(
                 archive,
                 convert,
@@ -48,6 +55,7 @@ async fn main() -> Result<(), Error> {
             settings
                 .metrics_namespace
                 .emit(&metrics, chrono::Utc::now());
+            digests?;
             let days = days?;
             let fresh = SqsQueue::new(sqs.clone(), &settings.deliver_queue_url);
             let now = chrono::Utc::now();

@@ -39,7 +39,7 @@ pub use self::media::media;
 pub use self::queue::{RESENT_ATTRIBUTE, SqsQueue};
 pub use self::reconcile::{
     DayReconciled, NotificationQueue, ReconcileRequest, ReconcileRunError, SqsNotificationQueue,
-    reconcile_days, reconciled, send_report,
+    make_digests, reconcile_days, reconciled, send_report,
 };
 use crate::collect as collect_stage;
 use crate::convert::{self as convert_stage, ConvertError, ConvertOptions};

@@ -27,13 +27,16 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use super::queue::send_entries;
+use crate::convert::ConvertOptions;
 use crate::day_report::{self, DayReportError};
+use crate::digest;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::layout::RawBatch;
 use crate::metrics::Reconciled;
 use crate::reconcile::{self, Closed, ReconcileError};
+use crate::report::Report;
 use crate::settings::ReportSettings;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, StoreError};
 
 /// The reconcile function's input, as EventBridge Scheduler sends it:
 /// `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`, or
@@ -216,6 +219,30 @@ impl DayReconciled {
             tracing::warn!(day = %self.day, "open: {line}");
         }
     }
+}
+
+/// Makes the digests due at `now` ([`crate::digest`]), before the days
+/// are reconciled, so that a day whose digests are made now can close:
+/// their jobs go to `jobs` (the deliver queue). A conversation's day that
+/// could not be made is logged (keys only) and left for the next run.
+/// Returns the digest e-mails written.
+///
+/// # Errors
+///
+/// [`StoreError`] when the archive cannot be read or written.
+pub async fn make_digests<S: ObjectStore, Q: JobQueue>(
+    store: &S,
+    jobs: &Q,
+    now: DateTime<Utc>,
+    opts: &ConvertOptions,
+) -> Result<u64, StoreError> {
+    let mut report = Report::default();
+    digest::digest_due(store, jobs, now, opts, &mut report).await?;
+    for error in &report.errors {
+        tracing::error!("digest not made: {error}");
+    }
+    tracing::info!(digests_written = report.digests_written, "digests made");
+    Ok(report.digests_written)
 }
 
 /// Reconciles the days `request` names ([`ReconcileRequest::days`], in

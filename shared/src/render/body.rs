@@ -107,12 +107,12 @@ fn summary(cx: &Context<'_>) -> Vec<Row> {
 }
 
 /// `2025-12-29 21:30:05 UTC`.
-fn utc_time(item: &Item<'_>) -> String {
+pub(super) fn utc_time(item: &Item<'_>) -> String {
     item.timestamp.0.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// `2025-12-29 22:30:05 CET (Europe/Paris)`; `None` in UTC.
-fn local_time(at: DateTime<Utc>, zone: Tz) -> Option<String> {
+pub(super) fn local_time(at: DateTime<Utc>, zone: Tz) -> Option<String> {
     if is_utc(zone) {
         return None;
     }
@@ -129,7 +129,7 @@ fn is_utc(zone: Tz) -> bool {
 }
 
 /// `WhatsApp group "Sales"` / `WeChat chat "Li, Wang"`.
-fn conversation(item: &Item<'_>) -> String {
+pub(super) fn conversation(item: &Item<'_>) -> String {
     let place = match item.conversation.kind {
         ConversationKind::Direct => "chat",
         ConversationKind::Group => "group",
@@ -147,7 +147,7 @@ fn party(party: &Party<'_>) -> Cow<'static, str> {
 }
 
 /// The custodian, single-line; `None` when the source has none.
-fn custodian(item: &Item<'_>) -> Option<String> {
+pub(super) fn custodian(item: &Item<'_>) -> Option<String> {
     item.custodian
         .as_deref()
         .map(|c| header_text(c).into_owned())
@@ -155,7 +155,7 @@ fn custodian(item: &Item<'_>) -> Option<String> {
 }
 
 /// `WhatsApp chat export (whatsapp-export)`.
-fn source(source: SourceKind) -> String {
+pub(super) fn source(source: SourceKind) -> String {
     let name = match source {
         SourceKind::Wecom => "WeCom session content archive",
         SourceKind::WhatsappCloud => "WhatsApp Business Platform (Cloud API)",
@@ -230,22 +230,22 @@ const TAB_SPACES: usize = 4;
 const FONTS: &str = "'Segoe UI',Arial,Helvetica,sans-serif";
 
 /// Muted text: labels, captions, the footer.
-const MUTED: &str = "#5b6472";
+pub(super) const MUTED: &str = "#5b6472";
 
 /// Lines between the card's sections.
-const RULE: &str = "#e3e6ea";
+pub(super) const RULE: &str = "#e3e6ea";
 
 /// Colours of one messenger: the banner and the chat bubble.
-struct Palette {
+pub(super) struct Palette {
     /// The banner's background and the sender's name.
-    accent: &'static str,
+    pub accent: &'static str,
     /// The bubble's background.
     bubble: &'static str,
     /// The bubble's border.
     bubble_border: &'static str,
 }
 
-fn palette(network: Network) -> Palette {
+pub(super) fn palette(network: Network) -> Palette {
     match network {
         Network::WhatsApp => Palette {
             accent: "#075e54",
@@ -263,7 +263,7 @@ fn palette(network: Network) -> Palette {
 /// A marker shown above the header block: what kind of record this is,
 /// when it is not a plain message.
 #[derive(Debug, Clone, Copy)]
-enum Marker {
+pub(super) enum Marker {
     /// A delete of an earlier message.
     Deleted,
     /// A recall of an earlier message.
@@ -296,7 +296,7 @@ impl Marker {
 }
 
 /// Every marker of the item, with its note.
-fn markers(item: &Item<'_>) -> Vec<(Marker, Cow<'static, str>)> {
+pub(super) fn markers(item: &Item<'_>) -> Vec<(Marker, Cow<'static, str>)> {
     let mut out: Vec<(Marker, Cow<'static, str>)> = notes(item)
         .map(|(marker, note)| (marker, Cow::Borrowed(note)))
         .collect();
@@ -333,6 +333,21 @@ fn html(cx: &Context<'_>, text: Option<&str>) -> String {
     let item = cx.item;
     let colours = palette(item.source.network());
     let mut out = String::with_capacity(6 * 1024 + text.map_or(0, |t| t.len() + t.len() / 4));
+    open_card(&mut out);
+    html_banner(&mut out, item, &colours);
+    for (marker, note) in markers(item) {
+        html_marker(&mut out, marker, &note);
+    }
+    html_details(&mut out, cx);
+    html_message(&mut out, cx, text, &colours);
+    html_attachments(&mut out, cx);
+    close_card(&mut out, &format!("item {}", item.id.to_hex().as_str()));
+    out
+}
+
+/// The document, the page and the card's table opened: what every HTML
+/// body starts with.
+pub(super) fn open_card(out: &mut String) {
     out.push_str(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n",
@@ -348,22 +363,18 @@ fn html(cx: &Context<'_>, text: Option<&str>) -> String {
          border:1px solid #d0d5dd;font-family:{FONTS};font-size:14px;line-height:20px;\
          color:#1d2939;text-align:left;\">"
     );
-    html_banner(&mut out, item, &colours);
-    for (marker, note) in markers(item) {
-        html_marker(&mut out, marker, &note);
-    }
-    html_details(&mut out, cx);
-    html_message(&mut out, cx, text, &colours);
-    html_attachments(&mut out, cx);
+}
+
+/// The footer naming what the card shows (`item <id>`; HTML, escaped by
+/// the caller), and the card, page and document closed.
+pub(super) fn close_card(out: &mut String, what: &str) {
     let _ = writeln!(
         out,
         "<tr><td style=\"padding:8px 16px;border-top:1px solid {RULE};background-color:#f9fafb;\
          font-size:11px;line-height:16px;color:{MUTED};\">Archived by Mobile Archiver \
-         &middot; item {}</td></tr>",
-        item.id.to_hex().as_str()
+         &middot; {what}</td></tr>"
     );
     out.push_str("</table>\n</td></tr></table>\n</body></html>\n");
-    out
 }
 
 /// The banner: messenger, place and conversation name.
@@ -385,7 +396,7 @@ fn html_banner(out: &mut String, item: &Item<'_>, colours: &Palette) {
 }
 
 /// One marker: a coloured badge and its note.
-fn html_marker(out: &mut String, marker: Marker, note: &str) {
+pub(super) fn html_marker(out: &mut String, marker: Marker, note: &str) {
     let (word, colour, background) = marker.style();
     let _ = write!(
         out,
@@ -447,7 +458,7 @@ fn html_details(out: &mut String, cx: &Context<'_>) {
 }
 
 /// One row of the header block: a muted label, then what `value` writes.
-fn detail(out: &mut String, label: &str, value: impl FnOnce(&mut String)) {
+pub(super) fn detail(out: &mut String, label: &str, value: impl FnOnce(&mut String)) {
     let _ = write!(
         out,
         "<tr><td width=\"110\" valign=\"top\" style=\"width:110px;padding:2px 12px 2px 0;\
@@ -468,7 +479,12 @@ fn html_party(out: &mut String, party: &Party<'_>) {
 }
 
 /// The message as a chat bubble: sender, text, time.
-fn html_message(out: &mut String, cx: &Context<'_>, text: Option<&str>, colours: &Palette) {
+pub(super) fn html_message(
+    out: &mut String,
+    cx: &Context<'_>,
+    text: Option<&str>,
+    colours: &Palette,
+) {
     let item = cx.item;
     let (background, border) = match item.kind {
         ItemKind::System => ("#f2f4f7", "#d0d5dd"),
@@ -576,7 +592,7 @@ fn html_attachments(out: &mut String, cx: &Context<'_>) {
 }
 
 /// `850 bytes`, `29.2 KB`, `4.1 MB`, `1.2 GB` (units of 1024).
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KB", "MB", "GB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

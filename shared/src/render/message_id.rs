@@ -1,5 +1,8 @@
 //! Message-IDs: derived from item ids alone, so that an item's message, and
-//! every message that refers to it, name it the same way in any run.
+//! every message that refers to it, name it the same way in any run; a
+//! digest's from its conversation, day and part alone.
+
+use chrono::NaiveDate;
 
 use crate::item::ItemId;
 
@@ -14,4 +17,47 @@ pub fn message_id(id: &ItemId) -> String {
     out.push('@');
     out.push_str(MESSAGE_ID_DOMAIN);
     out
+}
+
+/// The deterministic Message-ID of a conversation's digest of a day
+/// (`part` 0) or of a supplement (1, 2, …), without angle brackets:
+/// `digest-<conversation hash>-<yyyymmdd>@mobile-archiver`, and
+/// `…-<yyyymmdd>-<part>@…` for a supplement. `conversation` is the
+/// conversation's hash as the store names it
+/// ([`crate::layout::DigestKey::conversation`]).
+pub fn digest_message_id(conversation: &str, day: NaiveDate, part: u32) -> String {
+    let day = day.format("%Y%m%d");
+    if part == 0 {
+        format!("digest-{conversation}-{day}@{MESSAGE_ID_DOMAIN}")
+    } else {
+        format!("digest-{conversation}-{day}-{part}@{MESSAGE_ID_DOMAIN}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_named_by_conversation_day_and_part_alone() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let conversation = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            digest_message_id(conversation, day, 0),
+            "digest-0123456789abcdef0123456789abcdef-20261201@mobile-archiver"
+        );
+        assert_eq!(
+            digest_message_id(conversation, day, 2),
+            "digest-0123456789abcdef0123456789abcdef-20261201-2@mobile-archiver"
+        );
+        let next = day.succ_opt().unwrap();
+        assert_ne!(
+            digest_message_id(conversation, day, 0),
+            digest_message_id(conversation, next, 0)
+        );
+        assert_ne!(
+            digest_message_id(conversation, day, 0),
+            digest_message_id("f123456789abcdef0123456789abcdef", day, 0)
+        );
+    }
 }

@@ -41,6 +41,7 @@
 mod address;
 mod attachment;
 mod body;
+mod digest;
 mod encoded_word;
 mod error;
 mod message_id;
@@ -64,8 +65,9 @@ use sha2::{Digest, Sha256};
 use crate::item::Item;
 use crate::store::ObjectFile;
 
+pub use digest::{DigestEntry, DigestInput, prepare_digest};
 pub use error::RenderError;
-pub use message_id::{MESSAGE_ID_DOMAIN, message_id};
+pub use message_id::{MESSAGE_ID_DOMAIN, digest_message_id, message_id};
 pub use sanitize::push_html;
 pub use subject::subject;
 
@@ -160,6 +162,7 @@ pub fn prepare<'i>(
                 placeholder: placeholder.len(),
                 content,
                 name: file.name.to_string(),
+                base64: true,
             });
         }
     }
@@ -212,6 +215,20 @@ struct Splice<'i> {
     content: FileContent<'i>,
     /// The attachment's file name, for errors.
     name: String,
+    /// Whether the content is written as base64 (a file), or as it is (an
+    /// e-mail attached to a digest).
+    base64: bool,
+}
+
+impl Splice<'_> {
+    /// The bytes the content takes in the message.
+    fn written_len(&self) -> u64 {
+        if self.base64 {
+            base64_len(self.content.len())
+        } else {
+            self.content.len()
+        }
+    }
 }
 
 /// Bytes of a file encoded at once: whole base64 lines of 76 characters
@@ -222,11 +239,7 @@ impl Rendered<'_> {
     /// The message's length in bytes, known before it is written.
     pub fn len(&self) -> u64 {
         let placeholders: usize = self.splices.iter().map(|s| s.placeholder).sum();
-        let encoded: u64 = self
-            .splices
-            .iter()
-            .map(|s| base64_len(s.content.len()))
-            .sum();
+        let encoded: u64 = self.splices.iter().map(Splice::written_len).sum();
         (self.template.len() - placeholders) as u64 + encoded
     }
 
@@ -241,9 +254,18 @@ impl Rendered<'_> {
         let mut from = 0;
         for splice in &self.splices {
             out.write_all(&self.template[from..splice.at])?;
-            match splice.content {
-                FileContent::Bytes(bytes) => write_base64(bytes, out)?,
-                FileContent::Stored(file) => write_base64_from(file.reader(), file.len(), out)?,
+            match (splice.content, splice.base64) {
+                (FileContent::Bytes(bytes), true) => write_base64(bytes, out)?,
+                (FileContent::Stored(file), true) => {
+                    write_base64_from(file.reader(), file.len(), out)?;
+                }
+                (FileContent::Bytes(bytes), false) => out.write_all(bytes)?,
+                (FileContent::Stored(file), false) => {
+                    let copied = io::copy(&mut file.reader().take(file.len()), out)?;
+                    if copied != file.len() {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
             }
             from = splice.at + splice.placeholder;
         }

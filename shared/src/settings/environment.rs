@@ -275,6 +275,12 @@ pub struct ReconcileSettings {
     /// newest day reconciled is sent (through the deliver queue); no
     /// mailbox: reports are not made by the function.
     pub report: ReportSettings,
+    /// How digests are rendered (the digest step runs before the days are
+    /// reconciled: [`crate::digest`]); the delivery modes are convert's.
+    pub render: RenderSettings,
+    /// `MAX_MESSAGE_BYTES`: the deliver function's IMAP or SMTP limit,
+    /// which digests are rendered to fit.
+    pub max_message_bytes: Option<u64>,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of its metrics
     /// (default `MobileArchiver`).
     pub metrics_namespace: Namespace,
@@ -314,8 +320,16 @@ impl ReconcileSettings {
             archive_time_zone: env.required_var("ARCHIVE_TIME_ZONE")?,
             recent_days,
             report: ReportSettings::read(&env)?,
+            render: RenderSettings::read(&env)?,
+            max_message_bytes: env.value(MAX_MESSAGE_BYTES)?,
             metrics_namespace: metrics_namespace(&env)?,
         })
+    }
+
+    /// How digests are rendered, to fit the delivery target's limit.
+    pub fn digest_options(&self) -> ConvertOptions {
+        let limit = self.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        self.render.convert_options(Some(limit))
     }
 }
 
@@ -414,6 +428,8 @@ impl MediaSettings {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use crate::convert::Delivery;
 
     use super::*;
 
@@ -646,6 +662,40 @@ mod tests {
     }
 
     #[test]
+    fn delivery_modes_are_read_per_source_and_a_bad_one_is_named() {
+        let base = [
+            ("ARCHIVE_BUCKET", "a"),
+            ("CONVERT_QUEUE_URL", "http://q/convert"),
+            ("DELIVER_QUEUE_URL", "http://q/deliver.fifo"),
+            ("ARCHIVE_TIME_ZONE", "UTC"),
+        ];
+        let defaults = ReconcileSettings::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(
+            defaults.digest_options().deliveries,
+            crate::convert::Deliveries::default()
+        );
+        let mut digest = base.to_vec();
+        digest.push(("WHATSAPP_CLOUD_DELIVERY", "digest"));
+        digest.push(("WECOM_DELIVERY", "message"));
+        let deliveries = ReconcileSettings::from_lookup(lookup(&digest))
+            .unwrap()
+            .digest_options()
+            .deliveries;
+        assert_eq!(deliveries.whatsapp_cloud, Delivery::Digest);
+        assert_eq!(deliveries.whatsapp_export, Delivery::Message);
+        assert_eq!(deliveries.wecom, Delivery::Message);
+        let mut bad = base.to_vec();
+        bad.push(("WHATSAPP_EXPORT_DELIVERY", "daily"));
+        let err = ReconcileSettings::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "environment variable WHATSAPP_EXPORT_DELIVERY: unknown variant `daily`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn reconcile_reads_its_queues_zone_and_days() {
         let base = [
             ("ARCHIVE_BUCKET", "a"),
@@ -656,6 +706,10 @@ mod tests {
         let settings = ReconcileSettings::from_lookup(lookup(&base)).unwrap();
         assert_eq!(settings.archive_time_zone, chrono_tz::Asia::Tokyo);
         assert_eq!(settings.recent_days, 3);
+        assert_eq!(
+            settings.digest_options().max_message_bytes,
+            Some(DEFAULT_MAX_MESSAGE_BYTES)
+        );
         let err = ReconcileSettings::from_lookup(lookup(&base[..3])).unwrap_err();
         assert_eq!(
             err.to_string(),

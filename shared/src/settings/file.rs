@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::reader::{Name, Reader, Value};
 use super::{
@@ -211,11 +211,13 @@ impl LocalSettings {
     }
 
     /// Everything a run needs besides its stores and target, collecting
-    /// into the raw batch folder of `day`.
-    pub fn run_options(&self, day: NaiveDate) -> RunOptions {
+    /// into the raw batch folder of `day`, at `now` (digests of days over
+    /// by then are made).
+    pub fn run_options(&self, day: NaiveDate, now: DateTime<Utc>) -> RunOptions {
         RunOptions {
             convert: self.convert_options(),
             day: CollectionDay(day),
+            now,
         }
     }
 
@@ -464,7 +466,7 @@ path = "mail"
         assert_eq!(export.tz, chrono_tz::Europe::London);
         assert_eq!(export.date_order, None);
         assert_eq!(export.zip_limits, Default::default());
-        let opts = settings.run_options(day);
+        let opts = settings.run_options(day, Utc::now());
         assert_eq!(opts.day.0, day);
         let defaults = ConvertOptions::default();
         // The example shows times in the phones' zone too.
@@ -481,6 +483,30 @@ path = "mail"
         settings.mapper(&mut report).unwrap();
         // The example CSV checks clean (`archiver mapping check`).
         assert_eq!(report, Report::default());
+    }
+
+    #[test]
+    fn delivery_is_per_message_unless_a_source_is_set_to_digest() {
+        let defaults = read(MINIMAL).unwrap().convert_options().deliveries;
+        assert_eq!(defaults, crate::convert::Deliveries::default());
+        assert_eq!(defaults.whatsapp_export, crate::convert::Delivery::Message);
+        let text = format!("{MINIMAL}[delivery]\nwhatsapp_export = \"digest\"\n");
+        let deliveries = read(&text).unwrap().convert_options().deliveries;
+        assert_eq!(deliveries.whatsapp_export, crate::convert::Delivery::Digest);
+        assert_eq!(deliveries.wecom, crate::convert::Delivery::Message);
+        let bad = format!("{MINIMAL}[delivery]\nwecom = \"daily\"\n");
+        let err = read(&bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "delivery.wecom: unknown variant `daily`, expected `message` or `digest`"
+            ),
+            "{err}"
+        );
+        let typo = format!("{MINIMAL}[delivery]\nwhatsap_export = \"digest\"\n");
+        assert_eq!(
+            read(&typo).unwrap_err().to_string(),
+            "unknown key delivery.whatsap_export"
+        );
     }
 
     #[test]

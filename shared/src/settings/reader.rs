@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::de::value::{Error as NameError, StrDeserializer};
 
 use super::{Setting, SettingError};
+use crate::convert::Delivery;
 use crate::mailbox::imap::AuthMethod;
 use crate::mailbox::smtp::{Format, SmtpAuth};
 use crate::mapping::parse_region;
@@ -212,6 +213,12 @@ impl Value for SmtpAuth {
 }
 
 impl Value for Format {
+    fn from_text(text: &str) -> Result<Self, String> {
+        named(text)
+    }
+}
+
+impl Value for Delivery {
     fn from_text(text: &str) -> Result<Self, String> {
         named(text)
     }

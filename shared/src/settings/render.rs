@@ -1,13 +1,15 @@
-//! How items are rendered and filed: the same settings in both modes.
+//! How items are rendered, filed and delivered (one e-mail per item, or a
+//! daily digest per source): the same settings in both modes.
 
 use chrono_tz::Tz;
 
 use super::SettingError;
 use super::reader::{Name, Reader};
-use crate::convert::{ConvertOptions, Folders};
+use crate::convert::{ConvertOptions, Deliveries, Delivery, Folders};
 use crate::render::RenderOptions;
 
-/// Rendering and folder settings (`[render]`, `[folders]`).
+/// Rendering, folder and delivery-mode settings (`[render]`, `[folders]`,
+/// `[delivery]`).
 #[derive(Debug, Clone)]
 pub struct RenderSettings {
     /// `[render] attachment_limit` or `ATTACHMENT_LIMIT`: attachments larger
@@ -27,6 +29,17 @@ pub struct RenderSettings {
     /// `[folders] wechat` or `WECHAT_FOLDER`: the folder of WeChat / WeCom
     /// items (default `WeChat Archiver`).
     pub wechat_folder: Option<String>,
+    /// `[delivery] whatsapp_export` or `WHATSAPP_EXPORT_DELIVERY`:
+    /// `message` (one e-mail per item, the default) or `digest` (one
+    /// e-mail per conversation and day).
+    pub whatsapp_export_delivery: Option<Delivery>,
+    /// `[delivery] whatsapp_cloud` or `WHATSAPP_CLOUD_DELIVERY`: as
+    /// [`RenderSettings::whatsapp_export_delivery`], for WhatsApp
+    /// Business Platform items.
+    pub whatsapp_cloud_delivery: Option<Delivery>,
+    /// `[delivery] wecom` or `WECOM_DELIVERY`: as
+    /// [`RenderSettings::whatsapp_export_delivery`], for WeCom items.
+    pub wecom_delivery: Option<Delivery>,
 }
 
 impl RenderSettings {
@@ -39,6 +52,15 @@ impl RenderSettings {
             time_zone: reader.value(Name::new("render.time_zone", "DISPLAY_TIME_ZONE"))?,
             whatsapp_folder: reader.value(Name::new("folders.whatsapp", "WHATSAPP_FOLDER"))?,
             wechat_folder: reader.value(Name::new("folders.wechat", "WECHAT_FOLDER"))?,
+            whatsapp_export_delivery: reader.value(Name::new(
+                "delivery.whatsapp_export",
+                "WHATSAPP_EXPORT_DELIVERY",
+            ))?,
+            whatsapp_cloud_delivery: reader.value(Name::new(
+                "delivery.whatsapp_cloud",
+                "WHATSAPP_CLOUD_DELIVERY",
+            ))?,
+            wecom_delivery: reader.value(Name::new("delivery.wecom", "WECOM_DELIVERY"))?,
         })
     }
 
@@ -66,6 +88,11 @@ impl RenderSettings {
             render,
             folders,
             max_message_bytes,
+            deliveries: Deliveries {
+                whatsapp_export: self.whatsapp_export_delivery.unwrap_or_default(),
+                whatsapp_cloud: self.whatsapp_cloud_delivery.unwrap_or_default(),
+                wecom: self.wecom_delivery.unwrap_or_default(),
+            },
         }
     }
 }
