@@ -56,7 +56,7 @@ impl Location {
     /// `s3://` URL.
     pub fn of(&self, key: &str) -> String {
         match self {
-            Location::Dir(path) => path.join(key).display().to_string(),
+            Location::Dir(path) => crate::shown(&path.join(key)).display().to_string(),
             Location::S3(s3) => format!("s3://{}/{}{key}", s3.bucket, s3.prefix),
         }
     }
@@ -65,7 +65,8 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Dir(path) => write!(f, "{}", path.display()),
+            // As the place it is (`examples/../x` as the `x` it is).
+            Location::Dir(path) => write!(f, "{}", crate::shown(path).display()),
             Location::S3(s3) => write!(f, "{s3}"),
         }
     }

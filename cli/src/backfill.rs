@@ -49,6 +49,10 @@ pub struct Args {
     /// The last collection day (included; today at the latest, UTC).
     #[arg(long)]
     to: NaiveDate,
+    /// Print each day's report as a JSON object instead of its summary:
+    /// one object per day, in day order (`jq -s` reads them as an array).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `archiver backfill`.
@@ -56,8 +60,10 @@ pub fn backfill(args: &Args) -> CliResult {
     let days = days(args.from, args.to, Utc::now().date_naive())?;
     let mut code = ExitCode::SUCCESS;
     for day in days {
-        println!("collection day {day}:");
-        if crate::run(&args.config, Some(day))? != ExitCode::SUCCESS {
+        if !args.json {
+            println!("collection day {day}:");
+        }
+        if crate::run(&args.config, Some(day), args.json)? != ExitCode::SUCCESS {
             code = ExitCode::from(2);
         }
     }

@@ -226,7 +226,22 @@ fn pin_to_one_core() -> nix::Result<()> {
 }
 
 /// Measure delivery (messages/s) to the configured target
+///
+/// Generates one WhatsApp export per mailbox (`bench00@corp.example`, ...,
+/// each its own custodian), collects and converts them into a fresh
+/// temporary store (not timed), then times delivering every copy to the
+/// target of the configuration (`[maildir] path`, `[imap]` or `[smtp]` with
+/// `[secrets]`), and prints messages per second. The mailboxes' folders
+/// receive real messages: use a test server (`infra/bench-delivery.sh`
+/// starts and stops a Dovecot for it).
+///
+/// Exit codes: 0 measured; 1 the configuration or the target could not be
+/// used, or a copy failed (the message says which).
+///
+/// Example:
+///   archiver bench-delivery --config bench.toml --messages 10000 --mailboxes 10
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct DeliveryArgs {
     /// A config whose target (`[imap]` or `[maildir]`) receives the messages.
     #[arg(long, short)]

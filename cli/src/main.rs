@@ -106,6 +106,10 @@ enum Command {
         /// Collection day for the raw batch folder (default: today, UTC).
         #[arg(long)]
         day: Option<NaiveDate>,
+        /// Print the run's report as one JSON object (the counters, per
+        /// source and mailbox, errors and warnings) instead of the summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Deliver the already-rendered EMLs whose delivery jobs are pending
     ///
@@ -126,6 +130,9 @@ enum Command {
         /// The TOML configuration.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the report as one JSON object instead of the summary.
+        #[arg(long)]
+        json: bool,
     },
     Backfill(backfill::Args),
     Inspect(inspect::Args),
@@ -156,8 +163,8 @@ fn main() -> ExitCode {
     );
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, day } => run(&config, day),
-        Command::Deliver { config } => deliver(&config),
+        Command::Run { config, day, json } => run(&config, day, json),
+        Command::Deliver { config, json } => deliver(&config, json),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Mapping(command) => mapping::mapping(&command),
         Command::Status(args) => status::status(&args),
@@ -249,7 +256,7 @@ fn sweep(
     Ok(())
 }
 
-fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
+fn run(config_path: &Path, day: Option<NaiveDate>, json: bool) -> CliResult {
     let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
     let drops = &settings.sources.whatsapp_export.drops;
@@ -316,10 +323,10 @@ fn run(config_path: &Path, day: Option<NaiveDate>) -> CliResult {
         result.map_err(Box::<dyn std::error::Error>::from)
     });
     let before = before_this_run(&store, &report, &outcome)?;
-    finish(&settings, &report, outcome, before)
+    finish(&settings, &report, outcome, before, json)
 }
 
-fn deliver(config_path: &Path) -> CliResult {
+fn deliver(config_path: &Path, json: bool) -> CliResult {
     let started = SystemTime::now();
     let settings = LocalSettings::load(config_path)?;
     let runtime = runtime()?;
@@ -333,7 +340,7 @@ fn deliver(config_path: &Path) -> CliResult {
     progress::show();
     let outcome = runtime.block_on(deliver_pending(target, &store, &mut report));
     let before = before_this_run(&store, &report, &outcome)?;
-    finish(&settings, &report, outcome, before)
+    finish(&settings, &report, outcome, before, json)
 }
 
 /// Delivers every pending job of `store` to `target`, opened from the
@@ -419,7 +426,21 @@ fn finish(
     report: &Report,
     outcome: Result<(), Box<dyn std::error::Error>>,
     before: Option<String>,
+    json: bool,
 ) -> CliResult {
+    let code = if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    };
+    if json {
+        outcome?;
+        let mut shown = serde_json::to_value(report)?;
+        shown["nothing_new"] = serde_json::json!(before);
+        shown["archive_store"] = serde_json::json!(shown_path(&settings.store));
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(code);
+    }
     print!("{report}");
     outcome?;
     if let Some(before) = before {
@@ -437,11 +458,12 @@ fn finish(
             println!("smtp:                 {}", shared::redact::url(&smtp.url));
         }
     }
-    Ok(if report.errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(code)
+}
+
+/// A path as the summary prints it (see [`shown`]), as text.
+fn shown_path(path: &Path) -> String {
+    shown(path).display().to_string()
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ pub fn remap(args: &Args) -> CliResult {
         });
     }
     print!("{}", text(&outcome, args.day));
-    crate::finish(&settings, &report, delivered, None)
+    crate::finish(&settings, &report, delivered, None, false)
 }
 
 /// What the remap did, before the delivery summary.

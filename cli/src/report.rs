@@ -76,10 +76,20 @@ pub fn report(args: &Args) -> CliResult {
     }
     let runtime = crate::runtime()?;
     let opened = runtime.block_on(Opened::open(args.config.as_deref(), args.store.as_ref()))?;
+    // The admin mailbox's target (its secrets read) before any lock or
+    // write: a missing secret names the config file and its key.
+    let admin = match (&opened.settings, args.config.as_deref()) {
+        (Some(settings), Some(config)) if settings.report.mailbox.is_some() => Some(
+            runtime
+                .block_on(crate::open_target(settings))
+                .map_err(|e| format!("config {}: {e}", config.display()))?,
+        ),
+        _ => None,
+    };
     let _lock = opened.lock()?;
     let day = args.day.unwrap_or_else(|| Utc::now().date_naive());
     let (report, delivery) =
-        runtime.block_on(make(opened.settings.as_ref(), &opened.store, day))?;
+        runtime.block_on(make(opened.settings.as_ref(), &opened.store, day, admin))?;
     let (_, html_key) = report.keys();
     let html_path = opened.location.of(&html_key);
     // With --json, standard output is the JSON alone; the rest goes to
@@ -127,6 +137,7 @@ async fn make(
     settings: Option<&LocalSettings>,
     store: &Archive,
     day: NaiveDate,
+    target: Option<Target>,
 ) -> Result<(DayReport, Delivery), Box<dyn std::error::Error>> {
     let report = DayReport::read(store, day, Utc::now()).await?;
     let (json_key, html_key) = report.keys();
@@ -138,12 +149,13 @@ async fn make(
             return Err(format!("{key} exists already (two reports in one second?)").into());
         }
     }
-    let Some((settings, mailbox)) =
-        settings.and_then(|settings| Some((settings, settings.report.mailbox.as_deref()?)))
-    else {
+    let (Some(settings), Some(target)) = (settings, target) else {
         return Ok((report, None));
     };
-    let delivery = deliver(settings, store, &report, mailbox).await;
+    let Some(mailbox) = settings.report.mailbox.as_deref() else {
+        return Ok((report, None));
+    };
+    let delivery = deliver(settings, target, store, &report, mailbox).await;
     Ok((report, Some(delivery)))
 }
 
@@ -151,13 +163,14 @@ async fn make(
 /// [`day_report::deliver`]).
 async fn deliver(
     settings: &LocalSettings,
+    target: Target,
     store: &Archive,
     report: &DayReport,
     mailbox: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let folder = settings.report.folder.as_str();
     let now = Utc::now();
-    let appended = match crate::open_target(settings).await? {
+    let appended = match target {
         Target::Maildir(mut maildir) => {
             day_report::deliver(store, maildir.as_mut(), report, mailbox, folder, now).await?
         }

@@ -44,7 +44,9 @@ fn every_commands_help_gives_exit_codes_and_an_example() {
         &["reconcile"],
         &["verify"],
         &["backfill"],
+        &["remap"],
         &["bench"],
+        &["bench-delivery"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_archiver"))
             .args(command)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{archiver, example};
+use common::{archiver, example, reconcile};
 use mail_parser::MessageParser;
 
 /// The example CSV's row for Dan (custodian of the Dana Lee export).
@@ -181,17 +181,7 @@ fn a_fixed_csv_delivers_the_unmapped_items_once_at_the_next_run_and_the_report_c
     assert_eq!(copies(&maildir), after);
 
     // The day closes with the remap's job file and records in its manifest.
-    let (code, out, err) = archiver(
-        &[
-            "reconcile",
-            "--config",
-            "archiver.toml",
-            "--day",
-            "2026-11-21",
-        ],
-        &examples,
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    let out = reconcile(&examples, "2026-11-21");
     assert!(out.contains("copies: 41"), "{out}");
     let manifest = fs::read_to_string(
         dir.path()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{archiver, copy_tree};
+use common::{archiver, copy_tree, reconcile};
 
 use std::path::{Path, PathBuf};
 
@@ -173,17 +173,7 @@ fn the_report_of_the_example_day_counts_the_run_and_reaches_the_admin_folder() {
     assert_eq!(status["copies_delivered"], 41);
 
     // Once reconciled, the report says so.
-    let (code, out, err) = archiver(
-        &[
-            "reconcile",
-            "--config",
-            "archiver.toml",
-            "--day",
-            "2026-11-21",
-        ],
-        &examples,
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    reconcile(&examples, "2026-11-21");
     let (code, out, err) = archiver(
         &["report", "--config", "archiver.toml", "--day", "2026-11-21"],
         &examples,
@@ -228,17 +218,7 @@ fn a_silent_day_and_an_undelivered_copy_are_gaps() {
         "no manifest at all: {out}"
     );
     // Where reconcile runs, a past day without its manifest is a gap.
-    let (code, reconciled, err) = archiver(
-        &[
-            "reconcile",
-            "--config",
-            "archiver.toml",
-            "--day",
-            "2026-11-21",
-        ],
-        &examples,
-    );
-    assert_eq!(code, 0, "{reconciled}{err}");
+    reconcile(&examples, "2026-11-21");
     let (_, out, err) = archiver(
         &["report", "--config", "archiver.toml", "--day", "2026-11-22"],
         &examples,

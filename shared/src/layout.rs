@@ -78,6 +78,9 @@ pub const RAW_BATCH_SUFFIX: &str = ".jsonl";
 /// The prefix of delivery job files.
 pub const JOBS_PREFIX: &str = "jobs/";
 
+/// The prefix of the embedded deliver's `done/` markers.
+pub const DONE_PREFIX: &str = "done/";
+
 /// The prefix of the sources' checkpoints (and of run claims).
 pub const COLLECTED_PREFIX: &str = "collected/";
 
@@ -370,7 +373,7 @@ impl RawBatch {
 
     /// `done/<...>`: every job of the batch is delivered.
     pub fn done_key(&self) -> String {
-        format!("done/{}", self.name())
+        format!("{DONE_PREFIX}{}", self.name())
     }
 
     /// The job file of a remap, `jobs/remap/<collection-day>/<name>.jsonl`:
@@ -539,6 +542,11 @@ pub fn run_claim_key(window: &str) -> String {
 /// `collected/runs/`: the folder of scheduled collect runs' claims.
 pub fn run_claims_prefix() -> String {
     format!("{COLLECTED_PREFIX}{RUNS}/")
+}
+
+/// `collected/reports/`: the reports of every collect run.
+pub fn collect_runs_prefix_all() -> String {
+    format!("{COLLECTED_PREFIX}{RUN_REPORTS}/")
 }
 
 /// `collected/reports/<collection-day>/`: the reports of the collect runs

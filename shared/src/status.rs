@@ -6,14 +6,15 @@
 //! Everything is read from keys and the small records the stages write
 //! (checkpoints, job files); no message is read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use crate::json_error;
 use crate::layout::{
-    self, COLLECTED_PREFIX, Collected, EML_PREFIX, FAILED_LINES_PREFIX, FAILED_PREFIX, JOBS_PREFIX,
-    LEDGER_PREFIX, RAW_PREFIX, REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, UNMAPPED_PREFIX,
+    self, COLLECTED_PREFIX, CollectRun, Collected, DONE_PREFIX, EML_PREFIX, FAILED_LINES_PREFIX,
+    FAILED_PREFIX, Failed, FailedLine, JOBS_PREFIX, LEDGER_PREFIX, RAW_PREFIX,
+    REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, UNMAPPED_PREFIX, Unmapped,
 };
 use crate::store::{ObjectStore, StoreError};
 
@@ -23,8 +24,9 @@ pub enum StatusError {
     /// The store cannot be listed or read.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A checkpoint record is not what collect writes.
-    #[error("checkpoint {key} is unreadable: {reason}")]
+    /// A record (a checkpoint, a collect run's, an unmapped or failed
+    /// item's) is not what its stage writes.
+    #[error("record {key} is unreadable: {reason}")]
     Corrupt {
         /// The record's key.
         key: String,
@@ -52,12 +54,14 @@ pub struct Status {
     pub copies_delivered: u64,
     /// Copies delivered per mailbox (`delivered/<mailbox>/`).
     pub delivered: BTreeMap<String, u64>,
-    /// Batches converted whose delivery has not finished (a `jobs/` file
-    /// without its `done/` marker).
+    /// Job files (of batches, remaps, digest parts) with a copy the
+    /// ledger does not record yet.
     pub batches_pending_delivery: u64,
-    /// Delivery jobs in those batches (each one copy for one mailbox;
-    /// some may be delivered already, the batch is done when all are).
+    /// Copies not delivered yet: jobs without their ledger entry.
     pub jobs_pending: u64,
+    /// When the newest collect run finished (its record's time, RFC 3339
+    /// without colons as in its key), if any run left one.
+    pub last_collect_run: Option<String>,
 }
 
 /// What one source collected.
@@ -72,6 +76,18 @@ pub struct SourceStatus {
     pub items: u64,
     /// The latest collection day with a raw batch (`raw/<source>/<day>/`).
     pub last_collection_day: Option<String>,
+    /// The greatest checkpoint position: where a source that pulls in
+    /// order goes on from (WeCom: `s<seq>`; an export's is a content hash).
+    pub checkpoint: Option<String>,
+    /// When the newest collect run that collected from it (or found its
+    /// units collected) finished.
+    pub last_run: Option<String>,
+    /// Its items no mailbox maps to (less those recovered).
+    pub unmapped: u64,
+    /// Its items or lines that could not be rendered.
+    pub failed: u64,
+    /// Copies of its batches not delivered yet.
+    pub jobs_pending: u64,
 }
 
 impl Status {
@@ -104,6 +120,10 @@ impl Status {
             let entry = status.sources.entry(source.to_owned()).or_default();
             entry.collected += 1;
             entry.items += record.items;
+            let position = &key[layout::checkpoints_prefix(source).len()..];
+            if entry.checkpoint.as_deref() < Some(position) {
+                entry.checkpoint = Some(position.to_owned());
+            }
             if record.refused_key.is_some() {
                 entry.refused += 1;
             }
@@ -117,44 +137,131 @@ impl Status {
                 }
             }
         }
+        status.read_collect_runs(store).await?;
         status.emails_written = store.list(EML_PREFIX).await?.len() as u64;
-        let remapped: std::collections::HashSet<String> =
-            store.list(REMAPPED_PREFIX).await?.into_iter().collect();
+        let remapped: HashSet<String> = store.list(REMAPPED_PREFIX).await?.into_iter().collect();
         status.remapped_items = remapped.len() as u64;
-        status.unmapped_items = store
-            .list(UNMAPPED_PREFIX)
-            .await?
-            .iter()
-            .filter(|key| layout::remapped_key_of(key).is_none_or(|key| !remapped.contains(&key)))
-            .count() as u64;
-        for key in store.list(FAILED_PREFIX).await? {
-            if key.starts_with(FAILED_LINES_PREFIX) {
-                status.failed_lines += 1;
-            } else if !key.starts_with(REFUSED_DROPS_PREFIX) {
-                status.failed_items += 1;
+        for key in store.list(UNMAPPED_PREFIX).await? {
+            if layout::remapped_key_of(&key).is_some_and(|key| remapped.contains(&key)) {
+                continue;
+            }
+            status.unmapped_items += 1;
+            if let Some(record) = read_record::<_, Unmapped>(store, &key).await? {
+                status.count_for(&record.raw_key, |source| source.unmapped += 1);
             }
         }
-        for key in store.list(LEDGER_PREFIX).await? {
+        for key in store.list(FAILED_PREFIX).await? {
+            if key.starts_with(REFUSED_DROPS_PREFIX) {
+                continue;
+            }
+            let raw_key = if key.starts_with(FAILED_LINES_PREFIX) {
+                status.failed_lines += 1;
+                read_record::<_, FailedLine>(store, &key)
+                    .await?
+                    .map(|r| r.raw_key)
+            } else {
+                status.failed_items += 1;
+                read_record::<_, Failed>(store, &key)
+                    .await?
+                    .map(|r| r.raw_key)
+            };
+            if let Some(raw_key) = raw_key {
+                status.count_for(&raw_key, |source| source.failed += 1);
+            }
+        }
+        let ledger: HashSet<String> = store.list(LEDGER_PREFIX).await?.into_iter().collect();
+        for key in &ledger {
             if let Some((mailbox, _)) = key[LEDGER_PREFIX.len()..].split_once('/') {
                 *status.delivered.entry(mailbox.to_owned()).or_default() += 1;
                 status.copies_delivered += 1;
             }
         }
+        status.read_backlog(store, &ledger).await?;
+        Ok(status)
+    }
+
+    /// The collect runs' records: the newest run, and each source's.
+    async fn read_collect_runs<S: ObjectStore>(&mut self, store: &S) -> Result<(), StatusError> {
+        let prefix = layout::collect_runs_prefix_all();
+        for key in store.list(&prefix).await? {
+            let Some(run) = read_record::<_, CollectRun>(store, &key).await? else {
+                continue;
+            };
+            let finished = run.finished_at.replace(':', "");
+            if self.last_collect_run.as_deref() < Some(finished.as_str()) {
+                self.last_collect_run = Some(finished.clone());
+            }
+            for source in run.sources.keys() {
+                if let Some(entry) = self.sources.get_mut(source)
+                    && entry.last_run.as_deref() < Some(finished.as_str())
+                {
+                    entry.last_run = Some(finished.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The copies not delivered yet: every job file's jobs whose ledger
+    /// entry is missing (a batch marked `done/` by the embedded deliver is
+    /// skipped unread; the deliver function marks none, so in AWS every
+    /// job file is read).
+    async fn read_backlog<S: ObjectStore>(
+        &mut self,
+        store: &S,
+        ledger: &HashSet<String>,
+    ) -> Result<(), StatusError> {
+        let done: HashSet<String> = store.list(DONE_PREFIX).await?.into_iter().collect();
         for key in store.list(JOBS_PREFIX).await? {
             let Some(batch) = layout::RawBatch::of_jobs_key(&key) else {
                 continue;
             };
-            if store.get(&batch.done_key()).await?.is_some() {
+            if done.contains(&batch.done_key()) {
                 continue;
             }
-            status.batches_pending_delivery += 1;
-            if let Some(jobs) = store.get(&key).await? {
-                status.jobs_pending += jobs
-                    .split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .count() as u64;
+            let Some(bytes) = store.get(&key).await? else {
+                continue;
+            };
+            let mut jobs = Vec::new();
+            crate::jobs::read_lines(&bytes, &key, &mut jobs, &mut Default::default());
+            let waiting = jobs
+                .iter()
+                .filter(|job| !ledger.contains(&layout::ledger_key(&job.mailbox, &job.message_id)))
+                .count() as u64;
+            if waiting == 0 {
+                continue;
+            }
+            self.batches_pending_delivery += 1;
+            self.jobs_pending += waiting;
+            if let Some(source) = self.sources.get_mut(&batch.source) {
+                source.jobs_pending += waiting;
             }
         }
-        Ok(status)
+        Ok(())
     }
+
+    /// Applies `count` to the source of the raw batch `raw_key`, if known.
+    fn count_for(&mut self, raw_key: &str, count: impl FnOnce(&mut SourceStatus)) {
+        if let Some(source) =
+            layout::RawBatch::parse(raw_key).and_then(|batch| self.sources.get_mut(&batch.source))
+        {
+            count(source);
+        }
+    }
+}
+
+/// A record the stages write; `None` when it went meanwhile.
+async fn read_record<S: ObjectStore, T: serde::de::DeserializeOwned>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, StatusError> {
+    let Some(bytes) = store.get(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StatusError::Corrupt {
+            key: key.to_owned(),
+            reason: json_error::describe(&e),
+        })
 }

@@ -47,3 +47,14 @@ pub fn example() -> (tempfile::TempDir, PathBuf) {
     );
     (dir, examples)
 }
+
+/// Runs `archiver reconcile --config archiver.toml --day <day>` in `dir`,
+/// which must succeed; its standard output.
+pub fn reconcile(dir: &Path, day: &str) -> String {
+    let (code, out, err) = archiver(
+        &["reconcile", "--config", "archiver.toml", "--day", day],
+        dir,
+    );
+    assert_eq!(code, 0, "reconcile --day {day}: {out}{err}");
+    out
+}
