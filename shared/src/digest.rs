@@ -238,12 +238,21 @@ pub async fn delivered_in_digests<S: ObjectStore>(
         let Some((digest, DigestObject::Part(number))) = DigestKey::parse(&key) else {
             continue;
         };
-        let message_id = render::digest_message_id(&digest.conversation, digest.day.0, number);
-        if store
-            .get(&layout::ledger_key(mailbox, &message_id))
-            .await?
-            .is_none()
-        {
+        // The part's copy for this mailbox, as its job file names it.
+        let jobs_key = digest.batch(number).jobs_key();
+        let Some(bytes) = store.get(&jobs_key).await? else {
+            continue;
+        };
+        let mut part_jobs = Vec::new();
+        jobs::read_lines(&bytes, &jobs_key, &mut part_jobs, &mut Report::default());
+        let mut ledgered = false;
+        for job in part_jobs.iter().filter(|job| job.mailbox == mailbox) {
+            ledgered |= store
+                .get(&layout::ledger_key(mailbox, &job.message_id))
+                .await?
+                .is_some();
+        }
+        if !ledgered {
             continue;
         }
         for id in read_part(store, &digest, number).await?.items {
@@ -351,10 +360,16 @@ async fn finish<S: ObjectStore, Q: JobQueue>(
     for (mailbox, indices) in of_mailbox {
         audiences.entry(indices).or_default().push(mailbox);
     }
-    let message_id = render::digest_message_id(&digest.conversation, digest.day.0, part.part);
+    // One set of mailboxes: the part's Message-ID alone; several: each
+    // e-mail's names its set, so that different contents never share one.
+    let split = audiences.len() > 1;
     let mut jobs = Vec::new();
     for (indices, mailboxes) in audiences {
-        let eml_key = digest.eml_key(part.part, &audience_name(&mailboxes));
+        let audience = audience_name(&mailboxes);
+        let eml_key = digest.eml_key(part.part, &audience);
+        let audience = split.then_some(audience.as_str());
+        let message_id =
+            render::digest_message_id(&digest.conversation, digest.day.0, part.part, audience);
         let entries: Vec<DigestEntry<'_>> = indices
             .iter()
             .map(|&i| DigestEntry {
@@ -368,6 +383,7 @@ async fn finish<S: ObjectStore, Q: JobQueue>(
             conversation: &digest.conversation,
             day: digest.day.0,
             part: part.part,
+            audience,
             entries: &entries,
         };
         let (rendered, stubbed) =

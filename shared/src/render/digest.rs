@@ -65,6 +65,10 @@ pub struct DigestInput<'e, 'i> {
     pub day: NaiveDate,
     /// 0 for the day's digest, 1, 2, … for supplements.
     pub part: u32,
+    /// The set of mailboxes it goes to (8 hex digits), when the part's
+    /// messages go to more than one set: named in its Message-ID
+    /// ([`digest_message_id`]).
+    pub audience: Option<&'i str>,
     /// Its messages, at least one, in time order.
     pub entries: &'e [DigestEntry<'i>],
 }
@@ -106,7 +110,7 @@ pub fn prepare_digest<'i>(
     }
     let plain = plain(input, &parties);
     let html = html(input, &parties, opts);
-    let message_id = digest_message_id(input.conversation, input.day, input.part);
+    let message_id = digest_message_id(input.conversation, input.day, input.part, input.audience);
     let Scanned { token, eight_bit } = scan(&message_id, &[&plain, &html], input.entries)?;
     let mut parts = vec![MimePart::new(
         ContentType::new("multipart/alternative").attribute("boundary", format!("{token}_alt")),
@@ -269,7 +273,9 @@ fn headers<'x>(
         .header("To", parties.recipient_addresses())
         .header("Subject", encoded_word::text(subject(input, first)));
     if input.part > 0 {
-        let digest = digest_message_id(input.conversation, input.day, 0);
+        // The day's digest as the part's audience got it: theirs when the
+        // digest was split too, else the one the whole conversation got.
+        let digest = digest_message_id(input.conversation, input.day, 0, input.audience);
         builder = builder
             .in_reply_to(MessageId::new(digest.clone()))
             .references(MessageId::new(digest));

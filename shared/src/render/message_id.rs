@@ -24,14 +24,25 @@ pub fn message_id(id: &ItemId) -> String {
 /// `digest-<conversation hash>-<yyyymmdd>@mobile-archiver`, and
 /// `…-<yyyymmdd>-<part>@…` for a supplement. `conversation` is the
 /// conversation's hash as the store names it
-/// ([`crate::layout::DigestKey::conversation`]).
-pub fn digest_message_id(conversation: &str, day: NaiveDate, part: u32) -> String {
+/// ([`crate::layout::DigestKey::conversation`]). When the part's messages
+/// go to more than one set of mailboxes, each set gets its own e-mail,
+/// named by its `audience` (`…-<audience>@…`, 8 hex digits): e-mails of
+/// different content never share a Message-ID, so an archive that removes
+/// duplicates by Message-ID (journaling archives do) keeps every one.
+pub fn digest_message_id(
+    conversation: &str,
+    day: NaiveDate,
+    part: u32,
+    audience: Option<&str>,
+) -> String {
     let day = day.format("%Y%m%d");
-    if part == 0 {
-        format!("digest-{conversation}-{day}@{MESSAGE_ID_DOMAIN}")
+    let part = if part == 0 {
+        String::new()
     } else {
-        format!("digest-{conversation}-{day}-{part}@{MESSAGE_ID_DOMAIN}")
-    }
+        format!("-{part}")
+    };
+    let audience = audience.map_or_else(String::new, |audience| format!("-{audience}"));
+    format!("digest-{conversation}-{day}{part}{audience}@{MESSAGE_ID_DOMAIN}")
 }
 
 #[cfg(test)]
@@ -43,21 +54,25 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let conversation = "0123456789abcdef0123456789abcdef";
         assert_eq!(
-            digest_message_id(conversation, day, 0),
+            digest_message_id(conversation, day, 0, None),
             "digest-0123456789abcdef0123456789abcdef-20261201@mobile-archiver"
         );
         assert_eq!(
-            digest_message_id(conversation, day, 2),
+            digest_message_id(conversation, day, 2, None),
             "digest-0123456789abcdef0123456789abcdef-20261201-2@mobile-archiver"
         );
         let next = day.succ_opt().unwrap();
         assert_ne!(
-            digest_message_id(conversation, day, 0),
-            digest_message_id(conversation, next, 0)
+            digest_message_id(conversation, day, 0, None),
+            digest_message_id(conversation, next, 0, None)
         );
         assert_ne!(
-            digest_message_id(conversation, day, 0),
-            digest_message_id("f123456789abcdef0123456789abcdef", day, 0)
+            digest_message_id(conversation, day, 0, None),
+            digest_message_id("f123456789abcdef0123456789abcdef", day, 0, None)
+        );
+        assert_eq!(
+            digest_message_id(conversation, day, 1, Some("89abcdef")),
+            "digest-0123456789abcdef0123456789abcdef-20261201-1-89abcdef@mobile-archiver"
         );
     }
 }
