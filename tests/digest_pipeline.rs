@@ -297,6 +297,16 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
     assert!(check.is_complete(), "{:?}", check.open_lines());
     assert_eq!(check.digests.len(), CHATS);
     assert_eq!(check.copies, (CHATS * MAILBOXES.len()) as u64);
+    // The daily report counts the digests' e-mails and copies under their
+    // conversations' source.
+    let daily = shared::day_report::DayReport::read(&store, at(0, 0).date_naive(), at(1, 2))
+        .await
+        .unwrap();
+    let export = &daily.sources["whatsapp-export"];
+    assert_eq!(export.emails, CHATS as u64, "{export:?}");
+    assert_eq!(export.copies, (CHATS * MAILBOXES.len()) as u64, "{export:?}");
+    assert_eq!(export.delivered, export.copies, "{export:?}");
+    assert!(!daily.sources.contains_key("digest"), "{:?}", daily.sources);
     // Each conversation's day is marked closed with its item count: a
     // later run reads none of its parts again.
     let closed = keys_with(&store, "digest/", "/closed/").await;

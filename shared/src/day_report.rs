@@ -24,9 +24,10 @@ use serde::Serialize;
 use crate::jobs::{DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
-    self, COLLECTED_PREFIX, CollectRun, Collected, DIGEST_JOBS, FAILED_LINES_PREFIX, FAILED_PREFIX,
-    Failed, FailedLine, Fingerprint, JOBS_PREFIX, REFUSED_DROPS_PREFIX, REMAP, REMAPPED_PREFIX,
-    RawBatch, RefusedDrop, ReportSent, UNMAPPED_PREFIX, Unmapped, ledger_key, remapped_key_of,
+    self, COLLECTED_PREFIX, CollectRun, Collected, DIGEST_JOBS, DigestItem, DigestKey, DigestPart,
+    FAILED_LINES_PREFIX, FAILED_PREFIX, Failed, FailedLine, Fingerprint, ItemDay, JOBS_PREFIX,
+    REFUSED_DROPS_PREFIX, REMAP, REMAPPED_PREFIX, RawBatch, RefusedDrop, ReportSent,
+    UNMAPPED_PREFIX, Unmapped, ledger_key, remapped_key_of,
 };
 use crate::mailbox::{Envelope, Mailbox, MailboxError, Message};
 use crate::reconcile;
@@ -375,12 +376,17 @@ impl DayReport {
                 }
             }
             // A remap's copies are its items' sources' (counted as
-            // recovered there), and the mailboxes'; a digest part's too
-            // (its e-mail gathers a conversation's items).
-            if batch.source == REMAP || batch.source == DIGEST_JOBS {
-                continue;
-            }
-            let source = self.sources.entry(batch.source).or_default();
+            // recovered there), and the mailboxes'. A digest part's are
+            // its conversation's source's (filed by the item day).
+            let source = match batch.source.as_str() {
+                REMAP => continue,
+                DIGEST_JOBS => match self.digest_source(store, &batch).await? {
+                    Some(source) => source,
+                    None => continue,
+                },
+                _ => batch.source,
+            };
+            let source = self.sources.entry(source).or_default();
             source.emails += batch_emails.len() as u64;
             source.copies += copies;
             source.delivered += delivered;
@@ -388,6 +394,38 @@ impl DayReport {
         }
         self.emails = emails.len() as u64;
         Ok(())
+    }
+
+    /// The source of a digest part's items (its job file's batch), from
+    /// its first item's record; `None` when a record is missing or
+    /// unreadable (listed as such).
+    async fn digest_source<S: ObjectStore>(
+        &mut self,
+        store: &S,
+        batch: &RawBatch,
+    ) -> Result<Option<String>, DayReportError> {
+        let Some((conversation, part)) = batch.id.rsplit_once('-') else {
+            return Ok(None);
+        };
+        let (Ok(part), digest) = (
+            part.parse::<u32>(),
+            DigestKey {
+                day: ItemDay(batch.day.0),
+                conversation: conversation.to_owned(),
+            },
+        ) else {
+            return Ok(None);
+        };
+        let key = digest.part_key(part);
+        let Some(part) = record::<_, DigestPart>(store, &key, &mut self.unreadable).await? else {
+            return Ok(None);
+        };
+        let Some(first) = part.items.first() else {
+            return Ok(None);
+        };
+        let key = digest.item_key(first);
+        let item = record::<_, DigestItem>(store, &key, &mut self.unreadable).await?;
+        Ok(item.and_then(|item| RawBatch::parse(&item.raw_key).map(|raw| raw.source)))
     }
 
     /// Unmapped (and recovered), failed and refused records of the day's
