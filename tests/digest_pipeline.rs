@@ -304,7 +304,11 @@ async fn a_day_of_five_chats_gives_five_digests_per_mailbox_and_a_late_item_one_
         .unwrap();
     let export = &daily.sources["whatsapp-export"];
     assert_eq!(export.emails, CHATS as u64, "{export:?}");
-    assert_eq!(export.copies, (CHATS * MAILBOXES.len()) as u64, "{export:?}");
+    assert_eq!(
+        export.copies,
+        (CHATS * MAILBOXES.len()) as u64,
+        "{export:?}"
+    );
     assert_eq!(export.delivered, export.copies, "{export:?}");
     assert!(!daily.sources.contains_key("digest"), "{:?}", daily.sources);
     // Each conversation's day is marked closed with its item count: a

@@ -63,7 +63,7 @@ pub fn backfill(args: &Args) -> CliResult {
         if !args.json {
             println!("collection day {day}:");
         }
-        if crate::run(&args.config, Some(day), args.json)? != ExitCode::SUCCESS {
+        if crate::run::run(&args.config, Some(day), args.json)? != ExitCode::SUCCESS {
             code = ExitCode::from(2);
         }
     }

@@ -101,7 +101,7 @@ pub fn remap(args: &Args) -> CliResult {
         runtime.block_on(remap::record_applied(&store, &outcome))?;
     }
     progress::show();
-    let delivered = runtime.block_on(crate::deliver_pending(target, &store, &mut report));
+    let delivered = runtime.block_on(crate::run::deliver_pending(target, &store, &mut report));
     if args.json {
         delivered?;
         println!(
@@ -115,7 +115,7 @@ pub fn remap(args: &Args) -> CliResult {
         });
     }
     print!("{}", text(&outcome, args.day));
-    crate::finish(&settings, &report, delivered, None, false)
+    crate::run::finish(&settings, &report, delivered, None, false)
 }
 
 /// What the remap did, before the delivery summary.
