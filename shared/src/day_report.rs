@@ -332,8 +332,31 @@ impl DayReport {
                 "day {day} is not reconciled: no manifest closes it (see `archiver reconcile --day {day}`)"
             ));
         }
-        report.trend = trend(store, &units, day).await?;
+        let (trend, copies_by_day) = trend(store, &units, day).await?;
+        report.trend = trend;
+        report.find_silent_mailboxes(&units, &copies_by_day);
         Ok(report)
+    }
+
+    /// The custodians of sources that are not dropped per custodian (WeCom,
+    /// WhatsApp Cloud), by their mailboxes: a mailbox that got copies of a
+    /// source in the week before and none this day.
+    fn find_silent_mailboxes(&mut self, units: &[Unit], copies: &CopiesByDay) {
+        let dropped: BTreeSet<&str> = units
+            .iter()
+            .filter_map(|unit| custodian_of(unit).map(|(source, _)| source))
+            .collect();
+        let since = self.day - Days::new(GAP_WINDOW_DAYS);
+        for ((source, mailbox), days) in copies {
+            if dropped.contains(source.as_str()) || days.contains(&self.day) {
+                continue;
+            }
+            if days.iter().any(|day| *day >= since && *day < self.day) {
+                self.gaps.push(format!(
+                    "mailbox {mailbox} ({source}): no copies this day, after copies in the {GAP_WINDOW_DAYS} days before"
+                ));
+            }
+        }
     }
 
     /// The day's delivery jobs: e-mails, copies per mailbox, and which of
@@ -895,11 +918,17 @@ async fn units<S: ObjectStore>(store: &S) -> Result<(Vec<Unit>, Vec<Problem>), S
 }
 
 /// Items and copies per day for the [`TREND_DAYS`] days ending with `day`.
+/// The collection days on which each (source, mailbox) had copies to
+/// deliver, over the trend's days (batches of a source only: not remaps'
+/// or digest parts').
+type CopiesByDay = BTreeMap<(String, String), BTreeSet<NaiveDate>>;
+
+/// The trend, and the days each (source, mailbox) had copies.
 async fn trend<S: ObjectStore>(
     store: &S,
     units: &[Unit],
     day: NaiveDate,
-) -> Result<Vec<TrendDay>, DayReportError> {
+) -> Result<(Vec<TrendDay>, CopiesByDay), DayReportError> {
     let first = day - Days::new(TREND_DAYS - 1);
     let mut days: BTreeMap<NaiveDate, TrendDay> = first
         .iter_days()
@@ -920,15 +949,25 @@ async fn trend<S: ObjectStore>(
             entry.items += unit.record.items;
         }
     }
+    let mut copies = CopiesByDay::new();
     for key in store.list(JOBS_PREFIX).await? {
         let Some(batch) = RawBatch::of_jobs_key(&key) else {
             continue;
         };
         if let Some(entry) = days.get_mut(&batch.day.0) {
-            entry.copies += jobs(store, &key, &mut Vec::new()).await?.len() as u64;
+            let jobs = jobs(store, &key, &mut Vec::new()).await?;
+            entry.copies += jobs.len() as u64;
+            if batch.source != REMAP && batch.source != DIGEST_JOBS {
+                for job in jobs {
+                    copies
+                        .entry((batch.source.clone(), job.mailbox))
+                        .or_default()
+                        .insert(batch.day.0);
+                }
+            }
         }
     }
-    Ok(days.into_values().collect())
+    Ok((days.into_values().collect(), copies))
 }
 
 /// `(source, custodian)` of a unit whose origin is a drop

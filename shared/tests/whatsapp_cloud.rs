@@ -245,6 +245,27 @@ async fn every_fixture_three_times_out_of_order_is_one_message_per_wamid() {
     assert!(cloud.copies >= ITEMS as u64, "{}", cloud.copies);
     assert_eq!((cloud.unmapped, cloud.failed), (0, 0));
     assert!(daily.html().contains("WhatsApp Cloud delivery statuses"));
+    assert!(
+        !daily.gaps.iter().any(|gap| gap.starts_with("mailbox ")),
+        "{:?}",
+        daily.gaps
+    );
+    // The next day brings nothing: each mailbox that had copies is silent.
+    let next = DayReport::read(
+        &LocalDir::new(&archive),
+        day.succ_opt().unwrap(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let silent: Vec<&String> = next
+        .gaps
+        .iter()
+        .filter(|gap| {
+            gap.starts_with("mailbox ") && gap.contains("(whatsapp-cloud): no copies this day")
+        })
+        .collect();
+    assert_eq!(silent.len(), daily.mailboxes.len(), "{:?}", next.gaps);
 
     // Edits, revokes and reactions point at their originals.
     let refers = |item: &str, original: &str| {
