@@ -261,13 +261,7 @@ async fn expiry_errcodes_and_gaps_are_reported() {
             .is_empty()
     );
 
-    let gap = Setup::new(|keys, _| Scenario {
-        chatdata: [1, 2, 5]
-            .iter()
-            .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
-            .collect(),
-        ..Default::default()
-    });
+    let gap = gap_at_3_and_4();
     let report = gap.collect(&[1], 2).await;
     assert_eq!(report.items_collected, 3);
     assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
@@ -278,15 +272,20 @@ async fn expiry_errcodes_and_gaps_are_reported() {
     );
 }
 
-#[tokio::test]
-async fn a_seq_gap_is_a_gap_of_the_daily_report() {
-    let gap = Setup::new(|keys, _| Scenario {
+/// WeCom's seqs 1, 2 and 5: 3 and 4 never come.
+fn gap_at_3_and_4() -> Setup {
+    Setup::new(|keys, _| Scenario {
         chatdata: [1, 2, 5]
             .iter()
             .map(|seq| keys.entry(*seq, 1, &text(*seq, "x")))
             .collect(),
         ..Default::default()
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_seq_gap_is_a_gap_of_the_daily_report() {
+    let gap = gap_at_3_and_4();
     let mut report = Report::default();
     let mut sources: Vec<Box<dyn shared::sources::Source>> = vec![Box::new(gap.source(&[1], 2))];
     shared::collect::collect(&mut sources, &gap.archive(), day(), &mut report)
