@@ -73,12 +73,16 @@ pub struct Args {
     /// The zip to write (must not exist).
     #[arg(long, required_unless_present = "verify")]
     out: Option<PathBuf>,
+    /// Print what was exported (or what --verify found) as one JSON object
+    /// instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `archiver export`.
 pub fn export(args: &Args) -> CliResult {
     if let Some(path) = &args.verify {
-        return verify(path);
+        return verify(path, args.json);
     }
     let (Some(from), Some(to), Some(out)) = (args.from, args.to, &args.out) else {
         return Err("give --from, --to and --out (or --verify FILE.zip)".into());
@@ -133,14 +137,24 @@ pub fn export(args: &Args) -> CliResult {
             out.display()
         );
     }
-    println!(
-        "exported {} message(s), {bytes} bytes of e-mail, to {}\nSHA-256 of the bundle: {} \
-         (keep it with the request: --verify checks the files against the manifest, this \
-         checks the manifest)",
-        manifest.count,
-        out.display(),
-        digest
-    );
+    if args.json {
+        let shown = serde_json::json!({
+            "messages": manifest.count,
+            "bytes": bytes,
+            "bundle": out.display().to_string(),
+            "sha256": digest,
+        });
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        println!(
+            "exported {} message(s), {bytes} bytes of e-mail, to {}\nSHA-256 of the bundle: {} \
+             (keep it with the request: --verify checks the files against the manifest, this \
+             checks the manifest)",
+            manifest.count,
+            out.display(),
+            digest
+        );
+    }
     Ok(if manifest.count == 0 {
         ExitCode::from(2)
     } else {
@@ -148,10 +162,24 @@ pub fn export(args: &Args) -> CliResult {
     })
 }
 
-fn verify(path: &PathBuf) -> CliResult {
+fn verify(path: &PathBuf, json: bool) -> CliResult {
     let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let (manifest, findings) =
         bundle::verify(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    if json {
+        let differences: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        let shown = serde_json::json!({
+            "bundle": path.display().to_string(),
+            "messages": manifest.count,
+            "differences": differences,
+        });
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(if findings.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
     for finding in &findings {
         println!("{}: {finding}", path.display());
     }

@@ -68,6 +68,37 @@ pub struct ReconcileArgs {
     /// With --deep: search every N-th copy only (a sample spread over the day).
     #[arg(long, value_name = "N", requires = "deep", value_parser = clap::value_parser!(u64).range(1..))]
     sample: Option<u64>,
+    /// Print the outcome as one JSON object (the counts, what is open,
+    /// what the search found, the manifest written) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A reconcile's outcome, as `--json` prints it.
+#[derive(Debug, Default, serde::Serialize)]
+struct Reconciled {
+    day: String,
+    batches: u64,
+    items: u64,
+    copies: u64,
+    /// What is open, one line each (after the repair, with --repair).
+    open: Vec<String>,
+    /// Whether a repair ran (then its report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repair: Option<Report>,
+    /// With --deep: copies ledgered, searched, and those missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    searched: Option<serde_json::Value>,
+    /// Whether the day is closed by its manifests.
+    closed: bool,
+    /// The manifest written now, and the chain's newest SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head: Option<String>,
+    /// Why a day with nothing open was left open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    left_open: Option<String>,
 }
 
 /// Re-check the daily manifests, their objects and their chain
@@ -108,6 +139,9 @@ pub struct VerifyArgs {
     /// manifests removed or added after it).
     #[arg(long)]
     head: Option<String>,
+    /// Print the outcome as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `archiver reconcile`.
@@ -128,64 +162,99 @@ pub fn reconcile(args: &ReconcileArgs) -> CliResult {
     let day = args
         .day
         .unwrap_or_else(|| today.pred_opt().expect("a day before today"));
-    let mut report = Report::default();
+    let text = !args.json;
+    let say = |line: String| {
+        if text {
+            println!("{line}");
+        }
+    };
     let mut check = runtime.block_on(reconcile::check(store, day))?;
-    print_check(&check);
+    if text {
+        print_check(&check);
+    }
+    let mut outcome = Reconciled {
+        day: day.to_string(),
+        ..Reconciled::default()
+    };
     if let (true, Some(settings)) = (args.repair, &opened.settings)
         && !(check.unconverted.is_empty() && check.undelivered.is_empty())
     {
+        let mut report = Report::default();
         runtime.block_on(repair(settings, store, &check, &mut report))?;
-        print!("{report}");
         check = runtime.block_on(reconcile::check(store, day))?;
-        println!("after repair:");
-        print_check(&check);
+        if text {
+            print!("{report}");
+            println!("after repair:");
+            print_check(&check);
+        }
+        outcome.repair = Some(report);
     }
-    let mut open = check.open_lines().len();
+    outcome.batches = check.batches;
+    outcome.items = check.items;
+    outcome.copies = check.copies;
+    outcome.open = check.open_lines();
     if args.deep {
         let Some(settings) = &opened.settings else {
             return Err("--deep searches the delivery target of --config: give it".into());
         };
         let searched = runtime.block_on(search(settings, store, day, args.sample.unwrap_or(1)))?;
-        println!(
+        say(format!(
             "searched the mailboxes for {} of {} ledgered copies: {} missing",
             searched.searched,
             searched.ledgered,
             searched.missing.len()
-        );
+        ));
         for line in &searched.missing {
-            println!("  {line}");
+            say(format!("  {line}"));
         }
-        open += searched.missing.len();
+        outcome.searched = Some(serde_json::json!({
+            "ledgered": searched.ledgered,
+            "searched": searched.searched,
+            "missing": searched.missing,
+        }));
+        outcome.open.extend(searched.missing);
     }
-    if open > 0 {
-        println!(
-            "day {day} is open: {open} line(s) above{}",
+    let code = if !outcome.open.is_empty() {
+        say(format!(
+            "day {day} is open: {} line(s) above{}",
+            outcome.open.len(),
             if args.repair || check.is_complete() {
                 ""
             } else {
                 "; --repair converts and delivers what it can"
             }
-        );
-        return Ok(ExitCode::from(2));
-    }
-    if check.batches == 0 && matches!(opened.location, Location::S3(_)) {
+        ));
+        ExitCode::from(2)
+    } else if check.batches == 0 && matches!(opened.location, Location::S3(_)) {
         // In AWS a day without a batch is complete only if collect's
         // scheduled run claimed it, in the deployment's ScheduleTimeZone,
         // which this command does not know: the function decides.
-        println!(
-            "day {day} has no raw batch: in AWS the reconcile function closes such a day once \
-             it finds that collect's scheduled run claimed it; left open"
-        );
-        return Ok(ExitCode::from(2));
+        let why = "in AWS the reconcile function closes such a day once it finds that \
+                   collect's scheduled run claimed it";
+        say(format!("day {day} has no raw batch: {why}; left open"));
+        outcome.left_open = Some(format!("no raw batch: {why}"));
+        ExitCode::from(2)
+    } else {
+        outcome.closed = true;
+        match runtime.block_on(reconcile::close(store, &check, today))? {
+            Closed::Written { key, head } => {
+                say(format!(
+                    "day {day} is complete: manifest {key} written; the chain's newest SHA-256 is \
+                     {head} (keep it outside the archive: archiver verify --head checks it)"
+                ));
+                outcome.manifest = Some(key);
+                outcome.head = Some(head);
+            }
+            Closed::Already => say(format!(
+                "day {day} is complete: its manifests list every object"
+            )),
+        }
+        ExitCode::SUCCESS
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
     }
-    match runtime.block_on(reconcile::close(store, &check, today))? {
-        Closed::Written { key, head } => println!(
-            "day {day} is complete: manifest {key} written; the chain's newest SHA-256 is \
-             {head} (keep it outside the archive: archiver verify --head checks it)"
-        ),
-        Closed::Already => println!("day {day} is complete: its manifests list every object"),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// Runs `archiver verify`.
@@ -198,13 +267,22 @@ pub fn verify(args: &VerifyArgs) -> CliResult {
         args.to,
         args.head.as_deref(),
     ))?;
-    for finding in &findings {
-        println!("{finding}");
+    if args.json {
+        let differences: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        let shown = serde_json::json!({
+            "verified": verified,
+            "differences": differences,
+        });
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        for finding in &findings {
+            println!("{finding}");
+        }
+        println!(
+            "{verified} manifest(s) verified, {} difference(s)",
+            findings.len()
+        );
     }
-    println!(
-        "{verified} manifest(s) verified, {} difference(s)",
-        findings.len()
-    );
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
     } else {

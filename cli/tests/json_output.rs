@@ -1,6 +1,6 @@
-//! `--json` on the commands that run the pipeline: `run`, `deliver` and
-//! `backfill` print the run's report as JSON (for scripts), nothing else on
-//! standard output.
+//! `--json` for scripts: `run`, `deliver` and `backfill` print the run's
+//! report as JSON, `reconcile`, `verify` and `export` their outcome;
+//! nothing else on standard output.
 
 mod common;
 
@@ -76,4 +76,54 @@ fn run_deliver_and_backfill_print_their_reports_as_json() {
     for day in days {
         assert_eq!(day["drops_collected"], 0, "{day}");
     }
+
+    let json = |args: &[&str], expected: i32| -> serde_json::Value {
+        let (code, out, err) = archiver(args, &examples);
+        assert_eq!(code, expected, "{args:?}: {out}{err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    };
+    let reconciled = json(
+        &[
+            "reconcile",
+            "--config",
+            "archiver.toml",
+            "--day",
+            "2026-11-21",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(reconciled["closed"], true, "{reconciled}");
+    assert_eq!(reconciled["copies"], 41, "{reconciled}");
+    assert_eq!(reconciled["open"], serde_json::json!([]));
+    assert_eq!(
+        reconciled["head"].as_str().map(str::len),
+        Some(64),
+        "{reconciled}"
+    );
+    let verified = json(&["verify", "--config", "archiver.toml", "--json"], 0);
+    assert_eq!(verified["verified"], 1, "{verified}");
+    assert_eq!(verified["differences"], serde_json::json!([]));
+    let exported = json(
+        &[
+            "export",
+            "--config",
+            "archiver.toml",
+            "--custodian",
+            "+447400123001",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--out",
+            "bundle.zip",
+            "--json",
+        ],
+        0,
+    );
+    assert!(exported["messages"].as_u64().unwrap() > 0, "{exported}");
+    assert_eq!(exported["sha256"].as_str().map(str::len), Some(64));
+    let checked = json(&["export", "--verify", "bundle.zip", "--json"], 0);
+    assert_eq!(checked["messages"], exported["messages"]);
+    assert_eq!(checked["differences"], serde_json::json!([]));
 }
