@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -367,4 +368,44 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
             "the message text {text:?} is in the functions' log"
         );
     }
+
+    // Each function wrote its metrics as CloudWatch Embedded Metric Format
+    // lines (what CloudWatch Logs turns into metrics): collect, convert and
+    // deliver, under the deployment's namespace, the copies delivered and
+    // their latency among them.
+    let mut metrics: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for line in logged.lines().filter(|line| line.contains("\"_aws\"")) {
+        let Some(at) = line.find('{') else { continue };
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(&line[at..]) else {
+            continue;
+        };
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert!(
+            directive["Namespace"]
+                .as_str()
+                .is_some_and(|namespace| namespace.starts_with("MobileArchiver")),
+            "{record}"
+        );
+        let stage = record["Stage"].as_str().unwrap_or_default().to_owned();
+        for metric in directive["Metrics"].as_array().into_iter().flatten() {
+            let name = metric["Name"].as_str().unwrap_or_default().to_owned();
+            let value = record[&name].as_f64().unwrap_or(0.0);
+            *metrics.entry((stage.clone(), name)).or_default() += value;
+        }
+    }
+    for (stage, metric) in [
+        ("collect", "Items"),
+        ("convert", "Items"),
+        ("deliver", "CopiesDelivered"),
+        ("deliver", "DeliveryLatency"),
+    ] {
+        assert!(
+            metrics.contains_key(&(stage.to_owned(), metric.to_owned())),
+            "no {metric} from {stage} in the functions' metrics: {metrics:?}"
+        );
+    }
+    assert!(
+        metrics[&("deliver".to_owned(), "CopiesDelivered".to_owned())] >= jobs.len() as f64,
+        "{metrics:?}"
+    );
 }

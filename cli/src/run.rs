@@ -209,7 +209,7 @@ pub(crate) async fn deliver_pending(
 }
 
 /// When a run did nothing (no drop, e-mail or copy, no error), what the
-/// store held already, so that a second run says so instead of a column of
+/// store held already, so that a second run says so under its column of
 /// zeros: `nothing new: 4 drops collected and 41 copies delivered before`.
 fn before_this_run(
     store: &LocalDir,
