@@ -254,7 +254,7 @@ async fn the_bucket_exports_counts_reports_and_closes_as_the_local_copy_does() {
     assert_eq!(status(&["--store", &in_bucket]), counts);
     assert_eq!(status(&["--store", &below_prefix]), counts);
     // The deployment's dead-letter queues: one empty, one holding a message
-    // that failed every retry (exit 2, its depth shown).
+    // that failed every retry (exit 3, its depth shown).
     let sqs = aws_sdk_sqs::Client::new(&stack.aws);
     let deliver_dlq = stack.output("DeliverDeadLetterQueueUrl").to_owned();
     let convert_dlq = stack.output("ConvertDeadLetterQueueUrl").to_owned();
@@ -273,7 +273,7 @@ async fn the_bucket_exports_counts_reports_and_closes_as_the_local_copy_does() {
         "--dead-letter-queue",
         &convert_dlq,
     ]);
-    assert_eq!(ran.code, 2, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 3, "{}{}", ran.stdout, ran.stderr);
     assert!(
         ran.stdout
             .contains(&format!("dead letters:         1 in {convert_dlq}")),

@@ -371,8 +371,9 @@ async fn exports_dropped_in_s3_reach_imap_exactly_once_through_the_functions() {
 
     // Each function wrote its metrics as CloudWatch Embedded Metric Format
     // lines (what CloudWatch Logs turns into metrics): collect, convert and
-    // deliver, under the deployment's namespace, the copies delivered and
-    // their latency among them.
+    // deliver, under a MobileArchiver namespace (the default here; the
+    // template sets MobileArchiver/<stack>), the copies delivered and their
+    // latency among them.
     let mut metrics: BTreeMap<(String, String), f64> = BTreeMap::new();
     for line in logged.lines().filter(|line| line.contains("\"_aws\"")) {
         let Some(at) = line.find('{') else { continue };

@@ -186,6 +186,7 @@ fn sweep(
     Ok(())
 }
 
+/// Logs out of every IMAP connection.
 async fn close(targets: &mut [Imap]) {
     for target in targets {
         target.close().await;

@@ -26,7 +26,9 @@ use crate::target::Target;
 /// recovered, failed or refused item with its reason (never its content);
 /// WhatsApp Cloud delivery statuses and Meta's errors, and the problems
 /// collect reported; gaps (a source or custodian silent this day after
-/// data in the week before, a WeCom `seq` range that never came, copies
+/// data in the week before — for WeCom and WhatsApp Cloud, a mailbox with
+/// copies in the week before and none this day —, a WeCom `seq` range
+/// that never came, copies
 /// not delivered yet, a past day without its manifest where reconcile
 /// runs); whether the day is reconciled; and a 14-day trend chart.
 ///

@@ -238,7 +238,6 @@ fn before_this_run(
     )))
 }
 
-/// Logs out of every IMAP connection.
 /// Prints the report; exit code 2 when it lists errors. When the store
 /// failed mid-run, the report so far is printed before the error (a re-run
 /// resumes).
@@ -255,11 +254,12 @@ pub(crate) fn finish(
         ExitCode::from(2)
     };
     if json {
-        outcome?;
+        // As the text does: the report so far, then the error.
         let mut shown = serde_json::to_value(report)?;
         shown["nothing_new"] = serde_json::json!(before);
         shown["archive_store"] = serde_json::json!(shown_path(&settings.store));
         println!("{}", serde_json::to_string_pretty(&shown)?);
+        outcome?;
         return Ok(code);
     }
     print!("{report}");

@@ -40,10 +40,12 @@ use crate::archive::{Location, LocationParser, Opened, STORE_HELP};
 /// back).
 ///
 /// A backlog is delivered by `archiver deliver` (in AWS, by the deliver
-/// function). Exit codes: 0 the status was read (and every dead-letter
-/// queue named is empty); 1 the store, the configuration or a queue cannot
-/// be read; 2 a bad option (a --store that is no directory or s3://
-/// location), or a dead-letter queue holds messages.
+/// function). Remaps' and digest parts' copies waiting are in the total,
+/// under no source. Reading queues needs `sqs:GetQueueAttributes` on them.
+/// Exit codes: 0 the status was read (and every dead-letter queue named is
+/// empty); 1 the store, the configuration or a queue cannot be read; 2 a
+/// bad option (a --store that is no directory or s3:// location); 3 a
+/// dead-letter queue holds messages.
 ///
 /// Examples:
 ///   archiver status --config examples/archiver.toml --json
@@ -96,7 +98,7 @@ pub fn status(args: &Args) -> CliResult {
     Ok(if dead_letters.values().all(|depth| *depth == 0) {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(3)
     })
 }
 
@@ -128,7 +130,7 @@ async fn dead_letters(
             .attributes()
             .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
             .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+            .ok_or_else(|| format!("--dead-letter-queue {url}: SQS gave no message count"))?;
         depths.insert(url.clone(), depth);
     }
     Ok(depths)

@@ -363,6 +363,20 @@ async fn finish<S: ObjectStore, Q: JobQueue>(
     // One set of mailboxes: the part's Message-ID alone; several: each
     // e-mail's names its set, so that different contents never share one.
     let split = audiences.len() > 1;
+    // A supplement replies to the day's digest as each mailbox got it.
+    let mut digest_of: BTreeMap<String, String> = BTreeMap::new();
+    if part.part > 0 {
+        let first = digest.batch(0).jobs_key();
+        if let Some(bytes) = store.get(&first).await? {
+            let mut first_jobs = Vec::new();
+            jobs::read_lines(&bytes, &first, &mut first_jobs, &mut Report::default());
+            digest_of.extend(
+                first_jobs
+                    .into_iter()
+                    .map(|job| (job.mailbox, job.message_id)),
+            );
+        }
+    }
     let mut jobs = Vec::new();
     for (indices, mailboxes) in audiences {
         let audience = audience_name(&mailboxes);
@@ -384,6 +398,10 @@ async fn finish<S: ObjectStore, Q: JobQueue>(
             day: digest.day.0,
             part: part.part,
             audience,
+            replying_to: mailboxes
+                .iter()
+                .find_map(|mailbox| digest_of.get(*mailbox))
+                .map(String::as_str),
             entries: &entries,
         };
         let (rendered, stubbed) =

@@ -24,9 +24,8 @@ pub enum StatusError {
     /// The store cannot be listed or read.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A record (a checkpoint, a collect run's, an unmapped or failed
-    /// item's) is not what its stage writes.
-    #[error("record {key} is unreadable: {reason}")]
+    /// A checkpoint record is not what collect writes.
+    #[error("checkpoint {key} is unreadable: {reason}")]
     Corrupt {
         /// The record's key.
         key: String,
@@ -57,7 +56,8 @@ pub struct Status {
     /// Job files (of batches, remaps, digest parts) with a copy the
     /// ledger does not record yet.
     pub batches_pending_delivery: u64,
-    /// Copies not delivered yet: jobs without their ledger entry.
+    /// Copies not delivered yet: jobs without their ledger entry (those of
+    /// remaps and digest parts are in this total, under no source).
     pub jobs_pending: u64,
     /// When the newest collect run finished (its record's time, RFC 3339
     /// without colons as in its key), if any run left one.
@@ -146,7 +146,7 @@ impl Status {
                 continue;
             }
             status.unmapped_items += 1;
-            if let Some(record) = read_record::<_, Unmapped>(store, &key).await? {
+            if let Some(record) = counted_record::<_, Unmapped>(store, &key).await? {
                 status.count_for(&record.raw_key, |source| source.unmapped += 1);
             }
         }
@@ -156,12 +156,12 @@ impl Status {
             }
             let raw_key = if key.starts_with(FAILED_LINES_PREFIX) {
                 status.failed_lines += 1;
-                read_record::<_, FailedLine>(store, &key)
+                counted_record::<_, FailedLine>(store, &key)
                     .await?
                     .map(|r| r.raw_key)
             } else {
                 status.failed_items += 1;
-                read_record::<_, Failed>(store, &key)
+                counted_record::<_, Failed>(store, &key)
                     .await?
                     .map(|r| r.raw_key)
             };
@@ -184,7 +184,7 @@ impl Status {
     async fn read_collect_runs<S: ObjectStore>(&mut self, store: &S) -> Result<(), StatusError> {
         let prefix = layout::collect_runs_prefix_all();
         for key in store.list(&prefix).await? {
-            let Some(run) = read_record::<_, CollectRun>(store, &key).await? else {
+            let Some(run) = counted_record::<_, CollectRun>(store, &key).await? else {
                 continue;
             };
             let finished = run.finished_at.replace(':', "");
@@ -250,18 +250,15 @@ impl Status {
     }
 }
 
-/// A record the stages write; `None` when it went meanwhile.
-async fn read_record<S: ObjectStore, T: serde::de::DeserializeOwned>(
+/// A record counted by its key that also says which source it is of;
+/// `None` when it went meanwhile or cannot be read (it is counted all the
+/// same, under no source: the daily report names unreadable records).
+async fn counted_record<S: ObjectStore, T: serde::de::DeserializeOwned>(
     store: &S,
     key: &str,
 ) -> Result<Option<T>, StatusError> {
     let Some(bytes) = store.get(key).await? else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| StatusError::Corrupt {
-            key: key.to_owned(),
-            reason: json_error::describe(&e),
-        })
+    Ok(serde_json::from_slice(&bytes).ok())
 }

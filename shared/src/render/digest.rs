@@ -69,6 +69,10 @@ pub struct DigestInput<'e, 'i> {
     /// messages go to more than one set: named in its Message-ID
     /// ([`digest_message_id`]).
     pub audience: Option<&'i str>,
+    /// For a supplement: the Message-ID of the day's digest as these
+    /// mailboxes got it (its own set may have been split otherwise); the
+    /// unsplit digest's when not known.
+    pub replying_to: Option<&'i str>,
     /// Its messages, at least one, in time order.
     pub entries: &'e [DigestEntry<'i>],
 }
@@ -273,9 +277,10 @@ fn headers<'x>(
         .header("To", parties.recipient_addresses())
         .header("Subject", encoded_word::text(subject(input, first)));
     if input.part > 0 {
-        // The day's digest as the part's audience got it: theirs when the
-        // digest was split too, else the one the whole conversation got.
-        let digest = digest_message_id(input.conversation, input.day, 0, input.audience);
+        let digest = input.replying_to.map_or_else(
+            || digest_message_id(input.conversation, input.day, 0, None),
+            str::to_owned,
+        );
         builder = builder
             .in_reply_to(MessageId::new(digest.clone()))
             .references(MessageId::new(digest));
