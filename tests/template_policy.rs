@@ -169,6 +169,7 @@ fn keys_used(
                     // A refused drop's copy (collect's failed/drops/<...>).
                     "failed/drops/ab12.json".to_owned(),
                     collect_run(),
+                    batch().collected_fingerprints_key(),
                 ],
             );
             // Multipart uploads of originals and media, aborted on failure.
@@ -180,8 +181,17 @@ fn keys_used(
                 ],
             );
             // The claim is read back when another run holds it; checkpoints
-            // are listed, never read.
-            keys.insert(("s3:GetObject", "ArchiveBucket"), vec![claim.clone()]);
+            // are listed, never read. What an earlier run stored (an
+            // original, a batch, a refusal record) is read back to be
+            // fingerprinted as stored.
+            let stored_before = [
+                batch().original_key("WhatsApp Chat with Bob.zip"),
+                batch().key(),
+                "failed/drops/ab12.json".to_owned(),
+            ];
+            let mut read = vec![claim.clone()];
+            read.extend(stored_before.clone());
+            keys.insert(("s3:GetObject", "ArchiveBucket"), read);
             keys.insert(
                 ("s3:ListBucket", "ArchiveBucket"),
                 vec![
@@ -191,6 +201,9 @@ fn keys_used(
                     layout::checkpoints_prefix("whatsapp-cloud"),
                     layout::checkpoints_prefix("wecom"),
                     claim,
+                    stored_before[0].clone(),
+                    stored_before[1].clone(),
+                    stored_before[2].clone(),
                     layout::inbox_prefix("whatsapp-cloud"),
                     inbox_body(),
                     layout::media_fetched_key("whatsapp-cloud", "1003383421387256"),
@@ -260,6 +273,7 @@ fn keys_used(
                     remap_jobs,
                     // An item of a source in digest mode, for its digest.
                     digest().item_key(item_id()),
+                    batch().converted_fingerprints_key(),
                 ],
             );
             keys.insert(("s3:AbortMultipartUpload", "ArchiveBucket"), vec![eml]);
@@ -274,6 +288,8 @@ fn keys_used(
             let read = vec![
                 batch().key(),
                 batch().original_key("WhatsApp Chat with Bob.zip"),
+                batch().collected_fingerprints_key(),
+                batch().converted_fingerprints_key(),
                 batch().jobs_key(),
                 eml.clone(),
                 layout::unmapped_key(item_day(), &item_id()),
@@ -300,6 +316,8 @@ fn keys_used(
             listed.extend([
                 digest().closed_key(110),
                 layout::RAW_PREFIX.to_owned(),
+                layout::fingerprints_day_prefix(batch().day.0),
+                batch().originals_prefix(),
                 layout::JOBS_PREFIX.to_owned(),
                 layout::MANIFEST_PREFIX.to_owned(),
                 // A day without a batch: did collect's run claim it?
@@ -391,6 +409,8 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             digest().item_key(item_id()),
             digest().part_key(0),
             digest().closed_key(110),
+            batch().collected_fingerprints_key(),
+            batch().converted_fingerprints_key(),
             // The media step's records are under media/ too ("media writes
             // media/ only"), so a grant of media/* covers them: they are
             // not told apart here from the files beside them.
@@ -420,6 +440,8 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::FAILED_PREFIX.to_owned(),
             layout::collect_runs_prefix(report_day()),
             layout::DIGEST_PREFIX.to_owned(),
+            layout::fingerprints_day_prefix(batch().day.0),
+            batch().originals_prefix(),
         ]);
     }
     keys

@@ -384,10 +384,11 @@ fn days_close_in_any_order_and_a_backfill_into_a_closed_day_gets_a_further_manif
     assert!(err.contains("is not over yet"), "{err}");
 }
 
-/// A day's manifest lists its e-mails and media with the fingerprints
-/// convert and collect computed as they wrote them, not by reading them
-/// again at close: an e-mail and a medium altered after the run and
-/// before the day closed are listed as written, and `verify` names both.
+/// A day's manifest lists its raw, media and e-mail objects with the
+/// fingerprints collect and convert computed as they wrote them, not by
+/// reading them again at close: a delivered e-mail, a medium, a raw batch,
+/// an original and an unmapped item's e-mail altered after the run and
+/// before the day closed are listed as written, and `verify` names each.
 #[test]
 fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_them() {
     use sha2::Digest;
@@ -399,7 +400,7 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
     );
     assert_eq!(code, 0, "{out}{err}");
     let store = dir.path().join("example-output/archive");
-    let first_under = |prefix: &str| -> String {
+    let first_under = |prefix: &str, wanted: &dyn Fn(&str) -> bool| -> String {
         let mut keys: Vec<String> = walk(&store.join(prefix))
             .into_iter()
             .map(|path| {
@@ -408,11 +409,21 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
                     .to_string_lossy()
                     .into_owned()
             })
+            .filter(|key| wanted(key))
             .collect();
         keys.sort();
         keys.remove(0)
     };
-    let (eml, media) = (first_under("eml"), first_under("media"));
+    let any = |_: &str| true;
+    let (eml, media) = (first_under("eml", &any), first_under("media", &any));
+    let batch = first_under("raw", &|key| key.ends_with(".jsonl"));
+    let original = first_under("raw", &|key| !key.ends_with(".jsonl"));
+    // An unmapped item's e-mail: delivered to no one, so no job names it.
+    let unmapped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join(first_under("unmapped", &any))).unwrap())
+            .unwrap();
+    let unmapped_eml = unmapped["eml_key"].as_str().unwrap().to_owned();
+    let altered = [&eml, &media, &batch, &original, &unmapped_eml];
     let written = |key: &str| {
         let bytes = std::fs::read(store.join(key)).unwrap();
         (
@@ -420,11 +431,17 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
             hex::encode(sha2::Sha256::digest(&bytes)),
         )
     };
-    let before = [written(&eml), written(&media)];
-    for key in [&eml, &media] {
+    let before = altered.map(|key| written(key));
+    for key in altered {
         let path = store.join(key);
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[0] ^= 0x20;
+        if key == &batch {
+            // Still one item per line (the check reads the batch): its
+            // last newline becomes a space.
+            *bytes.last_mut().unwrap() = b' ';
+        } else {
+            bytes[0] ^= 0x20;
+        }
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, &bytes).unwrap();
     }
@@ -446,12 +463,73 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
             object["sha256"].as_str().unwrap().to_owned(),
         )
     };
-    assert_eq!([listed(&eml), listed(&media)], before);
+    assert_eq!(altered.map(|key| listed(key)), before);
     let (code, out) = verify(&examples, &[]);
     assert_eq!(code, 2, "{out}");
-    for key in [&eml, &media] {
+    for key in altered {
         assert!(out.contains(&format!("{key}: altered")), "{out}");
     }
+}
+
+/// A refused drop (no batch) still has its day's proof: its original and
+/// refusal record are listed in the manifest as collect fingerprinted
+/// them, and `verify` names the original once it is altered.
+#[test]
+fn a_refused_drops_original_and_record_are_in_its_days_manifest() {
+    use sha2::Digest;
+
+    let (dir, examples) = example();
+    let broken = b"PK\x03\x04 not a zip after all";
+    std::fs::write(
+        examples.join("drop/whatsapp-export/carol@corp.example/broken.zip"),
+        broken,
+    )
+    .unwrap();
+    let (code, out, err) = archiver(
+        &["run", "--config", "archiver.toml", "--day", DAY],
+        &examples,
+    );
+    assert!(out.contains("broken.zip"), "{code} {out}{err}");
+    let store = dir.path().join("example-output/archive");
+    let keys = |prefix: &str| -> Vec<String> {
+        walk(&store.join(prefix))
+            .into_iter()
+            .map(|path| {
+                path.strip_prefix(&store)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    let record = keys("failed/drops").remove(0);
+    let original = keys("raw")
+        .into_iter()
+        .find(|key| key.ends_with("broken.zip"))
+        .unwrap();
+
+    let out = close(&examples, DAY);
+    assert!(out.contains("manifest/00000001.json written"), "{out}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest/00000001.json")).unwrap())
+            .unwrap();
+    let listed = |key: &str| {
+        manifest["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["key"] == key)
+            .map(|o| o["sha256"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        listed(&original),
+        Some(hex::encode(sha2::Sha256::digest(broken)))
+    );
+    assert!(listed(&record).is_some(), "{record} is not listed");
+    std::fs::write(store.join(&original), b"something else").unwrap();
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{original}: altered")), "{out}");
 }
 
 /// Files under `dir`, recursively.

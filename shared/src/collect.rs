@@ -8,6 +8,9 @@
 //! batch's media (`media/<sha256>`) and lines
 //! (`raw/<source>/<collection-day>/<batch>.jsonl`) or, for a unit that
 //! could not be read, its refusal record (`failed/drops/<batch>.json`); and
+//! then the fingerprints of what it wrote but media ([`Written`],
+//! `fingerprints/<day>/collected/<source>/<batch>.json`: computed from the
+//! bytes as they are written, for the day's manifest); and
 //! only then its checkpoint (`collected/<source>/<position>`). A run killed
 //! anywhere leaves at worst a batch without its checkpoint; the next run
 //! pulls the same batch again under the same id and finds it stored. What
@@ -18,9 +21,13 @@
 //! streamed into the archive ([`ObjectStore::put_new_file`]): memory does
 //! not grow with what people send.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{SecondsFormat, Utc};
 
-use crate::layout::{self, CollectRun, Collected, CollectionDay, RawBatch, RefusedDrop};
+use crate::layout::{
+    self, CollectRun, Collected, CollectionDay, Fingerprint, RawBatch, RefusedDrop, Written,
+};
 use crate::progress::{self, Event, Stage};
 use crate::report::Report;
 use crate::sources::{Batch, Checkpoints, Pulled, Refused, Source};
@@ -93,6 +100,9 @@ pub async fn collect_source<S: ObjectStore>(
     });
     let mut checkpoints = Checkpoints::new(positions);
     let mut written = Vec::new();
+    // The originals' fingerprints, per unit id, until its batch or refusal
+    // is stored.
+    let mut originals_of: HashMap<String, BTreeMap<String, Fingerprint>> = HashMap::new();
     let raw = |id: &str| RawBatch {
         source: name.clone(),
         day,
@@ -114,18 +124,30 @@ pub async fn collect_source<S: ObjectStore>(
         let position = match pulled {
             Pulled::Originals(originals) => {
                 let raw = raw(&originals.id);
+                let fingerprints = originals_of.entry(originals.id).or_default();
                 for original in &originals.originals {
-                    archive
-                        .put_new_file(&raw.original_key(&original.name), &original.content)
-                        .await?;
+                    let key = raw.original_key(&original.name);
+                    let (size, sha256) =
+                        original.content.sha256().map_err(|source| StoreError::Io {
+                            key: key.clone(),
+                            source,
+                        })?;
+                    let computed = Fingerprint {
+                        size,
+                        sha256: hex::encode(sha256),
+                    };
+                    let created = archive.put_new_file(&key, &original.content).await?;
+                    let fingerprint = as_stored(archive, &key, created, computed).await?;
+                    fingerprints.insert(key, fingerprint);
                 }
                 continue;
             }
             Pulled::Batch(batch) => {
                 let raw = raw(&batch.id);
                 let items = batch.items;
+                let originals = originals_of.remove(&batch.id).unwrap_or_default();
                 let (position, created) =
-                    store_batch(archive, &raw, batch, &mut checkpoints).await?;
+                    store_batch(archive, &raw, batch, originals, &mut checkpoints).await?;
                 match created {
                     Created::New => {
                         report.collected(&name, items);
@@ -138,8 +160,9 @@ pub async fn collect_source<S: ObjectStore>(
             }
             Pulled::Refused(refused) => {
                 let raw = raw(&refused.id);
+                let originals = originals_of.remove(&refused.id).unwrap_or_default();
                 let (position, created, problem) =
-                    store_refusal(archive, &raw, refused, &mut checkpoints).await?;
+                    store_refusal(archive, &raw, refused, originals, &mut checkpoints).await?;
                 match created {
                     Created::New => {
                         report.drops_refused += 1;
@@ -181,12 +204,36 @@ const SMALL_MEDIA_BYTES: u64 = 1 << 20;
 /// Bytes of small media held for one group at most.
 const GROUP_MEDIA_BYTES: u64 = 32 << 20;
 
-/// Stores a batch's media, lines and then checkpoint; returns its position
-/// and whether the checkpoint is new.
+/// The fingerprint of what is stored under `key`: `computed` (of the bytes
+/// just written) when the write created it, else read from the store (a
+/// crashed attempt stored it before).
+async fn as_stored<S: ObjectStore>(
+    archive: &S,
+    key: &str,
+    created: Created,
+    computed: Fingerprint,
+) -> Result<Fingerprint, StoreError> {
+    if created == Created::New {
+        return Ok(computed);
+    }
+    let (size, sha256) = archive
+        .sha256(key)
+        .await?
+        .ok_or_else(|| StoreError::Missing(key.to_owned()))?;
+    Ok(Fingerprint {
+        size,
+        sha256: hex::encode(sha256),
+    })
+}
+
+/// Stores a batch's media, lines, the fingerprints of its lines and
+/// `originals` and then its checkpoint; returns its position and whether
+/// the checkpoint is new.
 async fn store_batch<S: ObjectStore>(
     archive: &S,
     raw: &RawBatch,
     batch: Batch,
+    mut originals: BTreeMap<String, Fingerprint>,
     checkpoints: &mut Checkpoints,
 ) -> Result<(String, Created), StoreError> {
     // Small files are written in groups made durable together; a large
@@ -210,8 +257,21 @@ async fn store_batch<S: ObjectStore>(
             group_bytes = 0;
         }
     }
+    let lines = Fingerprint::of(&batch.lines);
     group.push((raw.key(), batch.lines));
-    archive.put_all(group).await?;
+    let created = archive.put_all(group).await?;
+    let lines_created = *created.last().expect("the group holds the lines");
+    originals.insert(
+        raw.key(),
+        as_stored(archive, &raw.key(), lines_created, lines).await?,
+    );
+    let written = Written {
+        raw_key: Some(raw.key()),
+        objects: originals,
+    };
+    archive
+        .put_new(&raw.collected_fingerprints_key(), &layout::record(&written))
+        .await?;
     let record = Collected {
         origin: batch.origin,
         raw_key: Some(raw.key()),
@@ -222,13 +282,15 @@ async fn store_batch<S: ObjectStore>(
     Ok((batch.position, created))
 }
 
-/// Stores a refusal's record and then its checkpoint (its original was
-/// stored when it was pulled); returns its position, whether the
-/// checkpoint is new, and the problem for the report.
+/// Stores a refusal's record, its and `originals`' fingerprints and then
+/// its checkpoint (its original was stored when it was pulled); returns
+/// its position, whether the checkpoint is new, and the problem for the
+/// report.
 async fn store_refusal<S: ObjectStore>(
     archive: &S,
     raw: &RawBatch,
     refused: Refused,
+    mut originals: BTreeMap<String, Fingerprint>,
     checkpoints: &mut Checkpoints,
 ) -> Result<(String, Created, String), StoreError> {
     let key = layout::refused_drop_key(&refused.id);
@@ -239,7 +301,19 @@ async fn store_refusal<S: ObjectStore>(
         file_name: refused.file_name,
         reason: refused.reason,
     };
-    archive.put_new(&key, &layout::record(&record)).await?;
+    let bytes = layout::record(&record);
+    let created = archive.put_new(&key, &bytes).await?;
+    originals.insert(
+        key.clone(),
+        as_stored(archive, &key, created, Fingerprint::of(&bytes)).await?,
+    );
+    let written = Written {
+        raw_key: None,
+        objects: originals,
+    };
+    archive
+        .put_new(&raw.collected_fingerprints_key(), &layout::record(&written))
+        .await?;
     let problem = format!(
         "{}: refused ({}); the original is kept as {}, the reason in {key}",
         record.drop_key, record.reason, record.original_key
@@ -313,6 +387,138 @@ mod tests {
             items: 1,
             media: Vec::new(),
         }
+    }
+
+    /// Hands out these units once each, in order.
+    struct Units(Vec<Pulled>);
+
+    impl Source for Units {
+        fn name(&self) -> &str {
+            "units"
+        }
+
+        fn pull<'a>(
+            &'a mut self,
+            _checkpoints: &'a Checkpoints,
+            _report: &'a mut Report,
+        ) -> BoxFuture<'a, Result<Option<Pulled>, StoreError>> {
+            let next = (!self.0.is_empty()).then(|| self.0.remove(0));
+            Box::pin(async move { Ok(next) })
+        }
+    }
+
+    fn originals(id: &str, bytes: &[u8]) -> Pulled {
+        Pulled::Originals(crate::sources::Originals {
+            id: id.to_owned(),
+            originals: vec![crate::sources::Original {
+                name: format!("{id}.zip"),
+                content: std::sync::Arc::new(crate::store::ObjectFile::from_bytes(bytes).unwrap()),
+            }],
+        })
+    }
+
+    fn day() -> CollectionDay {
+        CollectionDay(chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap())
+    }
+
+    async fn written(archive: &LocalDir, raw: &RawBatch) -> Written {
+        let bytes = archive
+            .get(&raw.collected_fingerprints_key())
+            .await
+            .unwrap()
+            .expect("collect recorded what it wrote");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn raw(id: &str) -> RawBatch {
+        RawBatch {
+            source: "units".to_owned(),
+            day: day(),
+            id: id.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn collect_records_the_fingerprints_of_a_batchs_lines_and_originals_and_of_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = LocalDir::new(dir.path());
+        let refused = Refused {
+            id: "bad".to_owned(),
+            position: "bad".to_owned(),
+            origin: "drop/bad.zip".to_owned(),
+            custodian: None,
+            file_name: "bad.zip".to_owned(),
+            reason: "not a zip".to_owned(),
+        };
+        let mut source = Units(vec![
+            originals("ok", b"zip bytes"),
+            Pulled::Batch(batch("ok")),
+            originals("bad", b"not a zip"),
+            Pulled::Refused(refused),
+        ]);
+        let mut report = Report::default();
+        collect_source(&mut source, &archive, day(), &mut report)
+            .await
+            .unwrap();
+
+        let ok = raw("ok");
+        let expected = Written {
+            raw_key: Some(ok.key()),
+            objects: [
+                (ok.key(), Fingerprint::of(b"{}\n")),
+                (ok.original_key("ok.zip"), Fingerprint::of(b"zip bytes")),
+            ]
+            .into(),
+        };
+        assert_eq!(written(&archive, &ok).await, expected);
+        let bad = written(&archive, &raw("bad")).await;
+        assert_eq!(bad.raw_key, None);
+        let record = layout::refused_drop_key("bad");
+        let stored = archive.get(&record).await.unwrap().unwrap();
+        assert_eq!(
+            bad.objects,
+            [
+                (record, Fingerprint::of(&stored)),
+                (
+                    raw("bad").original_key("bad.zip"),
+                    Fingerprint::of(b"not a zip")
+                ),
+            ]
+            .into()
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_crashed_attempt_stored_is_fingerprinted_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = LocalDir::new(dir.path());
+        let ok = raw("ok");
+        // An earlier attempt stored other bytes under both keys, then died
+        // before its checkpoint.
+        archive
+            .put_new(&ok.original_key("ok.zip"), b"first zip")
+            .await
+            .unwrap();
+        archive
+            .put_new(&ok.key(), b"{\"first\":1}\n")
+            .await
+            .unwrap();
+        let mut source = Units(vec![
+            originals("ok", b"zip bytes"),
+            Pulled::Batch(batch("ok")),
+        ]);
+        let mut report = Report::default();
+        collect_source(&mut source, &archive, day(), &mut report)
+            .await
+            .unwrap();
+        assert_eq!(
+            written(&archive, &ok).await.objects,
+            [
+                (ok.key(), Fingerprint::of(b"{\"first\":1}\n")),
+                (ok.original_key("ok.zip"), Fingerprint::of(b"first zip")),
+            ]
+            .into()
+        );
     }
 
     #[tokio::test]

@@ -7,8 +7,10 @@
 //! ([`ObjectStore::put_all`]), and the job file only after the last group. Items that map to nobody are recorded in
 //! `unmapped/<item-day>/<item-id>.json` with the reason and the hash of
 //! the mapping (a later mapping re-resolves them: [`crate::remap`]), and
-//! their EML is still written. The batch's delivery jobs are persisted in
-//! `jobs/<batch>`, then handed to the [`JobQueue`]. A custodian that maps to
+//! their EML is still written. The fingerprints of the batch's EMLs are
+//! recorded ([`Written`], `fingerprints/<day>/converted/…`) once the last
+//! group is durable; its delivery jobs are then persisted in
+//! `jobs/<batch>`, and handed to the [`JobQueue`]. A custodian that maps to
 //! no mailbox while its items go to other participants is reported once
 //! per batch (its own mailbox misses them).
 //!
@@ -17,7 +19,7 @@
 //! `digest/<item-day>/<conversation>/items/` for its day's digest
 //! ([`crate::digest`]), which makes the jobs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::stream;
 use futures::{StreamExt, TryStreamExt};
@@ -28,6 +30,7 @@ use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
     self, DigestItem, DigestKey, Failed, FailedLine, Fingerprint, ItemDay, RawBatch, Unmapped,
+    Written,
 };
 use crate::mapping::Mapper;
 use crate::render::{self, FileContent, RenderInput, RenderOptions, Rendered};
@@ -56,8 +59,9 @@ const INLINE_EML_BYTES: u64 = 1 << 20;
 struct ToWrite {
     key: String,
     content: Content,
-    /// Whether it is the item's EML (counted in the report).
-    eml: bool,
+    /// The fingerprint of its bytes when it is the item's EML (counted in
+    /// the report, listed in the batch's [`Written`] record).
+    eml: Option<Fingerprint>,
 }
 
 /// What an object written holds.
@@ -202,7 +206,7 @@ pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
             jobs
         }
         None => {
-            let jobs = render_batch(store, &raw_key, mapper, opts, report).await?;
+            let jobs = render_batch(store, batch, mapper, opts, report).await?;
             store.put_new(&jobs_key, &jobs::to_lines(&jobs)).await?;
             jobs
         }
@@ -216,21 +220,24 @@ pub async fn convert_batch<S: ObjectStore, Q: JobQueue>(
         })
 }
 
-/// Renders and files every item of a raw batch; returns its delivery jobs.
+/// Renders and files every item of a raw batch, then records the
+/// fingerprints of the e-mails it made ([`Written`]); returns its delivery
+/// jobs.
 async fn render_batch<S: ObjectStore>(
     store: &S,
-    raw_key: &str,
+    batch: &RawBatch,
     mapper: &Mapper,
     opts: &ConvertOptions,
     report: &mut Report,
 ) -> Result<Vec<DeliveryJob>, StoreError> {
-    let batch = store
+    let raw_key = &batch.key();
+    let raw = store
         .get(raw_key)
         .await?
         .ok_or_else(|| StoreError::Missing(raw_key.to_owned()))?;
     let budget = Semaphore::new(ATTACHMENT_BUDGET_MIB as usize);
     let budget = &budget;
-    let lines = batch
+    let lines = raw
         .split(|&b| b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace));
@@ -274,7 +281,7 @@ async fn render_batch<S: ObjectStore>(
                 writes.push(ToWrite {
                     key,
                     content: Content::Bytes(layout::record(&record)),
-                    eml: false,
+                    eml: None,
                 });
             }
         }
@@ -287,6 +294,7 @@ async fn render_batch<S: ObjectStore>(
     let mut group = Vec::new();
     let mut group_bytes = 0u64;
     let mut existing = Vec::new();
+    let mut emails = BTreeMap::new();
     while let Some(result) = converted.next().await {
         let (item_report, item_jobs, writes, custodian) = result?;
         report.merge(item_report);
@@ -294,6 +302,9 @@ async fn render_batch<S: ObjectStore>(
         custodians.extend(custodian);
         for write in writes {
             group_bytes += write.content.len();
+            if let Some(fingerprint) = &write.eml {
+                emails.insert(write.key.clone(), fingerprint.clone());
+            }
             group.push(write);
         }
         if group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES {
@@ -327,10 +338,21 @@ async fn render_batch<S: ObjectStore>(
         for &index in jobs_of.get(key.as_str()).into_iter().flatten() {
             patches.push((index, fingerprint.clone()));
         }
+        emails.insert(key, fingerprint);
     }
     for (index, fingerprint) in patches {
         jobs[index].eml = Some(fingerprint);
     }
+    let written = Written {
+        raw_key: Some(raw_key.to_owned()),
+        objects: emails,
+    };
+    store
+        .put_new(
+            &batch.converted_fingerprints_key(),
+            &layout::record(&written),
+        )
+        .await?;
     for custodian in custodians {
         report.error(format!(
             "raw batch {raw_key}: {custodian}; its items are delivered to their other \
@@ -363,12 +385,12 @@ async fn write_group<S: ObjectStore>(
     for write in group {
         match write.content {
             Content::Bytes(bytes) => {
-                eml.push((write.key.clone(), write.eml));
+                eml.push((write.key.clone(), write.eml.is_some()));
                 small.push((write.key, bytes));
             }
             Content::File(file) => {
                 let created = store.put_new_file(&write.key, &file).await?;
-                count(write.key, write.eml, created);
+                count(write.key, write.eml.is_some(), created);
             }
         }
     }
@@ -438,7 +460,7 @@ fn convert_item(
                 out.writes.push(ToWrite {
                     key: layout::failed_item_key(day, &item.id),
                     content: Content::Bytes(layout::record(&record)),
-                    eml: false,
+                    eml: None,
                 });
                 out.report
                     .error(format!("item {} of {raw_key}: {e}", item.id));
@@ -450,7 +472,7 @@ fn convert_item(
     out.writes.push(ToWrite {
         key: eml_key.clone(),
         content: eml,
-        eml: true,
+        eml: Some(fingerprint.clone()),
     });
     let custodian = if resolution.unmapped_reason.is_none() {
         resolution.custodian_unmapped
@@ -468,7 +490,7 @@ fn convert_item(
         out.writes.push(ToWrite {
             key: layout::unmapped_key(day, &item.id),
             content: Content::Bytes(layout::record(&record)),
-            eml: false,
+            eml: None,
         });
         out.report.unmapped += 1;
     }
@@ -491,7 +513,7 @@ fn convert_item(
             out.writes.push(ToWrite {
                 key: digest.item_key(item.id),
                 content: Content::Bytes(layout::record(&record)),
-                eml: false,
+                eml: None,
             });
         }
         return Ok(custodian);

@@ -121,6 +121,10 @@ pub const LEDGER_PREFIX: &str = "delivered/";
 /// The prefix of the daily manifests.
 pub const MANIFEST_PREFIX: &str = "manifest/";
 
+/// The prefix of the fingerprint records ([`Written`]):
+/// `fingerprints/<collection-day>/<stage>/<source>/<batch>.json`.
+pub const FINGERPRINTS_PREFIX: &str = "fingerprints/";
+
 /// The day, in the archive's time zone, of the run that collected a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CollectionDay(pub NaiveDate);
@@ -400,6 +404,27 @@ impl RawBatch {
     /// files.
     pub fn remap_jobs_prefix(day: NaiveDate) -> String {
         format!("{JOBS_PREFIX}{REMAP}/{day}/")
+    }
+
+    /// `fingerprints/<day>/collected/<source>/<batch>.json`: what collect
+    /// wrote of the batch (or refused drop) of this id ([`Written`]).
+    pub fn collected_fingerprints_key(&self) -> String {
+        self.fingerprints_key("collected")
+    }
+
+    /// `fingerprints/<day>/converted/<source>/<batch>.json`: the e-mails
+    /// convert made of the batch's items ([`Written`]).
+    pub fn converted_fingerprints_key(&self) -> String {
+        self.fingerprints_key("converted")
+    }
+
+    fn fingerprints_key(&self, stage: &str) -> String {
+        format!(
+            "{}{stage}/{}/{}.json",
+            fingerprints_day_prefix(self.day.0),
+            self.source,
+            self.id
+        )
     }
 
     /// The batch whose jobs a `jobs/` key holds.
@@ -776,6 +801,32 @@ impl Fingerprint {
             sha256: hex::encode(Sha256::digest(bytes)),
         }
     }
+}
+
+/// `fingerprints/<day>/`: the fingerprint records of a collection day's
+/// batches and refused drops.
+pub fn fingerprints_day_prefix(day: NaiveDate) -> String {
+    format!("{FINGERPRINTS_PREFIX}{day}/")
+}
+
+/// The objects a stage wrote for one raw batch or refused drop, with the
+/// fingerprints it computed from the bytes as it wrote them (or, for an
+/// object a crashed attempt stored before, of the stored bytes): what a
+/// day's manifest lists for them without reading them again. Collect's
+/// ([`RawBatch::collected_fingerprints_key`]) holds the batch's lines and
+/// originals, or a refused drop's original and refusal record, and is
+/// written before the checkpoint; convert's
+/// ([`RawBatch::converted_fingerprints_key`]) holds every e-mail made of
+/// the batch's items (unmapped and digest items' too), and is written
+/// before the job file. Media are named by their SHA-256 and fingerprinted
+/// in the items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// The raw batch the objects belong to; left out for a refused drop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_key: Option<String>,
+    /// Each object's key and fingerprint.
+    pub objects: BTreeMap<String, Fingerprint>,
 }
 
 /// A source's checkpoint, written once its batch (or refusal) is stored.

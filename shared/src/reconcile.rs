@@ -29,11 +29,12 @@
 //! check finds nothing open, and that is over, is closed by [`close`]: a
 //! manifest ([`Manifest`], `manifest/<sequence>.json`, create-only) lists
 //! the size and SHA-256 of every object of the day not listed by an
-//! earlier manifest of that day (e-mails delivered and media as their
-//! writers fingerprinted them, in the delivery jobs and the items: not
-//! read again, so an object altered before the day closes is listed as it
-//! was written; the other objects, unmapped items' e-mails among them,
-//! are read), its counts and
+//! earlier manifest of that day (raw batches, originals, refused drops'
+//! records, e-mails and media as their writers fingerprinted them, in the
+//! day's [`Written`] records, the delivery jobs and the items: not read
+//! again, so an object altered before the day closes is listed as it was
+//! written; the other objects — job files, records, ledger entries — are
+//! read), its counts and
 //! ledger entries, and the
 //! SHA-256 of the manifest written before it, whatever its day: the
 //! manifests form one chain in the order they were written. Data
@@ -56,8 +57,9 @@ use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
     DIGEST_PREFIX, DigestKey, DigestPart, Fingerprint, ItemDay, MANIFEST_PREFIX, RAW_PREFIX,
-    RawBatch, eml_key, failed_item_key, failed_line_key, ledger_key, manifest_key,
-    manifest_sequence, media_key, raw_day, remapped_key, run_claims_prefix, unmapped_key,
+    RawBatch, Written, eml_key, failed_item_key, failed_line_key, fingerprints_day_prefix,
+    ledger_key, manifest_key, manifest_sequence, media_key, raw_day, remapped_key,
+    run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
@@ -580,12 +582,14 @@ pub async fn close<S: ObjectStore>(
 
 /// The counts and object keys of the day `check` saw: per source its
 /// batches and items, per mailbox its copies, and the keys of its batches
-/// and originals, job files (its remaps' too), the e-mails and records of
-/// its items (a `remapped/` record among them), the media they attach and
-/// the ledger entries (some may not exist: only
-/// those that do are listed in a manifest); and the fingerprints their
-/// writers recorded: of each e-mail delivered (in its delivery jobs) and
-/// each medium (in the item that attaches it).
+/// and originals, its refused drops' originals and records, the
+/// fingerprint records, job files (its remaps' too), the e-mails and
+/// records of its items (a `remapped/` record among them), the media they
+/// attach and the ledger entries (some may not exist: only those that do
+/// are listed in a manifest); and the fingerprints their writers
+/// recorded: of the batches, originals, refusal records and e-mails (in
+/// the [`Written`] records), of each digest e-mail delivered (in its
+/// delivery jobs) and each medium (in the item that attaches it).
 async fn day_objects<S: ObjectStore>(
     store: &S,
     check: &DayCheck,
@@ -593,15 +597,41 @@ async fn day_objects<S: ObjectStore>(
     let mut sources: BTreeMap<String, SourceCounts> = BTreeMap::new();
     let mut mailboxes: BTreeMap<String, u64> = BTreeMap::new();
     let mut recorded: HashMap<String, Fingerprint> = HashMap::new();
-    let originals: Vec<String> = check.raw.iter().map(RawBatch::originals_prefix).collect();
-    // The day's raw folder, listed once: the originals of its batches.
-    let mut keys: BTreeSet<String> = store
-        .list(RAW_PREFIX)
-        .await?
-        .into_iter()
-        .filter(|key| raw_day(key).is_some_and(|(_, d)| d == check.day))
-        .filter(|key| originals.iter().any(|prefix| key.starts_with(prefix)))
-        .collect();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    // What collect and convert recorded writing the day's batches and
+    // refused drops: their originals, lines, refusal records and e-mails.
+    let raw_keys: HashSet<String> = check.raw.iter().map(RawBatch::key).collect();
+    let mut fingerprinted: HashSet<String> = HashSet::new();
+    for key in store.list(&fingerprints_day_prefix(check.day)).await? {
+        let Some(bytes) = store.get(&key).await? else {
+            continue;
+        };
+        let Ok(written) = serde_json::from_slice::<Written>(&bytes) else {
+            // Listed and read as any other object of the day.
+            keys.insert(key);
+            continue;
+        };
+        // A batch written since the check is left to the next close.
+        if let Some(raw_key) = &written.raw_key {
+            if !raw_keys.contains(raw_key) {
+                continue;
+            }
+            if RawBatch::parse(raw_key).is_some_and(|b| b.collected_fingerprints_key() == key) {
+                fingerprinted.insert(raw_key.clone());
+            }
+        }
+        keys.insert(key);
+        keys.extend(written.objects.keys().cloned());
+        recorded.extend(written.objects);
+    }
+    // The originals of batches collected before collect recorded them.
+    for batch in check
+        .raw
+        .iter()
+        .filter(|batch| !fingerprinted.contains(&batch.key()))
+    {
+        keys.extend(store.list(&batch.originals_prefix()).await?);
+    }
     for batch in &check.raw {
         let counts = sources.entry(batch.source.clone()).or_default();
         counts.batches += 1;

@@ -375,3 +375,60 @@ async fn an_email_altered_since_convert_wrote_it_is_not_delivered() {
         1
     );
 }
+
+/// Convert records the fingerprint of every e-mail it made of a batch
+/// (unmapped items' too: no job carries theirs) and, where an e-mail was
+/// stored already (the same items in an earlier batch, rendered then
+/// naming that batch), of the stored one: what the day's manifest lists.
+#[tokio::test]
+async fn convert_records_the_fingerprint_of_each_email_as_stored() {
+    use shared::convert::{ConvertOptions, convert_batch};
+    use shared::jobs::StoreQueue;
+    use shared::layout::{Fingerprint, Written};
+    use shared::report::Report;
+    use shared::settings::LocalSettings;
+
+    let raw = include_bytes!("fixtures/lambda/raw-batch.jsonl");
+    let settings = LocalSettings::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archiver.toml"),
+    )
+    .unwrap();
+    // Automatic mapping only: the fixture's items map to no one.
+    let nobody = settings.mapping.mapper(None, |_| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path());
+    let mut records = Vec::new();
+    for key in [
+        "raw/whatsapp-export/2026-11-21/first.jsonl",
+        "raw/whatsapp-export/2026-11-21/again.jsonl",
+    ] {
+        store.put_new(key, raw).await.unwrap();
+        let batch = RawBatch::parse(key).unwrap();
+        let mut report = Report::default();
+        convert_batch(
+            &store,
+            &StoreQueue,
+            &batch,
+            &nobody,
+            &ConvertOptions::default(),
+            &mut report,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.unmapped, 3, "{report:?}");
+        let bytes = store
+            .get(&batch.converted_fingerprints_key())
+            .await
+            .unwrap()
+            .expect("convert recorded its e-mails");
+        let written: Written = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(written.raw_key.as_deref(), Some(key));
+        records.push(written.objects);
+    }
+    assert_eq!(records[0].len(), 3);
+    assert_eq!(records[0], records[1]);
+    for (key, fingerprint) in &records[0] {
+        let stored = store.get(key).await.unwrap().unwrap();
+        assert_eq!(*fingerprint, Fingerprint::of(&stored), "{key}");
+    }
+}
