@@ -27,14 +27,30 @@
 //! 4. A day missed (collect never ran for it): the next day's run catches
 //!    its drops up; reconcile reports the missed day open until its run,
 //!    made late, claims it, then closes it.
+//! 5. The deliver function's process SIGKILLed again and again (12 times)
+//!    while its invocations are in flight, at random moments, the failed
+//!    batches handed back until every record succeeds. `cargo lambda
+//!    watch` neither answers an invocation whose process died nor starts
+//!    the function again (the next invocation waits forever), so the test
+//!    bounds the wait and restarts the watch after each kill, as Lambda
+//!    gives the next invocation a new execution environment (see
+//!    [`Watch::restart`]).
+//! 6. LocalStack frozen mid-conversion (SIGSTOP to its processes: the
+//!    kernel accepts the functions' connections, nothing answers them) for
+//!    8 s, then running again (SIGCONT); the notifications that failed
+//!    handed back. The functions' SDK clients set no read timeout (only
+//!    the SDK's 3.1 s connect timeout, which an accepted connection
+//!    passes), so their requests wait the freeze out and carry on (none
+//!    failed in the runs so far; the conversion took as much longer as the
+//!    freeze lasted). In AWS a request never answered would wait until the
+//!    function's timeout, and its batch would come back.
 //!
 //! The figures (faults injected, receipts failed and handed back, copies
 //! counted in Dovecot) are printed by each phase (`--nocapture`).
 //!
-//! Not here, and why: the delivering process SIGKILLed repeatedly is
-//! `tests/crash_delivery.rs` (the library's delivery, which the deliver
-//! function runs, against Dovecot); a real stop and start of LocalStack
-//! would lose its state (see [`support::relay`]).
+//! Not here, and why: a real stop and start of LocalStack would lose its
+//! state (see [`support::relay`]); it is made unreachable (phase 3) and
+//! frozen (phase 6) instead, with its state kept.
 
 mod support;
 
@@ -42,6 +58,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 use shared::jobs::DeliveryJob;
 use shared::lambda::{self, CollectRequest};
@@ -70,6 +88,20 @@ const DOVECOT_DOWN: Duration = Duration::from_secs(6);
 /// How long LocalStack is unreachable: longer than the SDK's attempts at
 /// one request (3, backing off up to 2 s).
 const LOCALSTACK_DOWN: Duration = Duration::from_secs(6);
+
+/// Kills of the deliver function's process in phase 5.
+const KILLS: usize = 12;
+
+/// How long a killed invocation may still answer (its answer was on its
+/// way) before its batch counts failed.
+const ANSWER_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest an invocation of phase 5 may take: one that has no answer
+/// by then hangs (a function killed is not waited for this long).
+const INVOCATION_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long LocalStack is frozen in phase 6.
+const LOCALSTACK_FROZEN: Duration = Duration::from_secs(8);
 
 /// Writes `count` export drops under `base/drop/whatsapp-export/`, one chat
 /// of two messages each, custodians `userNN@corp.example` in turn; `tag`
@@ -250,24 +282,9 @@ async fn invoke_until_done(watch: &Watch, function: &str, records: Vec<Value>) -
                 .await
             {
                 Ok(response) => failures(&response),
-                Err(_) => batch
-                    .iter()
-                    .map(|record| record["messageId"].as_str().unwrap().to_owned())
-                    .collect(),
+                Err(_) => every_id(batch),
             };
-            for record in batch {
-                if failed.iter().any(|id| record["messageId"] == id.as_str()) {
-                    let mut record = record.clone();
-                    let count: u32 = record["attributes"]["ApproximateReceiveCount"]
-                        .as_str()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    record["attributes"]["ApproximateReceiveCount"] =
-                        json!((count + 1).to_string());
-                    again.push(record);
-                }
-            }
+            again.extend(received_again(batch, &failed));
         }
         failed_receipts += again.len();
         if again.is_empty() {
@@ -277,6 +294,150 @@ async fn invoke_until_done(watch: &Watch, function: &str, records: Vec<Value>) -
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     panic!("{function}: records still failing after {ROUNDS} rounds");
+}
+
+/// The records of `batch` named in `failed`, as SQS hands them out once
+/// more after their visibility timeout: received one time more.
+fn received_again(batch: &[Value], failed: &[String]) -> Vec<Value> {
+    batch
+        .iter()
+        .filter(|record| failed.iter().any(|id| record["messageId"] == id.as_str()))
+        .map(|record| {
+            let mut record = record.clone();
+            let count: u32 = record["attributes"]["ApproximateReceiveCount"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            record["attributes"]["ApproximateReceiveCount"] = json!((count + 1).to_string());
+            record
+        })
+        .collect()
+}
+
+/// The message ids of every record of `batch` (a failed invocation's).
+fn every_id(batch: &[Value]) -> Vec<String> {
+    batch
+        .iter()
+        .map(|record| record["messageId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What [`deliver_under_kills`] did.
+#[derive(Debug, Default)]
+struct Kills {
+    /// SIGKILLs of the deliver function's process, each while one of its
+    /// invocations was in flight.
+    landed: usize,
+    /// Killed invocations that answered all the same (the answer was on
+    /// its way when the kill came).
+    answered: usize,
+    /// Copies the killed invocations had put into Dovecot before the kill.
+    copies_before_kill: usize,
+    /// Kills between an APPEND and its ledger entry: the killed invocation
+    /// left more copies in Dovecot without a ledger entry than there were
+    /// before it.
+    between_append_and_ledger: usize,
+    /// Receipts failed and handed back.
+    failed_receipts: usize,
+}
+
+/// Waits until `function`'s process runs under `watch`, then `delay`
+/// longer, and SIGKILLs it; returns once it did (never when the process
+/// ended by itself meanwhile).
+async fn kill_after(watch: &Watch, function: &str, delay: Duration) {
+    let pid = loop {
+        if let Some(pid) = watch.function_pid(function) {
+            break pid;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(delay).await;
+    if kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Copies in Dovecot and ledger entries in the store, now.
+async fn copies_and_ledger(pipeline: &Pipeline) -> (usize, usize) {
+    let copies = copies_in_dovecot(&pipeline.dovecot).await;
+    let ledger = keys(&pipeline.s3, &pipeline.archive, layout::LEDGER_PREFIX)
+        .await
+        .len();
+    (copies, ledger)
+}
+
+/// Hands `records` to deliver ten at a time, as [`invoke_until_done`]
+/// does, and SIGKILLs the function's process while the first [`KILLS`]
+/// invocations are in flight, at a moment drawn from 50 to 400 ms after
+/// its process is there. A killed invocation gets no answer (`cargo lambda
+/// watch` answers none once the process is gone): its whole batch failed,
+/// as in AWS (`Runtime.ExitError`), and comes back; the watch is restarted
+/// for the next (see [`Watch::restart`]).
+async fn deliver_under_kills(pipeline: &mut Pipeline, records: Vec<Value>) -> Kills {
+    // A small deterministic generator for the kill times (no extra crate).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut kills = Kills::default();
+    let mut pending = records;
+    for _ in 0..ROUNDS {
+        let mut again = Vec::new();
+        for batch in pending.chunks(10) {
+            let event = json!({ "Records": batch });
+            let to_kill = kills.landed < KILLS;
+            let before = if to_kill {
+                copies_and_ledger(pipeline).await
+            } else {
+                (0, 0)
+            };
+            let delay = Duration::from_millis(50 + next() % 351);
+            let watch = &pipeline.watch;
+            let (answer, killed) = tokio::time::timeout(INVOCATION_LIMIT, async {
+                let invocation = watch.try_invoke("deliver", &event);
+                tokio::pin!(invocation);
+                if !to_kill {
+                    return (Some(invocation.await), false);
+                }
+                tokio::select! {
+                    answer = &mut invocation => (Some(answer), false),
+                    () = kill_after(watch, "deliver", delay) => {
+                        // An answer already on its way still comes.
+                        let answer = tokio::time::timeout(ANSWER_GRACE, &mut invocation).await;
+                        (answer.ok(), true)
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("deliver: no answer in {INVOCATION_LIMIT:?}"));
+            let failed = match &answer {
+                Some(Ok(response)) => failures(response),
+                Some(Err(_)) | None => every_id(batch),
+            };
+            again.extend(received_again(batch, &failed));
+            if killed {
+                kills.landed += 1;
+                kills.answered += usize::from(answer.is_some());
+                let after = copies_and_ledger(pipeline).await;
+                assert!(after.0 >= after.1, "ledger entries follow their APPEND");
+                kills.copies_before_kill += after.0 - before.0;
+                if after.0 - after.1 > before.0 - before.1 {
+                    kills.between_append_and_ledger += 1;
+                }
+                pipeline.watch.restart();
+            }
+        }
+        kills.failed_receipts += again.len();
+        if again.is_empty() {
+            return kills;
+        }
+        pending = again;
+    }
+    panic!("deliver: records still failing after {ROUNDS} rounds");
 }
 
 /// The scheduler's event for the collect run of `day` (its window, 00:30 UTC).
@@ -297,7 +458,7 @@ async fn reconcile(watch: &Watch, day: &str) -> Value {
 async fn faults_in_the_local_stack_lose_and_duplicate_no_copy() {
     // Each phase's figures end with the seconds since the test began.
     let started = Instant::now();
-    let pipeline = Pipeline::start(Options {
+    let mut pipeline = Pipeline::start(Options {
         env: &[],
         relay: true,
     })
@@ -515,6 +676,115 @@ async fn faults_in_the_local_stack_lose_and_duplicate_no_copy() {
         "phase 4, a day missed and caught up: {drops3} drops collected by the next day's run; \
          the missed day open until its late run claimed it, then closed; {counted} copies \
          counted in Dovecot, {} expected, 0 lost, 0 duplicated ({} s)",
+        expected.len(),
+        started.elapsed().as_secs()
+    );
+
+    // Phase 5: the deliver function's process SIGKILLed mid-delivery,
+    // again and again.
+    let day5 = "2026-11-25";
+    let drops5 = 40;
+    let jobs5 = corpus(&pipeline, "d", drops5).await;
+    let report = watch.invoke("collect", &scheduled(day5)).await;
+    assert_eq!(report["drops_collected"], drops5, "{report}");
+    let notifications = take_notifications(&pipeline, drops5).await;
+    let records: Vec<Value> = notifications
+        .iter()
+        .enumerate()
+        .map(|(n, body)| sqs_record(&format!("d{n}"), body))
+        .collect();
+    assert_eq!(invoke_until_done(watch, "convert", records).await, 0);
+    let jobs = take_jobs(&pipeline).await;
+    let records: Vec<Value> = jobs
+        .iter()
+        .enumerate()
+        .map(|(n, body)| sqs_record(&format!("d{n}"), body))
+        .collect();
+    let phase = Instant::now();
+    let kills = deliver_under_kills(&mut pipeline, records).await;
+    let delivering = phase.elapsed().as_secs();
+    let watch = &pipeline.watch;
+    assert_eq!(
+        kills.landed, KILLS,
+        "too few invocations to kill: {kills:?}"
+    );
+    assert!(
+        kills.copies_before_kill > 0,
+        "no kill landed mid-delivery: {kills:?}"
+    );
+    expected.extend(jobs5);
+    let counted = assert_exactly_once(&pipeline, &expected).await;
+    let closed = reconcile(watch, day5).await;
+    assert_eq!(closed["closed"], true, "{closed}");
+    eprintln!(
+        "phase 5, the deliver function's process SIGKILLed mid-delivery: {} jobs, {} kills \
+         landed (the watch restarted after each), {} of the killed invocations answered \
+         before dying, {} copies appended by killed invocations, {} kills between an APPEND \
+         and its ledger entry, {} receipts failed and handed back, delivered in {delivering} \
+         s; {counted} copies counted in Dovecot, {} expected, 0 lost, 0 duplicated ({} s)",
+        jobs.len(),
+        kills.landed,
+        kills.answered,
+        kills.copies_before_kill,
+        kills.between_append_and_ledger,
+        kills.failed_receipts,
+        expected.len(),
+        started.elapsed().as_secs()
+    );
+
+    // Phase 6: LocalStack frozen mid-conversion, then running again.
+    let day6 = "2026-11-26";
+    let drops6 = 30;
+    let jobs6 = corpus(&pipeline, "e", drops6).await;
+    let emls6 = jobs6
+        .iter()
+        .map(|job| &job.eml_key)
+        .collect::<BTreeSet<_>>()
+        .len();
+    let report = watch.invoke("collect", &scheduled(day6)).await;
+    assert_eq!(report["drops_collected"], drops6, "{report}");
+    let notifications = take_notifications(&pipeline, drops6).await;
+    let records: Vec<Value> = notifications
+        .iter()
+        .enumerate()
+        .map(|(n, body)| sqs_record(&format!("e{n}"), body))
+        .collect();
+    let emls_before = keys(&pipeline.s3, &pipeline.archive, layout::EML_PREFIX)
+        .await
+        .len();
+    let freeze_at = emls_before + emls6 / 3;
+    let frozen = async {
+        let mut emls = emls_before;
+        while emls < freeze_at {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            emls = keys(&pipeline.s3, &pipeline.archive, layout::EML_PREFIX)
+                .await
+                .len();
+        }
+        pipeline.stack.freeze();
+        tokio::time::sleep(LOCALSTACK_FROZEN).await;
+        pipeline.stack.thaw();
+        emls - emls_before
+    };
+    let phase = Instant::now();
+    let (convert_failed, written_before) =
+        tokio::join!(invoke_until_done(watch, "convert", records), frozen);
+    let converting = phase.elapsed().as_secs();
+    assert!(
+        written_before < emls6,
+        "every EML was written before LocalStack froze"
+    );
+    assert_eq!(pipeline.move_messages(idle), 0);
+    expected.extend(jobs6);
+    let counted = assert_exactly_once(&pipeline, &expected).await;
+    let closed = reconcile(watch, day6).await;
+    assert_eq!(closed["closed"], true, "{closed}");
+    eprintln!(
+        "phase 6, LocalStack frozen (SIGSTOP) mid-conversion for {} s, then running again \
+         (SIGCONT): {drops6} batches, {written_before} of {emls6} EMLs written before the freeze, \
+         {convert_failed} receipts failed and handed back, converted in {converting} s; \
+         {counted} copies counted in Dovecot, {} expected, 0 lost, 0 duplicated ({} s)",
+        LOCALSTACK_FROZEN.as_secs(),
         expected.len(),
         started.elapsed().as_secs()
     );

@@ -109,6 +109,26 @@ impl LocalStack {
         self.dir.path()
     }
 
+    /// Freezes every process of LocalStack (SIGSTOP to its process
+    /// group): the kernel still accepts connections to it, but nothing
+    /// answers them, as with a server hung mid-request; its state stays.
+    pub fn freeze(&self) {
+        killpg(self.process_group(), Signal::SIGSTOP).unwrap();
+    }
+
+    /// Lets a frozen LocalStack run again (SIGCONT): it answers the
+    /// requests that waited meanwhile.
+    pub fn thaw(&self) {
+        killpg(self.process_group(), Signal::SIGCONT).unwrap();
+    }
+
+    /// LocalStack's process group: `infra/localstack.sh` starts it in a
+    /// session of its own, led by the process whose id it writes to `pid`.
+    fn process_group(&self) -> Pid {
+        let pid = std::fs::read_to_string(self.dir().join("pid")).unwrap();
+        Pid::from_raw(pid.trim().parse().unwrap())
+    }
+
     /// Puts the example in place as an operator would: the mapping CSV in
     /// the config bucket (`mapping.csv`), the drops in the drop bucket.
     pub async fn upload_example(&self) {
@@ -190,20 +210,50 @@ pub struct Watch {
 impl Watch {
     /// Starts `cargo lambda watch` with these environment variables for the functions.
     pub fn start(env: &[(String, String)], log: &Path) -> Watch {
+        let lines: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(log.with_extension("env"), lines).unwrap();
+        let (child, url) = Self::spawn(log, std::fs::File::create(log).unwrap());
+        Watch {
+            child,
+            log: log.to_owned(),
+            url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(900))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Stops this `cargo lambda watch` (and the functions it runs) and
+    /// starts another with the same environment, on a port of its own,
+    /// its log appended to the same file. `cargo lambda watch` (1.9.2)
+    /// does not start a function again whose process died: the function
+    /// stays registered, and every later invocation of it waits for an
+    /// answer that never comes; a new watch starts it afresh, as Lambda
+    /// gives the next invocation a new execution environment.
+    pub fn restart(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        (self.child, self.url) = Self::spawn(&self.log, log);
+    }
+
+    /// Spawns `cargo lambda watch` on a free port with the environment
+    /// file next to `log`, its output into `log_file`; returns it, with
+    /// its URL, once it listens.
+    fn spawn(log: &Path, log_file: std::fs::File) -> (Child, String) {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let env_file = log.with_extension("env");
-        let lines: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        std::fs::write(&env_file, lines).unwrap();
         let path = format!(
             "{}:{}",
             tools().join("serverless-1/bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let log_file = std::fs::File::create(log).unwrap();
         let child = Command::new("cargo")
             .args([
                 "lambda",
@@ -217,7 +267,7 @@ impl Watch {
             ])
             .arg(port.to_string())
             .arg("--env-file")
-            .arg(&env_file)
+            .arg(log.with_extension("env"))
             .env("PATH", path)
             .current_dir(root())
             .stdin(Stdio::null())
@@ -228,7 +278,6 @@ impl Watch {
             .expect(
                 "starts cargo lambda watch (infra/localstack.sh install puts it in the tool venv)",
             );
-        let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -238,15 +287,15 @@ impl Watch {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        Watch {
-            child,
-            log: log.to_owned(),
-            url,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(900))
-                .build()
-                .unwrap(),
-        }
+        (child, format!("http://127.0.0.1:{port}"))
+    }
+
+    /// Stops the process group this struct started (watch and its
+    /// functions) and waits for watch to end.
+    fn stop(&mut self) {
+        let pgid = self.child.id() as i32;
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+        let _ = self.child.wait();
     }
 
     /// Invokes a function with a JSON event; returns its JSON answer.
@@ -293,10 +342,7 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // The process group this struct started.
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
