@@ -181,17 +181,8 @@ fn keys_used(
                 ],
             );
             // The claim is read back when another run holds it; checkpoints
-            // are listed, never read. What an earlier run stored (an
-            // original, a batch, a refusal record) is read back to be
-            // fingerprinted as stored.
-            let stored_before = [
-                batch().original_key("WhatsApp Chat with Bob.zip"),
-                batch().key(),
-                "failed/drops/ab12.json".to_owned(),
-            ];
-            let mut read = vec![claim.clone()];
-            read.extend(stored_before.clone());
-            keys.insert(("s3:GetObject", "ArchiveBucket"), read);
+            // are listed, never read.
+            keys.insert(("s3:GetObject", "ArchiveBucket"), vec![claim.clone()]);
             keys.insert(
                 ("s3:ListBucket", "ArchiveBucket"),
                 vec![
@@ -201,9 +192,6 @@ fn keys_used(
                     layout::checkpoints_prefix("whatsapp-cloud"),
                     layout::checkpoints_prefix("wecom"),
                     claim,
-                    stored_before[0].clone(),
-                    stored_before[1].clone(),
-                    stored_before[2].clone(),
                     layout::inbox_prefix("whatsapp-cloud"),
                     inbox_body(),
                     layout::media_fetched_key("whatsapp-cloud", "1003383421387256"),
@@ -241,13 +229,22 @@ fn keys_used(
             let applied = layout::mapping_applied_key(&"ab".repeat(32));
             let batch_remapped = layout::remapped_batch_key(&"ab".repeat(32), &batch().key());
             let remap_jobs = RawBatch::remap(batch().day, "ab-cd".to_owned()).jobs_key();
+            // Remap takes an e-mail's fingerprint from convert's record.
+            let converted = batch().converted_fingerprints_key();
             keys.insert(
                 ("s3:GetObject", "ArchiveBucket"),
-                vec![batch().key(), media.clone(), unmapped.clone(), eml.clone()],
+                vec![
+                    batch().key(),
+                    media.clone(),
+                    unmapped.clone(),
+                    eml.clone(),
+                    converted.clone(),
+                ],
             );
             keys.insert(
                 ("s3:ListBucket", "ArchiveBucket"),
                 vec![
+                    converted,
                     batch().key(),
                     media,
                     layout::UNMAPPED_PREFIX.to_owned(),

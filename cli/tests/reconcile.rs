@@ -532,6 +532,75 @@ fn a_refused_drops_original_and_record_are_in_its_days_manifest() {
     assert!(out.contains(&format!("{original}: altered")), "{out}");
 }
 
+/// A batch collected again after a crash between its fingerprint record
+/// and its checkpoint, from the same export dropped meanwhile under
+/// another name, has two originals though collect recorded the first
+/// only: the day's manifest lists both (the second read at close), and
+/// `verify` finds nothing amiss.
+#[test]
+fn an_original_no_record_names_is_read_at_close_and_verify_finds_nothing_amiss() {
+    let (dir, examples) = example();
+    let run = || {
+        let (code, out, err) = archiver(
+            &["run", "--config", "archiver.toml", "--day", DAY],
+            &examples,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    run();
+    let store = dir.path().join("example-output/archive");
+    let keys = |prefix: &str| -> Vec<String> {
+        walk(&store.join(prefix))
+            .into_iter()
+            .map(|path| {
+                path.strip_prefix(&store)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    let first = keys("raw")
+        .into_iter()
+        .find(|key| key.ends_with("Deal Desk.zip"))
+        .unwrap();
+    let batch_id = first.split('/').nth(3).unwrap().to_owned();
+    // The crash: its checkpoint never written.
+    let checkpoint = keys("collected/whatsapp-export")
+        .into_iter()
+        .find(|key| {
+            std::fs::read_to_string(store.join(key))
+                .unwrap()
+                .contains(&batch_id)
+        })
+        .unwrap();
+    std::fs::remove_file(store.join(checkpoint)).unwrap();
+    let folder = examples.join("drop/whatsapp-export/carol@corp.example");
+    std::fs::rename(
+        folder.join("WhatsApp Chat - Deal Desk.zip"),
+        folder.join("WhatsApp Chat - Deal Desk (1).zip"),
+    )
+    .unwrap();
+    run();
+    let originals: Vec<String> = keys("raw")
+        .into_iter()
+        .filter(|key| key.contains(&batch_id) && key.contains("Deal Desk"))
+        .collect();
+    assert_eq!(originals.len(), 2, "{originals:?}");
+
+    let out = close(&examples, DAY);
+    assert!(out.contains("manifest/00000001.json written"), "{out}");
+    let manifest = std::fs::read_to_string(store.join("manifest/00000001.json")).unwrap();
+    for original in &originals {
+        assert!(
+            manifest.contains(original.as_str()),
+            "{original} is not listed"
+        );
+    }
+    let (code, out) = verify(&examples, &[]);
+    assert_eq!(code, 0, "{out}");
+}
+
 /// Files under `dir`, recursively.
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

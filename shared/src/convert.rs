@@ -346,6 +346,7 @@ async fn render_batch<S: ObjectStore>(
     let written = Written {
         raw_key: Some(raw_key.to_owned()),
         objects: emails,
+        stored_before: Vec::new(),
     };
     store
         .put_new(

@@ -418,6 +418,25 @@ impl RawBatch {
         self.fingerprints_key("converted")
     }
 
+    /// The batch (or refused drop) whose collect record
+    /// ([`RawBatch::collected_fingerprints_key`]) `key` is.
+    pub fn of_collected_fingerprints_key(key: &str) -> Option<RawBatch> {
+        let rest = key.strip_prefix(FINGERPRINTS_PREFIX)?;
+        let (day, rest) = rest.split_once('/')?;
+        let (source, id) = rest
+            .strip_prefix("collected/")?
+            .strip_suffix(".json")?
+            .split_once('/')?;
+        if id.contains('/') || !is_plain_segment(source) || !is_plain_segment(id) {
+            return None;
+        }
+        Some(RawBatch {
+            source: source.to_owned(),
+            day: CollectionDay(day.parse().ok()?),
+            id: id.to_owned(),
+        })
+    }
+
     fn fingerprints_key(&self, stage: &str) -> String {
         format!(
             "{}{stage}/{}/{}.json",
@@ -810,16 +829,15 @@ pub fn fingerprints_day_prefix(day: NaiveDate) -> String {
 }
 
 /// The objects a stage wrote for one raw batch or refused drop, with the
-/// fingerprints it computed from the bytes as it wrote them (or, for an
-/// object a crashed attempt stored before, of the stored bytes): what a
-/// day's manifest lists for them without reading them again. Collect's
+/// fingerprints it computed from the bytes as it wrote them: what a day's
+/// manifest lists for them without reading them again. Collect's
 /// ([`RawBatch::collected_fingerprints_key`]) holds the batch's lines and
 /// originals, or a refused drop's original and refusal record, and is
 /// written before the checkpoint; convert's
 /// ([`RawBatch::converted_fingerprints_key`]) holds every e-mail made of
-/// the batch's items (unmapped and digest items' too), and is written
-/// before the job file. Media are named by their SHA-256 and fingerprinted
-/// in the items.
+/// the batch's items (unmapped and digest items' too; an e-mail stored
+/// before, as convert read it back), and is written before the job file.
+/// Media are named by their SHA-256 and fingerprinted in the items.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     /// The raw batch the objects belong to; left out for a refused drop.
@@ -827,6 +845,11 @@ pub struct Written {
     pub raw_key: Option<String>,
     /// Each object's key and fingerprint.
     pub objects: BTreeMap<String, Fingerprint>,
+    /// Objects whose key a crashed attempt had taken already: what is
+    /// stored may not be these bytes, and collect may not read the
+    /// archive, so they are read when the day closes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored_before: Vec<String>,
 }
 
 /// A source's checkpoint, written once its batch (or refusal) is stored.

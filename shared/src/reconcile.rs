@@ -438,7 +438,8 @@ pub struct Manifest {
     /// Per mailbox: copies of the day delivered (ledger entries).
     pub mailboxes: BTreeMap<String, u64>,
     /// The day's objects not in an earlier manifest of the day, with size
-    /// and SHA-256: raw batches and originals, e-mails and records of its
+    /// and SHA-256: raw batches and originals, refused drops' originals
+    /// and records, the fingerprint records, e-mails and records of its
     /// items, media they attach, job files, ledger entries.
     pub objects: Vec<ObjectEntry>,
 }
@@ -599,9 +600,15 @@ async fn day_objects<S: ObjectStore>(
     let mut recorded: HashMap<String, Fingerprint> = HashMap::new();
     let mut keys: BTreeSet<String> = BTreeSet::new();
     // What collect and convert recorded writing the day's batches and
-    // refused drops: their originals, lines, refusal records and e-mails.
+    // refused drops: their lines, originals, refusal records and e-mails.
+    // What a record holds first is what is listed (a later job's
+    // fingerprint, a remap's, never replaces it).
     let raw_keys: HashSet<String> = check.raw.iter().map(RawBatch::key).collect();
-    let mut fingerprinted: HashSet<String> = HashSet::new();
+    // The originals' folders, listed whole: an original stored that no
+    // record names (a batch stored before collect recorded fingerprints,
+    // the same drop again under another name) is read at close.
+    let mut originals: BTreeSet<String> =
+        check.raw.iter().map(RawBatch::originals_prefix).collect();
     for key in store.list(&fingerprints_day_prefix(check.day)).await? {
         let Some(bytes) = store.get(&key).await? else {
             continue;
@@ -611,26 +618,23 @@ async fn day_objects<S: ObjectStore>(
             keys.insert(key);
             continue;
         };
-        // A batch written since the check is left to the next close.
-        if let Some(raw_key) = &written.raw_key {
-            if !raw_keys.contains(raw_key) {
-                continue;
-            }
-            if RawBatch::parse(raw_key).is_some_and(|b| b.collected_fingerprints_key() == key) {
-                fingerprinted.insert(raw_key.clone());
-            }
+        match &written.raw_key {
+            // A batch written since the check is left to the next close.
+            Some(raw_key) if !raw_keys.contains(raw_key) => continue,
+            Some(_) => {}
+            None => originals.extend(
+                RawBatch::of_collected_fingerprints_key(&key).map(|unit| unit.originals_prefix()),
+            ),
         }
         keys.insert(key);
-        keys.extend(written.objects.keys().cloned());
-        recorded.extend(written.objects);
+        keys.extend(written.stored_before);
+        for (object, fingerprint) in written.objects {
+            keys.insert(object.clone());
+            recorded.entry(object).or_insert(fingerprint);
+        }
     }
-    // The originals of batches collected before collect recorded them.
-    for batch in check
-        .raw
-        .iter()
-        .filter(|batch| !fingerprinted.contains(&batch.key()))
-    {
-        keys.extend(store.list(&batch.originals_prefix()).await?);
+    for prefix in originals {
+        keys.extend(store.list(&prefix).await?);
     }
     for batch in &check.raw {
         let counts = sources.entry(batch.source.clone()).or_default();
@@ -678,7 +682,7 @@ async fn day_objects<S: ObjectStore>(
             *mailboxes.entry(job.mailbox.clone()).or_default() += 1;
             keys.insert(ledger_key(&job.mailbox, &job.message_id));
             if let Some(eml) = job.eml {
-                recorded.insert(job.eml_key, eml);
+                recorded.entry(job.eml_key).or_insert(eml);
             }
         }
     }
@@ -703,7 +707,7 @@ async fn day_objects<S: ObjectStore>(
             keys.insert(ledger_key(&job.mailbox, &job.message_id));
             keys.insert(job.eml_key.clone());
             if let Some(eml) = job.eml {
-                recorded.insert(job.eml_key, eml);
+                recorded.entry(job.eml_key).or_insert(eml);
             }
         }
     }

@@ -53,7 +53,7 @@ use crate::jobs::{self, DeliveryJob, JobQueue, QueueError};
 use crate::json_error;
 use crate::layout::{
     self, CollectionDay, Fingerprint, MappingApplied, REMAPPED_PREFIX, RawBatch, UNMAPPED_PREFIX,
-    Unmapped,
+    Unmapped, Written,
 };
 use crate::mapping::Mapper;
 use crate::render;
@@ -418,6 +418,36 @@ async fn resolve_batch<S: ObjectStore>(
     }))
 }
 
+/// The fingerprint of `item`'s e-mail: as convert recorded it in its
+/// batch's [`Written`] record (read once per batch into `converted`), else
+/// of the stored e-mail; `None` when neither is there.
+async fn convert_fingerprint<S: ObjectStore>(
+    store: &S,
+    converted: &mut HashMap<String, Written>,
+    item: &Found,
+) -> Result<Option<Fingerprint>, StoreError> {
+    if !converted.contains_key(&item.raw_key) {
+        let record = match RawBatch::parse(&item.raw_key) {
+            Some(batch) => store
+                .get(&batch.converted_fingerprints_key())
+                .await?
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+            None => None,
+        };
+        converted.insert(item.raw_key.clone(), record.unwrap_or_default());
+    }
+    if let Some(recorded) = converted[&item.raw_key].objects.get(&item.eml_key) {
+        return Ok(store.exists(&item.eml_key).await?.then(|| recorded.clone()));
+    }
+    Ok(store
+        .sha256(&item.eml_key)
+        .await?
+        .map(|(size, sha256)| Fingerprint {
+            size,
+            sha256: hex::encode(sha256),
+        }))
+}
+
 /// Writes one collection day's remap job file, queues its jobs and
 /// records its items recovered, in that order; returns the raw batches
 /// of the items it left out (their e-mail is missing).
@@ -433,20 +463,18 @@ async fn write_day<S: ObjectStore, Q: JobQueue>(
     let mut jobs = Vec::new();
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
+    let mut converted: HashMap<String, Written> = HashMap::new();
     for item in items {
-        // The e-mail as it is stored: deliver refuses one that changed
-        // since, and a day's manifest lists it as fingerprinted here.
-        let Some((size, sha256)) = store.sha256(&item.eml_key).await? else {
+        // The e-mail as convert recorded it (deliver refuses one that
+        // changed since); as it is stored where convert recorded none (a
+        // batch converted before it did).
+        let Some(eml) = convert_fingerprint(store, &mut converted, &item).await? else {
             report.error(format!(
                 "item {}: its e-mail {} is missing; not remapped",
                 item.item_id, item.eml_key
             ));
             skipped.push(item.raw_key);
             continue;
-        };
-        let eml = Fingerprint {
-            size,
-            sha256: hex::encode(sha256),
         };
         jobs.extend(item.mailboxes.iter().map(|mailbox| DeliveryJob {
             mailbox: mailbox.clone(),

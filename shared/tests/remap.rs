@@ -250,3 +250,53 @@ async fn a_bounded_remap_gets_further_each_time_though_the_items_it_read_stay_un
     assert_eq!(report.errors, Vec::<String>::new());
     assert_eq!(report.remapped, 0);
 }
+
+/// A remap's jobs carry the fingerprint convert recorded when it wrote
+/// the e-mail, not one read at remap time: an e-mail altered in between
+/// is not taken as written (deliver refuses it, the manifest lists what
+/// convert wrote); an e-mail convert recorded nothing for (a batch
+/// converted before it recorded fingerprints) is read as stored.
+#[tokio::test]
+async fn a_remaps_jobs_carry_the_fingerprint_convert_recorded() {
+    use shared::jobs::{self, DeliveryJob};
+    use shared::layout::Fingerprint;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = unmapped_store(&dir).await;
+    let archive = dir.path().join("archive");
+    let batch = RawBatch::parse(RAW_KEY).unwrap();
+    let emls = store.list(layout::EML_PREFIX).await.unwrap();
+    assert_eq!(emls.len(), 3);
+    let written: Vec<Fingerprint> = emls
+        .iter()
+        .map(|key| Fingerprint::of(&std::fs::read(archive.join(key)).unwrap()))
+        .collect();
+    // The first e-mail altered; the second's fingerprint never recorded.
+    let first = archive.join(&emls[0]);
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::remove_file(&first).unwrap();
+    std::fs::write(&first, &bytes).unwrap();
+    let record_path = archive.join(batch.converted_fingerprints_key());
+    let mut record: layout::Written =
+        serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    assert!(record.objects.remove(&emls[1]).is_some());
+    std::fs::remove_file(&record_path).unwrap();
+    std::fs::write(&record_path, layout::record(&record)).unwrap();
+
+    let mut report = Report::default();
+    let outcome = remap::remap(&store, &StoreQueue, &example(), &every_day(), &mut report)
+        .await
+        .unwrap();
+    assert_eq!(outcome.recovered.len(), 3, "{:?}", report.errors);
+    let prefix = RawBatch::remap_jobs_prefix(batch.day.0);
+    let job_files = store.list(&prefix).await.unwrap();
+    assert_eq!(job_files.len(), 1);
+    let mut jobs: Vec<DeliveryJob> = Vec::new();
+    let bytes = store.get(&job_files[0]).await.unwrap().unwrap();
+    jobs::read_lines(&bytes, &job_files[0], &mut jobs, &mut Report::default());
+    for (key, fingerprint) in emls.iter().zip(&written) {
+        let job = jobs.iter().find(|job| &job.eml_key == key).unwrap();
+        assert_eq!(job.eml.as_ref(), Some(fingerprint), "{key}");
+    }
+}
