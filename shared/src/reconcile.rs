@@ -49,6 +49,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -71,6 +72,9 @@ pub const FORMAT: &str = "mobile-archiver-manifest/2";
 /// sequence number first (two runs closing days at once): each attempt
 /// reads the chain again.
 const CLOSE_ATTEMPTS: u32 = 3;
+
+/// Objects looked up or hashed at once when a day closes.
+const CLOSE_READS_IN_FLIGHT: usize = 16;
 
 /// Why a day cannot be reconciled, closed or verified.
 #[derive(Debug, thiserror::Error)]
@@ -527,12 +531,22 @@ pub async fn close<S: ObjectStore>(
             .flat_map(|m| &m.objects)
             .map(|object| object.key.as_str())
             .collect();
-        let mut objects = Vec::new();
-        for key in keys.iter().filter(|key| !earlier.contains(key.as_str())) {
-            if !hashed.contains_key(key) {
-                // What its writer fingerprinted is listed as recorded, if
-                // it is there; the rest is read.
-                let entry = match recorded.get(key) {
+        let listed: Vec<&String> = keys
+            .iter()
+            .filter(|key| !earlier.contains(key.as_str()))
+            .collect();
+        // What its writer fingerprinted is listed as recorded, if it is
+        // there; the rest is read. Several at once: a day holds an object
+        // per copy and per item.
+        let found: Vec<(String, Option<(u64, String)>)> = futures::stream::iter(
+            listed
+                .iter()
+                .filter(|key| !hashed.contains_key(key.as_str())),
+        )
+        .map(|key| {
+            let recorded = recorded.get(key.as_str());
+            async move {
+                let entry = match recorded {
                     // Looked up one by one: a listing of `media/` would
                     // grow with the archive.
                     Some(written) => store
@@ -541,8 +555,15 @@ pub async fn close<S: ObjectStore>(
                         .then(|| (written.size, written.sha256.clone())),
                     None => hash_object(store, key).await?,
                 };
-                hashed.insert(key.clone(), entry);
+                Ok::<_, StoreError>(((*key).clone(), entry))
             }
+        })
+        .buffer_unordered(CLOSE_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+        hashed.extend(found);
+        let mut objects = Vec::new();
+        for key in listed {
             if let Some((size, sha256)) = &hashed[key] {
                 objects.push(ObjectEntry {
                     key: key.clone(),
