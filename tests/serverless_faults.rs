@@ -27,14 +27,14 @@
 //! 4. A day missed (collect never ran for it): the next day's run catches
 //!    its drops up; reconcile reports the missed day open until its run,
 //!    made late, claims it, then closes it.
-//! 5. The deliver function's process SIGKILLed again and again (12 times)
-//!    while its invocations are in flight, at random moments, the failed
-//!    batches handed back until every record succeeds. `cargo lambda
-//!    watch` neither answers an invocation whose process died nor starts
-//!    the function again (the next invocation waits forever), so the test
-//!    bounds the wait and restarts the watch after each kill, as Lambda
-//!    gives the next invocation a new execution environment (see
-//!    [`Watch::restart`]).
+//! 5. The deliver function's process SIGKILLed again and again (until 12
+//!    kills landed, 10 at least) while its invocations are in flight, at
+//!    random moments, the failed batches handed back until every record
+//!    succeeds. `cargo lambda watch` neither answers an invocation whose
+//!    process died nor starts the function again (the next invocation
+//!    waits forever), so the test bounds the wait and restarts the watch
+//!    after each kill, as Lambda gives the next invocation a new execution
+//!    environment (see [`Watch::restart`]).
 //! 6. LocalStack frozen mid-conversion (SIGSTOP to its processes: the
 //!    kernel accepts the functions' connections, nothing answers them) for
 //!    8 s, then running again (SIGCONT); the notifications that failed
@@ -89,8 +89,13 @@ const DOVECOT_DOWN: Duration = Duration::from_secs(6);
 /// one request (3, backing off up to 2 s).
 const LOCALSTACK_DOWN: Duration = Duration::from_secs(6);
 
-/// Kills of the deliver function's process in phase 5.
+/// Kills of the deliver function's process aimed for in phase 5: one per
+/// invocation until this many landed.
 const KILLS: usize = 12;
+
+/// Kills that must land in phase 5 (an invocation may finish before its
+/// kill: how fast depends on the machine).
+const KILLS_LANDED_AT_LEAST: usize = 10;
 
 /// How long a killed invocation may still answer (its answer was on its
 /// way) before its batch counts failed.
@@ -369,7 +374,7 @@ async fn copies_and_ledger(pipeline: &Pipeline) -> (usize, usize) {
 
 /// Hands `records` to deliver ten at a time, as [`invoke_until_done`]
 /// does, and SIGKILLs the function's process while the first [`KILLS`]
-/// invocations are in flight, at a moment drawn from 50 to 400 ms after
+/// invocations are in flight, at a moment drawn from 20 to 200 ms after
 /// its process is there. A killed invocation gets no answer (`cargo lambda
 /// watch` answers none once the process is gone): its whole batch failed,
 /// as in AWS (`Runtime.ExitError`), and comes back; the watch is restarted
@@ -395,7 +400,7 @@ async fn deliver_under_kills(pipeline: &mut Pipeline, records: Vec<Value>) -> Ki
             } else {
                 (0, 0)
             };
-            let delay = Duration::from_millis(50 + next() % 351);
+            let delay = Duration::from_millis(20 + next() % 181);
             let watch = &pipeline.watch;
             let (answer, killed) = tokio::time::timeout(INVOCATION_LIMIT, async {
                 let invocation = watch.try_invoke("deliver", &event);
@@ -683,7 +688,7 @@ async fn faults_in_the_local_stack_lose_and_duplicate_no_copy() {
     // Phase 5: the deliver function's process SIGKILLed mid-delivery,
     // again and again.
     let day5 = "2026-11-25";
-    let drops5 = 40;
+    let drops5 = 60;
     let jobs5 = corpus(&pipeline, "d", drops5).await;
     let report = watch.invoke("collect", &scheduled(day5)).await;
     assert_eq!(report["drops_collected"], drops5, "{report}");
@@ -704,9 +709,9 @@ async fn faults_in_the_local_stack_lose_and_duplicate_no_copy() {
     let kills = deliver_under_kills(&mut pipeline, records).await;
     let delivering = phase.elapsed().as_secs();
     let watch = &pipeline.watch;
-    assert_eq!(
-        kills.landed, KILLS,
-        "too few invocations to kill: {kills:?}"
+    assert!(
+        kills.landed >= KILLS_LANDED_AT_LEAST,
+        "too few invocations killed: {kills:?}"
     );
     assert!(
         kills.copies_before_kill > 0,

@@ -265,6 +265,39 @@ fn verify_names_an_altered_object_a_broken_link_and_an_edited_newest_manifest() 
         );
     }
     assert_eq!(read("00000002.json")["previous"]["sequence"], 1);
+    // Per stage, the objects it lists of each kind.
+    let stages = &manifest["stages"];
+    for (stage, prefix) in [
+        ("raw batches", ".jsonl"),
+        ("e-mails", "eml/"),
+        ("ledger entries", "delivered/"),
+        ("job files", "jobs/"),
+        ("unmapped", "unmapped/"),
+        ("media", "media/"),
+    ] {
+        let count = stages[stage]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{stage}: {stages}"));
+        let listed = objects
+            .iter()
+            .map(|o| o["key"].as_str().unwrap())
+            .filter(|key| match prefix.strip_prefix('.') {
+                Some(suffix) => key.starts_with("raw/") && key.ends_with(suffix),
+                None => key.starts_with(prefix),
+            })
+            .count() as u64;
+        assert!(count > 0, "{stage}: {stages}");
+        assert_eq!(count, listed, "{stage}");
+    }
+    assert_eq!(
+        stages
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>(),
+        objects.len() as u64
+    );
 
     // One byte of a stored e-mail changed.
     let eml = objects

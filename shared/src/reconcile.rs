@@ -57,10 +57,11 @@ use crate::item::Item;
 use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
-    DIGEST_PREFIX, DigestKey, DigestPart, Fingerprint, ItemDay, MANIFEST_PREFIX, RAW_PREFIX,
-    RawBatch, Written, eml_key, failed_item_key, failed_line_key, fingerprints_day_prefix,
-    ledger_key, manifest_key, manifest_sequence, media_key, raw_day, remapped_key,
-    run_claims_prefix, unmapped_key,
+    DIGEST_PREFIX, DigestKey, DigestPart, EML_PREFIX, FAILED_LINES_PREFIX, FAILED_PREFIX,
+    FINGERPRINTS_PREFIX, Fingerprint, ItemDay, JOBS_PREFIX, LEDGER_PREFIX, MANIFEST_PREFIX,
+    RAW_PREFIX, REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, RawBatch, UNMAPPED_PREFIX, Written, eml_key,
+    failed_item_key, failed_line_key, fingerprints_day_prefix, ledger_key, manifest_key,
+    manifest_sequence, media_key, raw_day, remapped_key, run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
@@ -441,6 +442,11 @@ pub struct Manifest {
     pub sources: BTreeMap<String, SourceCounts>,
     /// Per mailbox: copies of the day delivered (ledger entries).
     pub mailboxes: BTreeMap<String, u64>,
+    /// Per stage: the objects this manifest lists of each kind
+    /// ([`stage_of`]: raw batches, originals, e-mails, unmapped, failed,
+    /// job files, ledger entries, …). Absent in manifests written before.
+    #[serde(default)]
+    pub stages: BTreeMap<String, u64>,
     /// The day's objects not in an earlier manifest of the day, with size
     /// and SHA-256: raw batches and originals, refused drops' originals
     /// and records, the fingerprint records, e-mails and records of its
@@ -575,8 +581,13 @@ pub async fn close<S: ObjectStore>(
         if of_day().next().is_some() && objects.is_empty() {
             return Ok(Closed::Already);
         }
+        let mut stages: BTreeMap<String, u64> = BTreeMap::new();
+        for object in &objects {
+            *stages.entry(stage_of(&object.key).to_owned()).or_default() += 1;
+        }
         let manifest = Manifest {
             format: FORMAT.to_owned(),
+            stages,
             sequence: chain.last().map_or(1, |(sequence, _, _)| sequence + 1),
             day,
             previous: chain.last().map(|(sequence, sha256, _)| Link {
@@ -733,6 +744,35 @@ async fn day_objects<S: ObjectStore>(
         }
     }
     Ok((sources, mailboxes, keys, recorded))
+}
+
+/// The stage a day's object belongs to, for a manifest's counts: what
+/// wrote it and what it is.
+pub fn stage_of(key: &str) -> &'static str {
+    let kinds = [
+        (REFUSED_DROPS_PREFIX, "refused drops"),
+        (FAILED_LINES_PREFIX, "failed lines"),
+        (FAILED_PREFIX, "failed items"),
+        (UNMAPPED_PREFIX, "unmapped"),
+        (REMAPPED_PREFIX, "remapped"),
+        (EML_PREFIX, "e-mails"),
+        ("media/", "media"),
+        (JOBS_PREFIX, "job files"),
+        (LEDGER_PREFIX, "ledger entries"),
+        (FINGERPRINTS_PREFIX, "fingerprint records"),
+        (DIGEST_PREFIX, "digest records"),
+    ];
+    if key.starts_with(RAW_PREFIX) {
+        return if RawBatch::parse(key).is_some() {
+            "raw batches"
+        } else {
+            "originals"
+        };
+    }
+    kinds
+        .iter()
+        .find(|(prefix, _)| key.starts_with(prefix))
+        .map_or("other", |(_, stage)| stage)
 }
 
 /// What [`day_objects`] finds: counts per source and per mailbox, the
@@ -1112,6 +1152,7 @@ mod tests {
                     previous: None,
                     sources: BTreeMap::new(),
                     mailboxes: BTreeMap::new(),
+                    stages: BTreeMap::new(),
                     objects: Vec::new(),
                 };
                 let bytes = serde_json::to_vec_pretty(&other).unwrap();
