@@ -100,14 +100,7 @@ async fn parent() {
     let store = LocalDir::new(&store_dir);
     let jobs = support::corpus::write(&store, ITEMS, MAILBOXES, FOLDER).await;
 
-    // A small deterministic generator for the kill times (no extra crate).
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = support::process::kill_moments(0x9e37_79b9_7f4a_7c15);
     let mut kills = 0;
     let mut windows_hit = 0;
     // Kill until the window between APPEND and ledger write was hit a few

@@ -175,14 +175,7 @@ async fn parent() {
     let store = LocalDir::new(&store_dir);
     let jobs = support::corpus::write(&store, ITEMS, MAILBOXES, FOLDER).await;
 
-    // A small deterministic generator for the kill times (no extra crate).
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = support::process::kill_moments(0x2545_f491_4f6c_dd1d);
     let mut kills = 0;
     let mut reported_total = 0;
     let mut counted_total = 0;

@@ -380,14 +380,7 @@ async fn copies_and_ledger(pipeline: &Pipeline) -> (usize, usize) {
 /// as in AWS (`Runtime.ExitError`), and comes back; the watch is restarted
 /// for the next (see [`Watch::restart`]).
 async fn deliver_under_kills(pipeline: &mut Pipeline, records: Vec<Value>) -> Kills {
-    // A small deterministic generator for the kill times (no extra crate).
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = support::process::kill_moments(0x9e37_79b9_7f4a_7c15);
     let mut kills = Kills::default();
     let mut pending = records;
     for _ in 0..ROUNDS {

@@ -434,14 +434,8 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
     assert_eq!(code, 0, "{out}{err}");
     let store = dir.path().join("example-output/archive");
     let first_under = |prefix: &str, wanted: &dyn Fn(&str) -> bool| -> String {
-        let mut keys: Vec<String> = walk(&store.join(prefix))
+        let mut keys: Vec<String> = keys_under(&store, prefix)
             .into_iter()
-            .map(|path| {
-                path.strip_prefix(&store)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
             .filter(|key| wanted(key))
             .collect();
         keys.sort();
@@ -524,17 +518,7 @@ fn a_refused_drops_original_and_record_are_in_its_days_manifest() {
     );
     assert!(out.contains("broken.zip"), "{code} {out}{err}");
     let store = dir.path().join("example-output/archive");
-    let keys = |prefix: &str| -> Vec<String> {
-        walk(&store.join(prefix))
-            .into_iter()
-            .map(|path| {
-                path.strip_prefix(&store)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
-    };
+    let keys = |prefix: &str| keys_under(&store, prefix);
     let record = keys("failed/drops").remove(0);
     let original = keys("raw")
         .into_iter()
@@ -582,17 +566,7 @@ fn an_original_no_record_names_is_read_at_close_and_verify_finds_nothing_amiss()
     };
     run();
     let store = dir.path().join("example-output/archive");
-    let keys = |prefix: &str| -> Vec<String> {
-        walk(&store.join(prefix))
-            .into_iter()
-            .map(|path| {
-                path.strip_prefix(&store)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
-    };
+    let keys = |prefix: &str| keys_under(&store, prefix);
     let first = keys("raw")
         .into_iter()
         .find(|key| key.ends_with("Deal Desk.zip"))
@@ -632,6 +606,19 @@ fn an_original_no_record_names_is_read_at_close_and_verify_finds_nothing_amiss()
     }
     let (code, out) = verify(&examples, &[]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// The keys of a local store's objects under `prefix`.
+fn keys_under(store: &Path, prefix: &str) -> Vec<String> {
+    walk(&store.join(prefix))
+        .into_iter()
+        .map(|path| {
+            path.strip_prefix(store)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 /// Files under `dir`, recursively.

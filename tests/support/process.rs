@@ -117,3 +117,14 @@ pub fn run_measured(command: &mut Command) -> Finished {
         peak_kib,
     }
 }
+
+/// A small deterministic generator (xorshift) for the moments of kills:
+/// the same `seed`, the same sequence, no extra crate.
+pub fn kill_moments(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
