@@ -39,6 +39,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::jobs::DeliveryJob;
+use shared::layout::Written;
 
 use support::process::archiver_binary;
 use support::tree::files_under;
@@ -758,7 +759,9 @@ fn maildir_outside_tmp(maildir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// for the time it was recorded (its `recorded_at`, compared only for
 /// being there), and not which other copies were committed with it; and
 /// the collect runs' own reports (`collected/reports/`), one per run that
-/// got through collect, named by the time it finished, are left out. Every other object is
+/// got through collect, named by the time it finished, are left out; and
+/// collect's fingerprint records (`fingerprints/<day>/collected/`) are
+/// compared by what they say ([`same_fingerprints`]). Every other object is
 /// compared byte for byte: the checkpoints (`collected/<source>/`), `started/` and
 /// `done/` markers carry no time, and nothing else is time-dependent once
 /// the collection day is fixed (`--day`).
@@ -785,6 +788,9 @@ fn assert_same_store(store: &Path, reference: &Path) {
         );
         let same = if key.starts_with("delivered") {
             without_recorded_at(key, &a) == without_recorded_at(key, &b)
+        } else if key.starts_with("fingerprints") && key.iter().nth(2) == Some("collected".as_ref())
+        {
+            same_fingerprints(&a, &b)
         } else {
             a == b
         };
@@ -796,6 +802,26 @@ fn assert_same_store(store: &Path, reference: &Path) {
         differ.is_empty(),
         "objects differ from a clean run's: {differ:?}"
     );
+}
+
+/// Whether collect's fingerprint record of a batch (`ours`, written by a
+/// run that may have been killed before) says what the clean run's
+/// (`clean`) says: the same objects, each either fingerprinted alike or,
+/// when a killed run had stored it already, named in `stored_before`
+/// (collect never reads the archive back; reconcile reads those).
+fn same_fingerprints(ours: &[u8], clean: &[u8]) -> bool {
+    let (ours, clean): (Written, Written) = (
+        serde_json::from_slice(ours).unwrap(),
+        serde_json::from_slice(clean).unwrap(),
+    );
+    let named: BTreeSet<&String> = ours.objects.keys().chain(&ours.stored_before).collect();
+    clean.stored_before.is_empty()
+        && ours.raw_key == clean.raw_key
+        && named == clean.objects.keys().collect()
+        && ours
+            .objects
+            .iter()
+            .all(|(key, fingerprint)| clean.objects.get(key) == Some(fingerprint))
 }
 
 /// The ledger entry of the key's mailbox (`delivered/<mailbox>/…`), as

@@ -332,10 +332,10 @@ fn every_id(batch: &[Value]) -> Vec<String> {
 #[derive(Debug, Default)]
 struct Kills {
     /// SIGKILLs of the deliver function's process, each while one of its
-    /// invocations was in flight.
+    /// invocations was in flight, that it never answered.
     landed: usize,
-    /// Killed invocations that answered all the same (the answer was on
-    /// its way when the kill came).
+    /// Invocations killed that answered all the same (the answer was on
+    /// its way when the kill came): not counted as landed.
     answered: usize,
     /// Copies the killed invocations had put into Dovecot before the kill.
     copies_before_kill: usize,
@@ -418,8 +418,11 @@ async fn deliver_under_kills(pipeline: &mut Pipeline, records: Vec<Value>) -> Ki
             };
             again.extend(received_again(batch, &failed));
             if killed {
-                kills.landed += 1;
-                kills.answered += usize::from(answer.is_some());
+                if answer.is_some() {
+                    kills.answered += 1;
+                } else {
+                    kills.landed += 1;
+                }
                 let after = copies_and_ledger(pipeline).await;
                 assert!(after.0 >= after.1, "ledger entries follow their APPEND");
                 kills.copies_before_kill += after.0 - before.0;
@@ -716,8 +719,8 @@ async fn faults_in_the_local_stack_lose_and_duplicate_no_copy() {
     assert_eq!(closed["closed"], true, "{closed}");
     eprintln!(
         "phase 5, the deliver function's process SIGKILLed mid-delivery: {} jobs, {} kills \
-         landed (the watch restarted after each), {} of the killed invocations answered \
-         before dying, {} copies appended by killed invocations, {} kills between an APPEND \
+         landed (the watch restarted after each), {} more came as an invocation had \
+         answered, {} copies appended by killed invocations, {} kills between an APPEND \
          and its ledger entry, {} receipts failed and handed back, delivered in {delivering} \
          s; {counted} copies counted in Dovecot, {} expected, 0 lost, 0 duplicated ({} s)",
         jobs.len(),

@@ -314,7 +314,7 @@ fn keys_used(
                 digest().closed_key(110),
                 layout::RAW_PREFIX.to_owned(),
                 layout::fingerprints_day_prefix(batch().day.0),
-                batch().originals_prefix(),
+                layout::raw_day_prefix(&batch().source, batch().day.0),
                 layout::JOBS_PREFIX.to_owned(),
                 layout::MANIFEST_PREFIX.to_owned(),
                 // A day without a batch: did collect's run claim it?
@@ -438,7 +438,7 @@ fn every_key(bucket: &str, template: &Template, listing: bool) -> Vec<String> {
             layout::collect_runs_prefix(report_day()),
             layout::DIGEST_PREFIX.to_owned(),
             layout::fingerprints_day_prefix(batch().day.0),
-            batch().originals_prefix(),
+            layout::raw_day_prefix(&batch().source, batch().day.0),
         ]);
     }
     keys

@@ -10,7 +10,8 @@
 //! could not be read, its refusal record (`failed/drops/<batch>.json`); and
 //! then the fingerprints of what it wrote but media ([`Written`],
 //! `fingerprints/<day>/collected/<source>/<batch>.json`: computed from the
-//! bytes as they are written, for the day's manifest); and
+//! bytes it writes, for the day's manifest; a key a crashed attempt had
+//! taken is named only, as collect never reads the archive); and
 //! only then its checkpoint (`collected/<source>/<position>`). A run killed
 //! anywhere leaves at worst a batch without its checkpoint; the next run
 //! pulls the same batch again under the same id and finds it stored. What
@@ -127,15 +128,13 @@ pub async fn collect_source<S: ObjectStore>(
                 let fingerprints = originals_of.entry(originals.id).or_default();
                 for original in &originals.originals {
                     let key = raw.original_key(&original.name);
-                    let (size, sha256) =
-                        original.content.sha256().map_err(|source| StoreError::Io {
-                            key: key.clone(),
-                            source,
-                        })?;
-                    let computed = Fingerprint {
-                        size,
-                        sha256: hex::encode(sha256),
-                    };
+                    let computed =
+                        Fingerprint::from_digest(original.content.sha256().map_err(|source| {
+                            StoreError::Io {
+                                key: key.clone(),
+                                source,
+                            }
+                        })?);
                     let created = archive.put_new_file(&key, &original.content).await?;
                     fingerprints.add(key, created, computed);
                 }

@@ -323,12 +323,11 @@ async fn render_batch<S: ObjectStore>(
     let existing: BTreeSet<String> = existing.into_iter().collect();
     let stored: Vec<(String, Fingerprint)> = stream::iter(existing)
         .map(|key| async move {
-            let (size, sha256) = store
+            let stored = store
                 .sha256(&key)
                 .await?
                 .ok_or_else(|| StoreError::Missing(key.clone()))?;
-            let sha256 = hex::encode(sha256);
-            Ok::<_, StoreError>((key, Fingerprint { size, sha256 }))
+            Ok::<_, StoreError>((key, Fingerprint::from_digest(stored)))
         })
         .buffer_unordered(ITEMS_AT_ONCE)
         .try_collect()

@@ -507,14 +507,11 @@ async fn write<S: ObjectStore>(
         // bytes, but the stored ones are what is delivered.
         Created::Exists => {
             report.emails_existing += 1;
-            let (size, sha256) = store
+            let stored = store
                 .sha256(key)
                 .await?
                 .ok_or_else(|| StoreError::Missing(key.to_owned()))?;
-            Ok(Fingerprint {
-                size,
-                sha256: hex::encode(sha256),
-            })
+            Ok(Fingerprint::from_digest(stored))
         }
     }
 }

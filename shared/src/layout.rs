@@ -14,6 +14,8 @@
 //! | `failed/drops/<batch>.json` | collect | a drop that could not be read ([`RefusedDrop`]) |
 //! | `collected/<source>/<position>` | collect | a source's checkpoint ([`Collected`]) |
 //! | `collected/runs/<window>` | collect (Lambda) | the claim of a scheduled run ([`Claim`]) |
+//! | `fingerprints/<collection-day>/collected/<source>/<batch>.json` | collect | what collect wrote of a batch or refused drop, fingerprinted as written, before its checkpoint ([`Written`]) |
+//! | `fingerprints/<collection-day>/converted/<source>/<batch>.json` | convert | every e-mail made of a batch's items, fingerprinted as stored, before its job file ([`Written`]) |
 //! | `collected/reports/<collection-day>/<finished-at>.json` | collect | what one run of collect noticed: per-source counts, WhatsApp Cloud delivery statuses and their errors, `seq` gaps, problems ([`CollectRun`]) |
 //! | `eml/<item-day>/<item-id>.eml` | convert | the item's e-mail |
 //! | `eml/<item-day>/digest-<conversation>-<part>-<mailboxes>.eml` | digest | a conversation's daily digest (part 0) or a supplement (1, 2, …), for the mailboxes its items map to ([`DigestKey`]) |
@@ -337,7 +339,7 @@ impl RawBatch {
 
     /// `raw/<source>/<day>/<batch>/`: the folder of the batch's originals.
     pub fn originals_prefix(&self) -> String {
-        format!("{RAW_PREFIX}{}/{}/{}/", self.source, self.day, self.id)
+        format!("{}{}/", raw_day_prefix(&self.source, self.day.0), self.id)
     }
 
     /// Reads a raw batch key; `None` for any other key (an original, a
@@ -409,13 +411,13 @@ impl RawBatch {
     /// `fingerprints/<day>/collected/<source>/<batch>.json`: what collect
     /// wrote of the batch (or refused drop) of this id ([`Written`]).
     pub fn collected_fingerprints_key(&self) -> String {
-        self.fingerprints_key("collected")
+        self.fingerprints_key(COLLECTED_STAGE)
     }
 
     /// `fingerprints/<day>/converted/<source>/<batch>.json`: the e-mails
     /// convert made of the batch's items ([`Written`]).
     pub fn converted_fingerprints_key(&self) -> String {
-        self.fingerprints_key("converted")
+        self.fingerprints_key(CONVERTED_STAGE)
     }
 
     /// The batch (or refused drop) whose collect record
@@ -424,7 +426,8 @@ impl RawBatch {
         let rest = key.strip_prefix(FINGERPRINTS_PREFIX)?;
         let (day, rest) = rest.split_once('/')?;
         let (source, id) = rest
-            .strip_prefix("collected/")?
+            .strip_prefix(COLLECTED_STAGE)?
+            .strip_prefix('/')?
             .strip_suffix(".json")?
             .split_once('/')?;
         if id.contains('/') || !is_plain_segment(source) || !is_plain_segment(id) {
@@ -550,9 +553,13 @@ pub fn inbox_body_sha256<'k>(source: &str, key: &'k str) -> Option<&'k str> {
     .then_some(sha256)
 }
 
+/// The prefix of attachments ([`media_key`]) and of the media step's
+/// records.
+pub const MEDIA_PREFIX: &str = "media/";
+
 /// `media/<sha256>`: an attachment, named by its content.
 pub fn media_key(sha256: &str) -> String {
-    format!("media/{sha256}")
+    format!("{MEDIA_PREFIX}{sha256}")
 }
 
 /// `media/<source>/<media-id>.json`: what the media step fetched for a
@@ -813,6 +820,15 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// The fingerprint of an object's size and SHA-256 as a store or a
+    /// hasher gives them ([`crate::store::ObjectStore::sha256`]).
+    pub fn from_digest((size, sha256): (u64, [u8; 32])) -> Self {
+        Fingerprint {
+            size,
+            sha256: hex::encode(sha256),
+        }
+    }
+
     /// The fingerprint of bytes in memory.
     pub fn of(bytes: &[u8]) -> Self {
         Fingerprint {
@@ -821,6 +837,20 @@ impl Fingerprint {
         }
     }
 }
+
+/// `raw/<source>/<day>/`: a source's raw batches of a collection day and
+/// the folders of their originals.
+pub fn raw_day_prefix(source: &str, day: NaiveDate) -> String {
+    format!("{RAW_PREFIX}{source}/{day}/")
+}
+
+/// The folder of collect's fingerprint records under a day's
+/// `fingerprints/`.
+const COLLECTED_STAGE: &str = "collected";
+
+/// The folder of convert's fingerprint records under a day's
+/// `fingerprints/`.
+const CONVERTED_STAGE: &str = "converted";
 
 /// `fingerprints/<day>/`: the fingerprint records of a collection day's
 /// batches and refused drops.

@@ -59,9 +59,10 @@ use crate::json_error;
 use crate::layout::{
     DIGEST_PREFIX, DigestKey, DigestPart, EML_PREFIX, FAILED_LINES_PREFIX, FAILED_PREFIX,
     FINGERPRINTS_PREFIX, Fingerprint, ItemDay, JOBS_PREFIX, LEDGER_PREFIX, MANIFEST_PREFIX,
-    RAW_PREFIX, REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, RawBatch, UNMAPPED_PREFIX, Written, eml_key,
-    failed_item_key, failed_line_key, fingerprints_day_prefix, ledger_key, manifest_key,
-    manifest_sequence, media_key, raw_day, remapped_key, run_claims_prefix, unmapped_key,
+    MEDIA_PREFIX, RAW_PREFIX, REFUSED_DROPS_PREFIX, REMAPPED_PREFIX, RawBatch, UNMAPPED_PREFIX,
+    Written, eml_key, failed_item_key, failed_line_key, fingerprints_day_prefix, ledger_key,
+    manifest_key, manifest_sequence, media_key, raw_day, raw_day_prefix, remapped_key,
+    run_claims_prefix, unmapped_key,
 };
 use crate::report::Report;
 use crate::store::{Created, ObjectStore, StoreError};
@@ -442,8 +443,8 @@ pub struct Manifest {
     pub sources: BTreeMap<String, SourceCounts>,
     /// Per mailbox: copies of the day delivered (ledger entries).
     pub mailboxes: BTreeMap<String, u64>,
-    /// Per stage: the objects this manifest lists of each kind
-    /// ([`stage_of`]: raw batches, originals, e-mails, unmapped, failed,
+    /// Per stage: the objects this manifest lists of each kind (raw
+    /// batches, originals, e-mails, unmapped, failed,
     /// job files, ledger entries, …). Absent in manifests written before.
     #[serde(default)]
     pub stages: BTreeMap<String, u64>,
@@ -636,27 +637,40 @@ async fn day_objects<S: ObjectStore>(
     // What a record holds first is what is listed (a later job's
     // fingerprint, a remap's, never replaces it).
     let raw_keys: HashSet<String> = check.raw.iter().map(RawBatch::key).collect();
-    // The originals' folders, listed whole: an original stored that no
-    // record names (a batch stored before collect recorded fingerprints,
-    // the same drop again under another name) is read at close.
-    let mut originals: BTreeSet<String> =
-        check.raw.iter().map(RawBatch::originals_prefix).collect();
-    for key in store.list(&fingerprints_day_prefix(check.day)).await? {
-        let Some(bytes) = store.get(&key).await? else {
+    // The sources whose raw folder of the day is listed for originals: an
+    // original no record names (stored before collect recorded
+    // fingerprints, the same drop again under another name, a unit
+    // collected again under another id) is read at close.
+    let mut raw_sources: BTreeSet<String> =
+        check.raw.iter().map(|batch| batch.source.clone()).collect();
+    let records: Vec<(String, Option<Vec<u8>>)> =
+        futures::stream::iter(store.list(&fingerprints_day_prefix(check.day)).await?)
+            .map(|key| async move {
+                let bytes = store.get(&key).await?;
+                Ok::<_, StoreError>((key, bytes))
+            })
+            // In the listing's order: the first record of an object wins.
+            .buffered(CLOSE_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+    for (key, bytes) in records {
+        let Some(bytes) = bytes else {
             continue;
         };
+        // A refused drop's too (it has no batch the check saw).
+        raw_sources.extend(RawBatch::of_collected_fingerprints_key(&key).map(|unit| unit.source));
         let Ok(written) = serde_json::from_slice::<Written>(&bytes) else {
             // Listed and read as any other object of the day.
             keys.insert(key);
             continue;
         };
-        match &written.raw_key {
-            // A batch written since the check is left to the next close.
-            Some(raw_key) if !raw_keys.contains(raw_key) => continue,
-            Some(_) => {}
-            None => originals.extend(
-                RawBatch::of_collected_fingerprints_key(&key).map(|unit| unit.originals_prefix()),
-            ),
+        // A batch written since the check is left to the next close.
+        if written
+            .raw_key
+            .as_ref()
+            .is_some_and(|raw_key| !raw_keys.contains(raw_key))
+        {
+            continue;
         }
         keys.insert(key);
         keys.extend(written.stored_before);
@@ -665,8 +679,18 @@ async fn day_objects<S: ObjectStore>(
             recorded.entry(object).or_insert(fingerprint);
         }
     }
-    for prefix in originals {
-        keys.extend(store.list(&prefix).await?);
+    for source in raw_sources {
+        let listed = store.list(&raw_day_prefix(&source, check.day)).await?;
+        // The originals of a batch written since the check wait for it.
+        let later: Vec<String> = listed
+            .iter()
+            .filter(|key| !raw_keys.contains(key.as_str()))
+            .filter_map(|key| RawBatch::parse(key))
+            .map(|batch| batch.originals_prefix())
+            .collect();
+        keys.extend(listed.into_iter().filter(|key| {
+            RawBatch::parse(key).is_none() && !later.iter().any(|prefix| key.starts_with(prefix))
+        }));
     }
     for batch in &check.raw {
         let counts = sources.entry(batch.source.clone()).or_default();
@@ -748,7 +772,7 @@ async fn day_objects<S: ObjectStore>(
 
 /// The stage a day's object belongs to, for a manifest's counts: what
 /// wrote it and what it is.
-pub fn stage_of(key: &str) -> &'static str {
+fn stage_of(key: &str) -> &'static str {
     let kinds = [
         (REFUSED_DROPS_PREFIX, "refused drops"),
         (FAILED_LINES_PREFIX, "failed lines"),
@@ -756,7 +780,7 @@ pub fn stage_of(key: &str) -> &'static str {
         (UNMAPPED_PREFIX, "unmapped"),
         (REMAPPED_PREFIX, "remapped"),
         (EML_PREFIX, "e-mails"),
-        ("media/", "media"),
+        (MEDIA_PREFIX, "media"),
         (JOBS_PREFIX, "job files"),
         (LEDGER_PREFIX, "ledger entries"),
         (FINGERPRINTS_PREFIX, "fingerprint records"),
@@ -1240,5 +1264,37 @@ mod tests {
         assert_eq!(manifest.sources["whatsapp-export"].batches, 1);
         // The next check sees it open.
         assert_eq!(check(&store, day()).await.unwrap().unconverted, [b]);
+    }
+
+    /// An original whose unit has no batch (read again later under
+    /// another id) is in its day's manifest, so that `verify` does not
+    /// report it as in none.
+    #[tokio::test]
+    async fn an_original_of_a_unit_without_a_batch_is_listed_with_its_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let (a, orphan) = (batch("a"), batch("orphan"));
+        store.put_new(&a.key(), b"\n").await.unwrap();
+        store.put_new(&a.jobs_key(), b"").await.unwrap();
+        store
+            .put_new(&orphan.original_key("chat.txt"), b"x")
+            .await
+            .unwrap();
+        let checked = check(&store, day()).await.unwrap();
+        let today = day().succ_opt().unwrap();
+        let Closed::Written { head, .. } = close(&store, &checked, today).await.unwrap() else {
+            panic!("not written");
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(&store.get(&manifest_key(1)).await.unwrap().unwrap()).unwrap();
+        assert!(
+            manifest
+                .objects
+                .iter()
+                .any(|o| o.key == orphan.original_key("chat.txt")),
+            "{manifest:?}"
+        );
+        let (_, findings) = verify(&store, None, None, Some(&head)).await.unwrap();
+        assert_eq!(findings, Vec::new());
     }
 }

@@ -442,10 +442,7 @@ async fn convert_fingerprint<S: ObjectStore>(
     Ok(store
         .sha256(&item.eml_key)
         .await?
-        .map(|(size, sha256)| Fingerprint {
-            size,
-            sha256: hex::encode(sha256),
-        }))
+        .map(Fingerprint::from_digest))
 }
 
 /// Writes one collection day's remap job file, queues its jobs and
