@@ -53,7 +53,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::item::Item;
+use crate::item::{Item, SourceKind};
 use crate::jobs::{self, DeliveryJob};
 use crate::json_error;
 use crate::layout::{
@@ -637,12 +637,16 @@ async fn day_objects<S: ObjectStore>(
     // What a record holds first is what is listed (a later job's
     // fingerprint, a remap's, never replaces it).
     let raw_keys: HashSet<String> = check.raw.iter().map(RawBatch::key).collect();
-    // The sources whose raw folder of the day is listed for originals: an
+    // The sources whose raw folder of the day is listed for originals
+    // (each known kind's, those of the day's batches and records): an
     // original no record names (stored before collect recorded
     // fingerprints, the same drop again under another name, a unit
     // collected again under another id) is read at close.
-    let mut raw_sources: BTreeSet<String> =
-        check.raw.iter().map(|batch| batch.source.clone()).collect();
+    let mut raw_sources: BTreeSet<String> = SourceKind::ALL
+        .iter()
+        .map(|kind| kind.as_str().to_owned())
+        .chain(check.raw.iter().map(|batch| batch.source.clone()))
+        .collect();
     let records: Vec<(String, Option<Vec<u8>>)> =
         futures::stream::iter(store.list(&fingerprints_day_prefix(check.day)).await?)
             .map(|key| async move {
@@ -1264,6 +1268,50 @@ mod tests {
         assert_eq!(manifest.sources["whatsapp-export"].batches, 1);
         // The next check sees it open.
         assert_eq!(check(&store, day()).await.unwrap().unconverted, [b]);
+    }
+
+    /// What collect found stored already when it retried a refused drop
+    /// (its record names the keys only) is read at close and listed.
+    #[tokio::test]
+    async fn keys_a_crashed_collect_had_taken_are_read_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        let (a, refused) = (batch("a"), batch("refused"));
+        store.put_new(&a.key(), b"\n").await.unwrap();
+        store.put_new(&a.jobs_key(), b"").await.unwrap();
+        let original = refused.original_key("chat.zip");
+        let record = crate::layout::refused_drop_key(&refused.id);
+        store.put_new(&original, b"not a zip").await.unwrap();
+        store.put_new(&record, b"{}").await.unwrap();
+        let written = Written {
+            raw_key: None,
+            objects: BTreeMap::new(),
+            stored_before: vec![original.clone(), record.clone()],
+        };
+        store
+            .put_new(
+                &refused.collected_fingerprints_key(),
+                &crate::layout::record(&written),
+            )
+            .await
+            .unwrap();
+        let checked = check(&store, day()).await.unwrap();
+        let today = day().succ_opt().unwrap();
+        let Closed::Written { head, .. } = close(&store, &checked, today).await.unwrap() else {
+            panic!("not written");
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(&store.get(&manifest_key(1)).await.unwrap().unwrap()).unwrap();
+        for (key, bytes) in [(&original, &b"not a zip"[..]), (&record, &b"{}"[..])] {
+            let listed = manifest.objects.iter().find(|o| &o.key == key);
+            assert_eq!(
+                listed.map(|o| o.sha256.clone()),
+                Some(hex::encode(Sha256::digest(bytes))),
+                "{key}"
+            );
+        }
+        let (_, findings) = verify(&store, None, None, Some(&head)).await.unwrap();
+        assert_eq!(findings, Vec::new());
     }
 
     /// An original whose unit has no batch (read again later under

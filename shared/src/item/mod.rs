@@ -37,6 +37,13 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Every source kind.
+    pub const ALL: [SourceKind; 3] = [
+        SourceKind::Wecom,
+        SourceKind::WhatsappCloud,
+        SourceKind::WhatsappExport,
+    ];
+
     /// The name used in JSON, object keys and the `X-Archiver-Source` header.
     pub fn as_str(self) -> &'static str {
         match self {
