@@ -465,11 +465,7 @@ fn objects_altered_before_the_day_closes_are_listed_as_written_and_verify_names_
         std::fs::write(&path, &bytes).unwrap();
     }
 
-    let out = close(&examples, DAY);
-    assert!(out.contains("manifest/00000001.json written"), "{out}");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("manifest/00000001.json")).unwrap())
-            .unwrap();
+    let manifest = close_into_first_manifest(&examples, &store);
     let listed = |key: &str| {
         let object = manifest["objects"]
             .as_array()
@@ -517,11 +513,7 @@ fn a_refused_drops_original_and_record_are_in_its_days_manifest() {
         .find(|key| key.ends_with("broken.zip"))
         .unwrap();
 
-    let out = close(&examples, DAY);
-    assert!(out.contains("manifest/00000001.json written"), "{out}");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("manifest/00000001.json")).unwrap())
-            .unwrap();
+    let manifest = close_into_first_manifest(&examples, &store);
     let listed = |key: &str| {
         manifest["objects"]
             .as_array()
@@ -598,6 +590,14 @@ fn an_original_no_record_names_is_read_at_close_and_verify_finds_nothing_amiss()
     }
     let (code, out) = verify(&examples, &[]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// Closes the example's day, the first day closed in `store`: its
+/// manifest, `manifest/00000001.json`.
+fn close_into_first_manifest(examples: &Path, store: &Path) -> serde_json::Value {
+    let out = close(examples, DAY);
+    assert!(out.contains("manifest/00000001.json written"), "{out}");
+    serde_json::from_slice(&std::fs::read(store.join("manifest/00000001.json")).unwrap()).unwrap()
 }
 
 /// The keys of a local store's objects under `prefix`.

@@ -1270,6 +1270,19 @@ mod tests {
         assert_eq!(check(&store, day()).await.unwrap().unconverted, [b]);
     }
 
+    /// Checks and closes `day()`, the first day closed in `store`: its
+    /// manifest and the chain's head.
+    async fn close_first(store: &LocalDir) -> (Manifest, String) {
+        let checked = check(store, day()).await.unwrap();
+        let today = day().succ_opt().unwrap();
+        let Closed::Written { key, head } = close(store, &checked, today).await.unwrap() else {
+            panic!("not written");
+        };
+        assert_eq!(key, manifest_key(1));
+        let manifest = serde_json::from_slice(&store.get(&key).await.unwrap().unwrap()).unwrap();
+        (manifest, head)
+    }
+
     /// What collect found stored already when it retried a refused drop
     /// (its record names the keys only) is read at close and listed.
     #[tokio::test]
@@ -1295,13 +1308,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let checked = check(&store, day()).await.unwrap();
-        let today = day().succ_opt().unwrap();
-        let Closed::Written { head, .. } = close(&store, &checked, today).await.unwrap() else {
-            panic!("not written");
-        };
-        let manifest: Manifest =
-            serde_json::from_slice(&store.get(&manifest_key(1)).await.unwrap().unwrap()).unwrap();
+        let (manifest, head) = close_first(&store).await;
         for (key, bytes) in [(&original, &b"not a zip"[..]), (&record, &b"{}"[..])] {
             let listed = manifest.objects.iter().find(|o| &o.key == key);
             assert_eq!(
@@ -1328,13 +1335,7 @@ mod tests {
             .put_new(&orphan.original_key("chat.txt"), b"x")
             .await
             .unwrap();
-        let checked = check(&store, day()).await.unwrap();
-        let today = day().succ_opt().unwrap();
-        let Closed::Written { head, .. } = close(&store, &checked, today).await.unwrap() else {
-            panic!("not written");
-        };
-        let manifest: Manifest =
-            serde_json::from_slice(&store.get(&manifest_key(1)).await.unwrap().unwrap()).unwrap();
+        let (manifest, head) = close_first(&store).await;
         assert!(
             manifest
                 .objects
