@@ -39,7 +39,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::jobs::DeliveryJob;
-use shared::layout::Written;
+use shared::layout::{Written, ledger_key};
 
 use support::process::archiver_binary;
 use support::tree::files_under;
@@ -824,12 +824,11 @@ fn same_fingerprints(ours: &[u8], clean: &[u8]) -> bool {
             .all(|(key, fingerprint)| clean.objects.get(key) == Some(fingerprint))
 }
 
-/// The ledger entry of the key's mailbox (`delivered/<mailbox>/…`), as
-/// stored, without its `recorded_at` (which must be there). The object
-/// may hold the entries of the message's other copies committed with it:
-/// which ones depends on where the kills fell, so only the key's own is
-/// compared; the others must be entries of the same message, one per
-/// mailbox, in mailbox order.
+/// The ledger entry of the key's copy (`delivered/<mailbox>/<hash of its
+/// Message-ID>`), as stored, without its `recorded_at` (which must be
+/// there). The object may hold the entries of other copies committed with
+/// it: which ones depends on where the kills fell, so only the key's own
+/// is compared; the others must be entries in (Message-ID, mailbox) order.
 fn without_recorded_at(key: &Path, object: &[u8]) -> serde_json::Value {
     let mailbox = key.iter().nth(1).unwrap().to_str().unwrap();
     let lines: Vec<serde_json::Value> = object
@@ -837,28 +836,27 @@ fn without_recorded_at(key: &Path, object: &[u8]) -> serde_json::Value {
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_slice(line).unwrap())
         .collect();
-    let of = |field: &str| -> Vec<&str> {
-        lines
-            .iter()
-            .map(|entry| entry[field].as_str().unwrap())
-            .collect()
-    };
-    let mailboxes = of("mailbox");
+    let order: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|entry| {
+            (
+                entry["message_id"].as_str().unwrap(),
+                entry["mailbox"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert!(
-        mailboxes.windows(2).all(|pair| pair[0] < pair[1]),
-        "{}: {mailboxes:?}",
-        key.display()
-    );
-    let ids = of("message_id");
-    assert!(
-        ids.iter().all(|id| *id == ids[0]),
-        "{}: {ids:?}",
+        order.windows(2).all(|pair| pair[0] < pair[1]),
+        "{}: {order:?}",
         key.display()
     );
     let mut entry = lines
         .into_iter()
-        .find(|entry| entry["mailbox"] == mailbox)
-        .unwrap_or_else(|| panic!("{} holds no entry of {mailbox}", key.display()));
+        .find(|entry| {
+            let id = entry["message_id"].as_str().unwrap();
+            entry["mailbox"] == mailbox && Path::new(&ledger_key(mailbox, id)) == key
+        })
+        .unwrap_or_else(|| panic!("{} holds no entry of its own", key.display()));
     let recorded_at = entry.as_object_mut().unwrap().remove("recorded_at");
     assert!(recorded_at.is_some_and(|at| at.is_string()), "{entry}");
     entry

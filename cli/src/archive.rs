@@ -161,6 +161,10 @@ impl ObjectStore for Archive {
         each!(self, store => store.put_new_file(key, content).await)
     }
 
+    fn shares_equal_objects(&self) -> bool {
+        each!(self, store => store.shares_equal_objects())
+    }
+
     async fn put_all(&self, objects: Vec<(String, Vec<u8>)>) -> Result<Vec<Created>, StoreError> {
         each!(self, store => store.put_all(objects).await)
     }

@@ -66,12 +66,12 @@ fn lanes(jobs: &[DeliveryJob], count: usize) -> Vec<Vec<usize>> {
 
 /// Copies a lane delivers before it commits them (a Maildir sync, then
 /// the ledger entries written together).
-const GROUP_COPIES: usize = 2_048;
+const GROUP_COPIES: usize = 8_192;
 
 /// How long a lane's first uncommitted copy waits for its commit at most:
 /// what a crash leaves to be searched for stays small, and a slow target
 /// (IMAP) records its deliveries as it goes.
-const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_millis(200);
+const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Delivers one lane's jobs in order, in committed groups; returns its
 /// report and failed indexes.
@@ -226,8 +226,8 @@ const IN_MEMORY_EML_BYTES: u64 = 1 << 20;
 
 /// An EML loaded for delivery.
 enum Loaded {
-    /// Small: its bytes.
-    Bytes(Vec<u8>),
+    /// Small: its bytes, and the file they were read from.
+    Bytes(Vec<u8>, ObjectFile),
     /// Large: its file and the SHA-256 of its bytes.
     File(ObjectFile, [u8; 32]),
 }
@@ -235,7 +235,7 @@ enum Loaded {
 impl Loaded {
     fn message(&self) -> Message<'_> {
         match self {
-            Loaded::Bytes(bytes) => Message::from_bytes(bytes),
+            Loaded::Bytes(bytes, file) => Message::from_bytes(bytes).read_from(file),
             Loaded::File(file, sha256) => Message::from_file_hashed(file, *sha256),
         }
     }
@@ -251,7 +251,8 @@ async fn load<S: ObjectStore>(store: &S, key: &str) -> Result<Option<Loaded>, St
         source,
     };
     if file.len() <= IN_MEMORY_EML_BYTES {
-        return Ok(Some(Loaded::Bytes(file.read_all().map_err(failed)?)));
+        let bytes = file.read_all().map_err(failed)?;
+        return Ok(Some(Loaded::Bytes(bytes, file)));
     }
     let sha256 = *Message::from_file(&file).map_err(failed)?.sha256();
     Ok(Some(Loaded::File(file, sha256)))

@@ -33,7 +33,7 @@
 //! | `jobs/remap/<collection-day>/<mapping-hash>-<content>.jsonl` | remap | delivery jobs of items recovered by a mapping, filed under the collection day of their raw batch ([`RawBatch::remap`]; `started/` and `done/` as for a batch) |
 //! | `started/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | delivery of the batch's jobs began |
 //! | `done/<source>/<collection-day>/<batch>.jsonl` | deliver (embedded) | every job of the batch is delivered |
-//! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of its other copies committed with it ([`ledger_record`]) |
+//! | `delivered/<mailbox>/<sha256(Message-ID)>` | deliver | the ledger: the [`LedgerEntry`] of the message in that mailbox, among those of the other copies committed with it ([`ledger_record`]) |
 //! | `sending/<mailbox>/<sha256(Message-ID)>` | deliver (SMTP) | a copy is being sent (durable, before the transaction; holds the store's [`unsynced_epoch`](crate::store::ObjectStore::unsynced_epoch) then) |
 //! | `sending/<mailbox>/<sha256(Message-ID)>.sent` | deliver (SMTP) | a flag ([`ObjectStore::flag`](crate::store::ObjectStore::flag)), set the instant before the end of the message went out (a local directory: one byte, `0` or `1`, unsynced; S3: an empty object once set): set with no ledger entry, the copy may have been taken ([`crate::ledger`]) |
 //! | `manifest/<sequence>.json` | reconcile | a closed day's manifest, chained to the one before ([`crate::reconcile::Manifest`]) |
@@ -737,15 +737,16 @@ pub fn sent_key(mailbox: &str, message_id: &str) -> String {
     format!("{}.sent", sending_key(mailbox, message_id))
 }
 
-/// A ledger object's bytes: the entries of one message's copies committed
-/// together, one compact JSON per line, in mailbox order. The same bytes
-/// are stored under each copy's [`ledger_key`], so a local store keeps
-/// them as one file with a name per mailbox (one inode per message, not
-/// per copy); each key's own entry is the line of its mailbox
-/// ([`ledger_entry_in`]).
+/// A ledger object's bytes: entries committed together, one compact JSON
+/// per line, in (Message-ID, mailbox) order. The same bytes are stored
+/// under each entry's [`ledger_key`], so a local store keeps them as one
+/// file with a name per copy (one inode per record, not per copy); each
+/// key's own entry is the line of its mailbox and message
+/// ([`ledger_entry_in`]). A record holds one message's copies, or in a
+/// local store those of several messages (see [`crate::ledger`]).
 pub fn ledger_record(entries: &[&LedgerEntry]) -> Vec<u8> {
     let mut sorted = entries.to_vec();
-    sorted.sort_by(|a, b| a.mailbox.cmp(&b.mailbox));
+    sorted.sort_by(|a, b| (&a.message_id, &a.mailbox).cmp(&(&b.message_id, &b.mailbox)));
     let mut bytes = Vec::new();
     for entry in sorted {
         bytes.extend(record(entry));
@@ -754,22 +755,23 @@ pub fn ledger_record(entries: &[&LedgerEntry]) -> Vec<u8> {
     bytes
 }
 
-/// The entry of `mailbox` in a ledger object (see [`ledger_record`]; an
-/// object of a single entry, as written before entries were shared, reads
-/// too); `None` when no line is the mailbox's.
+/// The entry of `message_id` in `mailbox` in a ledger object (see
+/// [`ledger_record`]; an object of a single entry, as written before
+/// entries were shared, reads too); `None` when no line is that copy's.
 ///
 /// # Errors
 /// A line that is no [`LedgerEntry`].
 pub fn ledger_entry_in(
     bytes: &[u8],
     mailbox: &str,
+    message_id: &str,
 ) -> Result<Option<LedgerEntry>, serde_json::Error> {
     for line in bytes.split(|b| *b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let entry: LedgerEntry = serde_json::from_slice(line)?;
-        if entry.mailbox == mailbox {
+        if entry.mailbox == mailbox && entry.message_id == message_id {
             return Ok(Some(entry));
         }
     }
@@ -1063,21 +1065,35 @@ mod tests {
     }
 
     #[test]
-    fn a_ledger_record_gives_each_mailbox_its_own_entry() {
+    fn a_ledger_record_gives_each_copy_its_own_entry() {
         let (b, a) = (entry("b@x"), entry("a@x"));
-        let shared = ledger_record(&[&b, &a]);
-        let text = String::from_utf8(shared.clone()).unwrap();
-        assert!(
-            text.find("a@x").unwrap() < text.find("b@x").unwrap(),
-            "{text}"
+        let other = LedgerEntry {
+            message_id: "0-other@x".to_owned(),
+            ..entry("b@x")
+        };
+        let shared = ledger_record(&[&b, &a, &other]);
+        // Message-ID first ("0-other@x" sorts before "m@x"), then mailbox.
+        let expected: Vec<u8> = [&other, &a, &b]
+            .into_iter()
+            .flat_map(|entry| [record(entry), b"\n".to_vec()].concat())
+            .collect();
+        assert_eq!(shared, expected);
+        let id = b.message_id.clone();
+        assert_eq!(ledger_entry_in(&shared, "b@x", &id).unwrap(), Some(b));
+        assert_eq!(
+            ledger_entry_in(&shared, "a@x", &id).unwrap(),
+            Some(a.clone())
         );
-        assert_eq!(ledger_entry_in(&shared, "b@x").unwrap(), Some(b));
-        assert_eq!(ledger_entry_in(&shared, "a@x").unwrap(), Some(a.clone()));
-        assert_eq!(ledger_entry_in(&shared, "c@x").unwrap(), None);
+        assert_eq!(
+            ledger_entry_in(&shared, "b@x", "0-other@x").unwrap(),
+            Some(other)
+        );
+        assert_eq!(ledger_entry_in(&shared, "a@x", "0-other@x").unwrap(), None);
+        assert_eq!(ledger_entry_in(&shared, "c@x", &id).unwrap(), None);
         // An object of one entry as written before records were shared:
         // no newline at the end.
-        assert_eq!(ledger_entry_in(&record(&a), "a@x").unwrap(), Some(a));
-        assert!(ledger_entry_in(b"{\"message_id\":1}\n", "a@x").is_err());
+        assert_eq!(ledger_entry_in(&record(&a), "a@x", &id).unwrap(), Some(a));
+        assert!(ledger_entry_in(b"{\"message_id\":1}\n", "a@x", &id).is_err());
     }
 
     fn batch() -> RawBatch {

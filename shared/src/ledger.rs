@@ -1,11 +1,14 @@
 //! The delivery ledger: one create-only object per delivered message per
 //! mailbox (`delivered/<mailbox>/<message-id-hash>`), and the exactly-once
-//! delivery rule built on it. The copies of a message committed together
-//! share one record ([`layout::ledger_record`]): a local store keeps it as
-//! one file linked under each key, so the ledger costs a file per message,
-//! not per copy. Under a key, only the line of the key's mailbox is its
-//! ledger entry; the others say what was committed with it (whose own
-//! keys may hold other records, after a retry).
+//! delivery rule built on it. Entries committed together share one record
+//! ([`layout::ledger_record`]), stored under each of their keys: in S3 the
+//! copies of one message, in a local store (which keeps the same bytes
+//! under many keys as one file, hard-linked) up to [`RECORD_ENTRIES`] of a
+//! group's copies of any messages, so the ledger costs a file per
+//! [`RECORD_ENTRIES`] copies, not per copy. Under a key, only the line of
+//! the key's mailbox and message is its ledger entry; the others say what
+//! was committed with it (whose own keys may hold other records, after a
+//! retry).
 //!
 //! The entry is written after a successful append. Before appending, the
 //! ledger is checked; a job that may have run before (a retry) also searches
@@ -57,7 +60,7 @@
 //! flag is written; a copy the server refused after the end, or whose end
 //! could not be written (a later job counts it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -66,9 +69,9 @@ use crate::layout::{self, LedgerEntry, ledger_key, sending_key};
 use crate::mailbox::{Envelope, Mailbox, MailboxError};
 use crate::store::{Created, ObjectStore, StoreError};
 
-/// Copies of a message whose entries share one record at most: a record
-/// is read whole for one entry, and stored whole under each of its keys.
-const RECORD_ENTRIES: usize = 64;
+/// Entries that share one record at most: a record is read whole for one
+/// entry, and stored whole under each of its keys.
+const RECORD_ENTRIES: usize = 16;
 
 /// Errors of ledgered delivery.
 #[derive(Debug, thiserror::Error)]
@@ -307,27 +310,14 @@ impl Group {
         if let Err(e) = target.commit().await {
             return Err((tags(), e.into()));
         }
-        // A message's entries, up to RECORD_ENTRIES at a time, in one
-        // record stored under each of their keys (a local store keeps one
-        // file for them all).
-        let mut by_message: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
-        for (_, _, entry) in &staged {
-            by_message
-                .entry(entry.message_id.as_str())
-                .or_default()
-                .push(entry);
-        }
         let mut entries = Vec::with_capacity(staged.len());
-        for copies in by_message.values_mut() {
-            copies.sort_by(|a, b| a.mailbox.cmp(&b.mailbox));
-            for shared in copies.chunks(RECORD_ENTRIES) {
-                let record = layout::ledger_record(shared);
-                for entry in shared {
-                    entries.push((
-                        ledger_key(&entry.mailbox, &entry.message_id),
-                        record.clone(),
-                    ));
-                }
+        for shared in records(&staged, store.shares_equal_objects()) {
+            let record = layout::ledger_record(&shared);
+            for entry in shared {
+                entries.push((
+                    ledger_key(&entry.mailbox, &entry.message_id),
+                    record.clone(),
+                ));
             }
         }
         if let Err(e) = store.put_all(entries).await {
@@ -338,6 +328,30 @@ impl Group {
             .map(|(tag, outcome, _)| (tag, outcome))
             .collect())
     }
+}
+
+/// The entries of a group's records, each stored under every one of its
+/// entries' keys: up to [`RECORD_ENTRIES`] of the group's entries in
+/// (Message-ID, mailbox) order when the store keeps equal objects as one
+/// file (a record then costs one file however many messages it holds),
+/// else those of one message's copies (so that each key's object stays
+/// about its own message's size).
+fn records(staged: &[(usize, Outcome, LedgerEntry)], shared_files: bool) -> Vec<Vec<&LedgerEntry>> {
+    let mut sorted: Vec<&LedgerEntry> = staged.iter().map(|(_, _, entry)| entry).collect();
+    sorted.sort_by(|a, b| (&a.message_id, &a.mailbox).cmp(&(&b.message_id, &b.mailbox)));
+    let mut records: Vec<Vec<&LedgerEntry>> = Vec::new();
+    for entry in sorted {
+        match records.last_mut() {
+            Some(record)
+                if record.len() < RECORD_ENTRIES
+                    && (shared_files || record[0].message_id == entry.message_id) =>
+            {
+                record.push(entry);
+            }
+            _ => records.push(vec![entry]),
+        }
+    }
+    records
 }
 
 async fn append<M: Mailbox>(target: &mut M, job: &Job<'_>) -> Result<Option<String>, MailboxError> {
@@ -356,7 +370,7 @@ pub async fn entry<S: ObjectStore>(
     let key = ledger_key(mailbox, message_id);
     match store.get(&key).await? {
         None => Ok(None),
-        Some(bytes) => match layout::ledger_entry_in(&bytes, mailbox) {
+        Some(bytes) => match layout::ledger_entry_in(&bytes, mailbox, message_id) {
             Ok(Some(entry)) => Ok(Some(entry)),
             Ok(None) => Err(LedgerError::Corrupt {
                 key,
@@ -367,5 +381,68 @@ pub async fn entry<S: ObjectStore>(
                 reason: json_error::describe(&e),
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(copies: &[(&str, &str)]) -> Vec<(usize, Outcome, LedgerEntry)> {
+        copies
+            .iter()
+            .enumerate()
+            .map(|(tag, (message_id, mailbox))| {
+                let entry = LedgerEntry {
+                    message_id: (*message_id).to_owned(),
+                    mailbox: (*mailbox).to_owned(),
+                    folder: "F".to_owned(),
+                    uid: None,
+                    sha256: "00".repeat(32),
+                    recorded_at: "2026-11-21T09:00:00Z".to_owned(),
+                };
+                (tag, Outcome::Delivered, entry)
+            })
+            .collect()
+    }
+
+    fn copies(records: &[Vec<&LedgerEntry>]) -> Vec<Vec<(String, String)>> {
+        records
+            .iter()
+            .map(|record| {
+                record
+                    .iter()
+                    .map(|e| (e.message_id.clone(), e.mailbox.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_hold_one_messages_copies_unless_the_store_shares_files() {
+        let group = staged(&[("m2", "b"), ("m1", "b"), ("m2", "a"), ("m1", "a")]);
+        let pair = |m: &str, b: &str| (m.to_owned(), b.to_owned());
+        assert_eq!(
+            copies(&records(&group, false)),
+            [
+                vec![pair("m1", "a"), pair("m1", "b")],
+                vec![pair("m2", "a"), pair("m2", "b")]
+            ]
+        );
+        assert_eq!(
+            copies(&records(&group, true)),
+            [vec![
+                pair("m1", "a"),
+                pair("m1", "b"),
+                pair("m2", "a"),
+                pair("m2", "b")
+            ]]
+        );
+        let many: Vec<(String, String)> = (0..RECORD_ENTRIES + 1)
+            .map(|i| (format!("m{i:03}"), "a".to_owned()))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(m, b)| (m.as_str(), b.as_str())).collect();
+        let sizes: Vec<usize> = records(&staged(&many), true).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [RECORD_ENTRIES, 1]);
     }
 }

@@ -184,8 +184,9 @@ async fn deliver_once_never_duplicates() {
     assert!(store.get(&key).await.unwrap().is_some());
 }
 
-/// The copies of a message committed together cost the store one file:
-/// each mailbox's ledger key names it, and each reads back its own entry.
+/// The copies committed together cost a local store one ledger file, of
+/// one message or several: each copy's ledger key names it, and each reads
+/// back its own entry.
 #[tokio::test]
 async fn copies_committed_together_share_one_ledger_file_and_each_reads_its_own_entry() {
     use std::os::unix::fs::MetadataExt;
@@ -195,42 +196,62 @@ async fn copies_committed_together_share_one_ledger_file_and_each_reads_its_own_
     let dir = tempfile::tempdir().unwrap();
     let store = LocalDir::new(dir.path().join("store"));
     let mut maildir = Maildir::new(dir.path().join("mail"));
-    let bytes = b"Message-ID: <m2@x>\r\n\r\nbody\r\n";
     let mailboxes = [
         "carol@corp.example",
         "alice@corp.example",
         "bob@corp.example",
     ];
+    let messages = ["m2@x", "m3@x"];
     let mut group = Group::default();
-    for (tag, mailbox) in mailboxes.iter().enumerate() {
-        let job = Job {
-            mailbox,
-            folder: "WhatsApp Archiver",
-            message: envelope("m2@x", bytes),
-        };
-        let outcome = group
-            .deliver(tag, &store, &mut maildir, &job, false, Utc::now())
-            .await
-            .unwrap();
-        assert_eq!(outcome, Outcome::Delivered);
+    for (index, message_id) in messages.iter().enumerate() {
+        let bytes = format!("Message-ID: <{message_id}>\r\n\r\nbody\r\n");
+        for (tag, mailbox) in mailboxes.iter().enumerate() {
+            let job = Job {
+                mailbox,
+                folder: "WhatsApp Archiver",
+                message: envelope(message_id, bytes.as_bytes()),
+            };
+            let outcome = group
+                .deliver(
+                    index * 3 + tag,
+                    &store,
+                    &mut maildir,
+                    &job,
+                    false,
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(outcome, Outcome::Delivered);
+        }
     }
     group.commit(&store, &mut maildir).await.unwrap();
 
-    let file = |mailbox: &str| {
-        fs::metadata(dir.path().join("store").join(ledger_key(mailbox, "m2@x"))).unwrap()
+    let file = |mailbox: &str, message_id: &str| {
+        fs::metadata(
+            dir.path()
+                .join("store")
+                .join(ledger_key(mailbox, message_id)),
+        )
+        .unwrap()
     };
-    for mailbox in mailboxes {
-        assert_eq!(file(mailbox).ino(), file(mailboxes[0]).ino());
-        let entry = ledger::entry(&store, mailbox, "m2@x")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (entry.mailbox.as_str(), entry.message_id.as_str()),
-            (mailbox, "m2@x")
-        );
+    for message_id in messages {
+        for mailbox in mailboxes {
+            assert_eq!(
+                file(mailbox, message_id).ino(),
+                file(mailboxes[0], "m2@x").ino()
+            );
+            let entry = ledger::entry(&store, mailbox, message_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (entry.mailbox.as_str(), entry.message_id.as_str()),
+                (mailbox, message_id)
+            );
+        }
     }
-    assert_eq!(file(mailboxes[0]).nlink(), 3);
+    assert_eq!(file(mailboxes[0], "m2@x").nlink(), 6);
     // A key whose object lacks its mailbox's line is corrupt, not absent.
     let stray = ledger_key("dave@corp.example", "m2@x");
     fs::create_dir_all(dir.path().join("store/delivered/dave@corp.example")).unwrap();

@@ -19,6 +19,21 @@
 //! in `tmp/`, where the next run's [`Maildir::sweep_temporary`] removes
 //! them. The tree is taken to be one file system.
 //!
+//! **The stored file itself.** A message read from a local store on the
+//! same file system ([`super::Message::stored_file`]: its bytes were
+//! synced before it was stored) is not written again: each copy is a hard
+//! link to the stored file, made straight in `cur/` (no data of its own to
+//! sync first; links are made a few hundred at a time by a few threads),
+//! with the message's time as the file's modification time;
+//! [`Mailbox::commit`] then syncs the file system once, before the ledger
+//! records them. A name taken already in `cur/` keeps its copy (a killed
+//! run's copy of the message); where a link fails (the store on another
+//! file system), the copy is written from the stored file instead. The archive's file and the mailboxes' copies are then one
+//! file, mode 0600 like every stored object, which neither the archive nor
+//! a Maildir reader ever changes in place (a reader's flag change is a
+//! rename, its expunge an unlink of its own name); a write into it through
+//! any name would show in the archive's fingerprints (`archiver verify`).
+//!
 //! **One file per message.** The copies of one message for several
 //! mailboxes of the tree are hard links to one file (as Dovecot's own
 //! delivery does for several recipients): each mailbox has its own name
@@ -37,6 +52,7 @@ use sha2::{Digest, Sha256};
 #[cfg(test)]
 use super::Message;
 use super::{Appended, Envelope, Mailbox, MailboxError};
+use crate::store::ObjectFile;
 
 /// A tree of Maildir++ mailboxes: `<root>/<mailbox address>/.<folder>/cur/`.
 #[derive(Debug, Clone)]
@@ -53,9 +69,16 @@ pub struct Maildir {
     unwritten: Vec<Unwritten>,
     /// Bytes held in `unwritten`.
     unwritten_bytes: usize,
-    /// Whether a search found a message since the last commit (which then
-    /// syncs the tree: see [`Mailbox::commit`]).
-    found: bool,
+    /// Whether a search found a message, or a stored file was linked into
+    /// a folder, since the last commit (which then syncs the tree: see
+    /// [`Mailbox::commit`]).
+    unsynced: bool,
+    /// Whether messages read from a local store are linked rather than
+    /// written (until a link fails: the store is on another file system).
+    link_stored: bool,
+    /// Copies to make as links to stored files, made together by a few
+    /// threads before the commit (or once [`TO_LINK`] of them wait).
+    to_link: Vec<ToLink>,
     /// Per folder searched, its messages whose flags a reader changed, by
     /// the stem of their name (read once per run).
     renamed: HashMap<PathBuf, HashMap<String, String>>,
@@ -73,7 +96,9 @@ impl Maildir {
             staged: Vec::new(),
             unwritten: Vec::new(),
             unwritten_bytes: 0,
-            found: false,
+            unsynced: false,
+            link_stored: true,
+            to_link: Vec::new(),
             renamed: HashMap::new(),
             written: HashMap::new(),
         }
@@ -109,6 +134,50 @@ impl Maildir {
             }
         }
         Ok(removed)
+    }
+
+    /// Links the copies waiting in `to_link` into their folders' `cur/`, on
+    /// a few threads. A name taken already keeps its copy (a killed run's
+    /// copy of the same message). A copy whose link fails (the store on
+    /// another file system) is written from the stored file instead, like
+    /// a message of its own, and no later copy is linked.
+    fn link_pending(&mut self) {
+        let pending = std::mem::take(&mut self.to_link);
+        let per_thread = pending.len().div_ceil(writers()).max(64);
+        let unlinked: Vec<&ToLink> = std::thread::scope(|scope| {
+            let workers: Vec<_> = pending
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .filter(|copy| {
+                                let cur = copy.dir.join("cur").join(&copy.name);
+                                match copy.file.link_as(&cur, copy.time) {
+                                    Ok(()) => false,
+                                    Err(e) => e.kind() != io::ErrorKind::AlreadyExists,
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("a linker does not panic"))
+                .collect()
+        });
+        for copy in unlinked {
+            self.link_stored = false;
+            let tmp = copy.dir.join("tmp").join(&copy.name);
+            self.unwritten.push(Unwritten {
+                mailbox: copy.mailbox.clone(),
+                tmp: tmp.clone(),
+                from: Source::File(copy.file.clone(), copy.time),
+            });
+            let cur = copy.dir.join("cur").join(&copy.name);
+            self.staged.push((copy.mailbox.clone(), tmp, cur));
+        }
     }
 
     /// Writes the small messages staged so far into their `tmp/` files.
@@ -296,11 +365,33 @@ struct Unwritten {
     from: Source,
 }
 
+/// A copy to make as a hard link to a stored file ([`Maildir::link_pending`]).
+#[derive(Debug, Clone)]
+struct ToLink {
+    /// The mailbox, for errors.
+    mailbox: String,
+    /// The folder's directory.
+    dir: PathBuf,
+    /// The message's file name.
+    name: String,
+    /// The stored file.
+    file: ObjectFile,
+    /// The message's time (the file's modification time).
+    time: SystemTime,
+}
+
+/// Copies waiting to be linked at most: each holds its stored file open,
+/// well below the usual limit on open files (1,024).
+const TO_LINK: usize = 256;
+
 /// What an unwritten `tmp/` file holds.
 #[derive(Debug, Clone)]
 enum Source {
     /// The message's bytes and its time (the file's modification time).
     Bytes(Vec<u8>, SystemTime),
+    /// A stored file's bytes (one that could not be linked) and the
+    /// message's time.
+    File(ObjectFile, SystemTime),
     /// A hard link to the first copy's `tmp/` file.
     Link(PathBuf),
 }
@@ -312,9 +403,10 @@ const UNWRITTEN_BYTES: usize = 32 << 20;
 /// once, streamed from its file.
 const GROUPED_MESSAGE_BYTES: u64 = 1 << 20;
 
-/// Threads writing a group's files.
+/// Threads writing a group's files (the cores, found once).
 fn writers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    static WRITERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WRITERS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Writes unwritten `tmp/` files: first copies on a few threads, then
@@ -322,7 +414,7 @@ fn writers() -> usize {
 fn write_unwritten(unwritten: &[Unwritten]) -> Result<(), MailboxError> {
     let (firsts, links): (Vec<&Unwritten>, Vec<&Unwritten>) = unwritten
         .iter()
-        .partition(|u| matches!(u.from, Source::Bytes(..)));
+        .partition(|u| matches!(u.from, Source::Bytes(..) | Source::File(..)));
     for part in [firsts, links] {
         let per_thread = part.len().div_ceil(writers()).max(64);
         std::thread::scope(|scope| {
@@ -348,6 +440,11 @@ fn write_one(unwritten: &Unwritten) -> Result<(), MailboxError> {
         Source::Bytes(bytes, time) => {
             let mut file = create_private_file(&unwritten.tmp).map_err(failed)?;
             io::Write::write_all(&mut file, bytes).map_err(failed)?;
+            file.set_modified(*time).map_err(failed)
+        }
+        Source::File(stored, time) => {
+            let mut file = create_private_file(&unwritten.tmp).map_err(failed)?;
+            io::copy(&mut stored.reader(), &mut file).map_err(failed)?;
             file.set_modified(*time).map_err(failed)
         }
         Source::Link(first) => {
@@ -420,6 +517,22 @@ impl Mailbox for Maildir {
             create_folder(&dir).map_err(io_err)?;
             self.folders.insert(dir.clone());
         }
+        if let Some(stored) = message.message.stored_file().filter(|_| self.link_stored) {
+            // Its bytes are on disk already: the copy is the stored file
+            // under the folder's name for it (see `link_pending`).
+            self.to_link.push(ToLink {
+                mailbox: mailbox.to_owned(),
+                dir,
+                name: name.clone(),
+                file: stored.clone(),
+                time: message.internal_date.into(),
+            });
+            self.unsynced = true;
+            if self.to_link.len() >= TO_LINK {
+                self.link_pending();
+            }
+            return Ok(Appended { uid: Some(name) });
+        }
         let same = (message.message_id.to_owned(), *message.message.sha256());
         let tmp = dir.join("tmp").join(&name);
         match (self.written.get(&same), message.message.as_bytes()) {
@@ -451,17 +564,19 @@ impl Mailbox for Maildir {
     }
 
     async fn commit(&mut self) -> Result<(), MailboxError> {
+        self.link_pending();
         // Taken either way: after a failure the caller retries the whole
         // group (its messages are searched for), not the renames.
         let staged = std::mem::take(&mut self.staged);
         self.written.clear();
         self.write_unwritten()?;
-        let found = std::mem::take(&mut self.found);
+        let unsynced = std::mem::take(&mut self.unsynced);
         let Some((first, _, _)) = staged.first() else {
-            // Messages found rather than written may have been renamed into
-            // `cur/` by a run killed before its sync: synced before their
-            // ledger entries are written.
-            if found {
+            // Stored files linked into `cur/`, and messages found rather
+            // than written (a run killed before its sync may have renamed
+            // them there), are synced before their ledger entries are
+            // written.
+            if unsynced {
                 sync_tree(&self.root).map_err(|source| MailboxError::Io {
                     mailbox: self.root.display().to_string(),
                     source,
@@ -490,7 +605,7 @@ impl Mailbox for Maildir {
         // A reader that has not yet seen new mail keeps it in new/ without flags.
         let stem = name.split(':').next().unwrap_or(&name);
         if dir.join("cur").join(&name).exists() || dir.join("new").join(stem).exists() {
-            self.found = true;
+            self.unsynced = true;
             return Ok(Some(Appended { uid: Some(name) }));
         }
         // A reader that changed the flags renamed it (`<stem>:2,FS`). The
@@ -583,6 +698,72 @@ mod tests {
             let expected = if dir { 0o700 } else { 0o600 };
             assert_eq!(mode, expected, "{} is {mode:o}", path.display());
         }
+    }
+
+    /// A message read from a local store on the same file system is the
+    /// stored file itself in each mailbox's `cur/`, with the message's
+    /// time; nothing is left in `tmp/`, and the stored bytes stay as they
+    /// were.
+    #[tokio::test]
+    async fn a_stored_message_is_linked_not_written() {
+        use std::os::unix::fs::MetadataExt;
+
+        use crate::store::{LocalDir, ObjectStore};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().join("archive"));
+        let bytes = b"Message-ID: <s@x>\r\n\r\nstored\r\n";
+        store.put_new("eml/s.eml", bytes).await.unwrap();
+        let file = store.get_file("eml/s.eml").await.unwrap().unwrap();
+        let time = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let message = Envelope {
+            message_id: "s@x",
+            message: Message::from_bytes(bytes).read_from(&file),
+            internal_date: time,
+        };
+        let mut maildir = Maildir::new(dir.path().join("mail"));
+        for mailbox in ["a@corp.example", "b@corp.example"] {
+            maildir
+                .append(mailbox, "WhatsApp Archiver", &message)
+                .await
+                .unwrap();
+        }
+        maildir.commit().await.unwrap();
+        let stored = fs::metadata(dir.path().join("archive/eml/s.eml")).unwrap();
+        assert_eq!(stored.nlink(), 3);
+        assert_eq!(stored.mode() & 0o7777, 0o600);
+        for mailbox in ["a@corp.example", "b@corp.example"] {
+            let folder = maildir.folder_dir(mailbox, "WhatsApp Archiver").unwrap();
+            let copy = folder.join("cur").join(file_name("s@x"));
+            let metadata = fs::metadata(&copy).unwrap();
+            assert_eq!(
+                (metadata.dev(), metadata.ino()),
+                (stored.dev(), stored.ino())
+            );
+            assert_eq!(metadata.modified().unwrap(), SystemTime::from(time));
+            assert_eq!(fs::read_dir(folder.join("tmp")).unwrap().count(), 0);
+        }
+        assert_eq!(
+            fs::read(dir.path().join("archive/eml/s.eml")).unwrap(),
+            bytes
+        );
+
+        // Bytes not read from a store are written, in a file of their own.
+        let other = b"Message-ID: <o@x>\r\n\r\nin memory\r\n";
+        maildir
+            .append(
+                "a@corp.example",
+                "WhatsApp Archiver",
+                &envelope("o@x", other),
+            )
+            .await
+            .unwrap();
+        maildir.commit().await.unwrap();
+        let folder = maildir
+            .folder_dir("a@corp.example", "WhatsApp Archiver")
+            .unwrap();
+        let copy = fs::metadata(folder.join("cur").join(file_name("o@x"))).unwrap();
+        assert_eq!(copy.nlink(), 1);
     }
 
     /// A killed commit can leave one copy of a message in `cur/` and its

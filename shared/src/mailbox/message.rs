@@ -16,6 +16,9 @@ const CHUNK: usize = 64 * 1024;
 pub struct Message<'a> {
     content: Content<'a>,
     sha256: [u8; 32],
+    /// The stored object the bytes were read from, when it is a local
+    /// store's own file ([`ObjectFile::stored`]).
+    stored: Option<&'a ObjectFile>,
 }
 
 /// Where a message's bytes are.
@@ -31,6 +34,17 @@ impl<'a> Message<'a> {
         Message {
             content: Content::Bytes(bytes),
             sha256: Sha256::digest(bytes).into(),
+            stored: None,
+        }
+    }
+
+    /// A message held in memory, read from `file`: a target on the same
+    /// file system as a local store may give the stored file another name
+    /// rather than write the bytes again ([`Message::stored_file`]).
+    pub fn read_from(self, file: &'a ObjectFile) -> Self {
+        Message {
+            stored: Some(file),
+            ..self
         }
     }
 
@@ -39,6 +53,7 @@ impl<'a> Message<'a> {
         Ok(Message {
             content: Content::File(file),
             sha256: file.sha256()?.1,
+            stored: Some(file),
         })
     }
 
@@ -48,7 +63,14 @@ impl<'a> Message<'a> {
         Message {
             content: Content::File(file),
             sha256,
+            stored: Some(file),
         }
+    }
+
+    /// The local store's own file holding the message, when it was read
+    /// from one ([`ObjectFile::is_stored`]): its bytes are on disk.
+    pub fn stored_file(&self) -> Option<&'a ObjectFile> {
+        self.stored.filter(|file| file.is_stored())
     }
 
     /// The message's length in bytes.

@@ -3,8 +3,13 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use nix::fcntl::{AT_FDCWD, AtFlags};
 
 use sha2::{Digest, Sha256};
 
@@ -22,6 +27,9 @@ pub struct ObjectFile {
     /// Where the content starts in the file.
     start: u64,
     len: u64,
+    /// Whether the file is the object's own, durable file in a local
+    /// store (see [`ObjectFile::stored`]).
+    stored: bool,
 }
 
 impl ObjectFile {
@@ -31,7 +39,50 @@ impl ObjectFile {
             file: Arc::new(file),
             start: 0,
             len,
+            stored: false,
         }
+    }
+
+    /// The object's own file in a local store, holding `len` bytes that
+    /// are on disk (synced before the object was named): another name
+    /// for it ([`ObjectFile::link_as`]) needs no copy and no sync of data.
+    pub fn stored(file: File, len: u64) -> Self {
+        ObjectFile {
+            stored: true,
+            ..ObjectFile::new(file, len)
+        }
+    }
+
+    /// Whether this is an object's own file in a local store
+    /// ([`ObjectFile::stored`]).
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
+    /// Gives the stored file the name `path` too (a hard link to the very
+    /// file opened, through `/proc/self/fd`), with `modified` as its
+    /// modification time. Fails with `AlreadyExists` when `path` exists,
+    /// and with another error when the file is no stored one, `path` is on
+    /// another file system, or the file is not this process's to change.
+    pub fn link_as(&self, path: &Path, modified: SystemTime) -> io::Result<()> {
+        if !self.stored {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a stored object's own file",
+            ));
+        }
+        if self.file.metadata()?.modified()? != modified {
+            self.file.set_modified(modified)?;
+        }
+        let fd = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        nix::unistd::linkat(
+            AT_FDCWD,
+            fd.as_str(),
+            AT_FDCWD,
+            path,
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(io::Error::from)
     }
 
     /// An anonymous temporary file (in the system's temporary directory,
@@ -127,6 +178,7 @@ impl Spool {
             file: self.file,
             start: self.start,
             len: self.len,
+            stored: false,
         };
         (content, sha256)
     }

@@ -15,7 +15,8 @@
 //! the object survives a power cut once the call returns. A group
 //! ([`ObjectStore::put_all`]) writes every temporary file, syncs the file
 //! system once (`syncfs`), renames them all into place (objects of the
-//! group with the same bytes are one file, hard-linked under each key),
+//! group with the same bytes, given in a row, are one file, hard-linked
+//! under each key),
 //! and syncs the file system again: no key ever names a file whose data
 //! may be lost, and the whole group is durable when the call returns. A
 //! small group (a few files and keys) is written like single writes
@@ -69,7 +70,7 @@ const LOCK_FILE: &str = ".lock";
 /// An object store rooted at a local directory, with the S3 key layout.
 ///
 /// Create-only writes go through a temporary file and a no-clobber rename
-/// (or hard link, for objects of a group with the same bytes), so a reader
+/// (or hard link, for objects of a group with the same bytes in a row), so a reader
 /// never sees a half-written object and an existing one is never replaced.
 #[derive(Debug, Clone)]
 pub struct LocalDir {
@@ -77,6 +78,22 @@ pub struct LocalDir {
     /// The directories this process made or found, so that each is
     /// created (and its entry synced) once, not on every write.
     made: Arc<Mutex<HashSet<PathBuf>>>,
+    /// The SHA-256 of files with several names (a record stored under
+    /// many keys), by file, so that each is read once
+    /// ([`ObjectStore::sha256`]).
+    hashed: Arc<Mutex<HashMap<FileId, Hashed>>>,
+}
+
+/// A file: its device and inode numbers.
+type FileId = (u64, u64);
+
+/// A file's SHA-256 and its length, with its status change time (any write
+/// to it changes that) when it was hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hashed {
+    changed: (i64, i64),
+    len: u64,
+    sha256: [u8; 32],
 }
 
 impl LocalDir {
@@ -85,6 +102,7 @@ impl LocalDir {
         LocalDir {
             root: root.into(),
             made: Arc::default(),
+            hashed: Arc::default(),
         }
     }
 
@@ -184,7 +202,7 @@ impl LocalDir {
     }
 
     /// Writes a group of objects, durable together (see the module docs).
-    /// Objects with the same bytes share one file, a hard link per key
+    /// Objects in a row with the same bytes share one file, a hard link per key
     /// (at most [`LINKS_PER_FILE`] each): creating a file costs the file
     /// system far more than a name for it. The temporary files are written
     /// by a few threads at once.
@@ -348,18 +366,18 @@ fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
 }
 
 /// The files of a group: per file, the indexes of the objects stored in
-/// it, the first one's directory holding its temporary file. Objects with
-/// the same bytes share a file, up to [`LINKS_PER_FILE`] of them.
+/// it, the first one's directory holding its temporary file. Objects in a
+/// row with the same bytes share a file, up to [`LINKS_PER_FILE`] of them
+/// (a record stored under many keys is given as such a row; comparing
+/// only neighbours keeps this from hashing every object's bytes).
 fn shared_files(objects: &[(PathBuf, Vec<u8>)]) -> Vec<Vec<usize>> {
     let mut files: Vec<Vec<usize>> = Vec::new();
-    let mut open: HashMap<&[u8], usize> = HashMap::new();
     for (index, (_, bytes)) in objects.iter().enumerate() {
-        match open.get(bytes.as_slice()) {
-            Some(&file) if files[file].len() < LINKS_PER_FILE => files[file].push(index),
-            _ => {
-                open.insert(bytes, files.len());
-                files.push(vec![index]);
+        match files.last_mut() {
+            Some(file) if file.len() < LINKS_PER_FILE && objects[file[0]].1 == *bytes => {
+                file.push(index);
             }
+            _ => files.push(vec![index]),
         }
     }
     files
@@ -562,7 +580,7 @@ impl ObjectStore for LocalDir {
             return Ok(None);
         };
         let len = file.metadata().map_err(io_err(key))?.len();
-        Ok(Some(ObjectFile::new(file, len)))
+        Ok(Some(ObjectFile::stored(file, len)))
     }
 
     async fn put_new(&self, key: &str, bytes: &[u8]) -> Result<Created, StoreError> {
@@ -587,6 +605,38 @@ impl ObjectStore for LocalDir {
         .await
         .map_err(|e| io_err(key)(io::Error::other(e)))?
         .map_err(io_err(key))
+    }
+
+    /// Hashes the key's file, or takes the hash of it made earlier by this
+    /// store when the file has several names (and has not changed since).
+    async fn sha256(&self, key: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.read_path(key)?;
+        let Some(file) = open_object(&path).map_err(io_err(key))? else {
+            return Ok(None);
+        };
+        let metadata = file.metadata().map_err(io_err(key))?;
+        let id = (metadata.dev(), metadata.ino());
+        let changed = (metadata.ctime(), metadata.ctime_nsec());
+        let shared = metadata.nlink() > 1;
+        let hashed = self.hashed.lock().expect("not poisoned").get(&id).copied();
+        if let Some(hashed) = hashed.filter(|h| shared && h.changed == changed) {
+            return Ok(Some((hashed.len, hashed.sha256)));
+        }
+        let (len, sha256) = super::file::sha256_of(file).map_err(io_err(key))?;
+        if shared {
+            let hashed = Hashed {
+                changed,
+                len,
+                sha256,
+            };
+            self.hashed.lock().expect("not poisoned").insert(id, hashed);
+        }
+        Ok(Some((len, sha256)))
+    }
+
+    fn shares_equal_objects(&self) -> bool {
+        true
     }
 
     async fn put_all(&self, objects: Vec<(String, Vec<u8>)>) -> Result<Vec<Created>, StoreError> {
@@ -735,7 +785,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn objects_of_a_group_with_the_same_bytes_share_one_file() {
+    async fn objects_of_a_group_with_the_same_bytes_in_a_row_share_one_file() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
@@ -743,20 +793,30 @@ mod tests {
         let created = store
             .put_all(vec![
                 ("a/one".to_owned(), b"same".to_vec()),
-                ("b/two".to_owned(), b"other".to_vec()),
                 ("c/d/three".to_owned(), b"same".to_vec()),
                 ("x/taken".to_owned(), b"same".to_vec()),
+                ("b/two".to_owned(), b"other".to_vec()),
+                ("e/four".to_owned(), b"same".to_vec()),
             ])
             .await
             .unwrap();
         assert_eq!(
             created,
-            [Created::New, Created::New, Created::New, Created::Exists]
+            [
+                Created::New,
+                Created::New,
+                Created::Exists,
+                Created::New,
+                Created::New
+            ]
         );
         let inode = |key: &str| fs::metadata(dir.path().join(key)).unwrap();
         assert_eq!(inode("a/one").ino(), inode("c/d/three").ino());
         assert_eq!(inode("a/one").nlink(), 2, "the temporary name is gone");
         assert_ne!(inode("a/one").ino(), inode("x/taken").ino());
+        // Only objects in a row are compared: the same bytes further on are
+        // a file of their own.
+        assert_ne!(inode("a/one").ino(), inode("e/four").ino());
         assert_eq!(store.get("c/d/three").await.unwrap().unwrap(), b"same");
         assert_eq!(store.get("b/two").await.unwrap().unwrap(), b"other");
         assert_eq!(store.sweep_temporary().unwrap(), 0);

@@ -156,6 +156,14 @@ pub trait ObjectStore: Send + Sync {
         content: &ObjectFile,
     ) -> impl Future<Output = Result<Created, StoreError>> + Send;
 
+    /// Whether objects of one [`ObjectStore::put_all`] given in a row with
+    /// the same bytes are kept as one file (a local directory's hard
+    /// links), so that the same bytes under many keys cost one file, not
+    /// one each.
+    fn shares_equal_objects(&self) -> bool {
+        false
+    }
+
     /// Writes several objects create-only and returns, in the order given,
     /// whether each was created, once all of them are durable (group
     /// commit: a local directory syncs its file system once for the group
