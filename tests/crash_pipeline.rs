@@ -17,7 +17,8 @@
 //! not all marked `done/` was delivering. Half the kills aimed at a stage
 //! are timed from its start (watched in the store), half from the run's
 //! first write in it (an original or medium, a group of EMLs, a message
-//! staged in the Maildir's `tmp/`); the clean run's stage durations scale
+//! staged in the Maildir's `tmp/` or linked into its `cur/`); the clean
+//! run's stage durations scale
 //! the delays, and a kill that made no progress widens the next delay of
 //! its kind, so that a long unit of work (one drop, one batch) is finished
 //! in the end.
@@ -604,7 +605,8 @@ fn wait_for_stage(store: &Path, complete: &Progress, stage: Stage, child: &mut C
 /// What a run has written in a stage so far: the objects of the store's
 /// folders the stage writes (`raw/` and `media/` in collect, `eml/` in
 /// convert) and the names of their temporary files; in deliver, the
-/// messages staged in the Maildir's `tmp/` folders since the run began.
+/// messages staged in the Maildir's `tmp/` folders, or linked into its
+/// `cur/` folders (a copy that is the stored EML), since the run began.
 #[derive(Debug, PartialEq, Eq)]
 struct Marks {
     objects: usize,
@@ -636,7 +638,7 @@ impl Marks {
             // of a killed run is told by its age.
             let staged = files_under(&setup.maildir)
                 .into_iter()
-                .filter(|path| in_maildir_tmp(path))
+                .filter(|path| in_maildir_tmp(path) || in_maildir_cur(path))
                 .filter(|path| fs::metadata(path).is_ok_and(|m| changed(&m) >= since));
             marks.temporary.extend(staged);
         }
@@ -877,6 +879,11 @@ fn is_store_temporary(path: &Path) -> bool {
 /// A file in a Maildir folder's `tmp/`.
 fn in_maildir_tmp(path: &Path) -> bool {
     path.parent().and_then(Path::file_name) == Some("tmp".as_ref())
+}
+
+/// A file in a Maildir folder's `cur/`.
+fn in_maildir_cur(path: &Path) -> bool {
+    path.parent().and_then(Path::file_name) == Some("cur".as_ref())
 }
 
 /// How many files under `dir` match; none when it is missing (or vanishes

@@ -83,7 +83,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A ledger object is not valid JSON of the expected shape, or holds
-    /// no entry for the mailbox its key names.
+    /// no entry for the mailbox and message its key names.
     #[error("ledger entry {key} is unreadable: {reason}")]
     Corrupt {
         /// The ledger object key.
@@ -374,7 +374,11 @@ pub async fn entry<S: ObjectStore>(
             Ok(Some(entry)) => Ok(Some(entry)),
             Ok(None) => Err(LedgerError::Corrupt {
                 key,
-                reason: format!("no entry for {}", crate::escape::escaped(mailbox)),
+                reason: format!(
+                    "no entry for {} and Message-ID {}",
+                    crate::escape::escaped(mailbox),
+                    crate::escape::escaped(message_id)
+                ),
             }),
             Err(e) => Err(LedgerError::Corrupt {
                 key,

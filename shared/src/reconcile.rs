@@ -947,8 +947,10 @@ impl fmt::Display for Finding {
 /// match. `head`, when given, is the SHA-256 the newest manifest must have
 /// (as printed when it was written): without it, an edit of the newest
 /// manifest together with the objects it lists cannot be seen. In a local
-/// store, the ledger keys of a message's copies committed together name
-/// one file: an edit of that file in place shows under each of them.
+/// store, the ledger keys of the copies committed together (up to 16, of
+/// any messages) name one file, and a Maildir copy of an EML may be the
+/// stored EML itself: an edit of such a file in place shows under each of
+/// its names.
 ///
 /// # Errors
 ///

@@ -17,7 +17,9 @@
 //! `commit` returns the messages survive a power cut; only then does the
 //! ledger record them. A run killed before the commit leaves its messages
 //! in `tmp/`, where the next run's [`Maildir::sweep_temporary`] removes
-//! them. The tree is taken to be one file system.
+//! them (copies linked to a stored file, below, are in `cur/` already:
+//! the next run's search finds them). The tree is taken to be one file
+//! system.
 //!
 //! **The stored file itself.** A message read from a local store on the
 //! same file system ([`super::Message::stored_file`]: its bytes were
@@ -26,13 +28,15 @@
 //! sync first; links are made a few hundred at a time by a few threads),
 //! with the message's time as the file's modification time;
 //! [`Mailbox::commit`] then syncs the file system once, before the ledger
-//! records them. A name taken already in `cur/` keeps its copy (a killed
-//! run's copy of the message); where a link fails (the store on another
-//! file system), the copy is written from the stored file instead. The archive's file and the mailboxes' copies are then one
-//! file, mode 0600 like every stored object, which neither the archive nor
-//! a Maildir reader ever changes in place (a reader's flag change is a
-//! rename, its expunge an unlink of its own name); a write into it through
-//! any name would show in the archive's fingerprints (`archiver verify`).
+//! records them. A name in `cur/` that is that file already (a killed
+//! run's link) stays; where a link fails (the store on another file
+//! system, another file under the name), the copy is written from the
+//! stored file instead. The archive's file and the mailboxes' copies are
+//! then one file, mode 0600 like every stored object, which neither the
+//! archive nor a Maildir reader ever changes in place (a reader's flag
+//! change is a rename, its expunge an unlink of its own name); a write
+//! into it through any name would show in the archive's fingerprints
+//! (`archiver verify`).
 //!
 //! **One file per message.** The copies of one message for several
 //! mailboxes of the tree are hard links to one file (as Dovecot's own
@@ -137,25 +141,30 @@ impl Maildir {
     }
 
     /// Links the copies waiting in `to_link` into their folders' `cur/`, on
-    /// a few threads. A name taken already keeps its copy (a killed run's
-    /// copy of the same message). A copy whose link fails (the store on
-    /// another file system) is written from the stored file instead, like
-    /// a message of its own, and no later copy is linked.
+    /// a few threads. A name that is the stored file already stays (a
+    /// killed run's link). A copy whose link fails is written from the
+    /// stored file instead, like a message of its own (through `tmp/`,
+    /// replacing what is under the name); when the link failed for another
+    /// reason than a name taken (the store on another file system), no
+    /// later copy is linked.
     fn link_pending(&mut self) {
         let pending = std::mem::take(&mut self.to_link);
         let per_thread = pending.len().div_ceil(writers()).max(64);
-        let unlinked: Vec<&ToLink> = std::thread::scope(|scope| {
+        let unlinked: Vec<(&ToLink, Option<io::Error>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = pending
                 .chunks(per_thread)
                 .map(|chunk| {
                     scope.spawn(move || {
                         chunk
                             .iter()
-                            .filter(|copy| {
+                            .filter_map(|copy| {
                                 let cur = copy.dir.join("cur").join(&copy.name);
                                 match copy.file.link_as(&cur, copy.time) {
-                                    Ok(()) => false,
-                                    Err(e) => e.kind() != io::ErrorKind::AlreadyExists,
+                                    Ok(()) => None,
+                                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                                        (!copy.file.is_file_at(&cur)).then_some((copy, None))
+                                    }
+                                    Err(e) => Some((copy, Some(e))),
                                 }
                             })
                             .collect::<Vec<_>>()
@@ -167,8 +176,16 @@ impl Maildir {
                 .flat_map(|worker| worker.join().expect("a linker does not panic"))
                 .collect()
         });
-        for copy in unlinked {
-            self.link_stored = false;
+        for (copy, error) in unlinked {
+            if let Some(e) = error
+                && self.link_stored
+            {
+                self.link_stored = false;
+                tracing::warn!(
+                    error = %e,
+                    "Maildir copies cannot be links to the stored e-mails; they are written as files"
+                );
+            }
             let tmp = copy.dir.join("tmp").join(&copy.name);
             self.unwritten.push(Unwritten {
                 mailbox: copy.mailbox.clone(),

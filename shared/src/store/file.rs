@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -43,9 +43,11 @@ impl ObjectFile {
         }
     }
 
-    /// The object's own file in a local store, holding `len` bytes that
-    /// are on disk (synced before the object was named): another name
-    /// for it ([`ObjectFile::link_as`]) needs no copy and no sync of data.
+    /// The object's own file in a local store, holding `len` bytes. An
+    /// object the store wrote was synced before it was named, so another
+    /// name for it ([`ObjectFile::link_as`]) needs no copy and no sync of
+    /// data (files others put in a directory read as a store, a drop
+    /// folder, are never given one).
     pub fn stored(file: File, len: u64) -> Self {
         ObjectFile {
             stored: true,
@@ -59,11 +61,20 @@ impl ObjectFile {
         self.stored
     }
 
+    /// Whether `path` names this very file (the same device and inode).
+    pub fn is_file_at(&self, path: &Path) -> bool {
+        match (self.file.metadata(), std::fs::metadata(path)) {
+            (Ok(ours), Ok(theirs)) => ours.dev() == theirs.dev() && ours.ino() == theirs.ino(),
+            _ => false,
+        }
+    }
+
     /// Gives the stored file the name `path` too (a hard link to the very
     /// file opened, through `/proc/self/fd`), with `modified` as its
     /// modification time. Fails with `AlreadyExists` when `path` exists,
     /// and with another error when the file is no stored one, `path` is on
-    /// another file system, or the file is not this process's to change.
+    /// another file system (the file left unchanged), or the file is not
+    /// this process's to change.
     pub fn link_as(&self, path: &Path, modified: SystemTime) -> io::Result<()> {
         if !self.stored {
             return Err(io::Error::new(
@@ -71,7 +82,15 @@ impl ObjectFile {
                 "not a stored object's own file",
             ));
         }
-        if self.file.metadata()?.modified()? != modified {
+        let metadata = self.file.metadata()?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if std::fs::metadata(dir)?.dev() != metadata.dev() {
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                "the stored file is on another file system",
+            ));
+        }
+        if metadata.modified()? != modified {
             self.file.set_modified(modified)?;
         }
         let fd = format!("/proc/self/fd/{}", self.file.as_raw_fd());

@@ -87,11 +87,11 @@ pub struct LocalDir {
 /// A file: its device and inode numbers.
 type FileId = (u64, u64);
 
-/// A file's SHA-256 and its length, with its status change time (any write
-/// to it changes that) when it was hashed.
+/// A file's SHA-256, with its length and its status change and
+/// modification times (a write to it changes them) when it was hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hashed {
-    changed: (i64, i64),
+    changed: [i64; 4],
     len: u64,
     sha256: [u8; 32],
 }
@@ -617,10 +617,17 @@ impl ObjectStore for LocalDir {
         };
         let metadata = file.metadata().map_err(io_err(key))?;
         let id = (metadata.dev(), metadata.ino());
-        let changed = (metadata.ctime(), metadata.ctime_nsec());
+        let changed = [
+            metadata.ctime(),
+            metadata.ctime_nsec(),
+            metadata.mtime(),
+            metadata.mtime_nsec(),
+        ];
         let shared = metadata.nlink() > 1;
         let hashed = self.hashed.lock().expect("not poisoned").get(&id).copied();
-        if let Some(hashed) = hashed.filter(|h| shared && h.changed == changed) {
+        if let Some(hashed) =
+            hashed.filter(|h| shared && h.changed == changed && h.len == metadata.len())
+        {
             return Ok(Some((hashed.len, hashed.sha256)));
         }
         let (len, sha256) = super::file::sha256_of(file).map_err(io_err(key))?;
