@@ -189,6 +189,10 @@ impl ObjectStore for Archive {
         each!(self, store => store.exists(key).await)
     }
 
+    async fn exist_all(&self, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        each!(self, store => store.exist_all(keys).await)
+    }
+
     async fn scan(&self, prefix: &str) -> Result<Listing, StoreError> {
         each!(self, store => store.scan(prefix).await)
     }

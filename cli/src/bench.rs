@@ -308,8 +308,7 @@ pub fn bench_delivery(args: &DeliveryArgs) -> crate::CliResult {
         let start = Instant::now();
         match crate::open_target(&settings).await? {
             crate::target::Target::Maildir(mut maildir) => {
-                embedded::deliver_pending(&store, std::slice::from_mut(&mut *maildir), &mut report)
-                    .await?
+                embedded::deliver_pending(&store, &mut maildir, &mut report).await?
             }
             crate::target::Target::Imap(mut imap) => {
                 embedded::deliver_pending(&store, &mut imap, &mut report).await?;

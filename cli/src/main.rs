@@ -129,8 +129,12 @@ fn completions(shell: clap_complete::Shell) -> CliResult {
 /// An error that ends a command, printed as one line.
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
+/// The commands' runtime: futures run on the calling thread
+/// (`block_on`), the workers drive network I/O and blocking work, and
+/// Maildir lanes run on threads of their own (see
+/// [`shared::deliver::deliver_jobs`]).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
 }

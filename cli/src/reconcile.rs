@@ -308,8 +308,9 @@ async fn search(
     every: u64,
 ) -> Result<reconcile::Searched, Box<dyn std::error::Error>> {
     Ok(match crate::open_target(settings).await? {
-        Target::Maildir(mut maildir) => {
-            reconcile::search_delivered(store, &mut *maildir, day, every).await?
+        Target::Maildir(mut lanes) => {
+            let lane = lanes.first_mut().ok_or("no Maildir writer")?;
+            reconcile::search_delivered(store, lane, day, every).await?
         }
         Target::Imap(mut lanes) => {
             let Some(lane) = lanes.first_mut() else {
@@ -354,16 +355,8 @@ async fn repair(
     }
     let jobs: Vec<_> = undelivered.into_iter().map(|(_, job)| job).collect();
     match crate::open_target(settings).await? {
-        Target::Maildir(mut maildir) => {
-            shared::deliver::deliver_jobs(
-                store,
-                std::slice::from_mut(&mut *maildir),
-                &jobs,
-                |_| true,
-                None,
-                report,
-            )
-            .await;
+        Target::Maildir(mut lanes) => {
+            shared::deliver::deliver_jobs(store, &mut lanes, &jobs, |_| true, None, report).await;
         }
         Target::Imap(mut lanes) => {
             shared::deliver::deliver_jobs(store, &mut lanes, &jobs, |_| true, None, report).await;

@@ -173,8 +173,9 @@ async fn deliver(
     let folder = settings.report.folder.as_str();
     let now = Utc::now();
     let appended = match target {
-        Target::Maildir(mut maildir) => {
-            day_report::deliver(store, maildir.as_mut(), report, mailbox, folder, now).await?
+        Target::Maildir(mut lanes) => {
+            let lane = lanes.first_mut().ok_or("no Maildir writer")?;
+            day_report::deliver(store, lane, report, mailbox, folder, now).await?
         }
         Target::Imap(mut lanes) => {
             let lane = lanes.first_mut().ok_or("no IMAP connection")?;

@@ -137,7 +137,7 @@ pub(crate) fn run(config_path: &Path, day: Option<NaiveDate>, json: bool) -> Cli
                 embedded::run(
                     &mut sources,
                     &store,
-                    std::slice::from_mut(&mut *maildir),
+                    &mut maildir,
                     &mapper,
                     &opts,
                     &mut report,
@@ -192,7 +192,7 @@ pub(crate) async fn deliver_pending(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let result = match target {
         Target::Maildir(mut maildir) => {
-            embedded::deliver_pending(store, std::slice::from_mut(&mut *maildir), report).await
+            embedded::deliver_pending(store, &mut maildir, report).await
         }
         Target::Imap(mut imap) => {
             let result = embedded::deliver_pending(store, &mut imap, report).await;

@@ -9,8 +9,9 @@ use shared::secrets::SecretFiles;
 
 /// The local targets.
 pub enum Target {
-    /// Maildir++ directories (boxed: the writer keeps its staged messages).
-    Maildir(Box<Maildir>),
+    /// Maildir++ directories, one writer per parallel lane (each lane a
+    /// thread of its own: a Maildir writer waits on the file system).
+    Maildir(Vec<Maildir>),
     /// An IMAP server, one target per parallel lane (each with its own
     /// connections).
     Imap(Vec<Imap>),
@@ -19,9 +20,11 @@ pub enum Target {
     Smtp(Vec<Smtp>),
 }
 
-/// Builds a Maildir target.
+/// Builds a Maildir target: a lane per core and one more, so that a
+/// lane waiting on the disk leaves the cores busy.
 pub fn maildir(path: &Path) -> Target {
-    Target::Maildir(Box::new(Maildir::new(path)))
+    let lanes = std::thread::available_parallelism().map_or(1, usize::from) + 1;
+    Target::Maildir(vec![Maildir::new(path); lanes])
 }
 
 /// Builds the IMAP target, reading its secrets from the secret directory.

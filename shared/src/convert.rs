@@ -21,8 +21,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use futures::future::FusedFuture;
 use futures::stream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use crate::item::{Attachment, Item, Network, SourceKind};
@@ -295,24 +296,44 @@ async fn render_batch<S: ObjectStore>(
     let mut group_bytes = 0u64;
     let mut existing = Vec::new();
     let mut emails = BTreeMap::new();
-    while let Some(result) = converted.next().await {
-        let (item_report, item_jobs, writes, custodian) = result?;
-        report.merge(item_report);
-        jobs.extend(item_jobs);
-        custodians.extend(custodian);
-        for write in writes {
-            group_bytes += write.content.len();
-            if let Some(fingerprint) = &write.eml {
-                emails.insert(write.key.clone(), fingerprint.clone());
-            }
-            group.push(write);
-        }
-        if group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES {
-            existing.extend(write_group(store, std::mem::take(&mut group), report).await?);
+    // One group is written while the next is rendered: the write (a local
+    // directory's threads, S3 requests) proceeds while this task renders.
+    let writing = futures::future::Fuse::terminated();
+    futures::pin_mut!(writing);
+    let mut rendered_all = false;
+    loop {
+        let full = group.len() >= GROUP_OBJECTS || group_bytes >= GROUP_BYTES;
+        if writing.is_terminated() && (full || (rendered_all && !group.is_empty())) {
+            writing.set(write_group(store, std::mem::take(&mut group)).fuse());
             group_bytes = 0;
+            continue;
+        }
+        tokio::select! {
+            written = writing.as_mut(), if !writing.is_terminated() => {
+                let written = written?;
+                report.emails_written += written.new_emails;
+                report.emails_existing += written.existing.len() as u64;
+                existing.extend(written.existing);
+            }
+            next = converted.next(), if !rendered_all && !full => match next {
+                None => rendered_all = true,
+                Some(result) => {
+                    let (item_report, item_jobs, writes, custodian) = result?;
+                    report.merge(item_report);
+                    jobs.extend(item_jobs);
+                    custodians.extend(custodian);
+                    for write in writes {
+                        group_bytes += write.content.len();
+                        if let Some(fingerprint) = &write.eml {
+                            emails.insert(write.key.clone(), fingerprint.clone());
+                        }
+                        group.push(write);
+                    }
+                }
+            },
+            else => break,
         }
     }
-    existing.extend(write_group(store, group, report).await?);
     // An e-mail stored before (a replayed batch, the same message in an
     // earlier one, rendered then with its own raw object named) is what
     // its jobs deliver: they carry its stored fingerprint, not this one's.
@@ -363,21 +384,24 @@ async fn render_batch<S: ObjectStore>(
     Ok(jobs)
 }
 
+/// The EMLs of a group written: how many are new, and the keys of those
+/// that were there already.
+#[derive(Default)]
+struct GroupWritten {
+    new_emails: u64,
+    existing: Vec<String>,
+}
+
 /// Writes a group of objects durably (large ones streamed one by one,
-/// the others together), counting the EMLs in the report; returns the
-/// keys of the EMLs that were there already.
+/// the others together); says which of its EMLs are new.
 async fn write_group<S: ObjectStore>(
     store: &S,
     group: Vec<ToWrite>,
-    report: &mut Report,
-) -> Result<Vec<String>, StoreError> {
-    let mut existing = Vec::new();
+) -> Result<GroupWritten, StoreError> {
+    let mut written = GroupWritten::default();
     let mut count = |key: String, eml: bool, created: Created| match (eml, created) {
-        (true, Created::New) => report.emails_written += 1,
-        (true, Created::Exists) => {
-            report.emails_existing += 1;
-            existing.push(key);
-        }
+        (true, Created::New) => written.new_emails += 1,
+        (true, Created::Exists) => written.existing.push(key),
         (false, _) => {}
     };
     let mut small = Vec::with_capacity(group.len());
@@ -397,7 +421,7 @@ async fn write_group<S: ObjectStore>(
     for (created, (key, eml)) in store.put_all(small).await?.into_iter().zip(eml) {
         count(key, eml, created);
     }
-    Ok(existing)
+    Ok(written)
 }
 
 /// An item's line in its raw batch.

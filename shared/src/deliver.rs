@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::Utc;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::item::Timestamp;
 use crate::jobs::DeliveryJob;
@@ -15,7 +16,10 @@ use crate::report::Report;
 use crate::store::{ObjectFile, ObjectStore, StoreError};
 
 /// Delivers jobs, each at most once per mailbox, over several targets at
-/// once (one lane per target, e.g. one IMAP connection set each).
+/// once (one lane per target, e.g. one IMAP connection set each). Lanes
+/// of targets that [block](Mailbox::blocks) (Maildir writers) run on
+/// threads of their own when the runtime has worker threads to drive the
+/// store's I/O meanwhile; otherwise the lanes take turns on this task.
 ///
 /// All jobs of a mailbox go through the same lane, in order, so a mailbox
 /// sees one connection. A job whose EML is missing or whose timestamp is
@@ -29,20 +33,53 @@ use crate::store::{ObjectFile, ObjectStore, StoreError};
 /// The indexes of the jobs that failed are returned, sorted,
 /// so the caller can retry them (a Lambda reports them as batch item
 /// failures).
-pub async fn deliver_jobs<S: ObjectStore, M: Mailbox>(
+pub async fn deliver_jobs<S: ObjectStore + Sync, M: Mailbox + Send>(
     store: &S,
     targets: &mut [M],
     jobs: &[DeliveryJob],
-    may_have_run: impl Fn(usize) -> bool + Copy,
+    may_have_run: impl Fn(usize) -> bool + Copy + Send,
     start_no_job_after: Option<Instant>,
     report: &mut Report,
 ) -> Vec<usize> {
     let lanes = lanes(jobs, targets.len());
-    let runs = targets.iter_mut().zip(lanes).map(|(target, lane)| {
-        deliver_lane(store, target, jobs, lane, may_have_run, start_no_job_after)
-    });
+    let threaded = targets.len() > 1
+        && targets.iter().all(Mailbox::blocks)
+        && Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
+    let results = if threaded {
+        let handle = Handle::current();
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = targets
+                    .iter_mut()
+                    .zip(lanes)
+                    .map(|(target, lane)| {
+                        let handle = &handle;
+                        scope.spawn(move || {
+                            handle.block_on(deliver_lane(
+                                store,
+                                target,
+                                jobs,
+                                lane,
+                                may_have_run,
+                                start_no_job_after,
+                            ))
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|thread| thread.join().expect("a lane does not panic"))
+                    .collect()
+            })
+        })
+    } else {
+        let runs = targets.iter_mut().zip(lanes).map(|(target, lane)| {
+            deliver_lane(store, target, jobs, lane, may_have_run, start_no_job_after)
+        });
+        futures::future::join_all(runs).await
+    };
     let mut failed = Vec::new();
-    for (lane_report, lane_failed) in futures::future::join_all(runs).await {
+    for (lane_report, lane_failed) in results {
         report.merge(lane_report);
         failed.extend(lane_failed);
     }
@@ -68,6 +105,9 @@ fn lanes(jobs: &[DeliveryJob], count: usize) -> Vec<Vec<usize>> {
 /// the ledger entries written together).
 const GROUP_COPIES: usize = 8_192;
 
+/// Copies whose ledger keys a lane of a local target looks up at once.
+const LOOK_AHEAD: usize = 8_192;
+
 /// How long a lane's first uncommitted copy waits for its commit at most:
 /// what a crash leaves to be searched for stays small, and a slow target
 /// (IMAP) records its deliveries as it goes.
@@ -90,8 +130,21 @@ async fn deliver_lane<S: ObjectStore, M: Mailbox>(
     let mut group_started = Instant::now();
     // Jobs of one item are consecutive: load its EML once.
     let mut cached: Option<(&str, Loaded)> = None;
+    // A local target's copy costs about what its ledger lookup does: the
+    // ledger is read for many copies at once (see Group::look_ahead).
+    let look_ahead = target.blocks();
+    let mut since_look_ahead = LOOK_AHEAD;
     let mut lane = lane.into_iter();
     while let Some(index) = lane.next() {
+        if look_ahead && since_look_ahead == LOOK_AHEAD {
+            let coming = std::iter::once(&index)
+                .chain(lane.as_slice())
+                .take(LOOK_AHEAD);
+            let copies = coming.map(|&i| (jobs[i].mailbox.as_str(), jobs[i].message_id.as_str()));
+            group.look_ahead(store, copies).await;
+            since_look_ahead = 0;
+        }
+        since_look_ahead += 1;
         if start_no_job_after.is_some_and(|last| Instant::now() > last) {
             let rest: Vec<usize> = std::iter::once(index).chain(lane.by_ref()).collect();
             report.error(format!(

@@ -52,7 +52,7 @@ pub struct RunOptions {
 
 /// Runs every stage once; problems with single files, lines or items are in
 /// the report, store failures end the run (a re-run resumes it).
-pub async fn run<S: ObjectStore, M: Mailbox>(
+pub async fn run<S: ObjectStore + Sync, M: Mailbox + Send>(
     sources: &mut [Box<dyn Source + '_>],
     store: &S,
     targets: &mut [M],
@@ -60,11 +60,21 @@ pub async fn run<S: ObjectStore, M: Mailbox>(
     opts: &RunOptions,
     report: &mut Report,
 ) -> Result<(), StoreError> {
+    let start = std::time::Instant::now();
     collect::collect(sources, store, opts.day, report).await?;
+    let collected = start.elapsed();
     convert_pending(store, mapper, &opts.convert, report).await?;
     remap_if_not_applied(store, mapper, &opts.convert, report).await?;
     digest::digest_due(store, &StoreQueue, opts.now, &opts.convert, report).await?;
-    deliver_pending(store, targets, report).await
+    let converted = start.elapsed();
+    deliver_pending(store, targets, report).await?;
+    tracing::info!(
+        collect_ms = collected.as_millis() as u64,
+        convert_ms = (converted - collected).as_millis() as u64,
+        deliver_ms = (start.elapsed() - converted).as_millis() as u64,
+        "run finished"
+    );
+    Ok(())
 }
 
 /// Remaps every unmapped item when the mapping was not applied to them
@@ -129,7 +139,7 @@ pub async fn convert_pending<S: ObjectStore>(
 }
 
 /// Delivers every job file not yet marked done, over one lane per target.
-pub async fn deliver_pending<S: ObjectStore, M: Mailbox>(
+pub async fn deliver_pending<S: ObjectStore + Sync, M: Mailbox + Send>(
     store: &S,
     targets: &mut [M],
     report: &mut Report,
@@ -181,7 +191,7 @@ const GROUP_JOBS: usize = 20_000;
 
 /// Delivers a group of batches and marks the complete ones done; true when
 /// some copy failed.
-async fn deliver_group<S: ObjectStore, M: Mailbox>(
+async fn deliver_group<S: ObjectStore + Sync, M: Mailbox + Send>(
     store: &S,
     targets: &mut [M],
     group: &[(RawBatch, std::ops::Range<usize>, bool)],

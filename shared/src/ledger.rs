@@ -152,6 +152,9 @@ pub struct Group {
     /// Copies sent again to a target that cannot be searched since the
     /// last [`Group::take_resent`] (see [`Outcome::Resent`]).
     resent: u64,
+    /// Ledger keys found without an entry by [`Group::look_ahead`], each
+    /// trusted once.
+    absent: HashSet<String>,
 }
 
 impl Group {
@@ -173,6 +176,33 @@ impl Group {
         std::mem::take(&mut self.resent)
     }
 
+    /// Looks up at once the ledger keys of copies about to be delivered
+    /// ([`ObjectStore::exist_all`]) and remembers those without an entry:
+    /// the first [`Group::deliver`] of each does not read the ledger
+    /// again. For a store nothing else delivers into meanwhile (a local
+    /// target, under the run's lock); what an earlier call found is
+    /// dropped. A store error leaves each copy to its own lookup.
+    pub async fn look_ahead<'c, S: ObjectStore>(
+        &mut self,
+        store: &S,
+        copies: impl IntoIterator<Item = (&'c str, &'c str)>,
+    ) {
+        self.absent.clear();
+        let mut seen = HashSet::new();
+        let keys: Vec<String> = copies
+            .into_iter()
+            .map(|(mailbox, message_id)| ledger_key(mailbox, message_id))
+            .filter(|key| seen.insert(key.clone()))
+            .collect();
+        if let Ok(found) = store.exist_all(&keys).await {
+            self.absent = keys
+                .into_iter()
+                .zip(found)
+                .filter_map(|(key, found)| (!found).then_some(key))
+                .collect();
+        }
+    }
+
     /// Checks the ledger (and this group) for the job, searches the folder
     /// when it may have run, and appends it when it is not there.
     /// [`Outcome::AlreadyDelivered`] is final; a message appended or found
@@ -188,7 +218,10 @@ impl Group {
         now: DateTime<Utc>,
     ) -> Result<Outcome, LedgerError> {
         let key = ledger_key(job.mailbox, job.message.message_id);
-        if self.keys.contains(&key) || store.get(&key).await?.is_some() {
+        // Taken by the first job of the key whatever it finds: a later one
+        // (the same message in another batch) reads the ledger.
+        let absent = self.absent.remove(&key);
+        if self.keys.contains(&key) || (!absent && store.get(&key).await?.is_some()) {
             return Ok(Outcome::AlreadyDelivered);
         }
         let (uid, outcome) = match may_have_run {

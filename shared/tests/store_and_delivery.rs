@@ -184,6 +184,97 @@ async fn deliver_once_never_duplicates() {
     assert!(store.get(&key).await.unwrap().is_some());
 }
 
+/// Ledger keys looked up ahead ([`Group::look_ahead`]) spare each copy's
+/// own lookup once: the same copy asked again after its commit reads the
+/// ledger and is not appended twice; a copy with an entry is not taken for
+/// absent.
+#[tokio::test]
+async fn a_copy_looked_up_ahead_is_delivered_once_though_asked_twice() {
+    use shared::ledger::Group;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let mut maildir = Maildir::new(dir.path().join("mail"));
+    let folder_dir = dir.path().join("mail/bob@corp.example/.WhatsApp Archiver");
+    let job = |id: &'static str, bytes: &'static [u8]| Job {
+        mailbox: "bob@corp.example",
+        folder: "WhatsApp Archiver",
+        message: envelope(id, bytes),
+    };
+    let x = job("x@m", b"Message-ID: <x@m>\r\n\r\nx\r\n");
+    let y = job("y@m", b"Message-ID: <y@m>\r\n\r\ny\r\n");
+    let now = Utc::now();
+    deliver_once(&store, &mut maildir, &y, false, now)
+        .await
+        .unwrap();
+    let mut group = Group::default();
+    let bob = "bob@corp.example";
+    group
+        .look_ahead(&store, [(bob, "x@m"), (bob, "x@m"), (bob, "y@m")])
+        .await;
+    let first = group.deliver(0, &store, &mut maildir, &x, false, now);
+    assert_eq!(first.await.unwrap(), Outcome::Delivered);
+    group.commit(&store, &mut maildir).await.unwrap();
+    let again = group.deliver(1, &store, &mut maildir, &x, false, now);
+    assert_eq!(again.await.unwrap(), Outcome::AlreadyDelivered);
+    let y_again = group.deliver(2, &store, &mut maildir, &y, false, now);
+    assert_eq!(y_again.await.unwrap(), Outcome::AlreadyDelivered);
+    group.commit(&store, &mut maildir).await.unwrap();
+    assert_eq!(count_messages(&folder_dir), 2);
+}
+
+/// Maildir writers as lanes on a runtime with worker threads: each lane
+/// a thread of its own, every copy delivered once with its ledger entry,
+/// a message given twice in the jobs delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildir_lanes_on_threads_deliver_each_copy_once() {
+    use shared::deliver::deliver_jobs;
+    use shared::jobs::DeliveryJob;
+    use shared::report::Report;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDir::new(dir.path().join("store"));
+    let mailboxes = [
+        "a@corp.example",
+        "b@corp.example",
+        "c@corp.example",
+        "d@corp.example",
+    ];
+    let mut jobs = Vec::new();
+    for n in 0..50 {
+        let key = format!("eml/2026-11-03/{n}.eml");
+        let bytes = format!("Message-ID: <{n}@m>\r\n\r\nbody {n}\r\n");
+        store.put_new(&key, bytes.as_bytes()).await.unwrap();
+        for mailbox in mailboxes {
+            jobs.push(DeliveryJob {
+                mailbox: mailbox.to_owned(),
+                folder: "WhatsApp Archiver".to_owned(),
+                eml_key: key.clone(),
+                message_id: format!("{n}@m"),
+                timestamp: "2026-11-03T09:01:00Z".to_owned(),
+                eml: None,
+                stubbed: false,
+            });
+        }
+    }
+    // The same message again (an overlapping export), later in the jobs.
+    jobs.push(jobs[5].clone());
+    let mut lanes = vec![Maildir::new(dir.path().join("mail")); 3];
+    let mut report = Report::default();
+    let failed = deliver_jobs(&store, &mut lanes, &jobs, |_| false, None, &mut report).await;
+    assert_eq!(failed, Vec::<usize>::new());
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(report.already_delivered, 1);
+    for mailbox in mailboxes {
+        let folder = dir
+            .path()
+            .join(format!("mail/{mailbox}/.WhatsApp Archiver"));
+        assert_eq!(count_messages(&folder), 50, "{mailbox}");
+        let entries = store.list(&format!("delivered/{mailbox}/")).await.unwrap();
+        assert_eq!(entries.len(), 50, "{mailbox}");
+    }
+}
+
 /// The copies committed together cost a local store one ledger file, of
 /// one message or several: each copy's ledger key names it, and each reads
 /// back its own entry.

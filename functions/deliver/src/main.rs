@@ -43,7 +43,7 @@ async fn main() -> Result<(), Error> {
 /// reports, when the target has its own), whose connections stay open
 /// across invocations of this instance; writes each invocation's metrics
 /// under `namespace`.
-async fn serve<M: Mailbox>(
+async fn serve<M: Mailbox + Send>(
     archive: &S3Store,
     namespace: &Namespace,
     lanes: Vec<M>,

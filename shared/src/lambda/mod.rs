@@ -235,7 +235,7 @@ async fn convert_message<S: ObjectStore, Q: JobQueue>(
 /// (their e-mail under `reports/`, [`crate::day_report::send`]) go through
 /// `report_lane` when there is one: the SMTP target's lane that sends to
 /// the administrators' mailbox itself, never to the journal archive.
-pub async fn deliver<S: ObjectStore, M: Mailbox>(
+pub async fn deliver<S: ObjectStore + Sync, M: Mailbox + Send>(
     store: &S,
     lanes: &mut [M],
     report_lane: Option<&mut M>,

@@ -518,6 +518,10 @@ fn sync_tree(root: &Path) -> io::Result<()> {
 }
 
 impl Mailbox for Maildir {
+    fn blocks(&self) -> bool {
+        true
+    }
+
     async fn append(
         &mut self,
         mailbox: &str,

@@ -173,6 +173,14 @@ pub trait Mailbox {
         std::future::ready(Ok(()))
     }
 
+    /// Whether appending and committing keep the calling thread busy with
+    /// file-system calls (Maildir) rather than await a server: several
+    /// such targets' lanes are run on threads of their own (see
+    /// [`crate::deliver::deliver_jobs`]).
+    fn blocks(&self) -> bool {
+        false
+    }
+
     /// Whether [`Mailbox::find`] can search the folders (IMAP, Maildir).
     /// A target that cannot (SMTP) has every copy recorded in the ledger
     /// as soon as the server took it, and is appended to with

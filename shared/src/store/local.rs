@@ -13,10 +13,11 @@
 //! syncs its data, renames it into place without replacing anything, and
 //! syncs the directory (and the parent of every directory it created), so
 //! the object survives a power cut once the call returns. A group
-//! ([`ObjectStore::put_all`]) writes every temporary file, syncs the file
-//! system once (`syncfs`), renames them all into place (objects of the
-//! group with the same bytes, given in a row, are one file, hard-linked
-//! under each key),
+//! ([`ObjectStore::put_all`]) writes every file without a name
+//! (`O_TMPFILE`; a temporary file where the file system cannot), syncs the
+//! file system once (`syncfs`), names them all (a hard link per key, or
+//! the temporary file's rename; objects of the group with the same bytes,
+//! given in a row, are one file, hard-linked under each key),
 //! and syncs the file system again: no key ever names a file whose data
 //! may be lost, and the whole group is durable when the call returns. A
 //! small group (a few files and keys) is written like single writes
@@ -31,9 +32,11 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
@@ -63,6 +66,16 @@ const LINKS_PER_FILE: usize = 1_000;
 /// Files and keys of a group written and synced one by one rather than
 /// with two syncs of the file system ([`LocalDir::write_small_group`]).
 const SMALL_GROUP: usize = 8;
+
+/// Bytes of a directory taken for one name in it, to tell from its size
+/// about how many names it holds (ext4: 72 bytes for a ledger key's name,
+/// in blocks kept partly free).
+const DIR_BYTES_PER_NAME: u64 = 64;
+
+/// Names in a directory read per key looked up, at most, for
+/// [`ObjectStore::exist_all`] to read the directory's listing rather than
+/// look each key up (a name read costs a small share of a lookup).
+const LISTED_PER_KEY: u64 = 16;
 
 /// The run lock the `archiver` command holds at the root of a store.
 const LOCK_FILE: &str = ".lock";
@@ -213,7 +226,7 @@ impl LocalDir {
         }
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let per_thread = files.len().div_ceil(threads).max(GROUP_PER_THREAD);
-        let staged: Vec<TempPath> = std::thread::scope(|scope| {
+        let staged: Vec<Staged> = std::thread::scope(|scope| {
             let writers: Vec<_> = files
                 .chunks(per_thread)
                 .map(|chunk| scope.spawn(move || self.stage(objects, chunk)))
@@ -233,18 +246,25 @@ impl LocalDir {
         std::thread::scope(|scope| {
             let mut namers = Vec::new();
             loop {
-                let chunk: Vec<(TempPath, &Vec<usize>)> = pairs.by_ref().take(per_thread).collect();
+                let chunk: Vec<(Staged, &Vec<usize>)> = pairs.by_ref().take(per_thread).collect();
                 if chunk.is_empty() {
                     break;
                 }
                 namers.push(scope.spawn(move || {
                     let mut named = Vec::new();
-                    for (tmp, keys) in chunk {
-                        match keys.as_slice() {
-                            [only] => named.push((*only, persist(tmp, &objects[*only].0)?)),
-                            keys => {
+                    for (staged, keys) in chunk {
+                        match (staged, keys.as_slice()) {
+                            (Staged::Named(tmp), [only]) => {
+                                named.push((*only, persist(tmp, &objects[*only].0)?));
+                            }
+                            (Staged::Named(tmp), keys) => {
                                 for &index in keys {
                                     named.push((index, link(&tmp, &objects[index].0)?));
+                                }
+                            }
+                            (Staged::Unnamed(unnamed), keys) => {
+                                for &index in keys {
+                                    named.push((index, unnamed.name(&objects[index].0)?));
                                 }
                             }
                         }
@@ -313,13 +333,13 @@ impl LocalDir {
         Ok(created)
     }
 
-    /// Writes the temporary files of part of a group, not synced: one per
-    /// file, beside its first key, with every key's directory made.
+    /// Writes the files of part of a group, not synced: one per file, in
+    /// its first key's directory, with every key's directory made.
     fn stage(
         &self,
         objects: &[(PathBuf, Vec<u8>)],
         files: &[Vec<usize>],
-    ) -> io::Result<Vec<TempPath>> {
+    ) -> io::Result<Vec<Staged>> {
         let mut staged = Vec::with_capacity(files.len());
         for keys in files {
             for &index in keys {
@@ -331,9 +351,18 @@ impl LocalDir {
                 )?;
             }
             let (path, bytes) = &objects[keys[0]];
-            let mut tmp = temporary_in(path.parent().expect("object paths have a parent"))?;
-            tmp.write_all(bytes)?;
-            staged.push(tmp.into_temp_path());
+            let dir = path.parent().expect("object paths have a parent");
+            staged.push(match Unnamed::create_in(dir) {
+                Some(mut unnamed) => {
+                    unnamed.file.write_all(bytes)?;
+                    Staged::Unnamed(unnamed)
+                }
+                None => {
+                    let mut tmp = temporary_in(dir)?;
+                    tmp.write_all(bytes)?;
+                    Staged::Named(tmp.into_temp_path())
+                }
+            });
         }
         Ok(staged)
     }
@@ -354,6 +383,96 @@ fn io_err(key: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         key: key.to_owned(),
         source,
+    }
+}
+
+/// A file of a group written and not named yet.
+enum Staged {
+    /// A file with no name at all (see [`Unnamed`]).
+    Unnamed(Unnamed),
+    /// A temporary file beside its first key, where an unnamed one could
+    /// not be made.
+    Named(TempPath),
+}
+
+/// A file made with no name in a directory (`O_TMPFILE`) and given its
+/// keys as names once its data is synced: one directory entry per key,
+/// where a temporary file costs two more (its own name made, then removed
+/// by the rename), and nothing left behind by a crash. Each holds a file
+/// descriptor until it is named: at most [`Unnamed::most_open`] are open
+/// at once, the others are temporary files.
+struct Unnamed {
+    file: fs::File,
+}
+
+/// Unnamed files open now in this process.
+static UNNAMED_OPEN: AtomicUsize = AtomicUsize::new(0);
+
+impl Unnamed {
+    /// A new unnamed file in `dir`, mode 0600; `None` when the file system
+    /// cannot make one or too many are open.
+    fn create_in(dir: &Path) -> Option<Unnamed> {
+        if UNNAMED_OPEN.fetch_add(1, Ordering::Relaxed) >= Self::most_open() {
+            UNNAMED_OPEN.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_TMPFILE.bits())
+            .open(dir);
+        match opened {
+            Ok(file) => Some(Unnamed { file }),
+            Err(_) => {
+                UNNAMED_OPEN.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// A quarter of the file descriptors the process may open, so that
+    /// every other open (a lane's, a socket) still finds one.
+    fn most_open() -> usize {
+        static MOST: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *MOST.get_or_init(|| {
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(0, |(soft, _)| {
+                    usize::try_from(soft / 4).unwrap_or(usize::MAX)
+                })
+        })
+    }
+
+    /// Gives the file the name `path` (through `/proc/self/fd`), unless
+    /// something is there already. A file system that refuses the link
+    /// gets a copy of its own, synced before it is named.
+    fn name(&self, path: &Path) -> io::Result<Created> {
+        let fd = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        let linked = nix::unistd::linkat(
+            nix::fcntl::AT_FDCWD,
+            fd.as_str(),
+            nix::fcntl::AT_FDCWD,
+            path,
+            nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+        );
+        match linked {
+            Ok(()) => Ok(Created::New),
+            Err(Errno::EEXIST) => Ok(Created::Exists),
+            Err(_) => {
+                let mut copy = temporary_in(path.parent().expect("object paths have a parent"))?;
+                let mut file = &self.file;
+                file.seek(io::SeekFrom::Start(0))?;
+                io::copy(&mut file, copy.as_file_mut())?;
+                copy.as_file().sync_data()?;
+                persist(copy.into_temp_path(), path)
+            }
+        }
+    }
+}
+
+impl Drop for Unnamed {
+    fn drop(&mut self) {
+        UNNAMED_OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -714,6 +833,43 @@ impl ObjectStore for LocalDir {
         }
     }
 
+    async fn exist_all(&self, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut by_dir: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, key) in keys.iter().enumerate() {
+            check_read_key(key)?;
+            let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
+            by_dir.entry(dir).or_default().push(index);
+        }
+        let mut found = vec![false; keys.len()];
+        for (dir, indexes) in by_dir {
+            let path = self.root.join(dir);
+            let first = &keys[indexes[0]];
+            let size = match fs::metadata(&path) {
+                Ok(metadata) => metadata.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(first)(e)),
+            };
+            if size / DIR_BYTES_PER_NAME > LISTED_PER_KEY * indexes.len() as u64 {
+                for index in indexes {
+                    found[index] = self.exists(&keys[index]).await?;
+                }
+                continue;
+            }
+            let mut files = HashSet::new();
+            for entry in fs::read_dir(&path).map_err(io_err(first))? {
+                let entry = entry.map_err(io_err(first))?;
+                if entry.file_type().map_err(io_err(first))?.is_file() {
+                    files.insert(entry.file_name());
+                }
+            }
+            for index in indexes {
+                let name = keys[index].rsplit('/').next().unwrap_or_default();
+                found[index] = files.contains(OsStr::new(name));
+            }
+        }
+        Ok(found)
+    }
+
     /// Nothing to mark: a local directory expires nothing (the key is
     /// still checked).
     async fn mark_collected(&self, key: &str) -> Result<(), StoreError> {
@@ -827,6 +983,86 @@ mod tests {
         assert_eq!(store.get("c/d/three").await.unwrap().unwrap(), b"same");
         assert_eq!(store.get("b/two").await.unwrap().unwrap(), b"other");
         assert_eq!(store.sweep_temporary().unwrap(), 0);
+    }
+
+    /// A group larger than a small one: its files are made without names
+    /// and named once synced, so each directory holds the keys and
+    /// nothing else; a shared file has one name per key, a taken key is
+    /// left alone, and every file is the owner's alone (0600).
+    #[tokio::test]
+    async fn a_large_group_leaves_the_keys_and_nothing_else() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        store.put_new("g/taken", b"first").await.unwrap();
+        let mut objects: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| (format!("g/{i:02}"), format!("object {i}").into_bytes()))
+            .collect();
+        objects.push(("g/taken".to_owned(), b"replaced?".to_vec()));
+        objects.extend((0..5).map(|i| (format!("h/shared-{i}"), b"record".to_vec())));
+        let created = store.put_all(objects).await.unwrap();
+        assert_eq!(created.iter().filter(|c| **c == Created::New).count(), 45);
+        assert_eq!(created[40], Created::Exists);
+        assert_eq!(store.get("g/taken").await.unwrap().unwrap(), b"first");
+        assert_eq!(store.get("g/07").await.unwrap().unwrap(), b"object 7");
+        let names = |sub: &str| -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(dir.path().join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names("g").len(), 41, "{:?}", names("g"));
+        assert!(names("g").iter().all(|n| !n.starts_with(TMP_PREFIX)));
+        assert_eq!(names("h").len(), 5);
+        let shared = fs::metadata(dir.path().join("h/shared-3")).unwrap();
+        assert_eq!(shared.nlink(), 5, "one name per key, no other");
+        let mode = fs::metadata(dir.path().join("g/00"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// Which keys exist, asked at once: a folder missing, a folder read
+    /// whole (few names), one whose keys are looked up one by one (many
+    /// names, one key asked); what is no file is no object.
+    #[tokio::test]
+    async fn keys_asked_at_once_exist_as_asked_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        store.put_new("small/a", b"a").await.unwrap();
+        fs::create_dir(dir.path().join("small/not-a-file")).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("small/link")).unwrap();
+        let many: Vec<(String, Vec<u8>)> = (0..2_000)
+            .map(|i| (format!("big/{i:064}"), vec![b'x']))
+            .collect();
+        store.put_all(many).await.unwrap();
+        let keys: Vec<String> = [
+            "small/a",
+            "small/b",
+            "small/not-a-file",
+            "small/link",
+            "missing/a",
+            &format!("big/{:064}", 1_999),
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let expected = [true, false, false, false, false, true];
+        assert_eq!(store.exist_all(&keys).await.unwrap(), expected);
+        for (key, expected) in keys.iter().zip(expected) {
+            assert_eq!(store.exists(key).await.unwrap(), expected, "{key}");
+        }
+        let big = fs::metadata(dir.path().join("big")).unwrap().len();
+        assert!(
+            big / DIR_BYTES_PER_NAME > LISTED_PER_KEY,
+            "big is looked up key by key"
+        );
+        assert!(matches!(
+            store.exist_all(&["../x".to_owned()]).await,
+            Err(StoreError::InvalidKey(_))
+        ));
     }
 
     #[test]

@@ -201,6 +201,23 @@ pub trait ObjectStore: Send + Sync {
         async move { Ok(self.list(key).await?.iter().any(|listed| listed == key)) }
     }
 
+    /// Whether an object is stored under each of `keys`, in the order
+    /// given: by default [`ObjectStore::exists`] for each, several at once;
+    /// a local directory reads a folder's listing once instead where that
+    /// is cheaper than looking up each of its keys.
+    fn exist_all(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send {
+        async move {
+            futures::stream::iter(0..keys.len())
+                .map(|index| async move { self.exists(&keys[index]).await })
+                .buffered(PUTS_IN_FLIGHT)
+                .try_collect()
+                .await
+        }
+    }
+
     /// Opens the flag under `key`, made unset when there is none, and says
     /// whether it was set already. A flag is set by
     /// [`ObjectStore::set_flag`] at an instant, without a disk flush:
