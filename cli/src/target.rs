@@ -21,9 +21,15 @@ pub enum Target {
 }
 
 /// Builds a Maildir target: a lane per core and one more, so that a
-/// lane waiting on the disk leaves the cores busy.
+/// lane waiting on the disk leaves the cores busy, but no more than one
+/// per 1,024 files the process may open (each lane holds a few hundred
+/// stored e-mails open while it links them).
 pub fn maildir(path: &Path) -> Target {
-    let lanes = std::thread::available_parallelism().map_or(1, usize::from) + 1;
+    use nix::sys::resource::{Resource, getrlimit};
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let open_files = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
+    let by_files = usize::try_from(open_files / 1_024).unwrap_or(usize::MAX);
+    let lanes = (cores + 1).min(by_files).max(1);
     Target::Maildir(vec![Maildir::new(path); lanes])
 }
 

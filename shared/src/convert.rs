@@ -297,7 +297,10 @@ async fn render_batch<S: ObjectStore>(
     let mut existing = Vec::new();
     let mut emails = BTreeMap::new();
     // One group is written while the next is rendered: the write (a local
-    // directory's threads, S3 requests) proceeds while this task renders.
+    // directory's threads, S3 requests) proceeds while this task renders,
+    // so two groups are held at most. A failed render drops the write in
+    // flight (a local directory's may still finish: create-only, so a
+    // retry finds what it stored).
     let writing = futures::future::Fuse::terminated();
     futures::pin_mut!(writing);
     let mut rendered_all = false;

@@ -189,10 +189,12 @@ impl Group {
     ) {
         self.absent.clear();
         let mut seen = HashSet::new();
+        // A key staged and not committed has no entry yet, and will have
+        // one: it is never taken for absent.
         let keys: Vec<String> = copies
             .into_iter()
             .map(|(mailbox, message_id)| ledger_key(mailbox, message_id))
-            .filter(|key| seen.insert(key.clone()))
+            .filter(|key| !self.keys.contains(key) && seen.insert(key.clone()))
             .collect();
         if let Ok(found) = store.exist_all(&keys).await {
             self.absent = keys

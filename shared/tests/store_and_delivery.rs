@@ -186,8 +186,8 @@ async fn deliver_once_never_duplicates() {
 
 /// Ledger keys looked up ahead ([`Group::look_ahead`]) spare each copy's
 /// own lookup once: the same copy asked again after its commit reads the
-/// ledger and is not appended twice; a copy with an entry is not taken for
-/// absent.
+/// ledger and is not appended twice; a copy with an entry, or staged and
+/// not committed when the keys were looked up, is not taken for absent.
 #[tokio::test]
 async fn a_copy_looked_up_ahead_is_delivered_once_though_asked_twice() {
     use shared::ledger::Group;
@@ -220,7 +220,17 @@ async fn a_copy_looked_up_ahead_is_delivered_once_though_asked_twice() {
     let y_again = group.deliver(2, &store, &mut maildir, &y, false, now);
     assert_eq!(y_again.await.unwrap(), Outcome::AlreadyDelivered);
     group.commit(&store, &mut maildir).await.unwrap();
-    assert_eq!(count_messages(&folder_dir), 2);
+    // Looked up ahead again while a copy is staged (no entry yet): it is
+    // not taken for absent, so after its commit it is not appended again.
+    let z = job("z@m", b"Message-ID: <z@m>\r\n\r\nz\r\n");
+    let staged = group.deliver(3, &store, &mut maildir, &z, false, now);
+    assert_eq!(staged.await.unwrap(), Outcome::Delivered);
+    group.look_ahead(&store, [(bob, "z@m")]).await;
+    group.commit(&store, &mut maildir).await.unwrap();
+    let z_again = group.deliver(4, &store, &mut maildir, &z, false, now);
+    assert_eq!(z_again.await.unwrap(), Outcome::AlreadyDelivered);
+    group.commit(&store, &mut maildir).await.unwrap();
+    assert_eq!(count_messages(&folder_dir), 3);
 }
 
 /// Maildir writers as lanes on a runtime with worker threads: each lane

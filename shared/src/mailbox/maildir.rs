@@ -39,11 +39,14 @@
 //! (`archiver verify`).
 //!
 //! **One file per message.** The copies of one message for several
-//! mailboxes of the tree are hard links to one file (as Dovecot's own
-//! delivery does for several recipients): each mailbox has its own name
-//! for it, deleting it in one leaves the others, and the file is written
-//! and synced once. Maildir files are never changed in place (flags are
-//! renames), so sharing them is safe.
+//! mailboxes of the tree that one writer delivers are hard links to one
+//! file (as Dovecot's own delivery does for several recipients): each
+//! mailbox has its own name for it, deleting it in one leaves the others,
+//! and the file is written and synced once. Maildir files are never
+//! changed in place (flags are renames), so sharing them is safe. Writers
+//! working side by side (the lanes of [`crate::deliver::deliver_jobs`],
+//! each its own mailboxes) write a file each, unless the copies are links
+//! to the stored e-mail, which is one file for all of them.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -398,7 +401,8 @@ struct ToLink {
 }
 
 /// Copies waiting to be linked at most: each holds its stored file open,
-/// well below the usual limit on open files (1,024).
+/// well below the usual limit on open files (1,024) for one writer (the
+/// `archiver` command runs a writer per 1,024 files it may open).
 const TO_LINK: usize = 256;
 
 /// What an unwritten `tmp/` file holds.

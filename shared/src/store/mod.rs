@@ -201,10 +201,11 @@ pub trait ObjectStore: Send + Sync {
         async move { Ok(self.list(key).await?.iter().any(|listed| listed == key)) }
     }
 
-    /// Whether an object is stored under each of `keys`, in the order
+    /// Whether something is stored under each of `keys`, in the order
     /// given: by default [`ObjectStore::exists`] for each, several at once;
     /// a local directory reads a folder's listing once instead where that
-    /// is cheaper than looking up each of its keys.
+    /// is cheaper than looking up each of its keys, and counts whatever is
+    /// under a key, object or not (a read of the key says what is wrong).
     fn exist_all(
         &self,
         keys: &[String],
